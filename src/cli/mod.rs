@@ -1,0 +1,82 @@
+//! clap subcommands and their dispatch. Numerical work lives in the library; this folder parses,
+//! resolves arguments into ready objects and prints.
+
+mod convert;
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use spikestream::events::decoder::Aedat2Layout;
+use spikestream::events::file::ReadOptions;
+use spikestream::events::{DecoderOptions, Format, Resolution};
+
+#[derive(Parser, Debug)]
+#[command(name = "spikestream", version, about = "Event-camera recordings and streams in, spiking-network decisions out")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Summarise a recording: format, resolution, events, time range, rate, polarity, order.
+    Inspect(inspect::InspectArgs),
+    /// Convert a recording to AEDAT4 (.aedat4), CSV (.csv) or NumPy (.npy), chosen by extension.
+    Convert(convert::ConvertArgs),
+}
+
+/// How to read an input recording; shared by every subcommand that reads one.
+#[derive(Args, Debug, Clone, Default)]
+pub struct InputArgs {
+    /// Input format, when detection from content is not wanted
+    /// (aedat4, aedat4-stream, aedat3.1, aedat2, evt2, evt3, dat, atis-bin).
+    #[arg(long, value_parser = parse_format)]
+    pub format: Option<Format>,
+    /// Sensor size WxH, for formats whose header lacks it (N-MNIST .bin, old RAW, DAT); overrides the header.
+    #[arg(long, value_parser = parse_resolution)]
+    pub size: Option<Resolution>,
+    /// AEDAT 2.0 address layout when the header names no known chip: dvs128 or davis.
+    #[arg(long, value_parser = parse_layout)]
+    pub aedat2_layout: Option<Aedat2Layout>,
+}
+
+impl InputArgs {
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            format: self.format,
+            decoder: DecoderOptions { resolution: self.size, aedat2_layout: self.aedat2_layout },
+        }
+    }
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+        format!("unknown format '{s}'; one of {}", names.join(", "))
+    })
+}
+
+fn parse_resolution(s: &str) -> Result<Resolution, String> {
+    Resolution::parse(s).ok_or_else(|| format!("'{s}' is not a size like 640x480"))
+}
+
+fn parse_layout(s: &str) -> Result<Aedat2Layout, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "dvs128" => Ok(Aedat2Layout::Dvs128),
+        "davis" => Ok(Aedat2Layout::Davis),
+        _ => Err(format!("unknown layout '{s}'; dvs128 or davis")),
+    }
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+        Command::Convert(args) => convert::run(args),
+    }
+}
+
+/// A closed stdout (`spikestream inspect x | head`) is not an error.
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}

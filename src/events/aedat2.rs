@@ -1,0 +1,150 @@
+//! jAER AEDAT 2.0: `#` header lines (no end marker: the body starts at the first line that does
+//! not begin with `#`), then 8-byte big-endian records `u32 address`, `u32 timestamp (µs)`.
+//!
+//! The address layout depends on the chip named by `# AEChip:` (or [`DecoderOptions`]):
+//! - DVS128 (CIFAR10-DVS): bit 0 polarity (1 = ON), bits 1–7 x, bits 8–14 y, bit 15 special;
+//! - DAVIS: bit 31 set = APS/IMU sample, bit 10 set = special event; else x = bits 12–21,
+//!   y = bits 22–30, polarity = bit 11.
+//! Non-polarity words are skipped. Coordinates stay raw (jAER's origin is bottom-left; datasets
+//! that flip or transpose do so in their own transform). The 32-bit timestamp is unwrapped: a
+//! drop of more than 2^31 µs adds 2^32 µs. AEDAT 1.0 (6-byte records) is refused clearly.
+
+use super::carry::SpareWriter;
+use super::decoder::{Aedat2Layout, Decoder, DecoderOptions, Format};
+use super::error::DecodeError;
+use super::header::TextHeader;
+use super::records::{RecordBody, RecordStream};
+use super::{Event, Resolution};
+
+pub struct Aedat2Decoder {
+    stream: RecordStream<8>,
+    body: Aedat2Body,
+}
+
+struct Aedat2Body {
+    options: DecoderOptions,
+    layout: Aedat2Layout,
+    chip: Option<String>,
+    chip_resolution: Option<Resolution>,
+    layout_assumed: bool,
+    last_raw_t: u32,
+    wraps: u64,
+    skipped: u64,
+}
+
+impl Aedat2Decoder {
+    pub fn new(options: DecoderOptions) -> Self {
+        Self {
+            stream: RecordStream::new(Format::Aedat2, Some(TextHeader::new(b'#', None))),
+            body: Aedat2Body {
+                options,
+                layout: options.aedat2_layout.unwrap_or(Aedat2Layout::Dvs128),
+                chip: None,
+                chip_resolution: None,
+                layout_assumed: options.aedat2_layout.is_none(),
+                last_raw_t: 0,
+                wraps: 0,
+                skipped: 0,
+            },
+        }
+    }
+}
+
+/// Address layout and sensor size of a jAER chip class name.
+fn chip_geometry(chip: &str) -> Option<(Aedat2Layout, Resolution)> {
+    let c = chip.to_ascii_lowercase();
+    let davis: [(&str, (u16, u16)); 5] =
+        [("davis240", (240, 180)), ("davis346", (346, 260)), ("davis640", (640, 480)), ("davis208", (208, 192)), ("davis128", (128, 128))];
+    if c.contains("dvs128") || c.contains("tmpdiff128") {
+        return Some((Aedat2Layout::Dvs128, Resolution::new(128, 128)));
+    }
+    davis.iter().find(|(k, _)| c.contains(k)).map(|&(_, (w, h))| (Aedat2Layout::Davis, Resolution::new(w, h)))
+}
+
+impl RecordBody<8> for Aedat2Body {
+    fn on_header(&mut self, header: &TextHeader) -> Result<(), DecodeError> {
+        for line in header.lines() {
+            if line.starts_with("!AER-DAT1") {
+                return Err(DecodeError::Unsupported {
+                    format: Format::Aedat2,
+                    reason: "AEDAT 1.0 (6-byte records) is not supported; convert it to AEDAT 2.0 with jAER".into(),
+                });
+            }
+            if let Some(chip) = line.strip_prefix("AEChip:") {
+                self.chip = Some(chip.trim().to_string());
+            }
+        }
+        if let Some((layout, resolution)) = self.chip.as_deref().and_then(chip_geometry) {
+            self.chip_resolution = Some(resolution);
+            if self.options.aedat2_layout.is_none() {
+                self.layout = layout;
+                self.layout_assumed = false;
+            }
+        }
+        Ok(())
+    }
+
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        let mut writer = SpareWriter::new(out, records.len() / 8);
+        let (mut last, mut wraps, mut skipped) = (self.last_raw_t, self.wraps, 0u64);
+        let davis = self.layout == Aedat2Layout::Davis;
+        for r in records.chunks_exact(8) {
+            let a = u32::from_be_bytes([r[0], r[1], r[2], r[3]]);
+            let raw_t = u32::from_be_bytes([r[4], r[5], r[6], r[7]]);
+            if raw_t < last && last - raw_t > 1 << 31 {
+                wraps += 1;
+            }
+            last = raw_t;
+            let t = (wraps << 32) | u64::from(raw_t);
+            if davis {
+                if a & 0x8000_0000 != 0 || a & 0x400 != 0 {
+                    skipped += 1;
+                    continue;
+                }
+                writer.push(Event { t, x: ((a >> 12) & 0x3FF) as u16, y: ((a >> 22) & 0x1FF) as u16, p: a & 0x800 != 0 });
+            } else {
+                if a & 0x8000 != 0 {
+                    skipped += 1;
+                    continue;
+                }
+                writer.push(Event { t, x: ((a >> 1) & 0x7F) as u16, y: ((a >> 8) & 0x7F) as u16, p: a & 1 == 1 });
+            }
+        }
+        (self.last_raw_t, self.wraps) = (last, wraps);
+        self.skipped += skipped;
+        Ok(())
+    }
+}
+
+impl Decoder for Aedat2Decoder {
+    fn format(&self) -> Format {
+        Format::Aedat2
+    }
+
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.stream.feed(&mut self.body, chunk, out)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.stream.finish(&mut self.body, "AEDAT2 record")
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        self.body.options.resolution.or(self.body.chip_resolution)
+    }
+
+    fn metadata(&self) -> Vec<(String, String)> {
+        let b = &self.body;
+        let mut m = vec![];
+        if let Some(chip) = &b.chip {
+            m.push(("chip".into(), chip.clone()));
+        }
+        let layout = match b.layout {
+            Aedat2Layout::Dvs128 => "dvs128",
+            Aedat2Layout::Davis => "davis",
+        };
+        m.push(("address layout".into(), format!("{layout}{}", if b.layout_assumed { " (assumed: header names no known chip)" } else { "" })));
+        m.push(("non-polarity records skipped".into(), b.skipped.to_string()));
+        m
+    }
+}

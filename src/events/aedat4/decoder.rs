@@ -1,0 +1,229 @@
+//! The AEDAT4 state machine: version line, IOHeader, then packets, fed in chunks of any size.
+
+use super::compression::{Compression, Decompressor};
+use super::flatbuf::Table;
+use super::ioheader::IoHeader;
+use super::{EVENT_BYTES, VERSION_LINE};
+use crate::events::carry::SpareWriter;
+use crate::events::decoder::{Decoder, DecoderOptions, Format};
+use crate::events::error::DecodeError;
+use crate::events::{Event, Resolution};
+
+/// Largest IOHeader accepted (real ones are about 1 KB).
+const MAX_IOHEADER: u64 = 16 << 20;
+/// Largest packet accepted, compressed or not (DV writes packets of a few hundred KB).
+const MAX_PACKET: u64 = 256 << 20;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    VersionLine,
+    HeaderLength,
+    Header { len: usize },
+    PacketHeader,
+    Payload { stream_id: i32, size: usize },
+    /// At the FileDataTable: the rest of the file is an index we do not need.
+    DataTable,
+}
+
+pub struct Aedat4Decoder {
+    format: Format,
+    options: DecoderOptions,
+    state: State,
+    /// Start offset of the item the state is reading.
+    offset: u64,
+    pending: Vec<u8>,
+    header: Option<IoHeader>,
+    /// The stream whose events we decode: the first `EVTS` stream of the IOHeader.
+    event_stream: Option<i32>,
+    decompressor: Decompressor,
+    packets: u64,
+    skipped_packets: u64,
+}
+
+impl Aedat4Decoder {
+    /// For files, which start with the version line.
+    pub fn file(options: DecoderOptions) -> Self {
+        Self::new(Format::Aedat4, State::VersionLine, options)
+    }
+
+    /// For the DV network stream, which starts with the IOHeader length.
+    pub fn stream(options: DecoderOptions) -> Self {
+        Self::new(Format::Aedat4Stream, State::HeaderLength, options)
+    }
+
+    fn new(format: Format, state: State, options: DecoderOptions) -> Self {
+        Self {
+            format,
+            options,
+            state,
+            offset: 0,
+            pending: Vec::new(),
+            header: None,
+            event_stream: None,
+            decompressor: Decompressor::default(),
+            packets: 0,
+            skipped_packets: 0,
+        }
+    }
+
+    pub fn io_header(&self) -> Option<&IoHeader> {
+        self.header.as_ref()
+    }
+
+    fn need(&self) -> usize {
+        match self.state {
+            State::VersionLine => VERSION_LINE.len(),
+            State::HeaderLength => 4,
+            State::Header { len } => len,
+            State::PacketHeader => 8,
+            State::Payload { size, .. } => size,
+            State::DataTable => 0,
+        }
+    }
+
+    fn corrupt(&self, reason: impl Into<String>) -> DecodeError {
+        DecodeError::corrupt(self.format, self.offset, reason)
+    }
+
+    /// Consumes the complete item of the current state.
+    fn step(&mut self, bytes: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        let next = match self.state {
+            State::VersionLine => {
+                if bytes != VERSION_LINE {
+                    return Err(self.corrupt("missing the #!AER-DAT4.0 version line"));
+                }
+                State::HeaderLength
+            }
+            State::HeaderLength => {
+                let len = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+                if u64::from(len) > MAX_IOHEADER || len < 8 {
+                    return Err(DecodeError::TooLarge { format: self.format, what: "the IOHeader length", offset: self.offset, declared: len.into(), limit: MAX_IOHEADER });
+                }
+                State::Header { len: len as usize }
+            }
+            State::Header { .. } => {
+                let header = IoHeader::parse(bytes).map_err(|e| self.corrupt(e))?;
+                self.event_stream = header.streams.iter().find(|s| s.type_identifier == "EVTS").map(|s| s.id);
+                if self.format == Format::Aedat4Stream {
+                    // One stream per connection; DV may leave the type out of older headers.
+                    self.event_stream = self.event_stream.or(header.streams.first().map(|s| s.id)).or(Some(0));
+                }
+                self.header = Some(header);
+                State::PacketHeader
+            }
+            State::PacketHeader => {
+                let stream_id = i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+                let size = i32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+                if size < 0 || size as u64 > MAX_PACKET {
+                    return Err(DecodeError::TooLarge { format: self.format, what: "a packet header", offset: self.offset, declared: size as u64, limit: MAX_PACKET });
+                }
+                State::Payload { stream_id, size: size as usize }
+            }
+            State::Payload { stream_id, .. } => {
+                self.packets += 1;
+                if Some(stream_id) == self.event_stream {
+                    self.event_packet(bytes, out)?;
+                } else {
+                    self.skipped_packets += 1;
+                }
+                State::PacketHeader
+            }
+            State::DataTable => State::DataTable,
+        };
+        self.offset += bytes.len() as u64;
+        self.state = next;
+        if next == State::PacketHeader && self.header.as_ref().and_then(|h| h.data_table_position) == Some(self.offset) {
+            self.state = State::DataTable;
+        }
+        Ok(())
+    }
+
+    fn event_packet(&mut self, payload: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        let compression = self.header.as_ref().map_or(Compression::None, |h| h.compression);
+        let (format, offset) = (self.format, self.offset);
+        let corrupt = |reason: String| DecodeError::corrupt(format, offset, reason);
+        let data = self
+            .decompressor
+            .decompress(compression, payload, MAX_PACKET as usize)
+            .map_err(|e| corrupt(format!("event packet: {e}")))?;
+        let size = data.get(..4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+        let fb = data.get(4..4 + size).ok_or_else(|| corrupt("event packet: size prefix runs past the payload".into()))?;
+        let table = Table::root(fb, b"EVTS").map_err(|e| corrupt(format!("event packet: {e}")))?;
+        let elements = table.vector_bytes(0, EVENT_BYTES).map_err(|e| corrupt(format!("event packet: {e}")))?.unwrap_or_default();
+        let mut writer = SpareWriter::new(out, elements.len() / EVENT_BYTES);
+        for (i, e) in elements.chunks_exact(EVENT_BYTES).enumerate() {
+            let t = i64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
+            let x = i16::from_le_bytes([e[8], e[9]]);
+            let y = i16::from_le_bytes([e[10], e[11]]);
+            if t < 0 || x < 0 || y < 0 {
+                return Err(corrupt(format!("event {i} of the packet has t={t}, x={x}, y={y}")));
+            }
+            writer.push(Event { t: t as u64, x: x as u16, y: y as u16, p: e[12] != 0 });
+        }
+        Ok(())
+    }
+}
+
+impl Decoder for Aedat4Decoder {
+    fn format(&self) -> Format {
+        self.format
+    }
+
+    fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        while !chunk.is_empty() {
+            if self.state == State::DataTable {
+                return Ok(());
+            }
+            let need = self.need();
+            if self.pending.is_empty() && chunk.len() >= need {
+                let (item, rest) = chunk.split_at(need);
+                chunk = rest;
+                self.step(item, out)?;
+                continue;
+            }
+            let take = (need - self.pending.len()).min(chunk.len());
+            self.pending.extend_from_slice(&chunk[..take]);
+            chunk = &chunk[take..];
+            if self.pending.len() == need {
+                let mut item = std::mem::take(&mut self.pending);
+                let result = self.step(&item, out);
+                item.clear();
+                self.pending = item;
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        let what = match self.state {
+            State::DataTable => return Ok(()),
+            State::PacketHeader if self.pending.is_empty() => return Ok(()),
+            State::VersionLine => "the version line".to_string(),
+            State::HeaderLength => "the IOHeader length".to_string(),
+            State::Header { len } => format!("the {len}-byte IOHeader"),
+            State::PacketHeader => "an 8-byte packet header".to_string(),
+            State::Payload { stream_id, size } => format!("the {size}-byte payload of a stream-{stream_id} packet"),
+        };
+        Err(DecodeError::truncated(self.format, what, self.offset))
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        let header = self.header.as_ref();
+        let stream = header.and_then(|h| h.streams.iter().find(|s| Some(s.id) == self.event_stream));
+        self.options.resolution.or(stream.and_then(|s| s.resolution))
+    }
+
+    fn metadata(&self) -> Vec<(String, String)> {
+        let Some(h) = &self.header else { return Vec::new() };
+        let mut m = vec![("compression".to_string(), h.compression.name().to_string())];
+        for s in &h.streams {
+            let res = s.resolution.map(|r| format!(" {r}")).unwrap_or_default();
+            let src = s.source.as_deref().map(|s| format!(" from {s}")).unwrap_or_default();
+            m.push((format!("stream {}", s.id), format!("{} '{}'{res}{src}", s.type_identifier, s.name)));
+        }
+        m.push(("packets".into(), self.packets.to_string()));
+        m.push(("packets of other streams skipped".into(), self.skipped_packets.to_string()));
+        m
+    }
+}

@@ -1,0 +1,128 @@
+//! The AEDAT4 IOHeader (`IOHE` flatbuffer: compression, data table position, info XML) and the
+//! stream descriptions in its `infoNode` XML.
+
+use super::compression::Compression;
+use super::flatbuf::{Builder, FbError, Table};
+use crate::events::Resolution;
+
+/// One stream announced in the info XML.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamInfo {
+    pub id: i32,
+    /// Four-letter type identifier: `EVTS`, `FRME`, `IMUS`, `TRIG`, …
+    pub type_identifier: String,
+    pub name: String,
+    pub source: Option<String>,
+    pub resolution: Option<Resolution>,
+}
+
+#[derive(Clone, Debug)]
+pub struct IoHeader {
+    pub compression: Compression,
+    /// Byte offset of the FileDataTable, `None` when absent (streams, crashed recordings).
+    pub data_table_position: Option<u64>,
+    pub info_xml: String,
+    pub streams: Vec<StreamInfo>,
+}
+
+impl IoHeader {
+    pub fn parse(buf: &[u8]) -> Result<Self, String> {
+        let fb = |e: FbError| format!("IOHeader: {e}");
+        let table = Table::root(buf, b"IOHE").map_err(fb)?;
+        let code = table.i32(0, 0).map_err(fb)?;
+        let compression = Compression::from_code(code).ok_or_else(|| format!("IOHeader: unknown compression {code}"))?;
+        let position = table.i64(1, -1).map_err(fb)?;
+        let info_xml = table.string(2).map_err(fb)?.unwrap_or_default().to_string();
+        let streams = parse_streams(&info_xml)?;
+        Ok(Self { compression, data_table_position: u64::try_from(position).ok(), info_xml, streams })
+    }
+
+    /// The IOHeader flatbuffer (without the u32 length that precedes it in files and streams).
+    /// The data table position sits at a fixed offset, [`IoHeader::POSITION_OFFSET`], so a
+    /// writer can patch it after the last packet.
+    pub fn build(compression: Compression, data_table_position: i64, info_xml: &str) -> Vec<u8> {
+        let mut b = Builder::default();
+        b.u32(24).raw(b"IOHE"); // root table at 24
+        b.u16(10).u16(20).u16(4).u16(8).u16(16); // vtable at 8: 3 fields
+        b.align(8).align(24);
+        b.i32(24 - 8).i32(compression.code()).i64(data_table_position).u32(4); // table at 24
+        b.u32(info_xml.len() as u32).raw(info_xml.as_bytes()).raw(&[0]).align(4);
+        b.bytes
+    }
+
+    pub const POSITION_OFFSET: usize = 32;
+}
+
+fn attr<'a>(node: roxmltree::Node<'a, '_>, key: &str) -> Option<&'a str> {
+    node.children().find(|c| c.has_tag_name("attr") && c.attribute("key") == Some(key)).and_then(|c| c.text()).map(str::trim)
+}
+
+fn parse_streams(xml: &str) -> Result<Vec<StreamInfo>, String> {
+    if xml.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let doc = roxmltree::Document::parse(xml).map_err(|e| format!("IOHeader info XML: {e}"))?;
+    let Some(out_info) = doc.descendants().find(|n| n.has_tag_name("node") && n.attribute("name") == Some("outInfo")) else {
+        return Ok(Vec::new());
+    };
+    let mut streams = Vec::new();
+    for node in out_info.children().filter(|n| n.has_tag_name("node")) {
+        let Some(id) = node.attribute("name").and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let info = node.children().find(|n| n.has_tag_name("node") && n.attribute("name") == Some("info"));
+        let dim = |k| info.and_then(|i| attr(i, k)).and_then(|v| v.parse::<u16>().ok()).filter(|&v| v > 0);
+        streams.push(StreamInfo {
+            id,
+            type_identifier: attr(node, "typeIdentifier").unwrap_or_default().to_string(),
+            name: attr(node, "originalOutputName").unwrap_or_default().to_string(),
+            source: info.and_then(|i| attr(i, "source")).map(str::to_string),
+            resolution: dim("sizeX").zip(dim("sizeY")).map(|(width, height)| Resolution { width, height }),
+        });
+    }
+    Ok(streams)
+}
+
+/// The info XML DV writes for one event stream.
+pub fn event_stream_xml(stream_id: i32, compression: Compression, resolution: Resolution, source: &str) -> String {
+    let source = source.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+    format!(
+        r#"<dv version="2.0">
+    <node name="outInfo" path="/outInfo/">
+        <node name="{stream_id}" path="/outInfo/{stream_id}/">
+            <attr key="compression" type="string">{compression}</attr>
+            <attr key="originalModuleName" type="string">spikestream</attr>
+            <attr key="originalOutputName" type="string">events</attr>
+            <attr key="typeDescription" type="string">Array of events (polarity ON/OFF).</attr>
+            <attr key="typeIdentifier" type="string">EVTS</attr>
+            <node name="info" path="/outInfo/{stream_id}/info/">
+                <attr key="sizeX" type="int">{w}</attr>
+                <attr key="sizeY" type="int">{h}</attr>
+                <attr key="source" type="string">{source}</attr>
+            </node>
+        </node>
+    </node>
+</dv>
+"#,
+        compression = compression.name(),
+        w = resolution.width,
+        h = resolution.height,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_ioheader_parses_back() {
+        let xml = event_stream_xml(0, Compression::Lz4, Resolution::new(346, 260), "test<&>");
+        let mut fb = IoHeader::build(Compression::Lz4, -1, &xml);
+        let h = IoHeader::parse(&fb).unwrap();
+        assert_eq!(h.compression, Compression::Lz4);
+        assert_eq!(h.data_table_position, None);
+        assert_eq!(h.streams.len(), 1);
+        assert_eq!(h.streams[0].resolution, Some(Resolution::new(346, 260)));
+        assert_eq!(h.streams[0].source.as_deref(), Some("test<&>"));
+        fb[IoHeader::POSITION_OFFSET..IoHeader::POSITION_OFFSET + 8].copy_from_slice(&12345i64.to_le_bytes());
+        assert_eq!(IoHeader::parse(&fb).unwrap().data_table_position, Some(12345));
+    }
+}

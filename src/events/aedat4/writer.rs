@@ -1,0 +1,155 @@
+//! Writes AEDAT 4.0 files that DV and dv-processing read: one event stream (id 0), packets of
+//! at most `packet_events` events, and a FileDataTable so readers can seek by time.
+
+use std::io::{self, Seek, SeekFrom, Write};
+
+use super::compression::{Compression, compress};
+use super::flatbuf::Builder;
+use super::ioheader::{IoHeader, event_stream_xml};
+use super::{EVENT_BYTES, VERSION_LINE};
+use crate::events::{Event, Resolution};
+
+#[derive(Clone, Debug)]
+pub struct WriterOptions {
+    pub compression: Compression,
+    pub resolution: Resolution,
+    /// Camera name recorded as the stream's `source`.
+    pub source: String,
+    pub packet_events: usize,
+}
+
+impl WriterOptions {
+    pub fn new(resolution: Resolution) -> Self {
+        Self { compression: Compression::Lz4, resolution, source: "spikestream".into(), packet_events: 8192 }
+    }
+}
+
+struct TableEntry {
+    payload_offset: u64,
+    size: i32,
+    events: i64,
+    t_start: i64,
+    t_end: i64,
+}
+
+pub struct Aedat4Writer<W: Write + Seek> {
+    out: W,
+    options: WriterOptions,
+    /// Bytes written so far = current file offset.
+    position: u64,
+    buffered: Vec<Event>,
+    table: Vec<TableEntry>,
+}
+
+const STREAM_ID: i32 = 0;
+
+impl<W: Write + Seek> Aedat4Writer<W> {
+    pub fn new(mut out: W, options: WriterOptions) -> io::Result<Self> {
+        let xml = event_stream_xml(STREAM_ID, options.compression, options.resolution, &options.source);
+        let header = IoHeader::build(options.compression, -1, &xml);
+        out.write_all(VERSION_LINE)?;
+        out.write_all(&(header.len() as u32).to_le_bytes())?;
+        out.write_all(&header)?;
+        let position = (VERSION_LINE.len() + 4 + header.len()) as u64;
+        let packet_events = options.packet_events.max(1);
+        Ok(Self { out, options: WriterOptions { packet_events, ..options }, position, buffered: Vec::new(), table: Vec::new() })
+    }
+
+    pub fn write_events(&mut self, events: &[Event]) -> io::Result<()> {
+        for e in events {
+            if e.t > i64::MAX as u64 || e.x > i16::MAX as u16 || e.y > i16::MAX as u16 {
+                return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("event {e:?} does not fit AEDAT4 (i64 t, i16 x/y)")));
+            }
+        }
+        let mut rest = events;
+        while !rest.is_empty() {
+            let room = self.options.packet_events - self.buffered.len();
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            self.buffered.extend_from_slice(now);
+            rest = later;
+            if self.buffered.len() == self.options.packet_events {
+                self.flush_packet()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush_packet(&mut self) -> io::Result<()> {
+        if self.buffered.is_empty() {
+            return Ok(());
+        }
+        let payload = compress(self.options.compression, &event_packet(&self.buffered))?;
+        let size = i32::try_from(payload.len()).map_err(io::Error::other)?;
+        self.out.write_all(&STREAM_ID.to_le_bytes())?;
+        self.out.write_all(&size.to_le_bytes())?;
+        self.out.write_all(&payload)?;
+        self.table.push(TableEntry {
+            payload_offset: self.position + 8,
+            size,
+            events: self.buffered.len() as i64,
+            t_start: self.buffered.first().map_or(0, |e| e.t as i64),
+            t_end: self.buffered.last().map_or(0, |e| e.t as i64),
+        });
+        self.position += 8 + payload.len() as u64;
+        self.buffered.clear();
+        Ok(())
+    }
+
+    /// Writes the last packet and the data table, patches the IOHeader, returns the output.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.flush_packet()?;
+        let table_position = self.position;
+        let table = compress(self.options.compression, &data_table(&self.table))?;
+        self.out.write_all(&table)?;
+        let patch = (VERSION_LINE.len() + 4 + IoHeader::POSITION_OFFSET) as u64;
+        self.out.seek(SeekFrom::Start(patch))?;
+        self.out.write_all(&(table_position as i64).to_le_bytes())?;
+        self.out.seek(SeekFrom::End(0))?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+/// A size-prefixed `EVTS` flatbuffer holding `events`.
+pub fn event_packet(events: &[Event]) -> Vec<u8> {
+    let mut b = Builder::default();
+    b.bytes.reserve(32 + events.len() * EVENT_BYTES);
+    b.u32(0).u32(16).raw(b"EVTS"); // size (patched), root table at 4 + 16 = 20
+    b.u16(6).u16(8).u16(4).u16(0); // vtable at 12: 1 field at table+4; 2 bytes padding
+    b.i32(20 - 12).u32(4); // table at 20; vector at 24 + 4
+    b.u32(events.len() as u32);
+    for e in events {
+        b.i64(e.t as i64).u16(e.x).u16(e.y).raw(&[u8::from(e.p), 0, 0, 0]);
+    }
+    let size = b.len() as u32 - 4;
+    b.patch_u32(0, size);
+    b.bytes
+}
+
+/// A size-prefixed `FTAB` flatbuffer: one FileDataDefinition table per packet.
+fn data_table(entries: &[TableEntry]) -> Vec<u8> {
+    let mut b = Builder::default();
+    b.u32(0).u32(16).raw(b"FTAB");
+    b.u16(6).u16(8).u16(4).u16(0); // vtable at 12
+    b.i32(20 - 12).u32(4); // table at 20, vector at 28
+    b.u32(entries.len() as u32);
+    let slots = b.len();
+    for _ in entries {
+        b.u32(0);
+    }
+    b.align(8);
+    // FileDataDefinition vtable: ByteOffset, PacketInfo (struct), NumElements, TimestampStart, TimestampEnd.
+    let vtable = b.len();
+    b.u16(14).u16(48).u16(16).u16(4).u16(24).u16(32).u16(40).u16(0);
+    b.align(8);
+    for (i, e) in entries.iter().enumerate() {
+        let at = b.len();
+        let slot = slots + 4 * i;
+        b.patch_u32(slot, (at - slot) as u32);
+        b.i32((at - vtable) as i32).i32(STREAM_ID).i32(e.size).u32(0);
+        b.i64(e.payload_offset as i64).i64(e.events).i64(e.t_start).i64(e.t_end);
+    }
+    let size = b.len() as u32 - 4;
+    b.patch_u32(0, size);
+    b.bytes
+}

@@ -1,0 +1,55 @@
+//! Errors of the event layer: [`DecodeError`] from the sans-IO decoders (they know byte offsets,
+//! not file names) and [`ReadError`] from the drivers (they add the path or address and keep the
+//! events decoded before the problem).
+
+use std::path::PathBuf;
+
+use super::decoder::Format;
+use super::file::Recording;
+
+/// What a decoder reports. Offsets count bytes from the start of the input.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("{format}: input ends inside {what} that starts at byte {offset}; the data is truncated")]
+    Truncated { format: Format, what: String, offset: u64 },
+    #[error("{format}: {reason} at byte {offset}")]
+    Corrupt { format: Format, offset: u64, reason: String },
+    #[error("{format}: {what} at byte {offset} declares {declared} bytes, more than the limit of {limit}; the data is corrupt")]
+    TooLarge { format: Format, what: &'static str, offset: u64, declared: u64, limit: u64 },
+    #[error("{format}: {reason}")]
+    Unsupported { format: Format, reason: String },
+}
+
+impl DecodeError {
+    pub(crate) fn corrupt(format: Format, offset: u64, reason: impl Into<String>) -> Self {
+        Self::Corrupt { format, offset, reason: reason.into() }
+    }
+
+    pub(crate) fn truncated(format: Format, what: impl Into<String>, offset: u64) -> Self {
+        Self::Truncated { format, what: what.into(), offset }
+    }
+}
+
+/// What reading a whole file or stream reports.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(
+        "{path}: unknown event format ({reason}); supported are AEDAT 2.0/3.1/4.0, Prophesee EVT2/EVT3/DAT and N-MNIST/N-Caltech101 .bin; name one with --format"
+    )]
+    UnknownFormat { path: PathBuf, reason: String },
+    /// The input broke off or is corrupt; `partial` holds everything decoded before that point.
+    #[error("{path}: {source}")]
+    Decode { path: PathBuf, source: DecodeError, partial: Box<Recording> },
+}
+
+impl ReadError {
+    /// The events decoded before the error, where there were any.
+    pub fn partial(&self) -> Option<&Recording> {
+        match self {
+            Self::Decode { partial, .. } => Some(partial),
+            _ => None,
+        }
+    }
+}

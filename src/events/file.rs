@@ -1,0 +1,66 @@
+//! Reading whole recordings: a file (memory-mapped) or a byte slice through the matching
+//! decoder, into a [`Recording`].
+
+use std::path::{Path, PathBuf};
+
+use super::decoder::{DecoderOptions, Format, new_decoder};
+use super::detect::detect;
+use super::error::{DecodeError, ReadError};
+use super::{Event, Resolution, Trigger};
+
+/// A decoded recording.
+#[derive(Clone, Debug, Default)]
+pub struct Recording {
+    pub format: Option<Format>,
+    pub resolution: Option<Resolution>,
+    pub events: Vec<Event>,
+    pub triggers: Vec<Trigger>,
+    /// Header facts (camera, chip, compression, …) for people.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// How to read: format (detected when `None`) and the decoder options.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadOptions {
+    pub format: Option<Format>,
+    pub decoder: DecoderOptions,
+}
+
+/// Decodes a whole in-memory input. `name` only labels errors.
+pub fn read_bytes(bytes: &[u8], name: &Path, options: ReadOptions) -> Result<Recording, ReadError> {
+    let format = match options.format {
+        Some(f) => f,
+        None => detect(bytes).map_err(|reason| ReadError::UnknownFormat { path: name.to_path_buf(), reason })?,
+    };
+    let mut decoder = new_decoder(format, options.decoder);
+    let mut events = Vec::new();
+    let result: Result<(), DecodeError> = decoder.feed(bytes, &mut events).and_then(|()| decoder.finish(&mut events));
+    let recording = Recording {
+        format: Some(format),
+        resolution: decoder.resolution(),
+        events,
+        triggers: decoder.triggers().to_vec(),
+        metadata: decoder.metadata(),
+    };
+    match result {
+        Ok(()) => Ok(recording),
+        Err(source) => Err(ReadError::Decode { path: name.to_path_buf(), source, partial: Box::new(recording) }),
+    }
+}
+
+/// Decodes a file, memory-mapped.
+pub fn read_file(path: &Path, options: ReadOptions) -> Result<Recording, ReadError> {
+    let io = |source| ReadError::Io { path: PathBuf::from(path), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return read_bytes(&[], path, options);
+    }
+    // SAFETY: the map is read-only and lives only during decoding. If another process truncates
+    // the file meanwhile, reads may fault (SIGBUS); that is the accepted cost of mmap, as in
+    // ripgrep. Nothing else writes through this mapping.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    read_bytes(&map, path, options)
+}

@@ -1,0 +1,114 @@
+//! Prophesee DAT: `%` header lines, then (only when there was a header) one byte event type and
+//! one byte event size, then 8-byte little-endian records `u32 t (µs)`, `u32 word`.
+//!
+//! Version 2 (default): x = bits 0–13, y = bits 14–27, polarity = bit 28 (the automotive toolbox
+//! reads only bit 28). Version 1: x = bits 0–8, y = bits 9–16, polarity = bit 17. The 32-bit
+//! timestamp wraps after ~71 min; a drop of more than 2^31 µs adds 2^32 µs (as faery does).
+
+use crate::events::carry::SpareWriter;
+use crate::events::decoder::{Decoder, DecoderOptions, Format};
+use crate::events::error::DecodeError;
+use crate::events::header::TextHeader;
+use crate::events::records::{RecordBody, RecordStream};
+use crate::events::{Event, Resolution};
+
+use super::PropheseeHeader;
+
+pub struct DatDecoder {
+    stream: RecordStream<8>,
+    body: DatBody,
+}
+
+#[derive(Default)]
+struct DatBody {
+    options: DecoderOptions,
+    header: PropheseeHeader,
+    has_header: bool,
+    version1: bool,
+    event_type: Option<u8>,
+    last_raw_t: u32,
+    wraps: u64,
+}
+
+impl DatDecoder {
+    pub fn new(options: DecoderOptions) -> Self {
+        Self {
+            stream: RecordStream::new(Format::Dat, Some(TextHeader::new(b'%', Some(b"% end")))),
+            body: DatBody { options, ..DatBody::default() },
+        }
+    }
+}
+
+impl RecordBody<8> for DatBody {
+    fn on_header(&mut self, header: &TextHeader) -> Result<(), DecodeError> {
+        self.has_header = header.len() > 0;
+        self.header = PropheseeHeader::parse(header);
+        self.version1 = self.header.get("Version").is_some_and(|v| v.trim().starts_with('1'));
+        Ok(())
+    }
+
+    fn preamble_len(&self) -> usize {
+        if self.has_header { 2 } else { 0 }
+    }
+
+    fn on_preamble(&mut self, bytes: &[u8], offset: u64) -> Result<(), DecodeError> {
+        let (event_type, size) = (bytes[0], bytes[1]);
+        if size != 8 {
+            return Err(DecodeError::corrupt(
+                Format::Dat,
+                offset + 1,
+                format!("event size {size} (type 0x{event_type:02x}); only 8-byte CD events are supported"),
+            ));
+        }
+        self.event_type = Some(event_type);
+        Ok(())
+    }
+
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        let mut writer = SpareWriter::new(out, records.len() / 8);
+        let (version1, mut last, mut wraps) = (self.version1, self.last_raw_t, self.wraps);
+        for r in records.chunks_exact(8) {
+            let raw_t = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
+            let w = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
+            if raw_t < last && last - raw_t > 1 << 31 {
+                wraps += 1;
+            }
+            last = raw_t;
+            let t = (wraps << 32) | u64::from(raw_t);
+            let event = if version1 {
+                Event { t, x: (w & 0x1FF) as u16, y: ((w >> 9) & 0xFF) as u16, p: (w >> 17) & 1 == 1 }
+            } else {
+                Event { t, x: (w & 0x3FFF) as u16, y: ((w >> 14) & 0x3FFF) as u16, p: (w >> 28) & 1 == 1 }
+            };
+            writer.push(event);
+        }
+        (self.last_raw_t, self.wraps) = (last, wraps);
+        Ok(())
+    }
+}
+
+impl Decoder for DatDecoder {
+    fn format(&self) -> Format {
+        Format::Dat
+    }
+
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.stream.feed(&mut self.body, chunk, out)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.stream.finish(&mut self.body, "DAT event")
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        self.body.options.resolution.or(self.body.header.resolution)
+    }
+
+    fn metadata(&self) -> Vec<(String, String)> {
+        let mut m = super::header::metadata(&self.body.header);
+        if let Some(t) = self.body.event_type {
+            m.push(("event type".into(), format!("0x{t:02x}")));
+        }
+        m
+    }
+}

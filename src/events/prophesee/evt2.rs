@@ -1,0 +1,112 @@
+//! Prophesee EVT 2.0: 32-bit little-endian words, type in bits 31–28.
+//!
+//! CD_OFF (0x0) / CD_ON (0x1): bits 27–22 timestamp LSBs, 21–11 x, 10–0 y. EVT_TIME_HIGH (0x8):
+//! bits 27–0 are timestamp bits 33–6. EXT_TRIGGER (0xA): bits 27–22 LSBs, 12–8 channel, 0 edge.
+//! Other types (OTHERS, CONTINUED) carry no events and are skipped. Events before the first
+//! TIME_HIGH get time-high 0, as Prophesee's reference and expelliarmus do. When the 28-bit
+//! time-high field wraps (after ~4.8 h) a 2^34 µs loop is added, so time stays monotonic.
+
+use crate::events::carry::SpareWriter;
+use crate::events::decoder::{Decoder, DecoderOptions, Format};
+use crate::events::error::DecodeError;
+use crate::events::header::TextHeader;
+use crate::events::records::{RecordBody, RecordStream};
+use crate::events::{Event, Resolution, Trigger};
+
+use super::PropheseeHeader;
+
+pub struct Evt2Decoder {
+    stream: RecordStream<4>,
+    body: Evt2Body,
+}
+
+struct Evt2Body {
+    options: DecoderOptions,
+    header: PropheseeHeader,
+    /// Timestamp bits 33–6 (already shifted) plus wrap loops.
+    time_high: u64,
+    last_high_field: u32,
+    triggers: Vec<Trigger>,
+}
+
+const HIGH_FIELD_RANGE: u64 = 1 << 28;
+
+impl Evt2Decoder {
+    pub fn new(options: DecoderOptions) -> Self {
+        Self {
+            stream: RecordStream::new(Format::Evt2, Some(TextHeader::new(b'%', Some(b"% end")))),
+            body: Evt2Body { options, header: PropheseeHeader::default(), time_high: 0, last_high_field: 0, triggers: Vec::new() },
+        }
+    }
+}
+
+impl RecordBody<4> for Evt2Body {
+    fn on_header(&mut self, header: &TextHeader) -> Result<(), DecodeError> {
+        self.header = PropheseeHeader::parse(header);
+        match self.header.evt_version().as_deref() {
+            None | Some("2.0") | Some("2") => Ok(()),
+            Some(other) => Err(DecodeError::Unsupported {
+                format: Format::Evt2,
+                reason: format!("the header declares EVT {other}, not EVT 2.0; read it with --format evt3 or convert it with Metavision"),
+            }),
+        }
+    }
+
+    #[inline]
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        let mut writer = SpareWriter::new(out, records.len() / 4);
+        for word in records.chunks_exact(4) {
+            let w = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+            let kind = w >> 28;
+            if kind < 2 {
+                writer.push(Event {
+                    t: self.time_high | u64::from((w >> 22) & 0x3F),
+                    x: ((w >> 11) & 0x7FF) as u16,
+                    y: (w & 0x7FF) as u16,
+                    p: kind == 1,
+                });
+            } else if kind == 0x8 {
+                let field = w & 0x0FFF_FFFF;
+                let mut loops = self.time_high >> 34;
+                if field < self.last_high_field && u64::from(self.last_high_field - field) > HIGH_FIELD_RANGE / 2 {
+                    loops += 1;
+                }
+                self.last_high_field = field;
+                self.time_high = (loops << 34) | (u64::from(field) << 6);
+            } else if kind == 0xA {
+                self.triggers.push(Trigger {
+                    t: self.time_high | u64::from((w >> 22) & 0x3F),
+                    channel: ((w >> 8) & 0x1F) as u8,
+                    rising: w & 1 == 1,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Decoder for Evt2Decoder {
+    fn format(&self) -> Format {
+        Format::Evt2
+    }
+
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.stream.feed(&mut self.body, chunk, out)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.stream.finish(&mut self.body, "EVT2 word")
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        self.body.options.resolution.or(self.body.header.resolution)
+    }
+
+    fn triggers(&self) -> &[Trigger] {
+        &self.body.triggers
+    }
+
+    fn metadata(&self) -> Vec<(String, String)> {
+        super::header::metadata(&self.body.header)
+    }
+}

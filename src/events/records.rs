@@ -1,0 +1,118 @@
+//! The shape shared by most formats: an optional text header, an optional fixed preamble, then
+//! fixed-size records. [`RecordStream`] does the chunk bookkeeping (header scanning, records
+//! split across chunks, byte offsets); a format only implements [`RecordBody`].
+
+use super::carry::Carry;
+use super::decoder::Format;
+use super::error::DecodeError;
+use super::header::{HeaderStep, TextHeader};
+use super::Event;
+
+/// The format-specific part of a record-oriented decoder.
+pub(crate) trait RecordBody<const N: usize> {
+    /// Called once when the text header is complete (formats with a header only).
+    fn on_header(&mut self, _header: &TextHeader) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
+    /// Bytes between header and records (DAT: event type and size); asked after `on_header`.
+    fn preamble_len(&self) -> usize {
+        0
+    }
+
+    fn on_preamble(&mut self, _bytes: &[u8], _offset: u64) -> Result<(), DecodeError> {
+        Ok(())
+    }
+
+    /// Decodes whole records (`records.len()` is a multiple of `N`) that start at byte `offset`.
+    fn on_records(&mut self, records: &[u8], offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError>;
+}
+
+#[derive(Debug)]
+pub(crate) struct RecordStream<const N: usize> {
+    format: Format,
+    header: Option<TextHeader>,
+    preamble: Vec<u8>,
+    preamble_done: bool,
+    carry: Carry<N>,
+    consumed: u64,
+}
+
+impl<const N: usize> RecordStream<N> {
+    pub fn new(format: Format, header: Option<TextHeader>) -> Self {
+        Self { format, header, preamble: Vec::new(), preamble_done: false, carry: Carry::default(), consumed: 0 }
+    }
+
+    pub fn feed(
+        &mut self,
+        body: &mut impl RecordBody<N>,
+        mut chunk: &[u8],
+        out: &mut Vec<Event>,
+    ) -> Result<(), DecodeError> {
+        if let Some(header) = self.header.as_mut().filter(|h| !h.is_done()) {
+            match header.feed(chunk) {
+                Err(limit) => {
+                    return Err(DecodeError::TooLarge {
+                        format: self.format,
+                        what: "the text header",
+                        offset: 0,
+                        declared: (header.len() + chunk.len()) as u64,
+                        limit: limit as u64,
+                    });
+                }
+                Ok(HeaderStep::NeedMore) => {
+                    self.consumed += chunk.len() as u64;
+                    return Ok(());
+                }
+                Ok(HeaderStep::Done(start)) => {
+                    body.on_header(header)?;
+                    self.consumed += start as u64;
+                    chunk = &chunk[start..];
+                }
+            }
+        }
+        if !self.preamble_done {
+            let want = body.preamble_len() - self.preamble.len();
+            let take = want.min(chunk.len());
+            self.preamble.extend_from_slice(&chunk[..take]);
+            self.consumed += take as u64;
+            chunk = &chunk[take..];
+            if self.preamble.len() < body.preamble_len() {
+                return Ok(());
+            }
+            self.preamble_done = true;
+            body.on_preamble(&self.preamble, self.consumed - self.preamble.len() as u64)?;
+        }
+        let pending = self.carry.pending() as u64;
+        let (record, rest) = self.carry.complete(chunk);
+        if let Some(record) = record {
+            body.on_records(&record, self.consumed - pending, out)?;
+        }
+        let start = self.consumed + (chunk.len() - rest.len()) as u64;
+        let whole = self.carry.split_whole(rest);
+        self.consumed += chunk.len() as u64;
+        body.on_records(whole, start, out)
+    }
+
+    /// Checks that the input did not end inside the header, the preamble or a record.
+    pub fn finish(&mut self, body: &mut impl RecordBody<N>, record_name: &str) -> Result<(), DecodeError> {
+        if let Some(header) = self.header.as_mut().filter(|h| !h.is_done()) {
+            if !header.finish() {
+                return Err(DecodeError::truncated(self.format, "the text header", 0));
+            }
+            body.on_header(header)?;
+        }
+        let preamble_len = body.preamble_len();
+        if self.header.as_ref().is_some_and(|h| h.len() as u64 == self.consumed) && self.preamble.is_empty() {
+            return Ok(()); // a header-only recording: no events
+        }
+        if !self.preamble_done && self.preamble.len() < preamble_len {
+            let at = self.consumed - self.preamble.len() as u64;
+            return Err(DecodeError::truncated(self.format, format!("the {preamble_len}-byte preamble"), at));
+        }
+        match self.carry.pending() as u64 {
+            0 => Ok(()),
+            p => Err(DecodeError::truncated(self.format, format!("a {N}-byte {record_name}"), self.consumed - p)),
+        }
+    }
+}

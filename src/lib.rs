@@ -1,0 +1,10 @@
+//! spikestream: event-camera recordings and live streams in, spiking-network decisions out.
+//!
+//! The library is organised by concept, following the data flow
+//! `source → decoder → framer → engine → sink`:
+//! - [`events`] owns the [`events::Event`] type, one sans-IO decoder per recorded format,
+//!   format detection, the file and socket drivers and the writers.
+//!
+//! The binary (`src/main.rs`, `src/cli/`) only parses arguments and prints.
+
+pub mod events;
