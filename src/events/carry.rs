@@ -36,7 +36,11 @@ impl<const N: usize> Carry<N> {
     }
 
     /// Splits `rest` into whole records and keeps the tail (shorter than a record) for later.
+    /// A record still pending (the chunk was too short to complete it) leaves `rest` empty.
     pub fn split_whole<'a>(&mut self, rest: &'a [u8]) -> &'a [u8] {
+        if self.len != 0 {
+            return rest; // empty: `complete` used the whole chunk
+        }
         let whole = rest.len() / N * N;
         let tail = &rest[whole..];
         self.buf[..tail.len()].copy_from_slice(tail);
@@ -52,8 +56,8 @@ impl<const N: usize> Carry<N> {
 
 /// Writes events into the spare capacity of a `Vec<Event>` without a capacity check per event.
 ///
-/// Create it with the most events the caller can write; [`SpareWriter::commit`] makes the
-/// written ones part of the vector.
+/// Create it with the most events the caller can write; dropping it makes the written ones part
+/// of the vector.
 pub(crate) struct SpareWriter<'a> {
     vec: &'a mut Vec<Event>,
     written: usize,
@@ -80,5 +84,26 @@ impl Drop for SpareWriter<'_> {
         // SAFETY: `push` initialised exactly the first `written` slots of the spare capacity,
         // in order, and nothing else touched the vector while `self` borrowed it.
         unsafe { self.vec.set_len(len) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: a record completed over three or more chunks lost its first bytes.
+    #[test]
+    fn record_split_over_many_one_byte_chunks_is_reassembled() {
+        let mut carry = Carry::<5>::default();
+        let input = [1u8, 2, 3, 4, 5, 6, 7];
+        let mut records = Vec::new();
+        for byte in input.chunks(1) {
+            let (done, rest) = carry.complete(byte);
+            records.extend(done);
+            let whole = carry.split_whole(rest);
+            records.extend(whole.chunks_exact(5).map(|r| <[u8; 5]>::try_from(r).unwrap()));
+        }
+        assert_eq!(records, [[1, 2, 3, 4, 5]]);
+        assert_eq!(carry.pending(), 2);
     }
 }

@@ -81,7 +81,9 @@ impl<const N: usize> RecordStream<N> {
                 return Ok(());
             }
             self.preamble_done = true;
-            body.on_preamble(&self.preamble, self.consumed - self.preamble.len() as u64)?;
+            if !self.preamble.is_empty() {
+                body.on_preamble(&self.preamble, self.consumed - self.preamble.len() as u64)?;
+            }
         }
         let pending = self.carry.pending() as u64;
         let (record, rest) = self.carry.complete(chunk);

@@ -1,0 +1,256 @@
+//! Bad input never panics and never loses what was decoded: truncation at every prefix, chunks
+//! of every size, flipped bytes, absurd sizes, wrong formats. The bounded in-test fuzzing that
+//! CI runs; `fuzz/` has the coverage-guided targets.
+
+mod common;
+
+use std::path::Path;
+
+use proptest::prelude::*;
+use spikestream::events::decoder::{DecoderOptions, new_decoder};
+use spikestream::events::file::{ReadOptions, read_bytes};
+use spikestream::events::{DecodeError, Event, Format, ReadError, read_file};
+
+/// Fixtures with their format: the committed ones always, the shared ones when present.
+fn fixtures() -> Vec<(String, Vec<u8>, Format)> {
+    let mut list: Vec<(std::path::PathBuf, Format)> = vec![
+        (common::data("synthetic_none.aedat4"), Format::Aedat4),
+        (common::data("synthetic_lz4.aedat4"), Format::Aedat4),
+        (common::data("synthetic_zstd.aedat4"), Format::Aedat4),
+        (common::data("dv_network_stream_capture.bin"), Format::Aedat4Stream),
+        (common::data("evt3_trigger_from_rosbag.raw"), Format::Evt3),
+        (common::data("dvxplorer_rollover_aedat31.aedat"), Format::Aedat31),
+    ];
+    for (name, format) in [
+        ("tonic/sample_nmnist.bin", Format::AtisBin),
+        ("tonic/sample_ncars.dat", Format::Dat),
+        ("expelliarmus/evt2_sample.raw", Format::Evt2),
+        ("PyAedatTools/IMU_translBoxes.aedat", Format::Aedat2),
+        ("tonic/sample.aedat4", Format::Aedat4),
+    ] {
+        if let Some(p) = common::shared(name) {
+            list.push((p, format));
+        }
+    }
+    list.into_iter().map(|(p, f)| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap(), f)).collect()
+}
+
+fn decode_chunked(bytes: &[u8], format: Format, chunk: usize) -> (Vec<Event>, Result<(), DecodeError>) {
+    let mut d = new_decoder(format, DecoderOptions::default());
+    let mut out = Vec::new();
+    for piece in bytes.chunks(chunk.max(1)) {
+        if let Err(e) = d.feed(piece, &mut out) {
+            return (out, Err(e));
+        }
+    }
+    let r = d.finish(&mut out);
+    (out, r)
+}
+
+/// Cut points: every prefix of inputs up to 40 KiB; for larger ones the first 8 KiB, the last
+/// 256 bytes and 300 evenly spaced cuts (each cut decodes the whole prefix again).
+fn cuts(len: usize) -> Vec<usize> {
+    if len <= 40 << 10 {
+        return (0..=len).collect();
+    }
+    let mut c: Vec<usize> = (0..8 << 10).chain(len - 256..=len).collect();
+    c.extend((0..300).map(|i| i * len / 300));
+    c
+}
+
+#[test]
+fn every_prefix_decodes_what_precedes_the_cut_then_ends_cleanly_or_says_where() {
+    for (name, bytes, format) in fixtures() {
+        let (full, r) = decode_chunked(&bytes, format, bytes.len());
+        r.unwrap_or_else(|e| panic!("{name}: {e}"));
+        for cut in cuts(bytes.len()) {
+            let path = Path::new(&name);
+            match read_bytes(&bytes[..cut], path, ReadOptions { format: Some(format), ..Default::default() }) {
+                Ok(rec) => assert!(full.starts_with(&rec.events), "{name} cut at {cut}: events are not a prefix"),
+                Err(ReadError::Decode { source, partial, .. }) => {
+                    assert!(full.starts_with(&partial.events), "{name} cut at {cut}: partial events are not a prefix");
+                    let msg = format!("{}", ReadError::Decode { path: path.into(), source: source.clone(), partial });
+                    assert!(msg.starts_with(&name) && msg.contains("at byte"), "{name} cut at {cut}: {msg}");
+                    assert!(matches!(source, DecodeError::Truncated { .. }), "{name} cut at {cut}: expected truncation, got {source}");
+                }
+                Err(e) => panic!("{name} cut at {cut}: {e}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn truncated_file_error_names_the_file_and_the_byte_offset_and_keeps_events() {
+    let bytes = std::fs::read(common::data("synthetic_lz4.aedat4")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.aedat4");
+    // Cut inside the second packet: the first packet's 1000 events survive.
+    std::fs::write(&path, &bytes[..bytes.len() - 3000]).unwrap();
+    let err = read_file(&path, ReadOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("cut.aedat4") && msg.contains("at byte") && msg.contains("truncated"), "{msg}");
+    assert_eq!(err.partial().unwrap().events.len(), 1000);
+}
+
+#[test]
+fn chunk_size_does_not_change_the_result() {
+    for (name, bytes, format) in fixtures() {
+        let (whole, r) = decode_chunked(&bytes, format, bytes.len());
+        r.unwrap();
+        for chunk in [1, 2, 3, 5, 7, 8, 13, 28, 64, 4095, 65536] {
+            if bytes.len() / chunk > 400_000 {
+                continue; // keep the 1-byte runs to the smaller fixtures
+            }
+            let (got, r) = decode_chunked(&bytes, format, chunk);
+            r.unwrap_or_else(|e| panic!("{name} chunk {chunk}: {e}"));
+            assert!(got == whole, "{name}: chunks of {chunk} bytes decode differently");
+        }
+    }
+}
+
+#[test]
+fn every_decoder_survives_every_other_format() {
+    for (name, bytes, _) in fixtures() {
+        for format in Format::ALL {
+            // Any outcome but a panic is fine; errors must carry a message.
+            let (_, r) = decode_chunked(&bytes[..bytes.len().min(200_000)], format, 4096);
+            if let Err(e) = r {
+                assert!(!e.to_string().is_empty(), "{name} as {format}");
+            }
+        }
+    }
+}
+
+#[test]
+fn garbage_is_an_unknown_format_not_a_guess() {
+    let garbage: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let err = read_bytes(&garbage, Path::new("noise.bin"), ReadOptions::default()).unwrap_err();
+    assert!(matches!(err, ReadError::UnknownFormat { .. }), "{err}");
+    assert!(err.to_string().contains("noise.bin") && err.to_string().contains("--format"));
+    let empty = read_bytes(&[], Path::new("empty"), ReadOptions::default()).unwrap_err();
+    assert!(empty.to_string().contains("empty"), "{empty}");
+}
+
+fn aedat4_with_packet(stream_id: i32, size: i32, payload: &[u8]) -> Vec<u8> {
+    let mut file = std::fs::read(common::data("synthetic_none.aedat4")).unwrap();
+    let header_len = u32::from_le_bytes(file[14..18].try_into().unwrap()) as usize;
+    file.truncate(18 + header_len);
+    file.extend_from_slice(&stream_id.to_le_bytes());
+    file.extend_from_slice(&size.to_le_bytes());
+    file.extend_from_slice(payload);
+    file
+}
+
+#[test]
+fn absurd_sizes_are_refused_without_allocating_them() {
+    // IOHeader length of 4 GiB.
+    let mut file = b"#!AER-DAT4.0\r\n".to_vec();
+    file.extend_from_slice(&u32::MAX.to_le_bytes());
+    file.extend_from_slice(&[0; 64]);
+    let e = decode_chunked(&file, Format::Aedat4, file.len()).1.unwrap_err();
+    assert!(matches!(e, DecodeError::TooLarge { offset: 14, .. }), "{e}");
+    // A 2 GiB packet.
+    let file = aedat4_with_packet(0, i32::MAX, &[0; 16]);
+    let e = decode_chunked(&file, Format::Aedat4, file.len()).1.unwrap_err();
+    assert!(matches!(e, DecodeError::TooLarge { .. }), "{e}");
+    // A negative packet size.
+    let file = aedat4_with_packet(0, -5, &[0; 16]);
+    assert!(decode_chunked(&file, Format::Aedat4, 7).1.is_err());
+    // An event packet whose flatbuffer vector claims 2^32-1 events.
+    let mut payload = spikestream_event_packet(&[Event::new(1, 2, 3, true)]);
+    payload[28..32].copy_from_slice(&u32::MAX.to_le_bytes());
+    let file = aedat4_with_packet(0, payload.len() as i32, &payload);
+    let e = decode_chunked(&file, Format::Aedat4, file.len()).1.unwrap_err();
+    assert!(e.to_string().contains("vector"), "{e}");
+    // AEDAT 3.1 packet declaring 2^31 events of 2^31 bytes: decoded as it arrives, then truncated.
+    let mut file = b"#!AER-DAT3.1\r\n#!END-HEADER\r\n".to_vec();
+    for v in [1i16, 1] {
+        file.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [8i32, 4, 0, i32::MAX, i32::MAX, i32::MAX] {
+        file.extend_from_slice(&v.to_le_bytes());
+    }
+    file.extend_from_slice(&[0x03, 0, 0, 0, 9, 0, 0, 0]); // one valid ON event at t=9
+    let (events, r) = decode_chunked(&file, Format::Aedat31, file.len());
+    assert_eq!(events, [Event::new(9, 0, 0, true)]);
+    assert!(matches!(r, Err(DecodeError::Truncated { .. })));
+}
+
+#[test]
+fn corrupt_lz4_and_zstd_payloads_are_errors() {
+    for name in ["synthetic_lz4.aedat4", "synthetic_zstd.aedat4"] {
+        let bytes = std::fs::read(common::data(name)).unwrap();
+        let header_len = u32::from_le_bytes(bytes[14..18].try_into().unwrap()) as usize;
+        let payload_start = 18 + header_len + 8;
+        for offset in [0usize, 4, 5, 6, 7, 11, 40, 200] {
+            let mut b = bytes.clone();
+            b[payload_start + offset] ^= 0xFF;
+            let (events, r) = decode_chunked(&b, Format::Aedat4, b.len());
+            // Either the damage is caught, or it hit event data and the count is unchanged.
+            if r.is_ok() {
+                assert_eq!(events.len(), 2000, "{name} flip at +{offset}");
+            }
+        }
+    }
+}
+
+/// An EVTS packet as spikestream writes it, for crafting bad ones.
+fn spikestream_event_packet(events: &[Event]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = spikestream::events::aedat4::Aedat4Writer::new(
+        std::io::Cursor::new(&mut out),
+        spikestream::events::aedat4::WriterOptions {
+            compression: spikestream::events::aedat4::Compression::None,
+            ..spikestream::events::aedat4::WriterOptions::new(spikestream::events::Resolution::new(8, 8))
+        },
+    )
+    .unwrap();
+    w.write_events(events).unwrap();
+    w.finish().unwrap();
+    let header_len = u32::from_le_bytes(out[14..18].try_into().unwrap()) as usize;
+    let at = 18 + header_len;
+    let size = i32::from_le_bytes(out[at + 4..at + 8].try_into().unwrap()) as usize;
+    out[at + 8..at + 8 + size].to_vec()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic_any_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..4096), chunk in 1usize..600) {
+        for format in Format::ALL {
+            let _ = decode_chunked(&bytes, format, chunk);
+        }
+        let _ = read_bytes(&bytes, Path::new("random"), ReadOptions::default());
+    }
+
+    #[test]
+    fn flipped_bytes_in_real_files_never_panic(seed in any::<u64>(), flips in 1usize..16) {
+        for (_, bytes, format) in fixtures().into_iter().filter(|(_, b, _)| b.len() < 1 << 20) {
+            let mut b = bytes.clone();
+            let mut s = seed | 1;
+            for _ in 0..flips {
+                s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+                let at = (s % b.len() as u64) as usize;
+                b[at] ^= (s >> 32) as u8 | 1;
+            }
+            let _ = decode_chunked(&b, format, 1 + (s % 9000) as usize);
+        }
+    }
+
+    #[test]
+    fn aedat4_writer_round_trips(events in proptest::collection::vec((0u64..1u64 << 62, 0u16..640, 0u16..480, any::<bool>()), 0..3000), compression in 0usize..3, packet in 1usize..5000) {
+        use spikestream::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
+        let mut events: Vec<Event> = events.into_iter().map(|(t, x, y, p)| Event::new(t, x, y, p)).collect();
+        events.sort_by_key(|e| e.t);
+        let mut options = WriterOptions::new(spikestream::events::Resolution::new(640, 480));
+        options.compression = [Compression::None, Compression::Lz4, Compression::Zstd][compression];
+        options.packet_events = packet;
+        let mut w = Aedat4Writer::new(std::io::Cursor::new(Vec::new()), options).unwrap();
+        w.write_events(&events).unwrap();
+        let bytes = w.finish().unwrap().into_inner();
+        let rec = read_bytes(&bytes, Path::new("roundtrip.aedat4"), ReadOptions::default()).unwrap();
+        prop_assert_eq!(rec.resolution, Some(spikestream::events::Resolution::new(640, 480)));
+        prop_assert!(rec.events == events);
+    }
+}
