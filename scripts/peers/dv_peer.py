@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""dv-processing as an independent peer for spikestream's AEDAT4 tests (tests/peer_dv.rs).
+
+Subcommands (all print one JSON line on stdout when they succeed; errors go to stderr, exit 1):
+  check                                   dv_processing importable: {"dv_processing": version}
+  write-file OUT --compression C --width W --height H --seed S --events-out RAW
+                                          MonoCameraWriter (EventOnlyConfig), several writeEvents
+                                          calls of seeded events; RAW holds exactly what was written
+  read-file IN --events-out RAW [--window START END --window-out RAW2]
+                                          MonoCameraRecording: resolution, time range, camera and
+                                          every event (RAW); the window is read with
+                                          getEventsTimeRange [START, END), which seeks through the
+                                          file's data table
+  serve (--tcp | --unix PATH) --compression C --width W --height H --seed S --events-out RAW
+                                          NetworkWriter; prints {"ready": ..., "port": P} once the
+                                          server listens and RAW is written, waits for a client,
+                                          writes the events in batches, drains the queue and exits
+
+RAW is little-endian records of 16 bytes: i64 t, i16 x, i16 y, u8 p, 3 zero bytes (the AEDAT4
+event layout). Events are generated from --seed with numpy, so a run is reproducible.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+try:
+    import dv_processing as dv
+except ImportError as e:  # the Rust side turns this into "peer not available"
+    print(f"cannot import dv_processing: {e}", file=sys.stderr)
+    sys.exit(3)
+
+RAW_DTYPE = np.dtype(
+    {"names": ["t", "x", "y", "p"], "formats": ["<i8", "<i2", "<i2", "u1"], "offsets": [0, 8, 10, 12], "itemsize": 16}
+)
+COMPRESSION = {
+    "none": dv.CompressionType.NONE,
+    "lz4": dv.CompressionType.LZ4,
+    "lz4_high": dv.CompressionType.LZ4_HIGH,
+    "zstd": dv.CompressionType.ZSTD,
+    "zstd_high": dv.CompressionType.ZSTD_HIGH,
+}
+# Absolute Unix-epoch microseconds, as DV cameras stamp events.
+T0 = 1_700_000_000_000_000
+
+
+def generate_batches(seed, width, height, sizes):
+    """Batches of events with non-decreasing timestamps (dv.EventStore requires it): runs of equal
+    timestamps, small steps and occasional jumps of seconds; coordinates over the whole sensor,
+    both corners included; both polarities."""
+    rng = np.random.default_rng(seed)
+    n = sum(sizes)
+    kind = rng.random(n)
+    dt = np.where(kind < 0.3, 0, np.where(kind < 0.995, rng.integers(1, 50, n), rng.integers(100_000, 3_000_000, n)))
+    t = T0 + rng.integers(0, 1_000_000) + np.cumsum(dt)
+    x = rng.integers(0, width, n)
+    y = rng.integers(0, height, n)
+    p = rng.random(n) < 0.5
+    x[0], y[0], x[-1], y[-1] = 0, 0, width - 1, height - 1
+    events = np.zeros(n, RAW_DTYPE)
+    events["t"], events["x"], events["y"], events["p"] = t, x, y, p
+    bounds = np.cumsum([0] + list(sizes))
+    return [events[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def to_store(batch):
+    store = dv.EventStore()
+    for t, x, y, p in zip(batch["t"].tolist(), batch["x"].tolist(), batch["y"].tolist(), batch["p"].tolist()):
+        store.push_back(t, x, y, bool(p))
+    return store
+
+
+def store_to_raw(store):
+    a = store.numpy()
+    out = np.zeros(len(a), RAW_DTYPE)
+    out["t"], out["x"], out["y"], out["p"] = a["timestamp"], a["x"], a["y"], a["polarity"] != 0
+    return out
+
+
+def emit(obj):
+    print(json.dumps(obj), flush=True)
+
+
+def cmd_write_file(a):
+    sizes = [1, 4999, 12345, 7, 20000, 3000, 1648]
+    batches = generate_batches(a.seed, a.width, a.height, sizes)
+    cfg = dv.io.MonoCameraWriter.EventOnlyConfig(a.camera, (a.width, a.height), COMPRESSION[a.compression])
+    writer = dv.io.MonoCameraWriter(a.out, cfg)
+    written = []
+    for b in batches:
+        store = to_store(b)
+        writer.writeEvents(store)
+        written.append(store_to_raw(store))  # what dv-processing holds, not what we meant to give it
+    del writer  # finalises the file: writes the FileDataTable and patches the IOHeader
+    np.concatenate(written).tofile(a.events_out)
+    emit({"events": int(sum(sizes)), "batches": len(sizes)})
+
+
+def cmd_read_file(a):
+    rec = dv.io.MonoCameraRecording(a.path)
+    res = rec.getEventResolution()
+    parts = []
+    while True:
+        batch = rec.getNextEventBatch()
+        if batch is None:
+            break
+        parts.append(store_to_raw(batch))
+    events = np.concatenate(parts) if parts else np.zeros(0, RAW_DTYPE)
+    events.tofile(a.events_out)
+    out = {
+        "streams": list(rec.getStreamNames()),
+        "camera": rec.getCameraName(),
+        "resolution": None if res is None else [int(res[0]), int(res[1])],
+        "time_range": [int(v) for v in rec.getTimeRange()],
+        "events": int(len(events)),
+    }
+    if a.window:
+        start, end = a.window
+        store = rec.getEventsTimeRange(start, end)
+        window = store_to_raw(store) if store is not None else np.zeros(0, RAW_DTYPE)
+        window.tofile(a.window_out)
+        out["window_events"] = int(len(window))
+    emit(out)
+
+
+def listening_port():
+    """The TCP port this process listens on (NetworkWriter was given port 0 and has no getter):
+    the LISTEN sockets of /proc/net/tcp whose inode is one of our file descriptors."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and cols[9] in inodes:
+                return int(cols[1].split(":")[1], 16)
+    raise RuntimeError("no listening TCP socket found in /proc/net/tcp")
+
+
+def wait_for(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.005)
+
+
+def cmd_serve(a):
+    sizes = [1, 2000, 5000, 333, 9000, 4000]
+    batches = generate_batches(a.seed, a.width, a.height, sizes)
+    np.concatenate(batches).tofile(a.events_out)
+    stream = dv.io.Stream.EventStream(0, "events", a.camera, (a.width, a.height))
+    stream.setCompression(COMPRESSION[a.compression])
+    if a.unix:
+        server = dv.io.NetworkWriter(dv.Path(a.unix), stream)
+        port = None
+    else:
+        server = dv.io.NetworkWriter("127.0.0.1", 0, stream)
+        port = listening_port()
+    emit({"ready": True, "port": port, "events": int(sum(sizes))})
+    # Packets written while nobody is connected are discarded, so wait for the client first.
+    wait_for(lambda: server.getClientCount() > 0, a.timeout, "a client to connect")
+    for b in batches:
+        server.writeEvents(to_store(b))
+        time.sleep(0.01)
+    wait_for(lambda: server.getQueuedPacketCount() == 0, a.timeout, "the write queue to drain")
+    time.sleep(0.2)
+    del server  # closes the client connections
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("check")
+
+    def generated(p):
+        p.add_argument("--compression", choices=sorted(COMPRESSION), required=True)
+        p.add_argument("--width", type=int, required=True)
+        p.add_argument("--height", type=int, required=True)
+        p.add_argument("--seed", type=int, required=True)
+        p.add_argument("--camera", default="DVXplorer_peer")
+        p.add_argument("--events-out", required=True)
+
+    w = sub.add_parser("write-file")
+    w.add_argument("out")
+    generated(w)
+    r = sub.add_parser("read-file")
+    r.add_argument("path")
+    r.add_argument("--events-out", required=True)
+    r.add_argument("--window", type=int, nargs=2, metavar=("START", "END"))
+    r.add_argument("--window-out")
+    s = sub.add_parser("serve")
+    where = s.add_mutually_exclusive_group(required=True)
+    where.add_argument("--tcp", action="store_true")
+    where.add_argument("--unix", metavar="PATH")
+    s.add_argument("--timeout", type=float, default=10.0)
+    generated(s)
+    a = ap.parse_args()
+    if a.cmd == "check":
+        emit({"dv_processing": getattr(dv, "__version__", "unknown")})
+    elif a.cmd == "write-file":
+        cmd_write_file(a)
+    elif a.cmd == "read-file":
+        cmd_read_file(a)
+    else:
+        cmd_serve(a)
+
+
+if __name__ == "__main__":
+    main()
