@@ -8,3 +8,4 @@
 //! The binary (`src/main.rs`, `src/cli/`) only parses arguments and prints.
 
 pub mod events;
+pub mod frames;

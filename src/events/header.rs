@@ -127,7 +127,7 @@ mod tests {
                     HeaderStep::NeedMore => panic!("header not finished at cut {cut}"),
                 },
             };
-            assert_eq!(start, 33, "cut {cut}");
+            assert_eq!(start, 32, "cut {cut}");
             assert_eq!(h.lines().collect::<Vec<_>>(), ["!AER-DAT2.0", "AEChip: DVS128"]);
         }
     }

@@ -1,7 +1,7 @@
 //! Writers for `convert`: AEDAT4 (in `aedat4`), CSV and NumPy `.npy`, chosen by extension.
 
 mod csv;
-mod npy;
+pub mod npy;
 
 pub use csv::write_csv;
 pub use npy::{NPY_EVENT_DTYPE, write_npy};

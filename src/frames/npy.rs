@@ -1,0 +1,71 @@
+//! Frame tensors as NumPy `.npy` files: float32, C order, any rank (`[T, 2, H, W]`,
+//! `[T, B, 2, H, W]`). Reading accepts little-endian f32 and f64 (SpikingJelly saves float64).
+
+use std::io::{self, Write};
+
+use crate::events::write::npy::npy_header;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NpyError {
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("not a .npy array: {0}")]
+    Format(String),
+}
+
+/// A dense f32 array with its shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Array {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+pub fn write_f32(out: impl Write, shape: &[usize], data: &[f32]) -> io::Result<()> {
+    assert_eq!(shape.iter().product::<usize>(), data.len(), "shape does not match data");
+    let mut out = io::BufWriter::new(out);
+    out.write_all(&npy_header("'<f4'", shape))?;
+    for v in data {
+        out.write_all(&v.to_le_bytes())?;
+    }
+    out.flush()
+}
+
+pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
+    let bad = |m: &str| NpyError::Format(m.to_string());
+    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
+        return Err(bad("missing the \\x93NUMPY magic"));
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
+        v => return Err(NpyError::Format(format!("unsupported .npy version {v}"))),
+    };
+    let header = bytes.get(start..start + header_len).ok_or_else(|| bad("header runs past the end"))?;
+    let header = std::str::from_utf8(header).map_err(|_| bad("header is not text"))?;
+    let field = |key: &str| header.split(&format!("'{key}':")).nth(1).map(str::trim);
+    let descr = field("descr").and_then(|d| d.split('\'').nth(1)).ok_or_else(|| bad("no descr"))?;
+    if field("fortran_order").is_some_and(|f| f.starts_with("True")) {
+        return Err(bad("Fortran-ordered arrays are not supported"));
+    }
+    let shape_text = field("shape").and_then(|s| s.split(')').next()).ok_or_else(|| bad("no shape"))?;
+    let shape: Vec<usize> = shape_text
+        .trim_start_matches('(')
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| bad("bad shape")))
+        .collect::<Result<_, _>>()?;
+    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad("shape overflows"))?;
+    let body = &bytes[start + header_len..];
+    let data = match descr {
+        "<f4" => body.get(..count * 4).ok_or_else(|| bad("data shorter than the shape"))?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        "<f8" => body
+            .get(..count * 8)
+            .ok_or_else(|| bad("data shorter than the shape"))?
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()) as f32)
+            .collect(),
+        other => return Err(NpyError::Format(format!("dtype {other}; float32 or float64 expected"))),
+    };
+    Ok(Array { shape, data })
+}
