@@ -76,7 +76,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
 fn infer_resolution(args: &ConvertArgs, events: &[spikestream::events::Event]) -> anyhow::Result<Resolution> {
     let (w, h) = events.iter().fold((0u16, 0u16), |(w, h), e| (w.max(e.x), h.max(e.y)));
     bail!(
-        "{}: the input header has no sensor size and AEDAT4 needs one; pass --size WxH (the events span {}x{})",
+        "{}: the input header has no sensor size and AEDAT4 needs one; pass --sensor WxH (the events span {}x{})",
         args.input.display(),
         u32::from(w) + 1,
         u32::from(h) + 1

@@ -74,7 +74,7 @@ fn human(out: &mut impl Write, path: &std::path::Path, r: &Recording, s: &EventS
     match (r.resolution, s.x_max, s.y_max) {
         (Some(res), _, _) => writeln!(out, "resolution  {res}")?,
         (None, Some(x), Some(y)) => {
-            writeln!(out, "resolution  unknown (not in the header; events span {}x{}; pass --size WxH)", u32::from(x) + 1, u32::from(y) + 1)?
+            writeln!(out, "resolution  unknown (not in the header; events span {}x{}; pass --sensor WxH)", u32::from(x) + 1, u32::from(y) + 1)?
         }
         _ => writeln!(out, "resolution  unknown")?,
     }

@@ -2,6 +2,7 @@
 //! resolves arguments into ready objects and prints.
 
 mod convert;
+mod frames;
 mod inspect;
 
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Convert a recording to AEDAT4 (.aedat4), CSV (.csv) or NumPy (.npy), chosen by extension.
     Convert(convert::ConvertArgs),
+    /// Bin a recording into frames [T, 2, H, W] as SpikingJelly or tonic would; write .npy and pictures.
+    Frames(frames::FramesArgs),
 }
 
 /// How to read an input recording; shared by every subcommand that reads one.
@@ -35,7 +38,7 @@ pub struct InputArgs {
     pub format: Option<Format>,
     /// Sensor size WxH, for formats whose header lacks it (N-MNIST .bin, old RAW, DAT); overrides the header.
     #[arg(long, value_parser = parse_resolution)]
-    pub size: Option<Resolution>,
+    pub sensor: Option<Resolution>,
     /// AEDAT 2.0 address layout when the header names no known chip: dvs128 or davis.
     #[arg(long, value_parser = parse_layout)]
     pub aedat2_layout: Option<Aedat2Layout>,
@@ -45,7 +48,7 @@ impl InputArgs {
     pub fn read_options(&self) -> ReadOptions {
         ReadOptions {
             format: self.format,
-            decoder: DecoderOptions { resolution: self.size, aedat2_layout: self.aedat2_layout },
+            decoder: DecoderOptions { resolution: self.sensor, aedat2_layout: self.aedat2_layout },
         }
     }
 }
@@ -57,7 +60,7 @@ fn parse_format(s: &str) -> Result<Format, String> {
     })
 }
 
-fn parse_resolution(s: &str) -> Result<Resolution, String> {
+pub fn parse_resolution(s: &str) -> Result<Resolution, String> {
     Resolution::parse(s).ok_or_else(|| format!("'{s}' is not a size like 640x480"))
 }
 
@@ -73,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Frames(args) => frames::run(args),
     }
 }
 
