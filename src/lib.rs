@@ -4,8 +4,12 @@
 //! `source → decoder → framer → engine → sink`:
 //! - [`events`] owns the [`events::Event`] type, one sans-IO decoder per recorded format,
 //!   format detection, the file and socket drivers and the writers.
+//! - [`sim`] is a synthetic event camera: labelled recordings of procedural scenes.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) only parses arguments and prints.
 
 pub mod events;
+pub mod sim;
+pub mod engine;
 pub mod frames;
+pub mod model;

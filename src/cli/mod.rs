@@ -1,9 +1,14 @@
 //! clap subcommands and their dispatch. Numerical work lives in the library; this folder parses,
 //! resolves arguments into ready objects and prints.
 
+mod classify;
+mod classify_report;
 mod convert;
 mod frames;
+mod info;
 mod inspect;
+mod model_args;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -27,6 +32,10 @@ pub enum Command {
     Convert(convert::ConvertArgs),
     /// Bin a recording into frames [T, 2, H, W] as SpikingJelly or tonic would; write .npy and pictures.
     Frames(frames::FramesArgs),
+    /// Classify recordings (files, folders, .npy frames) with an IMP-SNN model.
+    Classify(classify::ClassifyArgs),
+    /// Describe a model: architecture, parameters, IMP statistics, timesteps, classes, FLOPs.
+    Info(info::InfoArgs),
 }
 
 /// How to read an input recording; shared by every subcommand that reads one.
@@ -77,6 +86,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => inspect::run(args),
         Command::Convert(args) => convert::run(args),
         Command::Frames(args) => frames::run(args),
+        Command::Classify(args) => classify::run(args),
+        Command::Info(args) => info::run(args),
     }
 }
 

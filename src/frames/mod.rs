@@ -8,6 +8,7 @@
 
 pub mod augment;
 pub mod bin;
+pub mod framing;
 pub mod incremental;
 pub mod npy;
 pub mod picture;

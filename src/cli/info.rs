@@ -1,0 +1,75 @@
+//! `spikestream info MODEL [--json]`: what a model file holds and what one timestep costs.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use spikestream::model::graph::Op;
+
+use super::model_args::ModelArgs;
+
+#[derive(Args, Debug)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn stats(v: &[f32]) -> (f32, f32, f32, f32) {
+    let n = v.len().max(1) as f64;
+    let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+    let var = v.iter().map(|&x| (f64::from(x) - mean).powi(2)).sum::<f64>() / n;
+    let (lo, hi) = v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+    (mean as f32, var.sqrt() as f32, lo, hi)
+}
+
+pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
+    let model = args.model.load()?;
+    let (m, g) = (&model.meta, &model.graph);
+    let (params, imp) = g.parameter_count();
+    let macs = g.macs_per_timestep();
+    let layers: Vec<serde_json::Value> = g
+        .nodes
+        .iter()
+        .map(|n| {
+            let mut v = serde_json::json!({"name": n.name, "op": n.op.kind(), "shape": [n.shape.c, n.shape.h, n.shape.w]});
+            if let Op::Neuron(nr) = &n.op {
+                v["neuron"] = serde_json::json!(format!("{:?}", nr.kind));
+                if let Some(p) = &nr.imp {
+                    let (mean, std, min, max) = stats(p);
+                    v["imp"] = serde_json::json!({"count": p.len(), "mean": mean, "std": std, "min": min, "max": max});
+                }
+            }
+            if let Op::Conv(c) = &n.op {
+                v["kernel"] = serde_json::json!(c.kernel);
+                v["stride"] = serde_json::json!(c.stride);
+                if let Some(te) = &c.time_scale {
+                    v["tebn_scale"] = serde_json::json!(te);
+                }
+            }
+            v
+        })
+        .collect();
+    if args.json {
+        let doc = serde_json::json!({
+            "arch": m.arch, "format": m.format, "timesteps": m.timesteps, "num_classes": m.num_classes, "classes": m.classes,
+            "input": m.input, "decode": format!("{:?}", m.decode).to_lowercase(), "framing": m.framing,
+            "parameters": params, "imp_values": imp, "macs_per_timestep": macs, "flops_per_timestep": 2 * macs, "layers": layers,
+        });
+        println!("{doc}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("model        {}", args.model.model_file.display());
+    println!("arch         {} (format {})", m.arch, m.format);
+    println!("input        [{}, {}, {}] per timestep, {} timesteps, decode {:?}", m.input[0], m.input[1], m.input[2], m.timesteps, m.decode);
+    println!("classes      {} {:?}", m.num_classes, m.classes);
+    println!("framing      {}", m.framing.as_ref().map_or("default (split by number into T frames)".into(), |f| f.to_string()));
+    println!("parameters   {params} weights (BN folded) + {imp} learned initial potentials");
+    println!("cost         {:.3} GFLOP per timestep per sample (dense; {macs} MAC)", 2.0 * macs as f64 / 1e9);
+    println!("layers:");
+    for (n, l) in g.nodes.iter().zip(&layers) {
+        let imp = l.get("imp").map(|i| format!("  IMP mean {:.4} std {:.4} [{:.3}, {:.3}]", i["mean"].as_f64().unwrap_or(0.0), i["std"].as_f64().unwrap_or(0.0), i["min"].as_f64().unwrap_or(0.0), i["max"].as_f64().unwrap_or(0.0))).unwrap_or_default();
+        println!("  {:<28} {:<8} {}{imp}", n.name, n.op.kind(), n.shape);
+    }
+    Ok(ExitCode::SUCCESS)
+}

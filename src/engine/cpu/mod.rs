@@ -1,0 +1,134 @@
+//! The CPU reference backend: plain loops over channel-last (`[B, H, W, C]`) buffers, threads
+//! over output rows with rayon. It is the specification the GPU kernels must match (each kernel
+//! in [`kernels`] documents its equation) and the fallback where no GPU adapter exists.
+//!
+//! Spikes are binary and sparse, so convolutions and linear layers scatter only the non-zero
+//! inputs (a spike adds a weight row: no multiplication), skipping silent pixels entirely.
+
+pub mod kernels;
+mod layout;
+
+use rayon::prelude::*;
+
+use super::{Backend, EngineError};
+use crate::model::graph::{Graph, Op};
+use layout::{Prepared, prepare};
+
+pub struct CpuBackend {
+    graph: Graph,
+    prepared: Vec<Prepared>,
+    batch: usize,
+    /// Output of every value (index 0 = input), `[B, H, W, C]`.
+    values: Vec<Vec<f32>>,
+    /// Membrane potentials per node (empty for non-neurons), `[B, H, W, C]`.
+    membranes: Vec<Vec<f32>>,
+    /// Spike counts per node and lane.
+    counts: Vec<Vec<u64>>,
+}
+
+impl CpuBackend {
+    pub fn new(graph: &Graph, batch: usize) -> Self {
+        let prepared: Vec<Prepared> = graph.nodes.iter().map(|n| prepare(graph, n)).collect();
+        let mut values = vec![vec![0.0; batch * graph.input.len()]];
+        values.extend(graph.nodes.iter().map(|n| vec![0.0; batch * n.shape.len()]));
+        let membranes = graph.nodes.iter().map(|n| if matches!(n.op, Op::Neuron(_)) { vec![0.0; batch * n.shape.len()] } else { Vec::new() }).collect();
+        let counts = graph.nodes.iter().map(|_| vec![0; batch]).collect();
+        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts };
+        backend.reset_all();
+        backend
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+}
+
+impl Backend for CpuBackend {
+    fn describe(&self) -> String {
+        format!("cpu ({} threads)", rayon::current_num_threads())
+    }
+
+    fn batch(&self) -> usize {
+        self.batch
+    }
+
+    fn reset(&mut self, lanes: &[usize]) {
+        for (i, node) in self.graph.nodes.iter().enumerate() {
+            if let (Op::Neuron(n), Prepared::Neuron { imp }) = (&node.op, &self.prepared[i]) {
+                let len = node.shape.len();
+                for &b in lanes {
+                    let m = &mut self.membranes[i][b * len..(b + 1) * len];
+                    match imp {
+                        Some(imp) => m.copy_from_slice(imp),
+                        None => m.fill(n.kind.rest()),
+                    }
+                }
+            }
+            for &b in lanes {
+                self.counts[i][b] = 0;
+            }
+        }
+    }
+
+    fn step(&mut self, input: &[f32], steps: &[usize], logits: bool) -> Result<Option<Vec<f32>>, EngineError> {
+        let g = &self.graph;
+        let (b, s) = (self.batch, g.input);
+        if input.len() != b * s.len() {
+            return Err(EngineError::InputSize { what: format!("[{b}, {}, {}, {}] frames", s.c, s.h, s.w), expected: b * s.len(), got: input.len() });
+        }
+        if steps.len() != b {
+            return Err(EngineError::InputSize { what: "one timestep index per lane".into(), expected: b, got: steps.len() });
+        }
+        if let Some((lane, &step)) = steps.iter().enumerate().find(|(_, t)| **t >= g.timesteps) {
+            return Err(EngineError::Timestep { lane, step, timesteps: g.timesteps });
+        }
+        layout::nchw_to_nhwc(input, &mut self.values[0], b, s.c, s.h, s.w);
+        for i in 0..g.nodes.len() {
+            let node = &g.nodes[i];
+            if node.head && !logits {
+                continue;
+            }
+            let (before, after) = self.values.split_at_mut(i + 1);
+            let out = &mut after[0];
+            let input = |k: usize| before[node.inputs[k]].as_slice();
+            let in_shape = g.value_shape(node.inputs[0]);
+            match (&node.op, &self.prepared[i]) {
+                (Op::Conv(c), Prepared::Conv { weight, bias }) => {
+                    kernels::conv_scatter(input(0), out, b, in_shape, node.shape, c.kernel, c.stride, c.padding, weight, bias);
+                    if let Some(scale) = &c.time_scale {
+                        let len = node.shape.len();
+                        out.par_chunks_mut(len).zip(steps.par_iter()).for_each(|(o, &t)| o.iter_mut().for_each(|v| *v *= scale[t]));
+                    }
+                }
+                (Op::Neuron(n), Prepared::Neuron { .. }) => {
+                    let len = node.shape.len();
+                    let counts: Vec<u64> = self.membranes[i]
+                        .par_chunks_mut(len)
+                        .zip(out.par_chunks_mut(len))
+                        .zip(input(0).par_chunks(len))
+                        .map(|((m, o), x)| kernels::neuron_step(&n.kind, m, x, o))
+                        .collect();
+                    self.counts[i].iter_mut().zip(counts).for_each(|(c, n)| *c += n);
+                }
+                (Op::AvgPool(p), _) => kernels::avg_pool(input(0), out, b, in_shape, node.shape, p),
+                (Op::GlobalAvgPool, _) => kernels::global_avg_pool(input(0), out, b, in_shape),
+                (Op::Flatten, _) => out.copy_from_slice(input(0)),
+                (Op::Linear(l), Prepared::Linear { weight_t }) => kernels::linear_scatter(input(0), out, b, l.inputs, l.outputs, weight_t, &l.bias),
+                (Op::Add, _) => out.iter_mut().zip(input(0).iter().zip(input(1))).for_each(|(o, (a, c))| *o = a + c),
+                (op, _) => unreachable!("node {} ({}) was prepared for another op", node.name, op.kind()),
+            }
+        }
+        Ok(logits.then(|| self.values[g.output()].clone()))
+    }
+
+    fn spike_counts(&mut self) -> Result<Vec<u64>, EngineError> {
+        Ok(self.graph.neuron_nodes().iter().map(|&i| self.counts[i].iter().sum()).collect())
+    }
+
+    fn last_spikes(&mut self, node: usize) -> Result<Vec<f32>, EngineError> {
+        let s = self.graph.nodes[node].shape;
+        let mut out = vec![0.0; self.batch * s.len()];
+        layout::nhwc_to_nchw(&self.values[node + 1], &mut out, self.batch, s.c, s.h, s.w);
+        Ok(out)
+    }
+}

@@ -1,0 +1,50 @@
+//! Running a [`Graph`](crate::model::Graph) timestep by timestep.
+//!
+//! Owns the [`Backend`] trait and its two implementations: `cpu` (plain loops, the
+//! specification and test oracle, also the fallback) and `gpu` (WGSL through wgpu). Neuron state
+//! lives in the backend between timesteps, per batch slot ("lane"), so a stream can run several
+//! lanes started at different frames. Also owns output decoding ([`run`]). It reads no files.
+
+pub mod cpu;
+pub mod gpu;
+pub mod run;
+
+pub use run::{Decoded, Prediction, run_frames};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("input has {got} values, expected {expected} ({what})")]
+    InputSize { what: String, expected: usize, got: usize },
+    #[error("timestep index {step} for lane {lane} is past the model's {timesteps} timesteps")]
+    Timestep { lane: usize, step: usize, timesteps: usize },
+    #[error("GPU: {0}")]
+    Gpu(String),
+}
+
+/// What every backend offers.
+pub trait Backend: Send {
+    /// `cpu`, or the GPU adapter and API.
+    fn describe(&self) -> String;
+
+    /// Number of batch slots (lanes).
+    fn batch(&self) -> usize;
+
+    /// Puts the listed lanes back at their learned initial state (IMP) and clears their counts.
+    fn reset(&mut self, lanes: &[usize]);
+
+    fn reset_all(&mut self) {
+        let all: Vec<usize> = (0..self.batch()).collect();
+        self.reset(&all);
+    }
+
+    /// One timestep for all lanes. `input` is `[B, C, H, W]` frames; `steps[b]` is lane b's
+    /// timestep index (it selects the per-timestep TEBN scale). With `logits`, the head runs and
+    /// `[B, K]` logits come back; without, the head is skipped.
+    fn step(&mut self, input: &[f32], steps: &[usize], logits: bool) -> Result<Option<Vec<f32>>, EngineError>;
+
+    /// Spikes per neuron node (graph order) since the last reset, summed over lanes.
+    fn spike_counts(&mut self) -> Result<Vec<u64>, EngineError>;
+
+    /// The spikes node `node` emitted at the last step, `[B, C, H, W]` as 0.0 / 1.0.
+    fn last_spikes(&mut self, node: usize) -> Result<Vec<f32>, EngineError>;
+}

@@ -1,0 +1,134 @@
+//! Architecture presets: each maps the reference PyTorch state-dict names of one model family
+//! onto a [`Graph`]. Channel widths come from the file (so reduced-width test models load with
+//! the same code); every width is checked against its neighbours.
+
+mod custom;
+mod sew;
+mod vgg_dvs;
+mod vgg_legacy;
+
+use super::fold::fold_bn;
+use super::graph::{Conv, Graph, Neuron, Op, Shape, out_size};
+use super::meta::ModelMeta;
+use super::neuron::NeuronKind;
+use super::store::{Dim, TensorStore};
+use super::ModelError;
+
+pub fn build(meta: &ModelMeta, store: &TensorStore) -> Result<Graph, ModelError> {
+    store.set_arch(&meta.arch);
+    let [c, h, w] = meta.input;
+    let mut b = Builder { store, meta, graph: Graph::new(Shape::new(c, h, w), meta.timesteps) };
+    match meta.arch.as_str() {
+        "vgg11_48_legacy" => vgg_legacy::build(&mut b)?,
+        "vgg11_dvs" => vgg_dvs::build(&mut b)?,
+        "sew_resnet18" => sew::build(&mut b)?,
+        "graph" => custom::build(&mut b)?,
+        other => return Err(ModelError::UnknownArch { file: store.file().into(), arch: other.into() }),
+    }
+    let mut graph = b.graph;
+    if graph.num_classes() != meta.num_classes {
+        return Err(ModelError::Inconsistent {
+            file: store.file().into(),
+            reason: format!("the network has {} outputs but num_classes is {}", graph.num_classes(), meta.num_classes),
+        });
+    }
+    graph.finish();
+    Ok(graph)
+}
+
+/// Shared construction steps.
+pub(crate) struct Builder<'s, 'a> {
+    pub store: &'s TensorStore<'a>,
+    pub meta: &'s ModelMeta,
+    pub graph: Graph,
+}
+
+/// A convolution to add.
+pub(crate) struct ConvSpec<'n> {
+    pub name: &'n str,
+    pub weight: String,
+    pub bias: Option<String>,
+    pub bn: Option<String>,
+    pub time_scale: Option<String>,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Builder<'_, '_> {
+    fn file(&self) -> String {
+        self.store.file().to_string()
+    }
+
+    /// Adds a convolution (BN folded, optional TEBN scale) reading `input`.
+    pub fn conv(&mut self, input: usize, spec: ConvSpec) -> Result<usize, ModelError> {
+        let s = self.graph.value_shape(input);
+        let k = spec.kernel;
+        let w = self.store.get(&spec.weight, &[Dim::Any, Dim::Is(s.c), Dim::Is(k), Dim::Is(k)])?;
+        let out_ch = w.shape[0];
+        let mut weight = w.data;
+        let mut bias = match &spec.bias {
+            Some(name) => self.store.get(name, &[Dim::Is(out_ch)])?.data,
+            None => vec![0.0; out_ch],
+        };
+        if let Some(bn) = &spec.bn {
+            fold_bn(self.store, bn, &mut weight, &mut bias)?;
+        }
+        let time_scale = match &spec.time_scale {
+            Some(name) => Some(self.store.get(name, &[Dim::Is(self.meta.timesteps), Dim::Is(1), Dim::Is(1), Dim::Is(1), Dim::Is(1)])?.data),
+            None => None,
+        };
+        if s.h + 2 * spec.padding < k || s.w + 2 * spec.padding < k {
+            return Err(ModelError::Inconsistent { file: self.file(), reason: format!("{}: a {k}x{k} kernel does not fit the {s} input", spec.name) });
+        }
+        let shape = Shape::new(out_ch, out_size(s.h, k, spec.stride, spec.padding), out_size(s.w, k, spec.stride, spec.padding));
+        let conv = Conv { in_ch: s.c, out_ch, kernel: k, stride: spec.stride, padding: spec.padding, weight, bias, time_scale };
+        Ok(self.graph.push(spec.name, Op::Conv(conv), vec![input], shape))
+    }
+
+    /// Adds a neuron layer; its IMP is `imp_tensor` when the file has it.
+    pub fn neuron(&mut self, input: usize, name: &str, default: NeuronKind, imp_tensor: &str) -> Result<usize, ModelError> {
+        let s = self.graph.value_shape(input);
+        let dims = if s.is_vector() { vec![Dim::Is(1), Dim::Is(s.c)] } else { vec![Dim::Is(1), Dim::Is(s.c), Dim::Is(s.h), Dim::Is(s.w)] };
+        let imp = self.store.optional(imp_tensor, &dims)?.map(|t| t.data);
+        let kind = self.meta.neuron.unwrap_or(default);
+        Ok(self.graph.push(name, Op::Neuron(Neuron { kind, imp }), vec![input], s))
+    }
+
+    pub fn avg_pool(&mut self, input: usize, name: &str, kernel: usize, stride: usize, padding: usize) -> Result<usize, ModelError> {
+        let s = self.graph.value_shape(input);
+        if s.h + 2 * padding < kernel || s.w + 2 * padding < kernel {
+            return Err(ModelError::Inconsistent { file: self.file(), reason: format!("{name}: pooling {kernel}x{kernel} does not fit {s}") });
+        }
+        let pool = super::graph::Pool { kernel, stride, padding, count_include_pad: true };
+        let shape = Shape::new(s.c, out_size(s.h, kernel, stride, padding), out_size(s.w, kernel, stride, padding));
+        Ok(self.graph.push(name, Op::AvgPool(pool), vec![input], shape))
+    }
+
+    pub fn global_avg_pool(&mut self, input: usize, name: &str) -> usize {
+        let s = self.graph.value_shape(input);
+        self.graph.push(name, Op::GlobalAvgPool, vec![input], Shape::new(s.c, 1, 1))
+    }
+
+    pub fn flatten(&mut self, input: usize, name: &str) -> usize {
+        let s = self.graph.value_shape(input);
+        self.graph.push(name, Op::Flatten, vec![input], Shape::new(s.len(), 1, 1))
+    }
+
+    pub fn linear(&mut self, input: usize, name: &str) -> Result<usize, ModelError> {
+        let n = self.graph.value_shape(input).len();
+        let w = self.store.get(&format!("{name}.weight"), &[Dim::Any, Dim::Is(n)])?;
+        let outputs = w.shape[0];
+        let bias = self.store.optional(&format!("{name}.bias"), &[Dim::Is(outputs)])?.map_or(vec![0.0; outputs], |b| b.data);
+        let lin = super::graph::Linear { inputs: n, outputs, weight: w.data, bias };
+        Ok(self.graph.push(name, Op::Linear(lin), vec![input], Shape::new(outputs, 1, 1)))
+    }
+
+    pub fn add(&mut self, a: usize, b: usize, name: &str) -> Result<usize, ModelError> {
+        let (sa, sb) = (self.graph.value_shape(a), self.graph.value_shape(b));
+        if sa != sb {
+            return Err(ModelError::Inconsistent { file: self.file(), reason: format!("{name}: cannot add {sa} and {sb}") });
+        }
+        Ok(self.graph.push(name, Op::Add, vec![a, b], sa))
+    }
+}

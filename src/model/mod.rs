@@ -1,0 +1,49 @@
+//! The model file and the layer graph it describes.
+//!
+//! Owns reading a safetensors model (reference PyTorch state-dict names, with or without the
+//! mmengine `backbone.` / `head.` prefixes, plus `__metadata__`), the architecture presets that
+//! map those names onto a [`graph::Graph`], BatchNorm (and per-timestep TEBN scale) folding, and
+//! shape checking that names the tensor, the expected and the found shape. It runs nothing.
+
+pub mod arch;
+pub mod error;
+pub mod fold;
+pub mod graph;
+pub mod meta;
+pub mod neuron;
+pub mod store;
+
+pub use error::ModelError;
+pub use graph::{Graph, Node, Op, Shape};
+pub use meta::{MetaOverrides, ModelMeta};
+pub use neuron::{NeuronKind, Reset};
+
+use std::path::Path;
+
+/// A loaded model: what it is (metadata) and what it computes (graph, weights folded).
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub meta: ModelMeta,
+    pub graph: Graph,
+}
+
+impl Model {
+    /// Parses a safetensors model held in memory; `name` labels errors (the file path).
+    pub fn from_bytes(bytes: &[u8], name: &str, overrides: &MetaOverrides) -> Result<Self, ModelError> {
+        let store = store::TensorStore::parse(bytes, name)?;
+        let meta = ModelMeta::resolve(store.metadata(), overrides, name)?;
+        let graph = arch::build(&meta, &store)?;
+        store.check_all_used()?;
+        Ok(Self { meta, graph })
+    }
+
+    /// Reads a model file (memory-mapped).
+    pub fn load(path: &Path, overrides: &MetaOverrides) -> Result<Self, ModelError> {
+        let name = path.display().to_string();
+        let io = |source| ModelError::Io { file: name.clone(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: read-only map used only while building the graph; weights are copied out.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        Self::from_bytes(&map, &name, overrides)
+    }
+}
