@@ -1,6 +1,7 @@
 //! clap subcommands and their dispatch. Numerical work lives in the library; this folder parses,
 //! resolves arguments into ready objects and prints.
 
+mod bench;
 mod classify;
 mod classify_report;
 mod convert;
@@ -36,6 +37,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// Describe a model: architecture, parameters, IMP statistics, timesteps, classes, FLOPs.
     Info(info::InfoArgs),
+    /// Per-timestep latency (p50/p99), throughput, FLOPs and spike rates of a model or a random preset.
+    Bench(bench::BenchArgs),
 }
 
 /// How to read an input recording; shared by every subcommand that reads one.
@@ -88,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Frames(args) => frames::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Info(args) => info::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

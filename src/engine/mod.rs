@@ -5,6 +5,7 @@
 //! lives in the backend between timesteps, per batch slot ("lane"), so a stream can run several
 //! lanes started at different frames. Also owns output decoding ([`run`]). It reads no files.
 
+pub mod bench;
 pub mod cpu;
 pub mod gpu;
 pub mod run;

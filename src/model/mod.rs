@@ -12,6 +12,7 @@ pub mod graph;
 pub mod meta;
 pub mod neuron;
 pub mod store;
+pub mod synth;
 
 pub use error::ModelError;
 pub use graph::{Graph, Node, Op, Shape};
