@@ -3,9 +3,11 @@
 
 Subcommands (all print one JSON line on stdout when they succeed; errors go to stderr, exit 1):
   check                                   dv_processing importable: {"dv_processing": version}
-  write-file OUT --compression C --width W --height H --seed S --events-out RAW
-                                          MonoCameraWriter (EventOnlyConfig), several writeEvents
-                                          calls of seeded events; RAW holds exactly what was written
+  write-file OUT [--davis] --compression C --width W --height H --seed S --events-out RAW
+                                          MonoCameraWriter (EventOnlyConfig, or DAVISConfig with
+                                          frame, IMU and trigger packets between the events),
+                                          several writeEvents calls of seeded events; RAW holds
+                                          exactly what was written
   read-file IN --events-out RAW [--window START END --window-out RAW2]
                                           MonoCameraRecording: resolution, time range, camera and
                                           every event (RAW); the window is read with
@@ -26,12 +28,11 @@ import os
 import sys
 import time
 
-import numpy as np
-
 try:
+    import numpy as np
     import dv_processing as dv
 except ImportError as e:  # the Rust side turns this into "peer not available"
-    print(f"cannot import dv_processing: {e}", file=sys.stderr)
+    print(f"cannot import the peer's modules (numpy, dv_processing): {e}", file=sys.stderr)
     sys.exit(3)
 
 RAW_DTYPE = np.dtype(
@@ -81,6 +82,17 @@ def store_to_raw(store):
     return out
 
 
+def save_raw(path, parts):
+    """Writes events as RAW. Fields are copied one by one: np.concatenate of padded structured
+    arrays returns a packed (13-byte) dtype, which would silently break the layout."""
+    n = sum(len(a) for a in parts)
+    out = np.zeros(n, RAW_DTYPE)
+    for field in RAW_DTYPE.names:
+        out[field] = np.concatenate([a[field] for a in parts]) if parts else []
+    assert out.dtype.itemsize == 16
+    out.tofile(path)
+
+
 def emit(obj):
     print(json.dumps(obj), flush=True)
 
@@ -88,15 +100,21 @@ def emit(obj):
 def cmd_write_file(a):
     sizes = [1, 4999, 12345, 7, 20000, 3000, 1648]
     batches = generate_batches(a.seed, a.width, a.height, sizes)
-    cfg = dv.io.MonoCameraWriter.EventOnlyConfig(a.camera, (a.width, a.height), COMPRESSION[a.compression])
-    writer = dv.io.MonoCameraWriter(a.out, cfg)
+    config = dv.io.MonoCameraWriter.DAVISConfig if a.davis else dv.io.MonoCameraWriter.EventOnlyConfig
+    writer = dv.io.MonoCameraWriter(a.out, config(a.camera, (a.width, a.height), COMPRESSION[a.compression]))
     written = []
-    for b in batches:
+    for k, b in enumerate(batches):
         store = to_store(b)
         writer.writeEvents(store)
         written.append(store_to_raw(store))  # what dv-processing holds, not what we meant to give it
+        if a.davis:  # packets of the other DAVIS streams between the event packets
+            t = int(b["t"][-1])
+            writer.writeFrame(dv.Frame(t, np.full((a.height, a.width), k, np.uint8)))
+            for j in range(40):
+                writer.writeImu(dv.IMU(t + j, 25.0, 0.0, 0.0, 1.0, 0.1, 0.2, 0.3, 0.0, 0.0, 0.0))
+            writer.writeTrigger(dv.Trigger(t, dv.TriggerType.EXTERNAL_SIGNAL_RISING_EDGE))
     del writer  # finalises the file: writes the FileDataTable and patches the IOHeader
-    np.concatenate(written).tofile(a.events_out)
+    save_raw(a.events_out, written)
     emit({"events": int(sum(sizes)), "batches": len(sizes)})
 
 
@@ -109,21 +127,20 @@ def cmd_read_file(a):
         if batch is None:
             break
         parts.append(store_to_raw(batch))
-    events = np.concatenate(parts) if parts else np.zeros(0, RAW_DTYPE)
-    events.tofile(a.events_out)
+    save_raw(a.events_out, parts)
     out = {
         "streams": list(rec.getStreamNames()),
         "camera": rec.getCameraName(),
         "resolution": None if res is None else [int(res[0]), int(res[1])],
         "time_range": [int(v) for v in rec.getTimeRange()],
-        "events": int(len(events)),
+        "events": int(sum(len(p) for p in parts)),
     }
     if a.window:
         start, end = a.window
         store = rec.getEventsTimeRange(start, end)
-        window = store_to_raw(store) if store is not None else np.zeros(0, RAW_DTYPE)
-        window.tofile(a.window_out)
-        out["window_events"] = int(len(window))
+        window = [store_to_raw(store)] if store is not None else []
+        save_raw(a.window_out, window)
+        out["window_events"] = int(sum(len(w) for w in window))
     emit(out)
 
 
@@ -157,7 +174,7 @@ def wait_for(condition, timeout, what):
 def cmd_serve(a):
     sizes = [1, 2000, 5000, 333, 9000, 4000]
     batches = generate_batches(a.seed, a.width, a.height, sizes)
-    np.concatenate(batches).tofile(a.events_out)
+    save_raw(a.events_out, batches)
     stream = dv.io.Stream.EventStream(0, "events", a.camera, (a.width, a.height))
     stream.setCompression(COMPRESSION[a.compression])
     if a.unix:
@@ -174,7 +191,11 @@ def cmd_serve(a):
         time.sleep(0.01)
     wait_for(lambda: server.getQueuedPacketCount() == 0, a.timeout, "the write queue to drain")
     time.sleep(0.2)
-    del server  # closes the client connections
+    # Exit without destroying the server: in dv-processing 2.0.4 the NetworkWriter destructor does
+    # not return while a client is connected. Exiting closes the sockets, so the client reads
+    # everything that was sent and then end of stream.
+    sys.stdout.flush()
+    os._exit(0)
 
 
 def main():
@@ -192,6 +213,7 @@ def main():
 
     w = sub.add_parser("write-file")
     w.add_argument("out")
+    w.add_argument("--davis", action="store_true", help="DAVISConfig: frames, IMU and triggers between the events")
     generated(w)
     r = sub.add_parser("read-file")
     r.add_argument("path")
