@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-peers.sh
 export SPIKESTREAM_PEER_PYTHON="$PWD/.venv-peers/bin/python"
+scripts/setup-lavapipe.sh
 cargo test --release --all-targets "$@"

@@ -1,0 +1,118 @@
+//! The WGSL kernels: one file per kernel under `shaders/`, compiled into the binary.
+//!
+//! Each kernel is specialised with WGSL `override` constants (kernel size, stride, workgroup
+//! shape, …); the pipeline cache in [`super::context::GpuContext`] is keyed by kernel and
+//! constants. The engine requests no optional shader capability (no f16, no subgroups), and the
+//! naga validation test checks every file with exactly that.
+
+/// A compute kernel: one `shaders/*.wgsl` file with entry point `main`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Convolution + bias + TEBN scale on any input (`shaders/conv.wgsl`).
+    Conv,
+    /// Convolution of bit-packed binary spikes, accumulate-only (`shaders/conv_spikes.wgsl`).
+    ConvSpikes,
+    /// Spikes `[B, H, W, C]` f32 → bits `[B, H, W, ⌈C/32⌉]` u32 (`shaders/pack_spikes.wgsl`).
+    PackSpikes,
+    /// LIF / IF neurons with per-lane state and spike counts (`shaders/neuron.wgsl`); follows
+    /// burn's template-kernel rules so the training path can launch it.
+    Neuron,
+    /// Average pooling (`shaders/avg_pool.wgsl`).
+    AvgPool,
+    /// Global average pooling (`shaders/global_avg_pool.wgsl`).
+    GlobalAvgPool,
+    /// Fully connected layer (`shaders/linear.wgsl`).
+    Linear,
+    /// Element-wise sum, the SEW residual (`shaders/add.wgsl`).
+    Add,
+    /// Event binning with atomics (`shaders/bin_events.wgsl`).
+    BinEvents,
+    /// u32 counts → f32 frames (`shaders/counts_to_f32.wgsl`).
+    CountsToF32,
+}
+
+impl Kernel {
+    pub const ALL: [Kernel; 10] = [
+        Kernel::Conv,
+        Kernel::ConvSpikes,
+        Kernel::PackSpikes,
+        Kernel::Neuron,
+        Kernel::AvgPool,
+        Kernel::GlobalAvgPool,
+        Kernel::Linear,
+        Kernel::Add,
+        Kernel::BinEvents,
+        Kernel::CountsToF32,
+    ];
+
+    /// The entry point of every kernel (burn's template kernels require this name).
+    pub const ENTRY: &'static str = "main";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Conv => "conv",
+            Kernel::ConvSpikes => "conv_spikes",
+            Kernel::PackSpikes => "pack_spikes",
+            Kernel::Neuron => "neuron",
+            Kernel::AvgPool => "avg_pool",
+            Kernel::GlobalAvgPool => "global_avg_pool",
+            Kernel::Linear => "linear",
+            Kernel::Add => "add",
+            Kernel::BinEvents => "bin_events",
+            Kernel::CountsToF32 => "counts_to_f32",
+        }
+    }
+
+    /// The WGSL source.
+    pub fn source(self) -> &'static str {
+        match self {
+            Kernel::Conv => include_str!("../../../shaders/conv.wgsl"),
+            Kernel::ConvSpikes => include_str!("../../../shaders/conv_spikes.wgsl"),
+            Kernel::PackSpikes => include_str!("../../../shaders/pack_spikes.wgsl"),
+            Kernel::Neuron => include_str!("../../../shaders/neuron.wgsl"),
+            Kernel::AvgPool => include_str!("../../../shaders/avg_pool.wgsl"),
+            Kernel::GlobalAvgPool => include_str!("../../../shaders/global_avg_pool.wgsl"),
+            Kernel::Linear => include_str!("../../../shaders/linear.wgsl"),
+            Kernel::Add => include_str!("../../../shaders/add.wgsl"),
+            Kernel::BinEvents => include_str!("../../../shaders/bin_events.wgsl"),
+            Kernel::CountsToF32 => include_str!("../../../shaders/counts_to_f32.wgsl"),
+        }
+    }
+
+    /// Workgroup size along x of the kernels whose size is fixed in the file (the 1-D ones).
+    pub const fn workgroup_x(self) -> u32 {
+        match self {
+            Kernel::Neuron | Kernel::Add | Kernel::BinEvents | Kernel::CountsToF32 => 256,
+            _ => 64,
+        }
+    }
+}
+
+/// Values for a kernel's `override` constants, as (name, value) pairs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Constants(pub Vec<(&'static str, u32)>);
+
+impl Constants {
+    pub fn with(mut self, name: &'static str, value: u32) -> Self {
+        self.0.push((name, value));
+        self
+    }
+
+    pub fn flag(self, name: &'static str, value: bool) -> Self {
+        self.with(name, u32::from(value))
+    }
+
+    /// In the form wgpu takes (`PipelineCompilationOptions::constants`).
+    pub fn as_wgpu(&self) -> Vec<(&'static str, f64)> {
+        self.0.iter().map(|&(k, v)| (k, f64::from(v))).collect()
+    }
+}
+
+impl std::fmt::Display for Constants {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            write!(f, "{}{k}={v}", if i == 0 { "" } else { "," })?;
+        }
+        Ok(())
+    }
+}

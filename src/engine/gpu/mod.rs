@@ -1,0 +1,171 @@
+//! The GPU backend: the network's timesteps as WGSL compute shaders through wgpu.
+//!
+//! Owns the device ([`context::GpuContext`]), the kernels ([`kernel::Kernel`], one
+//! `shaders/*.wgsl` each), the weights ([`model::GpuModel`]), the per-lane neuron state and
+//! per-step scratch ([`state`]), the per-timestep plan ([`plan::Plan`]) and event binning on
+//! the GPU ([`binning`]). Activations are channel-last (`[B, H, W, C]`) like the CPU backend's,
+//! so output channels of one pixel sit side by side. Each step writes the input frames and the
+//! lanes' timestep indices, encodes the plan, submits, and reads back only the logits when
+//! asked; spike counts accumulate on the GPU until [`Backend::spike_counts`].
+
+pub mod binning;
+pub mod context;
+pub mod kernel;
+pub mod model;
+pub mod plan;
+pub mod state;
+
+use std::sync::Arc;
+
+use super::{Backend, EngineError};
+use crate::model::graph::Graph;
+pub use context::{AdapterSummary, GpuContext};
+pub use kernel::Kernel;
+use model::GpuModel;
+pub use plan::ConvMode;
+use plan::{Plan, packed_values};
+use state::{GpuState, Scratch};
+
+pub struct GpuBackend {
+    ctx: Arc<GpuContext>,
+    model: GpuModel,
+    state: GpuState,
+    scratch: Scratch,
+    plan: Plan,
+    /// Host staging for the NCHW → NHWC input transpose.
+    input: Vec<f32>,
+}
+
+impl GpuBackend {
+    /// Opens the best GPU adapter ([`GpuContext::new`]) and uploads `graph` for `batch` lanes.
+    pub fn new(graph: &Graph, batch: usize) -> Result<Self, EngineError> {
+        Self::with_context(GpuContext::new()?, graph, batch, ConvMode::default())
+    }
+
+    /// On an already open device (pipelines compiled there are reused).
+    pub fn with_context(ctx: Arc<GpuContext>, graph: &Graph, batch: usize, mode: ConvMode) -> Result<Self, EngineError> {
+        if batch == 0 {
+            return Err(EngineError::Gpu("batch size 0".into()));
+        }
+        let model = GpuModel::upload(&ctx, graph)?;
+        let state = GpuState::new(&ctx, graph, batch);
+        let scratch = Scratch::new(&ctx, graph, batch, &packed_values(graph, mode));
+        let plan = Plan::build(&ctx, &model, &state, &scratch, mode)?;
+        let input = vec![0.0; batch * graph.input.len()];
+        let mut backend = Self { ctx, model, state, scratch, plan, input };
+        backend.reset_all();
+        Ok(backend)
+    }
+
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.model.graph
+    }
+
+    /// The plan's dispatches, in order (labels name kernel and layer).
+    pub fn dispatch_labels(&self) -> Vec<&str> {
+        self.plan.dispatches.iter().map(|d| d.label.as_str()).collect()
+    }
+
+    fn check(&self, input: &[f32], steps: &[usize]) -> Result<(), EngineError> {
+        let (b, s, g) = (self.state.batch, self.model.graph.input, &self.model.graph);
+        if input.len() != b * s.len() {
+            return Err(EngineError::InputSize { what: format!("[{b}, {}, {}, {}] frames", s.c, s.h, s.w), expected: b * s.len(), got: input.len() });
+        }
+        if steps.len() != b {
+            return Err(EngineError::InputSize { what: "one timestep index per lane".into(), expected: b, got: steps.len() });
+        }
+        if let Some((lane, &step)) = steps.iter().enumerate().find(|(_, t)| **t >= g.timesteps) {
+            return Err(EngineError::Timestep { lane, step, timesteps: g.timesteps });
+        }
+        Ok(())
+    }
+
+    /// Reads value `v` (`[B, H, W, C]`) back to the host.
+    fn read_value(&self, v: usize) -> Result<Vec<f32>, EngineError> {
+        let len = self.state.batch * self.model.graph.value_shape(v).len();
+        let bytes = self.ctx.read("value readback", self.scratch.value(v), 0, 4 * len as u64)?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+}
+
+impl Backend for GpuBackend {
+    fn describe(&self) -> String {
+        self.ctx.describe()
+    }
+
+    fn batch(&self) -> usize {
+        self.state.batch
+    }
+
+    fn reset(&mut self, lanes: &[usize]) {
+        let lanes: Vec<usize> = lanes.iter().copied().filter(|&b| b < self.state.batch).collect();
+        self.state.reset(&self.ctx, &self.model, &lanes);
+    }
+
+    fn step(&mut self, input: &[f32], steps: &[usize], logits: bool) -> Result<Option<Vec<f32>>, EngineError> {
+        self.check(input, steps)?;
+        let s = self.model.graph.input;
+        nchw_to_nhwc(input, &mut self.input, self.state.batch, s.c, s.h * s.w);
+        let steps: Vec<u32> = steps.iter().map(|&t| t as u32).collect();
+        let queue = &self.ctx.queue;
+        queue.write_buffer(self.scratch.value(0), 0, bytemuck::cast_slice(&self.input));
+        queue.write_buffer(&self.scratch.steps, 0, bytemuck::cast_slice(&steps));
+        let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("timestep") });
+        self.plan.encode(&mut encoder, logits);
+        if !logits {
+            queue.submit([encoder.finish()]);
+            // Reclaim finished submissions without waiting.
+            let _ = self.ctx.device.poll(wgpu::PollType::Poll);
+            return Ok(None);
+        }
+        let out = self.scratch.value(self.model.graph.output());
+        let bytes = 4 * (self.state.batch * self.model.graph.num_classes()) as u64;
+        encoder.copy_buffer_to_buffer(out, 0, &self.scratch.logits, 0, bytes);
+        queue.submit([encoder.finish()]);
+        let data = self.ctx.map_and_copy(&self.scratch.logits, bytes)?;
+        Ok(Some(bytemuck::pod_collect_to_vec(&data)))
+    }
+
+    fn spike_counts(&mut self) -> Result<Vec<u64>, EngineError> {
+        let k = self.state.neuron_nodes;
+        let bytes = self.ctx.read("spike counts readback", &self.state.counts, 0, 4 * (self.state.batch * k) as u64)?;
+        let counts: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes);
+        Ok((0..k).map(|j| (0..self.state.batch).map(|b| u64::from(counts[b * k + j])).sum()).collect())
+    }
+
+    fn last_spikes(&mut self, node: usize) -> Result<Vec<f32>, EngineError> {
+        let s = self.model.graph.nodes[node].shape;
+        let nhwc = self.read_value(node + 1)?;
+        let mut out = vec![0.0; nhwc.len()];
+        nhwc_to_nchw(&nhwc, &mut out, self.state.batch, s.c, s.h * s.w);
+        Ok(out)
+    }
+}
+
+/// `[B, C, P]` → `[B, P, C]` (P = H·W).
+fn nchw_to_nhwc(src: &[f32], dst: &mut [f32], b: usize, c: usize, p: usize) {
+    for i in 0..b {
+        let (s, d) = (&src[i * c * p..(i + 1) * c * p], &mut dst[i * c * p..(i + 1) * c * p]);
+        for ch in 0..c {
+            for q in 0..p {
+                d[q * c + ch] = s[ch * p + q];
+            }
+        }
+    }
+}
+
+/// `[B, P, C]` → `[B, C, P]`.
+fn nhwc_to_nchw(src: &[f32], dst: &mut [f32], b: usize, c: usize, p: usize) {
+    for i in 0..b {
+        let (s, d) = (&src[i * c * p..(i + 1) * c * p], &mut dst[i * c * p..(i + 1) * c * p]);
+        for ch in 0..c {
+            for q in 0..p {
+                d[ch * p + q] = s[q * c + ch];
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The network's weights on the GPU, uploaded once and read-only afterwards: convolution and
+//! linear weights re-laid out for the kernels, TEBN scales, and each neuron layer's initial
+//! membrane (the IMP, or the rest potential) that a lane reset copies into its state.
+
+use crate::engine::EngineError;
+use crate::model::graph::{Graph, Node, Op, Shape};
+use crate::model::neuron::{NeuronKind, Reset};
+
+use super::context::GpuContext;
+
+/// Per-node weights in the kernels' layout (channel-last activations).
+pub enum NodeWeights {
+    /// `weight`: `[Ci, K, K, Co]`; `bias`: `[Co]`; `scale`: `[T]` TEBN scale, or `[1.0]` unread.
+    Conv { weight: wgpu::Buffer, bias: wgpu::Buffer, scale: wgpu::Buffer, has_scale: bool },
+    /// `weight`: `[in, out]`, rows in this backend's storage order of the input; `bias`: `[out]`.
+    Linear { weight: wgpu::Buffer, bias: wgpu::Buffer },
+    /// `init`: `[H, W, C]`, the membrane of a lane after reset (IMP, or rest everywhere).
+    Neuron { init: wgpu::Buffer, kind: NeuronKind },
+    None,
+}
+
+/// The loaded network on one device.
+pub struct GpuModel {
+    pub graph: Graph,
+    pub nodes: Vec<NodeWeights>,
+}
+
+impl GpuModel {
+    pub fn upload(ctx: &GpuContext, graph: &Graph) -> Result<Self, EngineError> {
+        let nodes = graph.nodes.iter().map(|n| upload_node(ctx, graph, n)).collect::<Result<_, _>>()?;
+        Ok(Self { graph: graph.clone(), nodes })
+    }
+}
+
+fn bad(node: &Node, what: String) -> EngineError {
+    EngineError::Gpu(format!("node {} ({}): {what}", node.name, node.op.kind()))
+}
+
+fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeights, EngineError> {
+    let label = |what: &str| format!("{} {what}", node.name);
+    Ok(match &node.op {
+        Op::Conv(c) => {
+            let (o, i, k) = (c.out_ch, c.in_ch, c.kernel);
+            if c.weight.len() != o * i * k * k || c.bias.len() != o {
+                return Err(bad(node, format!("weight has {} values and bias {}, expected {} and {o}", c.weight.len(), c.bias.len(), o * i * k * k)));
+            }
+            let mut w = vec![0.0f32; c.weight.len()];
+            for co in 0..o {
+                for ci in 0..i {
+                    for t in 0..k * k {
+                        w[(ci * k * k + t) * o + co] = c.weight[(co * i + ci) * k * k + t];
+                    }
+                }
+            }
+            let scale = match &c.time_scale {
+                Some(s) if s.len() < graph.timesteps => {
+                    return Err(bad(node, format!("TEBN scale has {} timesteps, the model runs {}", s.len(), graph.timesteps)));
+                }
+                Some(s) => s.clone(),
+                None => vec![1.0],
+            };
+            NodeWeights::Conv {
+                weight: ctx.storage_init(&label("conv weight"), &w),
+                bias: ctx.storage_init(&label("conv bias"), &c.bias),
+                scale: ctx.storage_init(&label("conv TEBN scale"), &scale),
+                has_scale: c.time_scale.is_some(),
+            }
+        }
+        Op::Linear(l) => {
+            if l.weight.len() != l.inputs * l.outputs || l.bias.len() != l.outputs {
+                return Err(bad(node, format!("weight has {} values and bias {}, expected {} and {}", l.weight.len(), l.bias.len(), l.inputs * l.outputs, l.outputs)));
+            }
+            // Where does PyTorch index j of the flattened input live in our storage?
+            let src = flatten_source(graph, node.inputs[0]);
+            let mut w = vec![0.0f32; l.weight.len()];
+            for o in 0..l.outputs {
+                for j in 0..l.inputs {
+                    let (c, rest) = (j / (src.h * src.w), j % (src.h * src.w));
+                    w[(rest * src.c + c) * l.outputs + o] = l.weight[o * l.inputs + j];
+                }
+            }
+            NodeWeights::Linear { weight: ctx.storage_init(&label("linear weight"), &w), bias: ctx.storage_init(&label("linear bias"), &l.bias) }
+        }
+        Op::Neuron(n) => {
+            let s = node.shape;
+            let init = match &n.imp {
+                Some(imp) if imp.len() != s.len() => return Err(bad(node, format!("IMP has {} values, expected {}", imp.len(), s.len()))),
+                Some(imp) => chw_to_hwc(imp, s),
+                None => vec![n.kind.rest(); s.len()],
+            };
+            NodeWeights::Neuron { init: ctx.storage_init(&label("neuron initial membrane"), &init), kind: n.kind }
+        }
+        _ => NodeWeights::None,
+    })
+}
+
+/// The spatial shape a flattened value came from (a vector for anything else).
+fn flatten_source(graph: &Graph, value: usize) -> Shape {
+    if value > 0 {
+        let node = &graph.nodes[value - 1];
+        if matches!(node.op, Op::Flatten) {
+            return graph.value_shape(node.inputs[0]);
+        }
+    }
+    Shape::new(graph.value_shape(value).len(), 1, 1)
+}
+
+fn chw_to_hwc(src: &[f32], s: Shape) -> Vec<f32> {
+    let mut dst = vec![0.0; src.len()];
+    for c in 0..s.c {
+        for p in 0..s.h * s.w {
+            dst[p * s.c + c] = src[c * s.h * s.w + p];
+        }
+    }
+    dst
+}
+
+/// The neuron kernel's `Params` (shaders/neuron.wgsl), as 4-byte words.
+pub fn neuron_params(kind: &NeuronKind, n: usize, count_index: usize, count_stride: usize) -> [u32; 12] {
+    let (code, a, v_th, reset, decay_input) = match *kind {
+        NeuronKind::LegacyLif { decay, v_th } => (0, decay, v_th, Reset::Soft, false),
+        NeuronKind::Lif { tau, v_th, reset, decay_input } => (1, tau, v_th, reset, decay_input),
+        NeuronKind::If { v_th, reset } => (2, 0.0, v_th, reset, false),
+    };
+    let (hard, v_reset) = match reset {
+        Reset::Soft => (0, 0.0),
+        Reset::Hard(v) => (1, v),
+    };
+    [n as u32, code, hard, u32::from(decay_input), count_index as u32, count_stride as u32, a.to_bits(), v_th.to_bits(), f32::to_bits(v_reset), 0, 0, 0]
+}

@@ -1,0 +1,160 @@
+//! One timestep as data: the list of dispatches (pipeline, bind group, workgroup counts) built
+//! once per network and batch size, then encoded again at every step. Buffers never move, so
+//! the bind groups made here stay valid for the backend's life.
+
+use crate::engine::EngineError;
+use crate::model::graph::{Graph, Op};
+
+use super::context::GpuContext;
+use super::kernel::{Constants, Kernel};
+use super::model::{GpuModel, NodeWeights, neuron_params};
+use super::state::{GpuState, Scratch};
+
+/// How convolutions use the sparsity of their input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ConvMode {
+    /// Multiply-accumulate every input, zeros included.
+    Dense,
+    /// Skip zero inputs with a branch (uniform across the output channels of a workgroup).
+    SkipZero,
+    /// Spike inputs bit-packed after each neuron layer, accumulate-only over set bits; other
+    /// inputs as `SkipZero`.
+    #[default]
+    SpikeBits,
+}
+
+/// One compute dispatch of the plan.
+pub struct Dispatch {
+    pub label: String,
+    pub pipeline: wgpu::ComputePipeline,
+    pub bind_group: wgpu::BindGroup,
+    pub groups: [u32; 3],
+    /// Part of the head (skipped when no logits are wanted).
+    pub head: bool,
+}
+
+pub struct Plan {
+    pub dispatches: Vec<Dispatch>,
+}
+
+/// Workgroups for `n` items at `per_group` each, capped at the API limit (kernels stride).
+fn groups(n: usize, per_group: u32) -> u32 {
+    (n.div_ceil(per_group as usize)).clamp(1, 65_535) as u32
+}
+
+/// Which values a spike convolution reads (so they get packed bits).
+pub fn packed_values(graph: &Graph, mode: ConvMode) -> Vec<bool> {
+    let mut packed = vec![false; graph.nodes.len() + 1];
+    if mode == ConvMode::SpikeBits {
+        for n in &graph.nodes {
+            let v = n.inputs[0];
+            if matches!(n.op, Op::Conv(_)) && v > 0 && matches!(graph.nodes[v - 1].op, Op::Neuron(_)) {
+                packed[v] = true;
+            }
+        }
+    }
+    packed
+}
+
+impl Plan {
+    pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scratch, mode: ConvMode) -> Result<Self, EngineError> {
+        let g = &model.graph;
+        let b = state.batch;
+        let mut dispatches = Vec::new();
+        let mut push = |kernel: Kernel, constants: Constants, node: &str, buffers: &[&wgpu::Buffer], groups: [u32; 3], head: bool| {
+            let label = format!("{} {node}", kernel.name());
+            let pipeline = ctx.pipeline(kernel, &constants);
+            let bind_group = ctx.bind(&label, &pipeline, buffers);
+            dispatches.push(Dispatch { label, pipeline, bind_group, groups, head });
+        };
+        for (i, node) in g.nodes.iter().enumerate() {
+            let (si, so) = (g.value_shape(node.inputs[0]), node.shape);
+            let input = scratch.value(node.inputs[0]);
+            let out = scratch.value(i + 1);
+            let name = node.name.as_str();
+            let uniform = |words: &[u32]| ctx.uniform(&format!("{name} params"), words);
+            match (&node.op, &model.nodes[i]) {
+                (Op::Conv(c), NodeWeights::Conv { weight, bias, scale, has_scale }) => {
+                    let wg_o = (c.out_ch.next_power_of_two() as u32).clamp(8, 64);
+                    let wg_p = 64 / wg_o;
+                    let constants = Constants::default()
+                        .with("K", c.kernel as u32)
+                        .with("STRIDE", c.stride as u32)
+                        .with("PAD", c.padding as u32)
+                        .flag("HAS_SCALE", *has_scale)
+                        .with("WG_O", wg_o)
+                        .with("WG_P", wg_p);
+                    let mut shape = [si.c, si.h, si.w, so.c, so.h, so.w].map(|x| x as u32).to_vec();
+                    let grid = [groups(so.c, wg_o), groups(so.h * so.w, wg_p), b as u32];
+                    match &scratch.bits[node.inputs[0]] {
+                        Some(bits) => {
+                            shape.push(si.c.div_ceil(32) as u32);
+                            let p = uniform(&shape);
+                            push(Kernel::ConvSpikes, constants, name, &[&p, bits, weight, bias, scale, &scratch.steps, out], grid, node.head);
+                        }
+                        None => {
+                            let p = uniform(&shape);
+                            let constants = constants.flag("SKIP_ZERO", mode != ConvMode::Dense);
+                            push(Kernel::Conv, constants, name, &[&p, input, weight, bias, scale, &scratch.steps, out], grid, node.head);
+                        }
+                    }
+                }
+                (Op::Neuron(_), NodeWeights::Neuron { kind, .. }) => {
+                    let n = so.len();
+                    let index = state.count_index[i].expect("neuron nodes have a count column");
+                    let words = neuron_params(kind, n, index, state.neuron_nodes);
+                    let p = ctx.storage_init(&format!("{name} neuron params"), &words);
+                    let mem = state.membranes[i].as_ref().expect("neuron nodes have a membrane");
+                    let grid = [groups(n, Kernel::Neuron.workgroup_x()), b as u32, 1];
+                    push(Kernel::Neuron, Constants::default(), name, &[input, mem, out, &state.counts, &p], grid, node.head);
+                    if let Some(bits) = &scratch.bits[i + 1] {
+                        let words = so.c.div_ceil(32);
+                        let total = b * so.h * so.w * words;
+                        let p = uniform(&[so.c as u32, words as u32, total as u32]);
+                        let consumers_in_head = g.nodes.iter().filter(|m| m.inputs.contains(&(i + 1))).all(|m| m.head);
+                        let grid = [groups(total, Kernel::PackSpikes.workgroup_x()), 1, 1];
+                        push(Kernel::PackSpikes, Constants::default(), name, &[&p, out, bits], grid, consumers_in_head);
+                    }
+                }
+                (Op::AvgPool(pool), _) => {
+                    let total = b * so.len();
+                    let p = uniform(&[si.c, si.h, si.w, so.h, so.w, total].map(|x| x as u32));
+                    let constants = Constants::default()
+                        .with("K", pool.kernel as u32)
+                        .with("STRIDE", pool.stride as u32)
+                        .with("PAD", pool.padding as u32)
+                        .flag("COUNT_PAD", pool.count_include_pad);
+                    push(Kernel::AvgPool, constants, name, &[&p, input, out], [groups(total, 64), 1, 1], node.head);
+                }
+                (Op::GlobalAvgPool, _) => {
+                    let total = b * si.c;
+                    let p = uniform(&[si.c, si.h * si.w, total].map(|x| x as u32));
+                    push(Kernel::GlobalAvgPool, Constants::default(), name, &[&p, input, out], [groups(total, 64), 1, 1], node.head);
+                }
+                (Op::Flatten, _) => {}
+                (Op::Linear(l), NodeWeights::Linear { weight, bias }) => {
+                    let p = uniform(&[l.inputs as u32, l.outputs as u32]);
+                    push(Kernel::Linear, Constants::default(), name, &[&p, input, weight, bias, out], [groups(l.outputs, 64), b as u32, 1], node.head);
+                }
+                (Op::Add, _) => {
+                    let total = b * so.len();
+                    let p = uniform(&[total as u32]);
+                    let other = scratch.value(node.inputs[1]);
+                    push(Kernel::Add, Constants::default(), name, &[&p, input, other, out], [groups(total, 256), 1, 1], node.head);
+                }
+                (op, _) => return Err(EngineError::Gpu(format!("node {name} ({}) has no GPU weights", op.kind()))),
+            }
+        }
+        Ok(Self { dispatches })
+    }
+
+    /// Records the timestep (the body, plus the head when `head`) into `encoder`.
+    pub fn encode(&self, encoder: &mut wgpu::CommandEncoder, head: bool) {
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("timestep"), timestamp_writes: None });
+        for d in self.dispatches.iter().filter(|d| head || !d.head) {
+            pass.set_pipeline(&d.pipeline);
+            pass.set_bind_group(0, &d.bind_group, &[]);
+            pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! The GPU backend against the CPU backend (the specification), kernel by kernel and on whole
+//! networks, plus naga validation of every shader and GPU event binning against `bin_slices`.
+//!
+//! No GPU is needed: Mesa lavapipe runs the WGSL on the CPU (scripts/setup-lavapipe.sh). Without
+//! any adapter these tests print "skipped: no GPU adapter", except under CI (env `CI` set),
+//! where they fail. Sizes stay small: lavapipe's first pipeline compiles are slow.
+
+use std::sync::{Arc, OnceLock};
+
+use spikestream::engine::cpu::CpuBackend;
+use spikestream::engine::gpu::binning::GpuBinner;
+use spikestream::engine::gpu::{ConvMode, GpuBackend, GpuContext, Kernel};
+use spikestream::engine::{Backend, EngineError};
+use spikestream::events::{Event, Resolution};
+use spikestream::frames::{Polarity, bin_slices};
+use spikestream::model::graph::{Conv, Graph, Linear, Neuron, Op, Pool, Shape, out_size};
+use spikestream::model::neuron::{NeuronKind, Reset};
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+
+/// The shared device, or `None` (after saying so) when there is no adapter outside CI.
+fn gpu() -> Option<Arc<GpuContext>> {
+    static CTX: OnceLock<Result<Arc<GpuContext>, (bool, String)>> = OnceLock::new();
+    let ctx = CTX.get_or_init(|| GpuContext::new().map_err(|e| (GpuContext::is_no_adapter(&e), e.to_string())));
+    match ctx {
+        Ok(ctx) => Some(ctx.clone()),
+        Err((true, msg)) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: no GPU adapter ({msg})");
+            None
+        }
+        Err((_, msg)) => panic!("GPU tests need an adapter (CI installs lavapipe with scripts/setup-lavapipe.sh): {msg}"),
+    }
+}
+
+fn gpu_backend(ctx: &Arc<GpuContext>, graph: &Graph, batch: usize, mode: ConvMode) -> GpuBackend {
+    GpuBackend::with_context(ctx.clone(), graph, batch, mode).unwrap_or_else(|e| panic!("GPU backend: {e}"))
+}
+
+/// SplitMix64: seeded, reproducible test data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    /// Uniform in [lo, hi).
+    fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    /// A multiple of 1/16 in [-r, r]: sums of these are exact in f32.
+    fn dyadic(&mut self, r: f32) -> f32 {
+        let steps = (r * 16.0) as i64;
+        (self.below(2 * steps as u64 + 1) as i64 - steps) as f32 / 16.0
+    }
+    fn vec(&mut self, n: usize, mut f: impl FnMut(&mut Self) -> f32) -> Vec<f32> {
+        (0..n).map(|_| f(self)).collect()
+    }
+}
+
+/// How close GPU values must be to the CPU's.
+#[derive(Clone, Copy, Debug)]
+struct Tolerance {
+    name: &'static str,
+    abs: f32,
+    rel: f32,
+}
+
+/// Bit for bit (spikes, dyadic fixtures, same-order sums).
+const EXACT: Tolerance = Tolerance { name: "exact", abs: 0.0, rel: 0.0 };
+/// f32 sums in another order (random non-dyadic weights).
+const REORDERED_SUM: Tolerance = Tolerance { name: "reordered f32 sum", abs: 1e-5, rel: 1e-5 };
+
+#[track_caller]
+fn assert_close(what: &str, expected: &[f32], got: &[f32], tol: Tolerance) {
+    assert_eq!(expected.len(), got.len(), "{what}: length");
+    for (i, (&e, &g)) in expected.iter().zip(got).enumerate() {
+        let ok = if tol.abs == 0.0 && tol.rel == 0.0 { e.to_bits() == g.to_bits() } else { (e - g).abs() <= tol.abs + tol.rel * e.abs() };
+        assert!(ok, "{what}: index {i}: expected {e:e} ({:#010x}), got {g:e} ({:#010x}), tolerance {}", e.to_bits(), g.to_bits(), tol.name);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn conv(rng: &mut Rng, in_ch: usize, out_ch: usize, kernel: usize, stride: usize, padding: usize, tebn: Option<usize>, dyadic: bool) -> Op {
+    let w = |rng: &mut Rng, n: usize, r: f32| if dyadic { rng.vec(n, |g| g.dyadic(r)) } else { rng.vec(n, |g| g.uniform(-r, r)) };
+    let weight = w(rng, out_ch * in_ch * kernel * kernel, 0.5);
+    let bias = w(rng, out_ch, 0.25);
+    let time_scale = tebn.map(|t| (0..t).map(|i| [1.0, 0.5, 1.5, 0.75][i % 4]).collect());
+    Op::Conv(Conv { in_ch, out_ch, kernel, stride, padding, weight, bias, time_scale })
+}
+
+fn neuron(rng: &mut Rng, kind: NeuronKind, shape: Shape, imp: bool) -> Op {
+    Neuron { kind, imp: imp.then(|| rng.vec(shape.len(), |g| g.dyadic(0.5))) }.into_op()
+}
+
+trait IntoOp {
+    fn into_op(self) -> Op;
+}
+impl IntoOp for Neuron {
+    fn into_op(self) -> Op {
+        Op::Neuron(self)
+    }
+}
+
+fn conv_shape(graph: &Graph, v: usize, out_ch: usize, k: usize, s: usize, p: usize) -> Shape {
+    let i = graph.value_shape(v);
+    Shape::new(out_ch, out_size(i.h, k, s, p), out_size(i.w, k, s, p))
+}
+
+/// Runs `frames` (`[steps][B·C·H·W]`) on both backends with per-lane timestep indices
+/// `(t + lane) % T` (a lane wraps to 0 → it is reset first), comparing logits and the spikes of
+/// every neuron node at every step, and spike counts at the end.
+fn compare_run(graph: &Graph, batch: usize, steps: usize, rng: &mut Rng, integer_input: bool, logits_tol: Tolerance, modes: &[ConvMode]) {
+    let Some(ctx) = gpu() else { return };
+    let n = batch * graph.input.len();
+    let frames: Vec<Vec<f32>> =
+        (0..steps).map(|_| if integer_input { rng.vec(n, |g| g.below(3) as f32) } else { rng.vec(n, |g| g.uniform(0.0, 2.0)) }).collect();
+    for &mode in modes {
+        let mut cpu = CpuBackend::new(graph, batch);
+        let mut gpu = gpu_backend(&ctx, graph, batch, mode);
+        let t_max = graph.timesteps;
+        for (t, frame) in frames.iter().enumerate() {
+            let lane_steps: Vec<usize> = (0..batch).map(|b| (t + b) % t_max).collect();
+            let wrap: Vec<usize> = (0..batch).filter(|&b| t > 0 && lane_steps[b] == 0).collect();
+            cpu.reset(&wrap);
+            gpu.reset(&wrap);
+            let want = t % 3 != 1; // some steps skip the head
+            let (c, g) = (cpu.step(frame, &lane_steps, want).unwrap(), gpu.step(frame, &lane_steps, want).unwrap());
+            assert_eq!(c.is_some(), g.is_some());
+            if let (Some(c), Some(g)) = (c, g) {
+                assert_close(&format!("{mode:?} step {t} logits"), &c, &g, logits_tol);
+            }
+            for i in graph.neuron_nodes() {
+                let (c, g) = (cpu.last_spikes(i).unwrap(), gpu.last_spikes(i).unwrap());
+                assert_close(&format!("{mode:?} step {t} spikes of {}", graph.nodes[i].name), &c, &g, EXACT);
+            }
+        }
+        assert_eq!(cpu.spike_counts().unwrap(), gpu.spike_counts().unwrap(), "{mode:?} spike counts");
+    }
+}
+
+const ALL_MODES: [ConvMode; 3] = [ConvMode::Dense, ConvMode::SkipZero, ConvMode::SpikeBits];
+
+// ---------------------------------------------------------------------------------------------
+// Shaders
+
+/// Every kernel parses and validates with naga using exactly the capabilities the engine asks
+/// of the device (none), has entry point `main`, and uses every binding it declares (the
+/// pipelines use wgpu's automatic layout, which drops unused bindings).
+#[test]
+fn every_shader_validates_with_naga() {
+    use naga::valid::{Capabilities, ValidationFlags, Validator};
+    for kernel in Kernel::ALL {
+        let src = kernel.source();
+        let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{}: {}", kernel.name(), e.emit_to_string(src)));
+        let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}: {}", kernel.name(), e.emit_to_string(src)));
+        let (index, ep) = module.entry_points.iter().enumerate().find(|(_, e)| e.name == Kernel::ENTRY).unwrap_or_else(|| panic!("{}: no entry point main", kernel.name()));
+        assert_eq!(ep.stage, naga::ShaderStage::Compute, "{}", kernel.name());
+        let uses = info.get_entry_point(index);
+        let mut bindings: Vec<u32> = Vec::new();
+        for (handle, var) in module.global_variables.iter() {
+            if let Some(b) = &var.binding {
+                assert!(!uses[handle].is_empty(), "{}: binding {} ({:?}) is unused", kernel.name(), b.binding, var.name);
+                assert_eq!(b.group, 0, "{}: only @group(0)", kernel.name());
+                bindings.push(b.binding);
+            }
+        }
+        bindings.sort_unstable();
+        assert_eq!(bindings, (0..bindings.len() as u32).collect::<Vec<_>>(), "{}: bindings 0..n", kernel.name());
+    }
+}
+
+/// The neuron kernel is launched by burn too: only read_write storage, no uniforms.
+#[test]
+fn neuron_shader_follows_burns_template_rules() {
+    let module = naga::front::wgsl::parse_str(Kernel::Neuron.source()).expect("parses");
+    for (_, var) in module.global_variables.iter().filter(|(_, v)| v.binding.is_some()) {
+        match var.space {
+            naga::AddressSpace::Storage { access } => {
+                assert!(access.contains(naga::StorageAccess::LOAD | naga::StorageAccess::STORE), "{:?} must be read_write", var.name)
+            }
+            other => panic!("{:?} is {other:?}; burn passes only storage buffers", var.name),
+        }
+    }
+    assert!(!Kernel::Neuron.source().contains("override "), "burn does not set override constants");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels, one layer at a time
+
+/// Convolutions of every shape the presets use, on real-valued (non-spike) input.
+#[test]
+fn conv_matches_cpu() {
+    let mut rng = Rng(1);
+    for &(k, s, p) in &[(3, 1, 1), (1, 1, 0), (7, 2, 3), (3, 2, 1), (2, 2, 0)] {
+        for dyadic in [true, false] {
+            let mut g = Graph::new(Shape::new(3, 11, 10), 3);
+            let shape = conv_shape(&g, 0, 12, k, s, p);
+            g.push("conv", conv(&mut rng, 3, 12, k, s, p, Some(3), dyadic), vec![0], shape);
+            g.finish();
+            let tol = if dyadic { EXACT } else { REORDERED_SUM };
+            compare_run(&g, 2, 3, &mut rng, dyadic, tol, &ALL_MODES);
+        }
+    }
+}
+
+/// Convolutions reading spikes (the bit-packed, accumulate-only path), 40 channels (two words).
+#[test]
+fn spike_conv_matches_cpu() {
+    let mut rng = Rng(2);
+    for &(k, s, p) in &[(3, 1, 1), (1, 1, 0), (3, 2, 1)] {
+        let mut g = Graph::new(Shape::new(40, 7, 6), 2);
+        let kind = NeuronKind::If { v_th: 1.0, reset: Reset::Soft };
+        let v = g.push("sn", neuron(&mut rng, kind, Shape::new(40, 7, 6), true), vec![0], Shape::new(40, 7, 6));
+        let shape = conv_shape(&g, v, 9, k, s, p);
+        g.push("conv", conv(&mut rng, 40, 9, k, s, p, None, true), vec![v], shape);
+        g.finish();
+        compare_run(&g, 3, 4, &mut rng, false, EXACT, &ALL_MODES);
+    }
+}
+
+/// Every neuron rule, with and without IMP, on random (non-dyadic) currents: spikes bit for bit.
+#[test]
+fn neurons_match_cpu_bit_for_bit() {
+    let kinds = [
+        NeuronKind::LegacyLif { decay: 0.25, v_th: 1.0 },
+        NeuronKind::LegacyLif { decay: 0.3, v_th: 0.7 },
+        NeuronKind::Lif { tau: 2.0, v_th: 1.0, reset: Reset::Soft, decay_input: true },
+        NeuronKind::Lif { tau: 3.0, v_th: 1.0, reset: Reset::Hard(0.1), decay_input: true },
+        NeuronKind::Lif { tau: 1.7, v_th: 0.8, reset: Reset::Soft, decay_input: false },
+        NeuronKind::Lif { tau: 2.5, v_th: 1.0, reset: Reset::Hard(-0.2), decay_input: false },
+        NeuronKind::If { v_th: 1.0, reset: Reset::Soft },
+        NeuronKind::If { v_th: 0.9, reset: Reset::Hard(0.0) },
+    ];
+    let mut rng = Rng(3);
+    for kind in kinds {
+        for imp in [true, false] {
+            let s = Shape::new(5, 9, 7);
+            let mut g = Graph::new(s, 6);
+            let v = g.push("sn", neuron(&mut rng, kind, s, imp), vec![0], s);
+            g.push("sn2", neuron(&mut rng, kind, s, imp), vec![v], s);
+            g.finish();
+            compare_run(&g, 2, 8, &mut rng, false, EXACT, &[ConvMode::default()]);
+        }
+    }
+}
+
+#[test]
+fn pooling_matches_cpu() {
+    let mut rng = Rng(4);
+    let s = Shape::new(6, 9, 8);
+    for pool in [
+        Pool { kernel: 2, stride: 2, padding: 0, count_include_pad: true },
+        Pool { kernel: 3, stride: 2, padding: 1, count_include_pad: true },
+        Pool { kernel: 3, stride: 2, padding: 1, count_include_pad: false },
+    ] {
+        let mut g = Graph::new(s, 2);
+        let so = Shape::new(6, out_size(9, pool.kernel, pool.stride, pool.padding), out_size(8, pool.kernel, pool.stride, pool.padding));
+        g.push("pool", Op::AvgPool(pool), vec![0], so);
+        g.finish();
+        // Same summation order as the CPU: exact even on random values.
+        compare_run(&g, 2, 2, &mut rng, false, EXACT, &[ConvMode::default()]);
+    }
+    let mut g = Graph::new(s, 2);
+    g.push("gap", Op::GlobalAvgPool, vec![0], Shape::new(6, 1, 1));
+    g.finish();
+    compare_run(&g, 2, 2, &mut rng, false, EXACT, &[ConvMode::default()]);
+}
+
+#[test]
+fn linear_and_add_match_cpu() {
+    let mut rng = Rng(5);
+    for dyadic in [true, false] {
+        let s = Shape::new(4, 3, 5);
+        let mut g = Graph::new(s, 2);
+        let a = g.push("add", Op::Add, vec![0, 0], s);
+        let f = g.push("flatten", Op::Flatten, vec![a], Shape::new(60, 1, 1));
+        let weight = if dyadic { rng.vec(7 * 60, |r| r.dyadic(0.5)) } else { rng.vec(7 * 60, |r| r.uniform(-0.5, 0.5)) };
+        let bias = rng.vec(7, |r| r.dyadic(0.5));
+        g.push("fc", Op::Linear(Linear { inputs: 60, outputs: 7, weight, bias }), vec![f], Shape::new(7, 1, 1));
+        g.finish();
+        compare_run(&g, 3, 2, &mut rng, dyadic, if dyadic { EXACT } else { REORDERED_SUM }, &[ConvMode::default()]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whole networks: dyadic weights, integer inputs, lanes at different timesteps → bit for bit
+
+fn lif() -> NeuronKind {
+    NeuronKind::Lif { tau: 2.0, v_th: 1.0, reset: Reset::Soft, decay_input: true }
+}
+
+/// conv → neuron → pool → conv (TEBN) → neuron → flatten → linear.
+fn vgg_like(rng: &mut Rng) -> Graph {
+    let mut g = Graph::new(Shape::new(2, 12, 12), 4);
+    let s1 = conv_shape(&g, 0, 8, 3, 1, 1);
+    let c1 = g.push("features.0", conv(rng, 2, 8, 3, 1, 1, Some(4), true), vec![0], s1);
+    let n1 = g.push("features.1", neuron(rng, NeuronKind::LegacyLif { decay: 0.25, v_th: 1.0 }, s1, true), vec![c1], s1);
+    let sp = Shape::new(8, 6, 6);
+    let p1 = g.push("features.2", Op::AvgPool(Pool { kernel: 2, stride: 2, padding: 0, count_include_pad: true }), vec![n1], sp);
+    let s2 = conv_shape(&g, p1, 16, 3, 1, 1);
+    let c2 = g.push("features.3", conv(rng, 8, 16, 3, 1, 1, Some(4), true), vec![p1], s2);
+    let n2 = g.push("features.4", neuron(rng, lif(), s2, true), vec![c2], s2);
+    let s3 = conv_shape(&g, n2, 12, 3, 2, 1);
+    let c3 = g.push("features.5", conv(rng, 16, 12, 3, 2, 1, None, true), vec![n2], s3);
+    let n3 = g.push("features.6", neuron(rng, NeuronKind::If { v_th: 1.0, reset: Reset::Hard(0.0) }, s3, false), vec![c3], s3);
+    let f = g.push("flatten", Op::Flatten, vec![n3], Shape::new(s3.len(), 1, 1));
+    let weight = rng.vec(5 * s3.len(), |r| r.dyadic(0.5));
+    let bias = rng.vec(5, |r| r.dyadic(0.5));
+    g.push("fc", Op::Linear(Linear { inputs: s3.len(), outputs: 5, weight, bias }), vec![f], Shape::new(5, 1, 1));
+    g.finish();
+    g
+}
+
+/// SEW residual: conv → neuron → conv → neuron, ADD with the block input, conv → GAP → linear.
+fn sew_like(rng: &mut Rng) -> Graph {
+    let mut g = Graph::new(Shape::new(2, 10, 10), 3);
+    let s = conv_shape(&g, 0, 8, 3, 1, 1);
+    let c0 = g.push("conv1", conv(rng, 2, 8, 3, 1, 1, None, true), vec![0], s);
+    let n0 = g.push("sn1", neuron(rng, lif(), s, true), vec![c0], s);
+    let c1 = g.push("layer1.0.conv1", conv(rng, 8, 8, 3, 1, 1, Some(3), true), vec![n0], s);
+    let n1 = g.push("layer1.0.sn1", neuron(rng, lif(), s, true), vec![c1], s);
+    let c2 = g.push("layer1.0.conv2", conv(rng, 8, 8, 3, 1, 1, Some(3), true), vec![n1], s);
+    let n2 = g.push("layer1.0.sn2", neuron(rng, NeuronKind::If { v_th: 1.0, reset: Reset::Soft }, s, true), vec![c2], s);
+    let a = g.push("layer1.0.add", Op::Add, vec![n2, n0], s);
+    let s3 = conv_shape(&g, a, 16, 3, 2, 1);
+    let c3 = g.push("layer2.0.conv1", conv(rng, 8, 16, 3, 2, 1, None, true), vec![a], s3);
+    let n3 = g.push("layer2.0.sn1", neuron(rng, lif(), s3, true), vec![c3], s3);
+    let gap = g.push("avgpool", Op::GlobalAvgPool, vec![n3], Shape::new(16, 1, 1));
+    let f = g.push("flatten", Op::Flatten, vec![gap], Shape::new(16, 1, 1));
+    let weight = rng.vec(4 * 16, |r| r.dyadic(0.5));
+    let bias = rng.vec(4, |r| r.dyadic(0.5));
+    g.push("fc", Op::Linear(Linear { inputs: 16, outputs: 4, weight, bias }), vec![f], Shape::new(4, 1, 1));
+    g.finish();
+    g
+}
+
+/// ResNet stem: 7×7/2 conv → neuron → 3×3/2 pad 1 avgpool (counting padding) → 1×1 conv →
+/// neuron → GAP → linear.
+fn stem_like(rng: &mut Rng) -> Graph {
+    let mut g = Graph::new(Shape::new(2, 16, 14), 3);
+    let s = conv_shape(&g, 0, 8, 7, 2, 3);
+    let c = g.push("conv1", conv(rng, 2, 8, 7, 2, 3, Some(3), true), vec![0], s);
+    let n = g.push("sn1", neuron(rng, lif(), s, true), vec![c], s);
+    let sp = Shape::new(8, out_size(s.h, 3, 2, 1), out_size(s.w, 3, 2, 1));
+    let p = g.push("maxpool", Op::AvgPool(Pool { kernel: 3, stride: 2, padding: 1, count_include_pad: true }), vec![n], sp);
+    let s2 = conv_shape(&g, p, 16, 1, 1, 0);
+    let c2 = g.push("layer1.0.conv1", conv(rng, 8, 16, 1, 1, 0, Some(3), true), vec![p], s2);
+    let n2 = g.push("layer1.0.sn1", neuron(rng, NeuronKind::LegacyLif { decay: 0.25, v_th: 0.5 }, s2, true), vec![c2], s2);
+    let gap = g.push("avgpool", Op::GlobalAvgPool, vec![n2], Shape::new(16, 1, 1));
+    let weight = rng.vec(3 * 16, |r| r.dyadic(0.5));
+    let bias = rng.vec(3, |r| r.dyadic(0.5));
+    g.push("fc", Op::Linear(Linear { inputs: 16, outputs: 3, weight, bias }), vec![gap], Shape::new(3, 1, 1));
+    g.finish();
+    g
+}
+
+#[test]
+fn vgg_like_network_is_bit_identical() {
+    let mut rng = Rng(10);
+    let g = vgg_like(&mut rng);
+    compare_run(&g, 3, 7, &mut rng, true, EXACT, &ALL_MODES);
+}
+
+#[test]
+fn sew_residual_network_is_bit_identical() {
+    let mut rng = Rng(11);
+    let g = sew_like(&mut rng);
+    compare_run(&g, 2, 5, &mut rng, true, EXACT, &[ConvMode::SpikeBits, ConvMode::Dense]);
+}
+
+#[test]
+fn resnet_stem_network_is_bit_identical() {
+    let mut rng = Rng(12);
+    let g = stem_like(&mut rng);
+    compare_run(&g, 2, 5, &mut rng, true, EXACT, &[ConvMode::SpikeBits]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend behaviour: one body, both backends
+
+type Make<'a> = &'a mut dyn FnMut(&Graph) -> Box<dyn Backend>;
+
+/// Runs a test body on the CPU backend and on the GPU backend (batch 2).
+macro_rules! on_both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn cpu() {
+                let body: fn(Make) = $body;
+                body(&mut |g: &Graph| Box::new(CpuBackend::new(g, 2)) as Box<dyn Backend>);
+            }
+            #[test]
+            fn gpu() {
+                let Some(ctx) = super::gpu() else { return };
+                let body: fn(Make) = $body;
+                body(&mut |g: &Graph| Box::new(gpu_backend(&ctx, g, 2, ConvMode::default())) as Box<dyn Backend>);
+            }
+        }
+    };
+}
+
+fn tiny() -> Graph {
+    let mut rng = Rng(20);
+    let s = Shape::new(2, 4, 4);
+    let mut g = Graph::new(s, 2);
+    let v = g.push("sn", neuron(&mut rng, NeuronKind::If { v_th: 1.0, reset: Reset::Soft }, s, false), vec![0], s);
+    let f = g.push("flatten", Op::Flatten, vec![v], Shape::new(32, 1, 1));
+    g.push("fc", Op::Linear(Linear { inputs: 32, outputs: 2, weight: vec![1.0; 64], bias: vec![0.0, 1.0] }), vec![f], Shape::new(2, 1, 1));
+    g.finish();
+    g
+}
+
+on_both_backends!(reset_clears_one_lane, |make| {
+    let g = tiny();
+    let mut b = make(&g);
+    let half = vec![0.5f32; 2 * 32];
+    b.step(&half, &[0, 0], false).unwrap();
+    b.reset(&[1]);
+    // Lane 0 has 0.5 stored and fires everywhere; lane 1 starts again from 0 and does not.
+    let logits = b.step(&half, &[1, 0], true).unwrap().unwrap();
+    assert_eq!(logits, vec![32.0, 33.0, 0.0, 1.0]);
+    assert_eq!(b.spike_counts().unwrap(), vec![32]);
+    let spikes = b.last_spikes(0).unwrap();
+    assert!(spikes[..32].iter().all(|&s| s == 1.0) && spikes[32..].iter().all(|&s| s == 0.0));
+});
+
+on_both_backends!(head_is_skipped_without_logits, |make| {
+    let g = tiny();
+    let mut b = make(&g);
+    assert_eq!(b.step(&vec![0.0; 64], &[0, 1], false).unwrap(), None);
+    assert_eq!(b.step(&vec![0.0; 64], &[1, 0], true).unwrap().map(|l| l.len()), Some(4));
+});
+
+on_both_backends!(bad_inputs_are_errors, |make| {
+    let g = tiny();
+    let mut b = make(&g);
+    assert!(matches!(b.step(&[0.0; 3], &[0, 0], true), Err(EngineError::InputSize { .. })));
+    assert!(matches!(b.step(&vec![0.0; 64], &[0], true), Err(EngineError::InputSize { .. })));
+    assert!(matches!(b.step(&vec![0.0; 64], &[0, 2], true), Err(EngineError::Timestep { lane: 1, step: 2, .. })));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Event binning
+
+#[test]
+fn gpu_binning_equals_bin_slices() {
+    let Some(ctx) = gpu() else { return };
+    let mut rng = Rng(30);
+    let sensor = Resolution { width: 17, height: 13 };
+    for polarity in [Polarity::Split, Polarity::Merged] {
+        let binner = GpuBinner::new(ctx.clone(), sensor, polarity);
+        for round in 0..4 {
+            let n = 50 + rng.below(3000) as usize;
+            let mut t = 0;
+            let events: Vec<Event> = (0..n)
+                .map(|_| {
+                    t += rng.below(5);
+                    // Hot pixels too, so atomics collide.
+                    let (x, y) = if rng.below(4) == 0 { (3, 5) } else { (rng.below(17) as u16, rng.below(13) as u16) };
+                    Event::new(t, x, y, rng.below(2) == 1)
+                })
+                .collect();
+            // Random, possibly empty or overlapping ranges.
+            let ranges: Vec<_> = (0..1 + round * 3)
+                .map(|_| {
+                    let a = rng.below(n as u64 + 1) as usize;
+                    let b = rng.below(n as u64 + 1) as usize;
+                    a.min(b)..a.max(b)
+                })
+                .collect();
+            let expected = bin_slices(&events, &ranges, sensor, polarity).unwrap();
+            let got = binner.bin(&events, &ranges).unwrap();
+            assert_eq!(expected.shape(), got.shape());
+            assert_close(&format!("{polarity:?} round {round}"), &expected.data, &got.data, EXACT);
+        }
+    }
+}
+
+#[test]
+fn gpu_binning_reports_the_same_errors() {
+    let Some(ctx) = gpu() else { return };
+    let sensor = Resolution { width: 4, height: 4 };
+    let events = vec![Event::new(0, 1, 1, true), Event::new(1, 4, 0, false), Event::new(2, 0, 9, true)];
+    let ranges = [0..1, 1..3];
+    let cpu = bin_slices(&events, &ranges, sensor, Polarity::Split).unwrap_err();
+    let gpu = GpuBinner::new(ctx.clone(), sensor, Polarity::Split).bin(&events, &ranges).unwrap_err();
+    assert_eq!(gpu.to_string(), cpu.to_string());
+    let two = bin_slices(&events[..1], std::slice::from_ref(&(0..1)), sensor, Polarity::Single).map(|_| ());
+    assert!(two.is_ok());
+    let both = vec![Event::new(0, 1, 1, true), Event::new(1, 1, 1, false)];
+    let cpu = bin_slices(&both, std::slice::from_ref(&(0..2)), sensor, Polarity::Single).unwrap_err();
+    let gpu = GpuBinner::new(ctx, sensor, Polarity::Single).bin(&both, std::slice::from_ref(&(0..2))).unwrap_err();
+    assert_eq!(gpu.to_string(), cpu.to_string());
+}
