@@ -9,7 +9,7 @@
 //! that flip or transpose do so in their own transform). The 32-bit timestamp is unwrapped: a
 //! drop of more than 2^31 µs adds 2^32 µs. AEDAT 1.0 (6-byte records) is refused clearly.
 
-use super::carry::SpareWriter;
+use super::carry::{SpareWriter, pack};
 use super::decoder::{Aedat2Layout, Decoder, DecoderOptions, Format};
 use super::error::DecodeError;
 use super::header::TextHeader;
@@ -85,30 +85,32 @@ impl RecordBody<8> for Aedat2Body {
     }
 
     fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        let mut writer = SpareWriter::new(out, records.len() / 8);
+        let (records, _) = records.as_chunks::<8>();
+        let mut writer = SpareWriter::new(out, records.len());
         let (mut last, mut wraps, mut skipped) = (self.last_raw_t, self.wraps, 0u64);
         let davis = self.layout == Aedat2Layout::Davis;
-        for r in records.chunks_exact(8) {
-            let a = u32::from_be_bytes([r[0], r[1], r[2], r[3]]);
-            let raw_t = u32::from_be_bytes([r[4], r[5], r[6], r[7]]);
+        for &r in records {
+            let r = u64::from_be_bytes(r);
+            let (a, raw_t) = ((r >> 32) as u32, r as u32);
             if raw_t < last && last - raw_t > 1 << 31 {
                 wraps += 1;
             }
             last = raw_t;
             let t = (wraps << 32) | u64::from(raw_t);
-            if davis {
-                if a & 0x8000_0000 != 0 || a & 0x400 != 0 {
+            let low = if davis {
+                if a & 0x8000_0400 != 0 {
                     skipped += 1;
                     continue;
                 }
-                writer.push(Event { t, x: ((a >> 12) & 0x3FF) as u16, y: ((a >> 22) & 0x1FF) as u16, p: a & 0x800 != 0 });
+                pack(((a >> 12) & 0x3FF) as u16, ((a >> 22) & 0x1FF) as u16, a & 0x800 != 0)
             } else {
                 if a & 0x8000 != 0 {
                     skipped += 1;
                     continue;
                 }
-                writer.push(Event { t, x: ((a >> 1) & 0x7F) as u16, y: ((a >> 8) & 0x7F) as u16, p: a & 1 == 1 });
-            }
+                pack(((a >> 1) & 0x7F) as u16, ((a >> 8) & 0x7F) as u16, a & 1 == 1)
+            };
+            writer.push_packed(t, low);
         }
         (self.last_raw_t, self.wraps) = (last, wraps);
         self.skipped += skipped;

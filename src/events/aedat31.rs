@@ -9,6 +9,7 @@
 //! Other packet types are skipped by size. Events are decoded as they arrive, so a packet that
 //! declares an absurd size costs no memory and a truncated one keeps its decoded events.
 
+use super::carry::{SpareWriter, pack};
 use super::decoder::{Decoder, DecoderOptions, Format};
 use super::error::DecodeError;
 use super::header::{HeaderStep, TextHeader};
@@ -85,23 +86,38 @@ impl Aedat31Decoder {
     }
 
     fn polarity_events(&mut self, events: &[u8], size: usize, ts_offset: usize, overflow: u64, out: &mut Vec<Event>) {
-        out.reserve(events.len() / size);
-        for e in events.chunks_exact(size) {
-            let data = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+        if (size, ts_offset) == (8, 4) {
+            // libcaer's own layout: a fixed-size loop the compiler unrolls.
+            let (records, _) = events.as_chunks::<8>();
+            self.invalid += polarity(records.iter(), overflow, out, |&r| {
+                let r = u64::from_le_bytes(r);
+                (r as u32, (r >> 32) as u32 as i32)
+            });
+        } else {
             let o = ts_offset;
-            let ts = i32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]);
-            if data & 1 == 0 || ts < 0 {
-                self.invalid += 1;
-                continue;
-            }
-            out.push(Event {
-                t: (overflow << 31) | ts as u64,
-                x: ((data >> 17) & 0x7FFF) as u16,
-                y: ((data >> 2) & 0x7FFF) as u16,
-                p: data & 2 != 0,
+            self.invalid += polarity(events.chunks_exact(size), overflow, out, |e| {
+                (u32::from_le_bytes([e[0], e[1], e[2], e[3]]), i32::from_le_bytes([e[o], e[o + 1], e[o + 2], e[o + 3]]))
             });
         }
     }
+}
+
+/// Decodes polarity events (`fields` gives the data word and the timestamp of one); returns
+/// how many were invalid (valid bit clear or negative timestamp) and skipped.
+#[inline(always)]
+fn polarity<R>(records: impl ExactSizeIterator<Item = R>, overflow: u64, out: &mut Vec<Event>, fields: impl Fn(R) -> (u32, i32)) -> u64 {
+    let mut writer = SpareWriter::new(out, records.len());
+    let mut invalid = 0;
+    for r in records {
+        let (data, ts) = fields(r);
+        if data & 1 == 0 || ts < 0 {
+            invalid += 1;
+            continue;
+        }
+        let low = pack(((data >> 17) & 0x7FFF) as u16, ((data >> 2) & 0x7FFF) as u16, data & 2 != 0);
+        writer.push_packed((overflow << 31) | ts as u64, low);
+    }
+    invalid
 }
 
 /// Sensor size of a camera named in `#Source N: <name>`.

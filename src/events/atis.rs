@@ -6,7 +6,7 @@
 //! gorchard's event-Python) every later timestamp gains 2^13 µs and the marker is dropped.
 //! The format has no resolution: N-MNIST is 34×34, N-Caltech101 crops vary (pass one).
 
-use super::carry::SpareWriter;
+use super::carry::{SpareWriter, pack};
 use super::decoder::{Decoder, DecoderOptions, Format};
 use super::error::DecodeError;
 use super::records::{RecordBody, RecordStream};
@@ -35,16 +35,20 @@ impl AtisDecoder {
 
 impl RecordBody<5> for AtisBody {
     fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        let mut writer = SpareWriter::new(out, records.len() / 5);
-        for r in records.chunks_exact(5) {
-            if r[1] == OVERFLOW_MARKER_Y {
-                self.time_offset += OVERFLOW_STEP;
-                self.overflow_markers += 1;
+        let (records, _) = records.as_chunks::<5>();
+        let mut writer = SpareWriter::new(out, records.len());
+        let (mut time_offset, mut markers) = (self.time_offset, 0u64);
+        for &[x, y, b2, b3, b4] in records {
+            if y == OVERFLOW_MARKER_Y {
+                time_offset += OVERFLOW_STEP;
+                markers += 1;
                 continue;
             }
-            let t = (u64::from(r[2] & 0x7F) << 16) | (u64::from(r[3]) << 8) | u64::from(r[4]);
-            writer.push(Event { t: t + self.time_offset, x: u16::from(r[0]), y: u16::from(r[1]), p: r[2] & 0x80 != 0 });
+            let t = (u64::from(b2 & 0x7F) << 16) | (u64::from(b3) << 8) | u64::from(b4);
+            writer.push_packed(t + time_offset, pack(x.into(), y.into(), b2 & 0x80 != 0));
         }
+        self.time_offset = time_offset;
+        self.overflow_markers += markers;
         Ok(())
     }
 }

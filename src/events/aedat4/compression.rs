@@ -125,9 +125,13 @@ impl Decompressor {
                 continue;
             }
             let (done, rest) = self.scratch.split_at_mut(out);
-            let dict = if independent { &[][..] } else { &done[out.saturating_sub(64 << 10)..] };
-            let n = lz4_flex::block::decompress_into_with_dict(block, &mut rest[..block_max], dict)
-                .map_err(|e| format!("corrupt LZ4 block: {e}"))?;
+            let n = if independent || out == 0 {
+                // Without a dictionary lz4_flex takes its faster path.
+                lz4_flex::block::decompress_into(block, &mut rest[..block_max])
+            } else {
+                lz4_flex::block::decompress_into_with_dict(block, &mut rest[..block_max], &done[out.saturating_sub(64 << 10)..])
+            }
+            .map_err(|e| format!("corrupt LZ4 block: {e}"))?;
             out += n;
         }
         if has_checksum && frame.len() < at + 4 {

@@ -150,15 +150,29 @@ impl Aedat4Decoder {
         let fb = data.get(4..4 + size).ok_or_else(|| corrupt("event packet: size prefix runs past the payload".into()))?;
         let table = Table::root(fb, b"EVTS").map_err(|e| corrupt(format!("event packet: {e}")))?;
         let elements = table.vector_bytes(0, EVENT_BYTES).map_err(|e| corrupt(format!("event packet: {e}")))?.unwrap_or_default();
-        let mut writer = SpareWriter::new(out, elements.len() / EVENT_BYTES);
-        for (i, e) in elements.chunks_exact(EVENT_BYTES).enumerate() {
-            let t = i64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
-            let x = i16::from_le_bytes([e[8], e[9]]);
-            let y = i16::from_le_bytes([e[10], e[11]]);
-            if t < 0 || x < 0 || y < 0 {
-                return Err(corrupt(format!("event {i} of the packet has t={t}, x={x}, y={y}")));
-            }
-            writer.push(Event { t: t as u64, x: x as u16, y: y as u16, p: e[12] != 0 });
+        let (records, _) = elements.as_chunks::<EVENT_BYTES>();
+        // The on-disk struct {i64 t, i16 x, i16 y, bool p, 3 padding bytes} is our `Event`
+        // layout, read as two little-endian words: t, then x | y << 16 | p << 32.
+        let words = |e: [u8; EVENT_BYTES]| {
+            let e = u128::from_le_bytes(e);
+            (e as u64, (e >> 64) as u64)
+        };
+        // Sign bits of t, x and y: one pass to find a bad event, then a branch-free copy.
+        let bad = records.iter().position(|&e| {
+            let (t, low) = words(e);
+            (t as i64) < 0 || low & 0x8000_8000 != 0
+        });
+        let good = &records[..bad.unwrap_or(records.len())];
+        let mut writer = SpareWriter::new(out, good.len());
+        writer.push_all(good, |e| {
+            let (t, low) = words(e);
+            // x and y as stored; any non-zero p byte is ON.
+            (t, low & 0xFFFF_FFFF | u64::from(low & 0xFF_0000_0000 != 0) << 32)
+        });
+        if let Some(i) = bad {
+            let (t, low) = words(records[i]);
+            let (x, y) = (low as u16 as i16, (low >> 16) as u16 as i16);
+            return Err(corrupt(format!("event {i} of the packet has t={}, x={x}, y={y}", t as i64)));
         }
         Ok(())
     }

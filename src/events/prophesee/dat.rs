@@ -5,7 +5,7 @@
 //! reads only bit 28). Version 1: x = bits 0–8, y = bits 9–16, polarity = bit 17. The 32-bit
 //! timestamp wraps after ~71 min; a drop of more than 2^31 µs adds 2^32 µs (as faery does).
 
-use crate::events::carry::SpareWriter;
+use crate::events::carry::{SpareWriter, pack};
 use crate::events::decoder::{Decoder, DecoderOptions, Format};
 use crate::events::error::DecodeError;
 use crate::events::header::TextHeader;
@@ -65,22 +65,23 @@ impl RecordBody<8> for DatBody {
     }
 
     fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        let mut writer = SpareWriter::new(out, records.len() / 8);
+        let (records, _) = records.as_chunks::<8>();
+        let mut writer = SpareWriter::new(out, records.len());
         let (version1, mut last, mut wraps) = (self.version1, self.last_raw_t, self.wraps);
-        for r in records.chunks_exact(8) {
-            let raw_t = u32::from_le_bytes([r[0], r[1], r[2], r[3]]);
-            let w = u32::from_le_bytes([r[4], r[5], r[6], r[7]]);
+        for &r in records {
+            let r = u64::from_le_bytes(r);
+            let (raw_t, w) = (r as u32, (r >> 32) as u32);
             if raw_t < last && last - raw_t > 1 << 31 {
                 wraps += 1;
             }
             last = raw_t;
             let t = (wraps << 32) | u64::from(raw_t);
-            let event = if version1 {
-                Event { t, x: (w & 0x1FF) as u16, y: ((w >> 9) & 0xFF) as u16, p: (w >> 17) & 1 == 1 }
+            let low = if version1 {
+                pack((w & 0x1FF) as u16, ((w >> 9) & 0xFF) as u16, (w >> 17) & 1 == 1)
             } else {
-                Event { t, x: (w & 0x3FFF) as u16, y: ((w >> 14) & 0x3FFF) as u16, p: (w >> 28) & 1 == 1 }
+                pack((w & 0x3FFF) as u16, ((w >> 14) & 0x3FFF) as u16, (w >> 28) & 1 == 1)
             };
-            writer.push(event);
+            writer.push_packed(t, low);
         }
         (self.last_raw_t, self.wraps) = (last, wraps);
         Ok(())

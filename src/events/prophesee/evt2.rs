@@ -54,33 +54,38 @@ impl RecordBody<4> for Evt2Body {
 
     #[inline]
     fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        let mut writer = SpareWriter::new(out, records.len() / 4);
-        for word in records.chunks_exact(4) {
-            let w = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+        let (words, _) = records.as_chunks::<4>();
+        let mut writer = SpareWriter::new(out, words.len());
+        // State in locals: the writer's raw pointer could alias `self`, which would make LLVM
+        // reload `time_high` from memory for every event.
+        let (mut time_high, mut last_high_field) = (self.time_high, self.last_high_field);
+        for &word in words {
+            let w = u32::from_le_bytes(word);
             let kind = w >> 28;
             if kind < 2 {
                 writer.push(Event {
-                    t: self.time_high | u64::from((w >> 22) & 0x3F),
+                    t: time_high | u64::from((w >> 22) & 0x3F),
                     x: ((w >> 11) & 0x7FF) as u16,
                     y: (w & 0x7FF) as u16,
                     p: kind == 1,
                 });
             } else if kind == 0x8 {
                 let field = w & 0x0FFF_FFFF;
-                let mut loops = self.time_high >> 34;
-                if field < self.last_high_field && u64::from(self.last_high_field - field) > HIGH_FIELD_RANGE / 2 {
+                let mut loops = time_high >> 34;
+                if field < last_high_field && u64::from(last_high_field - field) > HIGH_FIELD_RANGE / 2 {
                     loops += 1;
                 }
-                self.last_high_field = field;
-                self.time_high = (loops << 34) | (u64::from(field) << 6);
+                last_high_field = field;
+                time_high = (loops << 34) | (u64::from(field) << 6);
             } else if kind == 0xA {
                 self.triggers.push(Trigger {
-                    t: self.time_high | u64::from((w >> 22) & 0x3F),
+                    t: time_high | u64::from((w >> 22) & 0x3F),
                     channel: ((w >> 8) & 0x1F) as u8,
                     rising: w & 1 == 1,
                 });
             }
         }
+        (self.time_high, self.last_high_field) = (time_high, last_high_field);
         Ok(())
     }
 }

@@ -11,7 +11,7 @@
 //! VECT_12 (0x4) / VECT_8 (0x5) emit one event per set bit and advance the base; EXT_TRIGGER
 //! (0xA) records a trigger. Coordinates are kept raw: vectors may run past the sensor width.
 
-use crate::events::carry::SpareWriter;
+use crate::events::carry::{SpareWriter, pack};
 use crate::events::decoder::{Decoder, DecoderOptions, Format};
 use crate::events::error::DecodeError;
 use crate::events::header::TextHeader;
@@ -54,56 +54,79 @@ impl Evt3Decoder {
     }
 }
 
+/// Word types handled off the branch-free path: vectors, TIME_HIGH, EXT_TRIGGER.
+const RARE_KINDS: u16 = 1 << 0x4 | 1 << 0x5 | 1 << 0x8 | 1 << 0xA;
+
 impl Evt3Body {
+    /// Decodes whole words. The frequent words (ADDR_Y, ADDR_X, TIME_LOW, VECT_BASE_X) come in a
+    /// data-dependent order a branch predictor cannot learn, so they run without branches: every
+    /// word writes a candidate event that is kept only for ADDR_X, and the state updates are
+    /// selects. The rest branch.
     #[inline]
-    fn block(&mut self, words: &[u8], out: &mut Vec<Event>) {
-        let mut writer = SpareWriter::new(out, words.len() / 2 * 12);
-        for word in words.chunks_exact(2) {
-            let w = u16::from_le_bytes([word[0], word[1]]);
-            let value = w & 0x0FFF;
-            if !self.started {
-                if w >> 12 == 0x8 {
-                    self.started = true;
-                    self.base = u64::from(value) << 12;
-                    self.time = self.base;
-                }
+    fn block(&mut self, mut words: &[[u8; 2]], out: &mut Vec<Event>) {
+        if !self.started {
+            let Some(first) = words.iter().position(|w| u16::from_le_bytes(*w) >> 12 == 0x8) else { return };
+            let value = u16::from_le_bytes(words[first]) & 0x0FFF;
+            self.started = true;
+            self.base = u64::from(value) << 12;
+            self.time = self.base;
+            words = &words[first + 1..];
+        }
+        let mut writer = SpareWriter::new(out, words.len() * 12);
+        // State in locals (the writer's raw pointer could alias `self`), y and the vector base
+        // (x, polarity) kept packed, ready to be OR-ed into an event.
+        let (mut base, mut time, mut loops) = (self.base, self.time, self.loops);
+        let mut row = pack(0, self.y, false);
+        let mut vector = pack(self.base_x, 0, self.polarity);
+        for &word in words {
+            let w = u16::from_le_bytes(word);
+            let (kind, value) = (w >> 12, w & 0x0FFF);
+            // x and polarity of ADDR_X and VECT_BASE_X
+            let x_p = pack(value & 0x7FF, 0, value & 0x800 != 0);
+            writer.push_packed_if(time, x_p | row, kind == 0x2);
+            row = select(kind == 0x0, pack(0, value & 0x7FF, false), row);
+            time = select(kind == 0x6, base + u64::from(value), time);
+            vector = select(kind == 0x3, x_p, vector);
+            if RARE_KINDS >> kind & 1 == 0 {
                 continue;
             }
-            match w >> 12 {
-                0x2 => writer.push(Event { t: self.time, x: value & 0x7FF, y: self.y, p: value & 0x800 != 0 }),
-                0x0 => self.y = value & 0x7FF,
-                0x6 => self.time = self.base + u64::from(value),
+            match kind {
                 0x4 | 0x5 => {
-                    let (mut bits, width) = if w >> 12 == 0x4 { (value, 12) } else { (value & 0xFF, 8) };
-                    while bits != 0 {
-                        let b = bits.trailing_zeros() as u16;
-                        bits &= bits - 1;
-                        writer.push(Event { t: self.time, x: self.base_x.wrapping_add(b), y: self.y, p: self.polarity });
+                    let (mut bits, width) = if kind == 0x4 { (value, 12) } else { (value & 0xFF, 8) };
+                    let (base_x, p_row) = (vector as u16, vector & !0xFFFF | row);
+                    if bits & bits.wrapping_sub(1) == 0 {
+                        // Zero or one event, the usual case: one candidate, no loop.
+                        let x = base_x.wrapping_add(bits.trailing_zeros() as u16);
+                        writer.push_packed_if(time, pack(x, 0, false) | p_row, bits != 0);
+                    } else {
+                        while bits != 0 {
+                            let x = base_x.wrapping_add(bits.trailing_zeros() as u16);
+                            bits &= bits - 1;
+                            writer.push_packed(time, pack(x, 0, false) | p_row);
+                        }
                     }
-                    self.base_x = self.base_x.wrapping_add(width);
-                }
-                0x3 => {
-                    self.base_x = value & 0x7FF;
-                    self.polarity = value & 0x800 != 0;
+                    vector = vector & !0xFFFF | pack(base_x.wrapping_add(width), 0, false);
                 }
                 0x8 => {
-                    let mut base = (u64::from(value) << 12) + self.loops * LOOP;
-                    if self.base > base && self.base - base >= MAX_BASE - LOOP_THRESHOLD {
-                        base += LOOP;
-                        self.loops += 1;
+                    let mut next = (u64::from(value) << 12) + loops * LOOP;
+                    if base > next && base - next >= MAX_BASE - LOOP_THRESHOLD {
+                        next += LOOP;
+                        loops += 1;
                     }
-                    self.base = base;
-                    self.time = base;
+                    base = next;
+                    time = next;
                 }
-                0xA => self.triggers.push(Trigger {
-                    t: self.time,
-                    channel: ((value >> 8) & 0xF) as u8,
-                    rising: value & 1 == 1,
-                }),
-                _ => {}
+                _ => self.triggers.push(Trigger { t: time, channel: ((value >> 8) & 0xF) as u8, rising: value & 1 == 1 }),
             }
         }
+        (self.base, self.time, self.loops) = (base, time, loops);
+        (self.y, self.base_x, self.polarity) = ((row >> 16) as u16, vector as u16, vector >> 32 != 0);
     }
+}
+
+#[inline(always)]
+fn select<T>(condition: bool, yes: T, no: T) -> T {
+    std::hint::select_unpredictable(condition, yes, no)
 }
 
 impl RecordBody<2> for Evt3Body {
@@ -119,7 +142,7 @@ impl RecordBody<2> for Evt3Body {
     }
 
     fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        for block in records.chunks(BLOCK_WORDS * 2) {
+        for block in records.as_chunks::<2>().0.chunks(BLOCK_WORDS) {
             self.block(block, out);
         }
         Ok(())
