@@ -7,52 +7,139 @@ use crate::model::neuron::NeuronKind;
 
 /// `out[b, oy, ox, o] = bias[o] + Σ_{i,ky,kx} w[o, i, ky, kx] · in[b, oy·s + ky − p, ox·s + kx − p, i]`
 ///
-/// Computed by scattering each non-zero input into the outputs it reaches (zero inputs cost
-/// nothing, an input of 1 adds the weight row without multiplying). Threads own output rows.
+/// Spikes are binary and sparse, so the input is first reduced to the list of non-zero
+/// channels of every pixel; each output pixel then sums only the weight rows of those channels
+/// (no multiplication when every input is 0 or 1), 64 output channels at a time held in
+/// registers, and is stored once. Silent pixels cost nothing. Threads own output rows.
 /// `input`: `[B, Hi, Wi, Ci]`; `out`: `[B, Ho, Wo, Co]`; `weight`: `[Ci, k, k, Co]`.
 #[allow(clippy::too_many_arguments)]
 pub fn conv_scatter(input: &[f32], out: &mut [f32], batch: usize, si: Shape, so: Shape, k: usize, stride: usize, pad: usize, weight: &[f32], bias: &[f32]) {
-    let (co, row_len) = (so.c, so.w * so.c);
-    out.par_chunks_mut(row_len).enumerate().take(batch * so.h).for_each(|(r, row)| {
+    let g = ConvGeometry { si, so, k, stride, pad };
+    let nonzeros: Vec<Nonzeros> = input.par_chunks(si.len()).take(batch).map(|x| Nonzeros::of(x, si.c)).collect();
+    let avx2 = has_avx2();
+    out.par_chunks_mut(so.w * so.c).enumerate().take(batch * so.h).for_each(|(r, row)| {
         let (b, oy) = (r / so.h, r % so.h);
-        for px in row.chunks_exact_mut(co) {
-            px.copy_from_slice(bias);
-        }
-        let sample = &input[b * si.len()..(b + 1) * si.len()];
-        for ky in 0..k {
-            let Some(iy) = (oy * stride + ky).checked_sub(pad).filter(|&iy| iy < si.h) else { continue };
-            let in_row = &sample[iy * si.w * si.c..(iy + 1) * si.w * si.c];
-            for ix in 0..si.w {
-                // Output columns reached from ix: ox·s + kx − p = ix with 0 ≤ kx < k.
-                let reach = ix + pad;
-                let ox_lo = reach.saturating_sub(k - 1).div_ceil(stride);
-                let ox_hi = (reach / stride).min(so.w.saturating_sub(1));
-                if ox_lo > ox_hi {
-                    continue;
-                }
-                for (ci, &v) in in_row[ix * si.c..(ix + 1) * si.c].iter().enumerate() {
-                    if v == 0.0 {
-                        continue;
-                    }
-                    let taps = &weight[(ci * k + ky) * k * co..(ci * k + ky + 1) * k * co];
-                    for ox in ox_lo..=ox_hi {
-                        let kx = reach - ox * stride;
-                        axpy(&mut row[ox * co..(ox + 1) * co], &taps[kx * co..(kx + 1) * co], v);
-                    }
-                }
+        let nz = &nonzeros[b];
+        if avx2 {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `has_avx2` checked that this CPU supports AVX2.
+            unsafe {
+                conv_row_avx2(row, nz, oy, &g, weight, bias)
             }
+        } else {
+            conv_row(row, nz, oy, &g, weight, bias)
         }
     });
 }
 
-/// `dst += v · src`, without the multiplication when `v == 1` (a spike).
-#[inline(always)]
-fn axpy(dst: &mut [f32], src: &[f32], v: f32) {
-    if v == 1.0 {
-        dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
-    } else {
-        dst.iter_mut().zip(src).for_each(|(d, s)| *d += v * s);
+/// The non-zero channels of every pixel of one sample (compressed rows).
+pub struct Nonzeros {
+    /// `start[p]..start[p + 1]` indexes the entries of pixel p.
+    start: Vec<u32>,
+    channel: Vec<u32>,
+    value: Vec<f32>,
+    /// Every non-zero value is exactly 1 (spikes): no multiplications needed.
+    binary: bool,
+}
+
+impl Nonzeros {
+    pub fn of(sample: &[f32], channels: usize) -> Self {
+        let mut nz = Self { start: Vec::with_capacity(sample.len() / channels + 1), channel: Vec::new(), value: Vec::new(), binary: true };
+        nz.start.push(0);
+        for px in sample.chunks_exact(channels) {
+            for (c, &v) in px.iter().enumerate() {
+                if v != 0.0 {
+                    nz.channel.push(c as u32);
+                    nz.value.push(v);
+                    nz.binary &= v == 1.0;
+                }
+            }
+            nz.start.push(nz.channel.len() as u32);
+        }
+        nz
     }
+}
+
+struct ConvGeometry {
+    si: Shape,
+    so: Shape,
+    k: usize,
+    stride: usize,
+    pad: usize,
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// [`conv_row`] compiled for AVX2 (8-wide adds); chosen at run time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn conv_row_avx2(row: &mut [f32], nz: &Nonzeros, oy: usize, g: &ConvGeometry, weight: &[f32], bias: &[f32]) {
+    conv_row(row, nz, oy, g, weight, bias)
+}
+
+/// One output row `[Wo, Co]` of [`conv_scatter`].
+#[inline(always)]
+fn conv_row(row: &mut [f32], nz: &Nonzeros, oy: usize, g: &ConvGeometry, weight: &[f32], bias: &[f32]) {
+    let (si, so, k) = (g.si, g.so, g.k);
+    let co = so.c;
+    // (input pixel, offset of the (ky, kx) weight rows) of every tap inside the input.
+    let mut taps = Vec::with_capacity(k * k);
+    for ox in 0..so.w {
+        taps.clear();
+        for ky in 0..k {
+            let Some(iy) = (oy * g.stride + ky).checked_sub(g.pad).filter(|&y| y < si.h) else { continue };
+            for kx in 0..k {
+                let Some(ix) = (ox * g.stride + kx).checked_sub(g.pad).filter(|&x| x < si.w) else { continue };
+                taps.push((iy * si.w + ix, (ky * k + kx) * co));
+            }
+        }
+        let px = &mut row[ox * co..(ox + 1) * co];
+        let stride_ci = k * k * co;
+        let mut c0 = 0;
+        while c0 + 64 <= co {
+            if nz.binary { block::<64, true>(px, c0, &taps, nz, weight, stride_ci, bias) } else { block::<64, false>(px, c0, &taps, nz, weight, stride_ci, bias) }
+            c0 += 64;
+        }
+        while c0 + 8 <= co {
+            if nz.binary { block::<8, true>(px, c0, &taps, nz, weight, stride_ci, bias) } else { block::<8, false>(px, c0, &taps, nz, weight, stride_ci, bias) }
+            c0 += 8;
+        }
+        while c0 < co {
+            block::<1, false>(px, c0, &taps, nz, weight, stride_ci, bias);
+            c0 += 1;
+        }
+    }
+}
+
+/// Output channels `c0..c0 + N` of one pixel: bias plus the weight rows of every non-zero input
+/// under every tap, accumulated in registers.
+#[inline(always)]
+fn block<const N: usize, const BINARY: bool>(px: &mut [f32], c0: usize, taps: &[(usize, usize)], nz: &Nonzeros, weight: &[f32], stride_ci: usize, bias: &[f32]) {
+    let mut acc = [0f32; N];
+    acc.copy_from_slice(&bias[c0..c0 + N]);
+    for &(pixel, offset) in taps {
+        let (from, to) = (nz.start[pixel] as usize, nz.start[pixel + 1] as usize);
+        for j in from..to {
+            let at = nz.channel[j] as usize * stride_ci + offset + c0;
+            let Some(w) = weight.get(at..at + N).and_then(|w| w.first_chunk::<N>()) else { continue };
+            if BINARY {
+                for i in 0..N {
+                    acc[i] += w[i];
+                }
+            } else {
+                let v = nz.value[j];
+                for i in 0..N {
+                    acc[i] += v * w[i];
+                }
+            }
+        }
+    }
+    px[c0..c0 + N].copy_from_slice(&acc);
 }
 
 /// One timestep of one sample's neurons ([`NeuronKind::step`] per element): updates the
@@ -114,7 +201,12 @@ pub fn linear_scatter(input: &[f32], out: &mut [f32], batch: usize, inputs: usiz
         dst.copy_from_slice(bias);
         for (i, &v) in input[b * inputs..(b + 1) * inputs].iter().enumerate() {
             if v != 0.0 {
-                axpy(dst, &weight_t[i * outputs..(i + 1) * outputs], v);
+                let w = &weight_t[i * outputs..(i + 1) * outputs];
+                if v == 1.0 {
+                    dst.iter_mut().zip(w).for_each(|(d, s)| *d += s);
+                } else {
+                    dst.iter_mut().zip(w).for_each(|(d, s)| *d += v * s);
+                }
             }
         }
     }
