@@ -8,6 +8,7 @@ mod convert;
 mod frames;
 mod info;
 mod inspect;
+mod simulate;
 mod model_args;
 mod progress;
 
@@ -31,6 +32,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Convert a recording to AEDAT4 (.aedat4), CSV (.csv) or NumPy (.npy), chosen by extension.
     Convert(convert::ConvertArgs),
+    /// Write synthetic labelled recordings from the built-in event-camera simulator.
+    Simulate(simulate::SimulateArgs),
     /// Bin a recording into frames [T, 2, H, W] as SpikingJelly or tonic would; write .npy and pictures.
     Frames(frames::FramesArgs),
     /// Classify recordings (files, folders, .npy frames) with an IMP-SNN model.
@@ -88,6 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Frames(args) => frames::run(args),
         Command::Classify(args) => classify::run(args),
         Command::Info(args) => info::run(args),

@@ -183,12 +183,13 @@ fn record_dataset(args: &SimulateArgs, simulator: &Simulator, out: &Path) -> any
         println!("{summary}");
     } else {
         println!(
-            "wrote {} files ({} classes x {}) to {} in {:.2?} with {threads} threads",
+            "wrote {} files ({} classes x {}) to {} in {:.2?} on {threads} thread{}",
             written.len(),
             classes.len(),
             args.per_class,
             out.display(),
-            elapsed
+            elapsed,
+            if threads == 1 { "" } else { "s" }
         );
         println!("{events} events: {mean} per file (min {fewest}, max {most}), {:.1} % ON", 100.0 * on as f64 / events.max(1) as f64);
     }
