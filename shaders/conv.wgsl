@@ -1,8 +1,9 @@
 // Convolution with bias and the per-lane TEBN scale, on channel-last data, any input values:
 //   out[b, oy, ox, o] = (bias[o] + Σ_{ky,kx,c} w[c, ky, kx, o] · in[b, oy·S + ky − P, ox·S + kx − P, c])
 //                       · scale[steps[b]]                     (the scale only with HAS_SCALE)
-// Invocations along x are output channels of one output pixel, so they read the same input
-// value (a uniform load and, with SKIP_ZERO, a uniform branch) and adjacent weights.
+// Each invocation computes a 4 × 4 register tile: 4 output channels (one vec4 of weights) at
+// 4 output pixels along x, so every weight load serves 4 pixels and every input load 4
+// channels. Invocations along x are channel groups of the same pixels (same input values).
 // SKIP_ZERO skips zero inputs exactly as the CPU backend does (0·w adds nothing).
 
 override K: u32 = 3u;
@@ -16,16 +17,18 @@ override WG_P: u32 = 4u;
 struct Params {
     ci: u32, hi: u32, wi: u32,
     co: u32, ho: u32, wo: u32,
+    co4: u32,     // ⌈Co / 4⌉
+    tiles_x: u32, // ⌈Wo / 4⌉
 }
 
 // p: shapes of one sample
 @group(0) @binding(0) var<uniform> p: Params;
 // input: [B, Hi, Wi, Ci] f32
 @group(0) @binding(1) var<storage, read> input: array<f32>;
-// weight: [Ci, K, K, Co] f32 (output channel innermost)
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-// bias: [Co] f32
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
+// weight: [Ci, K, K, Co4] vec4<f32> (output channels innermost, zero-padded to a multiple of 4)
+@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
+// bias: [Co4] vec4<f32>, zero-padded
+@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 // scale: [T] f32 TEBN scale per timestep ([1], unread, without HAS_SCALE)
 @group(0) @binding(4) var<storage, read> scale: array<f32>;
 // steps: [B] u32, each lane's timestep index
@@ -33,44 +36,72 @@ struct Params {
 // out: [B, Ho, Wo, Co] f32
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
-// Workgroups: x over output channels, y strides over output pixels, z is the lane.
-@compute @workgroup_size(WG_O, WG_P)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let o = gid.x;
-    let b = gid.z;
-    if o >= p.co {
+fn tap(v: vec4<f32>, w: vec4<f32>, x: f32) -> vec4<f32> {
+    if SKIP_ZERO && x == 0.0 {
+        return v;
+    }
+    return v + w * x;
+}
+
+fn store(b: u32, oy: u32, ox: u32, g: u32, v: vec4<f32>) {
+    if ox >= p.wo {
         return;
     }
-    let pixels = p.ho * p.wo;
-    let tap_stride = K * K * p.co;
-    for (var px = gid.y; px < pixels; px += nwg.y * WG_P) {
-        let oy = px / p.wo;
-        let ox = px % p.wo;
-        var acc = bias[o];
+    var r = v;
+    if HAS_SCALE {
+        r *= scale[steps[b]];
+    }
+    let base = ((b * p.ho + oy) * p.wo + ox) * p.co + 4u * g;
+    let n = min(4u, p.co - 4u * g);
+    for (var k = 0u; k < n; k++) {
+        out[base + k] = r[k];
+    }
+}
+
+// Workgroups: x over channel groups, y strides over 4-pixel tiles, z is the lane.
+@compute @workgroup_size(WG_O, WG_P)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let g = gid.x;
+    let b = gid.z;
+    if g >= p.co4 {
+        return;
+    }
+    let tiles = p.ho * p.tiles_x;
+    let tap_stride = K * K * p.co4;
+    for (var t = gid.y; t < tiles; t += nwg.y * WG_P) {
+        let oy = t / p.tiles_x;
+        let ox = (t % p.tiles_x) * 4u;
+        let b0 = bias[g];
+        var a0 = b0;
+        var a1 = b0;
+        var a2 = b0;
+        var a3 = b0;
         for (var ky = 0u; ky < K; ky++) {
             let iy = i32(oy * STRIDE + ky) - i32(PAD);
             if iy < 0 || iy >= i32(p.hi) {
                 continue;
             }
+            let row = (b * p.hi + u32(iy)) * p.wi;
             for (var kx = 0u; kx < K; kx++) {
-                let ix = i32(ox * STRIDE + kx) - i32(PAD);
-                if ix < 0 || ix >= i32(p.wi) {
-                    continue;
-                }
-                let src = ((b * p.hi + u32(iy)) * p.wi + u32(ix)) * p.ci;
-                var w = (ky * K + kx) * p.co + o;
+                // Input column of each of the 4 pixels; out of range → reads nothing.
+                let ix0 = i32(ox * STRIDE + kx) - i32(PAD);
+                let ix = vec4<i32>(ix0, ix0 + i32(STRIDE), ix0 + 2 * i32(STRIDE), ix0 + 3 * i32(STRIDE));
+                let ok = ix >= vec4<i32>(0) & ix < vec4<i32>(i32(p.wi));
+                let src = (vec4<u32>(row) + vec4<u32>(max(ix, vec4<i32>(0)))) * p.ci;
+                var w = (ky * K + kx) * p.co4 + g;
                 for (var c = 0u; c < p.ci; c++) {
-                    let xv = input[src + c];
-                    if !SKIP_ZERO || xv != 0.0 {
-                        acc += weight[w] * xv;
-                    }
+                    let wv = weight[w];
+                    if ok.x { a0 = tap(a0, wv, input[src.x + c]); }
+                    if ok.y { a1 = tap(a1, wv, input[src.y + c]); }
+                    if ok.z { a2 = tap(a2, wv, input[src.z + c]); }
+                    if ok.w { a3 = tap(a3, wv, input[src.w + c]); }
                     w += tap_stride;
                 }
             }
         }
-        if HAS_SCALE {
-            acc *= scale[steps[b]];
-        }
-        out[(b * pixels + px) * p.co + o] = acc;
+        store(b, oy, ox, g, a0);
+        store(b, oy, ox + 1u, g, a1);
+        store(b, oy, ox + 2u, g, a2);
+        store(b, oy, ox + 3u, g, a3);
     }
 }

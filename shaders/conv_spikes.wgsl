@@ -1,8 +1,10 @@
 // Convolution of binary spikes (bit-packed by pack_spikes.wgsl), accumulate-only: a spike adds
-// its weight, silent inputs cost one bit test per 32 channels.
+// its weights, silent channels cost nothing.
 //   out[b, oy, ox, o] = (bias[o] + Σ_{ky,kx,c: spike} w[c, ky, kx, o]) · scale[steps[b]]
-// Equal to conv.wgsl on 0/1 inputs (x·w = w for x = 1). Invocations along x are output
-// channels of one pixel: they walk the same spike bits (uniform loop) and read adjacent weights.
+// Equal to conv.wgsl on 0/1 inputs (x·w = w for x = 1). Each invocation computes 4 output
+// channels (one vec4 of weights) at 4 output pixels along x: it walks the set bits of the 4
+// pixels' words OR-ed together, loads each spiking channel's weights once and adds them to
+// the pixels that spiked.
 
 override K: u32 = 3u;
 override STRIDE: u32 = 1u;
@@ -14,17 +16,19 @@ override WG_P: u32 = 4u;
 struct Params {
     ci: u32, hi: u32, wi: u32,
     co: u32, ho: u32, wo: u32,
-    words: u32, // ⌈Ci / 32⌉
+    co4: u32,     // ⌈Co / 4⌉
+    tiles_x: u32, // ⌈Wo / 4⌉
+    words: u32,   // ⌈Ci / 32⌉
 }
 
 // p: shapes of one sample
 @group(0) @binding(0) var<uniform> p: Params;
 // bits: [B, Hi, Wi, words] u32, bit j of word q = spike of channel 32·q + j
 @group(0) @binding(1) var<storage, read> bits: array<u32>;
-// weight: [Ci, K, K, Co] f32 (output channel innermost)
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-// bias: [Co] f32
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
+// weight: [Ci, K, K, Co4] vec4<f32> (output channels innermost, zero-padded to a multiple of 4)
+@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
+// bias: [Co4] vec4<f32>, zero-padded
+@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
 // scale: [T] f32 TEBN scale per timestep ([1], unread, without HAS_SCALE)
 @group(0) @binding(4) var<storage, read> scale: array<f32>;
 // steps: [B] u32, each lane's timestep index
@@ -32,45 +36,79 @@ struct Params {
 // out: [B, Ho, Wo, Co] f32
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
-// Workgroups: x over output channels, y strides over output pixels, z is the lane.
-@compute @workgroup_size(WG_O, WG_P)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let o = gid.x;
-    let b = gid.z;
-    if o >= p.co {
+fn store(b: u32, oy: u32, ox: u32, g: u32, v: vec4<f32>) {
+    if ox >= p.wo {
         return;
     }
-    let pixels = p.ho * p.wo;
-    let tap_stride = K * K * p.co;
-    for (var px = gid.y; px < pixels; px += nwg.y * WG_P) {
-        let oy = px / p.wo;
-        let ox = px % p.wo;
-        var acc = bias[o];
+    var r = v;
+    if HAS_SCALE {
+        r *= scale[steps[b]];
+    }
+    let base = ((b * p.ho + oy) * p.wo + ox) * p.co + 4u * g;
+    let n = min(4u, p.co - 4u * g);
+    for (var k = 0u; k < n; k++) {
+        out[base + k] = r[k];
+    }
+}
+
+// The word of pixel column `ix` (0 outside the input).
+fn word_at(row: u32, ix: i32, q: u32) -> u32 {
+    if ix < 0 || ix >= i32(p.wi) {
+        return 0u;
+    }
+    return bits[(row + u32(ix)) * p.words + q];
+}
+
+// Workgroups: x over channel groups, y strides over 4-pixel tiles, z is the lane.
+@compute @workgroup_size(WG_O, WG_P)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let g = gid.x;
+    let b = gid.z;
+    if g >= p.co4 {
+        return;
+    }
+    let tiles = p.ho * p.tiles_x;
+    let tap_stride = K * K * p.co4;
+    for (var t = gid.y; t < tiles; t += nwg.y * WG_P) {
+        let oy = t / p.tiles_x;
+        let ox = (t % p.tiles_x) * 4u;
+        let b0 = bias[g];
+        var a0 = b0;
+        var a1 = b0;
+        var a2 = b0;
+        var a3 = b0;
         for (var ky = 0u; ky < K; ky++) {
             let iy = i32(oy * STRIDE + ky) - i32(PAD);
             if iy < 0 || iy >= i32(p.hi) {
                 continue;
             }
+            let row = (b * p.hi + u32(iy)) * p.wi;
             for (var kx = 0u; kx < K; kx++) {
-                let ix = i32(ox * STRIDE + kx) - i32(PAD);
-                if ix < 0 || ix >= i32(p.wi) {
-                    continue;
-                }
-                let src = ((b * p.hi + u32(iy)) * p.wi + u32(ix)) * p.words;
-                let tap = (ky * K + kx) * p.co + o;
+                let ix0 = i32(ox * STRIDE + kx) - i32(PAD);
+                let s = i32(STRIDE);
+                let first = (ky * K + kx) * p.co4 + g;
                 for (var q = 0u; q < p.words; q++) {
-                    var word = bits[src + q];
-                    while word != 0u {
-                        let c = q * 32u + countTrailingZeros(word);
-                        acc += weight[c * tap_stride + tap];
-                        word &= word - 1u;
+                    let w0 = word_at(row, ix0, q);
+                    let w1 = word_at(row, ix0 + s, q);
+                    let w2 = word_at(row, ix0 + 2 * s, q);
+                    let w3 = word_at(row, ix0 + 3 * s, q);
+                    var any = w0 | w1 | w2 | w3;
+                    while any != 0u {
+                        let j = countTrailingZeros(any);
+                        let m = 1u << j;
+                        let wv = weight[(q * 32u + j) * tap_stride + first];
+                        if (w0 & m) != 0u { a0 += wv; }
+                        if (w1 & m) != 0u { a1 += wv; }
+                        if (w2 & m) != 0u { a2 += wv; }
+                        if (w3 & m) != 0u { a3 += wv; }
+                        any &= any - 1u;
                     }
                 }
             }
         }
-        if HAS_SCALE {
-            acc *= scale[steps[b]];
-        }
-        out[(b * pixels + px) * p.co + o] = acc;
+        store(b, oy, ox, g, a0);
+        store(b, oy, ox + 1u, g, a1);
+        store(b, oy, ox + 2u, g, a2);
+        store(b, oy, ox + 3u, g, a3);
     }
 }

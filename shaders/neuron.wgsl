@@ -34,49 +34,47 @@ const WG: u32 = 256u;
 
 var<workgroup> fired: atomic<u32>;
 
-// V after a spike decision on H (SpikingJelly's neuronal reset).
-fn reset(h: f32, spike: bool) -> f32 {
-    let after = select(h - p.v_th, p.v_reset, p.hard_reset != 0u);
-    return select(h, after, spike);
-}
-
-// Workgroups: x strides over the N neurons of one lane, y is the lane.
+// Workgroups: x strides over the N neurons of one lane, y is the lane. The parameters are read
+// once per invocation (an invocation usually takes several neurons).
 @compute @workgroup_size(256)
 fn main(
     @builtin(local_invocation_index) lid: u32,
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
+    let n = p.n;
+    let kind = p.kind;
+    let hard = p.hard_reset != 0u;
+    let decay_input = p.decay_input != 0u;
+    let a = p.a;
+    let v_th = p.v_th;
+    let vr = p.v_reset;
     let lane = wg.y;
-    let base = lane * p.n;
+    let base = lane * n;
     var mine = 0u;
-    for (var i = wg.x * WG + lid; i < p.n; i += nwg.x * WG) {
+    for (var i = wg.x * WG + lid; i < n; i += nwg.x * WG) {
         let xi = x[base + i];
         var vi = v[base + i];
         var spike = false;
-        switch p.kind {
-            case 0u: {
-                let mem = p.a * vi + xi;
-                spike = mem - p.v_th > 0.0;
-                vi = select(mem, 0.0, spike);
-            }
-            case 1u: {
-                var h: f32;
-                let tau = p.a;
-                let vr = p.v_reset;
-                if p.decay_input != 0u {
-                    if p.hard_reset != 0u { h = vi + (xi - (vi - vr)) / tau; } else { h = vi + (xi - vi) / tau; }
+        if kind == 0u {
+            // Legacy LIF: mem = decay·mem + x; fire on mem − v_th > 0; mem = 0 after a spike.
+            let mem = a * vi + xi;
+            spike = mem - v_th > 0.0;
+            vi = select(mem, 0.0, spike);
+        } else {
+            var h: f32;
+            if kind == 1u {
+                // SpikingJelly LIF, τ = a, divided (not multiplied by 1/τ) as the reference does.
+                if decay_input {
+                    if hard { h = vi + (xi - (vi - vr)) / a; } else { h = vi + (xi - vi) / a; }
                 } else {
-                    if p.hard_reset != 0u { h = vi - (vi - vr) / tau + xi; } else { h = vi * (1.0 - 1.0 / tau) + xi; }
+                    if hard { h = vi - (vi - vr) / a + xi; } else { h = vi * (1.0 - 1.0 / a) + xi; }
                 }
-                spike = h >= p.v_th;
-                vi = reset(h, spike);
+            } else {
+                h = vi + xi;
             }
-            default: {
-                let h = vi + xi;
-                spike = h >= p.v_th;
-                vi = reset(h, spike);
-            }
+            spike = h >= v_th;
+            vi = select(h, select(h - v_th, vr, hard), spike);
         }
         v[base + i] = vi;
         s[base + i] = select(0.0, 1.0, spike);

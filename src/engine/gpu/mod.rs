@@ -13,6 +13,7 @@ pub mod context;
 pub mod kernel;
 pub mod model;
 pub mod plan;
+pub mod profile;
 pub mod state;
 
 use std::sync::Arc;
@@ -70,6 +71,24 @@ impl GpuBackend {
         self.plan.dispatches.iter().map(|d| d.label.as_str()).collect()
     }
 
+    /// Runs one timestep (with the head) with a timestamp around every dispatch and returns
+    /// each dispatch's GPU time in milliseconds. The state advances as in a normal step.
+    pub fn profile_step(&mut self, input: &[f32], steps: &[usize]) -> Result<Vec<(String, f64)>, EngineError> {
+        self.upload(input, steps)?;
+        profile::time_dispatches(&self.ctx, &self.plan, true)
+    }
+
+    /// Checks a step's arguments and writes the input frames and lane timesteps.
+    fn upload(&mut self, input: &[f32], steps: &[usize]) -> Result<(), EngineError> {
+        self.check(input, steps)?;
+        let s = self.model.graph.input;
+        nchw_to_nhwc(input, &mut self.input, self.state.batch, s.c, s.h * s.w);
+        let steps: Vec<u32> = steps.iter().map(|&t| t as u32).collect();
+        self.ctx.queue.write_buffer(self.scratch.value(0), 0, bytemuck::cast_slice(&self.input));
+        self.ctx.queue.write_buffer(&self.scratch.steps, 0, bytemuck::cast_slice(&steps));
+        Ok(())
+    }
+
     fn check(&self, input: &[f32], steps: &[usize]) -> Result<(), EngineError> {
         let (b, s, g) = (self.state.batch, self.model.graph.input, &self.model.graph);
         if input.len() != b * s.len() {
@@ -107,13 +126,8 @@ impl Backend for GpuBackend {
     }
 
     fn step(&mut self, input: &[f32], steps: &[usize], logits: bool) -> Result<Option<Vec<f32>>, EngineError> {
-        self.check(input, steps)?;
-        let s = self.model.graph.input;
-        nchw_to_nhwc(input, &mut self.input, self.state.batch, s.c, s.h * s.w);
-        let steps: Vec<u32> = steps.iter().map(|&t| t as u32).collect();
+        self.upload(input, steps)?;
         let queue = &self.ctx.queue;
-        queue.write_buffer(self.scratch.value(0), 0, bytemuck::cast_slice(&self.input));
-        queue.write_buffer(&self.scratch.steps, 0, bytemuck::cast_slice(&steps));
         let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("timestep") });
         self.plan.encode(&mut encoder, logits);
         if !logits {

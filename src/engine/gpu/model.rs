@@ -10,7 +10,8 @@ use super::context::GpuContext;
 
 /// Per-node weights in the kernels' layout (channel-last activations).
 pub enum NodeWeights {
-    /// `weight`: `[Ci, K, K, Co]`; `bias`: `[Co]`; `scale`: `[T]` TEBN scale, or `[1.0]` unread.
+    /// `weight`: `[Ci, K, K, Co4·4]`; `bias`: `[Co4·4]` (Co4 = ⌈Co/4⌉, zero-padded so the
+    /// kernels load 4 output channels as one vec4); `scale`: `[T]` TEBN scale, or `[1.0]` unread.
     Conv { weight: wgpu::Buffer, bias: wgpu::Buffer, scale: wgpu::Buffer, has_scale: bool },
     /// `weight`: `[in, out]`, rows in this backend's storage order of the input; `bias`: `[out]`.
     Linear { weight: wgpu::Buffer, bias: wgpu::Buffer },
@@ -44,14 +45,17 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
             if c.weight.len() != o * i * k * k || c.bias.len() != o {
                 return Err(bad(node, format!("weight has {} values and bias {}, expected {} and {o}", c.weight.len(), c.bias.len(), o * i * k * k)));
             }
-            let mut w = vec![0.0f32; c.weight.len()];
+            let o4 = 4 * o.div_ceil(4);
+            let mut w = vec![0.0f32; i * k * k * o4];
             for co in 0..o {
                 for ci in 0..i {
                     for t in 0..k * k {
-                        w[(ci * k * k + t) * o + co] = c.weight[(co * i + ci) * k * k + t];
+                        w[(ci * k * k + t) * o4 + co] = c.weight[(co * i + ci) * k * k + t];
                     }
                 }
             }
+            let mut bias = c.bias.clone();
+            bias.resize(o4, 0.0);
             let scale = match &c.time_scale {
                 Some(s) if s.len() < graph.timesteps => {
                     return Err(bad(node, format!("TEBN scale has {} timesteps, the model runs {}", s.len(), graph.timesteps)));
@@ -61,7 +65,7 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
             };
             NodeWeights::Conv {
                 weight: ctx.storage_init(&label("conv weight"), &w),
-                bias: ctx.storage_init(&label("conv bias"), &c.bias),
+                bias: ctx.storage_init(&label("conv bias"), &bias),
                 scale: ctx.storage_init(&label("conv TEBN scale"), &scale),
                 has_scale: c.time_scale.is_some(),
             }

@@ -75,7 +75,9 @@ impl Plan {
             let uniform = |words: &[u32]| ctx.uniform(&format!("{name} params"), words);
             match (&node.op, &model.nodes[i]) {
                 (Op::Conv(c), NodeWeights::Conv { weight, bias, scale, has_scale }) => {
-                    let wg_o = (c.out_ch.next_power_of_two() as u32).clamp(8, 64);
+                    // Each invocation: 4 output channels × 4 pixels along x.
+                    let (co4, tiles_x) = (so.c.div_ceil(4), so.w.div_ceil(4));
+                    let wg_o = (co4.next_power_of_two() as u32).clamp(1, 16);
                     let wg_p = 64 / wg_o;
                     let constants = Constants::default()
                         .with("K", c.kernel as u32)
@@ -84,8 +86,8 @@ impl Plan {
                         .flag("HAS_SCALE", *has_scale)
                         .with("WG_O", wg_o)
                         .with("WG_P", wg_p);
-                    let mut shape = [si.c, si.h, si.w, so.c, so.h, so.w].map(|x| x as u32).to_vec();
-                    let grid = [groups(so.c, wg_o), groups(so.h * so.w, wg_p), b as u32];
+                    let mut shape = [si.c, si.h, si.w, so.c, so.h, so.w, co4, tiles_x].map(|x| x as u32).to_vec();
+                    let grid = [groups(co4, wg_o), groups(so.h * tiles_x, wg_p), b as u32];
                     match &scratch.bits[node.inputs[0]] {
                         Some(bits) => {
                             shape.push(si.c.div_ceil(32) as u32);
@@ -105,7 +107,8 @@ impl Plan {
                     let words = neuron_params(kind, n, index, state.neuron_nodes);
                     let p = ctx.storage_init(&format!("{name} neuron params"), &words);
                     let mem = state.membranes[i].as_ref().expect("neuron nodes have a membrane");
-                    let grid = [groups(n, Kernel::Neuron.workgroup_x()), b as u32, 1];
+                    // About 4 neurons per invocation: the parameters are loaded once for all of them.
+                    let grid = [groups(n.div_ceil(4), Kernel::Neuron.workgroup_x()), b as u32, 1];
                     push(Kernel::Neuron, Constants::default(), name, &[input, mem, out, &state.counts, &p], grid, node.head);
                     if let Some(bits) = &scratch.bits[i + 1] {
                         let words = so.c.div_ceil(32);
