@@ -146,7 +146,7 @@ fn compare_run(graph: &Graph, batch: usize, steps: usize, rng: &mut Rng, integer
     }
 }
 
-const ALL_MODES: [ConvMode; 3] = [ConvMode::Dense, ConvMode::SkipZero, ConvMode::SpikeBits];
+const ALL_MODES: [ConvMode; 3] = [ConvMode::Dense, ConvMode::SkipZero, ConvMode::Sparse];
 
 // ---------------------------------------------------------------------------------------------
 // Shaders
@@ -375,14 +375,14 @@ fn vgg_like_network_is_bit_identical() {
 fn sew_residual_network_is_bit_identical() {
     let mut rng = Rng(11);
     let g = sew_like(&mut rng);
-    compare_run(&g, 2, 5, &mut rng, true, EXACT, &[ConvMode::SpikeBits, ConvMode::Dense]);
+    compare_run(&g, 2, 5, &mut rng, true, EXACT, &[ConvMode::Sparse, ConvMode::Dense]);
 }
 
 #[test]
 fn resnet_stem_network_is_bit_identical() {
     let mut rng = Rng(12);
     let g = stem_like(&mut rng);
-    compare_run(&g, 2, 5, &mut rng, true, EXACT, &[ConvMode::SpikeBits]);
+    compare_run(&g, 2, 5, &mut rng, true, EXACT, &[ConvMode::Sparse]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,10 +10,12 @@
 pub enum Kernel {
     /// Convolution + bias + TEBN scale on any input (`shaders/conv.wgsl`).
     Conv,
-    /// Convolution of bit-packed binary spikes, accumulate-only (`shaders/conv_spikes.wgsl`).
-    ConvSpikes,
-    /// Spikes `[B, H, W, C]` f32 → bits `[B, H, W, ⌈C/32⌉]` u32 (`shaders/pack_spikes.wgsl`).
-    PackSpikes,
+    /// Convolution walking the bitmap of non-zero inputs; accumulate-only on spikes
+    /// (`shaders/conv_sparse.wgsl`).
+    ConvSparse,
+    /// Values `[B, H, W, C]` f32 → non-zero bitmap `[B, H, W, ⌈C/32⌉]` u32
+    /// (`shaders/pack_nonzero.wgsl`).
+    PackNonzero,
     /// LIF / IF neurons with per-lane state and spike counts (`shaders/neuron.wgsl`); follows
     /// burn's template-kernel rules so the training path can launch it.
     Neuron,
@@ -34,8 +36,8 @@ pub enum Kernel {
 impl Kernel {
     pub const ALL: [Kernel; 10] = [
         Kernel::Conv,
-        Kernel::ConvSpikes,
-        Kernel::PackSpikes,
+        Kernel::ConvSparse,
+        Kernel::PackNonzero,
         Kernel::Neuron,
         Kernel::AvgPool,
         Kernel::GlobalAvgPool,
@@ -51,8 +53,8 @@ impl Kernel {
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Conv => "conv",
-            Kernel::ConvSpikes => "conv_spikes",
-            Kernel::PackSpikes => "pack_spikes",
+            Kernel::ConvSparse => "conv_sparse",
+            Kernel::PackNonzero => "pack_nonzero",
             Kernel::Neuron => "neuron",
             Kernel::AvgPool => "avg_pool",
             Kernel::GlobalAvgPool => "global_avg_pool",
@@ -67,8 +69,8 @@ impl Kernel {
     pub fn source(self) -> &'static str {
         match self {
             Kernel::Conv => include_str!("../../../shaders/conv.wgsl"),
-            Kernel::ConvSpikes => include_str!("../../../shaders/conv_spikes.wgsl"),
-            Kernel::PackSpikes => include_str!("../../../shaders/pack_spikes.wgsl"),
+            Kernel::ConvSparse => include_str!("../../../shaders/conv_sparse.wgsl"),
+            Kernel::PackNonzero => include_str!("../../../shaders/pack_nonzero.wgsl"),
             Kernel::Neuron => include_str!("../../../shaders/neuron.wgsl"),
             Kernel::AvgPool => include_str!("../../../shaders/avg_pool.wgsl"),
             Kernel::GlobalAvgPool => include_str!("../../../shaders/global_avg_pool.wgsl"),

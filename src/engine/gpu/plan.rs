@@ -13,14 +13,16 @@ use super::state::{GpuState, Scratch};
 /// How convolutions use the sparsity of their input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ConvMode {
-    /// Multiply-accumulate every input, zeros included.
+    /// Multiply-accumulate every input, zeros included (`conv.wgsl`).
     Dense,
-    /// Skip zero inputs with a branch (uniform across the output channels of a workgroup).
+    /// `conv.wgsl` skipping zero inputs with a branch (the CPU backend's semantics; no faster
+    /// on lavapipe, whose branches are masks).
     SkipZero,
-    /// Spike inputs bit-packed after each neuron layer, accumulate-only over set bits; other
-    /// inputs as `SkipZero`.
+    /// Every convolution input gets a bitmap of its non-zero values, packed once after the
+    /// layer that made it; `conv_sparse.wgsl` walks the set bits, accumulate-only when the
+    /// input is spikes.
     #[default]
-    SpikeBits,
+    Sparse,
 }
 
 /// One compute dispatch of the plan.
@@ -42,18 +44,20 @@ fn groups(n: usize, per_group: u32) -> u32 {
     (n.div_ceil(per_group as usize)).clamp(1, 65_535) as u32
 }
 
-/// Which values a spike convolution reads (so they get packed bits).
+/// Which values a sparse convolution reads (so they get a non-zero bitmap).
 pub fn packed_values(graph: &Graph, mode: ConvMode) -> Vec<bool> {
     let mut packed = vec![false; graph.nodes.len() + 1];
-    if mode == ConvMode::SpikeBits {
-        for n in &graph.nodes {
-            let v = n.inputs[0];
-            if matches!(n.op, Op::Conv(_)) && v > 0 && matches!(graph.nodes[v - 1].op, Op::Neuron(_)) {
-                packed[v] = true;
-            }
+    if mode == ConvMode::Sparse {
+        for n in graph.nodes.iter().filter(|n| matches!(n.op, Op::Conv(_))) {
+            packed[n.inputs[0]] = true;
         }
     }
     packed
+}
+
+/// Value `v` holds spikes (exactly 0 or 1).
+fn is_spikes(graph: &Graph, v: usize) -> bool {
+    v > 0 && matches!(graph.nodes[v - 1].op, Op::Neuron(_))
 }
 
 impl Plan {
@@ -67,6 +71,18 @@ impl Plan {
             let bind_group = ctx.bind(&label, &pipeline, buffers);
             dispatches.push(Dispatch { label, pipeline, bind_group, groups, head });
         };
+        let pack = |v: usize, push: &mut dyn FnMut(Kernel, Constants, &str, &[&wgpu::Buffer], [u32; 3], bool)| {
+            let Some(bits) = &scratch.bits[v] else { return };
+            let s = g.value_shape(v);
+            let words = s.c.div_ceil(32);
+            let total = b * s.h * s.w * words;
+            let p = ctx.uniform(&format!("value {v} pack params"), &[s.c as u32, words as u32, total as u32]);
+            let consumers_in_head = g.nodes.iter().filter(|m| m.inputs[0] == v && matches!(m.op, Op::Conv(_))).all(|m| m.head);
+            let grid = [groups(total, Kernel::PackNonzero.workgroup_x()), 1, 1];
+            let name = if v == 0 { "input" } else { g.nodes[v - 1].name.as_str() };
+            push(Kernel::PackNonzero, Constants::default(), name, &[&p, scratch.value(v), bits], grid, consumers_in_head);
+        };
+        pack(0, &mut push);
         for (i, node) in g.nodes.iter().enumerate() {
             let (si, so) = (g.value_shape(node.inputs[0]), node.shape);
             let input = scratch.value(node.inputs[0]);
@@ -92,7 +108,8 @@ impl Plan {
                         Some(bits) => {
                             shape.push(si.c.div_ceil(32) as u32);
                             let p = uniform(&shape);
-                            push(Kernel::ConvSpikes, constants, name, &[&p, bits, weight, bias, scale, &scratch.steps, out], grid, node.head);
+                            let constants = constants.flag("BINARY", is_spikes(g, node.inputs[0]));
+                            push(Kernel::ConvSparse, constants, name, &[&p, bits, input, weight, bias, scale, &scratch.steps, out], grid, node.head);
                         }
                         None => {
                             let p = uniform(&shape);
@@ -110,14 +127,6 @@ impl Plan {
                     // About 4 neurons per invocation: the parameters are loaded once for all of them.
                     let grid = [groups(n.div_ceil(4), Kernel::Neuron.workgroup_x()), b as u32, 1];
                     push(Kernel::Neuron, Constants::default(), name, &[input, mem, out, &state.counts, &p], grid, node.head);
-                    if let Some(bits) = &scratch.bits[i + 1] {
-                        let words = so.c.div_ceil(32);
-                        let total = b * so.h * so.w * words;
-                        let p = uniform(&[so.c as u32, words as u32, total as u32]);
-                        let consumers_in_head = g.nodes.iter().filter(|m| m.inputs.contains(&(i + 1))).all(|m| m.head);
-                        let grid = [groups(total, Kernel::PackSpikes.workgroup_x()), 1, 1];
-                        push(Kernel::PackSpikes, Constants::default(), name, &[&p, out, bits], grid, consumers_in_head);
-                    }
                 }
                 (Op::AvgPool(pool), _) => {
                     let total = b * so.len();
@@ -147,6 +156,7 @@ impl Plan {
                 }
                 (op, _) => return Err(EngineError::Gpu(format!("node {name} ({}) has no GPU weights", op.kind()))),
             }
+            pack(i + 1, &mut push);
         }
         Ok(Self { dispatches })
     }

@@ -1,6 +1,6 @@
 //! What a batch of lanes owns on the GPU: the neuron state that lives across timesteps
 //! ([`GpuState`]: membranes, spike counts) and the buffers one timestep overwrites
-//! ([`Scratch`]: every layer's output, packed spikes, the lanes' timestep indices).
+//! ([`Scratch`]: every layer's output, non-zero bitmaps, the lanes' timestep indices).
 
 use crate::model::graph::{Graph, Op};
 
@@ -65,7 +65,7 @@ pub struct Scratch {
     pub value_buffer: Vec<usize>,
     /// `[B, H, W, C]` f32 per distinct value; `buffers[0]` is the network input.
     pub buffers: Vec<wgpu::Buffer>,
-    /// Value id → `[B, H, W, ⌈C/32⌉]` u32 packed spikes, for spike values a spike conv reads.
+    /// Value id → `[B, H, W, ⌈C/32⌉]` u32 non-zero bitmap, for values a sparse conv reads.
     pub bits: Vec<Option<wgpu::Buffer>>,
     /// `[B]` u32, each lane's timestep index.
     pub steps: wgpu::Buffer,
@@ -90,7 +90,7 @@ impl Scratch {
             .map(|v| {
                 packed[v].then(|| {
                     let s = graph.value_shape(v);
-                    ctx.storage(&format!("value {v} spike bits"), batch * s.h * s.w * s.c.div_ceil(32))
+                    ctx.storage(&format!("value {v} non-zero bits"), batch * s.h * s.w * s.c.div_ceil(32))
                 })
             })
             .collect();

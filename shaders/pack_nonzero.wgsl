@@ -1,4 +1,4 @@
-// Packs binary spikes into bits for conv_spikes.wgsl:
+// The bitmap of non-zero values that conv_sparse.wgsl walks (for spikes: where they fired):
 //   bits[b, y, x, q] = Σ_{j<32, 32q+j<C} (in[b, y, x, 32q + j] ≠ 0) << j
 
 struct Params {
@@ -9,8 +9,8 @@ struct Params {
 
 // p: sizes
 @group(0) @binding(0) var<uniform> p: Params;
-// spikes: [B, H, W, C] f32, 0 or 1
-@group(0) @binding(1) var<storage, read> spikes: array<f32>;
+// values: [B, H, W, C] f32
+@group(0) @binding(1) var<storage, read> values: array<f32>;
 // bits: [B, H, W, words] u32
 @group(0) @binding(2) var<storage, read_write> bits: array<u32>;
 
@@ -26,7 +26,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         let src = pixel * p.c + first;
         var word = 0u;
         for (var j = 0u; j < count; j++) {
-            word |= select(0u, 1u << j, spikes[src + j] != 0.0);
+            word |= select(0u, 1u << j, values[src + j] != 0.0);
         }
         bits[i] = word;
     }

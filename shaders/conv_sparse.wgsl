@@ -10,6 +10,7 @@ override K: u32 = 3u;
 override STRIDE: u32 = 1u;
 override PAD: u32 = 1u;
 override HAS_SCALE: bool = false;
+override BINARY: bool = true;
 override WG_O: u32 = 16u;
 override WG_P: u32 = 4u;
 
@@ -23,18 +24,28 @@ struct Params {
 
 // p: shapes of one sample
 @group(0) @binding(0) var<uniform> p: Params;
-// bits: [B, Hi, Wi, words] u32, bit j of word q = spike of channel 32·q + j
+// bits: [B, Hi, Wi, words] u32, bit j of word q set ⇔ in[…, 32·q + j] ≠ 0
 @group(0) @binding(1) var<storage, read> bits: array<u32>;
+// input: [B, Hi, Wi, Ci] f32 (read only without BINARY)
+@group(0) @binding(2) var<storage, read> input: array<f32>;
 // weight: [Ci, K, K, Co4] vec4<f32> (output channels innermost, zero-padded to a multiple of 4)
-@group(0) @binding(2) var<storage, read> weight: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> weight: array<vec4<f32>>;
 // bias: [Co4] vec4<f32>, zero-padded
-@group(0) @binding(3) var<storage, read> bias: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> bias: array<vec4<f32>>;
 // scale: [T] f32 TEBN scale per timestep ([1], unread, without HAS_SCALE)
-@group(0) @binding(4) var<storage, read> scale: array<f32>;
+@group(0) @binding(5) var<storage, read> scale: array<f32>;
 // steps: [B] u32, each lane's timestep index
-@group(0) @binding(5) var<storage, read> steps: array<u32>;
+@group(0) @binding(6) var<storage, read> steps: array<u32>;
 // out: [B, Ho, Wo, Co] f32
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(7) var<storage, read_write> out: array<f32>;
+
+// Adds channel c's weights `w` times pixel column ix's value (just `w` for spikes).
+fn add(acc: vec4<f32>, w: vec4<f32>, row: u32, ix: i32, c: u32) -> vec4<f32> {
+    if BINARY {
+        return acc + w;
+    }
+    return acc + w * input[(row + u32(ix)) * p.ci + c];
+}
 
 fn store(b: u32, oy: u32, ox: u32, g: u32, v: vec4<f32>) {
     if ox >= p.wo {
@@ -96,11 +107,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
                     while any != 0u {
                         let j = countTrailingZeros(any);
                         let m = 1u << j;
-                        let wv = weight[(q * 32u + j) * tap_stride + first];
-                        if (w0 & m) != 0u { a0 += wv; }
-                        if (w1 & m) != 0u { a1 += wv; }
-                        if (w2 & m) != 0u { a2 += wv; }
-                        if (w3 & m) != 0u { a3 += wv; }
+                        let c = q * 32u + j;
+                        let wv = weight[c * tap_stride + first];
+                        if (w0 & m) != 0u { a0 = add(a0, wv, row, ix0, c); }
+                        if (w1 & m) != 0u { a1 = add(a1, wv, row, ix0 + s, c); }
+                        if (w2 & m) != 0u { a2 = add(a2, wv, row, ix0 + 2 * s, c); }
+                        if (w3 & m) != 0u { a3 = add(a3, wv, row, ix0 + 3 * s, c); }
                         any &= any - 1u;
                     }
                 }
