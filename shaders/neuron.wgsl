@@ -17,6 +17,7 @@ struct Params {
     a: f32,            // legacy LIF: decay; LIF: τ; IF: unused
     v_th: f32,
     v_reset: f32,
+    zero: u32,         // always 0; see `rounded`
 }
 
 // x: [B, N] f32, the input current of this timestep
@@ -34,6 +35,13 @@ const WG: u32 = 256u;
 
 var<workgroup> fired: atomic<u32>;
 
+// The product as a separately rounded f32. A shader compiler may fuse `a * b + c` into one fma (one
+// rounding instead of two, so results could differ from the CPU's in the last bit); OR-ing the
+// product's bits with a value it cannot know is 0 keeps the product a value of its own.
+fn rounded(product: f32, zero: u32) -> f32 {
+    return bitcast<f32>(bitcast<u32>(product) | zero);
+}
+
 // Workgroups: x strides over the N neurons of one lane, y is the lane. The parameters are read
 // once per invocation (an invocation usually takes several neurons).
 @compute @workgroup_size(256)
@@ -49,6 +57,7 @@ fn main(
     let a = p.a;
     let v_th = p.v_th;
     let vr = p.v_reset;
+    let zero = p.zero;
     let lane = wg.y;
     let base = lane * n;
     var mine = 0u;
@@ -58,7 +67,7 @@ fn main(
         var spike = false;
         if kind == 0u {
             // Legacy LIF: mem = decay·mem + x; fire on mem − v_th > 0; mem = 0 after a spike.
-            let mem = a * vi + xi;
+            let mem = rounded(a * vi, zero) + xi;
             spike = mem - v_th > 0.0;
             vi = select(mem, 0.0, spike);
         } else {
@@ -68,7 +77,7 @@ fn main(
                 if decay_input {
                     if hard { h = vi + (xi - (vi - vr)) / a; } else { h = vi + (xi - vi) / a; }
                 } else {
-                    if hard { h = vi - (vi - vr) / a + xi; } else { h = vi * (1.0 - 1.0 / a) + xi; }
+                    if hard { h = vi - (vi - vr) / a + xi; } else { h = rounded(vi * (1.0 - 1.0 / a), zero) + xi; }
                 }
             } else {
                 h = vi + xi;

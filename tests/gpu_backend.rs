@@ -26,7 +26,9 @@ fn gpu() -> Option<Arc<GpuContext>> {
     match ctx {
         Ok(ctx) => Some(ctx.clone()),
         Err((true, msg)) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: no GPU adapter ({msg})");
+            // Straight to stderr: libtest would swallow eprintln! of a passing test.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "skipped: no GPU adapter ({msg})");
             None
         }
         Err((_, msg)) => panic!("GPU tests need an adapter (CI installs lavapipe with scripts/setup-lavapipe.sh): {msg}"),
@@ -150,6 +152,16 @@ const ALL_MODES: [ConvMode; 3] = [ConvMode::Dense, ConvMode::SkipZero, ConvMode:
 
 // ---------------------------------------------------------------------------------------------
 // Shaders
+
+/// Says which adapter the GPU tests run on (visible with `--nocapture`, and in CI logs).
+#[test]
+fn gpu_adapter_in_use() {
+    let Some(ctx) = gpu() else { return };
+    println!("GPU tests run on {}", ctx.describe());
+    for a in GpuContext::adapters() {
+        println!("  adapter: {a}");
+    }
+}
 
 /// Every kernel parses and validates with naga using exactly the capabilities the engine asks
 /// of the device (none), has entry point `main`, and uses every binding it declares (the

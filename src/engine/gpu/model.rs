@@ -119,7 +119,8 @@ fn chw_to_hwc(src: &[f32], s: Shape) -> Vec<f32> {
     dst
 }
 
-/// The neuron kernel's `Params` (shaders/neuron.wgsl), as 4-byte words.
+/// The neuron kernel's `Params` (shaders/neuron.wgsl), as 4-byte words; `zero` (word 9) must
+/// stay 0: it keeps the compiler from fusing the neuron's multiply-adds.
 pub fn neuron_params(kind: &NeuronKind, n: usize, count_index: usize, count_stride: usize) -> [u32; 12] {
     let (code, a, v_th, reset, decay_input) = match *kind {
         NeuronKind::LegacyLif { decay, v_th } => (0, decay, v_th, Reset::Soft, false),
