@@ -98,6 +98,23 @@ fn cpu_case(name: &str) {
     check(name, "cpu", &model, &expect, &got);
 }
 
+/// The same checks on the GPU backend (lavapipe in CI). Without an adapter this fails in CI and
+/// is skipped with a note elsewhere.
+fn gpu_case(name: &str) {
+    let (model, expect, input) = fixture(name);
+    let (t, b) = (expect["timesteps"].as_u64().unwrap() as usize, expect["batch"].as_u64().unwrap() as usize);
+    let mut gpu = match spikestream::engine::gpu::GpuBackend::new(&model.graph, b) {
+        Ok(g) => g,
+        Err(e) if !common::in_ci() => {
+            eprintln!("skipped: no GPU adapter ({e})");
+            return;
+        }
+        Err(e) => panic!("{name}: no GPU adapter in CI (scripts/setup-lavapipe.sh installs lavapipe): {e}"),
+    };
+    let got = run(&mut gpu, &model, &input, t, b);
+    check(name, "gpu", &model, &expect, &got);
+}
+
 macro_rules! parity {
     ($($name:ident),* $(,)?) => {$(
         #[test]
@@ -109,4 +126,15 @@ macro_rules! parity {
     )*};
 }
 
+macro_rules! gpu_parity {
+    ($($name:ident => $fixture:literal),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            gpu_case($fixture);
+        }
+    )*};
+}
+
 parity!(legacy_exact, legacy_noimp_exact, legacy_realistic, vgg11dvs_exact, vgg11dvs_realistic);
+
+gpu_parity!(gpu_legacy_exact => "legacy_exact", gpu_legacy_realistic => "legacy_realistic", gpu_vgg11dvs_exact => "vgg11dvs_exact", gpu_vgg11dvs_realistic => "vgg11dvs_realistic");

@@ -5,6 +5,7 @@ mod bench;
 mod classify;
 mod classify_report;
 mod convert;
+mod devices;
 mod frames;
 mod info;
 mod inspect;
@@ -42,6 +43,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Per-timestep latency (p50/p99), throughput, FLOPs and spike rates of a model or a random preset.
     Bench(bench::BenchArgs),
+    /// List the GPU adapters wgpu sees, with backend, type and limits.
+    Devices(devices::DevicesArgs),
 }
 
 /// How to read an input recording; shared by every subcommand that reads one.
@@ -96,6 +99,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify(args) => classify::run(args),
         Command::Info(args) => info::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Devices(args) => devices::run(args),
     }
 }
 

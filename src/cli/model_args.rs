@@ -87,6 +87,6 @@ pub fn open_backend(choice: BackendChoice, graph: &Graph, batch: usize, notice: 
     }
 }
 
-fn gpu(_graph: &Graph, _batch: usize) -> anyhow::Result<Box<dyn Backend>> {
-    anyhow::bail!("this build has no GPU backend yet")
+fn gpu(graph: &Graph, batch: usize) -> anyhow::Result<Box<dyn Backend>> {
+    Ok(Box::new(spikestream::engine::gpu::GpuBackend::new(graph, batch)?))
 }

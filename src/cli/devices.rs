@@ -1,0 +1,58 @@
+//! `spikestream devices [--json]`: the GPU adapters wgpu sees (backend, type, driver, limits),
+//! and which one `--backend auto` would pick.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use spikestream::engine::gpu::GpuContext;
+
+#[derive(Args, Debug)]
+pub struct DevicesArgs {
+    #[arg(long)]
+    pub json: bool,
+    /// List USB event cameras instead (a build with --features camera).
+    #[arg(long)]
+    pub cameras: bool,
+}
+
+pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
+    if args.cameras {
+        return super::stream::list_cameras(args.json);
+    }
+    let adapters = GpuContext::adapters();
+    let chosen = GpuContext::new().map(|c| c.summary.name.clone());
+    if args.json {
+        let list: Vec<serde_json::Value> = adapters
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "name": a.name, "backend": format!("{:?}", a.backend), "type": format!("{:?}", a.device_type), "driver": a.driver,
+                    "max_storage_buffer_binding_size": a.max_storage_buffer_binding_size, "max_buffer_size": a.max_buffer_size,
+                    "max_compute_invocations_per_workgroup": a.max_compute_invocations_per_workgroup,
+                    "max_storage_buffers_per_shader_stage": a.max_storage_buffers_per_shader_stage, "timestamp_queries": a.timestamps,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::json!({"adapters": list, "auto": chosen.as_ref().ok()}));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if adapters.is_empty() {
+        println!("no GPU adapter found; spikestream runs on the CPU backend (install a Vulkan driver, e.g. mesa-vulkan-drivers for lavapipe)");
+    }
+    for a in &adapters {
+        println!("{} ({:?}, {:?}, driver {})", a.name, a.backend, a.device_type, a.driver);
+        println!(
+            "    max storage binding {} MiB, max buffer {} MiB, {} invocations/workgroup, {} storage buffers/stage, timestamp queries {}",
+            a.max_storage_buffer_binding_size >> 20,
+            a.max_buffer_size >> 20,
+            a.max_compute_invocations_per_workgroup,
+            a.max_storage_buffers_per_shader_stage,
+            if a.timestamps { "yes" } else { "no" }
+        );
+    }
+    match chosen {
+        Ok(name) => println!("--backend auto uses: {name}"),
+        Err(e) => println!("--backend auto uses the CPU backend ({e})"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
