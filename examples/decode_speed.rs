@@ -64,17 +64,35 @@ fn decode_into(format: Format, bytes: &[u8], out: &mut Vec<Event>) {
     decoder.feed(bytes, out).and_then(|()| decoder.finish(out)).expect("the input decodes");
 }
 
-/// Repeats `f` until `budget` has passed (at least 3 times); returns the sorted durations.
-fn repeat(budget: Duration, mut f: impl FnMut()) -> Vec<Duration> {
+/// Repeats `f` until `budget` has passed (at least 3 times); returns the sorted wall-clock and
+/// the sorted CPU times of the runs.
+fn repeat(budget: Duration, mut f: impl FnMut()) -> (Vec<Duration>, Vec<Duration>) {
     let start = Instant::now();
-    let mut times = Vec::new();
-    while times.len() < 3 || start.elapsed() < budget {
-        let t = Instant::now();
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    while wall.len() < 3 || start.elapsed() < budget {
+        let (t, c) = (Instant::now(), cpu_time());
         f();
-        times.push(t.elapsed());
+        wall.push(t.elapsed());
+        cpu.push(cpu_time().saturating_sub(c));
     }
-    times.sort();
-    times
+    wall.sort();
+    cpu.sort();
+    (wall, cpu)
+}
+
+/// CPU time of this process (user + system, all threads). On a shared machine it leaves out
+/// the time other processes held the core; on an idle one it equals wall time for this
+/// single-threaded work.
+fn cpu_time() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes one timespec into `ts`, which lives for the call.
+        if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) } == 0 {
+            return Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+        }
+    }
+    Duration::ZERO
 }
 
 fn time(format: Format, path: &Path, seconds: f64) {
@@ -83,13 +101,13 @@ fn time(format: Format, path: &Path, seconds: f64) {
     decode_into(format, &bytes, &mut out); // warm-up; sizes the buffer once
     let events = out.len();
     let budget = Duration::from_secs_f64(seconds / 2.0);
-    let buffer = repeat(budget, || {
+    let (buffer, buffer_cpu) = repeat(budget, || {
         out.clear();
         decode_into(format, &bytes, &mut out);
         std::hint::black_box(&out);
     });
     let options = ReadOptions { format: Some(format), ..ReadOptions::default() };
-    let file = repeat(budget, || {
+    let (file, file_cpu) = repeat(budget, || {
         let rec = read_file(path, options).expect("the file decodes");
         assert_eq!(rec.events.len(), events);
         std::hint::black_box(rec);
@@ -100,7 +118,9 @@ fn time(format: Format, path: &Path, seconds: f64) {
         serde_json::json!({
             "format": format.name(), "path": path, "events": events, "bytes": bytes.len(),
             "buffer_best_s": secs(&buffer[0]), "buffer_median_s": secs(&buffer[buffer.len() / 2]), "buffer_runs": buffer.len(),
+            "buffer_best_cpu_s": secs(&buffer_cpu[0]), "buffer_median_cpu_s": secs(&buffer_cpu[buffer_cpu.len() / 2]),
             "file_best_s": secs(&file[0]), "file_median_s": secs(&file[file.len() / 2]), "file_runs": file.len(),
+            "file_best_cpu_s": secs(&file_cpu[0]), "file_median_cpu_s": secs(&file_cpu[file_cpu.len() / 2]),
         })
     );
 }
