@@ -13,3 +13,4 @@ pub mod sim;
 pub mod engine;
 pub mod frames;
 pub mod model;
+pub mod stream;

@@ -10,6 +10,7 @@ mod frames;
 mod info;
 mod inspect;
 mod simulate;
+mod stream;
 mod model_args;
 mod progress;
 
@@ -43,6 +44,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Per-timestep latency (p50/p99), throughput, FLOPs and spike rates of a model or a random preset.
     Bench(bench::BenchArgs),
+    /// Live predictions from a DV network stream, a replayed recording, stdin or a USB camera.
+    Stream(stream::StreamArgs),
     /// List the GPU adapters wgpu sees, with backend, type and limits.
     Devices(devices::DevicesArgs),
 }
@@ -99,6 +102,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify(args) => classify::run(args),
         Command::Info(args) => info::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Stream(args) => stream::run(args),
         Command::Devices(args) => devices::run(args),
     }
 }

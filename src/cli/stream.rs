@@ -1,0 +1,233 @@
+//! `spikestream stream MODEL --source SRC [--frame-us N | --frame-events N] [--hop K]
+//! [--on-overload block|drop-oldest] [--reconnect] [--record OUT.aedat4] [--json] [--stats]`:
+//! live predictions from a DV network stream, a replayed recording, stdin or a USB camera.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use spikestream::frames::framing::Framing;
+use spikestream::frames::incremental::Close;
+use spikestream::frames::Slicing;
+use spikestream::model::meta::Decode;
+use spikestream::stream::source::{Backoff, OpenOptions, Speed, open};
+use spikestream::stream::{Output, Overload, SourceSpec, StreamConfig, StreamPrediction, Summary};
+
+use super::InputArgs;
+use super::model_args::{ModelArgs, open_backend};
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum OverloadArg {
+    /// Wait for the engine (nothing dropped; latency grows).
+    Block,
+    /// Drop the oldest queued frame (latency bounded; drops counted).
+    DropOldest,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum StreamDecode {
+    Mean,
+    Last,
+}
+
+#[derive(Args, Debug)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Where events come from: tcp://HOST:PORT or unix:///PATH (a DV NetworkWriter),
+    /// replay:FILE (any recording, played by its timestamps), - (stdin), camera[:SERIAL].
+    #[arg(long, value_parser = SourceSpec::parse)]
+    pub source: SourceSpec,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Replay speed: 1 = real time, 4 = four times faster, max = as fast as possible.
+    #[arg(long, default_value = "1", value_parser = parse_speed)]
+    pub speed: Speed,
+    /// Close a frame every N µs of event time (default: the model framing's duration_us).
+    #[arg(long, conflicts_with = "frame_events")]
+    pub frame_us: Option<u64>,
+    /// Close a frame every N events.
+    #[arg(long)]
+    pub frame_events: Option<usize>,
+    /// With no event for this long (wall clock), advance the frames' event clock by the elapsed
+    /// time, so a quiet scene still closes frames (time frames only).
+    #[arg(long, default_value_t = 100)]
+    pub idle_ms: u64,
+    /// A prediction every K frames, with ⌈T/K⌉ lanes (default: T, one lane).
+    #[arg(long)]
+    pub hop: Option<usize>,
+    /// Frames queued between framer and engine.
+    #[arg(long, default_value_t = 8)]
+    pub queue: usize,
+    #[arg(long, value_enum, default_value = "block")]
+    pub on_overload: OverloadArg,
+    /// Reconnect a lost network stream (exponential backoff from 100 ms up to --reconnect-max-ms).
+    #[arg(long)]
+    pub reconnect: bool,
+    #[arg(long, default_value_t = 5000)]
+    pub reconnect_max_ms: u64,
+    /// Save every incoming event to this AEDAT4 file (before any frame is dropped).
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// JSON lines: t_start, t_end, class, index, score, latency_ms; a last line holds the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Report rates, queue depths, drops and latencies on stderr every --stats-every seconds.
+    #[arg(long)]
+    pub stats: bool,
+    #[arg(long, default_value_t = 5.0)]
+    pub stats_every: f64,
+    /// How logits become a prediction (default: the model's decode metadata).
+    #[arg(long, value_enum)]
+    pub decode: Option<StreamDecode>,
+}
+
+fn parse_speed(s: &str) -> Result<Speed, String> {
+    Speed::parse(s).ok_or_else(|| format!("'{s}' is not a speed; a positive number (1 = real time) or max"))
+}
+
+pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
+    let model = args.model.load()?;
+    let meta = &model.meta;
+    let framing = Framing::from_json(meta.framing.as_ref(), meta.timesteps).context("model framing")?;
+    let close = match (args.frame_us, args.frame_events, framing.slicing) {
+        (Some(us), _, _) if us > 0 => Close::EveryMicros(us),
+        (_, Some(n), _) if n > 0 => Close::EveryEvents(n),
+        (Some(_), _, _) | (_, Some(_), _) => bail!("--frame-us and --frame-events must be positive"),
+        (None, None, Slicing::SjDuration { duration_us, .. }) => Close::EveryMicros(duration_us),
+        (None, None, _) => bail!(
+            "say how frames close: --frame-us N (event time) or --frame-events N (event count); the model's framing \
+             has no per-frame duration (its split_by divides a whole recording into T frames)"
+        ),
+    };
+    let t = meta.timesteps;
+    let hop = args.hop.unwrap_or(t);
+    if hop == 0 {
+        bail!("--hop must be at least 1");
+    }
+    let decode = match args.decode {
+        Some(StreamDecode::Mean) => Decode::Mean,
+        Some(StreamDecode::Last) => Decode::Last,
+        None => meta.decode,
+    };
+    let mut config = StreamConfig::new(close, t, meta.num_classes, meta.input);
+    config.idle = Duration::from_millis(args.idle_ms.max(1));
+    config.overload = match args.on_overload {
+        OverloadArg::Block => Overload::Block,
+        OverloadArg::DropOldest => Overload::DropOldest,
+    };
+    config.queue = args.queue.max(1);
+    config.hop = hop;
+    config.decode = decode;
+    config.sensor = args.input.sensor;
+    config.fallback_sensor = framing.sensor;
+    config.resize = framing.resize;
+    config.polarity = framing.polarity;
+    config.record = args.record.clone();
+    config.stats_every = args.stats.then(|| Duration::from_secs_f64(args.stats_every.max(0.1)));
+
+    let options = OpenOptions {
+        format: args.input.format,
+        decoder: args.input.read_options().decoder,
+        speed: args.speed,
+        reconnect: args.reconnect.then(|| Backoff { max: Duration::from_millis(args.reconnect_max_ms.max(100)), ..Backoff::default() }),
+    };
+    let source = open(&args.source, &options)?;
+    let backend = open_backend(args.model.backend, &model.graph, config.lanes(), true)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        // A second Ctrl-C while the pipeline winds down exits at once.
+        ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        })
+        .context("cannot install the Ctrl-C handler")?;
+    }
+    let classes = meta.classes.clone();
+    let json = args.json;
+    let mut stdout_gone = false;
+    let stop_on_pipe = Arc::clone(&stop);
+    let (summary, result) = spikestream::stream::run(source, backend, config, stop, |o| match o {
+        Output::Prediction(p) => {
+            if !stdout_gone && print_prediction(&p, &classes, json).is_err() {
+                // `spikestream stream … | head`: stop quietly.
+                stdout_gone = true;
+                stop_on_pipe.store(true, Ordering::SeqCst);
+            }
+        }
+        Output::Stats(s) => {
+            if json {
+                eprintln!("{}", serde_json::json!({ "stats": s }));
+            } else {
+                eprintln!("{s}");
+            }
+        }
+        Output::Notice(line) => eprintln!("note: {line}"),
+    });
+    print_summary(&summary, json && !stdout_gone);
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_prediction(p: &StreamPrediction, classes: &[String], json: bool) -> std::io::Result<()> {
+    let name = classes.get(p.class).cloned().unwrap_or_else(|| p.class.to_string());
+    let mut out = std::io::stdout().lock();
+    if json {
+        let line = serde_json::json!({
+            "t_start": p.t_start,
+            "t_end": p.t_end,
+            "class": name,
+            "index": p.class,
+            "score": p.score,
+            "latency_ms": p.latency_ms,
+            "window": p.window,
+        });
+        writeln!(out, "{line}")?;
+    } else {
+        writeln!(out, "{}..{} us  {name}  {:.3}  {:.2} ms", p.t_start, p.t_end, p.score, p.latency_ms)?;
+    }
+    out.flush()
+}
+
+fn print_summary(summary: &Summary, json: bool) {
+    eprintln!("{summary}");
+    if json {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", serde_json::json!({ "summary": summary }));
+        let _ = out.flush();
+    }
+}
+
+/// `spikestream devices --cameras`: the USB event cameras `--source camera[:SERIAL]` can open.
+#[cfg(feature = "camera")]
+pub(super) fn list_cameras(json: bool) -> anyhow::Result<ExitCode> {
+    // A sandbox without USB makes libusb fail: that is "no camera", with the reason.
+    let (cameras, reason) = match spikestream::stream::camera::list() {
+        Ok(c) => (c, None),
+        Err(reason) => (Vec::new(), Some(reason)),
+    };
+    if json {
+        println!("{}", serde_json::json!({ "cameras": cameras, "note": reason }));
+    } else if cameras.is_empty() {
+        println!("no cameras found{}", reason.map(|r| format!(" ({r})")).unwrap_or_default());
+    } else {
+        for c in &cameras {
+            println!("camera:{}  {}  {}", c.serial.as_deref().unwrap_or("?"), c.kind, c.connection);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Without the `camera` feature: how to get it.
+#[cfg(not(feature = "camera"))]
+pub(super) fn list_cameras(_json: bool) -> anyhow::Result<ExitCode> {
+    bail!("{}", spikestream::stream::source::NO_CAMERA_FEATURE)
+}

@@ -1,0 +1,591 @@
+//! The threaded pipeline: source → framer → engine → output, each stage a thread joined by
+//! bounded `crossbeam-channel` queues, plus a recorder thread for `--record`.
+//!
+//! - The **source** thread polls the [`Source`], hands every batch to the recorder first (so a
+//!   recording holds every event received, whatever is dropped later), then to the framer.
+//! - The **framer** bins events into frames that close on event time or count
+//!   ([`StreamFramer`]); when no event comes for `idle`, it advances the event clock by the wall
+//!   time elapsed since the last event (times the source's clock rate), so a quiet scene still
+//!   produces frames. It resizes frames to the model's input and queues them under the overload
+//!   policy ([`super::queue`]).
+//! - The **engine** thread steps all lanes with each frame ([`Lanes`]) and emits predictions.
+//! - The caller's thread receives [`Output`]s (predictions, periodic stats, notices).
+//!
+//! Ending: the source ending (end of file, a closed server without reconnection) drains the
+//! pipeline, so every frame is processed; the stop flag (Ctrl-C) ends every stage at once,
+//! leaving queued frames unprocessed (counted) but the recording complete.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
+
+use super::StreamError;
+use super::lanes::{Lanes, lane_count};
+use super::queue::{Overload, PolicyReceiver, PolicySender, queue};
+use super::source::{Source, Status};
+use super::stats::{Counters, Ending, Latencies, Snapshot, Summary};
+use crate::engine::Backend;
+use crate::events::aedat4::{Aedat4Writer, WriterOptions};
+use crate::events::{Event, Resolution};
+use crate::frames::Frames;
+use crate::frames::bin::Polarity;
+use crate::frames::incremental::{Close, ClosedFrame, StreamFramer};
+use crate::frames::resize::resize;
+use crate::model::meta::Decode;
+
+/// Everything the pipeline needs besides the source and the backend.
+#[derive(Clone, Debug)]
+pub struct StreamConfig {
+    pub close: Close,
+    /// Wall-clock time without events after which the framer advances its clock.
+    pub idle: Duration,
+    pub overload: Overload,
+    /// Frame queue capacity.
+    pub queue: usize,
+    /// A prediction every `hop` frames (⌈T/hop⌉ lanes).
+    pub hop: usize,
+    pub timesteps: usize,
+    pub classes: usize,
+    pub decode: Decode,
+    /// The model's per-step input `[C, H, W]`.
+    pub input: [usize; 3],
+    /// `--sensor`: overrides what the stream says.
+    pub sensor: Option<Resolution>,
+    /// The model framing's sensor, used when the stream says nothing.
+    pub fallback_sensor: Option<Resolution>,
+    /// `(H, W)` to resize frames to (the model framing's `resize`).
+    pub resize: Option<(usize, usize)>,
+    pub polarity: Polarity,
+    /// `--record`: every event received, as AEDAT4.
+    pub record: Option<PathBuf>,
+    /// `--stats`: a [`Snapshot`] this often.
+    pub stats_every: Option<Duration>,
+    /// How long one source poll may wait (bounds the reaction to the stop flag).
+    pub poll: Duration,
+}
+
+impl StreamConfig {
+    /// Defaults for a model with `timesteps`, `classes` and per-step `input`.
+    pub fn new(close: Close, timesteps: usize, classes: usize, input: [usize; 3]) -> Self {
+        Self {
+            close,
+            idle: Duration::from_millis(100),
+            overload: Overload::Block,
+            queue: 8,
+            hop: timesteps,
+            timesteps,
+            classes,
+            decode: Decode::Mean,
+            input,
+            sensor: None,
+            fallback_sensor: None,
+            resize: None,
+            polarity: Polarity::Split,
+            record: None,
+            stats_every: None,
+            poll: Duration::from_millis(20),
+        }
+    }
+
+    pub fn lanes(&self) -> usize {
+        lane_count(self.timesteps, self.hop)
+    }
+}
+
+/// One prediction of the stream.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StreamPrediction {
+    /// Window index j (frames `[j·hop, j·hop + T)` of the frames the engine received).
+    pub window: u64,
+    /// Event-time range of the window (µs): first frame's start, last frame's end.
+    pub t_start: u64,
+    pub t_end: u64,
+    pub class: usize,
+    /// Softmax probability of `class`.
+    pub score: f32,
+    /// The decoded logits.
+    pub scores: Vec<f32>,
+    /// From the arrival of the last frame's last event to the prediction.
+    pub latency_ms: f64,
+    /// From the closing of the last frame to the prediction.
+    pub processing_ms: f64,
+}
+
+/// What the caller's callback receives.
+#[derive(Clone, Debug)]
+pub enum Output {
+    Prediction(StreamPrediction),
+    Stats(Snapshot),
+    /// Connection changes and other lines for the user.
+    Notice(String),
+}
+
+enum SourceMsg {
+    Start(Resolution),
+    Events(Vec<Event>, Instant),
+}
+
+enum RecordMsg {
+    Start(Resolution),
+    Events(Vec<Event>),
+}
+
+struct FrameMsg {
+    t_start: u64,
+    t_end: u64,
+    data: Vec<f32>,
+    /// When the source read the frame's last event.
+    arrival: Instant,
+    /// When the framer closed the frame.
+    closed: Instant,
+}
+
+struct Shared {
+    counters: Counters,
+    /// (since the last stats report, whole run)
+    latencies: Mutex<(Latencies, Latencies)>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Shared {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+struct SourceReport {
+    ending: Ending,
+    describe: String,
+    resolution: Option<Resolution>,
+    event_time: Option<(u64, u64)>,
+}
+
+/// Runs the stream until the source ends, the stop flag is set, or an error; calls `output`
+/// on this thread for every prediction, stats report and notice. The summary comes back also
+/// with an error.
+pub fn run(source: Box<dyn Source>, backend: Box<dyn Backend>, config: StreamConfig, stop: Arc<AtomicBool>, mut output: impl FnMut(Output)) -> (Summary, Result<(), StreamError>) {
+    let started = Instant::now();
+    let shared = Arc::new(Shared { counters: Counters::default(), latencies: Mutex::new(Default::default()), stop });
+    let lanes_n = config.lanes();
+    let describe = source.describe();
+    let (out_tx, out_rx) = unbounded::<Output>();
+    let [c, h, w] = config.input;
+    let lanes = match Lanes::new(backend, config.timesteps, config.hop, config.classes, config.decode, c * h * w) {
+        Ok(l) => l,
+        Err(e) => return (empty_summary(&describe, &config, started), Err(e.into())),
+    };
+    // The recording file is created up front, so a bad path fails before anything streams.
+    let record = match &config.record {
+        Some(path) => match File::create(path) {
+            Ok(f) => Some((path.clone(), f)),
+            Err(source) => return (empty_summary(&describe, &config, started), Err(StreamError::Record { path: path.clone(), source })),
+        },
+        None => None,
+    };
+    let (record_tx, record_thread) = match record {
+        Some((path, file)) => {
+            let (tx, rx) = unbounded();
+            let s = Arc::clone(&shared);
+            (Some(tx), Some(spawn("recorder", move || recorder(path, file, rx, s))))
+        }
+        None => (None, None),
+    };
+    let (events_tx, events_rx) = bounded::<SourceMsg>(64);
+    let dropped = Arc::new(AtomicU64::new(0));
+    let (frames_tx, frames_rx) = queue::<FrameMsg>(config.queue, config.overload, Arc::clone(&dropped));
+    let clock_rate = source.clock_rate();
+
+    let source_thread = {
+        let (s, cfg, out) = (Arc::clone(&shared), config.clone(), out_tx.clone());
+        spawn("source", move || source_loop(source, cfg, events_tx, record_tx, out, s))
+    };
+    let framer_thread = {
+        let (s, cfg) = (Arc::clone(&shared), config.clone());
+        spawn("framer", move || framer_loop(events_rx, frames_tx, cfg, clock_rate, s))
+    };
+    let engine_thread = {
+        let (s, cfg, out) = (Arc::clone(&shared), config.clone(), out_tx);
+        spawn("engine", move || engine_loop(lanes, frames_rx, cfg, out, s))
+    };
+
+    let mut last_report = (Instant::now(), [0u64; 3]);
+    loop {
+        let wait = config.stats_every.map_or(Duration::from_millis(200), |every| every.saturating_sub(last_report.0.elapsed()).max(Duration::from_millis(1)));
+        match out_rx.recv_timeout(wait) {
+            Ok(o) => output(o),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if let Some(every) = config.stats_every {
+            if last_report.0.elapsed() >= every {
+                let snapshot = snapshot(&shared, &dropped, started, &mut last_report);
+                output(Output::Stats(snapshot));
+            }
+        }
+    }
+
+    let source_result = join(source_thread);
+    let framer_result = join(framer_thread);
+    let engine_result = join(engine_thread);
+    let record_result = record_thread.map(join);
+    let counters = &shared.counters;
+    let (open_events, framer_error) = match framer_result {
+        Ok(n) => (n, None),
+        Err(e) => (0, Some(e)),
+    };
+    let (unprocessed, engine_error) = match engine_result {
+        Ok(n) => (n, None),
+        Err(e) => (0, Some(e)),
+    };
+    let (report, source_error) = match source_result {
+        Ok(r) => (Some(r), None),
+        Err(e) => (None, Some(e)),
+    };
+    let (recorded, record_error) = match record_result {
+        None => (None, None),
+        Some(Ok(n)) => (Some(n), None),
+        Some(Err(e)) => (Some(Counters::get(&counters.recorded)), Some(e)),
+    };
+    let error = source_error.or(record_error).or(framer_error).or(engine_error);
+    let duration = started.elapsed().as_secs_f64();
+    let events = Counters::get(&counters.events);
+    let total = shared.latencies.lock().map(|l| l.1.clone()).unwrap_or_default();
+    let ending = match (&error, &report) {
+        (Some(_), _) => Ending::Error,
+        (None, Some(_)) if shared.stopped() => Ending::Stopped,
+        (None, Some(r)) => r.ending,
+        (None, None) => Ending::Error,
+    };
+    let summary = Summary {
+        source: report.as_ref().map_or(describe, |r| r.describe.clone()),
+        ending,
+        duration_s: duration,
+        resolution: report.as_ref().and_then(|r| r.resolution),
+        events,
+        event_rate: events as f64 / duration.max(1e-9),
+        event_time: report.as_ref().and_then(|r| r.event_time),
+        events_out_of_sensor: Counters::get(&counters.out_of_sensor),
+        recorded,
+        frames: Counters::get(&counters.frames),
+        frames_dropped: Counters::get(&dropped),
+        frames_unprocessed: unprocessed,
+        events_in_open_frame: open_events,
+        predictions: Counters::get(&counters.predictions),
+        lanes: lanes_n,
+        hop: config.hop,
+        reconnects: Counters::get(&counters.reconnects),
+        step: total.step.percentiles(),
+        processing: total.processing.percentiles(),
+        end_to_end: total.end_to_end.percentiles(),
+    };
+    (summary, error.map_or(Ok(()), Err))
+}
+
+fn empty_summary(describe: &str, config: &StreamConfig, started: Instant) -> Summary {
+    Summary {
+        source: describe.into(),
+        ending: Ending::Error,
+        duration_s: started.elapsed().as_secs_f64(),
+        resolution: None,
+        events: 0,
+        event_rate: 0.0,
+        event_time: None,
+        events_out_of_sensor: 0,
+        recorded: None,
+        frames: 0,
+        frames_dropped: 0,
+        frames_unprocessed: 0,
+        events_in_open_frame: 0,
+        predictions: 0,
+        lanes: config.lanes(),
+        hop: config.hop,
+        reconnects: 0,
+        step: Default::default(),
+        processing: Default::default(),
+        end_to_end: Default::default(),
+    }
+}
+
+fn spawn<T: Send + 'static>(name: &str, f: impl FnOnce() -> Result<T, StreamError> + Send + 'static) -> JoinHandle<Result<T, StreamError>> {
+    thread::Builder::new().name(format!("stream {name}")).spawn(f).expect("spawning a pipeline thread")
+}
+
+fn join<T>(handle: JoinHandle<Result<T, StreamError>>) -> Result<T, StreamError> {
+    handle.join().unwrap_or_else(|panic| {
+        let what = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+        Err(StreamError::Panic(what))
+    })
+}
+
+fn snapshot(shared: &Shared, dropped: &AtomicU64, started: Instant, last: &mut (Instant, [u64; 3])) -> Snapshot {
+    let c = &shared.counters;
+    let now = [Counters::get(&c.events), Counters::get(&c.frames), Counters::get(&c.predictions)];
+    let interval = last.0.elapsed().as_secs_f64().max(1e-9);
+    let rate = |i: usize| (now[i] - last.1[i]) as f64 / interval;
+    let window = shared.latencies.lock().map(|mut l| std::mem::take(&mut l.0)).unwrap_or_default();
+    let dropped = Counters::get(dropped);
+    let snapshot = Snapshot {
+        elapsed_s: started.elapsed().as_secs_f64(),
+        interval_s: interval,
+        event_rate: rate(0),
+        frame_rate: rate(1),
+        prediction_rate: rate(2),
+        events: now[0],
+        frames: now[1],
+        predictions: now[2],
+        frames_dropped: dropped,
+        queue_events: Counters::get(&c.batches).saturating_sub(Counters::get(&c.batches_framed)) as usize,
+        queue_frames: now[1].saturating_sub(Counters::get(&c.frames_stepped) + dropped) as usize,
+        step: window.step.percentiles(),
+        processing: window.processing.percentiles(),
+        end_to_end: window.end_to_end.percentiles(),
+    };
+    *last = (Instant::now(), now);
+    snapshot
+}
+
+fn source_loop(
+    mut source: Box<dyn Source>,
+    config: StreamConfig,
+    events_tx: Sender<SourceMsg>,
+    record_tx: Option<Sender<RecordMsg>>,
+    out: Sender<Output>,
+    shared: Arc<Shared>,
+) -> Result<SourceReport, StreamError> {
+    let mut started: Option<Resolution> = None;
+    let mut event_time: Option<(u64, u64)> = None;
+    let mut ending = Ending::SourceEnded;
+    let c = &shared.counters;
+    let result = loop {
+        if shared.stopped() {
+            ending = Ending::Stopped;
+            break Ok(());
+        }
+        let mut batch = Vec::new();
+        let status = source.poll(&mut batch, config.poll);
+        let arrival = Instant::now();
+        if started.is_none() {
+            let fallback = if batch.is_empty() { None } else { config.fallback_sensor };
+            if let Some(res) = config.sensor.or(source.resolution()).or(fallback) {
+                started = Some(res);
+                if let Some(r) = &record_tx {
+                    let _ = r.send(RecordMsg::Start(res));
+                }
+                if events_tx.send(SourceMsg::Start(res)).is_err() {
+                    break Ok(());
+                }
+            } else if !batch.is_empty() {
+                break Err(StreamError::NoSensor);
+            }
+        }
+        if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
+            event_time = Some(event_time.map_or((first.t, last.t), |(a, _)| (a, last.t)));
+            Counters::add(&c.events, batch.len() as u64);
+            // The recording comes first: whatever happens downstream, it holds every event.
+            if let Some(r) = &record_tx {
+                let _ = r.send(RecordMsg::Events(batch.clone()));
+            }
+            Counters::add(&c.batches, 1);
+            if events_tx.send(SourceMsg::Events(batch, arrival)).is_err() {
+                // The framer is gone (stop or error): nothing more to do here.
+                break Ok(());
+            }
+        }
+        match status {
+            Ok(Status::Data | Status::Idle) => {}
+            Ok(Status::Connected(line)) => {
+                let _ = out.send(Output::Notice(line));
+            }
+            Ok(Status::Lost { reason, retrying }) => {
+                let _ = out.send(Output::Notice(reason));
+                if retrying {
+                    Counters::add(&c.reconnects, 1);
+                } else {
+                    break Ok(());
+                }
+            }
+            Ok(Status::Ended) => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    let resolution = started.or(source.resolution());
+    result.map(|()| SourceReport { ending, describe: source.describe(), resolution, event_time })
+}
+
+fn recorder(path: PathBuf, file: File, rx: Receiver<RecordMsg>, shared: Arc<Shared>) -> Result<u64, StreamError> {
+    let fail = |source| StreamError::Record { path: path.clone(), source };
+    let mut file = Some(file);
+    let mut writer: Option<Aedat4Writer<BufWriter<File>>> = None;
+    let result = (|| {
+        for msg in rx.iter() {
+            match msg {
+                RecordMsg::Start(res) => {
+                    if let Some(f) = file.take() {
+                        let options = WriterOptions { source: "spikestream stream".into(), ..WriterOptions::new(res) };
+                        writer = Some(Aedat4Writer::new(BufWriter::with_capacity(1 << 20, f), options).map_err(fail)?);
+                    }
+                }
+                RecordMsg::Events(events) => {
+                    if let Some(w) = writer.as_mut() {
+                        w.write_events(&events).map_err(fail)?;
+                        Counters::add(&shared.counters.recorded, events.len() as u64);
+                    }
+                }
+            }
+        }
+        if let Some(w) = writer.take() {
+            w.finish().map_err(fail)?;
+        }
+        Ok(Counters::get(&shared.counters.recorded))
+    })();
+    if result.is_err() {
+        // Losing the recording the user asked for ends the stream.
+        shared.stop.store(true, Ordering::Relaxed);
+    }
+    result
+}
+
+/// Returns the number of events in the frame still open at the end.
+fn framer_loop(rx: Receiver<SourceMsg>, tx: PolicySender<FrameMsg>, config: StreamConfig, clock_rate: Option<f64>, shared: Arc<Shared>) -> Result<u64, StreamError> {
+    let c = &shared.counters;
+    let mut framer: Option<(StreamFramer, Resolution)> = None;
+    // (first event time, arrival) of recent batches, to find when a frame's last event arrived.
+    let mut arrivals: VecDeque<(u64, Instant)> = VecDeque::new();
+    let mut last_event: Option<(u64, Instant)> = None;
+    let (mut pushed, mut framed) = (0u64, 0u64);
+    let mut kept = Vec::new();
+    loop {
+        if shared.stopped() {
+            break;
+        }
+        let closed = match rx.recv_timeout(config.idle) {
+            Ok(SourceMsg::Start(res)) => {
+                let [ch, h, w] = config.input;
+                let (fh, fw) = config.resize.unwrap_or((usize::from(res.height), usize::from(res.width)));
+                let got = [config.polarity.channels(), fh, fw];
+                if got != [ch, h, w] {
+                    return Err(StreamError::Shape { got, want: config.input });
+                }
+                framer = Some((StreamFramer::new(config.close, res, config.polarity), res));
+                continue;
+            }
+            Ok(SourceMsg::Events(events, arrival)) => {
+                Counters::add(&c.batches_framed, 1);
+                let Some((f, res)) = framer.as_mut() else { continue };
+                let inside = |e: &Event| res.contains(e);
+                let events = if events.iter().all(inside) {
+                    events
+                } else {
+                    kept.clear();
+                    kept.extend(events.iter().copied().filter(inside));
+                    Counters::add(&c.out_of_sensor, (events.len() - kept.len()) as u64);
+                    std::mem::take(&mut kept)
+                };
+                let (Some(first), Some(last)) = (events.first(), events.last()) else { continue };
+                arrivals.push_back((first.t, arrival));
+                last_event = Some((last.t, arrival));
+                pushed += events.len() as u64;
+                f.push(&events)?
+            }
+            Err(RecvTimeoutError::Timeout) => match (clock_rate, last_event, framer.as_mut()) {
+                (Some(rate), Some((t, wall)), Some((f, _))) => {
+                    let elapsed = wall.elapsed();
+                    f.advance_to(t.saturating_add((elapsed.as_secs_f64() * 1e6 * rate) as u64))
+                }
+                _ => continue,
+            },
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let now = Instant::now();
+        for frame in closed {
+            framed += frame.events as u64;
+            let arrival = if frame.events == 0 { now } else { last_arrival(&mut arrivals, frame.t_end).unwrap_or(now) };
+            let sensor = framer.as_ref().map(|(_, r)| *r).expect("frames come from a started framer");
+            let msg = to_message(frame, sensor, &config, arrival, now);
+            Counters::add(&c.frames, 1);
+            if tx.send(msg).is_err() {
+                // The engine is gone (stop or error).
+                return Ok(pushed - framed);
+            }
+        }
+    }
+    Ok(pushed - framed)
+}
+
+/// The arrival of the latest batch that started before `t_end`, dropping older batches (frames
+/// close in time order, so later frames never need them).
+fn last_arrival(arrivals: &mut VecDeque<(u64, Instant)>, t_end: u64) -> Option<Instant> {
+    while arrivals.len() >= 2 && arrivals[1].0 < t_end {
+        arrivals.pop_front();
+    }
+    arrivals.front().filter(|(t, _)| *t < t_end).map(|&(_, a)| a)
+}
+
+fn to_message(frame: ClosedFrame, sensor: Resolution, config: &StreamConfig, arrival: Instant, closed: Instant) -> FrameMsg {
+    let (sh, sw) = (usize::from(sensor.height), usize::from(sensor.width));
+    let data = match config.resize {
+        Some((h, w)) if (h, w) != (sh, sw) => {
+            let frames = Frames { frames: 1, channels: config.polarity.channels(), height: sh, width: sw, data: frame.data };
+            resize(&frames, h, w).data
+        }
+        _ => frame.data,
+    };
+    FrameMsg { t_start: frame.t_start, t_end: frame.t_end, data, arrival, closed }
+}
+
+/// Returns the number of frames left unprocessed (queued at a stop).
+fn engine_loop(mut lanes: Lanes, rx: PolicyReceiver<FrameMsg>, config: StreamConfig, out: Sender<Output>, shared: Arc<Shared>) -> Result<u64, StreamError> {
+    let c = &shared.counters;
+    let t = config.timesteps;
+    // t_start of the last T frames, to label a window with its first frame's start.
+    let mut starts: VecDeque<u64> = VecDeque::with_capacity(t + 1);
+    loop {
+        if shared.stopped() {
+            return Ok(rx.len() as u64);
+        }
+        let frame = match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(f) => f,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return Ok(0),
+        };
+        let begin = Instant::now();
+        let predictions = lanes.push(&frame.data)?;
+        let done = Instant::now();
+        Counters::add(&c.frames_stepped, 1);
+        starts.push_back(frame.t_start);
+        if starts.len() > t {
+            starts.pop_front();
+        }
+        let mut lat = shared.latencies.lock().map_err(|_| StreamError::Panic("latency lock poisoned".into()))?;
+        lat.0.step.record(done - begin);
+        lat.1.step.record(done - begin);
+        for p in predictions {
+            let (e2e, processing) = (done.saturating_duration_since(frame.arrival), done.saturating_duration_since(frame.closed));
+            lat.0.end_to_end.record(e2e);
+            lat.1.end_to_end.record(e2e);
+            lat.0.processing.record(processing);
+            lat.1.processing.record(processing);
+            Counters::add(&c.predictions, 1);
+            let prediction = StreamPrediction {
+                window: p.window,
+                t_start: starts.front().copied().unwrap_or(frame.t_start),
+                t_end: frame.t_end,
+                class: p.class,
+                score: p.score,
+                scores: p.scores,
+                latency_ms: e2e.as_secs_f64() * 1e3,
+                processing_ms: processing.as_secs_f64() * 1e3,
+            };
+            if out.send(Output::Prediction(prediction)).is_err() {
+                return Ok(rx.len() as u64);
+            }
+        }
+    }
+}

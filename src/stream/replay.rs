@@ -1,0 +1,212 @@
+//! `replay:FILE`: a recording read in chunks (never whole, so a 1 GB file streams in constant
+//! memory), decoded as it goes and released by its event timestamps: in real time, `--speed X`
+//! times faster, or as fast as possible (`--speed max`). Also the content detection shared with
+//! stdin ([`Detecting`]).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::StreamError;
+use super::source::{Source, Speed, Status};
+use crate::events::detect::{DETECT_BYTES, detect};
+use crate::events::{Decoder, DecoderOptions, Event, Format, Resolution, new_decoder};
+
+/// Bytes read per chunk.
+const CHUNK: usize = 1 << 20;
+/// Most events handed over per poll, so batches (and the queue between threads) stay small.
+pub(super) const MAX_BATCH: usize = 1 << 16;
+
+/// A decoder chosen from the first bytes of an input (or given), fed chunk by chunk.
+pub(super) struct Detecting {
+    what: String,
+    format: Option<Format>,
+    options: DecoderOptions,
+    /// Bytes held until the format is known.
+    head: Vec<u8>,
+    /// Detect (by signature) once this many bytes are in, or at the end of input.
+    detect_after: usize,
+    decoder: Option<Box<dyn Decoder>>,
+}
+
+impl Detecting {
+    pub(super) fn new(what: String, format: Option<Format>, options: DecoderOptions, detect_after: usize) -> Self {
+        Self { what, format, options, head: Vec::new(), detect_after, decoder: None }
+    }
+
+    pub(super) fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), StreamError> {
+        if self.decoder.is_none() {
+            self.head.extend_from_slice(chunk);
+            match self.choose(false)? {
+                Some(format) => self.start(format, out),
+                None => Ok(()),
+            }
+        } else {
+            let what = &self.what;
+            let decoder = self.decoder.as_mut().expect("checked above");
+            decoder.feed(chunk, out).map_err(|source| StreamError::Decode { what: what.clone(), source })
+        }
+    }
+
+    pub(super) fn finish(&mut self, out: &mut Vec<Event>) -> Result<(), StreamError> {
+        if self.decoder.is_none() {
+            if self.head.is_empty() && self.format.is_none() {
+                return Err(StreamError::Format(format!("{}: the input is empty", self.what)));
+            }
+            let format = self.choose(true)?.expect("at the end a format is chosen or an error returned");
+            self.start(format, out)?;
+        }
+        let what = &self.what;
+        let decoder = self.decoder.as_mut().expect("started above");
+        decoder.finish(out).map_err(|source| StreamError::Decode { what: what.clone(), source })
+    }
+
+    pub(super) fn resolution(&self) -> Option<Resolution> {
+        self.decoder.as_ref().and_then(|d| d.resolution()).or(self.options.resolution)
+    }
+
+    fn choose(&self, at_end: bool) -> Result<Option<Format>, StreamError> {
+        if let Some(f) = self.format {
+            return Ok(Some(f));
+        }
+        let h = &self.head;
+        if h.starts_with(b"#!AER-DAT4") {
+            return Ok(Some(Format::Aedat4));
+        }
+        if h.len() >= 12 && &h[8..12] == b"IOHE" {
+            return Ok(Some(Format::Aedat4Stream));
+        }
+        if h.len() < self.detect_after && !at_end {
+            return Ok(None);
+        }
+        detect(&h[..h.len().min(DETECT_BYTES)])
+            .map(Some)
+            .map_err(|reason| StreamError::Format(format!("{}: {reason}; name the format with --format (e.g. --format evt3)", self.what)))
+    }
+
+    fn start(&mut self, format: Format, out: &mut Vec<Event>) -> Result<(), StreamError> {
+        let mut decoder = new_decoder(format, self.options);
+        let head = std::mem::take(&mut self.head);
+        decoder.feed(&head, out).map_err(|source| StreamError::Decode { what: self.what.clone(), source })?;
+        self.decoder = Some(decoder);
+        Ok(())
+    }
+}
+
+pub struct ReplaySource {
+    path: PathBuf,
+    file: File,
+    input: Detecting,
+    buf: Vec<u8>,
+    /// Decoded events not yet handed over: `pending[cursor..]`.
+    pending: Vec<Event>,
+    cursor: usize,
+    eof: bool,
+    error: Option<StreamError>,
+    speed: Speed,
+    /// First event time and the wall-clock instant it was released.
+    clock: Option<(u64, Instant)>,
+}
+
+impl ReplaySource {
+    pub fn open(path: &Path, format: Option<Format>, options: DecoderOptions, speed: Speed) -> Result<Self, StreamError> {
+        let file = File::open(path).map_err(|source| StreamError::Io { what: path.display().to_string(), source })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            input: Detecting::new(path.display().to_string(), format, options, DETECT_BYTES),
+            buf: vec![0; CHUNK],
+            pending: Vec::new(),
+            cursor: 0,
+            eof: false,
+            error: None,
+            speed,
+            clock: None,
+        })
+    }
+
+    /// Decodes chunks until some events are pending or the file ends.
+    fn refill(&mut self) -> Result<(), StreamError> {
+        self.pending.clear();
+        self.cursor = 0;
+        while self.pending.is_empty() && !self.eof {
+            let n = match self.file.read(&mut self.buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(StreamError::Io { what: self.path.display().to_string(), source }),
+            };
+            let result = if n == 0 {
+                self.eof = true;
+                self.input.finish(&mut self.pending)
+            } else {
+                self.input.feed(&self.buf[..n], &mut self.pending)
+            };
+            // Events decoded before an error are still replayed; the error comes after them.
+            if let Err(e) = result {
+                self.error = Some(e);
+                self.eof = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn hand_over(&mut self, n: usize, out: &mut Vec<Event>) {
+        out.extend_from_slice(&self.pending[self.cursor..self.cursor + n]);
+        self.cursor += n;
+    }
+}
+
+impl Source for ReplaySource {
+    fn poll(&mut self, out: &mut Vec<Event>, timeout: Duration) -> Result<Status, StreamError> {
+        if self.cursor == self.pending.len() {
+            if !self.eof {
+                self.refill()?;
+            }
+            if self.cursor == self.pending.len() {
+                return match self.error.take() {
+                    Some(e) => Err(e),
+                    None => Ok(Status::Ended),
+                };
+            }
+        }
+        let rest = self.pending.len() - self.cursor;
+        let Speed::Factor(speed) = self.speed else {
+            self.hand_over(rest.min(MAX_BATCH), out);
+            return Ok(Status::Data);
+        };
+        let (t0, wall0) = *self.clock.get_or_insert((self.pending[self.cursor].t, Instant::now()));
+        let deadline = Instant::now() + timeout;
+        loop {
+            let now = Instant::now();
+            let due = t0.saturating_add((now.duration_since(wall0).as_secs_f64() * 1e6 * speed) as u64);
+            let ready = self.pending[self.cursor..].iter().take(MAX_BATCH).take_while(|e| e.t <= due).count();
+            if ready > 0 {
+                self.hand_over(ready, out);
+                return Ok(Status::Data);
+            }
+            let next = self.pending[self.cursor].t;
+            let at = wall0 + Duration::from_secs_f64((next - t0) as f64 / 1e6 / speed);
+            if at >= deadline {
+                std::thread::sleep(deadline.saturating_duration_since(now));
+                return Ok(Status::Idle);
+            }
+            std::thread::sleep(at.saturating_duration_since(now));
+        }
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        self.input.resolution()
+    }
+
+    fn clock_rate(&self) -> Option<f64> {
+        match self.speed {
+            Speed::Max => None,
+            Speed::Factor(s) => Some(s),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("replay:{}", self.path.display())
+    }
+}
