@@ -36,13 +36,6 @@ struct Params {
 // out: [B, Ho, Wo, Co] f32
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 
-fn tap(v: vec4<f32>, w: vec4<f32>, x: f32) -> vec4<f32> {
-    if SKIP_ZERO && x == 0.0 {
-        return v;
-    }
-    return v + w * x;
-}
-
 fn store(b: u32, oy: u32, ox: u32, g: u32, v: vec4<f32>) {
     if ox >= p.wo {
         return;
@@ -85,16 +78,36 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             for (var kx = 0u; kx < K; kx++) {
                 // Input column of each of the 4 pixels; out of range → reads nothing.
                 let ix0 = i32(ox * STRIDE + kx) - i32(PAD);
-                let ix = vec4<i32>(ix0, ix0 + i32(STRIDE), ix0 + 2 * i32(STRIDE), ix0 + 3 * i32(STRIDE));
-                let ok = ix >= vec4<i32>(0) & ix < vec4<i32>(i32(p.wi));
-                let src = (vec4<u32>(row) + vec4<u32>(max(ix, vec4<i32>(0)))) * p.ci;
+                let s = i32(STRIDE);
+                let wi = i32(p.wi);
+                let ok0 = ix0 >= 0 && ix0 < wi;
+                let ok1 = ix0 + s >= 0 && ix0 + s < wi;
+                let ok2 = ix0 + 2 * s >= 0 && ix0 + 2 * s < wi;
+                let ok3 = ix0 + 3 * s >= 0 && ix0 + 3 * s < wi;
+                let s0 = (row + u32(max(ix0, 0))) * p.ci;
+                let s1 = (row + u32(max(ix0 + s, 0))) * p.ci;
+                let s2 = (row + u32(max(ix0 + 2 * s, 0))) * p.ci;
+                let s3 = (row + u32(max(ix0 + 3 * s, 0))) * p.ci;
                 var w = (ky * K + kx) * p.co4 + g;
                 for (var c = 0u; c < p.ci; c++) {
                     let wv = weight[w];
-                    if ok.x { a0 = tap(a0, wv, input[src.x + c]); }
-                    if ok.y { a1 = tap(a1, wv, input[src.y + c]); }
-                    if ok.z { a2 = tap(a2, wv, input[src.z + c]); }
-                    if ok.w { a3 = tap(a3, wv, input[src.w + c]); }
+                    // Written out: with a helper function call here lavapipe ran this kernel many times slower.
+                    if ok0 {
+                        let x = input[s0 + c];
+                        if !SKIP_ZERO || x != 0.0 { a0 += wv * x; }
+                    }
+                    if ok1 {
+                        let x = input[s1 + c];
+                        if !SKIP_ZERO || x != 0.0 { a1 += wv * x; }
+                    }
+                    if ok2 {
+                        let x = input[s2 + c];
+                        if !SKIP_ZERO || x != 0.0 { a2 += wv * x; }
+                    }
+                    if ok3 {
+                        let x = input[s3 + c];
+                        if !SKIP_ZERO || x != 0.0 { a3 += wv * x; }
+                    }
                     w += tap_stride;
                 }
             }
