@@ -171,3 +171,31 @@ fn aedat_crate_sample() -> Option<std::path::PathBuf> {
     }
     found
 }
+
+/// Regression: the packet length was read from `eventNumber` (header offset 20) instead of
+/// `eventCapacity` (offset 16), which libcaer, tonic and SpikingJelly use; files whose number
+/// and capacity differ lost sync.
+#[test]
+fn aedat31_packet_length_comes_from_event_capacity() {
+    let mut file = b"#!AER-DAT3.1\r\n#!END-HEADER\r\n".to_vec();
+    let packet = |events: &[(u32, i32)], capacity: i32, number: i32| {
+        let mut p = Vec::new();
+        p.extend_from_slice(&1i16.to_le_bytes()); // POLARITY
+        p.extend_from_slice(&0i16.to_le_bytes());
+        for v in [8i32, 4, 0, capacity, number, number] {
+            p.extend_from_slice(&v.to_le_bytes());
+        }
+        for i in 0..capacity as usize {
+            let (data, t) = events.get(i).copied().unwrap_or((0, 0)); // unused slots: invalid
+            p.extend_from_slice(&data.to_le_bytes());
+            p.extend_from_slice(&t.to_le_bytes());
+        }
+        p
+    };
+    let on = |x: u32, y: u32| (x << 17) | (y << 2) | 0b11;
+    file.extend(packet(&[(on(1, 2), 10)], 3, 1));
+    file.extend(packet(&[(on(3, 4), 20), (on(5, 6), 30)], 2, 2));
+    let rec = spikestream::events::read_bytes(&file, std::path::Path::new("capacity.aedat"), ReadOptions::default()).unwrap();
+    let got: Vec<_> = rec.events.iter().map(|e| (e.t, e.x, e.y, e.p)).collect();
+    assert_eq!(got, [(10, 1, 2, true), (20, 3, 4, true), (30, 5, 6, true)]);
+}

@@ -67,7 +67,7 @@ impl Aedat31Decoder {
     fn parse_packet_header(&mut self, h: &[u8]) -> Result<(), DecodeError> {
         let i16_at = |o: usize| i16::from_le_bytes([h[o], h[o + 1]]);
         let i32_at = |o: usize| i32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
-        let (kind, size, ts_offset, overflow, capacity) = (i16_at(0), i32_at(4), i32_at(8), i32_at(12), i32_at(20));
+        let (kind, size, ts_offset, overflow, capacity) = (i16_at(0), i32_at(4), i32_at(8), i32_at(12), i32_at(16));
         let bad = |reason: String| Err(DecodeError::corrupt(Format::Aedat31, self.packet_offset, reason));
         if size <= 0 || capacity < 0 || overflow < 0 {
             return bad(format!("packet header with event size {size}, capacity {capacity}, overflow {overflow}"));
