@@ -214,13 +214,15 @@ fn neuron_shader_follows_burns_template_rules() {
 fn conv_matches_cpu() {
     let mut rng = Rng(1);
     for &(k, s, p) in &[(3, 1, 1), (1, 1, 0), (7, 2, 3), (3, 2, 1), (2, 2, 0)] {
+        // SkipZero only once: each mode and shape is a pipeline lavapipe compiles (slowly).
+        let modes: &[ConvMode] = if k == 3 && s == 1 { &ALL_MODES } else { &[ConvMode::Dense, ConvMode::Sparse] };
         for dyadic in [true, false] {
             let mut g = Graph::new(Shape::new(3, 11, 10), 3);
             let shape = conv_shape(&g, 0, 12, k, s, p);
             g.push("conv", conv(&mut rng, 3, 12, k, s, p, Some(3), dyadic), vec![0], shape);
             g.finish();
             let tol = if dyadic { EXACT } else { REORDERED_SUM };
-            compare_run(&g, 2, 3, &mut rng, dyadic, tol, &ALL_MODES);
+            compare_run(&g, 2, 3, &mut rng, dyadic, tol, modes);
         }
     }
 }
@@ -236,7 +238,7 @@ fn spike_conv_matches_cpu() {
         let shape = conv_shape(&g, v, 9, k, s, p);
         g.push("conv", conv(&mut rng, 40, 9, k, s, p, None, true), vec![v], shape);
         g.finish();
-        compare_run(&g, 3, 4, &mut rng, false, EXACT, &ALL_MODES);
+        compare_run(&g, 3, 4, &mut rng, false, EXACT, &[ConvMode::Sparse, ConvMode::Dense]);
     }
 }
 
@@ -387,7 +389,7 @@ fn vgg_like_network_is_bit_identical() {
 fn sew_residual_network_is_bit_identical() {
     let mut rng = Rng(11);
     let g = sew_like(&mut rng);
-    compare_run(&g, 2, 5, &mut rng, true, EXACT, &[ConvMode::Sparse, ConvMode::Dense]);
+    compare_run(&g, 2, 5, &mut rng, true, EXACT, &[ConvMode::Sparse]);
 }
 
 #[test]

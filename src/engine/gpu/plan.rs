@@ -39,6 +39,9 @@ pub struct Plan {
     pub dispatches: Vec<Dispatch>,
 }
 
+/// Records one dispatch: kernel, constants, layer name, buffers at bindings 0.., groups, head.
+type Push<'a> = dyn FnMut(Kernel, Constants, &str, &[&wgpu::Buffer], [u32; 3], bool) + 'a;
+
 /// Workgroups for `n` items at `per_group` each, capped at the API limit (kernels stride).
 fn groups(n: usize, per_group: u32) -> u32 {
     (n.div_ceil(per_group as usize)).clamp(1, 65_535) as u32
@@ -71,7 +74,7 @@ impl Plan {
             let bind_group = ctx.bind(&label, &pipeline, buffers);
             dispatches.push(Dispatch { label, pipeline, bind_group, groups, head });
         };
-        let pack = |v: usize, push: &mut dyn FnMut(Kernel, Constants, &str, &[&wgpu::Buffer], [u32; 3], bool)| {
+        let pack = |v: usize, push: &mut Push| {
             let Some(bits) = &scratch.bits[v] else { return };
             let s = g.value_shape(v);
             let words = s.c.div_ceil(32);
