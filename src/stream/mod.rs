@@ -15,6 +15,7 @@ pub mod source;
 pub mod stats;
 
 mod dv;
+mod framer;
 mod replay;
 mod stdin;
 #[cfg(feature = "camera")]

@@ -1,0 +1,180 @@
+//! Streaming speed: the sustained event rate that decoding + framing keep up with (goal:
+//! 50 M events/s), the whole threaded pipeline on a replay at `--speed max`, and the prediction
+//! latency of a small model on the CPU backend (one batched lane step, and end to end on a
+//! real-time replay).
+//!
+//! `cargo bench --bench stream` (criterion); the end-to-end latency run prints its own p50/p99.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BatchSize, Criterion, Throughput, black_box};
+use spikestream::engine::cpu::CpuBackend;
+use spikestream::engine::{Backend, EngineError};
+use spikestream::events::aedat4::{Aedat4Decoder, Aedat4Writer, Compression, WriterOptions};
+use spikestream::events::{Decoder, DecoderOptions, Event, Resolution};
+use spikestream::frames::bin::Polarity;
+use spikestream::frames::incremental::{Close, StreamFramer};
+use spikestream::model::meta::Decode;
+use spikestream::model::synth::{SynthSpec, synth_model_bytes};
+use spikestream::model::{MetaOverrides, Model};
+use spikestream::stream::source::{OpenOptions, SourceSpec, Speed, open};
+use spikestream::stream::{Lanes, Output, StreamConfig};
+
+const SENSOR: Resolution = Resolution::new(640, 480);
+const EVENTS: usize = 4_000_000;
+/// Event time the bench events span: 4 M events in 0.2 s is a 20 M ev/s scene.
+const SPAN_US: u64 = 200_000;
+
+fn events(n: usize, span_us: u64) -> Vec<Event> {
+    let mut s = 0x1234_5678_9abc_def0u64;
+    (0..n)
+        .map(|i| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let t = 1_700_000_000_000_000 + i as u64 * span_us / n as u64;
+            Event::new(t, (s % 640) as u16, ((s >> 20) % 480) as u16, s >> 63 == 1)
+        })
+        .collect()
+}
+
+/// The file bytes of `events` (AEDAT4 with `compression`); the network stream is the same
+/// packets after the header.
+fn aedat4(events: &[Event], compression: Compression) -> Vec<u8> {
+    let options = WriterOptions { compression, resolution: SENSOR, source: "bench".into(), packet_events: 8192 };
+    let mut w = Aedat4Writer::new(std::io::Cursor::new(Vec::new()), options).unwrap();
+    w.write_events(events).unwrap();
+    w.finish().unwrap().into_inner()
+}
+
+fn decode_and_frame(c: &mut Criterion) {
+    let ev = events(EVENTS, SPAN_US);
+    let mut group = c.benchmark_group("stream decode+frame");
+    group.sample_size(10).throughput(Throughput::Elements(EVENTS as u64));
+    for (name, compression) in [("aedat4 none", Compression::None), ("aedat4 lz4", Compression::Lz4)] {
+        let bytes = aedat4(&ev, compression);
+        // 10 ms frames at 640x480: 20 frames over the 0.2 s.
+        group.bench_function(format!("{name}, 10 ms frames, 64 KiB chunks"), |b| {
+            let mut out = Vec::with_capacity(1 << 16);
+            b.iter(|| {
+                let mut decoder = Aedat4Decoder::file(DecoderOptions::default());
+                let mut framer = StreamFramer::new(Close::EveryMicros(10_000), SENSOR, Polarity::Split);
+                let mut frames = 0;
+                for chunk in bytes.chunks(64 << 10) {
+                    out.clear();
+                    decoder.feed(chunk, &mut out).unwrap();
+                    frames += framer.push(&out).unwrap().len();
+                }
+                black_box(frames)
+            })
+        });
+    }
+    group.bench_function("framing only, 10 ms frames", |b| {
+        b.iter(|| {
+            let mut framer = StreamFramer::new(Close::EveryMicros(10_000), SENSOR, Polarity::Split);
+            black_box(ev.chunks(8192).map(|c| framer.push(c).unwrap().len()).sum::<usize>())
+        })
+    });
+    group.finish();
+}
+
+/// A backend that does nothing, to time the pipeline around the engine.
+struct Null(usize);
+
+impl Backend for Null {
+    fn describe(&self) -> String {
+        "null".into()
+    }
+    fn batch(&self) -> usize {
+        self.0
+    }
+    fn reset(&mut self, _: &[usize]) {}
+    fn step(&mut self, _: &[f32], _: &[usize], logits: bool) -> Result<Option<Vec<f32>>, EngineError> {
+        Ok(logits.then(|| vec![0.0; 10 * self.0]))
+    }
+    fn spike_counts(&mut self) -> Result<Vec<u64>, EngineError> {
+        Ok(Vec::new())
+    }
+    fn last_spikes(&mut self, _: usize) -> Result<Vec<f32>, EngineError> {
+        Ok(Vec::new())
+    }
+}
+
+fn pipeline_replay(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bench.aedat4");
+    std::fs::write(&file, aedat4(&events(EVENTS, SPAN_US), Compression::Lz4)).unwrap();
+    let spec = SourceSpec::parse(&format!("replay:{}", file.display())).unwrap();
+    let mut group = c.benchmark_group("stream pipeline");
+    group.sample_size(10).throughput(Throughput::Elements(EVENTS as u64));
+    group.bench_function("replay lz4 --speed max, 10 ms frames resized to 48x48, null engine", |b| {
+        b.iter_batched(
+            || open(&spec, &OpenOptions { speed: Speed::Max, ..OpenOptions::default() }).unwrap(),
+            |source| {
+                let mut config = StreamConfig::new(Close::EveryMicros(10_000), 4, 10, [2, 48, 48]);
+                config.resize = Some((48, 48));
+                let (summary, result) = spikestream::stream::run(source, Box::new(Null(1)), config, Arc::default(), |_| {});
+                result.unwrap();
+                assert_eq!(summary.events, EVENTS as u64);
+                summary.frames
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+fn small_model() -> Model {
+    let spec = SynthSpec { arch: "vgg11_48_legacy".into(), num_classes: 10, timesteps: 4, input: [2, 48, 48], width_div: 4, imp: true, seed: 3 };
+    Model::from_bytes(&synth_model_bytes(&spec).unwrap(), "bench model", &MetaOverrides::default()).unwrap()
+}
+
+fn lane_step(c: &mut Criterion) {
+    let model = small_model();
+    // A frame with events at about 10 % of the pixels, as a busy 48x48 resized frame.
+    let frame: Vec<f32> = (0..2 * 48 * 48).map(|i| if (i * 7919) % 10 == 0 { 1.0 + (i % 3) as f32 } else { 0.0 }).collect();
+    let mut group = c.benchmark_group("stream lane step (vgg11_48_legacy /4, T=4, CPU)");
+    for hop in [4, 1] {
+        let lanes = spikestream::stream::lanes::lane_count(4, hop);
+        let mut l = Lanes::new(Box::new(CpuBackend::new(&model.graph, lanes)), 4, hop, 10, Decode::Mean, frame.len()).unwrap();
+        group.bench_function(format!("hop {hop} ({lanes} lanes), one frame"), |b| b.iter(|| black_box(l.push(&frame).unwrap())));
+    }
+    group.finish();
+}
+
+/// A 3 s real-time replay of a 100 k ev/s scene through the small model, 4 lanes (hop 1):
+/// the end-to-end latency (last event of a window read → prediction) p50/p99.
+fn end_to_end_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("live.aedat4");
+    std::fs::write(&file, aedat4(&events(300_000, 3_000_000), Compression::Lz4)).unwrap();
+    let model = small_model();
+    let mut config = StreamConfig::new(Close::EveryMicros(20_000), 4, 10, [2, 48, 48]);
+    config.resize = Some((48, 48));
+    config.hop = 1;
+    let source = open(&SourceSpec::parse(&format!("replay:{}", file.display())).unwrap(), &OpenOptions::default()).unwrap();
+    let backend = Box::new(CpuBackend::new(&model.graph, config.lanes()));
+    let mut n = 0;
+    let (summary, result) = spikestream::stream::run(source, backend, config, Arc::default(), |o| {
+        if let Output::Prediction(_) = o {
+            n += 1;
+        }
+    });
+    result.unwrap();
+    println!("\nstream end-to-end (real-time replay, 100 k ev/s, 640x480 → 48x48, 20 ms frames, vgg11_48_legacy /4, T=4, hop 1, CPU):");
+    println!("  {n} predictions; step {}; processing {}; end-to-end {}", summary.step, summary.processing, summary.end_to_end);
+    std::thread::sleep(Duration::from_millis(10));
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    decode_and_frame(&mut c);
+    pipeline_replay(&mut c);
+    lane_step(&mut c);
+    c.final_summary();
+    // `cargo test --benches` runs benches in test mode: skip the timed 3 s replay there.
+    if !std::env::args().any(|a| a == "--test") {
+        end_to_end_latency();
+    }
+}
