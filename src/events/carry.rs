@@ -147,7 +147,7 @@ impl<'a> SpareWriter<'a> {
 /// Asks Linux to back a newly allocated large buffer with 2 MiB pages: a fresh `Vec` of many
 /// events otherwise costs one page fault per 4 KiB on first write (256 per MiB), which costs
 /// more than decoding into it. NumPy does the same for arrays of 4 MiB and more.
-fn advise_huge_pages(vec: &mut Vec<Event>) {
+pub(crate) fn advise_huge_pages(vec: &mut Vec<Event>) {
     const MIN_BYTES: usize = 4 << 20;
     #[cfg(target_os = "linux")]
     {
