@@ -143,27 +143,41 @@ fn lane_step(c: &mut Criterion) {
     group.finish();
 }
 
-/// A 3 s real-time replay of a 100 k ev/s scene through the small model, 4 lanes (hop 1):
-/// the end-to-end latency (last event of a window read → prediction) p50/p99.
+/// A 3 s real-time replay of a 100 k ev/s scene through the small model: the end-to-end latency
+/// (last event of a window read → prediction) p50/p99, for one lane (hop 4) and four (hop 1), on
+/// the CPU backend and, where an adapter is usable, the GPU backend.
 fn end_to_end_latency() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("live.aedat4");
     std::fs::write(&file, aedat4(&events(300_000, 3_000_000), Compression::Lz4)).unwrap();
     let model = small_model();
-    let mut config = StreamConfig::new(Close::EveryMicros(20_000), 4, 10, [2, 48, 48]);
-    config.resize = Some((48, 48));
-    config.hop = 1;
-    let source = open(&SourceSpec::parse(&format!("replay:{}", file.display())).unwrap(), &OpenOptions::default()).unwrap();
-    let backend = Box::new(CpuBackend::new(&model.graph, config.lanes()));
-    let mut n = 0;
-    let (summary, result) = spikestream::stream::run(source, backend, config, Arc::default(), |o| {
-        if let Output::Prediction(_) = o {
-            n += 1;
+    println!("\nstream end-to-end (real-time replay, 100 k ev/s, 640x480 → 48x48, 20 ms frames, vgg11_48_legacy /4, T=4):");
+    for gpu in [false, true] {
+        for hop in [4, 1] {
+            let mut config = StreamConfig::new(Close::EveryMicros(20_000), 4, 10, [2, 48, 48]);
+            config.resize = Some((48, 48));
+            config.hop = hop;
+            let backend: Box<dyn Backend> = if gpu {
+                match spikestream::engine::gpu::GpuBackend::new(&model.graph, config.lanes()) {
+                    Ok(b) => Box::new(b),
+                    Err(e) => {
+                        println!("  gpu: not measured ({e})");
+                        break;
+                    }
+                }
+            } else {
+                Box::new(CpuBackend::new(&model.graph, config.lanes()))
+            };
+            let name = backend.describe();
+            let source = open(&SourceSpec::parse(&format!("replay:{}", file.display())).unwrap(), &OpenOptions::default()).unwrap();
+            let (summary, result) = spikestream::stream::run(source, backend, config, Arc::default(), |_: Output| {});
+            result.unwrap();
+            println!(
+                "  {name}, hop {hop}: {} predictions; step {}; processing {}; end-to-end {}",
+                summary.predictions, summary.step, summary.processing, summary.end_to_end
+            );
         }
-    });
-    result.unwrap();
-    println!("\nstream end-to-end (real-time replay, 100 k ev/s, 640x480 → 48x48, 20 ms frames, vgg11_48_legacy /4, T=4, hop 1, CPU):");
-    println!("  {n} predictions; step {}; processing {}; end-to-end {}", summary.step, summary.processing, summary.end_to_end);
+    }
     std::thread::sleep(Duration::from_millis(10));
 }
 
