@@ -4,8 +4,9 @@
 //! - `split_by`: `number` | `time` (SpikingJelly) | `duration` (+ `duration_us`, `sj_version`)
 //!   | `tonic_time_bins` | `tonic_event_bins` (+ `overlap`) — default `number`;
 //! - `frames`: T (default: the model's timesteps);
-//! - `sensor`: `WxH` when the recording's header lacks it;
-//! - `resize`: `HxW`, torchvision antialiased bilinear, when the sensor differs from the input;
+//! - `sensor`: `"WxH"` or `[W, H]`, when the recording's header lacks it;
+//! - `resize`: `"HxW"` or `[H, W]`, torchvision antialiased bilinear, when the sensor differs
+//!   from the input;
 //! - `polarity`: `split` (2 channels, default) or `merged`.
 
 use serde_json::Value;
@@ -35,9 +36,16 @@ pub enum FramingError {
     Shape { got: [usize; 3], want: [usize; 3] },
 }
 
-fn hw(text: &str) -> Option<(usize, usize)> {
-    let (h, w) = text.split_once(['x', 'X'])?;
-    Some((h.trim().parse().ok()?, w.trim().parse().ok()?))
+/// A pair given as `"AxB"` or `[A, B]`.
+fn pair(v: &Value) -> Option<(usize, usize)> {
+    match v {
+        Value::String(text) => {
+            let (a, b) = text.split_once(['x', 'X'])?;
+            Some((a.trim().parse().ok()?, b.trim().parse().ok()?))
+        }
+        Value::Array(a) if a.len() == 2 => Some((a[0].as_u64()? as usize, a[1].as_u64()? as usize)),
+        _ => None,
+    }
 }
 
 impl Framing {
@@ -59,13 +67,16 @@ impl Framing {
             "tonic_event_bins" => Slicing::TonicEventBins { bins: frames, overlap },
             other => return Err(FramingError::Spec(format!("unknown split_by '{other}'"))),
         };
-        let sensor = match s("sensor") {
+        let sensor = match v.get("sensor") {
             None => None,
-            Some(t) => Some(Resolution::parse(t).ok_or_else(|| FramingError::Spec(format!("sensor '{t}' is not WxH")))?),
+            Some(t) => {
+                let (w, h) = pair(t).filter(|&(w, h)| w > 0 && h > 0 && w <= 65535 && h <= 65535).ok_or_else(|| FramingError::Spec(format!("sensor {t} is not \"WxH\" or [W, H]")))?;
+                Some(Resolution::new(w as u16, h as u16))
+            }
         };
-        let resize = match s("resize") {
+        let resize = match v.get("resize") {
             None => None,
-            Some(t) => Some(hw(t).ok_or_else(|| FramingError::Spec(format!("resize '{t}' is not HxW")))?),
+            Some(t) => Some(pair(t).filter(|&(h, w)| h > 0 && w > 0).ok_or_else(|| FramingError::Spec(format!("resize {t} is not \"HxW\" or [H, W]")))?),
         };
         let polarity = match s("polarity").unwrap_or("split") {
             "split" => Polarity::Split,
@@ -88,5 +99,22 @@ impl Framing {
             return Err(FramingError::Shape { got, want: input });
         }
         Ok(frames)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_and_arrays_both_parse() {
+        let a = Framing::from_json(Some(&serde_json::json!({"frames": 8, "sensor": "128x96", "resize": "48x40"})), 10).unwrap();
+        let b = Framing::from_json(Some(&serde_json::json!({"frames": 8, "sensor": [128, 96], "resize": [48, 40]})), 10).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.sensor, Some(Resolution::new(128, 96)));
+        assert_eq!(a.resize, Some((48, 40)));
+        assert_eq!(a.slicing, Slicing::SjNumber { frames: 8 });
+        assert!(Framing::from_json(Some(&serde_json::json!({"resize": "big"})), 10).is_err());
+        assert_eq!(Framing::from_json(None, 10).unwrap().slicing, Slicing::SjNumber { frames: 10 });
     }
 }
