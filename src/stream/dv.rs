@@ -62,9 +62,10 @@ impl Source for DvSource {
                 Ok(client) => {
                     self.client = Some(client);
                     self.delay = self.reconnect.map_or(Duration::ZERO, |b| b.first);
-                    let again = if self.connected_once { "reconnected to" } else { "connected to" };
+                    let again = self.connected_once;
                     self.connected_once = true;
-                    return Ok(Status::Connected(format!("{again} {}", self.address)));
+                    let message = format!("{} {}", if again { "reconnected to" } else { "connected to" }, self.address);
+                    return Ok(Status::Connected { message, again });
                 }
                 // Without --reconnect a server that is not there is an error, not an empty stream.
                 Err(e) if self.reconnect.is_none() => return Err(e.into()),

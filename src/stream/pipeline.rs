@@ -384,14 +384,15 @@ fn source_loop(
         }
         match status {
             Ok(Status::Data | Status::Idle) => {}
-            Ok(Status::Connected(line)) => {
-                let _ = out.send(Output::Notice(line));
+            Ok(Status::Connected { message, again }) => {
+                if again {
+                    Counters::add(&c.reconnects, 1);
+                }
+                let _ = out.send(Output::Notice(message));
             }
             Ok(Status::Lost { reason, retrying }) => {
                 let _ = out.send(Output::Notice(reason));
-                if retrying {
-                    Counters::add(&c.reconnects, 1);
-                } else {
+                if !retrying {
                     break Ok(());
                 }
             }

@@ -52,9 +52,9 @@ impl<T> std::ops::Deref for PolicyReceiver<T> {
 
 impl<T> Drop for PolicyReceiver<T> {
     fn drop(&mut self) {
+        // Draining here would give a blocked sender room and let its send succeed: the channel
+        // frees what is queued once both sides are gone.
         self.listening.store(false, Ordering::SeqCst);
-        // Free what is queued now, rather than when the sender goes.
-        while self.rx.try_recv().is_ok() {}
     }
 }
 

@@ -18,8 +18,9 @@ pub enum Status {
     /// The connection was lost (the events received before it were appended). With `retrying`
     /// the source reconnects on later polls; without, the next poll says [`Status::Ended`].
     Lost { reason: String, retrying: bool },
-    /// (Re)connected; a line for the user.
-    Connected(String),
+    /// Connected (`again`: after a loss, which the summary counts as a reconnect); a line for
+    /// the user.
+    Connected { message: String, again: bool },
     /// No more events will come.
     Ended,
 }
