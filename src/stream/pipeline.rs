@@ -207,11 +207,9 @@ pub fn run(source: Box<dyn Source>, backend: Box<dyn Backend>, config: StreamCon
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if let Some(every) = config.stats_every {
-            if last_report.0.elapsed() >= every {
-                let snapshot = snapshot(&shared, &dropped, started, &mut last_report);
-                output(Output::Stats(snapshot));
-            }
+        if config.stats_every.is_some_and(|every| last_report.0.elapsed() >= every) {
+            let snapshot = snapshot(&shared, &dropped, started, &mut last_report);
+            output(Output::Stats(snapshot));
         }
     }
 

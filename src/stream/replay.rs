@@ -36,16 +36,13 @@ impl Detecting {
     }
 
     pub(super) fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), StreamError> {
-        if self.decoder.is_none() {
-            self.head.extend_from_slice(chunk);
-            match self.choose(false)? {
-                Some(format) => self.start(format, out),
-                None => Ok(()),
-            }
-        } else {
-            let what = &self.what;
-            let decoder = self.decoder.as_mut().expect("checked above");
-            decoder.feed(chunk, out).map_err(|source| StreamError::Decode { what: what.clone(), source })
+        if let Some(decoder) = self.decoder.as_mut() {
+            return decoder.feed(chunk, out).map_err(|source| StreamError::Decode { what: self.what.clone(), source });
+        }
+        self.head.extend_from_slice(chunk);
+        match self.choose(false)? {
+            Some(format) => self.start(format, out),
+            None => Ok(()),
         }
     }
 
