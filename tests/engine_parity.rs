@@ -135,6 +135,6 @@ macro_rules! gpu_parity {
     )*};
 }
 
-parity!(legacy_exact, legacy_noimp_exact, legacy_realistic, vgg11dvs_exact, vgg11dvs_realistic);
+parity!(legacy_exact, legacy_noimp_exact, legacy_realistic, vgg11dvs_exact, vgg11dvs_realistic, sew_cifar_exact, sew_cifar_noimp_exact, sew_imagenet_realistic);
 
-gpu_parity!(gpu_legacy_exact => "legacy_exact", gpu_legacy_realistic => "legacy_realistic", gpu_vgg11dvs_exact => "vgg11dvs_exact", gpu_vgg11dvs_realistic => "vgg11dvs_realistic");
+gpu_parity!(gpu_legacy_exact => "legacy_exact", gpu_legacy_realistic => "legacy_realistic", gpu_vgg11dvs_exact => "vgg11dvs_exact", gpu_vgg11dvs_realistic => "vgg11dvs_realistic", gpu_sew_cifar_exact => "sew_cifar_exact", gpu_sew_imagenet_realistic => "sew_imagenet_realistic");
