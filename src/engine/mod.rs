@@ -49,3 +49,19 @@ pub trait Backend: Send {
     /// The spikes node `node` emitted at the last step, `[B, C, H, W]` as 0.0 / 1.0.
     fn last_spikes(&mut self, node: usize) -> Result<Vec<f32>, EngineError>;
 }
+
+/// Checks a `step` call's arguments against the graph and batch: `input` is `[B, C, H, W]`, one
+/// timestep index per lane, each below the model's timesteps. Shared by every backend.
+pub fn check_step(graph: &crate::model::Graph, batch: usize, input: &[f32], steps: &[usize]) -> Result<(), EngineError> {
+    let s = graph.input;
+    if input.len() != batch * s.len() {
+        return Err(EngineError::InputSize { what: format!("[{batch}, {}, {}, {}] frames", s.c, s.h, s.w), expected: batch * s.len(), got: input.len() });
+    }
+    if steps.len() != batch {
+        return Err(EngineError::InputSize { what: "one timestep index per lane".into(), expected: batch, got: steps.len() });
+    }
+    if let Some((lane, &step)) = steps.iter().enumerate().find(|(_, t)| **t >= graph.timesteps) {
+        return Err(EngineError::Timestep { lane, step, timesteps: graph.timesteps });
+    }
+    Ok(())
+}

@@ -73,15 +73,7 @@ impl Backend for CpuBackend {
     fn step(&mut self, input: &[f32], steps: &[usize], logits: bool) -> Result<Option<Vec<f32>>, EngineError> {
         let g = &self.graph;
         let (b, s) = (self.batch, g.input);
-        if input.len() != b * s.len() {
-            return Err(EngineError::InputSize { what: format!("[{b}, {}, {}, {}] frames", s.c, s.h, s.w), expected: b * s.len(), got: input.len() });
-        }
-        if steps.len() != b {
-            return Err(EngineError::InputSize { what: "one timestep index per lane".into(), expected: b, got: steps.len() });
-        }
-        if let Some((lane, &step)) = steps.iter().enumerate().find(|(_, t)| **t >= g.timesteps) {
-            return Err(EngineError::Timestep { lane, step, timesteps: g.timesteps });
-        }
+        super::check_step(g, b, input, steps)?;
         layout::nchw_to_nhwc(input, &mut self.values[0], b, s.c, s.h, s.w);
         for i in 0..g.nodes.len() {
             let node = &g.nodes[i];

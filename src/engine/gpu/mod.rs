@@ -90,17 +90,7 @@ impl GpuBackend {
     }
 
     fn check(&self, input: &[f32], steps: &[usize]) -> Result<(), EngineError> {
-        let (b, s, g) = (self.state.batch, self.model.graph.input, &self.model.graph);
-        if input.len() != b * s.len() {
-            return Err(EngineError::InputSize { what: format!("[{b}, {}, {}, {}] frames", s.c, s.h, s.w), expected: b * s.len(), got: input.len() });
-        }
-        if steps.len() != b {
-            return Err(EngineError::InputSize { what: "one timestep index per lane".into(), expected: b, got: steps.len() });
-        }
-        if let Some((lane, &step)) = steps.iter().enumerate().find(|(_, t)| **t >= g.timesteps) {
-            return Err(EngineError::Timestep { lane, step, timesteps: g.timesteps });
-        }
-        Ok(())
+        super::check_step(&self.model.graph, self.state.batch, input, steps)
     }
 
     /// Reads value `v` (`[B, H, W, C]`) back to the host.
