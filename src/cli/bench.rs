@@ -1,12 +1,16 @@
 //! `spikestream bench (MODEL | --arch NAME) [--batch B] [--timesteps T] [--backend …]
-//! [--spike-rate R] [--json]`: per-timestep latency, throughput and napkin math.
+//! [--spike-rate R] [--profile-steps N] [--trace OUT.json] [--json]`: per-timestep latency,
+//! throughput and napkin math, time per layer (GPU timestamps where the adapter has them, the
+//! wall clock per layer on the CPU backend), the loop's overhead over its kernels, and a Chrome
+//! trace of it all.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use spikestream::engine::bench::{measure, random_input};
+use spikestream::engine::bench::{BenchOptions, BenchReport, measure, random_input};
+use spikestream::engine::trace::Clock;
 use spikestream::model::synth::{SynthSpec, synth_model_bytes};
 use spikestream::model::{MetaOverrides, Model};
 
@@ -40,6 +44,13 @@ pub struct BenchArgs {
     /// Timesteps to time.
     #[arg(long, default_value_t = 50)]
     pub steps: usize,
+    /// Timesteps then profiled per dispatch (GPU timestamps) or per layer (CPU); 0: none.
+    #[arg(long, default_value_t = 20)]
+    pub profile_steps: usize,
+    /// Write every timed timestep and every profiled dispatch as Chrome trace events
+    /// (chrome://tracing, https://ui.perfetto.dev).
+    #[arg(long, value_name = "OUT.json")]
+    pub trace: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -62,32 +73,71 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let graph = &model.graph;
     let mut backend = open_backend(args.backend, graph, args.batch.max(1), !args.json)?;
     let input = random_input(args.batch.max(1) * graph.input.len(), args.spike_rate, 42);
-    let report = measure(&mut *backend, graph, &input, args.warmup, args.steps.max(1)).context("benchmark run")?;
+    let options = BenchOptions { warmup: args.warmup, measured: args.steps.max(1), profiled: args.profile_steps, trace: args.trace.is_some() };
+    let (report, trace) = measure(&mut *backend, graph, &input, options).context("benchmark run")?;
+    if let (Some(path), Some(trace)) = (&args.trace, &trace) {
+        trace.write(path).with_context(|| format!("cannot write the trace to {}", path.display()))?;
+        if report.layer_clock.is_none() && !args.json {
+            eprintln!("notice: {} has no timestamp queries; the trace holds the wall-clock timesteps only", report.adapter);
+        }
+    }
     if args.json {
         let mut v = serde_json::to_value(&report)?;
-        v["adapter"] = serde_json::json!(report.backend);
         v["arch"] = serde_json::json!(model.meta.arch);
+        if let Some(path) = &args.trace {
+            v["trace"] = serde_json::json!(path.display().to_string());
+        }
         println!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
     println!("model      {} {} (input {}, T={})", model.meta.arch, args.model.as_ref().map_or("random weights".into(), |p| p.display().to_string()), graph.input, graph.timesteps);
-    println!("backend    {}", report.backend);
-    println!("batch      {}", report.batch);
-    println!(
-        "latency    p50 {:.3} ms  p99 {:.3} ms  min {:.3} ms per timestep ({} timed)",
-        report.p50_ms_per_timestep, report.p99_ms_per_timestep, report.min_ms_per_timestep, report.timesteps_measured
-    );
-    println!("throughput {:.1} samples/s ({} timesteps per sample)", report.samples_per_s, graph.timesteps);
-    println!(
-        "napkin     {:.3} GFLOP per timestep dense -> {:.1} GFLOP/s dense-equivalent; {:.3} G synaptic ops actually needed ({:.1}% of dense MACs)",
-        report.flops_per_timestep / 1e9,
-        report.achieved_gflops,
-        report.sops_per_timestep / 1e9,
-        100.0 * report.sops_per_timestep / (report.flops_per_timestep / 2.0)
-    );
-    let rates: Vec<String> = report.spike_rates.iter().map(|(n, r)| format!("{n} {:.1}%", 100.0 * r)).collect();
-    println!("spike rate {}", rates.join(", "));
+    print_report(&report);
+    if let (Some(path), Some(trace)) = (&args.trace, &trace) {
+        println!("trace      {} ({} events; open in chrome://tracing or https://ui.perfetto.dev)", path.display(), trace.len());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &BenchReport) {
+    println!("backend    {}{}", r.backend, if r.software_adapter { " (a software adapter: the CPU runs the shaders)" } else { "" });
+    println!("batch      {}", r.batch);
+    println!(
+        "latency    p50 {:.3} ms  p99 {:.3} ms  min {:.3} ms per timestep, wall clock with device sync ({} timed)",
+        r.p50_ms_per_timestep, r.p99_ms_per_timestep, r.min_ms_per_timestep, r.timesteps_measured
+    );
+    println!("throughput {:.1} samples/s ({} timesteps per sample)", r.samples_per_s, r.model_timesteps);
+    println!(
+        "napkin     {:.4} GFLOP per timestep dense -> {:.2} GFLOP/s dense-equivalent; {:.4} G synaptic ops per timestep actually needed ({:.1}% of dense MACs) -> {:.3} GSOP/s",
+        r.flops_per_timestep / 1e9,
+        r.achieved_gflops,
+        r.sops_per_timestep / 1e9,
+        100.0 * r.sops_per_timestep / (r.flops_per_timestep / 2.0),
+        r.achieved_gsops
+    );
+    if let Some(bytes) = r.gpu_memory_bytes {
+        println!("memory     {:.2} MiB of GPU buffers (weights, state, scratch)", bytes as f64 / (1u64 << 20) as f64);
+    }
+    let rates: Vec<String> = r.spike_rates.iter().map(|(n, v)| format!("{n} {:.1}%", 100.0 * v)).collect();
+    println!("spike rate {}", rates.join(", "));
+    match (r.layer_clock, r.kernel_ms_per_timestep_p50) {
+        (Some(clock), Some(kernels)) => {
+            println!("layers     {}, p50 of {} profiled timesteps:", clock.describe(), r.timesteps_profiled);
+            for l in &r.layers {
+                let spikes = l.spike_rate.map_or(String::new(), |s| format!("  spikes {:.1}%", 100.0 * s));
+                println!("  {:<14} {:<22} {:>9.3} ms {:>5.1}%{spikes}", l.op, l.name, l.ms_p50, 100.0 * l.share);
+            }
+            print!("kernels    {kernels:.3} ms per timestep summed");
+            match r.loop_overhead_ratio {
+                Some(o) => {
+                    let what = if clock == Clock::GpuTimestamps { "upload, encode, submit, wait, readback" } else { "input transpose, logits copy" };
+                    println!("; the loop ({what}) adds {:+.1}% (wall p50 / kernel p50 - 1)", 100.0 * o)
+                }
+                None => println!(),
+            }
+        }
+        _ if r.backend.starts_with("gpu") => println!("layers     not profiled: {} has no timestamp queries (or --profile-steps 0)", r.adapter),
+        _ => println!("layers     not profiled (--profile-steps 0)"),
+    }
 }
 
 fn parse_chw(s: &str) -> anyhow::Result<[usize; 3]> {

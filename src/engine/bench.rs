@@ -1,28 +1,65 @@
 //! Measuring per-timestep latency honestly: warm up, then time each synchronised timestep
-//! (encode + submit + wait, or the CPU loop) and report percentiles, throughput and the napkin
-//! math (FLOPs per timestep, the achieved rate, synaptic operations actually done).
+//! (encode + submit + wait for the logits, or the CPU loop) and report percentiles, throughput
+//! and the napkin math (FLOPs per timestep, the achieved rate, synaptic operations actually
+//! done). Then profile some timesteps per dispatch (GPU timestamps) or per layer (CPU wall
+//! clock) for the per-layer table, the loop overhead over the kernels and the trace
+//! ([`super::trace`]). It opens no backend and prints nothing: the `bench` command does.
 
 use std::time::Instant;
 
+use super::trace::{Clock, LayerTime, StepProfile, Trace, layer_times, quantile};
 use super::{Backend, EngineError};
 use crate::model::Graph;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BenchReport {
+    /// What the backend calls itself: `cpu (N threads)` or `gpu: ADAPTER (API, TYPE)`.
     pub backend: String,
+    /// The GPU adapter (`name (API, type)`), or `cpu: ` and the CPU model.
+    pub adapter: String,
+    /// A CPU posing as a GPU (Mesa lavapipe / llvmpipe): its numbers say nothing about GPUs.
+    pub software_adapter: bool,
     pub batch: usize,
     pub timesteps_measured: usize,
+    /// Wall clock of one synchronised timestep (input upload to logits on the host).
     pub p50_ms_per_timestep: f64,
     pub p99_ms_per_timestep: f64,
     pub min_ms_per_timestep: f64,
     pub mean_ms_per_timestep: f64,
     /// Samples per second when each sample runs `model_timesteps` steps.
     pub samples_per_s: f64,
+    pub model_timesteps: usize,
     pub flops_per_timestep: f64,
     pub achieved_gflops: f64,
     /// Synaptic operations per timestep actually needed: spikes × fan-out of the next layer.
     pub sops_per_timestep: f64,
+    pub achieved_gsops: f64,
     pub spike_rates: Vec<(String, f64)>,
+    /// Where `layers` and `kernel_ms_per_timestep_p50` come from; `None` if nothing was profiled.
+    pub layer_clock: Option<Clock>,
+    pub timesteps_profiled: usize,
+    /// p50 over the profiled timesteps of the dispatches' (layers') summed times.
+    pub kernel_ms_per_timestep_p50: Option<f64>,
+    /// The same from GPU timestamps (`None` on the CPU backend or without timestamp queries).
+    pub gpu_ms_per_timestep_p50: Option<f64>,
+    /// What the timestep loop adds over its kernels: wall p50 ÷ kernel p50 − 1 (goal ≤ 0.05).
+    pub loop_overhead_ratio: Option<f64>,
+    /// One entry per dispatch (GPU) or layer (CPU), in execution order.
+    pub layers: Vec<LayerTime>,
+    /// Buffers the GPU backend allocated (weights, state, scratch); `None` on the CPU.
+    pub gpu_memory_bytes: Option<u64>,
+}
+
+/// How long to run.
+#[derive(Clone, Copy, Debug)]
+pub struct BenchOptions {
+    pub warmup: usize,
+    /// Timesteps timed by the wall clock.
+    pub measured: usize,
+    /// Timesteps then profiled per dispatch / layer (0: none).
+    pub profiled: usize,
+    /// Keep every timing for a Chrome trace.
+    pub trace: bool,
 }
 
 /// Deterministic sparse input frames: each value is an event count, non-zero with
@@ -40,27 +77,32 @@ pub fn random_input(len: usize, rate: f64, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// Runs `warmup` then `measured` timesteps (cycling through the model's timestep indices, the
-/// head every step) on `input` (`[B, C, H, W]`, reused every step).
-pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], warmup: usize, measured: usize) -> Result<BenchReport, EngineError> {
+/// Runs `warmup`, then `measured` timed and `profiled` profiled timesteps (cycling through the
+/// model's timestep indices, from a reset at each cycle, the head every step) on `input`
+/// (`[B, C, H, W]`, reused every step). The trace is `Some` when `options.trace`.
+pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], options: BenchOptions) -> Result<(BenchReport, Option<Trace>), EngineError> {
     let b = backend.batch();
     let t = graph.timesteps;
+    let measured = options.measured.max(1);
+    // Lane timestep indices made once: the timed loop allocates nothing of its own.
+    let lane_steps: Vec<Vec<usize>> = (0..t).map(|i| vec![i; b]).collect();
     let step = |i: usize, backend: &mut dyn Backend| -> Result<(), EngineError> {
-        if i % t == 0 {
+        if i.is_multiple_of(t) {
             backend.reset_all();
         }
-        backend.step(input, &vec![i % t; b], true)?;
+        backend.step(input, &lane_steps[i % t], true)?;
         Ok(())
     };
-    for i in 0..warmup {
+    for i in 0..options.warmup {
         step(i, backend)?;
     }
     backend.reset_all();
     let mut times = Vec::with_capacity(measured);
-    let mut measured_steps = 0;
+    let mut starts = Vec::with_capacity(measured);
     let mut counts = vec![0u64; graph.neuron_nodes().len()];
+    let epoch = Instant::now();
     for i in 0..measured {
-        if i % t == 0 && i > 0 {
+        if i.is_multiple_of(t) && i > 0 {
             for (c, n) in counts.iter_mut().zip(backend.spike_counts()?) {
                 *c += n;
             }
@@ -68,41 +110,108 @@ pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], warmup: 
         let start = Instant::now();
         step(i, backend)?;
         times.push(start.elapsed().as_secs_f64() * 1e3);
-        measured_steps += 1;
+        starts.push((start - epoch).as_secs_f64() * 1e6);
     }
     for (c, n) in counts.iter_mut().zip(backend.spike_counts()?) {
         *c += n;
     }
-    times.sort_by(f64::total_cmp);
-    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    let mut profiles: Vec<(f64, StepProfile)> = Vec::with_capacity(options.profiled);
+    backend.reset_all();
+    for i in 0..options.profiled {
+        if i.is_multiple_of(t) {
+            backend.reset_all();
+        }
+        let start = (Instant::now() - epoch).as_secs_f64() * 1e6;
+        match backend.profile_timestep(input, &lane_steps[i % t])? {
+            Some(p) => profiles.push((start, p)),
+            None => break,
+        }
+    }
+
+    let trace = options.trace.then(|| {
+        let mut trace = Trace::new(&backend.describe(), profiles.first().map(|(_, p)| p.clock));
+        for (i, (&start, &ms)) in starts.iter().zip(&times).enumerate() {
+            trace.timestep(i, i % t, start, ms * 1e3);
+        }
+        for (i, (start, p)) in profiles.iter().enumerate() {
+            trace.profiled(i, *start, p);
+        }
+        trace
+    });
+
+    let mut sorted = times.clone();
+    let p50 = quantile(&mut sorted, 0.5);
     let mean = times.iter().sum::<f64>() / times.len() as f64;
     let flops = 2.0 * graph.macs_per_timestep() as f64 * b as f64;
-    let neurons = graph.neuron_nodes();
-    let mut sops = 0.0;
-    let spike_rates = neurons
-        .iter()
-        .zip(&counts)
-        .map(|(&i, &c)| {
-            let node = &graph.nodes[i];
-            let rate = c as f64 / (measured_steps * b * node.shape.len()) as f64;
-            sops += rate * node.shape.len() as f64 * fan_out(graph, i + 1) as f64 * b as f64;
-            (node.name.clone(), rate)
-        })
-        .collect();
-    Ok(BenchReport {
-        backend: backend.describe(),
+    let (spike_rates, sops) = spike_rates(graph, &counts, measured, b);
+    let profiles: Vec<StepProfile> = profiles.into_iter().map(|(_, p)| p).collect();
+    let clock = profiles.first().map(|p| p.clock);
+    let kernel_ms = (!profiles.is_empty()).then(|| quantile(&mut profiles.iter().map(StepProfile::kernel_ms).collect::<Vec<_>>(), 0.5));
+    let mut layers = layer_times(&profiles);
+    for l in &mut layers {
+        if l.op == "neuron" {
+            l.spike_rate = spike_rates.iter().find(|(n, _)| *n == l.name).map(|(_, r)| *r);
+        }
+    }
+    let backend_name = backend.describe();
+    let report = BenchReport {
+        adapter: adapter_of(&backend_name),
+        software_adapter: backend_name.starts_with("gpu") && backend_name.ends_with(", Cpu)"),
+        backend: backend_name,
         batch: b,
-        timesteps_measured: measured_steps,
-        p50_ms_per_timestep: pct(0.5),
-        p99_ms_per_timestep: pct(0.99),
-        min_ms_per_timestep: times[0],
+        timesteps_measured: measured,
+        p50_ms_per_timestep: p50,
+        p99_ms_per_timestep: quantile(&mut sorted, 0.99),
+        min_ms_per_timestep: sorted[0],
         mean_ms_per_timestep: mean,
         samples_per_s: b as f64 / (mean * t as f64 / 1e3),
+        model_timesteps: t,
         flops_per_timestep: flops,
         achieved_gflops: flops / (mean / 1e3) / 1e9,
         sops_per_timestep: sops,
+        achieved_gsops: sops / (mean / 1e3) / 1e9,
         spike_rates,
-    })
+        layer_clock: clock,
+        timesteps_profiled: profiles.len(),
+        kernel_ms_per_timestep_p50: kernel_ms,
+        gpu_ms_per_timestep_p50: kernel_ms.filter(|_| clock == Some(Clock::GpuTimestamps)),
+        loop_overhead_ratio: kernel_ms.filter(|&k| k > 0.0).map(|k| p50 / k - 1.0),
+        layers,
+        gpu_memory_bytes: backend.device_memory_bytes(),
+    };
+    Ok((report, trace))
+}
+
+/// Spikes per neuron and timestep of each neuron layer, from spike counts (summed over the
+/// `batch` lanes) over `steps` timesteps, and the synaptic operations per timestep of the whole
+/// batch they cause downstream.
+fn spike_rates(graph: &Graph, counts: &[u64], steps: usize, batch: usize) -> (Vec<(String, f64)>, f64) {
+    let mut sops = 0.0;
+    let rates = graph
+        .neuron_nodes()
+        .iter()
+        .zip(counts)
+        .map(|(&i, &c)| {
+            let node = &graph.nodes[i];
+            sops += c as f64 / steps as f64 * fan_out(graph, i + 1) as f64;
+            (node.name.clone(), c as f64 / (steps * batch * node.shape.len()) as f64)
+        })
+        .collect();
+    (rates, sops)
+}
+
+/// `describe()` is `gpu: ADAPTER` or `cpu (N threads)`.
+fn adapter_of(describe: &str) -> String {
+    match describe.strip_prefix("gpu: ") {
+        Some(adapter) => adapter.to_string(),
+        None => format!("cpu: {}", cpu_model().unwrap_or_else(|| std::env::consts::ARCH.to_string())),
+    }
+}
+
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string())
 }
 
 /// Multiply-accumulates one unit of value `v` takes part in downstream (per element).

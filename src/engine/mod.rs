@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cpu;
 pub mod gpu;
 pub mod run;
+pub mod trace;
 
 pub use run::{Decoded, Prediction, run_frames};
 
@@ -48,6 +49,18 @@ pub trait Backend: Send {
 
     /// The spikes node `node` emitted at the last step, `[B, C, H, W]` as 0.0 / 1.0.
     fn last_spikes(&mut self, node: usize) -> Result<Vec<f32>, EngineError>;
+
+    /// One timestep with the head, like `step(input, steps, true)`, timing every dispatch (GPU
+    /// timestamps) or layer (CPU wall clock). `None` where the backend cannot (a GPU without
+    /// timestamp queries). For `bench`; the state advances as in a normal step.
+    fn profile_timestep(&mut self, _input: &[f32], _steps: &[usize]) -> Result<Option<trace::StepProfile>, EngineError> {
+        Ok(None)
+    }
+
+    /// Bytes of device memory this backend allocated (weights, state, scratch); `None` on the CPU.
+    fn device_memory_bytes(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Checks a `step` call's arguments against the graph and batch: `input` is `[B, C, H, W]`, one

@@ -8,8 +8,11 @@
 pub mod kernels;
 mod layout;
 
+use std::time::Instant;
+
 use rayon::prelude::*;
 
+use super::trace::{Clock, DispatchTime, StepProfile};
 use super::{Backend, EngineError};
 use crate::model::graph::{Graph, Op};
 use layout::{Prepared, prepare};
@@ -24,6 +27,8 @@ pub struct CpuBackend {
     membranes: Vec<Vec<f32>>,
     /// Spike counts per node and lane.
     counts: Vec<Vec<u64>>,
+    /// Per-layer wall times of the step being profiled (`profile_timestep`), else `None`.
+    profile: Option<Vec<DispatchTime>>,
 }
 
 impl CpuBackend {
@@ -33,7 +38,7 @@ impl CpuBackend {
         values.extend(graph.nodes.iter().map(|n| vec![0.0; batch * n.shape.len()]));
         let membranes = graph.nodes.iter().map(|n| if matches!(n.op, Op::Neuron(_)) { vec![0.0; batch * n.shape.len()] } else { Vec::new() }).collect();
         let counts = graph.nodes.iter().map(|_| vec![0; batch]).collect();
-        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts };
+        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts, profile: None };
         backend.reset_all();
         backend
     }
@@ -75,11 +80,13 @@ impl Backend for CpuBackend {
         let (b, s) = (self.batch, g.input);
         super::check_step(g, b, input, steps)?;
         layout::nchw_to_nhwc(input, &mut self.values[0], b, s.c, s.h, s.w);
+        let epoch = self.profile.is_some().then(Instant::now);
         for i in 0..g.nodes.len() {
             let node = &g.nodes[i];
             if node.head && !logits {
                 continue;
             }
+            let started = epoch.map(|_| Instant::now());
             let (before, after) = self.values.split_at_mut(i + 1);
             let out = &mut after[0];
             let input = |k: usize| before[node.inputs[k]].as_slice();
@@ -109,6 +116,10 @@ impl Backend for CpuBackend {
                 (Op::Add, _) => out.iter_mut().zip(input(0).iter().zip(input(1))).for_each(|(o, (a, c))| *o = a + c),
                 (op, _) => unreachable!("node {} ({}) was prepared for another op", node.name, op.kind()),
             }
+            if let (Some(epoch), Some(started), Some(p)) = (epoch, started, self.profile.as_mut()) {
+                let start_ms = (started - epoch).as_secs_f64() * 1e3;
+                p.push(DispatchTime { name: node.name.clone(), op: node.op.kind().into(), start_ms, ms: started.elapsed().as_secs_f64() * 1e3 });
+            }
         }
         Ok(logits.then(|| self.values[g.output()].clone()))
     }
@@ -122,5 +133,12 @@ impl Backend for CpuBackend {
         let mut out = vec![0.0; self.batch * s.len()];
         layout::nhwc_to_nchw(&self.values[node + 1], &mut out, self.batch, s.c, s.h, s.w);
         Ok(out)
+    }
+
+    fn profile_timestep(&mut self, input: &[f32], steps: &[usize]) -> Result<Option<StepProfile>, EngineError> {
+        self.profile = Some(Vec::new());
+        let result = self.step(input, steps, true);
+        let dispatches = self.profile.take().unwrap_or_default();
+        result.map(|_| Some(StepProfile { clock: Clock::CpuWall, dispatches }))
     }
 }

@@ -75,7 +75,7 @@ impl GpuBackend {
     /// each dispatch's GPU time in milliseconds. The state advances as in a normal step.
     pub fn profile_step(&mut self, input: &[f32], steps: &[usize]) -> Result<Vec<(String, f64)>, EngineError> {
         self.upload(input, steps)?;
-        profile::time_dispatches(&self.ctx, &self.plan, true)
+        Ok(profile::time_dispatches(&self.ctx, &self.plan, true)?.into_iter().map(|d| (format!("{} {}", d.op, d.name), d.ms)).collect())
     }
 
     /// Checks a step's arguments and writes the input frames and lane timesteps.
@@ -147,6 +147,14 @@ impl Backend for GpuBackend {
         let mut out = vec![0.0; nhwc.len()];
         nhwc_to_nchw(&nhwc, &mut out, self.state.batch, s.c, s.h * s.w);
         Ok(out)
+    }
+
+    fn profile_timestep(&mut self, input: &[f32], steps: &[usize]) -> Result<Option<crate::engine::trace::StepProfile>, EngineError> {
+        self.profile_timed(input, steps)
+    }
+
+    fn device_memory_bytes(&self) -> Option<u64> {
+        Some(self.memory_bytes())
     }
 }
 
