@@ -1,9 +1,13 @@
 //! Streaming speed: the sustained event rate that decoding + framing keep up with (goal:
 //! 50 M events/s), the whole threaded pipeline on a replay at `--speed max`, and the prediction
 //! latency of a small model on the CPU backend (one batched lane step, and end to end on a
-//! real-time replay).
+//! real-time replay) and of the shipped demo model on both backends.
 //!
-//! `cargo bench --bench stream` (criterion); the end-to-end latency run prints its own p50/p99.
+//! `cargo bench --bench stream` (criterion); the end-to-end latency runs print their own
+//! p50/p99 and run only under `cargo bench`. A filter selects them like criterion's:
+//! `cargo bench --bench stream -- "demo model"` runs the demo model's rows only. A software GPU
+//! adapter (Mesa lavapipe / llvmpipe) is measured too, marked as such: it runs the shaders on
+//! the CPU, so its latency is lavapipe's, not a GPU's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,12 +172,7 @@ fn end_to_end_latency() {
             } else {
                 Box::new(CpuBackend::new(&model.graph, config.lanes()))
             };
-            let name = backend.describe();
-            if gpu && name.contains("Cpu)") {
-                // lavapipe / llvmpipe: a CPU running shaders says nothing about GPU latency.
-                println!("  gpu: not measured (the only adapter is a CPU one: {name})");
-                break;
-            }
+            let name = software_note(backend.describe());
             let source = open(&SourceSpec::parse(&format!("replay:{}", file.display())).unwrap(), &OpenOptions::default()).unwrap();
             let (summary, result) = spikestream::stream::run(source, backend, config, Arc::default(), |_: Output| {});
             result.unwrap();
@@ -186,6 +185,85 @@ fn end_to_end_latency() {
     std::thread::sleep(Duration::from_millis(10));
 }
 
+/// `describe()` with a note where the "GPU" is the CPU running shaders (lavapipe, llvmpipe).
+fn software_note(describe: String) -> String {
+    if describe.starts_with("gpu") && describe.ends_with(", Cpu)") { format!("{describe} [software adapter: the CPU runs the shaders]") } else { describe }
+}
+
+/// The criterion-style filter given after `--` (the first argument that is not a flag), if any.
+fn wanted(name: &str) -> bool {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    filter.is_none_or(|f| name.contains(&f))
+}
+
+/// The shipped demo model (models/demo, T = 8, 48×48) on a real-time replay of its 20 sample
+/// recordings played back to back (6 s, 64×64, ~18 k events/s), frames closing every 37.5 ms
+/// of event time (a 300 ms recording in T = 8 frames): end-to-end latency (last event of a
+/// window read → prediction) for one lane (hop 8) and eight (hop 1, a prediction per frame),
+/// on the CPU backend and the GPU backend where an adapter is usable.
+fn demo_model_latency() {
+    use spikestream::events::file::{ReadOptions, read_file};
+    use spikestream::frames::framing::Framing;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo");
+    let Ok(model) = Model::load(&root.join("sim10_vgg48_legacy.safetensors"), &MetaOverrides::default()) else {
+        println!("\ndemo model latency: models/demo/sim10_vgg48_legacy.safetensors not found; skipped");
+        return;
+    };
+    let mut files: Vec<_> = std::fs::read_dir(root.join("samples")).unwrap().flatten().flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten().map(|f| f.path())).collect();
+    files.sort();
+    let mut all = Vec::new();
+    for (k, f) in files.iter().enumerate() {
+        let rec = read_file(f, ReadOptions::default()).unwrap();
+        all.extend(rec.events.iter().map(|e| Event::new(e.t + k as u64 * 300_000, e.x, e.y, e.p)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.aedat4");
+    let options = WriterOptions { compression: Compression::Lz4, resolution: Resolution::new(64, 64), source: "demo samples".into(), packet_events: 1024 };
+    let mut w = Aedat4Writer::new(std::fs::File::create(&file).unwrap(), options).unwrap();
+    w.write_events(&all).unwrap();
+    w.finish().unwrap();
+    let meta = &model.meta;
+    let framing = Framing::from_json(meta.framing.as_ref(), meta.timesteps).unwrap();
+    println!(
+        "\ndemo model latency ({} samples back to back, {} events in {:.1} s, real-time replay, 37.5 ms frames, {}x{} → 48x48, T={}):",
+        files.len(),
+        all.len(),
+        files.len() as f64 * 0.3,
+        64,
+        64,
+        meta.timesteps
+    );
+    for gpu in [false, true] {
+        for hop in [8, 1] {
+            let mut config = StreamConfig::new(Close::EveryMicros(37_500), meta.timesteps, meta.num_classes, meta.input);
+            config.resize = framing.resize;
+            config.polarity = framing.polarity;
+            config.fallback_sensor = framing.sensor;
+            config.decode = meta.decode;
+            config.hop = hop;
+            let backend: Box<dyn Backend> = if gpu {
+                match spikestream::engine::gpu::GpuBackend::new(&model.graph, config.lanes()) {
+                    Ok(b) => Box::new(b),
+                    Err(e) => {
+                        println!("  gpu: not measured ({e})");
+                        break;
+                    }
+                }
+            } else {
+                Box::new(CpuBackend::new(&model.graph, config.lanes()))
+            };
+            let name = software_note(backend.describe());
+            let source = open(&SourceSpec::parse(&format!("replay:{}", file.display())).unwrap(), &OpenOptions::default()).unwrap();
+            let (summary, result) = spikestream::stream::run(source, backend, config, Arc::default(), |_: Output| {});
+            result.unwrap();
+            println!(
+                "  {name}, hop {hop} ({} lanes): {} predictions, {} frames dropped; step {}; processing {}; end-to-end {}",
+                summary.lanes, summary.predictions, summary.frames_dropped, summary.step, summary.processing, summary.end_to_end
+            );
+        }
+    }
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     decode_and_frame(&mut c);
@@ -195,6 +273,11 @@ fn main() {
     // Only under `cargo bench` (which passes --bench): `cargo test --all-targets` runs this
     // binary too, and the real-time replays take seconds.
     if std::env::args().any(|a| a == "--bench") {
-        end_to_end_latency();
+        if wanted("stream end-to-end") {
+            end_to_end_latency();
+        }
+        if wanted("demo model latency") {
+            demo_model_latency();
+        }
     }
 }
