@@ -142,9 +142,14 @@ fn aedat4_davis346_with_frames_imu_triggers_equals_the_aedat_crate() {
     assert_eq!(rec.resolution, Some(Resolution::new(346, 260)));
     let mut decoder = aedat::base::Decoder::new_from_file(&path).unwrap();
     let event_streams: Vec<u32> = decoder.id_to_stream.iter().filter(|(_, s)| matches!(s.content, aedat::base::StreamContent::Events)).map(|(id, _)| *id).collect();
-    let mut want = Vec::new();
+    let trigger_streams: Vec<u32> = decoder.id_to_stream.iter().filter(|(_, s)| matches!(s.content, aedat::base::StreamContent::Triggers)).map(|(id, _)| *id).collect();
+    let (mut want, mut want_triggers) = (Vec::new(), Vec::new());
     for packet in &mut decoder {
         let packet = packet.unwrap();
+        if trigger_streams.contains(&packet.stream_id) {
+            let triggers = aedat::triggers_generated::size_prefixed_root_as_trigger_packet(&packet.buffer).unwrap();
+            want_triggers.extend(triggers.elements().unwrap_or_default().iter().map(|t| (t.t() as u64, t.source().0 as u8)));
+        }
         if !event_streams.contains(&packet.stream_id) {
             continue;
         }
@@ -158,6 +163,10 @@ fn aedat4_davis346_with_frames_imu_triggers_equals_the_aedat_crate() {
     assert_eq!(got.len(), 78_830);
     assert_eq!((got[0].0, got[got.len() - 1].0), (1_589_163_147_368_868, 1_589_163_149_728_813));
     assert!(got == want, "events differ from the aedat crate");
+    // Its TRIG stream: the triggers, with the DV type code as channel.
+    let got_triggers: Vec<_> = rec.triggers.iter().map(|t| (t.t, t.channel)).collect();
+    assert!(!want_triggers.is_empty(), "the sample has trigger packets");
+    assert_eq!(got_triggers, want_triggers, "triggers differ from the aedat crate");
     let [t, ..] = digests(&rec.events);
     assert!(t.starts_with("f1e093ca"), "t digest {t} (faery tests/assets.py: f1e093ca...)");
 }

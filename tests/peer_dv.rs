@@ -25,7 +25,8 @@ use spikestream::events::{Event, Format, Resolution, read_file};
 // ---- 1. files written by dv-processing, read by spikestream ----
 
 /// `davis`: the file also has frame, IMU and trigger streams, with their packets between the
-/// event packets; only the events come out.
+/// event packets; the events and the triggers (every DV trigger type) come out, frames and IMU
+/// samples are skipped.
 fn dv_file_decodes_identically(compression: Compression, resolution: Resolution, seed: u64, davis: bool) {
     let Some(peer) = peer() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -44,6 +45,13 @@ fn dv_file_decodes_identically(compression: Compression, resolution: Resolution,
     assert_eq!(recording.resolution, Some(resolution));
     assert_eq!(metadata(&recording.metadata, "compression"), Some(compression.name()));
     assert_same_events(&format!("dv-processing {} file", compression.name()), &expected, &recording.events);
+    let written: Vec<(u64, u8, bool)> = report["triggers"]
+        .as_array()
+        .map(|ts| ts.iter().map(|t| (t[0].as_u64().unwrap(), t[1].as_u64().unwrap() as u8)).map(|(t, code)| (t, code, matches!(code, 1 | 3 | 4 | 6 | 8))).collect())
+        .unwrap_or_default();
+    assert_eq!(written.is_empty(), !davis, "the peer reports triggers exactly for DAVIS files");
+    let decoded: Vec<_> = recording.triggers.iter().map(|t| (t.t, t.channel, t.rising)).collect();
+    assert_eq!(decoded, written, "triggers: (t, DV type code as channel, rising)");
 }
 
 macro_rules! dv_file_tests {
@@ -63,6 +71,7 @@ dv_file_tests! {
     dv_file_zstd_high_decodes_identically: ZstdHigh, 240, 180, 5, false;
     dv_davis_file_lz4_events_among_frames_imu_triggers: Lz4, 346, 260, 6, true;
     dv_davis_file_none_events_among_frames_imu_triggers: None, 346, 260, 7, true;
+    dv_davis_file_zstd_events_among_frames_imu_triggers: Zstd, 346, 260, 8, true;
 }
 
 // ---- 2. dv-processing NetworkWriter → DvClient ----

@@ -32,7 +32,25 @@ fn fixtures() -> Vec<(String, Vec<u8>, Format)> {
             list.push((p, format));
         }
     }
-    list.into_iter().map(|(p, f)| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap(), f)).collect()
+    let mut fixtures: Vec<_> = list.into_iter().map(|(p, f)| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap(), f)).collect();
+    fixtures.push(("written_with_triggers_lz4.aedat4".into(), file_with_triggers(spikestream::events::aedat4::Compression::Lz4), Format::Aedat4));
+    fixtures
+}
+
+/// An AEDAT4 file from our writer with trigger packets between the event packets: 3000 events
+/// in packets of 700, 5 trigger packets of 7 triggers of every DV type.
+fn file_with_triggers(compression: spikestream::events::aedat4::Compression) -> Vec<u8> {
+    use spikestream::events::Trigger;
+    use spikestream::events::aedat4::{Aedat4Writer, WriterOptions};
+    let options = WriterOptions { compression, packet_events: 700, ..WriterOptions::new(spikestream::events::Resolution::new(64, 48)) };
+    let mut w = Aedat4Writer::with_triggers(std::io::Cursor::new(Vec::new()), options).unwrap();
+    for k in 0..5u64 {
+        let events: Vec<Event> = (0..600).map(|i| Event::new(1000 * k + i, (i % 64) as u16, (i % 48) as u16, i % 3 == 0)).collect();
+        w.write_events(&events).unwrap();
+        let triggers: Vec<Trigger> = (0..7).map(|j| Trigger { t: 1000 * k + 100 * j, channel: ((k * 7 + j) % 10) as u8, rising: false }).collect();
+        w.write_triggers(&triggers).unwrap();
+    }
+    w.finish().unwrap().into_inner()
 }
 
 fn decode_chunked(bytes: &[u8], format: Format, chunk: usize) -> (Vec<Event>, Result<(), DecodeError>) {
@@ -191,6 +209,45 @@ fn corrupt_lz4_and_zstd_payloads_are_errors() {
                 assert_eq!(events.len(), 2000, "{name} flip at +{offset}");
             }
         }
+    }
+}
+
+#[test]
+fn aedat4_triggers_round_trip_and_a_corrupt_trigger_packet_is_an_error_at_its_offset() {
+    use spikestream::events::aedat4::Compression;
+    for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
+        let bytes = file_with_triggers(compression);
+        let rec = read_bytes(&bytes, Path::new("t.aedat4"), ReadOptions::default()).unwrap();
+        assert_eq!(rec.events.len(), 3000, "{compression:?}");
+        let got: Vec<_> = rec.triggers.iter().map(|t| (t.t, t.channel, t.rising)).collect();
+        let want: Vec<_> = (0..5u64)
+            .flat_map(|k| (0..7u64).map(move |j| (1000 * k + 100 * j, ((k * 7 + j) % 10) as u8, matches!((k * 7 + j) % 10, 1 | 3 | 4 | 6 | 8))))
+            .collect();
+        assert_eq!(got, want, "{compression:?}");
+    }
+    // A trigger's type byte made negative: an error naming the packet's offset; the events
+    // before it are kept.
+    let mut bytes = file_with_triggers(Compression::None);
+    let header_len = u32::from_le_bytes(bytes[14..18].try_into().unwrap()) as usize;
+    let (mut at, mut seen) = (18 + header_len, 0);
+    loop {
+        seen += usize::from(i32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) == 1);
+        if seen == 3 {
+            break; // the third trigger packet, after two event packets
+        }
+        at += 8 + i32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as usize;
+    }
+    let payload = at + 8;
+    let first_table = payload + 28 + 4 + u32::from_le_bytes(bytes[payload + 32..payload + 36].try_into().unwrap()) as usize;
+    bytes[first_table + 4] = 0x80;
+    match read_bytes(&bytes, Path::new("bad_trigger.aedat4"), ReadOptions::default()) {
+        Err(ReadError::Decode { source, partial, .. }) => {
+            let msg = source.to_string();
+            assert!(msg.contains("trigger packet: trigger 0 of the packet has t=2000, type=-128"), "{msg}");
+            assert!(msg.contains(&format!("at byte {payload}")), "{msg}");
+            assert_eq!((partial.events.len(), partial.triggers.len()), (1400, 14));
+        }
+        other => panic!("expected a decode error, got {other:?}"),
     }
 }
 

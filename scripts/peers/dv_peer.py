@@ -7,7 +7,9 @@ Subcommands (all print one JSON line on stdout when they succeed; errors go to s
                                           MonoCameraWriter (EventOnlyConfig, or DAVISConfig with
                                           frame, IMU and trigger packets between the events),
                                           several writeEvents calls of seeded events; RAW holds
-                                          exactly what was written
+                                          exactly what was written; with --davis the JSON also
+                                          lists the triggers written, [t, type code], every
+                                          dv.TriggerType used
   read-file IN --events-out RAW [--window START END --window-out RAW2]
                                           MonoCameraRecording: resolution, time range, camera and
                                           every event (RAW); the window is read with
@@ -45,6 +47,8 @@ COMPRESSION = {
     "zstd": dv.CompressionType.ZSTD,
     "zstd_high": dv.CompressionType.ZSTD_HIGH,
 }
+# dv.TriggerType members by code (TIMESTAMP_RESET = 0 … APS_EXPOSURE_END = 9).
+TRIGGER_TYPES = [v for _, v in sorted((int(v), v) for v in dv.TriggerType.__members__.values())]
 # Absolute Unix-epoch microseconds, as DV cameras stamp events.
 T0 = 1_700_000_000_000_000
 
@@ -102,7 +106,7 @@ def cmd_write_file(a):
     batches = generate_batches(a.seed, a.width, a.height, sizes)
     config = dv.io.MonoCameraWriter.DAVISConfig if a.davis else dv.io.MonoCameraWriter.EventOnlyConfig
     writer = dv.io.MonoCameraWriter(a.out, config(a.camera, (a.width, a.height), COMPRESSION[a.compression]))
-    written = []
+    written, triggers = [], []
     for k, b in enumerate(batches):
         store = to_store(b)
         writer.writeEvents(store)
@@ -112,10 +116,13 @@ def cmd_write_file(a):
             writer.writeFrame(dv.Frame(t, np.full((a.height, a.width), k, np.uint8)))
             for j in range(40):
                 writer.writeImu(dv.IMU(t + j, 25.0, 0.0, 0.0, 1.0, 0.1, 0.2, 0.3, 0.0, 0.0, 0.0))
-            writer.writeTrigger(dv.Trigger(t, dv.TriggerType.EXTERNAL_SIGNAL_RISING_EDGE))
+            for j in range(3):  # every trigger type, a few per batch
+                code = (3 * k + j) % len(TRIGGER_TYPES)
+                writer.writeTrigger(dv.Trigger(t + j, TRIGGER_TYPES[code]))
+                triggers.append([t + j, code])
     del writer  # finalises the file: writes the FileDataTable and patches the IOHeader
     save_raw(a.events_out, written)
-    emit({"events": int(sum(sizes)), "batches": len(sizes)})
+    emit({"events": int(sum(sizes)), "batches": len(sizes), "triggers": triggers})
 
 
 def cmd_read_file(a):

@@ -1,13 +1,12 @@
 //! The AEDAT4 state machine: version line, IOHeader, then packets, fed in chunks of any size.
 
+use super::VERSION_LINE;
 use super::compression::{Compression, Decompressor};
-use super::flatbuf::Table;
 use super::ioheader::IoHeader;
-use super::{EVENT_BYTES, VERSION_LINE};
-use crate::events::carry::SpareWriter;
+use super::packet;
 use crate::events::decoder::{Decoder, DecoderOptions, Format};
 use crate::events::error::DecodeError;
-use crate::events::{Event, Resolution};
+use crate::events::{Event, Resolution, Trigger};
 
 /// Largest IOHeader accepted (real ones are about 1 KB).
 const MAX_IOHEADER: u64 = 16 << 20;
@@ -35,6 +34,9 @@ pub struct Aedat4Decoder {
     header: Option<IoHeader>,
     /// The stream whose events we decode: the first `EVTS` stream of the IOHeader.
     event_stream: Option<i32>,
+    /// The `TRIG` streams, whose packets become `triggers`.
+    trigger_streams: Vec<i32>,
+    triggers: Vec<Trigger>,
     decompressor: Decompressor,
     packets: u64,
     skipped_packets: u64,
@@ -60,6 +62,8 @@ impl Aedat4Decoder {
             pending: Vec::new(),
             header: None,
             event_stream: None,
+            trigger_streams: Vec::new(),
+            triggers: Vec::new(),
             decompressor: Decompressor::default(),
             packets: 0,
             skipped_packets: 0,
@@ -104,7 +108,8 @@ impl Aedat4Decoder {
             State::Header { .. } => {
                 let header = IoHeader::parse(bytes).map_err(|e| self.corrupt(e))?;
                 self.event_stream = header.streams.iter().find(|s| s.type_identifier == "EVTS").map(|s| s.id);
-                if self.format == Format::Aedat4Stream {
+                self.trigger_streams = header.streams.iter().filter(|s| s.type_identifier == "TRIG").map(|s| s.id).collect();
+                if self.format == Format::Aedat4Stream && self.trigger_streams.is_empty() {
                     // One stream per connection; DV may leave the type out of older headers.
                     self.event_stream = self.event_stream.or(header.streams.first().map(|s| s.id)).or(Some(0));
                 }
@@ -123,6 +128,8 @@ impl Aedat4Decoder {
                 self.packets += 1;
                 if Some(stream_id) == self.event_stream {
                     self.event_packet(bytes, out)?;
+                } else if self.trigger_streams.contains(&stream_id) {
+                    self.trigger_packet(bytes)?;
                 } else {
                     self.skipped_packets += 1;
                 }
@@ -138,43 +145,26 @@ impl Aedat4Decoder {
         Ok(())
     }
 
+    fn compression(&self) -> Compression {
+        self.header.as_ref().map_or(Compression::None, |h| h.compression)
+    }
+
     fn event_packet(&mut self, payload: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        let compression = self.header.as_ref().map_or(Compression::None, |h| h.compression);
-        let (format, offset) = (self.format, self.offset);
-        let corrupt = |reason: String| DecodeError::corrupt(format, offset, reason);
-        let data = self
-            .decompressor
-            .decompress(compression, payload, MAX_PACKET as usize)
-            .map_err(|e| corrupt(format!("event packet: {e}")))?;
-        let size = data.get(..4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
-        let fb = data.get(4..4 + size).ok_or_else(|| corrupt("event packet: size prefix runs past the payload".into()))?;
-        let table = Table::root(fb, b"EVTS").map_err(|e| corrupt(format!("event packet: {e}")))?;
-        let elements = table.vector_bytes(0, EVENT_BYTES).map_err(|e| corrupt(format!("event packet: {e}")))?.unwrap_or_default();
-        let (records, _) = elements.as_chunks::<EVENT_BYTES>();
-        // The on-disk struct {i64 t, i16 x, i16 y, bool p, 3 padding bytes} is our `Event`
-        // layout, read as two little-endian words: t, then x | y << 16 | p << 32.
-        let words = |e: [u8; EVENT_BYTES]| {
-            let e = u128::from_le_bytes(e);
-            (e as u64, (e >> 64) as u64)
+        let compression = self.compression();
+        let result = match compression {
+            Compression::None => packet::events_from_slice(payload, out),
+            _ => packet::events_compressed(&mut self.decompressor, compression, payload, MAX_PACKET as usize, out),
         };
-        // Sign bits of t, x and y: one pass to find a bad event, then a branch-free copy.
-        let bad = records.iter().position(|&e| {
-            let (t, low) = words(e);
-            (t as i64) < 0 || low & 0x8000_8000 != 0
-        });
-        let good = &records[..bad.unwrap_or(records.len())];
-        let mut writer = SpareWriter::new(out, good.len());
-        writer.push_all(good, |e| {
-            let (t, low) = words(e);
-            // x and y as stored; any non-zero p byte is ON.
-            (t, low & 0xFFFF_FFFF | u64::from(low & 0xFF_0000_0000 != 0) << 32)
-        });
-        if let Some(i) = bad {
-            let (t, low) = words(records[i]);
-            let (x, y) = (low as u16 as i16, (low >> 16) as u16 as i16);
-            return Err(corrupt(format!("event {i} of the packet has t={}, x={x}, y={y}", t as i64)));
-        }
-        Ok(())
+        result.map_err(|e| self.corrupt(e))
+    }
+
+    fn trigger_packet(&mut self, payload: &[u8]) -> Result<(), DecodeError> {
+        let compression = self.compression();
+        let result = match self.decompressor.decompress(compression, payload, MAX_PACKET as usize) {
+            Ok(data) => packet::triggers(data, &mut self.triggers),
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| self.corrupt(format!("trigger packet: {e}")))
     }
 }
 
@@ -226,6 +216,10 @@ impl Decoder for Aedat4Decoder {
         let header = self.header.as_ref();
         let stream = header.and_then(|h| h.streams.iter().find(|s| Some(s.id) == self.event_stream));
         self.options.resolution.or(stream.and_then(|s| s.resolution))
+    }
+
+    fn triggers(&self) -> &[Trigger] {
+        &self.triggers
     }
 
     fn metadata(&self) -> Vec<(String, String)> {

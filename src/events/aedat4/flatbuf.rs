@@ -1,6 +1,6 @@
 //! A minimal, bounds-checked FlatBuffers reader and the few builders AEDAT4 needs.
 //!
-//! Only what the IOHeader, EventPacket and FileDataTable tables use: tables with scalar, struct,
+//! Only what the IOHeader, EventPacket, TriggerPacket and FileDataTable tables use: tables with scalar, struct,
 //! string and vector fields. Every read is checked, so malformed input gives an error, never a
 //! panic or an out-of-bounds read (the `aedat` crate parses the IOHeader unchecked).
 
@@ -79,6 +79,13 @@ impl<'a> Table<'a> {
         match self.field(index)? {
             None => Ok(default),
             Some(at) => read::<4>(self.buf, at, "i32 field").map(i32::from_le_bytes),
+        }
+    }
+
+    pub fn i8(&self, index: usize, default: i8) -> Result<i8> {
+        match self.field(index)? {
+            None => Ok(default),
+            Some(at) => read::<1>(self.buf, at, "i8 field").map(i8::from_le_bytes),
         }
     }
 

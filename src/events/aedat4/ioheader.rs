@@ -81,9 +81,26 @@ fn parse_streams(xml: &str) -> Result<Vec<StreamInfo>, String> {
     Ok(streams)
 }
 
-/// The info XML DV writes for one event stream.
-pub fn event_stream_xml(stream_id: i32, compression: Compression, resolution: Resolution, source: &str) -> String {
+/// The info XML DV writes for an event stream and, when `trigger_stream` is given, a trigger stream (as
+/// DV's DAVIS recordings have).
+pub fn streams_xml(stream_id: i32, trigger_stream: Option<i32>, compression: Compression, resolution: Resolution, source: &str) -> String {
     let source = source.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+    let triggers = trigger_stream.map_or(String::new(), |id| {
+        format!(
+            r#"
+        <node name="{id}" path="/outInfo/{id}/">
+            <attr key="compression" type="string">{compression}</attr>
+            <attr key="originalModuleName" type="string">spikestream</attr>
+            <attr key="originalOutputName" type="string">triggers</attr>
+            <attr key="typeDescription" type="string">Array of triggers.</attr>
+            <attr key="typeIdentifier" type="string">TRIG</attr>
+            <node name="info" path="/outInfo/{id}/info/">
+                <attr key="source" type="string">{source}</attr>
+            </node>
+        </node>"#,
+            compression = compression.name(),
+        )
+    });
     format!(
         r#"<dv version="2.0">
     <node name="outInfo" path="/outInfo/">
@@ -98,7 +115,7 @@ pub fn event_stream_xml(stream_id: i32, compression: Compression, resolution: Re
                 <attr key="sizeY" type="int">{h}</attr>
                 <attr key="source" type="string">{source}</attr>
             </node>
-        </node>
+        </node>{triggers}
     </node>
 </dv>
 "#,
@@ -114,7 +131,7 @@ mod tests {
 
     #[test]
     fn built_ioheader_parses_back() {
-        let xml = event_stream_xml(0, Compression::Lz4, Resolution::new(346, 260), "test<&>");
+        let xml = streams_xml(0, None, Compression::Lz4, Resolution::new(346, 260), "test<&>");
         let mut fb = IoHeader::build(Compression::Lz4, -1, &xml);
         let h = IoHeader::parse(&fb).unwrap();
         assert_eq!(h.compression, Compression::Lz4);
@@ -124,5 +141,13 @@ mod tests {
         assert_eq!(h.streams[0].source.as_deref(), Some("test<&>"));
         fb[IoHeader::POSITION_OFFSET..IoHeader::POSITION_OFFSET + 8].copy_from_slice(&12345i64.to_le_bytes());
         assert_eq!(IoHeader::parse(&fb).unwrap().data_table_position, Some(12345));
+    }
+
+    #[test]
+    fn trigger_stream_is_announced() {
+        let xml = streams_xml(0, Some(1), Compression::Zstd, Resolution::new(64, 48), "cam");
+        let h = IoHeader::parse(&IoHeader::build(Compression::Zstd, -1, &xml)).unwrap();
+        let kinds: Vec<_> = h.streams.iter().map(|s| (s.id, s.type_identifier.as_str(), s.name.as_str())).collect();
+        assert_eq!(kinds, [(0, "EVTS", "events"), (1, "TRIG", "triggers")]);
     }
 }

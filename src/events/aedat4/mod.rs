@@ -4,7 +4,8 @@
 //! (`i32 stream id`, `i32 size`, payload) up to the FileDataTable. The network stream is the same
 //! without the version line and the table. Payloads are compressed per the IOHeader and hold a
 //! size-prefixed flatbuffer; event packets (`EVTS`) are vectors of 16-byte structs
-//! `{i64 t, i16 x, i16 y, bool p}`.
+//! `{i64 t, i16 x, i16 y, bool p}`. Trigger packets (`TRIG`) become [`crate::events::Trigger`]s;
+//! frames, IMU samples and unknown stream types are skipped.
 //!
 //! Written here rather than with the `aedat` crate, which parses the IOHeader unchecked (UB on
 //! malformed input), refuses files with stream types it does not know, allocates per packet and
@@ -14,11 +15,13 @@ mod compression;
 mod decoder;
 pub mod flatbuf;
 mod ioheader;
+mod packet;
 mod writer;
 
 pub use compression::Compression;
 pub use decoder::Aedat4Decoder;
 pub use ioheader::{IoHeader, StreamInfo};
+pub use packet::DV_TRIGGER_TYPES;
 pub use writer::{Aedat4Writer, WriterOptions};
 
 /// The version line that starts every AEDAT 4.0 file.

@@ -1,13 +1,14 @@
 //! Writes AEDAT 4.0 files that DV and dv-processing read: one event stream (id 0), packets of
-//! at most `packet_events` events, and a FileDataTable so readers can seek by time.
+//! at most `packet_events` events, optionally a trigger stream (id 1), and a FileDataTable so
+//! readers can seek by time.
 
 use std::io::{self, Seek, SeekFrom, Write};
 
 use super::compression::{Compression, compress};
 use super::flatbuf::Builder;
-use super::ioheader::{IoHeader, event_stream_xml};
+use super::ioheader::{IoHeader, streams_xml};
 use super::{EVENT_BYTES, VERSION_LINE};
-use crate::events::{Event, Resolution};
+use crate::events::{Event, Resolution, Trigger};
 
 #[derive(Clone, Debug)]
 pub struct WriterOptions {
@@ -25,6 +26,7 @@ impl WriterOptions {
 }
 
 struct TableEntry {
+    stream_id: i32,
     payload_offset: u64,
     size: i32,
     events: i64,
@@ -39,20 +41,32 @@ pub struct Aedat4Writer<W: Write + Seek> {
     position: u64,
     buffered: Vec<Event>,
     table: Vec<TableEntry>,
+    triggers: bool,
 }
 
 const STREAM_ID: i32 = 0;
+const TRIGGER_STREAM_ID: i32 = 1;
 
 impl<W: Write + Seek> Aedat4Writer<W> {
-    pub fn new(mut out: W, options: WriterOptions) -> io::Result<Self> {
-        let xml = event_stream_xml(STREAM_ID, options.compression, options.resolution, &options.source);
+    pub fn new(out: W, options: WriterOptions) -> io::Result<Self> {
+        Self::create(out, options, false)
+    }
+
+    /// A writer whose file also has a trigger stream, for [`Aedat4Writer::write_triggers`].
+    pub fn with_triggers(out: W, options: WriterOptions) -> io::Result<Self> {
+        Self::create(out, options, true)
+    }
+
+    fn create(mut out: W, options: WriterOptions, triggers: bool) -> io::Result<Self> {
+        let trigger_stream = triggers.then_some(TRIGGER_STREAM_ID);
+        let xml = streams_xml(STREAM_ID, trigger_stream, options.compression, options.resolution, &options.source);
         let header = IoHeader::build(options.compression, -1, &xml);
         out.write_all(VERSION_LINE)?;
         out.write_all(&(header.len() as u32).to_le_bytes())?;
         out.write_all(&header)?;
         let position = (VERSION_LINE.len() + 4 + header.len()) as u64;
         let packet_events = options.packet_events.max(1);
-        Ok(Self { out, options: WriterOptions { packet_events, ..options }, position, buffered: Vec::new(), table: Vec::new() })
+        Ok(Self { out, options: WriterOptions { packet_events, ..options }, position, buffered: Vec::new(), table: Vec::new(), triggers })
     }
 
     pub fn write_events(&mut self, events: &[Event]) -> io::Result<()> {
@@ -74,24 +88,42 @@ impl<W: Write + Seek> Aedat4Writer<W> {
         Ok(())
     }
 
+    /// Writes one packet of the trigger stream; `channel` is written as the DV trigger type
+    /// code (see [`super::DV_TRIGGER_TYPES`]), as the decoder reads it back. Needs a writer made
+    /// by [`Aedat4Writer::with_triggers`].
+    pub fn write_triggers(&mut self, triggers: &[Trigger]) -> io::Result<()> {
+        let invalid = |what: String| io::Error::new(io::ErrorKind::InvalidInput, what);
+        if !self.triggers {
+            return Err(invalid("this AEDAT4 writer has no trigger stream (make it with Aedat4Writer::with_triggers)".into()));
+        }
+        if let Some(t) = triggers.iter().find(|t| t.t > i64::MAX as u64 || t.channel > i8::MAX as u8) {
+            return Err(invalid(format!("trigger {t:?} does not fit AEDAT4 (i64 t, i8 type)")));
+        }
+        if triggers.is_empty() {
+            return Ok(());
+        }
+        let span = (triggers[0].t as i64, triggers[triggers.len() - 1].t as i64);
+        self.write_packet(TRIGGER_STREAM_ID, &trigger_packet(triggers), triggers.len(), span)
+    }
+
     fn flush_packet(&mut self) -> io::Result<()> {
         if self.buffered.is_empty() {
             return Ok(());
         }
-        let payload = compress(self.options.compression, &event_packet(&self.buffered))?;
+        let span = (self.buffered[0].t as i64, self.buffered[self.buffered.len() - 1].t as i64);
+        self.write_packet(STREAM_ID, &event_packet(&self.buffered), self.buffered.len(), span)?;
+        self.buffered.clear();
+        Ok(())
+    }
+
+    fn write_packet(&mut self, stream_id: i32, packet: &[u8], elements: usize, (t_start, t_end): (i64, i64)) -> io::Result<()> {
+        let payload = compress(self.options.compression, packet)?;
         let size = i32::try_from(payload.len()).map_err(io::Error::other)?;
-        self.out.write_all(&STREAM_ID.to_le_bytes())?;
+        self.out.write_all(&stream_id.to_le_bytes())?;
         self.out.write_all(&size.to_le_bytes())?;
         self.out.write_all(&payload)?;
-        self.table.push(TableEntry {
-            payload_offset: self.position + 8,
-            size,
-            events: self.buffered.len() as i64,
-            t_start: self.buffered.first().map_or(0, |e| e.t as i64),
-            t_end: self.buffered.last().map_or(0, |e| e.t as i64),
-        });
+        self.table.push(TableEntry { stream_id, payload_offset: self.position + 8, size, events: elements as i64, t_start, t_end });
         self.position += 8 + payload.len() as u64;
-        self.buffered.clear();
         Ok(())
     }
 
@@ -126,6 +158,33 @@ pub fn event_packet(events: &[Event]) -> Vec<u8> {
     b.bytes
 }
 
+/// A size-prefixed `TRIG` flatbuffer: a vector of `Trigger` tables `{timestamp: int64 (slot 0),
+/// type: int8 (slot 1)}`, every scalar aligned from the payload start as flatbuffers verifiers
+/// want.
+fn trigger_packet(triggers: &[Trigger]) -> Vec<u8> {
+    let mut b = Builder::default();
+    b.u32(0).u32(16).raw(b"TRIG");
+    b.u16(6).u16(8).u16(4).u16(0); // vtable at 12
+    b.i32(20 - 12).u32(4); // table at 20, vector at 28
+    b.u32(triggers.len() as u32);
+    let slots = b.len();
+    for _ in triggers {
+        b.u32(0);
+    }
+    let vtable = b.len();
+    b.u16(8).u16(16).u16(8).u16(4); // Trigger: 16-byte tables, timestamp at +8, type at +4
+    b.align(8);
+    for (i, t) in triggers.iter().enumerate() {
+        let at = b.len();
+        let slot = slots + 4 * i;
+        b.patch_u32(slot, (at - slot) as u32);
+        b.i32((at - vtable) as i32).raw(&[t.channel, 0, 0, 0]).i64(t.t as i64);
+    }
+    let size = b.len() as u32 - 4;
+    b.patch_u32(0, size);
+    b.bytes
+}
+
 /// A size-prefixed `FTAB` flatbuffer: one FileDataDefinition table per packet.
 fn data_table(entries: &[TableEntry]) -> Vec<u8> {
     let mut b = Builder::default();
@@ -146,7 +205,7 @@ fn data_table(entries: &[TableEntry]) -> Vec<u8> {
         let at = b.len();
         let slot = slots + 4 * i;
         b.patch_u32(slot, (at - slot) as u32);
-        b.i32((at - vtable) as i32).i32(STREAM_ID).i32(e.size).u32(0);
+        b.i32((at - vtable) as i32).i32(e.stream_id).i32(e.size).u32(0);
         b.i64(e.payload_offset as i64).i64(e.events).i64(e.t_start).i64(e.t_end);
     }
     let size = b.len() as u32 - 4;

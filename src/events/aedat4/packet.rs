@@ -1,0 +1,147 @@
+//! Packet payloads to events and triggers: the size-prefixed `EVTS` and `TRIG` flatbuffers.
+//!
+//! A compressed event packet is decompressed straight into the spare capacity of the caller's
+//! event vector, where the 16-byte records already have the [`Event`] layout: the vector's
+//! element data is moved down over the flatbuffer header (in cache, just written) and checked
+//! in place, so each event is written to memory once. The decoder state machine
+//! (`decoder.rs`) owns framing and errors' offsets; this module only knows one payload.
+
+use std::mem::MaybeUninit;
+
+use super::EVENT_BYTES;
+use super::compression::{Compression, Decompressor, bound};
+use super::flatbuf::Table;
+use crate::events::carry::{SpareWriter, advise_huge_pages};
+use crate::events::{Event, Trigger};
+
+/// The root table of a size-prefixed flatbuffer with identifier `id`.
+fn root<'a>(data: &'a [u8], id: &[u8; 4]) -> Result<Table<'a>, String> {
+    let size = data.get(..4).map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let fb = data.get(4..4 + size).ok_or("size prefix runs past the payload")?;
+    Table::root(fb, id).map_err(|e| e.to_string())
+}
+
+/// The event records of an uncompressed `EVTS` payload.
+fn records(data: &[u8]) -> Result<&[[u8; EVENT_BYTES]], String> {
+    let elements = root(data, b"EVTS")?.vector_bytes(0, EVENT_BYTES).map_err(|e| e.to_string())?.unwrap_or_default();
+    Ok(elements.as_chunks::<EVENT_BYTES>().0)
+}
+
+/// A record as two little-endian words: t, then x | y << 16 | p << 32 (and padding above).
+#[inline(always)]
+fn words(e: [u8; EVENT_BYTES]) -> (u64, u64) {
+    let e = u128::from_le_bytes(e);
+    (e as u64, (e >> 64) as u64)
+}
+
+/// Index of the first record with a negative t, x or y (sign bits), if any.
+fn first_bad(records: &[[u8; EVENT_BYTES]]) -> Option<usize> {
+    records.iter().position(|&e| {
+        let (t, low) = words(e);
+        (t as i64) < 0 || low & 0x8000_8000 != 0
+    })
+}
+
+/// x and y as stored; any non-zero p byte is ON; padding zeroed.
+#[inline(always)]
+fn normalise(low: u64) -> u64 {
+    low & 0xFFFF_FFFF | u64::from(low & 0xFF_0000_0000 != 0) << 32
+}
+
+fn bad_event(records: &[[u8; EVENT_BYTES]], i: usize) -> String {
+    let (t, low) = words(records[i]);
+    let (x, y) = (low as u16 as i16, (low >> 16) as u16 as i16);
+    format!("event {i} of the packet has t={}, x={x}, y={y}", t as i64)
+}
+
+/// Errors are whole messages for [`crate::events::DecodeError`] (which adds the offset).
+///
+/// Appends the events of an uncompressed `EVTS` payload (one validating pass, then a
+/// branch-free copy). On a bad event, the events before it are kept.
+pub fn events_from_slice(data: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
+    let records = records(data).map_err(|e| format!("event packet: {e}"))?;
+    let bad = first_bad(records);
+    let good = &records[..bad.unwrap_or(records.len())];
+    SpareWriter::new(out, good.len()).push_all(good, |e| {
+        let (t, low) = words(e);
+        (t, normalise(low))
+    });
+    bad.map_or(Ok(()), |i| Err(bad_event(records, i)))
+}
+
+/// Decompresses an `EVTS` payload into `out`'s spare capacity and appends its events there.
+pub fn events_compressed(decompressor: &mut Decompressor, compression: Compression, payload: &[u8], limit: usize, out: &mut Vec<Event>) -> Result<(), String> {
+    if cfg!(not(target_endian = "little")) {
+        // The records are the `Event` layout only on little-endian targets.
+        let data = decompressor.decompress(compression, payload, limit).map_err(|e| format!("event packet: {e}"))?;
+        return events_from_slice(data, out);
+    }
+    let packet = |e: String| format!("event packet: {e}");
+    let bytes = bound(compression, payload, limit).map_err(packet)?;
+    let first = out.capacity() == 0;
+    out.reserve(bytes.div_ceil(EVENT_BYTES));
+    if first {
+        advise_huge_pages(out);
+    }
+    let len = out.len();
+    let spare = out.spare_capacity_mut();
+    // SAFETY: the spare `Event` slots viewed as bytes (same memory, `u8` has no alignment
+    // need); `reserve` made at least `bytes` of them.
+    let spare = unsafe { std::slice::from_raw_parts_mut(spare.as_mut_ptr().cast::<MaybeUninit<u8>>(), spare.len() * EVENT_BYTES) };
+    let n = decompressor.decompress_into(compression, payload, &mut spare[..bytes]).map_err(packet)?;
+    // SAFETY: `decompress_into` initialised the first `n` bytes.
+    let data = unsafe { &mut *(std::ptr::from_mut(&mut spare[..n]) as *mut [u8]) };
+    let (start, count) = {
+        let records = records(data).map_err(packet)?;
+        (records.as_ptr() as usize - data.as_ptr() as usize, records.len())
+    };
+    // The records to the start of the spare slots (8-aligned), over the flatbuffer header.
+    data.copy_within(start..start + count * EVENT_BYTES, 0);
+    let records = data[..count * EVENT_BYTES].as_chunks_mut::<EVENT_BYTES>().0;
+    let bad = first_bad(records);
+    let good = bad.unwrap_or(count);
+    for r in &mut records[..good] {
+        let (t, low) = words(*r);
+        *r = (u128::from(t) | u128::from(normalise(low)) << 64).to_le_bytes();
+    }
+    let message = bad.map(|i| bad_event(records, i));
+    // SAFETY: the first `good` spare slots now hold records whose t, x, y are the `Event`
+    // fields (layout asserted in `carry.rs`; little-endian checked above) and whose p byte is 0
+    // or 1 (`normalise`), so they are valid `Event`s; `good * 16 <= n <= bytes`, within the
+    // reserved capacity.
+    unsafe { out.set_len(len + good) };
+    message.map_or(Ok(()), Err)
+}
+
+/// Names of the DV `TriggerType` codes (dv-processing `trigger.fbs`), which AEDAT4 triggers keep
+/// as [`Trigger::channel`].
+pub const DV_TRIGGER_TYPES: [&str; 10] = [
+    "TIMESTAMP_RESET",
+    "EXTERNAL_SIGNAL_RISING_EDGE",
+    "EXTERNAL_SIGNAL_FALLING_EDGE",
+    "EXTERNAL_SIGNAL_PULSE",
+    "EXTERNAL_GENERATOR_RISING_EDGE",
+    "EXTERNAL_GENERATOR_FALLING_EDGE",
+    "APS_FRAME_START",
+    "APS_FRAME_END",
+    "APS_EXPOSURE_START",
+    "APS_EXPOSURE_END",
+];
+
+/// Appends the triggers of a (decompressed) `TRIG` payload: tables `{timestamp: int64,
+/// type: int8}`. `channel` is the DV type code; `rising` is true for the types that start
+/// something (rising edges, pulses, frame and exposure starts). Codes past the known ones are
+/// kept as they are (newer DV may add some); negative codes and timestamps are errors.
+pub fn triggers(data: &[u8], out: &mut Vec<Trigger>) -> Result<(), String> {
+    let root = root(data, b"TRIG")?;
+    let fb = |e: super::flatbuf::FbError| e.to_string();
+    for (i, table) in root.table_vector(0).map_err(fb)?.into_iter().enumerate() {
+        let t = table.i64(0, 0).map_err(fb)?;
+        let code = table.i8(1, 0).map_err(fb)?;
+        if t < 0 || code < 0 {
+            return Err(format!("trigger {i} of the packet has t={t}, type={code}"));
+        }
+        out.push(Trigger { t: t as u64, channel: code as u8, rising: matches!(code, 1 | 3 | 4 | 6 | 8) });
+    }
+    Ok(())
+}
