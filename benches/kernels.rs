@@ -6,7 +6,8 @@
 //! A kernel is a one-layer graph run through `Backend::profile_timestep`, so both backends run
 //! the same body: the time is the layer's own, from GPU timestamps (the non-zero packing a
 //! sparse convolution needs included) or the CPU wall clock around the layer. The whole
-//! timestep is the wall clock of `step` with the logits read back (encode + submit + wait).
+//! timestep is the wall clock of `step` with the logits read back (encode + submit + wait), and
+//! an empty timestep (one 1→1 linear layer) gives the loop's own cost per step.
 //!
 //! `cargo bench --bench kernels` (a few minutes on lavapipe); sizes are small so that
 //! `cargo test --all-targets`, which runs every function once, takes seconds.
@@ -137,6 +138,14 @@ fn timestep(group: &mut BenchmarkGroup<WallTime>, make: &dyn Fn(&Graph, ConvMode
             black_box(backend.step(&input, &[t; BATCH], true).unwrap())
         })
     });
+    // The loop's floor: a timestep whose only kernel is a 1→1 linear layer costs what the
+    // loop itself costs (input upload, encode, submit, wait, logits readback).
+    let mut g = Graph::new(Shape::new(1, 1, 1), 4);
+    g.push("layer", Op::Linear(Linear { inputs: 1, outputs: 1, weight: vec![1.0], bias: vec![0.0] }), vec![0], Shape::new(1, 1, 1));
+    g.finish();
+    let mut backend = make(&g, ConvMode::default());
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("empty timestep, one 1→1 linear (the loop's own cost)", |b| b.iter(|| black_box(backend.step(&[1.0; BATCH], &[0; BATCH], true).unwrap())));
 }
 
 fn configure<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {

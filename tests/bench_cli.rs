@@ -65,6 +65,7 @@ fn check_common(v: &Value) {
     let overhead = v["loop_overhead_ratio"].as_f64().unwrap();
     let p50 = v["p50_ms_per_timestep"].as_f64().unwrap();
     assert!((overhead - (p50 / kernels - 1.0)).abs() < 1e-9);
+    assert!((v["loop_overhead_ms"].as_f64().unwrap() - (p50 - kernels)).abs() < 1e-9);
 }
 
 #[test]

@@ -130,7 +130,9 @@ fn print_report(r: &BenchReport) {
             match r.loop_overhead_ratio {
                 Some(o) => {
                     let what = if clock == Clock::GpuTimestamps { "upload, encode, submit, wait, readback" } else { "input transpose, logits copy" };
-                    println!("; the loop ({what}) adds {:+.1}% (wall p50 / kernel p50 - 1)", 100.0 * o)
+                    let ms = r.loop_overhead_ms.unwrap_or(f64::NAN);
+                    let min = r.loop_overhead_ratio_min.map_or(String::new(), |m| format!("; min / min {:+.1}%", 100.0 * m));
+                    println!("; the loop ({what}) adds {:+.1}% = {ms:+.3} ms (wall p50 / kernel p50 - 1{min})", 100.0 * o)
                 }
                 None => println!(),
             }

@@ -44,6 +44,12 @@ pub struct BenchReport {
     pub gpu_ms_per_timestep_p50: Option<f64>,
     /// What the timestep loop adds over its kernels: wall p50 ÷ kernel p50 − 1 (goal ≤ 0.05).
     pub loop_overhead_ratio: Option<f64>,
+    /// The same in ms per timestep (wall p50 − kernel p50): what a faster device would not hide.
+    pub loop_overhead_ms: Option<f64>,
+    /// Fastest profiled timestep's kernel sum, and wall min ÷ that − 1: on a shared machine the
+    /// minima are the least disturbed pair, a check on the p50 ratio.
+    pub kernel_ms_per_timestep_min: Option<f64>,
+    pub loop_overhead_ratio_min: Option<f64>,
     /// One entry per dispatch (GPU) or layer (CPU), in execution order.
     pub layers: Vec<LayerTime>,
     /// Buffers the GPU backend allocated (weights, state, scratch); `None` on the CPU.
@@ -77,55 +83,60 @@ pub fn random_input(len: usize, rate: f64, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// Runs `warmup`, then `measured` timed and `profiled` profiled timesteps (cycling through the
-/// model's timestep indices, from a reset at each cycle, the head every step) on `input`
-/// (`[B, C, H, W]`, reused every step). The trace is `Some` when `options.trace`.
+/// Runs `warmup`, then `measured` timed and `profiled` profiled timesteps interleaved (cycling
+/// through the model's timestep indices, from a reset at each cycle, the head every step) on
+/// `input` (`[B, C, H, W]`, reused every step). The trace is `Some` when `options.trace`.
 pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], options: BenchOptions) -> Result<(BenchReport, Option<Trace>), EngineError> {
     let b = backend.batch();
     let t = graph.timesteps;
     let measured = options.measured.max(1);
     // Lane timestep indices made once: the timed loop allocates nothing of its own.
     let lane_steps: Vec<Vec<usize>> = (0..t).map(|i| vec![i; b]).collect();
-    let step = |i: usize, backend: &mut dyn Backend| -> Result<(), EngineError> {
+    for i in 0..options.warmup {
         if i.is_multiple_of(t) {
             backend.reset_all();
         }
         backend.step(input, &lane_steps[i % t], true)?;
-        Ok(())
-    };
-    for i in 0..options.warmup {
-        step(i, backend)?;
     }
-    backend.reset_all();
+    // Profiled steps are spread evenly among the timed ones, so that both see the same load
+    // of the machine (the comparison of the two is the loop-overhead figure).
+    let total = measured + options.profiled;
+    let profile_at = |i: usize| options.profiled > 0 && (i * options.profiled) / total != ((i + 1) * options.profiled) / total;
+    let mut can_profile = true;
     let mut times = Vec::with_capacity(measured);
     let mut starts = Vec::with_capacity(measured);
+    let mut profiles: Vec<(f64, StepProfile)> = Vec::with_capacity(options.profiled);
     let mut counts = vec![0u64; graph.neuron_nodes().len()];
     let epoch = Instant::now();
-    for i in 0..measured {
-        if i.is_multiple_of(t) && i > 0 {
-            for (c, n) in counts.iter_mut().zip(backend.spike_counts()?) {
-                *c += n;
+    for i in 0..total {
+        if i.is_multiple_of(t) {
+            if i > 0 {
+                for (c, n) in counts.iter_mut().zip(backend.spike_counts()?) {
+                    *c += n;
+                }
+            }
+            backend.reset_all();
+        }
+        let steps = &lane_steps[i % t];
+        let start = Instant::now();
+        if can_profile && profile_at(i) {
+            match backend.profile_timestep(input, steps)? {
+                Some(p) => {
+                    profiles.push(((start - epoch).as_secs_f64() * 1e6, p));
+                    continue;
+                }
+                // Nothing ran: a plain step keeps the sequence, uncounted.
+                None => can_profile = false,
             }
         }
-        let start = Instant::now();
-        step(i, backend)?;
-        times.push(start.elapsed().as_secs_f64() * 1e3);
-        starts.push((start - epoch).as_secs_f64() * 1e6);
+        backend.step(input, steps, true)?;
+        if times.len() < measured {
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+            starts.push((start - epoch).as_secs_f64() * 1e6);
+        }
     }
     for (c, n) in counts.iter_mut().zip(backend.spike_counts()?) {
         *c += n;
-    }
-    let mut profiles: Vec<(f64, StepProfile)> = Vec::with_capacity(options.profiled);
-    backend.reset_all();
-    for i in 0..options.profiled {
-        if i.is_multiple_of(t) {
-            backend.reset_all();
-        }
-        let start = (Instant::now() - epoch).as_secs_f64() * 1e6;
-        match backend.profile_timestep(input, &lane_steps[i % t])? {
-            Some(p) => profiles.push((start, p)),
-            None => break,
-        }
     }
 
     let trace = options.trace.then(|| {
@@ -143,10 +154,12 @@ pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], options:
     let p50 = quantile(&mut sorted, 0.5);
     let mean = times.iter().sum::<f64>() / times.len() as f64;
     let flops = 2.0 * graph.macs_per_timestep() as f64 * b as f64;
-    let (spike_rates, sops) = spike_rates(graph, &counts, measured, b);
+    let (spike_rates, sops) = spike_rates(graph, &counts, total, b);
     let profiles: Vec<StepProfile> = profiles.into_iter().map(|(_, p)| p).collect();
     let clock = profiles.first().map(|p| p.clock);
-    let kernel_ms = (!profiles.is_empty()).then(|| quantile(&mut profiles.iter().map(StepProfile::kernel_ms).collect::<Vec<_>>(), 0.5));
+    let mut kernel_times: Vec<f64> = profiles.iter().map(StepProfile::kernel_ms).collect();
+    let kernel_ms = (!profiles.is_empty()).then(|| quantile(&mut kernel_times, 0.5));
+    let kernel_min = kernel_times.first().copied();
     let mut layers = layer_times(&profiles);
     for l in &mut layers {
         if l.op == "neuron" {
@@ -176,6 +189,9 @@ pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], options:
         kernel_ms_per_timestep_p50: kernel_ms,
         gpu_ms_per_timestep_p50: kernel_ms.filter(|_| clock == Some(Clock::GpuTimestamps)),
         loop_overhead_ratio: kernel_ms.filter(|&k| k > 0.0).map(|k| p50 / k - 1.0),
+        loop_overhead_ms: kernel_ms.map(|k| p50 - k),
+        kernel_ms_per_timestep_min: kernel_min,
+        loop_overhead_ratio_min: kernel_min.filter(|&k| k > 0.0).map(|k| sorted[0] / k - 1.0),
         layers,
         gpu_memory_bytes: backend.device_memory_bytes(),
     };
