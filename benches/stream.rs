@@ -197,7 +197,7 @@ fn wanted(name: &str) -> bool {
 }
 
 /// The shipped demo model (models/demo, T = 8, 48×48) on a real-time replay of its 20 sample
-/// recordings played back to back (6 s, 64×64, ~18 k events/s), frames closing every 37.5 ms
+/// recordings played back to back (6 s, 64×64, ~37 k events/s), frames closing every 37.5 ms
 /// of event time (a 300 ms recording in T = 8 frames): end-to-end latency (last event of a
 /// window read → prediction) for one lane (hop 8) and eight (hop 1, a prediction per frame),
 /// on the CPU backend and the GPU backend where an adapter is usable.
