@@ -91,14 +91,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!("model      {} {} (input {}, T={})", model.meta.arch, args.model.as_ref().map_or("random weights".into(), |p| p.display().to_string()), graph.input, graph.timesteps);
-    print_report(&report);
+    print_report(&report, args.profile_steps);
     if let (Some(path), Some(trace)) = (&args.trace, &trace) {
         println!("trace      {} ({} events; open in chrome://tracing or https://ui.perfetto.dev)", path.display(), trace.len());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(r: &BenchReport) {
+fn print_report(r: &BenchReport, profile_steps: usize) {
     println!("backend    {}{}", r.backend, if r.software_adapter { " (a software adapter: the CPU runs the shaders)" } else { "" });
     println!("batch      {}", r.batch);
     println!(
@@ -137,7 +137,7 @@ fn print_report(r: &BenchReport) {
                 None => println!(),
             }
         }
-        _ if r.backend.starts_with("gpu") => println!("layers     not profiled: {} has no timestamp queries (or --profile-steps 0)", r.adapter),
+        _ if profile_steps > 0 && r.backend.starts_with("gpu") => println!("layers     not profiled: {} has no timestamp queries", r.adapter),
         _ => println!("layers     not profiled (--profile-steps 0)"),
     }
 }
