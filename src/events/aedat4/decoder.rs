@@ -4,6 +4,7 @@ use super::VERSION_LINE;
 use super::compression::{Compression, Decompressor};
 use super::ioheader::IoHeader;
 use super::packet;
+use super::parallel::{self, Job, PacketKind, Pool};
 use crate::events::decoder::{Decoder, DecoderOptions, Format};
 use crate::events::error::DecodeError;
 use crate::events::{Event, Resolution, Trigger};
@@ -38,6 +39,8 @@ pub struct Aedat4Decoder {
     trigger_streams: Vec<i32>,
     triggers: Vec<Trigger>,
     decompressor: Decompressor,
+    /// Per-task state for [`Aedat4Decoder::parallel_run`].
+    pool: Pool,
     packets: u64,
     skipped_packets: u64,
 }
@@ -65,6 +68,7 @@ impl Aedat4Decoder {
             trigger_streams: Vec::new(),
             triggers: Vec::new(),
             decompressor: Decompressor::default(),
+            pool: Pool::default(),
             packets: 0,
             skipped_packets: 0,
         }
@@ -126,12 +130,10 @@ impl Aedat4Decoder {
             }
             State::Payload { stream_id, .. } => {
                 self.packets += 1;
-                if Some(stream_id) == self.event_stream {
-                    self.event_packet(bytes, out)?;
-                } else if self.trigger_streams.contains(&stream_id) {
-                    self.trigger_packet(bytes)?;
-                } else {
-                    self.skipped_packets += 1;
+                match self.kind(stream_id) {
+                    PacketKind::Events => self.event_packet(bytes, out)?,
+                    PacketKind::Triggers => self.trigger_packet(bytes)?,
+                    PacketKind::Other => self.skipped_packets += 1,
                 }
                 State::PacketHeader
             }
@@ -151,20 +153,62 @@ impl Aedat4Decoder {
 
     fn event_packet(&mut self, payload: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
         let compression = self.compression();
-        let result = match compression {
-            Compression::None => packet::events_from_slice(payload, out),
-            _ => packet::events_compressed(&mut self.decompressor, compression, payload, MAX_PACKET as usize, out),
-        };
-        result.map_err(|e| self.corrupt(e))
+        packet::event_packet(&mut self.decompressor, compression, payload, MAX_PACKET as usize, out).map_err(|e| self.corrupt(e))
     }
 
     fn trigger_packet(&mut self, payload: &[u8]) -> Result<(), DecodeError> {
         let compression = self.compression();
-        let result = match self.decompressor.decompress(compression, payload, MAX_PACKET as usize) {
-            Ok(data) => packet::triggers(data, &mut self.triggers),
-            Err(e) => Err(e),
-        };
-        result.map_err(|e| self.corrupt(format!("trigger packet: {e}")))
+        packet::trigger_packet(&mut self.decompressor, compression, payload, MAX_PACKET as usize, &mut self.triggers).map_err(|e| self.corrupt(e))
+    }
+
+    fn kind(&self, stream_id: i32) -> PacketKind {
+        if Some(stream_id) == self.event_stream {
+            PacketKind::Events
+        } else if self.trigger_streams.contains(&stream_id) {
+            PacketKind::Triggers
+        } else {
+            PacketKind::Other
+        }
+    }
+
+    /// Decodes the run of whole packets at the start of `chunk` (the decoder being at a packet
+    /// header) on the rayon pool, when it holds enough compressed event packets to pay off;
+    /// returns the bytes used (0: left to the sequential path, which also reports bad packet
+    /// headers). Output, counters and errors are those of the sequential path.
+    fn parallel_run(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<usize, DecodeError> {
+        let (width, compression) = (parallel::width(), self.compression());
+        if width == 0 || compression == Compression::None {
+            return Ok(0);
+        }
+        let table = self.header.as_ref().and_then(|h| h.data_table_position);
+        let (mut jobs, mut at, mut event_packets) = (Vec::with_capacity(width), 0usize, 0);
+        while jobs.len() < width {
+            let Some(h) = chunk.get(at..at + 8) else { break };
+            let (stream_id, size) = (i32::from_le_bytes([h[0], h[1], h[2], h[3]]), i32::from_le_bytes([h[4], h[5], h[6], h[7]]));
+            let Some(payload) = usize::try_from(size).ok().filter(|&s| s as u64 <= MAX_PACKET).and_then(|s| chunk.get(at + 8..at + 8 + s)) else { break };
+            let kind = self.kind(stream_id);
+            event_packets += usize::from(kind == PacketKind::Events);
+            jobs.push(Job { offset: self.offset + at as u64 + 8, kind, payload });
+            at += 8 + payload.len();
+            if table == Some(self.offset + at as u64) {
+                break;
+            }
+        }
+        if event_packets < 2 {
+            return Ok(0);
+        }
+        let result = self.pool.run(compression, MAX_PACKET as usize, &jobs, out, &mut self.triggers);
+        let done = result.as_ref().err().map_or(jobs.len(), |(i, _)| i + 1);
+        self.packets += done as u64;
+        self.skipped_packets += jobs[..done].iter().filter(|j| j.kind == PacketKind::Other).count() as u64;
+        if let Err((i, reason)) = result {
+            return Err(DecodeError::corrupt(self.format, jobs[i].offset, reason));
+        }
+        self.offset += at as u64;
+        if table == Some(self.offset) {
+            self.state = State::DataTable;
+        }
+        Ok(at)
     }
 }
 
@@ -177,6 +221,13 @@ impl Decoder for Aedat4Decoder {
         while !chunk.is_empty() {
             if self.state == State::DataTable {
                 return Ok(());
+            }
+            if self.state == State::PacketHeader && self.pending.is_empty() {
+                let used = self.parallel_run(chunk, out)?;
+                if used > 0 {
+                    chunk = &chunk[used..];
+                    continue;
+                }
             }
             let need = self.need();
             if self.pending.is_empty() && chunk.len() >= need {

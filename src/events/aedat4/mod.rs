@@ -16,6 +16,7 @@ mod decoder;
 pub mod flatbuf;
 mod ioheader;
 mod packet;
+mod parallel;
 mod writer;
 
 pub use compression::Compression;

@@ -58,7 +58,7 @@ fn bad_event(records: &[[u8; EVENT_BYTES]], i: usize) -> String {
 ///
 /// Appends the events of an uncompressed `EVTS` payload (one validating pass, then a
 /// branch-free copy). On a bad event, the events before it are kept.
-pub fn events_from_slice(data: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
+fn events_from_slice(data: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
     let records = records(data).map_err(|e| format!("event packet: {e}"))?;
     let bad = first_bad(records);
     let good = &records[..bad.unwrap_or(records.len())];
@@ -70,7 +70,7 @@ pub fn events_from_slice(data: &[u8], out: &mut Vec<Event>) -> Result<(), String
 }
 
 /// Decompresses an `EVTS` payload into `out`'s spare capacity and appends its events there.
-pub fn events_compressed(decompressor: &mut Decompressor, compression: Compression, payload: &[u8], limit: usize, out: &mut Vec<Event>) -> Result<(), String> {
+fn events_compressed(decompressor: &mut Decompressor, compression: Compression, payload: &[u8], limit: usize, out: &mut Vec<Event>) -> Result<(), String> {
     if cfg!(not(target_endian = "little")) {
         // The records are the `Event` layout only on little-endian targets.
         let data = decompressor.decompress(compression, payload, limit).map_err(|e| format!("event packet: {e}"))?;
@@ -113,6 +113,20 @@ pub fn events_compressed(decompressor: &mut Decompressor, compression: Compressi
     message.map_or(Ok(()), Err)
 }
 
+/// Appends the events of one `EVTS` packet payload as stored (compressed or not).
+pub fn event_packet(decompressor: &mut Decompressor, compression: Compression, payload: &[u8], limit: usize, out: &mut Vec<Event>) -> Result<(), String> {
+    match compression {
+        Compression::None => events_from_slice(payload, out),
+        _ => events_compressed(decompressor, compression, payload, limit, out),
+    }
+}
+
+/// Appends the triggers of one `TRIG` packet payload as stored.
+pub fn trigger_packet(decompressor: &mut Decompressor, compression: Compression, payload: &[u8], limit: usize, out: &mut Vec<Trigger>) -> Result<(), String> {
+    let data = decompressor.decompress(compression, payload, limit).map_err(|e| format!("trigger packet: {e}"))?;
+    triggers(data, out).map_err(|e| format!("trigger packet: {e}"))
+}
+
 /// Names of the DV `TriggerType` codes (dv-processing `trigger.fbs`), which AEDAT4 triggers keep
 /// as [`Trigger::channel`].
 pub const DV_TRIGGER_TYPES: [&str; 10] = [
@@ -132,7 +146,7 @@ pub const DV_TRIGGER_TYPES: [&str; 10] = [
 /// type: int8}`. `channel` is the DV type code; `rising` is true for the types that start
 /// something (rising edges, pulses, frame and exposure starts). Codes past the known ones are
 /// kept as they are (newer DV may add some); negative codes and timestamps are errors.
-pub fn triggers(data: &[u8], out: &mut Vec<Trigger>) -> Result<(), String> {
+fn triggers(data: &[u8], out: &mut Vec<Trigger>) -> Result<(), String> {
     let root = root(data, b"TRIG")?;
     let fb = |e: super::flatbuf::FbError| e.to_string();
     for (i, table) in root.table_vector(0).map_err(fb)?.into_iter().enumerate() {
