@@ -42,6 +42,9 @@ fn first_bad(records: &[[u8; EVENT_BYTES]]) -> Option<usize> {
     })
 }
 
+/// The bits of a normal record's second word: x and y without their sign bits, p.
+const NORMAL_LOW: u64 = 0x1_7FFF_7FFF;
+
 /// x and y as stored; any non-zero p byte is ON; padding zeroed.
 #[inline(always)]
 fn normalise(low: u64) -> u64 {
@@ -98,16 +101,28 @@ fn events_compressed(decompressor: &mut Decompressor, compression: Compression, 
     // The records to the start of the spare slots (8-aligned), over the flatbuffer header.
     data.copy_within(start..start + count * EVENT_BYTES, 0);
     let records = data[..count * EVENT_BYTES].as_chunks_mut::<EVENT_BYTES>().0;
-    let bad = first_bad(records);
-    let good = bad.unwrap_or(count);
-    for r in &mut records[..good] {
-        let (t, low) = words(*r);
-        *r = (u128::from(t) | u128::from(normalise(low)) << 64).to_le_bytes();
-    }
-    let message = bad.map(|i| bad_event(records, i));
+    // Writers store p as 0 or 1 and zero padding, so one read-only pass (branch-free, it
+    // vectorises) usually shows there is nothing to fix; else find the first bad event and
+    // normalise the good ones before it.
+    let odd = records.iter().fold(0, |acc, &e| {
+        let (t, low) = words(e);
+        acc | t & 1 << 63 | low & !NORMAL_LOW
+    });
+    let (good, message) = if odd == 0 {
+        (count, None)
+    } else {
+        let bad = first_bad(records);
+        let good = bad.unwrap_or(count);
+        for r in &mut records[..good] {
+            let (t, low) = words(*r);
+            *r = (u128::from(t) | u128::from(normalise(low)) << 64).to_le_bytes();
+        }
+        (good, bad.map(|i| bad_event(records, i)))
+    };
     // SAFETY: the first `good` spare slots now hold records whose t, x, y are the `Event`
     // fields (layout asserted in `carry.rs`; little-endian checked above) and whose p byte is 0
-    // or 1 (`normalise`), so they are valid `Event`s; `good * 16 <= n <= bytes`, within the
+    // or 1 (`odd == 0` leaves no bit outside `NORMAL_LOW`, else `normalise`), so they are valid
+    // `Event`s; `good * 16 <= n <= bytes`, within the
     // reserved capacity.
     unsafe { out.set_len(len + good) };
     message.map_or(Ok(()), Err)
@@ -158,4 +173,36 @@ fn triggers(data: &[u8], out: &mut Vec<Trigger>) -> Result<(), String> {
         out.push(Trigger { t: t as u64, channel: code as u8, rising: matches!(code, 1 | 3 | 4 | 6 | 8) });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::aedat4::compression::compress;
+    use crate::events::aedat4::writer::event_packet as build_packet;
+
+    /// Records with p bytes other than 0/1, dirty padding, then a negative x: every path keeps
+    /// the events before the bad one, p as "non-zero is ON", and names the bad event.
+    #[test]
+    fn odd_records_are_normalised_and_a_negative_field_stops_the_packet_in_every_compression() {
+        let events: Vec<Event> = (0..40).map(|i| Event::new(100 + i, i as u16, 2 * i as u16, i % 2 == 0)).collect();
+        let mut packet = build_packet(&events);
+        let start = packet.len() - events.len() * EVENT_BYTES;
+        packet[start + 3 * EVENT_BYTES + 12] = 7; // p byte 7 (event 3 is OFF as written)
+        packet[start + 5 * EVENT_BYTES + 14] = 0xAB; // padding
+        packet[start + 30 * EVENT_BYTES + 9] |= 0x80; // event 30: negative x
+        let mut want = events[..30].to_vec();
+        want[3].p = true;
+        for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
+            let payload = compress(compression, &packet).unwrap();
+            let mut out = vec![Event::new(1, 1, 1, true)];
+            let err = event_packet(&mut Decompressor::default(), compression, &payload, 1 << 20, &mut out).unwrap_err();
+            assert!(err.starts_with("event 30 of the packet has t=130, x=-"), "{compression:?}: {err}");
+            assert_eq!(out[1..], want[..], "{compression:?}");
+            // Clean records take the read-only path and come out as written.
+            let mut out = Vec::new();
+            event_packet(&mut Decompressor::default(), compression, &compress(compression, &build_packet(&events)).unwrap(), 1 << 20, &mut out).unwrap();
+            assert_eq!(out, events, "{compression:?}");
+        }
+    }
 }
