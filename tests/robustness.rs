@@ -251,6 +251,29 @@ fn aedat4_triggers_round_trip_and_a_corrupt_trigger_packet_is_an_error_at_its_of
     }
 }
 
+/// The DV network stream is the file without the version line and the data table: the
+/// stream decoder gives the same events and triggers.
+#[test]
+fn aedat4_stream_with_a_trigger_stream_decodes_like_the_file() {
+    use spikestream::events::aedat4::{Compression, IoHeader};
+    for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
+        let file = file_with_triggers(compression);
+        let header_len = u32::from_le_bytes(file[14..18].try_into().unwrap()) as usize;
+        let table = IoHeader::parse(&file[18..18 + header_len]).unwrap().data_table_position.unwrap() as usize;
+        let mut stream = file[14..table].to_vec();
+        let at = 4 + IoHeader::POSITION_OFFSET;
+        stream[at..at + 8].copy_from_slice(&(-1i64).to_le_bytes());
+        let want = read_bytes(&file, Path::new("f.aedat4"), ReadOptions::default()).unwrap();
+        for chunk in [stream.len(), 1000] {
+            let mut d = new_decoder(Format::Aedat4Stream, DecoderOptions::default());
+            let mut events = Vec::new();
+            stream.chunks(chunk).try_for_each(|c| d.feed(c, &mut events)).and_then(|()| d.finish(&mut events)).unwrap();
+            assert!(events == want.events, "{compression:?} chunk {chunk}");
+            assert_eq!(d.triggers(), &want.triggers[..], "{compression:?} chunk {chunk}");
+        }
+    }
+}
+
 /// Regression guard for the parallel AEDAT4 path (a whole file in one chunk decodes runs of
 /// packets on the rayon pool; small chunks go packet by packet): on corrupted compressed files
 /// both give the same events, triggers and error, offset included.

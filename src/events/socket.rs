@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::aedat4::Aedat4Decoder;
 use super::decoder::{Decoder, DecoderOptions};
 use super::error::DecodeError;
-use super::{Event, Resolution};
+use super::{Event, Resolution, Trigger};
 
 /// Where a DV stream is served.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -119,6 +119,11 @@ impl DvClient {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Poll::Data { events: 0 }),
             Err(source) => Err(StreamError::Io { address: self.address.to_string(), source }),
         }
+    }
+
+    /// The triggers received so far, when the server's stream is a trigger (`TRIG`) stream.
+    pub fn triggers(&self) -> &[Trigger] {
+        self.decoder.triggers()
     }
 
     /// The event stream's sensor size, once the IOHeader has arrived.
