@@ -163,6 +163,7 @@ struct Lz4Frame<'a> {
     frame: &'a [u8],
     independent: bool,
     block_checksum: bool,
+    content_checksum: bool,
     block_max: usize,
     first_block: usize,
 }
@@ -193,11 +194,11 @@ impl<'a> Lz4Frame<'a> {
         };
         let (has_size, has_dict) = (flags & 0x08 != 0, flags & 0x01 != 0);
         let first_block = 6 + if has_size { 8 } else { 0 } + if has_dict { 4 } else { 0 } + 1; // + header checksum
-        Ok(Self { frame, independent: flags & 0x20 != 0, block_checksum: flags & 0x10 != 0, block_max, first_block })
+        Ok(Self { frame, independent: flags & 0x20 != 0, block_checksum: flags & 0x10 != 0, content_checksum: flags & 0x04 != 0, block_max, first_block })
     }
 
-    /// The blocks up to the end mark; an error for a block that runs past the frame. (The
-    /// content checksum after the end mark is not checked, as before: a packet ends there.)
+    /// The blocks up to the end mark; an error for a block that runs past the frame or a
+    /// missing content checksum.
     fn blocks(&self) -> impl Iterator<Item = Result<Lz4Block<'a>, String>> + '_ {
         let mut at = Some(self.first_block);
         std::iter::from_fn(move || {
@@ -211,7 +212,9 @@ impl<'a> Lz4Frame<'a> {
             };
             if header == 0 {
                 at = None;
-                return None;
+                // The checksum itself is not verified, but it must be there.
+                let short = self.content_checksum && self.frame.len() < pos + 8;
+                return short.then(|| Err("LZ4 frame ends before its content checksum".to_string()));
             }
             let (stored, size) = (header & 0x8000_0000 != 0, (header & 0x7FFF_FFFF) as usize);
             let start = pos + 4;

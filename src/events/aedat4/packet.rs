@@ -4,7 +4,8 @@
 //! event vector, where the 16-byte records already have the [`Event`] layout: the vector's
 //! element data is moved down over the flatbuffer header (in cache, just written) and checked
 //! in place, so each event is written to memory once. The decoder state machine
-//! (`decoder.rs`) owns framing and errors' offsets; this module only knows one payload.
+//! (`decoder.rs`) owns framing and errors' offsets; this module only knows one payload, and its
+//! errors are whole messages to which `DecodeError` adds the offset.
 
 use std::mem::MaybeUninit;
 
@@ -57,8 +58,6 @@ fn bad_event(records: &[[u8; EVENT_BYTES]], i: usize) -> String {
     format!("event {i} of the packet has t={}, x={x}, y={y}", t as i64)
 }
 
-/// Errors are whole messages for [`crate::events::DecodeError`] (which adds the offset).
-///
 /// Appends the events of an uncompressed `EVTS` payload (one validating pass, then a
 /// branch-free copy). On a bad event, the events before it are kept.
 fn events_from_slice(data: &[u8], out: &mut Vec<Event>) -> Result<(), String> {
@@ -122,8 +121,7 @@ fn events_compressed(decompressor: &mut Decompressor, compression: Compression, 
     // SAFETY: the first `good` spare slots now hold records whose t, x, y are the `Event`
     // fields (layout asserted in `carry.rs`; little-endian checked above) and whose p byte is 0
     // or 1 (`odd == 0` leaves no bit outside `NORMAL_LOW`, else `normalise`), so they are valid
-    // `Event`s; `good * 16 <= n <= bytes`, within the
-    // reserved capacity.
+    // `Event`s; `good * 16 <= n <= bytes`, within the reserved capacity.
     unsafe { out.set_len(len + good) };
     message.map_or(Ok(()), Err)
 }
