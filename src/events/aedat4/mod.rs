@@ -23,6 +23,7 @@ pub use compression::Compression;
 pub use decoder::Aedat4Decoder;
 pub use ioheader::{IoHeader, StreamInfo};
 pub use packet::DV_TRIGGER_TYPES;
+pub use parallel::{Parallelism, set_parallelism};
 pub use writer::{Aedat4Writer, WriterOptions};
 
 /// The version line that starts every AEDAT 4.0 file.

@@ -3,10 +3,12 @@
 //! its own buffers, then every task copies its events into its place in the caller's vector.
 //! Order, partial output and errors are those of decoding the packets one by one.
 //!
-//! The decoder state machine (`decoder.rs`) finds the run and keeps offsets and counters; a
-//! single-threaded pool (one core, or `taskset` to one) never comes here. The parallel path
-//! costs about 40 % more CPU time in all (task buffers, the copy, idle workers) for the wall
-//! time it saves on idle cores.
+//! The decoder state machine (`decoder.rs`) finds the run and keeps offsets and counters;
+//! [`Parallelism`] says when it comes here (by default only with 4 or more rayon threads). The
+//! parallel path costs about 40 % more CPU time in all (task buffers, the copy, idle workers)
+//! for the wall time it can save on idle cores.
+
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use rayon::prelude::*;
 
@@ -44,15 +46,35 @@ pub struct Pool {
     slots: Vec<Slot>,
 }
 
-/// Packets per run: a few per thread so uneven packets balance. 0 (decode sequentially) when
-/// the pool has one thread, or when this decoder already runs inside a rayon task (as
-/// `classify` reads files in parallel): the cores are busy, and the copy out of the task
-/// buffers would be pure cost.
+/// When AEDAT4 decoders decode runs of whole compressed packets on the rayon pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parallelism {
+    /// With 4 or more rayon threads, outside rayon tasks (the default). On the 2-core machines
+    /// this project is built on, under load, 2 threads decoded LZ4 slower in wall time than one
+    /// (BENCHMARKS.md), and inside a rayon task (as `classify` reading files in parallel) the
+    /// cores are busy already, so the copy out of the task buffers would be pure cost.
+    Auto,
+    Never,
+    /// Whenever a chunk holds two or more whole event packets (tests use this to cover the path
+    /// on any machine).
+    Always,
+}
+
+static MODE: AtomicU8 = AtomicU8::new(0);
+
+/// Sets [`Parallelism`] for every AEDAT4 decoder of the process.
+pub fn set_parallelism(mode: Parallelism) {
+    MODE.store(mode as u8, Ordering::Relaxed);
+}
+
+/// Packets per run: a few per thread so uneven packets balance; 0 to decode one by one.
 pub fn width() -> usize {
-    match rayon::current_num_threads() {
-        0 | 1 => 0,
-        _ if rayon::current_thread_index().is_some() => 0,
-        n => 4 * n,
+    let threads = rayon::current_num_threads();
+    match MODE.load(Ordering::Relaxed) {
+        m if m == Parallelism::Never as u8 => 0,
+        m if m == Parallelism::Always as u8 => 4 * threads.max(2),
+        _ if threads < 4 || rayon::current_thread_index().is_some() => 0,
+        _ => 4 * threads,
     }
 }
 
