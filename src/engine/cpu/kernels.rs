@@ -1,4 +1,6 @@
-//! The CPU kernels: the specification of every operation, on channel-last buffers.
+//! The CPU kernels: the specification of every operation, on channel-last buffers. The backend
+//! runs these except for convolutions, where `conv` runs faster kernels checked against
+//! [`conv_scatter`] (`conv_tests`).
 
 use rayon::prelude::*;
 

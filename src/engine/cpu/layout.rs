@@ -1,11 +1,12 @@
 //! Re-laying PyTorch-ordered weights and tensors out for the channel-last CPU kernels.
 
+use super::conv::PackedConv;
 use crate::model::graph::{Graph, Node, Op, Shape};
 
 /// Per-node data in the CPU kernels' layout.
 pub enum Prepared {
-    /// Weights `[in, k, k, out]` (one contiguous output-channel row per input tap), bias `[out]`.
-    Conv { weight: Vec<f32>, bias: Vec<f32> },
+    /// Weights packed in output-channel blocks for [`super::conv`].
+    Conv(PackedConv),
     /// IMP `[H, W, C]`, if any.
     Neuron { imp: Option<Vec<f32>> },
     /// Weights `[in, out]` with the input index in this backend's storage order.
@@ -15,18 +16,7 @@ pub enum Prepared {
 
 pub fn prepare(graph: &Graph, node: &Node) -> Prepared {
     match &node.op {
-        Op::Conv(c) => {
-            let (o, i, k) = (c.out_ch, c.in_ch, c.kernel);
-            let mut w = vec![0.0; c.weight.len()];
-            for co in 0..o {
-                for ci in 0..i {
-                    for t in 0..k * k {
-                        w[(ci * k * k + t) * o + co] = c.weight[(co * i + ci) * k * k + t];
-                    }
-                }
-            }
-            Prepared::Conv { weight: w, bias: c.bias.clone() }
-        }
+        Op::Conv(c) => Prepared::Conv(PackedConv::new(c)),
         Op::Neuron(n) => Prepared::Neuron {
             imp: n.imp.as_ref().map(|imp| {
                 let s = node.shape;
@@ -50,6 +40,22 @@ pub fn prepare(graph: &Graph, node: &Node) -> Prepared {
         }
         _ => Prepared::None,
     }
+}
+
+/// Conv weights `[in, k, k, out]` (one contiguous output-channel row per input tap), the layout
+/// of the specification [`super::kernels::conv_scatter`].
+#[cfg(test)]
+pub fn conv_weight_spec(c: &crate::model::graph::Conv) -> Vec<f32> {
+    let (o, i, k) = (c.out_ch, c.in_ch, c.kernel);
+    let mut w = vec![0.0; c.weight.len()];
+    for co in 0..o {
+        for ci in 0..i {
+            for t in 0..k * k {
+                w[(ci * k * k + t) * o + co] = c.weight[(co * i + ci) * k * k + t];
+            }
+        }
+    }
+    w
 }
 
 /// The spatial shape a flattened value came from (a vector for anything else).

@@ -2,11 +2,18 @@
 //! over output rows with rayon. It is the specification the GPU kernels must match (each kernel
 //! in [`kernels`] documents its equation) and the fallback where no GPU adapter exists.
 //!
-//! Spikes are binary and sparse, so convolutions and linear layers scatter only the non-zero
-//! inputs (a spike adds a weight row: no multiplication), skipping silent pixels entirely.
+//! The plain loops in [`kernels`] are the specification; convolutions run the fast kernels of
+//! `conv` (Winograd for dense enough 3×3 inputs, adds of weight rows for sparse spikes, an FMA
+//! tile otherwise), which equal it bit for bit on dyadic weights. Linear layers scatter only the
+//! non-zero inputs (a spike adds a weight row: no multiplication).
 
+mod conv;
+mod conv_dense;
+#[cfg(test)]
+mod conv_tests;
 pub mod kernels;
 mod layout;
+mod winograd;
 
 use std::time::Instant;
 
@@ -29,6 +36,9 @@ pub struct CpuBackend {
     counts: Vec<Vec<u64>>,
     /// Per-layer wall times of the step being profiled (`profile_timestep`), else `None`.
     profile: Option<Vec<DispatchTime>>,
+    /// Working memory of the conv kernels and the per-lane TEBN scale, reused every step.
+    scratch: conv::ConvScratch,
+    lane_scale: Vec<f32>,
 }
 
 impl CpuBackend {
@@ -38,7 +48,7 @@ impl CpuBackend {
         values.extend(graph.nodes.iter().map(|n| vec![0.0; batch * n.shape.len()]));
         let membranes = graph.nodes.iter().map(|n| if matches!(n.op, Op::Neuron(_)) { vec![0.0; batch * n.shape.len()] } else { Vec::new() }).collect();
         let counts = graph.nodes.iter().map(|_| vec![0; batch]).collect();
-        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts, profile: None };
+        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts, profile: None, scratch: Default::default(), lane_scale: vec![1.0; batch] };
         backend.reset_all();
         backend
     }
@@ -92,12 +102,11 @@ impl Backend for CpuBackend {
             let input = |k: usize| before[node.inputs[k]].as_slice();
             let in_shape = g.value_shape(node.inputs[0]);
             match (&node.op, &self.prepared[i]) {
-                (Op::Conv(c), Prepared::Conv { weight, bias }) => {
-                    kernels::conv_scatter(input(0), out, b, in_shape, node.shape, c.kernel, c.stride, c.padding, weight, bias);
-                    if let Some(scale) = &c.time_scale {
-                        let len = node.shape.len();
-                        out.par_chunks_mut(len).zip(steps.par_iter()).for_each(|(o, &t)| o.iter_mut().for_each(|v| *v *= scale[t]));
-                    }
+                (Op::Conv(c), Prepared::Conv(packed)) => {
+                    // Multiplying by 1 is exact, so a conv without TEBN takes scale 1.
+                    let scale = &mut self.lane_scale;
+                    scale.iter_mut().zip(steps).for_each(|(s, &t)| *s = c.time_scale.as_ref().map_or(1.0, |ts| ts[t]));
+                    conv::conv(input(0), out, in_shape, node.shape, packed, scale, &mut self.scratch);
                 }
                 (Op::Neuron(n), Prepared::Neuron { .. }) => {
                     let len = node.shape.len();

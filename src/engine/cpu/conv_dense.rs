@@ -1,0 +1,180 @@
+//! The dense convolution kernel of [`super::conv`]: for inputs where most values are non-zero
+//! (average-pooled spikes), skipping zeros costs more than multiplying by them.
+//!
+//! A direct convolution over the zero-padded input `[Hi + 2p, Wi + 2p, Ci]`: a tile of
+//! [`MR`] output pixels × 16 output channels lives in twelve AVX2 registers; for every tap and
+//! input channel it loads one 16-wide weight row (`[block][tap][ci][nb]`, contiguous in `ci`)
+//! and broadcasts each pixel's input value into a fused multiply-add. x86-64 with AVX2 and FMA
+//! only ([`available`]); elsewhere every input takes the sparse kernel.
+
+use super::conv::{Geometry, Task};
+
+/// Output pixels per tile.
+pub const MR: usize = 6;
+
+/// Whether this CPU runs the dense kernel (AVX2 and FMA).
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Output pixels `pixels` (`out`: `[pixels, Co]`) of one sample from its padded input.
+/// Callers check [`available`] first.
+pub fn task(t: &Task, padded: &[f32], g: &Geometry) {
+    let wp = g.padded_w();
+    assert_eq!(padded.len(), (g.si.h + wp - g.si.w) * wp * g.ci());
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert!(available(), "the dense conv kernel needs AVX2 and FMA");
+        // SAFETY: AVX2 and FMA are present (asserted); `tiles` keeps every access in bounds.
+        unsafe { x86::tiles(t, padded, g) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("the dense conv kernel runs on x86-64 only ({:?} {padded:p} {:?})", t.pixels, g.si)
+}
+
+/// One [`MR`] × 16 tile of a matrix product: `tile[i][0..16] = Σ_c a[c][i] · b[c][0..16]`
+/// (`a`: a packed `[ci, MR]` panel, `b`: `[ci, 16]`). Callers check [`available`].
+pub fn gemm_tile16(a: &[f32], ci: usize, b: &[f32]) -> [[f32; 16]; MR] {
+    assert!(a.len() >= ci * MR && b.len() >= ci * 16);
+    let mut tile = [[0f32; 16]; MR];
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert!(available(), "the FMA tile needs AVX2 and FMA");
+        // SAFETY: AVX2 and FMA are present; every read is in bounds (asserted above).
+        unsafe { x86::panel16(a.as_ptr(), ci, b.as_ptr(), &mut tile) }
+    }
+    tile
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use super::{Geometry, MR, Task};
+
+    /// Every tile of the task, block by block so a block's weights stay in cache.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn tiles(t: &Task, padded: &[f32], g: &Geometry) {
+        // SAFETY: the caller guarantees the CPU features and the bounds documented above.
+        unsafe {
+            let (ci, co, k, s, wp, so) = (g.ci(), g.co(), g.k(), g.stride(), g.padded_w(), g.so);
+            let nb = g.nb();
+            // Offsets of the taps from a window's top-left corner in the padded input.
+            let taps: Vec<usize> = (0..k * k).map(|t| ((t / k) * wp + t % k) * ci).collect();
+            // Top-left corner of each output pixel's window; the last one repeats to fill a tile.
+            let corners: Vec<usize> = t.pixels.clone().map(|p| ((p / so.w) * s * wp + (p % so.w) * s) * ci).collect();
+            let max_corner = corners.iter().max().copied().unwrap_or(0);
+            // Every input read is at corner + tap offset + channel < padded.len().
+            assert!(max_corner + taps.last().copied().unwrap_or(0) + ci <= padded.len());
+            let lanes_per_sub = if nb >= 16 { 16 } else { 8 };
+            let mut tile = [[0f32; 16]; MR];
+            for blk in t.blocks.clone() {
+                let (w, bias) = g.block(blk);
+                for sub in (0..nb).step_by(lanes_per_sub) {
+                    let c0 = blk * nb + sub;
+                    if c0 >= co {
+                        break;
+                    }
+                    let lanes = lanes_per_sub.min(co - c0);
+                    for (t0, chunk) in corners.chunks(MR).enumerate() {
+                        let a: [*const f32; MR] = std::array::from_fn(|i| padded.as_ptr().add(chunk[i.min(chunk.len() - 1)]));
+                        let wsub = w.as_ptr().add(sub);
+                        if lanes_per_sub == 16 {
+                            tile16(&a, &taps, ci, wsub, nb, bias.as_ptr().add(sub), g.scale, &mut tile);
+                        } else {
+                            tile8(&a, &taps, ci, wsub, nb, bias.as_ptr().add(sub), g.scale, &mut tile);
+                        }
+                        for (i, row) in tile.iter().take(chunk.len()).enumerate() {
+                            t.store(co, t.pixels.start + t0 * MR + i, c0, &row[..lanes]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `tile[i][0..16] = scale · (bias + Σ_{tap, c} a[i][tap + c] · w[tap][c][0..16])`.
+    /// `w`: rows of `nb` floats, `taps.len() · ci` of them; `a[i]`: window corners.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile16(a: &[*const f32; MR], taps: &[usize], ci: usize, w: *const f32, nb: usize, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
+        // SAFETY: the caller guarantees the CPU features and the bounds documented above.
+        unsafe {
+            let b0 = _mm256_loadu_ps(bias);
+            let b1 = _mm256_loadu_ps(bias.add(8));
+            let mut acc = [[b0, b1]; MR];
+            let mut wr = w;
+            for &off in taps {
+                let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off));
+                for c in 0..ci {
+                    let w0 = _mm256_loadu_ps(wr);
+                    let w1 = _mm256_loadu_ps(wr.add(8));
+                    for i in 0..MR {
+                        let x = _mm256_broadcast_ss(&*base[i].add(c));
+                        acc[i][0] = _mm256_fmadd_ps(x, w0, acc[i][0]);
+                        acc[i][1] = _mm256_fmadd_ps(x, w1, acc[i][1]);
+                    }
+                    wr = wr.add(nb);
+                }
+            }
+            let sc = _mm256_set1_ps(scale);
+            for i in 0..MR {
+                _mm256_storeu_ps(tile[i].as_mut_ptr(), _mm256_mul_ps(acc[i][0], sc));
+                _mm256_storeu_ps(tile[i].as_mut_ptr().add(8), _mm256_mul_ps(acc[i][1], sc));
+            }
+        }
+    }
+
+    /// [`super::gemm_tile16`].
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn panel16(a: *const f32, ci: usize, b: *const f32, tile: &mut [[f32; 16]; MR]) {
+        // SAFETY: the caller guarantees the CPU features and `ci` rows of `a` and `b`.
+        unsafe {
+            let mut acc = [[_mm256_setzero_ps(); 2]; MR];
+            let (mut ar, mut br) = (a, b);
+            for _ in 0..ci {
+                let w0 = _mm256_loadu_ps(br);
+                let w1 = _mm256_loadu_ps(br.add(8));
+                for (i, acc) in acc.iter_mut().enumerate() {
+                    let x = _mm256_broadcast_ss(&*ar.add(i));
+                    acc[0] = _mm256_fmadd_ps(x, w0, acc[0]);
+                    acc[1] = _mm256_fmadd_ps(x, w1, acc[1]);
+                }
+                ar = ar.add(MR);
+                br = br.add(16);
+            }
+            for i in 0..MR {
+                _mm256_storeu_ps(tile[i].as_mut_ptr(), acc[i][0]);
+                _mm256_storeu_ps(tile[i].as_mut_ptr().add(8), acc[i][1]);
+            }
+        }
+    }
+
+    /// [`tile16`] for 8-wide blocks.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile8(a: &[*const f32; MR], taps: &[usize], ci: usize, w: *const f32, nb: usize, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
+        // SAFETY: the caller guarantees the CPU features and the bounds documented above.
+        unsafe {
+            let mut acc = [_mm256_loadu_ps(bias); MR];
+            let mut wr = w;
+            for &off in taps {
+                let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off));
+                for c in 0..ci {
+                    let w0 = _mm256_loadu_ps(wr);
+                    for i in 0..MR {
+                        acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*base[i].add(c)), w0, acc[i]);
+                    }
+                    wr = wr.add(nb);
+                }
+            }
+            let sc = _mm256_set1_ps(scale);
+            for i in 0..MR {
+                _mm256_storeu_ps(tile[i].as_mut_ptr(), _mm256_mul_ps(acc[i], sc));
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! Winograd F(2×2, 3×3) for 3×3 stride-1 pad-1 convolutions with a dense enough input: each
+//! 2×2 output tile costs 16 multiply-adds per input channel and output channel instead of 36.
+//!
+//! `U = G g Gᵀ` (weights, packed once), `V = Bᵀ d B` (each 4×4 input window), `M[ξ] = V[ξ] · U[ξ]`
+//! (16 matrix products over the input channels, [`super::conv_dense`]'s FMA tile), `Y = Aᵀ M A`.
+//! The transforms only add, subtract and halve, so with dyadic weights and inputs (the exact
+//! fixtures: sums need ≤ 17 of float32's 24 bits, Winograd's intermediates a few more) every
+//! value is exact and the output equals the direct convolution bit for bit; otherwise it
+//! differs by rounding, as any other summation order would.
+//! Layouts: `U` `[16][co/16][ci][16]`, `V` `[tile/MR][16][ci][MR]` (packed panels: the product
+//! streams one), `M` `[tile][16][co/16·16]`; tiles over the whole batch (`b`, `ty`, `tx`) so
+//! batches make taller matrices.
+
+use rayon::prelude::*;
+
+use super::conv_dense::{self, MR};
+use crate::model::graph::{Conv, Shape};
+
+/// Weights in the Winograd domain.
+pub struct Winograd {
+    /// Output channel blocks of 16.
+    cb: usize,
+    /// `[16][cb][ci][16]`, zero past `co`.
+    u: Vec<f32>,
+}
+
+impl Winograd {
+    /// Transformed weights, for 3×3 stride-1 pad-1 convolutions of 16 or more input channels (with
+    /// fewer the transforms cost more than they save) on a CPU with the FMA tile.
+    pub fn new(c: &Conv) -> Option<Self> {
+        if c.kernel != 3 || c.stride != 1 || c.padding != 1 || c.in_ch < 16 || !conv_dense::available() {
+            return None;
+        }
+        let (ci, co) = (c.in_ch, c.out_ch);
+        let cb = co.div_ceil(16);
+        let mut u = vec![0.0; 16 * cb * ci * 16];
+        for o in 0..co {
+            for i in 0..ci {
+                let g: Vec<f64> = c.weight[(o * ci + i) * 9..(o * ci + i + 1) * 9].iter().map(|&v| f64::from(v)).collect();
+                // G g: rows g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2 of the 3×3 kernel's rows.
+                let t: [[f64; 3]; 4] = std::array::from_fn(|r| std::array::from_fn(|x| {
+                    let (a, b, d) = (g[x], g[3 + x], g[6 + x]);
+                    [a, (a + b + d) / 2.0, (a - b + d) / 2.0, d][r]
+                }));
+                for (r, t) in t.iter().enumerate() {
+                    let row = [t[0], (t[0] + t[1] + t[2]) / 2.0, (t[0] - t[1] + t[2]) / 2.0, t[2]];
+                    for (x, v) in row.into_iter().enumerate() {
+                        u[(((r * 4 + x) * cb + o / 16) * ci + i) * 16 + o % 16] = v as f32;
+                    }
+                }
+            }
+        }
+        Some(Self { cb, u })
+    }
+}
+
+/// Working memory of [`conv`], reused.
+#[derive(Default)]
+pub struct WinogradScratch {
+    zero: Vec<f32>,
+    v: Vec<f32>,
+    m: Vec<f32>,
+}
+
+/// `out[b] = scale[b] · (bias + conv3x3(input[b]))`; `input` `[B, H, W, Ci]`, `out` `[B, H, W, Co]`.
+#[allow(clippy::too_many_arguments)]
+pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, bias: &[f32], scale: &[f32], s: &mut WinogradScratch) {
+    let (batch, ci, co, cp) = (scale.len(), si.c, so.c, w.cb * 16);
+    let (th, tw) = (so.h.div_ceil(2), so.w.div_ceil(2));
+    let tiles = batch * th * tw;
+    let groups = tiles.div_ceil(MR);
+    assert!(so.h == si.h && so.w == si.w && input.len() >= batch * si.len() && out.len() >= batch * so.len());
+    grow(&mut s.v, groups * 16 * ci * MR);
+    grow(&mut s.m, tiles * 16 * cp);
+    grow(&mut s.zero, ci);
+    let zero = &s.zero[..ci];
+    // V = Bᵀ d B for every tile, vectorised over input channels.
+    s.v[..groups * 16 * ci * MR].par_chunks_mut(16 * ci * MR).enumerate().for_each(|(group, v)| {
+        TMP.with_borrow_mut(|tmp| {
+            grow(tmp, MR * 16 * ci);
+            // Each lane's Bᵀ d B into `tmp` `[MR][16][ci]` (contiguous in c: vectorises), then
+            // interleaved into the panel `[16][ci][MR]`.
+            for (lane, t) in tmp[..MR * 16 * ci].chunks_exact_mut(16 * ci).enumerate() {
+                let tile = group * MR + lane;
+                if tile >= tiles {
+                    t.fill(0.0);
+                    continue;
+                }
+                let (b, ty, tx) = (tile / (th * tw), tile / tw % th, tile % tw);
+                let sample = &input[b * si.len()..(b + 1) * si.len()];
+                // d[r][x]: the window's pixels, zero outside the input.
+                let px = |r: usize, x: usize| -> Option<&[f32]> {
+                    let (y, xx) = ((2 * ty + r).checked_sub(1)?, (2 * tx + x).checked_sub(1)?);
+                    (y < si.h && xx < si.w).then(|| &sample[(y * si.w + xx) * ci..(y * si.w + xx + 1) * ci])
+                };
+                let d: [[&[f32]; 4]; 4] = std::array::from_fn(|r| std::array::from_fn(|x| &px(r, x).unwrap_or(zero)[..ci]));
+                input_transform(&d, t, ci);
+            }
+            for (xi, panel) in v.chunks_exact_mut(ci * MR).enumerate() {
+                for (c, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                    for (lane, d) in dst.iter_mut().enumerate() {
+                        *d = tmp[(lane * 16 + xi) * ci + c];
+                    }
+                }
+            }
+        })
+    });
+    // M[ξ] = V[ξ] · U[ξ], one task per (ξ, block of 16 output channels).
+    let m = SharedMut(s.m.as_mut_ptr(), s.m.len());
+    let v = &s.v;
+    (0..16 * w.cb).into_par_iter().for_each(|task| {
+        let (xi, blk) = (task / w.cb, task % w.cb);
+        let u = &w.u[(xi * w.cb + blk) * ci * 16..(xi * w.cb + blk + 1) * ci * 16];
+        for g in 0..groups {
+            let tile = conv_dense::gemm_tile16(&v[(g * 16 + xi) * ci * MR..][..ci * MR], ci, u);
+            for (i, row) in tile.iter().take(tiles - g * MR).enumerate() {
+                let at = ((g * MR + i) * 16 + xi) * cp + blk * 16;
+                // SAFETY: tasks write disjoint (ξ, block) columns of `m`, which outlives them.
+                unsafe { m.write(at, row) };
+            }
+        }
+    });
+    // Y = Aᵀ M A, plus bias, times the lane's scale, into the output pixels inside the image.
+    let mm = &s.m;
+    out.par_chunks_mut(so.w * co).take(batch * so.h).enumerate().for_each(|(r, row)| {
+        let (b, y) = (r / so.h, r % so.h);
+        let (ty, dy) = (y / 2, y % 2);
+        let (bias, sc) = (&bias[..co], scale[b]);
+        for tx in 0..tw {
+            let mt = &mm[((b * th + ty) * tw + tx) * 16 * cp..][..16 * cp];
+            // Row dy of T = Aᵀ M (4 vectors over c), then Y = T A, plus bias, times the scale.
+            let first = if dy == 0 { 0 } else { 4 };
+            let m: [[&[f32]; 4]; 3] = std::array::from_fn(|k| std::array::from_fn(|x| &mt[(first + 4 * k + x) * cp..][..co]));
+            let sign = if dy == 0 { 1.0 } else { -1.0 };
+            let (o0, o1) = row[2 * tx * co..].split_at_mut(co);
+            let o1 = if 2 * tx + 1 < so.w { Some(&mut o1[..co]) } else { None };
+            match o1 {
+                Some(o1) => {
+                    for c in 0..co {
+                        let t: [f32; 4] = std::array::from_fn(|x| m[0][x][c] + sign * m[1][x][c] + sign * m[2][x][c]);
+                        o0[c] = (t[0] + t[1] + t[2] + bias[c]) * sc;
+                        o1[c] = (t[1] - t[2] - t[3] + bias[c]) * sc;
+                    }
+                }
+                None => {
+                    for c in 0..co {
+                        let t: [f32; 4] = std::array::from_fn(|x| m[0][x][c] + sign * m[1][x][c] + sign * m[2][x][c]);
+                        o0[c] = (t[0] + t[1] + t[2] + bias[c]) * sc;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// `out[ξ][c] = (Bᵀ d B)[ξ]` for every channel: `d[r][x]` the 4×4 window's pixels (`ci` each),
+/// `out` `[16][ci]`. Bᵀ's rows are d0 − d2, d1 + d2, d2 − d1, d1 − d3; B is its transpose.
+fn input_transform(d: &[[&[f32]; 4]; 4], out: &mut [f32], ci: usize) {
+    let mut rows = out.chunks_exact_mut(ci);
+    let o: [&mut [f32]; 16] = std::array::from_fn(|_| rows.next().expect("16 rows of ci"));
+    let d: [[&[f32]; 4]; 4] = d.map(|r| r.map(|p| &p[..ci]));
+    for c in 0..ci {
+        // a[x][r] = (Bᵀ d)[r][x]
+        let a: [[f32; 4]; 4] = std::array::from_fn(|x| {
+            let (d0, d1, d2, d3) = (d[0][x][c], d[1][x][c], d[2][x][c], d[3][x][c]);
+            [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
+        });
+        for r in 0..4 {
+            let (a0, a1, a2, a3) = (a[0][r], a[1][r], a[2][r], a[3][r]);
+            o[r * 4][c] = a0 - a2;
+            o[r * 4 + 1][c] = a1 + a2;
+            o[r * 4 + 2][c] = a2 - a1;
+            o[r * 4 + 3][c] = a1 - a3;
+        }
+    }
+}
+
+thread_local! {
+    /// Per-thread transform buffer `[MR][16][ci]` (grown, never shrunk).
+    static TMP: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Grows `v` to at least `len` (never shrinks: layers share the buffer, and shrinking would
+/// make the next larger layer zero-fill it again).
+fn grow(v: &mut Vec<f32>, len: usize) {
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+}
+
+struct SharedMut(*mut f32, usize);
+// SAFETY: only used for disjoint writes while the owner is borrowed (see `conv`).
+unsafe impl Sync for SharedMut {}
+impl SharedMut {
+    /// # Safety
+    /// No other thread may access `at..at + 16` concurrently.
+    unsafe fn write(&self, at: usize, row: &[f32; 16]) {
+        assert!(at + 16 <= self.1);
+        unsafe { std::ptr::copy_nonoverlapping(row.as_ptr(), self.0.add(at), 16) }
+    }
+}
