@@ -170,14 +170,16 @@ impl Task<'_> {
 }
 
 /// Whether the Winograd kernel beats the sparse one at this input density. Measured on the
-/// 2-core Zen 4 of BENCHMARKS.md (vgg11_48_legacy, per layer): the sparse kernel adds about 9.5 G
-/// weight lanes/s (`density · 9 · ci · co` per pixel), the Winograd product runs at about 30 G
-/// multiply-adds/s (`4 · ci · co` per pixel), and its transforms cost about as much as
-/// `2.85 · (ci + co)` more of them; so spikes at ~15 % take the sparse kernel in 64-channel layers
-/// and Winograd in 512-channel ones, and average-pooled spikes (≥ 40 % non-zero) always Winograd.
+/// 2-core Zen 4 of BENCHMARKS.md (vgg11_48_legacy, per layer, one thread), per output pixel: the
+/// sparse kernel adds about 11 weight lanes per ns (`density · 9 · ci · co` of them), the
+/// Winograd product does about `42 · ci / (ci + 16)` multiply-adds per ns (`4 · ci · co`; short
+/// sums pay more for the tile stores) and its transforms take about `1.8 · (ci + co)` ns. So spikes (10–25 % non-zero) take the sparse kernel in narrow
+/// layers and Winograd in wide ones; average-pooled spikes (≥ 40 %) always Winograd.
 fn winograd_pays(density: f32, ci: usize, co: usize) -> bool {
     let (ci, co) = (ci as f32, co as f32);
-    density * 9.0 / 9.5 > 4.0 / 30.0 + 2.85 * (ci + co) / (ci * co)
+    let sparse_ns = density * 9.0 * ci * co / 11.0;
+    let winograd_ns = 4.0 * ci * co / (42.0 * ci / (ci + 16.0)) + 1.8 * (ci + co);
+    sparse_ns > winograd_ns
 }
 
 /// What a task needs besides its input and output.

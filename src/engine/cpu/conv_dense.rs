@@ -35,10 +35,11 @@ pub fn task(t: &Task, padded: &[f32], g: &Geometry) {
     unreachable!("the dense conv kernel runs on x86-64 only ({:?} {padded:p} {:?})", t.pixels, g.si)
 }
 
-/// One [`MR`] × 16 tile of a matrix product: `tile[i][0..16] = Σ_c a[c][i] · b[c][0..16]`
-/// (`a`: a packed `[ci, MR]` panel, `b`: `[ci, 16]`). Callers check [`available`].
+/// One [`MR`] × 16 tile of a matrix product: `tile[i][0..16] = Σ_c a[c / 8][i][c % 8] · b[c][0..16]`
+/// (`a`: a packed `[ci/8, MR, 8]` panel, `b`: `[ci, 16]`, `ci` a multiple of 8). Callers check
+/// [`available`].
 pub fn gemm_tile16(a: &[f32], ci: usize, b: &[f32]) -> [[f32; 16]; MR] {
-    assert!(a.len() >= ci * MR && b.len() >= ci * 16);
+    assert!(a.len() >= ci * MR && b.len() >= ci * 16 && ci.is_multiple_of(8));
     let mut tile = [[0f32; 16]; MR];
     #[cfg(target_arch = "x86_64")]
     {
@@ -131,20 +132,22 @@ mod x86 {
     /// [`super::gemm_tile16`].
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn panel16(a: *const f32, ci: usize, b: *const f32, tile: &mut [[f32; 16]; MR]) {
-        // SAFETY: the caller guarantees the CPU features and `ci` rows of `a` and `b`.
+        // SAFETY: the caller guarantees the CPU features, `ci` rows of `b` and `ci · MR` floats of `a`.
         unsafe {
             let mut acc = [[_mm256_setzero_ps(); 2]; MR];
             let (mut ar, mut br) = (a, b);
-            for _ in 0..ci {
-                let w0 = _mm256_loadu_ps(br);
-                let w1 = _mm256_loadu_ps(br.add(8));
-                for (i, acc) in acc.iter_mut().enumerate() {
-                    let x = _mm256_broadcast_ss(&*ar.add(i));
-                    acc[0] = _mm256_fmadd_ps(x, w0, acc[0]);
-                    acc[1] = _mm256_fmadd_ps(x, w1, acc[1]);
+            for _ in 0..ci / 8 {
+                for cc in 0..8 {
+                    let w0 = _mm256_loadu_ps(br);
+                    let w1 = _mm256_loadu_ps(br.add(8));
+                    for (i, acc) in acc.iter_mut().enumerate() {
+                        let x = _mm256_broadcast_ss(&*ar.add(i * 8 + cc));
+                        acc[0] = _mm256_fmadd_ps(x, w0, acc[0]);
+                        acc[1] = _mm256_fmadd_ps(x, w1, acc[1]);
+                    }
+                    br = br.add(16);
                 }
-                ar = ar.add(MR);
-                br = br.add(16);
+                ar = ar.add(MR * 8);
             }
             for i in 0..MR {
                 _mm256_storeu_ps(tile[i].as_mut_ptr(), acc[i][0]);

@@ -96,6 +96,7 @@ fn dense_kernel_equals_the_specification_on_pooled_spikes() {
     check(32, 72, 5, 3, 1, 1, 1, Kind::Pooled(0.4));
     check(16, 8, 11, 7, 2, 3, 1, Kind::Pooled(0.5));
     check(40, 13, 6, 1, 1, 0, 2, Kind::Pooled(0.5));
+    check(20, 24, 6, 3, 1, 1, 1, Kind::Pooled(0.5));
     check(512, 64, 3, 3, 1, 1, 1, Kind::Pooled(0.3));
 }
 

@@ -7,8 +7,8 @@
 //! fixtures: sums need ≤ 17 of float32's 24 bits, Winograd's intermediates a few more) every
 //! value is exact and the output equals the direct convolution bit for bit; otherwise it
 //! differs by rounding, as any other summation order would.
-//! Layouts: `U` `[16][co/16][ci][16]`, `V` `[tile/MR][16][ci][MR]` (packed panels: the product
-//! streams one), `M` `[tile][16][co/16·16]`; tiles over the whole batch (`b`, `ty`, `tx`) so
+//! Layouts: `U` `[16][co/16][ci][16]`, `V` `[tile/MR][16][ci/8][MR][8]` (packed panels: the
+//! product streams one), `M` `[tile][16][co/16·16]`; tiles over the whole batch (`b`, `ty`, `tx`) so
 //! batches make taller matrices.
 
 use rayon::prelude::*;
@@ -26,9 +26,10 @@ pub struct Winograd {
 
 impl Winograd {
     /// Transformed weights, for 3×3 stride-1 pad-1 convolutions of 16 or more input channels (with
-    /// fewer the transforms cost more than they save) on a CPU with the FMA tile.
+    /// fewer the transforms cost more than they save), a multiple of 8 (the panel's channel
+    /// blocks), on a CPU with the FMA tile.
     pub fn new(c: &Conv) -> Option<Self> {
-        if c.kernel != 3 || c.stride != 1 || c.padding != 1 || c.in_ch < 16 || !conv_dense::available() {
+        if c.kernel != 3 || c.stride != 1 || c.padding != 1 || c.in_ch < 16 || !c.in_ch.is_multiple_of(8) || !conv_dense::available() {
             return None;
         }
         let (ci, co) = (c.in_ch, c.out_ch);
@@ -76,34 +77,22 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
     let zero = &s.zero[..ci];
     // V = Bᵀ d B for every tile, vectorised over input channels.
     s.v[..groups * 16 * ci * MR].par_chunks_mut(16 * ci * MR).enumerate().for_each(|(group, v)| {
-        TMP.with_borrow_mut(|tmp| {
-            grow(tmp, MR * 16 * ci);
-            // Each lane's Bᵀ d B into `tmp` `[MR][16][ci]` (contiguous in c: vectorises), then
-            // interleaved into the panel `[16][ci][MR]`.
-            for (lane, t) in tmp[..MR * 16 * ci].chunks_exact_mut(16 * ci).enumerate() {
-                let tile = group * MR + lane;
-                if tile >= tiles {
-                    t.fill(0.0);
-                    continue;
-                }
-                let (b, ty, tx) = (tile / (th * tw), tile / tw % th, tile % tw);
-                let sample = &input[b * si.len()..(b + 1) * si.len()];
-                // d[r][x]: the window's pixels, zero outside the input.
-                let px = |r: usize, x: usize| -> Option<&[f32]> {
-                    let (y, xx) = ((2 * ty + r).checked_sub(1)?, (2 * tx + x).checked_sub(1)?);
-                    (y < si.h && xx < si.w).then(|| &sample[(y * si.w + xx) * ci..(y * si.w + xx + 1) * ci])
-                };
-                let d: [[&[f32]; 4]; 4] = std::array::from_fn(|r| std::array::from_fn(|x| &px(r, x).unwrap_or(zero)[..ci]));
-                input_transform(&d, t, ci);
+        for lane in 0..MR {
+            let tile = group * MR + lane;
+            if tile >= tiles {
+                v.chunks_exact_mut(8).skip(lane).step_by(MR).for_each(|c| c.fill(0.0));
+                continue;
             }
-            for (xi, panel) in v.chunks_exact_mut(ci * MR).enumerate() {
-                for (c, dst) in panel.chunks_exact_mut(MR).enumerate() {
-                    for (lane, d) in dst.iter_mut().enumerate() {
-                        *d = tmp[(lane * 16 + xi) * ci + c];
-                    }
-                }
-            }
-        })
+            let (b, ty, tx) = (tile / (th * tw), tile / tw % th, tile % tw);
+            let sample = &input[b * si.len()..(b + 1) * si.len()];
+            // d[r][x]: the window's pixels, zero outside the input.
+            let px = |r: usize, x: usize| -> Option<&[f32]> {
+                let (y, xx) = ((2 * ty + r).checked_sub(1)?, (2 * tx + x).checked_sub(1)?);
+                (y < si.h && xx < si.w).then(|| &sample[(y * si.w + xx) * ci..(y * si.w + xx + 1) * ci])
+            };
+            let d: [[&[f32]; 4]; 4] = std::array::from_fn(|r| std::array::from_fn(|x| &px(r, x).unwrap_or(zero)[..ci]));
+            input_transform(&d, v, lane, ci);
+        }
     });
     // M[ξ] = V[ξ] · U[ξ], one task per (ξ, block of 16 output channels).
     let m = SharedMut(s.m.as_mut_ptr(), s.m.len());
@@ -153,31 +142,29 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
     });
 }
 
-/// `out[ξ][c] = (Bᵀ d B)[ξ]` for every channel: `d[r][x]` the 4×4 window's pixels (`ci` each),
-/// `out` `[16][ci]`. Bᵀ's rows are d0 − d2, d1 + d2, d2 − d1, d1 − d3; B is its transpose.
-fn input_transform(d: &[[&[f32]; 4]; 4], out: &mut [f32], ci: usize) {
-    let mut rows = out.chunks_exact_mut(ci);
-    let o: [&mut [f32]; 16] = std::array::from_fn(|_| rows.next().expect("16 rows of ci"));
-    let d: [[&[f32]; 4]; 4] = d.map(|r| r.map(|p| &p[..ci]));
-    for c in 0..ci {
+/// Lane `lane` of a group's panel `v` `[16][ci/8][MR][8]` = `(Bᵀ d B)[ξ]` for every channel:
+/// `d[r][x]` the 4×4 window's pixels (`ci` each). Bᵀ's rows are d0 − d2, d1 + d2, d2 − d1,
+/// d1 − d3; B is its transpose. Eight channels at a time (one AVX2 register).
+fn input_transform(d: &[[&[f32]; 4]; 4], v: &mut [f32], lane: usize, ci: usize) {
+    type V8 = [f32; 8];
+    let add = |a: V8, b: V8| -> V8 { std::array::from_fn(|i| a[i] + b[i]) };
+    let sub = |a: V8, b: V8| -> V8 { std::array::from_fn(|i| a[i] - b[i]) };
+    let c8 = ci / 8;
+    for cb in 0..c8 {
+        let ld = |r: usize, x: usize| -> V8 { *d[r][x][cb * 8..].first_chunk().expect("8 channels") };
         // a[x][r] = (Bᵀ d)[r][x]
-        let a: [[f32; 4]; 4] = std::array::from_fn(|x| {
-            let (d0, d1, d2, d3) = (d[0][x][c], d[1][x][c], d[2][x][c], d[3][x][c]);
-            [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
+        let a: [[V8; 4]; 4] = std::array::from_fn(|x| {
+            let (d0, d1, d2, d3) = (ld(0, x), ld(1, x), ld(2, x), ld(3, x));
+            [sub(d0, d2), add(d1, d2), sub(d2, d1), sub(d1, d3)]
         });
         for r in 0..4 {
             let (a0, a1, a2, a3) = (a[0][r], a[1][r], a[2][r], a[3][r]);
-            o[r * 4][c] = a0 - a2;
-            o[r * 4 + 1][c] = a1 + a2;
-            o[r * 4 + 2][c] = a2 - a1;
-            o[r * 4 + 3][c] = a1 - a3;
+            for (x, val) in [sub(a0, a2), add(a1, a2), sub(a2, a1), sub(a1, a3)].into_iter().enumerate() {
+                let at = (((r * 4 + x) * c8 + cb) * MR + lane) * 8;
+                v[at..at + 8].copy_from_slice(&val);
+            }
         }
     }
-}
-
-thread_local! {
-    /// Per-thread transform buffer `[MR][16][ci]` (grown, never shrunk).
-    static TMP: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Grows `v` to at least `len` (never shrinks: layers share the buffer, and shrinking would
