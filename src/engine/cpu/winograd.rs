@@ -145,6 +145,7 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
 /// Lane `lane` of a group's panel `v` `[16][ci/8][MR][8]` = `(Bᵀ d B)[ξ]` for every channel:
 /// `d[r][x]` the 4×4 window's pixels (`ci` each). Bᵀ's rows are d0 − d2, d1 + d2, d2 − d1,
 /// d1 − d3; B is its transpose. Eight channels at a time (one AVX2 register).
+#[allow(clippy::needless_range_loop)] // r indexes the rows of four arrays at once
 fn input_transform(d: &[[&[f32]; 4]; 4], v: &mut [f32], lane: usize, ci: usize) {
     type V8 = [f32; 8];
     let add = |a: V8, b: V8| -> V8 { std::array::from_fn(|i| a[i] + b[i]) };
