@@ -91,9 +91,10 @@ pub struct ConvScratch {
 pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p: &PackedConv, scale: &[f32], scratch: &mut ConvScratch) {
     let batch = scale.len();
     let input = &input[..batch * si.len()];
+    // One pass counts each sample's non-zeros (inputs are large next to this; read them once).
+    let nonzeros: Vec<usize> = input.chunks_exact(si.len()).map(|x| x.iter().filter(|&&v| v != 0.0).count()).collect();
     if let Some(w) = &p.winograd {
-        let nonzero = input.iter().filter(|&&v| v != 0.0).count();
-        if winograd_pays(nonzero as f32 / input.len() as f32, si.c, so.c) {
+        if winograd_pays(nonzeros.iter().sum::<usize>() as f32 / input.len() as f32, si.c, so.c) {
             return winograd::conv(input, out, si, so, w, &p.bias[..p.co], scale, &mut scratch.winograd);
         }
     }
@@ -101,9 +102,8 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p: &PackedConv
     scratch.nonzeros.resize_with(batch, Nonzeros::default);
     scratch.padded.resize_with(batch, Vec::new);
     let mut dense = vec![false; batch];
-    for (b, x) in input.chunks_exact(si.len()).take(batch).enumerate() {
-        let nonzero = x.iter().filter(|&&v| v != 0.0).count();
-        dense[b] = dense_ok && nonzero as f32 > DENSE_ABOVE * x.len() as f32;
+    for (b, x) in input.chunks_exact(si.len()).enumerate() {
+        dense[b] = dense_ok && nonzeros[b] as f32 > DENSE_ABOVE * x.len() as f32;
         if dense[b] {
             pad_input(x, si, p.pad, &mut scratch.padded[b]);
         } else {
@@ -158,6 +158,16 @@ pub struct Task<'a> {
 }
 
 impl Task<'_> {
+    /// [`Task::store`] of a whole block (a fixed-size copy, no `memcpy` call).
+    #[inline(always)]
+    pub fn store_block<const N: usize>(&self, co: usize, pixel: usize, c0: usize, values: &[f32; N]) {
+        debug_assert!(self.pixels.contains(&pixel));
+        let at = self.sample * self.out.plane + pixel * co + c0;
+        assert!(c0 + N <= co && at + N <= self.out.len);
+        // SAFETY: in bounds (asserted); no other task writes these elements (see `OutPlanes`).
+        unsafe { (self.out.ptr.add(at) as *mut [f32; N]).write_unaligned(*values) }
+    }
+
     /// Writes `values` to channels `c0..` of output pixel `pixel`, which must lie in this
     /// task's pixels and blocks.
     pub fn store(&self, co: usize, pixel: usize, c0: usize, values: &[f32]) {
@@ -170,14 +180,16 @@ impl Task<'_> {
 }
 
 /// Whether the Winograd kernel beats the sparse one at this input density. Measured on the
-/// 2-core Zen 4 of BENCHMARKS.md (vgg11_48_legacy, per layer, one thread), per output pixel: the
-/// sparse kernel adds about 11 weight lanes per ns (`density · 9 · ci · co` of them), the
+/// 2-core Zen 4 of BENCHMARKS.md (vgg11_48_legacy and vgg11_dvs, per layer, one thread), per
+/// output pixel: the sparse kernel adds about 11 weight lanes per ns (`density · 9 · ci · co` of
+/// them), 18 where a 64-channel block's weights (`ci · 9 · 64` floats) fit in half the L2, the
 /// Winograd product does about `42 · ci / (ci + 16)` multiply-adds per ns (`4 · ci · co`; short
 /// sums pay more for the tile stores) and its transforms take about `1.8 · (ci + co)` ns. So spikes (10–25 % non-zero) take the sparse kernel in narrow
 /// layers and Winograd in wide ones; average-pooled spikes (≥ 40 %) always Winograd.
 fn winograd_pays(density: f32, ci: usize, co: usize) -> bool {
     let (ci, co) = (ci as f32, co as f32);
-    let sparse_ns = density * 9.0 * ci * co / 11.0;
+    let sparse_rate = if ci * 9.0 * 64.0 * 4.0 <= 512.0 * 1024.0 { 18.0 } else { 11.0 };
+    let sparse_ns = density * 9.0 * ci * co / sparse_rate;
     let winograd_ns = 4.0 * ci * co / (42.0 * ci / (ci + 16.0)) + 1.8 * (ci + co);
     sparse_ns > winograd_ns
 }
@@ -298,37 +310,52 @@ fn sparse_task_generic(t: &Task, nz: &Nonzeros, g: &Geometry) {
 fn sparse_blocks<const N: usize, const BINARY: bool>(t: &Task, nz: &Nonzeros, g: &Geometry) {
     let (si, so, k, co, ci) = (g.si, g.so, g.k(), g.co(), g.ci());
     assert_eq!(N, g.nb());
-    let mut taps: Vec<(usize, usize)> = Vec::with_capacity(k * k);
+    // Every pixel's taps whose input pixel has non-zeros, found once for all blocks:
+    // (input pixel, tap index), pixel i's at taps[first[i]..first[i + 1]].
+    let mut taps: Vec<(usize, usize)> = Vec::with_capacity(t.pixels.len() * k * k);
+    let mut first = Vec::with_capacity(t.pixels.len() + 1);
+    for p in t.pixels.clone() {
+        first.push(taps.len());
+        let (oy, ox) = (p / so.w, p % so.w);
+        for ky in 0..k {
+            let Some(iy) = (oy * g.stride() + ky).checked_sub(g.p.pad).filter(|&y| y < si.h) else { continue };
+            for kx in 0..k {
+                let Some(ix) = (ox * g.stride() + kx).checked_sub(g.p.pad).filter(|&x| x < si.w) else { continue };
+                let q = iy * si.w + ix;
+                if nz.start[q + 1] > nz.start[q] {
+                    taps.push((q, ky * k + kx));
+                }
+            }
+        }
+    }
+    first.push(taps.len());
     for blk in t.blocks.clone() {
         let (w, bias) = g.block(blk);
         let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
         let c0 = blk * N;
         let lanes = N.min(co - c0);
-        for p in t.pixels.clone() {
-            let (oy, ox) = (p / so.w, p % so.w);
-            taps.clear();
-            for ky in 0..k {
-                let Some(iy) = (oy * g.stride() + ky).checked_sub(g.p.pad).filter(|&y| y < si.h) else { continue };
-                for kx in 0..k {
-                    let Some(ix) = (ox * g.stride() + kx).checked_sub(g.p.pad).filter(|&x| x < si.w) else { continue };
-                    taps.push((iy * si.w + ix, (ky * k + kx) * ci * N));
-                }
+        for (i, p) in t.pixels.clone().enumerate() {
+            let acc = gather::<N, BINARY>(&taps[first[i]..first[i + 1]], ci * N, nz, w, bias).map(|a| a * g.scale);
+            if lanes == N {
+                t.store_block(co, p, c0, &acc);
+            } else {
+                t.store(co, p, c0, &acc[..lanes]);
             }
-            let acc = gather::<N, BINARY>(&taps, nz, w, bias).map(|a| a * g.scale);
-            t.store(co, p, c0, &acc[..lanes]);
         }
     }
 }
 
-/// `bias + Σ` over the taps and the listed channels of each tap's pixel of the `N`-wide weight
-/// rows (times the input value unless `BINARY`).
+/// `bias + Σ` over the taps `(input pixel, tap index)` and the listed channels of each tap's
+/// pixel of the `N`-wide weight rows (times the input value unless `BINARY`); a tap's rows start
+/// at `tap · tap_len`.
 #[inline(always)]
-fn gather<const N: usize, const BINARY: bool>(taps: &[(usize, usize)], nz: &Nonzeros, w: &[f32], bias: &[f32; N]) -> [f32; N] {
+fn gather<const N: usize, const BINARY: bool>(taps: &[(usize, usize)], tap_len: usize, nz: &Nonzeros, w: &[f32], bias: &[f32; N]) -> [f32; N] {
     let mut acc = *bias;
-    // Every offset is below ci·N and every tap base a multiple of ci·N below k²·ci·N = w.len()
-    // (checked in `sparse_task`), so every row read below lies inside `w`.
+    // Every offset is below ci·N = tap_len and every tap base a multiple of it below
+    // k²·ci·N = w.len() (checked in `sparse_task`), so every row read below lies inside `w`.
     assert!(w.len() >= N);
-    for &(pixel, base) in taps {
+    for &(pixel, tap) in taps {
+        let base = tap * tap_len;
         let (from, to) = (nz.start[pixel] as usize, nz.start[pixel + 1] as usize);
         let (offsets, values) = (&nz.offset[from..to], &nz.value[from..to]);
         for (&o, &v) in offsets.iter().zip(values) {
