@@ -93,10 +93,10 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p: &PackedConv
     let input = &input[..batch * si.len()];
     // One pass counts each sample's non-zeros (inputs are large next to this; read them once).
     let nonzeros: Vec<usize> = input.chunks_exact(si.len()).map(|x| x.iter().filter(|&&v| v != 0.0).count()).collect();
-    if let Some(w) = &p.winograd {
-        if winograd_pays(nonzeros.iter().sum::<usize>() as f32 / input.len() as f32, si.c, so.c) {
-            return winograd::conv(input, out, si, so, w, &p.bias[..p.co], scale, &mut scratch.winograd);
-        }
+    if let Some(w) = &p.winograd
+        && winograd_pays(nonzeros.iter().sum::<usize>() as f32 / input.len() as f32, si.c, so.c)
+    {
+        return winograd::conv(input, out, si, so, w, &p.bias[..p.co], scale, &mut scratch.winograd);
     }
     let dense_ok = conv_dense::available();
     scratch.nonzeros.resize_with(batch, Nonzeros::default);
