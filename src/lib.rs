@@ -14,3 +14,5 @@ pub mod engine;
 pub mod frames;
 pub mod model;
 pub mod stream;
+#[cfg(feature = "train")]
+pub mod train;

@@ -11,6 +11,7 @@ mod info;
 mod inspect;
 mod simulate;
 mod stream;
+mod train;
 mod model_args;
 mod progress;
 
@@ -48,6 +49,10 @@ pub enum Command {
     Stream(stream::StreamArgs),
     /// List the GPU adapters wgpu sees, with backend, type and limits.
     Devices(devices::DevicesArgs),
+    /// Train an IMP-SNN on a dataset folder and write the model file (feature `train`).
+    Train(train::TrainArgs),
+    /// Accuracy, accuracy at every timestep, confusion matrix and spike rates of a model on a dataset (feature `train`).
+    Eval(train::EvalArgs),
 }
 
 /// How to read an input recording; shared by every subcommand that reads one.
@@ -104,6 +109,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Stream(args) => stream::run(args),
         Command::Devices(args) => devices::run(args),
+        Command::Train(args) => train::run_train(args),
+        Command::Eval(args) => train::run_eval(args),
     }
 }
 

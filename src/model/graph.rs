@@ -102,6 +102,21 @@ impl Op {
     }
 }
 
+/// The file tensors a node was built from, by their canonical reference names: what the
+/// trainer (`src/train/`) learns and writes back. Empty for nodes built in code.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Sources {
+    /// Conv or linear weight.
+    pub weight: Option<String>,
+    pub bias: Option<String>,
+    /// BatchNorm prefix (`{bn}.weight|bias|running_mean|running_var`) folded into a conv.
+    pub bn: Option<String>,
+    /// TEBN per-timestep scale `[T, 1, 1, 1, 1]`.
+    pub time_scale: Option<String>,
+    /// Where a neuron's learned initial potential lives (whether or not the file has it).
+    pub imp: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
     /// The reference module path (`features.1`, `layer1.0.sn2`, `fc`), used in messages and in
@@ -114,6 +129,7 @@ pub struct Node {
     /// True for nodes no neuron depends on (the head): with `decode last` they run only at the
     /// last timestep.
     pub head: bool,
+    pub sources: Sources,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -135,7 +151,7 @@ impl Graph {
 
     /// Appends a node and returns the id of its output value.
     pub fn push(&mut self, name: impl Into<String>, op: Op, inputs: Vec<usize>, shape: Shape) -> usize {
-        self.nodes.push(Node { name: name.into(), op, inputs, shape, head: false });
+        self.nodes.push(Node { name: name.into(), op, inputs, shape, head: false, sources: Sources::default() });
         self.nodes.len()
     }
 

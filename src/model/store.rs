@@ -34,7 +34,8 @@ pub struct TensorStore<'a> {
     used: RefCell<Vec<String>>,
 }
 
-fn canonical(name: &str) -> &str {
+/// The reference name without the mmengine / DataParallel prefixes.
+pub fn canonical(name: &str) -> &str {
     let mut n = name;
     for prefix in ["module.", "backbone.", "head.", "model."] {
         n = n.strip_prefix(prefix).unwrap_or(n);

@@ -5,6 +5,8 @@
 //! constants. The engine requests no optional shader capability (no f16, no subgroups), and the
 //! naga validation test checks every file with exactly that.
 
+use crate::model::neuron::{NeuronKind, Reset};
+
 /// A compute kernel: one `shaders/*.wgsl` file with entry point `main`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
@@ -117,4 +119,21 @@ impl std::fmt::Display for Constants {
         }
         Ok(())
     }
+}
+
+/// The neuron kernel's `Params` (shaders/neuron.wgsl), as 4-byte words; `zero` (word 9) must
+/// stay 0: it keeps the compiler from fusing the neuron's multiply-adds. The one place that
+/// encodes a neuron for the shader: the engine's plan and the trainer's burn custom op
+/// (`src/train/neuron/`) both call it.
+pub fn neuron_params(kind: &NeuronKind, n: usize, count_index: usize, count_stride: usize) -> [u32; 12] {
+    let (code, a, v_th, reset, decay_input) = match *kind {
+        NeuronKind::LegacyLif { decay, v_th } => (0, decay, v_th, Reset::Soft, false),
+        NeuronKind::Lif { tau, v_th, reset, decay_input } => (1, tau, v_th, reset, decay_input),
+        NeuronKind::If { v_th, reset } => (2, 0.0, v_th, reset, false),
+    };
+    let (hard, v_reset) = match reset {
+        Reset::Soft => (0, 0.0),
+        Reset::Hard(v) => (1, v),
+    };
+    [n as u32, code, hard, u32::from(decay_input), count_index as u32, count_stride as u32, a.to_bits(), v_th.to_bits(), f32::to_bits(v_reset), 0, 0, 0]
 }

@@ -4,7 +4,7 @@
 
 use crate::engine::EngineError;
 use crate::model::graph::{Graph, Node, Op, Shape};
-use crate::model::neuron::{NeuronKind, Reset};
+use crate::model::neuron::NeuronKind;
 
 use super::context::GpuContext;
 
@@ -119,17 +119,3 @@ fn chw_to_hwc(src: &[f32], s: Shape) -> Vec<f32> {
     dst
 }
 
-/// The neuron kernel's `Params` (shaders/neuron.wgsl), as 4-byte words; `zero` (word 9) must
-/// stay 0: it keeps the compiler from fusing the neuron's multiply-adds.
-pub fn neuron_params(kind: &NeuronKind, n: usize, count_index: usize, count_stride: usize) -> [u32; 12] {
-    let (code, a, v_th, reset, decay_input) = match *kind {
-        NeuronKind::LegacyLif { decay, v_th } => (0, decay, v_th, Reset::Soft, false),
-        NeuronKind::Lif { tau, v_th, reset, decay_input } => (1, tau, v_th, reset, decay_input),
-        NeuronKind::If { v_th, reset } => (2, 0.0, v_th, reset, false),
-    };
-    let (hard, v_reset) = match reset {
-        Reset::Soft => (0, 0.0),
-        Reset::Hard(v) => (1, v),
-    };
-    [n as u32, code, hard, u32::from(decay_input), count_index as u32, count_stride as u32, a.to_bits(), v_th.to_bits(), f32::to_bits(v_reset), 0, 0, 0]
-}

@@ -7,7 +7,8 @@ use crate::model::graph::{Graph, Op};
 
 use super::context::GpuContext;
 use super::kernel::{Constants, Kernel};
-use super::model::{GpuModel, NodeWeights, neuron_params};
+use super::kernel::neuron_params;
+use super::model::{GpuModel, NodeWeights};
 use super::state::{GpuState, Scratch};
 
 /// How convolutions use the sparsity of their input.

@@ -8,7 +8,7 @@ mod vgg_dvs;
 mod vgg_legacy;
 
 use super::fold::fold_bn;
-use super::graph::{Conv, Graph, Neuron, Op, Shape, out_size};
+use super::graph::{Conv, Graph, Neuron, Op, Shape, Sources, out_size};
 use super::meta::ModelMeta;
 use super::neuron::NeuronKind;
 use super::store::{Dim, TensorStore};
@@ -56,6 +56,13 @@ pub(crate) struct ConvSpec<'n> {
 }
 
 impl Builder<'_, '_> {
+    /// Records the file tensors of the node just pushed.
+    fn sources(&mut self, sources: Sources) {
+        if let Some(node) = self.graph.nodes.last_mut() {
+            node.sources = sources;
+        }
+    }
+
     fn file(&self) -> String {
         self.store.file().to_string()
     }
@@ -83,7 +90,9 @@ impl Builder<'_, '_> {
         }
         let shape = Shape::new(out_ch, out_size(s.h, k, spec.stride, spec.padding), out_size(s.w, k, spec.stride, spec.padding));
         let conv = Conv { in_ch: s.c, out_ch, kernel: k, stride: spec.stride, padding: spec.padding, weight, bias, time_scale };
-        Ok(self.graph.push(spec.name, Op::Conv(conv), vec![input], shape))
+        let v = self.graph.push(spec.name, Op::Conv(conv), vec![input], shape);
+        self.sources(Sources { weight: Some(spec.weight), bias: spec.bias, bn: spec.bn, time_scale: spec.time_scale, imp: None });
+        Ok(v)
     }
 
     /// Adds a neuron layer; its IMP is `imp_tensor` when the file has it.
@@ -92,7 +101,9 @@ impl Builder<'_, '_> {
         let dims = if s.is_vector() { vec![Dim::Is(1), Dim::Is(s.c)] } else { vec![Dim::Is(1), Dim::Is(s.c), Dim::Is(s.h), Dim::Is(s.w)] };
         let imp = self.store.optional(imp_tensor, &dims)?.map(|t| t.data);
         let kind = self.meta.neuron.unwrap_or(default);
-        Ok(self.graph.push(name, Op::Neuron(Neuron { kind, imp }), vec![input], s))
+        let v = self.graph.push(name, Op::Neuron(Neuron { kind, imp }), vec![input], s);
+        self.sources(Sources { imp: Some(imp_tensor.to_string()), ..Sources::default() });
+        Ok(v)
     }
 
     pub fn avg_pool(&mut self, input: usize, name: &str, kernel: usize, stride: usize, padding: usize) -> Result<usize, ModelError> {
@@ -120,8 +131,11 @@ impl Builder<'_, '_> {
         let w = self.store.get(&format!("{name}.weight"), &[Dim::Any, Dim::Is(n)])?;
         let outputs = w.shape[0];
         let bias = self.store.optional(&format!("{name}.bias"), &[Dim::Is(outputs)])?.map_or(vec![0.0; outputs], |b| b.data);
+        let has_bias = self.store.contains(&format!("{name}.bias"));
         let lin = super::graph::Linear { inputs: n, outputs, weight: w.data, bias };
-        Ok(self.graph.push(name, Op::Linear(lin), vec![input], Shape::new(outputs, 1, 1)))
+        let v = self.graph.push(name, Op::Linear(lin), vec![input], Shape::new(outputs, 1, 1));
+        self.sources(Sources { weight: Some(format!("{name}.weight")), bias: has_bias.then(|| format!("{name}.bias")), ..Sources::default() });
+        Ok(v)
     }
 
     pub fn add(&mut self, a: usize, b: usize, name: &str) -> Result<usize, ModelError> {

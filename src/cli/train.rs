@@ -1,0 +1,211 @@
+//! `spikestream train` and `spikestream eval`: IMP-SNN training in burn (feature `train`) and
+//! evaluation of a model file on a dataset folder. Without the feature both commands say how
+//! to build it.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Architecture of a fresh model: vgg11_48_legacy, vgg11_dvs, sew_resnet18.
+    #[arg(long, default_value = "vgg11_48_legacy")]
+    pub arch: String,
+    /// Dataset folder: DIR/{train,test}/<class>/…, DIR/<class>/… (CIFAR10-DVS, N-Caltech101,
+    /// N-MNIST, simulator output) or a DVS128 Gesture folder.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The model file to write (best epoch); a checkpoint, optimiser state and CSV log go next to it.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 8)]
+    pub timesteps: usize,
+    /// Per-step input size HxW; frames are resized to it when the sensor differs.
+    #[arg(long, default_value = "48x48")]
+    pub size: String,
+    /// Divide every channel width of the architecture by this (1 = the paper's widths).
+    #[arg(long, default_value_t = 1)]
+    pub width_div: usize,
+    /// Learnable initial membrane potential.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    pub imp: String,
+    /// sdt, tet, tet-s[:ε] (label-smoothed TET, ε = 0.01) or lts (last timestep only).
+    #[arg(long, default_value = "tet-s")]
+    pub loss: String,
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// sgd (momentum 0.9) or adamw.
+    #[arg(long, default_value = "sgd")]
+    pub optimizer: String,
+    #[arg(long, default_value_t = 0.05)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 5e-4)]
+    pub weight_decay: f32,
+    #[arg(long, default_value_t = 1)]
+    pub warmup_epochs: usize,
+    /// Clip the gradient's global L2 norm (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub clip: f32,
+    /// Stop after this many optimiser steps (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub max_steps: usize,
+    /// Padding of the random crop (0: no crop/flip augmentation).
+    #[arg(long, default_value_t = 4)]
+    pub crop_padding: usize,
+    /// Dropout before the classifier (default: 0.25 for vgg11_48_legacy as the reference, else 0).
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// Surrogate gradient: triangle[:γ], sigmoid[:α], atan[:α] (default: the reference's per neuron).
+    #[arg(long)]
+    pub surrogate: Option<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Start from this model file instead of fresh weights.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Continue from the checkpoint next to --out.
+    #[arg(long)]
+    pub resume: bool,
+    /// Frame cache folder (default: DATA/.spikestream-cache).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    /// auto, flex (CPU) or wgpu.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    pub model: PathBuf,
+    /// Dataset folder (its test split is evaluated; --split train for the training split).
+    pub data: PathBuf,
+    #[arg(long, default_value = "test", value_parser = ["test", "train"])]
+    pub split: String,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(not(feature = "train"))]
+pub fn run_train(_: TrainArgs) -> anyhow::Result<std::process::ExitCode> {
+    anyhow::bail!("this spikestream was built without training; build with `cargo build --release --features train`")
+}
+
+#[cfg(not(feature = "train"))]
+pub fn run_eval(_: EvalArgs) -> anyhow::Result<std::process::ExitCode> {
+    anyhow::bail!("this spikestream was built without training; build with `cargo build --release --features train`")
+}
+
+#[cfg(feature = "train")]
+pub use with_train::{run_eval, run_train};
+
+#[cfg(feature = "train")]
+mod with_train {
+    use std::process::ExitCode;
+    use std::sync::Arc;
+
+    use anyhow::{Context, Result};
+    use spikestream::frames::framing::Framing;
+    use spikestream::model::{MetaOverrides, Model};
+    use spikestream::train::data::{Augment, FrameCache, Loader, discover};
+    use spikestream::train::eval::evaluate;
+    use spikestream::train::loss::{Loss, Readout};
+    use spikestream::train::net::{FoldedNet, TrainOptions};
+    use spikestream::train::neuron::Surrogate;
+    use spikestream::train::optim::OptimizerKind;
+    use spikestream::train::{TrainConfig, device, train};
+
+    use super::{EvalArgs, TrainArgs};
+
+    fn size(text: &str) -> Result<(usize, usize)> {
+        let (h, w) = text.split_once(['x', 'X']).with_context(|| format!("--size {text}: expected HxW, e.g. 48x48"))?;
+        Ok((h.trim().parse()?, w.trim().parse()?))
+    }
+
+    pub fn run_train(a: TrainArgs) -> Result<ExitCode> {
+        let surrogate = a.surrogate.as_deref().map(Surrogate::parse).transpose().map_err(anyhow::Error::msg)?;
+        let dropout = a.dropout.unwrap_or(if a.arch == "vgg11_48_legacy" { 0.25 } else { 0.0 });
+        let cfg = TrainConfig {
+            data: a.data,
+            out: a.out.clone(),
+            init: a.init,
+            resume: a.resume,
+            arch: a.arch,
+            timesteps: a.timesteps,
+            size: size(&a.size)?,
+            width_div: a.width_div,
+            imp: a.imp == "on",
+            loss: Loss::parse(&a.loss).map_err(anyhow::Error::msg)?,
+            optimizer: OptimizerKind::parse(&a.optimizer).map_err(anyhow::Error::msg)?,
+            lr: a.lr,
+            weight_decay: a.weight_decay,
+            warmup_epochs: a.warmup_epochs,
+            clip_norm: a.clip,
+            epochs: a.epochs,
+            batch: a.batch,
+            max_steps: a.max_steps,
+            augment: if a.crop_padding > 0 { Augment::CropFlip { padding: a.crop_padding } } else { Augment::None },
+            options: TrainOptions { surrogate, detach_reset: None, dropout },
+            seed: a.seed,
+            cache: a.cache,
+            progress: !a.quiet,
+        };
+        let dev = device(&a.device)?;
+        let summary = train(&cfg, &dev)?;
+        match &summary.best {
+            Some((epoch, r)) => println!(
+                "{}: best epoch {} of {}, test accuracy {:.4} ({} samples); {} steps, {:.1} samples/s",
+                a.out.display(),
+                epoch + 1,
+                summary.epochs_run,
+                r.accuracy,
+                r.samples,
+                summary.steps,
+                summary.samples_per_s
+            ),
+            None => println!("{}: {} epochs, {} steps (no test split), {:.1} samples/s", a.out.display(), summary.epochs_run, summary.steps, summary.samples_per_s),
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub fn run_eval(a: EvalArgs) -> Result<ExitCode> {
+        let model = Model::load(&a.model, &MetaOverrides::default())?;
+        let dataset = discover(&a.data)?;
+        if dataset.classes.len() != model.meta.num_classes {
+            anyhow::bail!("{} has {} classes but the model has {}", a.data.display(), dataset.classes.len(), model.meta.num_classes);
+        }
+        let framing = Framing::from_json(model.meta.framing.as_ref(), model.meta.timesteps).context("model framing")?;
+        let framing_json = model.meta.framing.as_ref().map(|f| f.to_string()).unwrap_or_default();
+        let cache_root = a.cache.unwrap_or_else(|| a.data.join(".spikestream-cache"));
+        let cache = Arc::new(FrameCache::new(&cache_root, framing, &framing_json, model.meta.input));
+        let samples = if a.split == "train" { dataset.train } else { dataset.test };
+        let loader = Loader::new(cache, samples, a.batch, Augment::None, 0);
+        let readout = if model.meta.decode == spikestream::model::meta::Decode::Last { Readout::Last } else { Readout::Mean };
+        let classes = model.meta.classes.clone();
+        let dev = device(&a.device)?;
+        let mut net = FoldedNet::new(model, &TrainOptions::default(), &dev);
+        let report = evaluate(&mut net, &loader, readout, &dev)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("{} on {} ({} split, {} samples): accuracy {:.4}", a.model.display(), a.data.display(), a.split, report.samples, report.accuracy);
+        println!("accuracy at every timestep: {}", report.accuracy_at.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" "));
+        println!("spike rates: {}", report.spike_rates.iter().map(|(n, r)| format!("{n} {r:.3}")).collect::<Vec<_>>().join(", "));
+        println!("confusion (rows: true class, columns: predicted):");
+        let width = classes.iter().map(String::len).max().unwrap_or(4).max(4);
+        for (i, row) in report.confusion.iter().enumerate() {
+            println!("  {:>width$} {}", classes[i], row.iter().map(|n| format!("{n:>4}")).collect::<String>());
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}

@@ -1,0 +1,118 @@
+//! Batches: a seeded shuffle per epoch, frames from the [`FrameCache`] loaded and augmented on
+//! the rayon pool, laid out `[T, B, C, H, W]` (time-major, as the network takes them), and
+//! prefetched by a producer thread so loading overlaps the training step.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use crossbeam_channel::{Receiver, bounded};
+use rayon::prelude::*;
+
+use super::cache::FrameCache;
+use super::discover::{Sample, seeded_shuffle};
+use crate::frames::Frames;
+use crate::frames::augment::CropFlip;
+
+/// Training-time augmentation of the reference's 48×48 pipelines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Augment {
+    None,
+    /// Zero-pad by `padding`, random crop back to size, horizontal flip with p = 0.5.
+    CropFlip { padding: usize },
+}
+
+pub struct Batch {
+    /// `[T, B, C, H, W]` row-major.
+    pub x: Vec<f32>,
+    pub shape: [usize; 5],
+    pub labels: Vec<usize>,
+}
+
+pub struct Loader {
+    cache: Arc<FrameCache>,
+    samples: Arc<Vec<Sample>>,
+    pub batch_size: usize,
+    augment: Augment,
+    seed: u64,
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+impl Loader {
+    pub fn new(cache: Arc<FrameCache>, samples: Vec<Sample>, batch_size: usize, augment: Augment, seed: u64) -> Self {
+        Self { cache, samples: Arc::new(samples), batch_size: batch_size.max(1), augment, seed }
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    pub fn batches_per_epoch(&self) -> usize {
+        self.samples.len().div_ceil(self.batch_size)
+    }
+
+    /// Computes every sample's frames once (in parallel), so the first epoch is not I/O-bound.
+    pub fn warm_cache(&self) -> Result<()> {
+        self.samples.par_iter().try_for_each(|s| self.cache.get(s).map(|_| ()))
+    }
+
+    /// The batches of `epoch` (shuffled when `shuffle`), produced ahead on a thread.
+    pub fn epoch(&self, epoch: usize, shuffle: bool) -> Receiver<Result<Batch>> {
+        let mut order: Vec<usize> = (0..self.samples.len()).collect();
+        if shuffle {
+            seeded_shuffle(&mut order, self.seed ^ splitmix(epoch as u64));
+        }
+        let (tx, rx) = bounded(2);
+        let (cache, samples, batch_size, augment, seed) = (Arc::clone(&self.cache), Arc::clone(&self.samples), self.batch_size, self.augment, self.seed);
+        std::thread::spawn(move || {
+            for chunk in order.chunks(batch_size) {
+                let batch = make_batch(&cache, &samples, chunk, augment, seed ^ splitmix(epoch as u64 + 1));
+                if tx.send(batch).is_err() {
+                    return;
+                }
+            }
+        });
+        rx
+    }
+}
+
+fn make_batch(cache: &FrameCache, samples: &[Sample], chunk: &[usize], augment: Augment, seed: u64) -> Result<Batch> {
+    let frames: Vec<Frames> = chunk
+        .par_iter()
+        .map(|&i| {
+            let f = cache.get(&samples[i])?;
+            Ok(match augment {
+                Augment::None => f,
+                Augment::CropFlip { padding } => {
+                    let mut state = splitmix(seed ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+                    let op = CropFlip::sample(padding, || {
+                        state = splitmix(state);
+                        state
+                    });
+                    op.apply(&f)
+                }
+            })
+        })
+        .collect::<Result<_>>()?;
+    let b = frames.len();
+    let (t, c, h, w) = (frames[0].frames, frames[0].channels, frames[0].height, frames[0].width);
+    let per_step = c * h * w;
+    let mut x = vec![0.0f32; t * b * per_step];
+    for (bi, f) in frames.iter().enumerate() {
+        anyhow::ensure!(f.frames == t, "samples have different frame counts ({} and {})", t, f.frames);
+        for ti in 0..t {
+            let dst = (ti * b + bi) * per_step;
+            x[dst..dst + per_step].copy_from_slice(&f.data[ti * per_step..(ti + 1) * per_step]);
+        }
+    }
+    Ok(Batch { x, shape: [t, b, c, h, w], labels: chunk.iter().map(|&i| samples[i].label).collect() })
+}

@@ -1,0 +1,115 @@
+//! The engine's layer graph as a differentiable burn network.
+//!
+//! One walk over [`Graph`] nodes ([`walk`]) serves two weight sources ([`Layers`]): the trainable
+//! parameters with batch-statistics BatchNorm and TEBN ([`TrainNet`], train mode), and the
+//! engine's own folded weights ([`FoldedNet`], eval mode: BN folded exactly as the engine folds
+//! it, so an exported model gives the engine's spikes). Activations are `[T·B, C, H, W]`,
+//! time-major as in the reference (stateless layers run on the merged `T·B` batch); neuron
+//! layers see `[T, B, C·H·W]`.
+
+mod folded;
+mod params;
+mod trainable;
+
+pub use folded::FoldedNet;
+pub use params::{Param, ParamSet};
+pub use trainable::{TrainNet, TrainOptions};
+
+use burn::tensor::Tensor;
+use burn::tensor::module::avg_pool2d;
+use burn::tensor::ops::AvgPoolOptions;
+
+use super::neuron::{NeuronSpec, spike_layer};
+use crate::model::graph::{Conv, Graph, Node, Op};
+
+/// Where the weights of the parameterised layers come from.
+pub(crate) trait Layers {
+    /// Convolution (+ BN + TEBN) of node `index` on `x` `[T·B, C, H, W]`.
+    fn conv(&mut self, index: usize, node: &Node, conv: &Conv, x: Tensor<4>, timesteps: usize) -> Tensor<4>;
+    /// The membrane before the first step, `[B, N]`: the IMP broadcast over the batch, or rest.
+    fn initial_membrane(&self, index: usize, node: &Node, spec: &NeuronSpec, batch: usize) -> Tensor<2>;
+    /// Fully connected layer on `x` `[T·B, N]`.
+    fn linear(&self, index: usize, node: &Node, x: Tensor<2>) -> Tensor<2>;
+    /// Dropout probability before the classifier (train mode only).
+    fn dropout(&self) -> f64 {
+        0.0
+    }
+}
+
+/// What one forward pass returns.
+pub struct Forward {
+    /// `[T, B, K]` per-timestep logits.
+    pub logits: Tensor<3>,
+    /// Per neuron layer: graph node index, spikes at each timestep `[T]` (summed over the batch
+    /// and the layer), and neurons per timestep (`B·N`).
+    pub spikes: Vec<(usize, Tensor<1>, usize)>,
+}
+
+/// Runs `graph` on `x` `[T, B, C, H, W]`. `specs[i]` is the neuron rule of node `i`.
+pub(crate) fn walk(graph: &Graph, specs: &[Option<NeuronSpec>], x: Tensor<5>, layers: &mut dyn Layers) -> Forward {
+    let [t_len, b, c, h, w] = x.dims();
+    let mut values: Vec<Option<Tensor<4>>> = vec![Some(x.reshape([t_len * b, c, h, w]))];
+    let mut spikes = Vec::new();
+    let last_use = last_uses(graph);
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let input = |k: usize, values: &mut Vec<Option<Tensor<4>>>| {
+            let id = node.inputs[k];
+            if last_use[id] == i { values[id].take() } else { values[id].clone() }.expect("value computed before use")
+        };
+        let s = node.shape;
+        let out = match &node.op {
+            Op::Conv(conv) => layers.conv(i, node, conv, input(0, &mut values), t_len),
+            Op::Neuron(_) => {
+                let spec = specs[i].as_ref().expect("a spec for every neuron node");
+                let x = input(0, &mut values).reshape([t_len, b, s.len()]);
+                let v0 = layers.initial_membrane(i, node, spec, b);
+                let out = spike_layer(x, v0, *spec);
+                spikes.push((i, out.clone().sum_dim(2).sum_dim(1).reshape([t_len]), b * s.len()));
+                out.reshape([t_len * b, s.c, s.h, s.w])
+            }
+            Op::AvgPool(p) => {
+                let options = AvgPoolOptions::new([p.kernel, p.kernel])
+                    .with_stride([p.stride, p.stride])
+                    .with_padding([p.padding, p.padding])
+                    .with_count_include_pad(p.count_include_pad);
+                avg_pool2d(input(0, &mut values), options)
+            }
+            Op::GlobalAvgPool => {
+                let x = input(0, &mut values);
+                let [n, ch, hh, ww] = x.dims();
+                x.reshape([n, ch, hh * ww]).mean_dim(2).reshape([n, ch, 1, 1])
+            }
+            Op::Flatten => input(0, &mut values).reshape([t_len * b, s.len(), 1, 1]),
+            Op::Linear(l) => {
+                let mut x: Tensor<2> = input(0, &mut values).reshape([t_len * b, l.inputs]);
+                let p = layers.dropout();
+                if p > 0.0 {
+                    x = dropout(x, p);
+                }
+                layers.linear(i, node, x).reshape([t_len * b, l.outputs, 1, 1])
+            }
+            Op::Add => input(0, &mut values) + input(1, &mut values),
+        };
+        values.push(Some(out));
+    }
+    let k = graph.num_classes();
+    let logits = values.pop().flatten().expect("the last node's output").reshape([t_len, b, k]);
+    Forward { logits, spikes }
+}
+
+/// For each value, the index of the last node that reads it (so it can be moved, not cloned).
+fn last_uses(graph: &Graph) -> Vec<usize> {
+    let mut last = vec![usize::MAX; graph.nodes.len() + 1];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        for &v in &node.inputs {
+            last[v] = i;
+        }
+    }
+    last
+}
+
+/// Inverted dropout: zero each value with probability `p`, scale the rest by `1/(1 − p)`.
+fn dropout(x: Tensor<2>, p: f64) -> Tensor<2> {
+    let keep = Tensor::<2>::random(x.shape(), burn::tensor::Distribution::Bernoulli(1.0 - p), &x.device());
+    x * keep / (1.0 - p)
+}

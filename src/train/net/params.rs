@@ -1,0 +1,104 @@
+//! The trainable tensors and the BatchNorm running statistics of a network, by their reference
+//! state-dict names, read from and written to the engine's model file (safetensors + metadata).
+//! Every parameter is held flat (`Tensor<1>`) and reshaped where used, so the optimiser treats
+//! them alike.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Tensor, TensorData};
+use safetensors::tensor::{Dtype, TensorView};
+
+use crate::model::store::canonical;
+
+/// One learnable tensor.
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    /// The shape in the file (PyTorch's).
+    pub shape: Vec<usize>,
+    pub value: Tensor<1>,
+    /// Weight decay applies (not to IMP, TEBN scales or BatchNorm affine parameters).
+    pub decay: bool,
+}
+
+/// Parameters and buffers of a network.
+#[derive(Clone, Debug)]
+pub struct ParamSet {
+    pub params: Vec<Param>,
+    index: HashMap<String, usize>,
+    /// BatchNorm running statistics (`…running_mean`, `…running_var`), host-side.
+    pub buffers: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    /// The file's `__metadata__`.
+    pub metadata: HashMap<String, String>,
+}
+
+/// Whether weight decay applies to the tensor `name` (the reference configs exclude the IMP
+/// `.mem` / `.init_state` and TEBN `.te`; BatchNorm γ/β are excluded too, as is usual).
+pub fn decays(name: &str, is_bn_affine: bool) -> bool {
+    !(name.ends_with(".mem") || name.ends_with(".init_state") || name.ends_with(".te") || is_bn_affine)
+}
+
+impl ParamSet {
+    /// Reads every tensor of a safetensors model; `trainable(name)` says which are parameters (the
+    /// rest are buffers), `bn_affine(name)` which are BatchNorm γ/β.
+    pub fn from_bytes(bytes: &[u8], file: &str, device: &Device, bn_affine: &dyn Fn(&str) -> bool) -> Result<Self> {
+        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).with_context(|| format!("{file}: not a safetensors file"))?;
+        let st = safetensors::SafeTensors::deserialize(bytes).with_context(|| format!("{file}: not a safetensors file"))?;
+        let mut set = ParamSet { params: Vec::new(), index: HashMap::new(), buffers: BTreeMap::new(), metadata: meta.metadata().clone().unwrap_or_default() };
+        let mut names: Vec<(String, TensorView)> = st.tensors();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        for (raw, view) in names {
+            if raw.ends_with("num_batches_tracked") {
+                continue;
+            }
+            let name = canonical(&raw).to_string();
+            let data: Vec<f32> = match view.dtype() {
+                Dtype::F32 => view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+                other => bail!("{file}: tensor '{name}' is {other:?}; training reads f32 models"),
+            };
+            let shape = view.shape().to_vec();
+            if name.ends_with("running_mean") || name.ends_with("running_var") {
+                set.buffers.insert(name, (shape, data));
+            } else {
+                set.push(name.clone(), shape, data, decays(&name, bn_affine(&name)), device);
+            }
+        }
+        Ok(set)
+    }
+
+    pub fn push(&mut self, name: String, shape: Vec<usize>, data: Vec<f32>, decay: bool, device: &Device) {
+        let n = data.len();
+        let value = Tensor::<1>::from_data(TensorData::new(data, [n]), device).require_grad();
+        self.index.insert(name.clone(), self.params.len());
+        self.params.push(Param { name, shape, value, decay });
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// The parameter `name` (flat).
+    pub fn get(&self, name: &str) -> Tensor<1> {
+        self.params[self.index[name]].value.clone()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.params.iter().map(|p| p.shape.iter().product::<usize>()).sum()
+    }
+
+    /// The safetensors bytes of every parameter and buffer under its name, with `metadata`.
+    pub fn to_safetensors(&self, metadata: &HashMap<String, String>) -> Result<Vec<u8>> {
+        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for p in &self.params {
+            let data = p.value.clone().inner().into_data().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("reading {}: {e:?}", p.name))?;
+            tensors.push((p.name.clone(), p.shape.clone(), data.iter().flat_map(|v| v.to_le_bytes()).collect()));
+        }
+        for (name, (shape, data)) in &self.buffers {
+            tensors.push((name.clone(), shape.clone(), data.iter().flat_map(|v| v.to_le_bytes()).collect()));
+        }
+        let views: Vec<(String, TensorView)> =
+            tensors.iter().map(|(n, s, b)| Ok((n.clone(), TensorView::new(Dtype::F32, s.clone(), b)?))).collect::<Result<_, safetensors::SafeTensorError>>()?;
+        Ok(safetensors::serialize(views, Some(metadata.clone()))?)
+    }
+}

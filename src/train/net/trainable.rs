@@ -1,0 +1,166 @@
+//! Train mode: the network's learnable tensors ([`ParamSet`]) under the reference layer rules —
+//! convolution with bias, BatchNorm on batch statistics over `T·B` (running statistics updated
+//! with momentum 0.1 and the unbiased variance, as PyTorch does), TEBN's per-timestep scale, the
+//! IMP as the first membrane, dropout before the classifier.
+
+use anyhow::{Context, Result};
+use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::params::ParamSet;
+use super::{Forward, Layers, walk};
+use crate::model::graph::{Conv, Graph, Node, Op};
+use crate::model::{MetaOverrides, Model, ModelMeta, NeuronKind};
+use crate::train::neuron::{NeuronSpec, Surrogate};
+
+const BN_EPS: f64 = 1e-5;
+const BN_MOMENTUM: f32 = 0.1;
+
+/// Choices that are not in the model file.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    /// Surrogate for every neuron layer (default: the reference's for the rule).
+    pub surrogate: Option<Surrogate>,
+    /// Detach the reset (default: the reference's for the rule).
+    pub detach_reset: Option<bool>,
+    /// Dropout before the classifier (the legacy VGG uses 0.25).
+    pub dropout: f64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        Self { surrogate: None, detach_reset: None, dropout: 0.0 }
+    }
+}
+
+/// The network in training form.
+pub struct TrainNet {
+    pub meta: ModelMeta,
+    pub graph: std::sync::Arc<Graph>,
+    pub params: ParamSet,
+    pub specs: Vec<Option<NeuronSpec>>,
+    pub options: TrainOptions,
+    pub training: bool,
+    device: Device,
+}
+
+/// The neuron rule of every neuron node, with the options' overrides.
+pub fn neuron_specs(graph: &Graph, options: &TrainOptions) -> Vec<Option<NeuronSpec>> {
+    graph
+        .nodes
+        .iter()
+        .map(|n| match &n.op {
+            Op::Neuron(neuron) => {
+                let mut spec = NeuronSpec::reference_default(neuron.kind);
+                if let Some(s) = options.surrogate {
+                    spec.surrogate = s;
+                }
+                if let Some(d) = options.detach_reset {
+                    spec.detach_reset = d;
+                }
+                Some(spec)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+impl TrainNet {
+    /// The network of a model file (`bytes`), its tensors on `device` (an autodiff device).
+    pub fn from_bytes(bytes: &[u8], file: &str, device: &Device, options: TrainOptions) -> Result<Self> {
+        let model = Model::from_bytes(bytes, file, &MetaOverrides::default()).with_context(|| format!("loading {file} for training"))?;
+        let bn_prefixes: Vec<String> = model.graph.nodes.iter().filter_map(|n| n.sources.bn.clone()).collect();
+        let is_bn_affine = |name: &str| bn_prefixes.iter().any(|p| name == format!("{p}.weight") || name == format!("{p}.bias"));
+        let params = ParamSet::from_bytes(bytes, file, device, &is_bn_affine)?;
+        let specs = neuron_specs(&model.graph, &options);
+        Ok(Self { meta: model.meta, graph: std::sync::Arc::new(model.graph), params, specs, options, training: true, device: device.clone() })
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Per-timestep logits `[T, B, K]` of `x` `[T, B, C, H, W]` and the spike counts per layer.
+    pub fn forward(&mut self, x: Tensor<5>) -> Forward {
+        let graph = std::sync::Arc::clone(&self.graph);
+        let specs = self.specs.clone();
+        walk(&graph, &specs, x, self)
+    }
+
+    /// The model file of the current parameters (same names as the file it came from).
+    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        self.params.to_safetensors(&self.params.metadata)
+    }
+}
+
+fn f32_tensor(data: &[f32], device: &Device) -> Tensor<1> {
+    Tensor::<1>::from_data(TensorData::new(data.to_vec(), [data.len()]), device)
+}
+
+impl Layers for TrainNet {
+    fn conv(&mut self, _index: usize, node: &Node, conv: &Conv, x: Tensor<4>, timesteps: usize) -> Tensor<4> {
+        let src = &node.sources;
+        let weight_name = src.weight.as_deref().expect("conv nodes built from a file name their weight");
+        let w = self.params.get(weight_name).reshape([conv.out_ch, conv.in_ch, conv.kernel, conv.kernel]);
+        let bias = src.bias.as_ref().map(|b| self.params.get(b));
+        let options = ConvOptions::new([conv.stride; 2], [conv.padding; 2], [1, 1], 1);
+        let mut y = conv2d(x, w, bias, options);
+        if let Some(bn) = &src.bn {
+            let gamma = self.params.get(&format!("{bn}.weight"));
+            let beta = self.params.get(&format!("{bn}.bias"));
+            let (mean_name, var_name) = (format!("{bn}.running_mean"), format!("{bn}.running_var"));
+            if self.training {
+                let [n, _, h, w] = y.dims();
+                let out = batch_norm_train(y, gamma, beta, BN_EPS);
+                let count = (n * h * w) as f32;
+                let mean = out.mean.into_data().try_into_vec::<f32>().unwrap_or_default();
+                let var = out.variance.into_data().try_into_vec::<f32>().unwrap_or_default();
+                if let Some((_, running)) = self.params.buffers.get_mut(&mean_name) {
+                    running.iter_mut().zip(&mean).for_each(|(r, m)| *r = (1.0 - BN_MOMENTUM) * *r + BN_MOMENTUM * m);
+                }
+                if let Some((_, running)) = self.params.buffers.get_mut(&var_name) {
+                    let unbiased = count / (count - 1.0).max(1.0);
+                    running.iter_mut().zip(&var).for_each(|(r, v)| *r = (1.0 - BN_MOMENTUM) * *r + BN_MOMENTUM * v * unbiased);
+                }
+                y = out.output;
+            } else {
+                let mean = f32_tensor(&self.params.buffers[&mean_name].1, &self.device);
+                let var = f32_tensor(&self.params.buffers[&var_name].1, &self.device);
+                y = batch_norm(y, gamma, beta, mean, var, BN_EPS);
+            }
+        }
+        if let Some(te) = &src.time_scale {
+            let [n, c, h, w] = y.dims();
+            let scale = self.params.get(te).reshape([timesteps, 1]);
+            y = (y.reshape([timesteps, n / timesteps * c * h * w]) * scale).reshape([n, c, h, w]);
+        }
+        y
+    }
+
+    fn initial_membrane(&self, _index: usize, node: &Node, spec: &NeuronSpec, batch: usize) -> Tensor<2> {
+        let n = node.shape.len();
+        match node.sources.imp.as_deref().filter(|name| self.params.contains(name)) {
+            Some(name) => self.params.get(name).reshape([1, n]).expand([batch, n]),
+            None => Tensor::<2>::full([batch, n], rest(&spec.kind), &self.device),
+        }
+    }
+
+    fn linear(&self, _index: usize, node: &Node, x: Tensor<2>) -> Tensor<2> {
+        let Op::Linear(l) = &node.op else { unreachable!("linear() is called for linear nodes") };
+        let w = self.params.get(node.sources.weight.as_deref().expect("linear weight name")).reshape([l.outputs, l.inputs]);
+        let y = x.matmul(w.transpose());
+        match &node.sources.bias {
+            Some(b) => y + self.params.get(b).reshape([1, l.outputs]),
+            None => y,
+        }
+    }
+
+    fn dropout(&self) -> f64 {
+        if self.training { self.options.dropout } else { 0.0 }
+    }
+}
+
+pub(crate) fn rest(kind: &NeuronKind) -> f32 {
+    kind.rest()
+}

@@ -1,0 +1,135 @@
+//! The spiking neuron of the trainer: the rule (`NeuronKind`, shared with the engine), the
+//! surrogate gradient, and whether the reset is detached (`reference/imp-snn.md` §1).
+//!
+//! [`spike_layer`] is what the network calls: on burn's wgpu backend its forward is the engine's
+//! `shaders/neuron.wgsl` launched as a burn custom op ([`op`]), on Flex the same rule written
+//! with burn ops; either way the backward is the surrogate-gradient BPTT of [`bptt`], IMP
+//! gradient included. [`reference`] is the oracle: the same neuron from plain burn ops with the
+//! straight-through trick, differentiated by burn's autodiff.
+
+pub mod bptt;
+pub mod op;
+pub mod reference;
+
+use crate::model::{NeuronKind, Reset};
+
+/// Surrogate derivative `dS/du` of the Heaviside spike at `u = H − v_th`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Surrogate {
+    /// amazing-cls `ZIF`: `(1/γ)² · max(0, γ − |u|)`.
+    Triangle { gamma: f32 },
+    /// SpikingJelly `Sigmoid`: `α·σ(αu)·(1 − σ(αu))`.
+    Sigmoid { alpha: f32 },
+    /// SpikingJelly `ATan`: `(α/2) / (1 + (π/2·α·u)²)`.
+    Atan { alpha: f32 },
+}
+
+impl Surrogate {
+    /// Parses `triangle[:γ]`, `sigmoid[:α]`, `atan[:α]`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (name, value) = match text.split_once(':') {
+            Some((n, v)) => (n, Some(v.parse::<f32>().map_err(|_| format!("surrogate parameter '{v}' is not a number"))?)),
+            None => (text, None),
+        };
+        match name {
+            "triangle" => Ok(Surrogate::Triangle { gamma: value.unwrap_or(1.0) }),
+            "sigmoid" => Ok(Surrogate::Sigmoid { alpha: value.unwrap_or(4.0) }),
+            "atan" => Ok(Surrogate::Atan { alpha: value.unwrap_or(2.0) }),
+            other => Err(format!("surrogate '{other}' (triangle, sigmoid or atan)")),
+        }
+    }
+
+    /// The derivative at `u`, in f32 (for tests and documentation).
+    pub fn derivative(&self, u: f32) -> f32 {
+        match *self {
+            Surrogate::Triangle { gamma } => (gamma - u.abs()).max(0.0) / (gamma * gamma),
+            Surrogate::Sigmoid { alpha } => {
+                let s = 1.0 / (1.0 + (-alpha * u).exp());
+                alpha * s * (1.0 - s)
+            }
+            Surrogate::Atan { alpha } => {
+                let k = std::f32::consts::FRAC_PI_2 * alpha * u;
+                alpha / 2.0 / (1.0 + k * k)
+            }
+        }
+    }
+}
+
+/// One neuron layer's rule for training.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NeuronSpec {
+    pub kind: NeuronKind,
+    pub surrogate: Surrogate,
+    /// SpikingJelly `detach_reset`: no gradient through the spike in the reset.
+    pub detach_reset: bool,
+}
+
+impl NeuronSpec {
+    /// The reference's choice for each neuron rule (`reference/imp-snn.md` §1.2 table): the
+    /// legacy 48×48 LIF uses the triangle and an attached reset, SpikingJelly LIF a sigmoid
+    /// (α = 4) with detached reset, IF an arctan (α = 2) with attached reset.
+    pub fn reference_default(kind: NeuronKind) -> Self {
+        match kind {
+            NeuronKind::LegacyLif { .. } => Self { kind, surrogate: Surrogate::Triangle { gamma: 1.0 }, detach_reset: false },
+            NeuronKind::Lif { .. } => Self { kind, surrogate: Surrogate::Sigmoid { alpha: 4.0 }, detach_reset: true },
+            NeuronKind::If { .. } => Self { kind, surrogate: Surrogate::Atan { alpha: 2.0 }, detach_reset: false },
+        }
+    }
+
+    pub fn v_th(&self) -> f32 {
+        match self.kind {
+            NeuronKind::LegacyLif { v_th, .. } | NeuronKind::Lif { v_th, .. } | NeuronKind::If { v_th, .. } => v_th,
+        }
+    }
+
+    /// `H = cv·V + cx·X + c0` written as the rule computes it; the partial derivatives
+    /// `(∂H/∂V, ∂H/∂X)` for the backward pass.
+    pub fn charge_partials(&self) -> (f32, f32) {
+        match self.kind {
+            NeuronKind::LegacyLif { decay, .. } => (decay, 1.0),
+            NeuronKind::Lif { tau, decay_input: true, .. } => (1.0 - 1.0 / tau, 1.0 / tau),
+            NeuronKind::Lif { tau, decay_input: false, .. } => (1.0 - 1.0 / tau, 1.0),
+            NeuronKind::If { .. } => (1.0, 1.0),
+        }
+    }
+
+    /// The reset: `None` for soft (`V = H − S·v_th`), `Some(v_r)` for hard (the legacy LIF
+    /// resets to 0).
+    pub fn hard_reset(&self) -> Option<f32> {
+        match self.kind {
+            NeuronKind::LegacyLif { .. } => Some(0.0),
+            NeuronKind::Lif { reset, .. } | NeuronKind::If { reset, .. } => match reset {
+                Reset::Soft => None,
+                Reset::Hard(v) => Some(v),
+            },
+        }
+    }
+
+    /// Legacy LIF fires on `H − v_th > 0`, SpikingJelly neurons on `H ≥ v_th`.
+    pub fn strict_threshold(&self) -> bool {
+        matches!(self.kind, NeuronKind::LegacyLif { .. })
+    }
+}
+
+pub use op::spike_layer;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn surrogates_peak_at_the_threshold() {
+        assert_eq!(Surrogate::Triangle { gamma: 1.0 }.derivative(0.0), 1.0);
+        assert_eq!(Surrogate::Triangle { gamma: 1.0 }.derivative(1.5), 0.0);
+        assert!((Surrogate::Sigmoid { alpha: 4.0 }.derivative(0.0) - 1.0).abs() < 1e-6);
+        assert!((Surrogate::Atan { alpha: 2.0 }.derivative(0.0) - 1.0).abs() < 1e-6);
+        assert!(Surrogate::Atan { alpha: 2.0 }.derivative(0.5) < 1.0);
+    }
+
+    #[test]
+    fn parses_surrogates() {
+        assert_eq!(Surrogate::parse("sigmoid:2").unwrap(), Surrogate::Sigmoid { alpha: 2.0 });
+        assert_eq!(Surrogate::parse("triangle").unwrap(), Surrogate::Triangle { gamma: 1.0 });
+        assert!(Surrogate::parse("relu").is_err());
+    }
+}

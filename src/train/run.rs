@@ -1,0 +1,276 @@
+//! The training loop: data, model, optimiser and schedule from a [`TrainConfig`]; per epoch a
+//! progress bar (loss, accuracy, samples/s), a CSV log row, evaluation on the test split with the
+//! engine's folded weights, a checkpoint (model + optimiser state, for `--resume`) and the best
+//! epoch's model file with full metadata.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::data::{Augment, FrameCache, Loader, discover};
+use super::eval::{EvalReport, evaluate};
+use super::loss::Loss;
+use super::net::{FoldedNet, TrainNet, TrainOptions};
+use super::optim::{Optimizer, OptimizerKind, cosine_lr};
+use crate::frames::framing::Framing;
+use crate::model::synth::{SynthSpec, synth_model_bytes};
+use crate::model::{MetaOverrides, Model};
+
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub data: PathBuf,
+    pub out: PathBuf,
+    /// Start from this model file (fine-tuning) instead of a fresh `arch`.
+    pub init: Option<PathBuf>,
+    /// Continue from the checkpoint written next to `out`.
+    pub resume: bool,
+    pub arch: String,
+    pub timesteps: usize,
+    /// Per-step input height and width (frames are resized to it when the sensor differs).
+    pub size: (usize, usize),
+    pub width_div: usize,
+    pub imp: bool,
+    pub loss: Loss,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub weight_decay: f32,
+    pub warmup_epochs: usize,
+    pub clip_norm: f32,
+    pub epochs: usize,
+    pub batch: usize,
+    /// Stop after this many optimiser steps in all (0: no limit), for smoke runs.
+    pub max_steps: usize,
+    pub augment: Augment,
+    pub options: TrainOptions,
+    pub seed: u64,
+    pub cache: Option<PathBuf>,
+    pub progress: bool,
+}
+
+/// What a run did, for callers and tests.
+#[derive(Clone, Debug)]
+pub struct TrainSummary {
+    pub epochs_run: usize,
+    pub steps: usize,
+    /// Mean training loss of each epoch.
+    pub losses: Vec<f64>,
+    /// Loss of every step.
+    pub step_losses: Vec<f64>,
+    pub best: Option<(usize, EvalReport)>,
+    pub samples_per_s: f64,
+}
+
+fn paths(out: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let stem = out.with_extension("");
+    (PathBuf::from(format!("{}.ckpt.safetensors", stem.display())), PathBuf::from(format!("{}.optim.safetensors", stem.display())), PathBuf::from(format!("{}.log.csv", stem.display())))
+}
+
+/// The model file a fresh run starts from: `arch` with seeded weights and the run's metadata.
+fn initial_model(cfg: &TrainConfig, classes: &[String], framing_json: &str) -> Result<Vec<u8>> {
+    if let Some(init) = &cfg.init {
+        return std::fs::read(init).with_context(|| format!("reading {}", init.display()));
+    }
+    let spec = SynthSpec {
+        arch: cfg.arch.clone(),
+        num_classes: classes.len(),
+        timesteps: cfg.timesteps,
+        input: [2, cfg.size.0, cfg.size.1],
+        width_div: cfg.width_div,
+        imp: cfg.imp,
+        seed: cfg.seed,
+    };
+    let bytes = synth_model_bytes(&spec)?;
+    let mut meta = safetensors::SafeTensors::read_metadata(&bytes)?.1.metadata().clone().unwrap_or_default();
+    meta.insert("classes".into(), serde_json::to_string(classes)?);
+    meta.insert("framing".into(), framing_json.into());
+    meta.insert("decode".into(), if cfg.loss.readout() == super::loss::Readout::Last { "last" } else { "mean" }.into());
+    rewrite_metadata(&bytes, meta)
+}
+
+/// The same tensors with new metadata.
+pub fn rewrite_metadata(bytes: &[u8], meta: HashMap<String, String>) -> Result<Vec<u8>> {
+    let st = safetensors::SafeTensors::deserialize(bytes)?;
+    let views = st.tensors();
+    Ok(safetensors::serialize(views, Some(meta))?)
+}
+
+/// The framing of a run: SpikingJelly `number` slicing into T frames, resized to `size` when the
+/// recordings' sensor differs.
+fn framing_for(cfg: &TrainConfig, first: &Path) -> Result<String> {
+    let recording = crate::events::read_file(first, Default::default()).with_context(|| format!("reading {}", first.display()))?;
+    let sensor = recording.resolution.with_context(|| format!("{}: the recording has no sensor size", first.display()))?;
+    let mut framing = serde_json::json!({"split_by": "number", "frames": cfg.timesteps, "polarity": "split"});
+    if (usize::from(sensor.height), usize::from(sensor.width)) != cfg.size {
+        framing["resize"] = format!("{}x{}", cfg.size.0, cfg.size.1).into();
+        framing["sensor"] = format!("{}x{}", sensor.width, sensor.height).into();
+    }
+    Ok(framing.to_string())
+}
+
+pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
+    let dataset = discover(&cfg.data)?;
+    let (ckpt_path, optim_path, log_path) = paths(&cfg.out);
+    let model_bytes = if cfg.resume {
+        std::fs::read(&ckpt_path).with_context(|| format!("--resume: reading {}", ckpt_path.display()))?
+    } else {
+        let framing_json = framing_for(cfg, &dataset.train[0].path)?;
+        initial_model(cfg, &dataset.classes, &framing_json)?
+    };
+    device.seed(cfg.seed);
+    let ad = device.clone().autodiff();
+    let mut net = TrainNet::from_bytes(&model_bytes, &cfg.out.display().to_string(), &ad, cfg.options.clone())?;
+    if net.meta.num_classes != dataset.classes.len() {
+        bail!("the model has {} classes but {} has {}", net.meta.num_classes, cfg.data.display(), dataset.classes.len());
+    }
+    let framing = Framing::from_json(net.meta.framing.as_ref(), net.meta.timesteps).context("model framing")?;
+    let framing_json = net.meta.framing.as_ref().map(|f| f.to_string()).unwrap_or_default();
+    let cache_root = cfg.cache.clone().unwrap_or_else(|| cfg.data.join(".spikestream-cache"));
+    let cache = Arc::new(FrameCache::new(&cache_root, framing, &framing_json, net.meta.input));
+    let train_loader = Loader::new(Arc::clone(&cache), dataset.train.clone(), cfg.batch, cfg.augment, cfg.seed);
+    let test_loader = Loader::new(Arc::clone(&cache), dataset.test.clone(), cfg.batch, Augment::None, cfg.seed);
+    train_loader.warm_cache()?;
+    test_loader.warm_cache()?;
+
+    let mut optim = Optimizer::new(cfg.optimizer, cfg.weight_decay, cfg.clip_norm);
+    let mut start_epoch = 0;
+    let mut best: Option<(usize, EvalReport)> = None;
+    if cfg.resume {
+        let state: HashMap<String, String> = net.params.metadata.clone();
+        let train_state: serde_json::Value = serde_json::from_str(state.get("train_state").map(String::as_str).unwrap_or("{}"))?;
+        start_epoch = train_state["epoch"].as_u64().unwrap_or(0) as usize;
+        let step = train_state["step"].as_u64().unwrap_or(0) as usize;
+        let optim_bytes = std::fs::read(&optim_path).with_context(|| format!("--resume: reading {}", optim_path.display()))?;
+        let st = safetensors::SafeTensors::deserialize(&optim_bytes)?;
+        let tensors = st.tensors().into_iter().map(|(n, v)| (n, v.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())).collect();
+        optim.restore(step, tensors, &net.params);
+        if let Some(acc) = train_state["best_accuracy"].as_f64() {
+            best = Some((train_state["best_epoch"].as_u64().unwrap_or(0) as usize, EvalReport { samples: 0, accuracy: acc, accuracy_at: vec![], confusion: vec![], spike_rates: vec![] }));
+        }
+    }
+    let steps_per_epoch = train_loader.batches_per_epoch();
+    let total_steps = steps_per_epoch * cfg.epochs;
+    let warmup = steps_per_epoch * cfg.warmup_epochs;
+    let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).with_context(|| format!("opening {}", log_path.display()))?;
+    if !cfg.resume {
+        log.set_len(0)?;
+        writeln!(log, "epoch,train_loss,train_accuracy,test_accuracy,lr,seconds,samples_per_s")?;
+    }
+    let mut summary = TrainSummary { epochs_run: 0, steps: optim.step, losses: vec![], step_losses: vec![], best: None, samples_per_s: 0.0 };
+    let readout = cfg.loss.readout();
+    let started = Instant::now();
+    let mut samples_seen = 0usize;
+    for epoch in start_epoch..cfg.epochs {
+        let bar = super::progress::epoch_bar(cfg.progress, steps_per_epoch, epoch, cfg.epochs);
+        let epoch_start = Instant::now();
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        let mut lr = cfg.lr;
+        net.training = true;
+        for batch in train_loader.epoch(epoch, true) {
+            let batch = batch?;
+            let x = Tensor::<5>::from_data(TensorData::new(batch.x, batch.shape), &ad);
+            let out = net.forward(x);
+            let loss = cfg.loss.compute(out.logits.clone(), &batch.labels);
+            let loss_value = f64::from(loss.clone().into_scalar::<f32>());
+            if !loss_value.is_finite() {
+                bail!("the loss became {loss_value} at step {} (epoch {epoch}); lower --lr or set --clip", optim.step);
+            }
+            let grads = loss.backward();
+            lr = cosine_lr(cfg.lr, optim.step, warmup, total_steps);
+            optim.step(&mut net.params, &grads, lr);
+            let preds = predictions(out.logits.inner(), readout)?;
+            correct += preds.iter().zip(&batch.labels).filter(|(p, y)| p == y).count();
+            seen += batch.labels.len();
+            samples_seen += batch.labels.len();
+            loss_sum += loss_value * batch.labels.len() as f64;
+            summary.step_losses.push(loss_value);
+            let rate = seen as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
+            bar.set_message(format!("loss {:.4}  acc {:.3}  {:.1} samples/s", loss_sum / seen as f64, correct as f64 / seen as f64, rate));
+            bar.inc(1);
+            if cfg.max_steps > 0 && optim.step >= cfg.max_steps {
+                break;
+            }
+        }
+        bar.finish_and_clear();
+        let seconds = epoch_start.elapsed().as_secs_f64();
+        let epoch_loss = loss_sum / seen.max(1) as f64;
+        summary.losses.push(epoch_loss);
+        summary.epochs_run += 1;
+        // Evaluate the model file as the engine will load it.
+        net.training = false;
+        let mut meta = net.params.metadata.clone();
+        meta.remove("train_state");
+        let model_bytes = net.params.to_safetensors(&meta)?;
+        let model = Model::from_bytes(&model_bytes, &cfg.out.display().to_string(), &MetaOverrides::default())?;
+        let mut folded = FoldedNet::new(model, &cfg.options, device);
+        let report = if test_loader.is_empty() { None } else { Some(evaluate(&mut folded, &test_loader, readout, device)?) };
+        let test_acc = report.as_ref().map(|r| r.accuracy);
+        writeln!(log, "{epoch},{epoch_loss:.6},{:.6},{},{lr:.6e},{seconds:.2},{:.2}", correct as f64 / seen.max(1) as f64, test_acc.map_or(String::new(), |a| format!("{a:.6}")), seen as f64 / seconds)?;
+        if cfg.progress {
+            eprintln!(
+                "epoch {}/{}: loss {epoch_loss:.4}, train accuracy {:.3}, test accuracy {}, {:.1} samples/s",
+                epoch + 1,
+                cfg.epochs,
+                correct as f64 / seen.max(1) as f64,
+                test_acc.map_or("-".into(), |a| format!("{a:.3}")),
+                seen as f64 / seconds
+            );
+        }
+        let improved = match (&report, &best) {
+            (Some(r), Some((_, b))) => r.accuracy > b.accuracy,
+            (Some(_), None) => true,
+            (None, _) => true,
+        };
+        if improved {
+            std::fs::write(&cfg.out, &model_bytes).with_context(|| format!("writing {}", cfg.out.display()))?;
+            if let Some(r) = report {
+                best = Some((epoch, r));
+            }
+        }
+        // Checkpoint: model + train state, optimiser state.
+        let mut ckpt_meta = meta.clone();
+        let best_acc = best.as_ref().map(|(_, r)| r.accuracy);
+        ckpt_meta.insert("train_state".into(), serde_json::json!({"epoch": epoch + 1, "step": optim.step, "best_epoch": best.as_ref().map(|b| b.0), "best_accuracy": best_acc}).to_string());
+        net.params.metadata = ckpt_meta.clone();
+        std::fs::write(&ckpt_path, net.params.to_safetensors(&ckpt_meta)?).with_context(|| format!("writing {}", ckpt_path.display()))?;
+        write_optimizer(&optim_path, &optim)?;
+        if cfg.max_steps > 0 && optim.step >= cfg.max_steps {
+            break;
+        }
+    }
+    summary.steps = optim.step;
+    summary.best = best;
+    summary.samples_per_s = samples_seen as f64 / started.elapsed().as_secs_f64().max(1e-9);
+    Ok(summary)
+}
+
+fn write_optimizer(path: &Path, optim: &Optimizer) -> Result<()> {
+    let state = optim.state();
+    let bytes: Vec<(String, Vec<u8>, usize)> = state.iter().map(|(n, d)| (n.clone(), d.iter().flat_map(|v| v.to_le_bytes()).collect(), d.len())).collect();
+    let views: Vec<(String, safetensors::tensor::TensorView)> =
+        bytes.iter().map(|(n, b, len)| Ok((n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![*len], b)?))).collect::<Result<_, safetensors::SafeTensorError>>()?;
+    std::fs::write(path, safetensors::serialize(views, None)?).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Predicted class per sample of `[T, B, K]` logits.
+fn predictions(logits: Tensor<3>, readout: super::loss::Readout) -> Result<Vec<usize>> {
+    let [t_len, b, k] = logits.dims();
+    let data = logits.into_data().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("reading logits: {e:?}"))?;
+    Ok((0..b)
+        .map(|bi| {
+            let mut acc = vec![0.0f32; k];
+            let steps: Vec<usize> = match readout {
+                super::loss::Readout::Mean => (0..t_len).collect(),
+                super::loss::Readout::Last => vec![t_len - 1],
+            };
+            for t in steps {
+                acc.iter_mut().zip(&data[(t * b + bi) * k..(t * b + bi + 1) * k]).for_each(|(a, v)| *a += v);
+            }
+            acc.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best }).0
+        })
+        .collect())
+}
