@@ -11,7 +11,6 @@ use std::process::Command;
 use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use spikestream::engine::Backend;
 use spikestream::engine::cpu::CpuBackend;
 use spikestream::frames::framing::Framing;
 use spikestream::model::{MetaOverrides, Model};

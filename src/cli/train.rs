@@ -74,6 +74,9 @@ pub struct TrainArgs {
     /// auto, flex (CPU) or wgpu.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Sensor size WxH for formats without a header (N-MNIST 34x34, N-Caltech101 240x180).
+    #[arg(long, value_parser = super::parse_resolution)]
+    pub sensor: Option<spikestream::events::Resolution>,
     #[arg(long)]
     pub quiet: bool,
 }
@@ -157,6 +160,7 @@ mod with_train {
             options: TrainOptions { surrogate, detach_reset: None, dropout },
             seed: a.seed,
             cache: a.cache,
+            sensor: a.sensor.map(|r| (r.width, r.height)),
             progress: !a.quiet,
         };
         let dev = device(&a.device)?;

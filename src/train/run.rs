@@ -49,6 +49,8 @@ pub struct TrainConfig {
     pub options: TrainOptions,
     pub seed: u64,
     pub cache: Option<PathBuf>,
+    /// Sensor `(width, height)` for recordings whose format has no header (N-MNIST, N-Caltech101).
+    pub sensor: Option<(u16, u16)>,
     pub progress: bool,
 }
 
@@ -103,11 +105,14 @@ pub fn rewrite_metadata(bytes: &[u8], meta: HashMap<String, String>) -> Result<V
 /// recordings' sensor differs.
 fn framing_for(cfg: &TrainConfig, first: &Path) -> Result<String> {
     let recording = crate::events::read_file(first, Default::default()).with_context(|| format!("reading {}", first.display()))?;
-    let sensor = recording.resolution.with_context(|| format!("{}: the recording has no sensor size", first.display()))?;
-    let mut framing = serde_json::json!({"split_by": "number", "frames": cfg.timesteps, "polarity": "split"});
-    if (usize::from(sensor.height), usize::from(sensor.width)) != cfg.size {
+    let (width, height) = match (recording.resolution, cfg.sensor) {
+        (_, Some(given)) => given,
+        (Some(r), None) => (r.width, r.height),
+        (None, None) => bail!("{}: the recording has no sensor size; pass --sensor WxH (N-MNIST: 34x34, N-Caltech101: 240x180)", first.display()),
+    };
+    let mut framing = serde_json::json!({"split_by": "number", "frames": cfg.timesteps, "polarity": "split", "sensor": format!("{width}x{height}")});
+    if (usize::from(height), usize::from(width)) != cfg.size {
         framing["resize"] = format!("{}x{}", cfg.size.0, cfg.size.1).into();
-        framing["sensor"] = format!("{}x{}", sensor.width, sensor.height).into();
     }
     Ok(framing.to_string())
 }

@@ -51,8 +51,9 @@ pub fn discover(dir: &Path) -> Result<Dataset> {
     if !dir.is_dir() {
         bail!("{}: not a folder (give a dataset folder: DIR/<class>/<recording> or DIR/{{train,test}}/<class>/…)", dir.display());
     }
-    let (train_dir, test_dir) = (dir.join("train"), dir.join("test"));
-    if train_dir.is_dir() && test_dir.is_dir() {
+    // `train`/`test` (the simulator) or `Train`/`Test` (N-MNIST as downloaded).
+    let split_dirs = [("train", "test"), ("Train", "Test")].into_iter().map(|(a, b)| (dir.join(a), dir.join(b))).find(|(a, b)| a.is_dir() && b.is_dir());
+    if let Some((train_dir, test_dir)) = split_dirs {
         let mut classes: Vec<String> = sorted_dirs(&train_dir)?.iter().chain(sorted_dirs(&test_dir)?.iter()).map(|p| name(p)).collect();
         classes.sort();
         classes.dedup();

@@ -3,7 +3,8 @@
 //! thread pool.
 //!
 //! Layouts ([`discover`]):
-//! - `DIR/{train,test}/<class>/<file>` (what `spikestream simulate --split` writes);
+//! - `DIR/{train,test}/<class>/<file>` (what `spikestream simulate --split` writes; N-MNIST's
+//!   `Train`/`Test` too);
 //! - `DIR/<class>/<file>` class folders: CIFAR10-DVS (`cifar10_<class>_<i>.aedat`: i < 100 is
 //!   test, the 48×48 rule of the reference), N-Caltech101 / N-MNIST `.bin` folders and any other
 //!   tree (per class, a seeded shuffle of the sorted files, the last 10 % for test);
