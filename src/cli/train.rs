@@ -51,7 +51,12 @@ pub struct TrainArgs {
     /// Stop after this many optimiser steps (0: none).
     #[arg(long, default_value_t = 0)]
     pub max_steps: usize,
-    /// Padding of the random crop (0: no crop/flip augmentation).
+    /// Training augmentation: crop-flip (random crop with --crop-padding and horizontal flip),
+    /// spikformer (horizontal flip, then the reference's SpikFormerDVS policy: identity, shear,
+    /// translate, rotate or cutout per sample) or none.
+    #[arg(long, default_value = "crop-flip", value_parser = ["crop-flip", "spikformer", "none"])]
+    pub augment: String,
+    /// Padding of the random crop of --augment crop-flip (0: no crop/flip augmentation).
     #[arg(long, default_value_t = 4)]
     pub crop_padding: usize,
     /// Dropout before the classifier (default: 0.25 for vgg11_48_legacy as the reference, else 0).
@@ -156,7 +161,11 @@ mod with_train {
             epochs: a.epochs,
             batch: a.batch,
             max_steps: a.max_steps,
-            augment: if a.crop_padding > 0 { Augment::CropFlip { padding: a.crop_padding } } else { Augment::None },
+            augment: match a.augment.as_str() {
+                "spikformer" => Augment::SpikFormer { flip: true },
+                "crop-flip" if a.crop_padding > 0 => Augment::CropFlip { padding: a.crop_padding },
+                _ => Augment::None,
+            },
             options: TrainOptions { surrogate, detach_reset: None, dropout },
             seed: a.seed,
             cache: a.cache,

@@ -3,8 +3,9 @@
 //! Owns slicing a recording into frames ([`slicing`]: SpikingJelly's `split_by='number'|'time'`
 //! and fixed-duration semantics of both versions, tonic's four `ToFrame` modes), accumulating
 //! event counts into `[T, P, H, W]` f32 tensors ([`bin`]), torchvision's anti-aliased bilinear
-//! resize ([`resize`]), training crops and flips ([`augment`]), the incremental framer for
-//! streams ([`incremental`]) and pictures of frames ([`picture`]). It does not decode bytes.
+//! resize ([`resize`]), training crops and flips ([`augment`]), the SpikFormer DVS policy
+//! ([`spikformer`]), the incremental framer for streams ([`incremental`]) and pictures of
+//! frames ([`picture`]). It does not decode bytes.
 
 pub mod augment;
 pub mod bin;
@@ -14,6 +15,7 @@ pub mod npy;
 pub mod picture;
 pub mod resize;
 pub mod slicing;
+pub mod spikformer;
 
 pub use bin::{Polarity, bin_slices};
 pub use slicing::{Slicing, slice};

@@ -12,6 +12,7 @@ use super::cache::FrameCache;
 use super::discover::{Sample, seeded_shuffle};
 use crate::frames::Frames;
 use crate::frames::augment::CropFlip;
+use crate::frames::spikformer::SpikFormerOp;
 
 /// Training-time augmentation of the reference's 48×48 pipelines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,6 +20,9 @@ pub enum Augment {
     None,
     /// Zero-pad by `padding`, random crop back to size, horizontal flip with p = 0.5.
     CropFlip { padding: usize },
+    /// The reference's N-Caltech101 48×48 train pipeline: horizontal flip with p = 0.5 (when
+    /// `flip`), then `SpikFormerDVS` (one op per sample, [`SpikFormerOp`]).
+    SpikFormer { flip: bool },
 }
 
 pub struct Batch {
@@ -90,15 +94,17 @@ fn make_batch(cache: &FrameCache, samples: &[Sample], chunk: &[usize], augment: 
         .par_iter()
         .map(|&i| {
             let f = cache.get(&samples[i])?;
+            let mut state = splitmix(seed ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
+            let mut next = || {
+                state = splitmix(state);
+                state
+            };
             Ok(match augment {
                 Augment::None => f,
-                Augment::CropFlip { padding } => {
-                    let mut state = splitmix(seed ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D));
-                    let op = CropFlip::sample(padding, || {
-                        state = splitmix(state);
-                        state
-                    });
-                    op.apply(&f)
+                Augment::CropFlip { padding } => CropFlip::sample(padding, next).apply(&f),
+                Augment::SpikFormer { flip } => {
+                    let flipped = if flip && next() & 1 == 1 { CropFlip { padding: 0, dy: 0, dx: 0, flip: true }.apply(&f) } else { f };
+                    SpikFormerOp::sample(flipped.height, flipped.width, next).apply(&flipped)
                 }
             })
         })
