@@ -143,3 +143,17 @@ fn a_broken_model_path_is_a_clear_error() {
     let (ok, _, err) = spikestream(&["info", "/nonexistent.safetensors"]);
     assert!(!ok && err.contains("/nonexistent.safetensors"), "{err}");
 }
+
+/// Without the `camera` feature (as CI builds), asking for a camera is a clear message, not a
+/// panic: both `stream --source camera` and `devices --cameras` say how to build with cameras.
+#[cfg(not(feature = "camera"))]
+#[test]
+fn camera_requests_without_the_feature_say_how_to_build_it() {
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/models/demo/sim10_vgg48_legacy.safetensors");
+    for args in [vec!["stream", "--source", "camera", "--frame-us", "10000", model], vec!["devices", "--cameras"]] {
+        let (ok, _, stderr) = spikestream(&args);
+        assert!(!ok, "{args:?} should fail without the camera feature");
+        assert!(stderr.contains("--features camera"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
