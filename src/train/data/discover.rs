@@ -143,6 +143,65 @@ mod tests {
         assert_eq!(cifar10_dvs_index("0001.aedat4"), None);
     }
 
+    fn touch(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn cifar10_dvs_folders_use_the_reference_split() {
+        let dir = tempfile::tempdir().unwrap();
+        for class in ["airplane", "automobile"] {
+            for i in [0, 5, 99, 100, 512, 999] {
+                touch(&dir.path().join(class).join(format!("cifar10_{class}_{i}.aedat")), "");
+            }
+        }
+        let d = discover(dir.path()).unwrap();
+        assert_eq!(d.classes, ["airplane", "automobile"]);
+        assert_eq!((d.train.len(), d.test.len()), (6, 6));
+        assert!(d.test.iter().all(|s| cifar10_dvs_index(&name(&s.path)).unwrap() < 100));
+        assert!(d.train.iter().all(|s| cifar10_dvs_index(&name(&s.path)).unwrap() >= 100));
+        assert!(d.train.iter().filter(|s| s.label == 1).all(|s| name(&s.path).contains("automobile")));
+    }
+
+    #[test]
+    fn class_folders_split_90_10_and_split_folders_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..20 {
+            touch(&dir.path().join("flat/a").join(format!("{i:04}.bin")), "");
+            touch(&dir.path().join("flat/b").join(format!("{i:04}.bin")), "");
+        }
+        let d = discover(&dir.path().join("flat")).unwrap();
+        assert_eq!((d.train.len(), d.test.len()), (36, 4));
+        assert_eq!(discover(&dir.path().join("flat")).unwrap().test, d.test, "the split is reproducible");
+        for (split, n) in [("Train", 3), ("Test", 1)] {
+            for c in ["0", "1"] {
+                for i in 0..n {
+                    touch(&dir.path().join("nmnist").join(split).join(c).join(format!("{i}.bin")), "");
+                }
+            }
+        }
+        let d = discover(&dir.path().join("nmnist")).unwrap();
+        assert_eq!((d.classes.len(), d.train.len(), d.test.len()), (2, 6, 2));
+    }
+
+    #[test]
+    fn dvs128_gesture_windows_come_from_the_labels_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        touch(&p.join("trials_to_train.txt"), "user01_fluorescent.aedat\n");
+        touch(&p.join("trials_to_test.txt"), "user24_led.aedat\n");
+        touch(&p.join("user01_fluorescent_labels.csv"), "class,startTime_usec,endTime_usec\n1,100,200\n11,300,450\n");
+        touch(&p.join("user24_led_labels.csv"), "class,startTime_usec,endTime_usec\n3,10,20\n");
+        let d = discover(p).unwrap();
+        assert_eq!(d.classes.len(), 11);
+        assert_eq!(d.train.iter().map(|s| (s.label, s.window)).collect::<Vec<_>>(), [(0, Some((100, 200))), (10, Some((300, 450)))]);
+        assert_eq!(d.test[0].label, 2);
+        touch(&p.join("user24_led_labels.csv"), "class,startTime_usec,endTime_usec\n12,10,20\n");
+        let err = discover(p).unwrap_err().to_string();
+        assert!(err.contains("user24_led_labels.csv") && err.contains("class 12"), "{err}");
+    }
+
     #[test]
     fn shuffle_is_a_seeded_permutation() {
         let mut a: Vec<u32> = (0..20).collect();
