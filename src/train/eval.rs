@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::data::Loader;
 use super::loss::Readout;
 use super::net::FoldedNet;
+use crate::engine::run::argmax;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct EvalReport {
@@ -22,9 +23,6 @@ pub struct EvalReport {
     pub spike_rates: Vec<(String, f64)>,
 }
 
-fn argmax(v: &[f32]) -> usize {
-    v.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best }).0
-}
 
 /// Evaluates `net` on every batch of `loader`.
 pub fn evaluate(net: &mut FoldedNet, loader: &Loader, readout: Readout, device: &Device) -> Result<EvalReport> {

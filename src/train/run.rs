@@ -275,7 +275,7 @@ fn predictions(logits: Tensor<3>, readout: super::loss::Readout) -> Result<Vec<u
             for t in steps {
                 acc.iter_mut().zip(&data[(t * b + bi) * k..(t * b + bi + 1) * k]).for_each(|(a, v)| *a += v);
             }
-            acc.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &x)| if x > best.1 { (i, x) } else { best }).0
+            crate::engine::run::argmax(&acc)
         })
         .collect())
 }

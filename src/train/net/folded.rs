@@ -10,7 +10,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::trainable::{TrainOptions, neuron_specs};
-use super::{Forward, Layers, walk};
+use super::{Forward, Layers, scale_per_timestep, walk};
 use crate::model::graph::{Conv, Graph, Node, Op};
 use crate::model::Model;
 use crate::train::neuron::NeuronSpec;
@@ -71,10 +71,7 @@ impl Layers for FoldedNet {
         let options = ConvOptions::new([conv.stride; 2], [conv.padding; 2], [1, 1], 1);
         let y = conv2d(x, w, Some(b), options);
         match scale {
-            Some(scale) => {
-                let [n, c, h, w] = y.dims();
-                (y.reshape([timesteps, n / timesteps * c * h * w]) * scale.reshape([timesteps, 1])).reshape([n, c, h, w])
-            }
+            Some(scale) => scale_per_timestep(y, scale, timesteps),
             None => y,
         }
     }

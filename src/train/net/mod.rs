@@ -108,6 +108,12 @@ fn last_uses(graph: &Graph) -> Vec<usize> {
     last
 }
 
+/// TEBN: multiplies the `[T·B, C, H, W]` activations of timestep `t` by `scale[t]`.
+pub(crate) fn scale_per_timestep(y: Tensor<4>, scale: Tensor<1>, timesteps: usize) -> Tensor<4> {
+    let [n, c, h, w] = y.dims();
+    (y.reshape([timesteps, n / timesteps * c * h * w]) * scale.reshape([timesteps, 1])).reshape([n, c, h, w])
+}
+
 /// Inverted dropout: zero each value with probability `p`, scale the rest by `1/(1 − p)`.
 fn dropout(x: Tensor<2>, p: f64) -> Tensor<2> {
     let keep = Tensor::<2>::random(x.shape(), burn::tensor::Distribution::Bernoulli(1.0 - p), &x.device());

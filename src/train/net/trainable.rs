@@ -9,9 +9,9 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::params::ParamSet;
-use super::{Forward, Layers, walk};
+use super::{Forward, Layers, scale_per_timestep, walk};
 use crate::model::graph::{Conv, Graph, Node, Op};
-use crate::model::{MetaOverrides, Model, ModelMeta, NeuronKind};
+use crate::model::{MetaOverrides, Model, ModelMeta};
 use crate::train::neuron::{NeuronSpec, Surrogate};
 
 const BN_EPS: f64 = 1e-5;
@@ -130,19 +130,17 @@ impl Layers for TrainNet {
                 y = batch_norm(y, gamma, beta, mean, var, BN_EPS);
             }
         }
-        if let Some(te) = &src.time_scale {
-            let [n, c, h, w] = y.dims();
-            let scale = self.params.get(te).reshape([timesteps, 1]);
-            y = (y.reshape([timesteps, n / timesteps * c * h * w]) * scale).reshape([n, c, h, w]);
+        match &src.time_scale {
+            Some(te) => scale_per_timestep(y, self.params.get(te), timesteps),
+            None => y,
         }
-        y
     }
 
     fn initial_membrane(&self, _index: usize, node: &Node, spec: &NeuronSpec, batch: usize) -> Tensor<2> {
         let n = node.shape.len();
         match node.sources.imp.as_deref().filter(|name| self.params.contains(name)) {
             Some(name) => self.params.get(name).reshape([1, n]).expand([batch, n]),
-            None => Tensor::<2>::full([batch, n], rest(&spec.kind), &self.device),
+            None => Tensor::<2>::full([batch, n], spec.kind.rest(), &self.device),
         }
     }
 
@@ -159,8 +157,4 @@ impl Layers for TrainNet {
     fn dropout(&self) -> f64 {
         if self.training { self.options.dropout } else { 0.0 }
     }
-}
-
-pub(crate) fn rest(kind: &NeuronKind) -> f32 {
-    kind.rest()
 }
