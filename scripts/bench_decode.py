@@ -2,7 +2,7 @@
 """Decode speed of spikestream beside the Python peers, on the same files, on one core.
 
     .venv-peers/bin/python scripts/bench_decode.py [--events N] [--seconds S] [--rounds R]
-        [--clock cpu|wall] [--core C] [--only FORMATS] [--no-build] [--json OUT]
+        [--clock cpu|wall] [--core C] [--threads N] [--only FORMATS] [--no-build] [--json OUT]
 
 Needs the benchmark peers (`scripts/setup-peers.sh --bench`): expelliarmus (EVT2, EVT3, DAT),
 dv-processing and the `aedat` package (AEDAT4), tonic (AEDAT2, AEDAT3.1, ATIS bin).
@@ -22,6 +22,11 @@ event vector (the engine's steady state, and what the issue's goals name); `file
 `spikestream::events::read_file` from the path (memory map, fresh vector, page faults
 included), which is what the peers do (they read the file and allocate their arrays). The ratios
 are peer time over ours; the `file` one is like for like.
+
+`--threads N` (N > 1) pins every run, ours and the peers', to cores C..C+N-1 instead, lets
+spikestream decode runs of whole AEDAT4 packets on N rayon threads (`AEDAT4_PARALLEL=always`:
+the library engages it by default only from 4 threads) and times by wall clock. The other
+formats' decoders and all peers stay single-threaded, so only the AEDAT4 rows change.
 """
 
 import argparse
@@ -140,8 +145,9 @@ def binary():
     return target / "release" / "examples" / "decode_speed"
 
 
-def pinned(core, args):
-    out = subprocess.run(["taskset", "-c", str(core), *map(str, args)], capture_output=True, text=True)
+def pinned(cores, args, env=None):
+    out = subprocess.run(["taskset", "-c", cores, *map(str, args)], capture_output=True, text=True,
+                         env=None if env is None else {**os.environ, **env})
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -161,6 +167,8 @@ def main():
     ap.add_argument("--events", type=int, default=5_000_000, help="events per synthetic file")
     ap.add_argument("--seconds", type=float, default=2.0, help="time budget per tool and file")
     ap.add_argument("--core", type=int, default=0, help="the CPU every run is pinned to")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="cores for every run; > 1 lets spikestream decode AEDAT4 packets in parallel (wall clock)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds per file (best counts)")
     ap.add_argument("--clock", choices=["cpu", "wall"], default="cpu",
                     help="time runs by process CPU time (default; robust on a shared machine) or wall clock")
@@ -176,6 +184,11 @@ def main():
         raise SystemExit("taskset (util-linux) is needed to pin the runs to one core")
     if not args.no_build:
         build()
+    cores = str(args.core) if args.threads <= 1 else f"{args.core}-{args.core + args.threads - 1}"
+    ours_env = {"RAYON_NUM_THREADS": str(max(args.threads, 1))}
+    if args.threads > 1:
+        ours_env["AEDAT4_PARALLEL"] = "always"
+        args.clock = "wall"  # CPU time would add the threads up
     only = set(args.only.split(",")) if args.only else None
     tmp = Path(tempfile.mkdtemp(prefix="spikestream-bench-"))
     try:
@@ -195,10 +208,10 @@ def main():
             # best run of all rounds counts.
             ours, peers = None, {}
             for _ in range(args.rounds):
-                run = pinned(args.core, [binary(), "time", fmt, path, args.seconds])
+                run = pinned(cores, [binary(), "time", fmt, path, args.seconds], ours_env)
                 ours = best(ours, run, [f"{m}_best{c}_s" for m in ["buffer", "file"] for c in ["", "_cpu"]])
                 for p in PEERS[fmt]:
-                    run = pinned(args.core, [sys.executable, __file__, "--peer", p, fmt, path, args.seconds])
+                    run = pinned(cores, [sys.executable, __file__, "--peer", p, fmt, path, args.seconds])
                     peers[p] = best(peers.get(p), run, ["best_s", "best_cpu_s"])
             if "error" in ours:
                 print(f"NOTE: spikestream failed on {label}: {ours['error']}", file=sys.stderr)
@@ -207,18 +220,19 @@ def main():
             print(f"  measured {fmt} {label}", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print_table(rows, args.clock)
+    print_table(rows, args.clock, args.threads)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1, default=str))
 
 
-def print_table(rows, clock):
+def print_table(rows, clock, threads=1):
     c = "_cpu" if clock == "cpu" else ""
     mev = lambda n, s: n / s / 1e6
     peer_names = [p for p in ["expelliarmus", "dv-processing", "aedat", "tonic"] if any(p in r["peers"] for r in rows)]
     head = ["format", "input", "events", "spikestream buffer", "spikestream file", *peer_names, "file ÷ fastest peer", "buffer ÷ fastest peer"]
     timed = "process CPU time" if clock == "cpu" else "wall clock"
-    print(f"Million events per second, one core, best run by {timed}; `—` = the peer does not read the format.\n")
+    where = "one core" if threads <= 1 else f"{threads} cores (spikestream AEDAT4 on {threads} threads)"
+    print(f"Million events per second, {where}, best run by {timed}; `—` = the peer does not read the format.\n")
     print("| " + " | ".join(head) + " |")
     print("|" + "|".join(["---", "---"] + ["---:"] * (len(head) - 2)) + "|")
     notes = []

@@ -74,8 +74,8 @@ pub fn read_file(path: &Path, options: ReadOptions) -> Result<Recording, ReadErr
     // SAFETY: the map is read-only and lives only during decoding. If another process truncates
     // the file meanwhile, reads may fault (SIGBUS); that is the accepted cost of mmap, as in
     // ripgrep. Nothing else writes through this mapping.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
+    // `populate` maps every page in one call (MAP_POPULATE) instead of taking a page fault per
+    // 4 KiB while decoding: reading a 80 MB file faulted 20,000 times.
+    let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(io)?;
     read_bytes(&map, path, options)
 }
