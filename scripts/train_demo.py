@@ -34,6 +34,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_models import VGG11Legacy  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_NAME = "sim10_vgg48_legacy"
 FULL_WIDTHS = (64, 128, 256, 256, 512, 512, 512, 512)
@@ -135,36 +138,6 @@ class ZIF(torch.autograd.Function):
         return grad * (1 / g) ** 2 * (g - u.abs()).clamp(min=0), None
 
 
-class SeqToANNContainer(nn.Module):
-    def __init__(self, *mods):
-        super().__init__()
-        self.module = mods[0] if len(mods) == 1 else nn.Sequential(*mods)
-
-    def forward(self, x):
-        y = self.module(x.flatten(0, 1).contiguous())
-        return y.view(x.shape[0], x.shape[1], *y.shape[1:])
-
-
-class TEBN(nn.Module):
-    def __init__(self, c, T):
-        super().__init__()
-        self.bn = SeqToANNContainer(nn.BatchNorm2d(c))
-        self.te = nn.Parameter(torch.ones(T, 1, 1, 1, 1))
-
-    def forward(self, x):
-        return self.bn(x) * self.te
-
-
-class TEBNLayer(nn.Module):
-    def __init__(self, cin, cout, T):
-        super().__init__()
-        self.conv = SeqToANNContainer(nn.Conv2d(cin, cout, 3, 1, 1, bias=True))
-        self.bn = TEBN(cout, T)
-
-    def forward(self, x):
-        return self.bn(self.conv(x))
-
-
 class LegacyLIFSeq(torch.autograd.Function):
     """The whole legacy LIF sequence as one autograd op, with the gradient the reference's
     per-step autograd graph gives (StateLIFSpike + ZIF, reset not detached), in far fewer tensor
@@ -233,26 +206,10 @@ def check_lif():
     assert torch.allclose(gx, rx, atol=1e-12) and torch.allclose(gi, ri, atol=1e-12), "fused LIF gradient differs"
 
 
-class StateVGG11R48x48Legacy(nn.Module):
-    def __init__(self, T, K, widths, hw=48, cin=2):
-        super().__init__()
-        feats, w = [], iter(widths)
-        for item in ["c", "c", "P", "c", "c", "P", "c", "c", "P", "c", "c", "P"]:
-            if item == "P":
-                feats.append(SeqToANNContainer(nn.AvgPool2d(2)))
-                hw //= 2
-                continue
-            cout = next(w)
-            feats += [TEBNLayer(cin, cout, T), StateLIFSpike((1, cout, hw, hw))]
-            cin = cout
-        self.features = nn.Sequential(*feats)
-        self.classifier = SeqToANNContainer(nn.Dropout(0.25), nn.Linear(cin * hw * hw, K))
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-
-    def forward(self, x):  # [T, B, 2, 48, 48] -> [T, B, K]
-        return self.classifier(self.features(x).flatten(2))
+def StateVGG11R48x48Legacy(T, K, widths, hw=48, cin=2):
+    """The reference network (scripts/reference_models.py, shared with the parity fixtures and the
+    benchmark) with this script's fused, faster-to-train `StateLIFSpike` as its IMP neuron."""
+    return VGG11Legacy(T, K, widths, imp=True, hw=hw, cin=cin, imp_neuron=StateLIFSpike)
 
 
 def tet_s_loss(z, y, eps=0.01):

@@ -25,7 +25,6 @@ event layout). Events are generated from --seed with numpy, so a run is reproduc
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -36,6 +35,8 @@ try:
 except ImportError as e:  # the Rust side turns this into "peer not available"
     print(f"cannot import the peer's modules (numpy, dv_processing): {e}", file=sys.stderr)
     sys.exit(3)
+
+from peer_common import emit, listening_port, wait_for  # noqa: E402
 
 RAW_DTYPE = np.dtype(
     {"names": ["t", "x", "y", "p"], "formats": ["<i8", "<i2", "<i2", "u1"], "offsets": [0, 8, 10, 12], "itemsize": 16}
@@ -97,10 +98,6 @@ def save_raw(path, parts):
     out.tofile(path)
 
 
-def emit(obj):
-    print(json.dumps(obj), flush=True)
-
-
 def cmd_write_file(a):
     sizes = [1, 4999, 12345, 7, 20000, 3000, 1648]
     batches = generate_batches(a.seed, a.width, a.height, sizes)
@@ -149,33 +146,6 @@ def cmd_read_file(a):
         save_raw(a.window_out, window)
         out["window_events"] = int(sum(len(w) for w in window))
     emit(out)
-
-
-def listening_port():
-    """The TCP port this process listens on (NetworkWriter was given port 0 and has no getter):
-    the LISTEN sockets of /proc/net/tcp whose inode is one of our file descriptors."""
-    inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            link = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            cols = line.split()
-            if cols[3] == "0A" and cols[9] in inodes:
-                return int(cols[1].split(":")[1], 16)
-    raise RuntimeError("no listening TCP socket found in /proc/net/tcp")
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
 
 
 def cmd_serve(a):

@@ -16,7 +16,6 @@ little-endian records of 16 bytes: i64 t, i16 x, i16 y, u8 p, 3 zero bytes (the 
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,6 +26,8 @@ try:
 except ImportError as e:  # the Rust side turns exit 3 into "peer not available"
     print(f"cannot import the peer's modules (numpy, dv_processing): {e}", file=sys.stderr)
     sys.exit(3)
+
+from peer_common import emit, listening_port, wait_for  # noqa: E402
 
 RAW_DTYPE = np.dtype(
     {"names": ["t", "x", "y", "p"], "formats": ["<i8", "<i2", "<i2", "u1"], "offsets": [0, 8, 10, 12], "itemsize": 16}
@@ -53,36 +54,6 @@ def to_store(batch):
     for t, x, y, p in zip(batch["t"].tolist(), batch["x"].tolist(), batch["y"].tolist(), batch["p"].tolist()):
         store.push_back(t, x, y, bool(p))
     return store
-
-
-def listening_port():
-    """The TCP port this process listens on (NetworkWriter was given port 0 and has no getter)."""
-    inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            link = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[8:-1])
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            cols = line.split()
-            if cols[3] == "0A" and cols[9] in inodes:
-                return int(cols[1].split(":")[1], 16)
-    raise RuntimeError("no listening TCP socket found in /proc/net/tcp")
-
-
-def wait_for(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
-
-
-def emit(obj):
-    print(json.dumps(obj), flush=True)
 
 
 def cmd_serve(a):
