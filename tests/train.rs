@@ -177,3 +177,44 @@ fn export_round_trips_every_tensor() {
         assert_eq!(m.meta.arch, Model::from_bytes(&bytes, name, &MetaOverrides::default()).unwrap().meta.arch);
     }
 }
+
+/// A training forward updates the BatchNorm running statistics as PyTorch does: momentum 0.1,
+/// the batch mean over `T·B·H·W`, the unbiased batch variance (checked on the first BN layer
+/// against statistics computed here from the convolution's output).
+#[test]
+fn training_forward_updates_running_statistics_as_pytorch() {
+    let name = "vgg11dvs_exact";
+    let bytes = std::fs::read(common::data("parity").join(format!("{name}.safetensors"))).unwrap();
+    let device = Device::flex().autodiff();
+    let mut net = TrainNet::from_bytes(&bytes, name, &device, TrainOptions::default()).unwrap();
+    let conv_node = net.graph.nodes.iter().find(|n| n.sources.bn.is_some()).expect("a conv with BN").clone();
+    let spikestream::model::graph::Op::Conv(conv) = &conv_node.op else { panic!("the first BN follows a conv") };
+    let bn = conv_node.sources.bn.clone().unwrap();
+    let [c, h, w] = net.meta.input;
+    let (t, b) = (2, 3);
+    let x = Tensor::<5>::random([t, b, c, h, w], Distribution::Uniform(0.0, 2.0), &device);
+    let before_mean = vec_of(net.params.buffers[&format!("{bn}.running_mean")].1.clone());
+    let before_var = vec_of(net.params.buffers[&format!("{bn}.running_var")].1.clone());
+    // The convolution's output, channel by channel, from the same weights.
+    let weight = net.params.get(conv_node.sources.weight.as_deref().unwrap()).reshape([conv.out_ch, conv.in_ch, conv.kernel, conv.kernel]);
+    let bias = conv_node.sources.bias.as_deref().map(|n| net.params.get(n));
+    let options = burn::tensor::ops::ConvOptions::new([conv.stride; 2], [conv.padding; 2], [1, 1], 1);
+    let y = burn::tensor::module::conv2d(x.clone().reshape([t * b, c, h, w]), weight, bias, options);
+    let [n, co, ho, wo] = y.dims();
+    let y = vec_of(y.swap_dims(0, 1).reshape([co, n * ho * wo]));
+    let count = (n * ho * wo) as f64;
+    let _ = net.forward(x);
+    let after_mean = vec_of(net.params.buffers[&format!("{bn}.running_mean")].1.clone());
+    let after_var = vec_of(net.params.buffers[&format!("{bn}.running_var")].1.clone());
+    for ch in 0..co {
+        let v = &y[ch * n * ho * wo..(ch + 1) * n * ho * wo];
+        let mean = v.iter().map(|&a| a as f64).sum::<f64>() / count;
+        let unbiased = v.iter().map(|&a| (a as f64 - mean).powi(2)).sum::<f64>() / (count - 1.0);
+        let want_mean = 0.9 * before_mean[ch] as f64 + 0.1 * mean;
+        let want_var = 0.9 * before_var[ch] as f64 + 0.1 * unbiased;
+        assert!((after_mean[ch] as f64 - want_mean).abs() <= 1e-5 * (1.0 + want_mean.abs()), "{bn} channel {ch}: running mean {} vs {want_mean}", after_mean[ch]);
+        assert!((after_var[ch] as f64 - want_var).abs() <= 1e-4 * (1.0 + want_var.abs()), "{bn} channel {ch}: running var {} vs {want_var}", after_var[ch]);
+    }
+    // The statistics moved (the check above is not satisfied by leaving them alone).
+    assert!(after_mean.iter().zip(&before_mean).any(|(a, b)| a != b), "{bn}: running mean unchanged");
+}

@@ -27,8 +27,9 @@ pub struct Param {
 pub struct ParamSet {
     pub params: Vec<Param>,
     index: HashMap<String, usize>,
-    /// BatchNorm running statistics (`…running_mean`, `…running_var`), host-side.
-    pub buffers: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    /// BatchNorm running statistics (`…running_mean`, `…running_var`): file shape and value, on
+    /// the device (updated there every training step; read back only when a file is written).
+    pub buffers: BTreeMap<String, (Vec<usize>, Tensor<1>)>,
     /// The file's `__metadata__`.
     pub metadata: HashMap<String, String>,
 }
@@ -59,7 +60,8 @@ impl ParamSet {
             };
             let shape = view.shape().to_vec();
             if name.ends_with("running_mean") || name.ends_with("running_var") {
-                set.buffers.insert(name, (shape, data));
+                let n = data.len();
+                set.buffers.insert(name, (shape, Tensor::<1>::from_data(TensorData::new(data, [n]), device)));
             } else {
                 set.push(name.clone(), shape, data, decays(&name, bn_affine(&name)), device);
             }
@@ -94,7 +96,8 @@ impl ParamSet {
             let data = p.value.clone().inner().into_data().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("reading {}: {e:?}", p.name))?;
             tensors.push((p.name.clone(), p.shape.clone(), data.iter().flat_map(|v| v.to_le_bytes()).collect()));
         }
-        for (name, (shape, data)) in &self.buffers {
+        for (name, (shape, value)) in &self.buffers {
+            let data = value.clone().into_data().try_into_vec::<f32>().map_err(|e| anyhow::anyhow!("reading {name}: {e:?}"))?;
             tensors.push((name.clone(), shape.clone(), data.iter().flat_map(|v| v.to_le_bytes()).collect()));
         }
         let views: Vec<(String, TensorView)> =

@@ -6,7 +6,7 @@
 use anyhow::{Context, Result};
 use burn::tensor::module::{batch_norm, batch_norm_train, conv2d};
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 use super::params::ParamSet;
 use super::{Forward, Layers, scale_per_timestep, walk};
@@ -94,10 +94,6 @@ impl TrainNet {
     }
 }
 
-fn f32_tensor(data: &[f32], device: &Device) -> Tensor<1> {
-    Tensor::<1>::from_data(TensorData::new(data.to_vec(), [data.len()]), device)
-}
-
 impl Layers for TrainNet {
     fn conv(&mut self, _index: usize, node: &Node, conv: &Conv, x: Tensor<4>, timesteps: usize) -> Tensor<4> {
         let src = &node.sources;
@@ -114,19 +110,17 @@ impl Layers for TrainNet {
                 let [n, _, h, w] = y.dims();
                 let out = batch_norm_train(y, gamma, beta, BN_EPS);
                 let count = (n * h * w) as f32;
-                let mean = out.mean.into_data().try_into_vec::<f32>().unwrap_or_default();
-                let var = out.variance.into_data().try_into_vec::<f32>().unwrap_or_default();
-                if let Some((_, running)) = self.params.buffers.get_mut(&mean_name) {
-                    running.iter_mut().zip(&mean).for_each(|(r, m)| *r = (1.0 - BN_MOMENTUM) * *r + BN_MOMENTUM * m);
-                }
-                if let Some((_, running)) = self.params.buffers.get_mut(&var_name) {
-                    let unbiased = count / (count - 1.0).max(1.0);
-                    running.iter_mut().zip(&var).for_each(|(r, v)| *r = (1.0 - BN_MOMENTUM) * *r + BN_MOMENTUM * v * unbiased);
+                // On the device, outside the autodiff graph: no read-back (and no sync) per step.
+                let unbiased = count / (count - 1.0).max(1.0);
+                for (name, batch, factor) in [(&mean_name, out.mean, 1.0), (&var_name, out.variance, unbiased)] {
+                    if let Some((_, running)) = self.params.buffers.get_mut(name) {
+                        *running = running.clone().mul_scalar(1.0 - BN_MOMENTUM) + batch.detach().mul_scalar(factor).mul_scalar(BN_MOMENTUM);
+                    }
                 }
                 y = out.output;
             } else {
-                let mean = f32_tensor(&self.params.buffers[&mean_name].1, &self.device);
-                let var = f32_tensor(&self.params.buffers[&var_name].1, &self.device);
+                let mean = self.params.buffers[&mean_name].1.clone();
+                let var = self.params.buffers[&var_name].1.clone();
                 y = batch_norm(y, gamma, beta, mean, var, BN_EPS);
             }
         }
