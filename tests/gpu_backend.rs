@@ -1,93 +1,19 @@
 //! The GPU backend against the CPU backend (the specification), kernel by kernel and on whole
-//! networks, plus naga validation of every shader and GPU event binning against `bin_slices`.
+//! networks, naga validation of every shader, and lane reset / skipped head / bad input behaviour
+//! on both backends (event binning on the GPU: tests/gpu_binning.rs).
 //!
 //! No GPU is needed: Mesa lavapipe runs the WGSL on the CPU (scripts/setup-lavapipe.sh). Without
 //! any adapter these tests print "skipped: no GPU adapter", except under CI (env `CI` set),
 //! where they fail. Sizes stay small: lavapipe's first pipeline compiles are slow.
 
-use std::sync::{Arc, OnceLock};
+mod gpu_common;
 
+use gpu_common::{EXACT, REORDERED_SUM, Rng, Tolerance, assert_close, gpu, gpu_backend};
 use spikestream::engine::cpu::CpuBackend;
-use spikestream::engine::gpu::binning::GpuBinner;
-use spikestream::engine::gpu::{ConvMode, GpuBackend, GpuContext, Kernel};
+use spikestream::engine::gpu::{ConvMode, GpuContext, Kernel};
 use spikestream::engine::{Backend, EngineError};
-use spikestream::events::{Event, Resolution};
-use spikestream::frames::{Polarity, bin_slices};
 use spikestream::model::graph::{Conv, Graph, Linear, Neuron, Op, Pool, Shape, out_size};
 use spikestream::model::neuron::{NeuronKind, Reset};
-
-// ---------------------------------------------------------------------------------------------
-// Harness
-
-/// The shared device, or `None` (after saying so) when there is no adapter outside CI.
-fn gpu() -> Option<Arc<GpuContext>> {
-    static CTX: OnceLock<Result<Arc<GpuContext>, (bool, String)>> = OnceLock::new();
-    let ctx = CTX.get_or_init(|| GpuContext::new().map_err(|e| (GpuContext::is_no_adapter(&e), e.to_string())));
-    match ctx {
-        Ok(ctx) => Some(ctx.clone()),
-        Err((true, msg)) if std::env::var_os("CI").is_none() => {
-            // Straight to stderr: libtest would swallow eprintln! of a passing test.
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "skipped: no GPU adapter ({msg})");
-            None
-        }
-        Err((_, msg)) => panic!("GPU tests need an adapter (CI installs lavapipe with scripts/setup-lavapipe.sh): {msg}"),
-    }
-}
-
-fn gpu_backend(ctx: &Arc<GpuContext>, graph: &Graph, batch: usize, mode: ConvMode) -> GpuBackend {
-    GpuBackend::with_context(ctx.clone(), graph, batch, mode).unwrap_or_else(|e| panic!("GPU backend: {e}"))
-}
-
-/// SplitMix64: seeded, reproducible test data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// Uniform in [lo, hi).
-    fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + (hi - lo) * (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    /// A multiple of 1/16 in [-r, r]: sums of these are exact in f32.
-    fn dyadic(&mut self, r: f32) -> f32 {
-        let steps = (r * 16.0) as i64;
-        (self.below(2 * steps as u64 + 1) as i64 - steps) as f32 / 16.0
-    }
-    fn vec(&mut self, n: usize, mut f: impl FnMut(&mut Self) -> f32) -> Vec<f32> {
-        (0..n).map(|_| f(self)).collect()
-    }
-}
-
-/// How close GPU values must be to the CPU's.
-#[derive(Clone, Copy, Debug)]
-struct Tolerance {
-    name: &'static str,
-    abs: f32,
-    rel: f32,
-}
-
-/// Bit for bit (spikes, dyadic fixtures, same-order sums).
-const EXACT: Tolerance = Tolerance { name: "exact", abs: 0.0, rel: 0.0 };
-/// f32 sums in another order (random non-dyadic weights).
-const REORDERED_SUM: Tolerance = Tolerance { name: "reordered f32 sum", abs: 1e-5, rel: 1e-5 };
-
-#[track_caller]
-fn assert_close(what: &str, expected: &[f32], got: &[f32], tol: Tolerance) {
-    assert_eq!(expected.len(), got.len(), "{what}: length");
-    for (i, (&e, &g)) in expected.iter().zip(got).enumerate() {
-        let ok = if tol.abs == 0.0 && tol.rel == 0.0 { e.to_bits() == g.to_bits() } else { (e - g).abs() <= tol.abs + tol.rel * e.abs() };
-        assert!(ok, "{what}: index {i}: expected {e:e} ({:#010x}), got {g:e} ({:#010x}), tolerance {}", e.to_bits(), g.to_bits(), tol.name);
-    }
-}
 
 #[allow(clippy::too_many_arguments)]
 fn conv(rng: &mut Rng, in_ch: usize, out_ch: usize, kernel: usize, stride: usize, padding: usize, tebn: Option<usize>, dyadic: bool) -> Op {
@@ -463,57 +389,3 @@ on_both_backends!(bad_inputs_are_errors, |make| {
     assert!(matches!(b.step(&vec![0.0; 64], &[0], true), Err(EngineError::InputSize { .. })));
     assert!(matches!(b.step(&vec![0.0; 64], &[0, 2], true), Err(EngineError::Timestep { lane: 1, step: 2, .. })));
 });
-
-// ---------------------------------------------------------------------------------------------
-// Event binning
-
-#[test]
-fn gpu_binning_equals_bin_slices() {
-    let Some(ctx) = gpu() else { return };
-    let mut rng = Rng(30);
-    let sensor = Resolution { width: 17, height: 13 };
-    for polarity in [Polarity::Split, Polarity::Merged] {
-        let binner = GpuBinner::new(ctx.clone(), sensor, polarity);
-        for round in 0..4 {
-            let n = 50 + rng.below(3000) as usize;
-            let mut t = 0;
-            let events: Vec<Event> = (0..n)
-                .map(|_| {
-                    t += rng.below(5);
-                    // Hot pixels too, so atomics collide.
-                    let (x, y) = if rng.below(4) == 0 { (3, 5) } else { (rng.below(17) as u16, rng.below(13) as u16) };
-                    Event::new(t, x, y, rng.below(2) == 1)
-                })
-                .collect();
-            // Random, possibly empty or overlapping ranges.
-            let ranges: Vec<_> = (0..1 + round * 3)
-                .map(|_| {
-                    let a = rng.below(n as u64 + 1) as usize;
-                    let b = rng.below(n as u64 + 1) as usize;
-                    a.min(b)..a.max(b)
-                })
-                .collect();
-            let expected = bin_slices(&events, &ranges, sensor, polarity).unwrap();
-            let got = binner.bin(&events, &ranges).unwrap();
-            assert_eq!(expected.shape(), got.shape());
-            assert_close(&format!("{polarity:?} round {round}"), &expected.data, &got.data, EXACT);
-        }
-    }
-}
-
-#[test]
-fn gpu_binning_reports_the_same_errors() {
-    let Some(ctx) = gpu() else { return };
-    let sensor = Resolution { width: 4, height: 4 };
-    let events = vec![Event::new(0, 1, 1, true), Event::new(1, 4, 0, false), Event::new(2, 0, 9, true)];
-    let ranges = [0..1, 1..3];
-    let cpu = bin_slices(&events, &ranges, sensor, Polarity::Split).unwrap_err();
-    let gpu = GpuBinner::new(ctx.clone(), sensor, Polarity::Split).bin(&events, &ranges).unwrap_err();
-    assert_eq!(gpu.to_string(), cpu.to_string());
-    let two = bin_slices(&events[..1], std::slice::from_ref(&(0..1)), sensor, Polarity::Single).map(|_| ());
-    assert!(two.is_ok());
-    let both = vec![Event::new(0, 1, 1, true), Event::new(1, 1, 1, false)];
-    let cpu = bin_slices(&both, std::slice::from_ref(&(0..2)), sensor, Polarity::Single).unwrap_err();
-    let gpu = GpuBinner::new(ctx, sensor, Polarity::Single).bin(&both, std::slice::from_ref(&(0..2))).unwrap_err();
-    assert_eq!(gpu.to_string(), cpu.to_string());
-}
