@@ -114,10 +114,15 @@ pub trait Decoder: Send {
     /// The sensor size: from the options, else from the header, else `None`.
     fn resolution(&self) -> Option<Resolution>;
 
-    /// External triggers seen so far (formats without triggers: none).
+    /// External triggers seen so far, or since the last [`Decoder::take_triggers`] (formats
+    /// without triggers: none).
     fn triggers(&self) -> &[Trigger] {
         &[]
     }
+
+    /// Moves the triggers seen so far to the end of `out`, so a streaming reader can hand them
+    /// out batch by batch instead of letting them pile up for the whole input.
+    fn take_triggers(&mut self, _out: &mut Vec<Trigger>) {}
 
     /// Header facts worth showing a person (camera, chip, versions), as key/value pairs.
     fn metadata(&self) -> Vec<(String, String)> {

@@ -2,8 +2,9 @@
 //!
 //! Owns the one [`Event`] type of the crate, the sans-IO decoders (one module per format, each a
 //! state machine over `&[u8]` chunks that keeps its state between chunks), format detection, the
-//! file driver (memory-mapped) and the DV network driver (TCP / Unix socket), and the writers
-//! (AEDAT4, CSV, NPY). It knows nothing about frames or models.
+//! file drivers (memory-mapped: whole in `file`, in batches in `reader`) and the DV network
+//! driver (TCP / Unix socket), and the writers (AEDAT4, CSV, NPY). It knows nothing about frames
+//! or models.
 
 pub mod aedat2;
 pub mod aedat31;
@@ -17,6 +18,7 @@ pub mod file;
 mod header;
 mod records;
 pub mod prophesee;
+pub mod reader;
 pub mod socket;
 pub mod stats;
 pub mod write;
@@ -24,6 +26,7 @@ pub mod write;
 pub use decoder::{Decoder, DecoderOptions, Format, new_decoder};
 pub use error::{DecodeError, ReadError};
 pub use file::{Recording, read_bytes, read_file};
+pub use reader::EventReader;
 
 /// One event: a brightness change at pixel (`x`, `y`) at time `t`.
 ///

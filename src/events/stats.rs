@@ -1,4 +1,4 @@
-//! Summary statistics of a list of events (what `inspect` reports).
+//! Summary statistics of a list of events (what `inspect` reports), whole or batch by batch.
 
 use super::Event;
 
@@ -19,11 +19,25 @@ pub struct EventStats {
 }
 
 impl EventStats {
+    /// The statistics of no events, ready for [`EventStats::add`].
+    pub fn new() -> Self {
+        Self { monotonic: true, ..Self::default() }
+    }
+
     pub fn of(events: &[Event]) -> Self {
-        let mut s = Self { events: events.len() as u64, monotonic: true, ..Self::default() };
-        let (Some(first), Some(last)) = (events.first(), events.last()) else { return s };
-        let (mut t_min, mut t_max, mut x_max, mut y_max, mut on, mut back) = (u64::MAX, 0, 0, 0, 0u64, 0u64);
-        let mut prev = first.t;
+        let mut s = Self::new();
+        s.add(events);
+        s
+    }
+
+    /// Adds the next events of the same recording: adding a recording batch by batch gives
+    /// what [`EventStats::of`] gives for all of it (a step back across a batch boundary counts).
+    pub fn add(&mut self, events: &[Event]) {
+        let (Some(first), Some(last)) = (events.first(), events.last()) else { return };
+        let (mut t_min, mut t_max) = (self.t_min.unwrap_or(u64::MAX), self.t_max.unwrap_or(0));
+        let (mut x_max, mut y_max) = (self.x_max.unwrap_or(0), self.y_max.unwrap_or(0));
+        let (mut on, mut back) = (0u64, 0u64);
+        let mut prev = self.t_last.unwrap_or(first.t);
         for e in events {
             t_min = t_min.min(e.t);
             t_max = t_max.max(e.t);
@@ -33,13 +47,13 @@ impl EventStats {
             back += u64::from(e.t < prev);
             prev = e.t;
         }
-        s.on = on;
-        s.t_first = Some(first.t);
-        s.t_last = Some(last.t);
-        (s.t_min, s.t_max, s.x_max, s.y_max) = (Some(t_min), Some(t_max), Some(x_max), Some(y_max));
-        s.backward_steps = back;
-        s.monotonic = back == 0;
-        s
+        self.events += events.len() as u64;
+        self.on += on;
+        self.t_first = self.t_first.or(Some(first.t));
+        self.t_last = Some(last.t);
+        (self.t_min, self.t_max, self.x_max, self.y_max) = (Some(t_min), Some(t_max), Some(x_max), Some(y_max));
+        self.backward_steps += back;
+        self.monotonic = self.backward_steps == 0;
     }
 
     /// `t_last − t_first` in µs.

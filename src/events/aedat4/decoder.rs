@@ -273,6 +273,10 @@ impl Decoder for Aedat4Decoder {
         &self.triggers
     }
 
+    fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
+        out.append(&mut self.triggers);
+    }
+
     fn metadata(&self) -> Vec<(String, String)> {
         let Some(h) = &self.header else { return Vec::new() };
         let mut m = vec![("compression".to_string(), h.compression.name().to_string())];

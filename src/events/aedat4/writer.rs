@@ -1,13 +1,14 @@
 //! Writes AEDAT 4.0 files that DV and dv-processing read: one event stream (id 0), packets of
-//! at most `packet_events` events, optionally a trigger stream (id 1), and a FileDataTable so
-//! readers can seek by time.
+//! at most `packet_events` events, optionally a trigger stream (id 1, declared up front or added
+//! when the first trigger comes), and a FileDataTable so readers can seek by time.
 
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use super::compression::{Compression, compress};
 use super::flatbuf::Builder;
 use super::ioheader::{IoHeader, streams_xml};
 use super::{EVENT_BYTES, VERSION_LINE};
+use crate::events::write::shift_tail;
 use crate::events::{Event, Resolution, Trigger};
 
 #[derive(Clone, Debug)]
@@ -58,9 +59,7 @@ impl<W: Write + Seek> Aedat4Writer<W> {
     }
 
     fn create(mut out: W, options: WriterOptions, triggers: bool) -> io::Result<Self> {
-        let trigger_stream = triggers.then_some(TRIGGER_STREAM_ID);
-        let xml = streams_xml(STREAM_ID, trigger_stream, options.compression, options.resolution, &options.source);
-        let header = IoHeader::build(options.compression, -1, &xml);
+        let header = io_header(&options, triggers);
         out.write_all(VERSION_LINE)?;
         out.write_all(&(header.len() as u32).to_le_bytes())?;
         out.write_all(&header)?;
@@ -140,6 +139,39 @@ impl<W: Write + Seek> Aedat4Writer<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+impl<W: Read + Write + Seek> Aedat4Writer<W> {
+    /// Adds the trigger stream to a writer made without one, after packets were written: the
+    /// IOHeader grows, so the packets written so far move back (copied in place from the end).
+    /// `convert` learns that a Prophesee input has triggers only when the first one arrives.
+    pub fn add_trigger_stream(&mut self) -> io::Result<()> {
+        if self.triggers {
+            return Ok(());
+        }
+        let start = (VERSION_LINE.len() + 4) as u64;
+        let old = io_header(&self.options, false).len() as u64;
+        let header = io_header(&self.options, true);
+        let by = (header.len() as u64).checked_sub(old).ok_or_else(|| io::Error::other("the IOHeader with a trigger stream is shorter"))?;
+        shift_tail(&mut self.out, start + old, self.position, by)?;
+        self.out.seek(SeekFrom::Start(VERSION_LINE.len() as u64))?;
+        self.out.write_all(&(header.len() as u32).to_le_bytes())?;
+        self.out.write_all(&header)?;
+        self.position += by;
+        self.out.seek(SeekFrom::Start(self.position))?;
+        for entry in &mut self.table {
+            entry.payload_offset += by;
+        }
+        self.triggers = true;
+        Ok(())
+    }
+}
+
+/// The IOHeader flatbuffer: the event stream, and the trigger stream if `triggers`.
+fn io_header(options: &WriterOptions, triggers: bool) -> Vec<u8> {
+    let trigger_stream = triggers.then_some(TRIGGER_STREAM_ID);
+    let xml = streams_xml(STREAM_ID, trigger_stream, options.compression, options.resolution, &options.source);
+    IoHeader::build(options.compression, -1, &xml)
 }
 
 /// A size-prefixed `EVTS` flatbuffer holding `events`.

@@ -170,6 +170,10 @@ impl Decoder for Evt3Decoder {
         &self.body.triggers
     }
 
+    fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
+        out.append(&mut self.body.triggers);
+    }
+
     fn metadata(&self) -> Vec<(String, String)> {
         super::header::metadata(&self.body.header)
     }
