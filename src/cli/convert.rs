@@ -1,13 +1,15 @@
-//! `spikestream convert IN OUT`: any readable recording to AEDAT4, CSV or NPY (by extension).
+//! `spikestream convert IN OUT`: any readable recording to AEDAT4, CSV or NPY (by extension),
+//! read and written batch by batch so memory stays bounded whatever the size of the input.
 
-use std::path::PathBuf;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use spikestream::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
-use spikestream::events::write::{OutputKind, write_csv, write_npy};
-use spikestream::events::{ReadError, Resolution, read_file};
+use spikestream::events::write::{CsvWriter, NpyWriter, OutputKind};
+use spikestream::events::{Event, EventReader, Format, ReadError, Resolution, Trigger};
 
 use super::InputArgs;
 
@@ -38,47 +40,165 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let Some(kind) = OutputKind::from_path(&args.output) else {
         bail!("{}: unknown output extension; use .aedat4, .csv or .npy", args.output.display());
     };
-    let (recording, error) = match read_file(&args.input, args.read.read_options()) {
-        Ok(r) => (r, None),
-        Err(e @ ReadError::Decode { .. }) if args.partial => (e.partial().cloned().unwrap_or_default(), Some(e)),
-        Err(e @ ReadError::Decode { .. }) => {
-            let n = e.partial().map_or(0, |p| p.events.len());
-            return Err(anyhow::Error::new(e).context(format!("nothing written; {n} events decoded before the error (--partial writes them)")));
-        }
-        Err(e) => return Err(e.into()),
+    let mut reader = EventReader::open(&args.input, args.read.read_options())?;
+    // Written beside OUT and renamed at the end: a failed conversion leaves OUT as it was.
+    let mut output = PendingFile::create(&args.output)?;
+    let file = output.file.try_clone().with_context(|| format!("{}: cannot create", args.output.display()))?;
+    let write_failed = || format!("{}: write failed", args.output.display());
+    let mut sink = match kind {
+        OutputKind::Csv => Sink::Csv(CsvWriter::new(file).with_context(write_failed)?),
+        OutputKind::Npy => Sink::Npy(NpyWriter::new(file).with_context(write_failed)?),
+        OutputKind::Aedat4 => Sink::Aedat4Waiting { file, compression: args.compression },
     };
-    let file = std::fs::File::create(&args.output).with_context(|| format!("{}: cannot create", args.output.display()))?;
-    let events = &recording.events;
-    match kind {
-        OutputKind::Csv => write_csv(file, events),
-        OutputKind::Npy => write_npy(file, events),
-        OutputKind::Aedat4 => {
-            let resolution = recording.resolution.map(Ok).unwrap_or_else(|| infer_resolution(&args, events))?;
-            let mut options = WriterOptions::new(resolution);
-            options.compression = args.compression;
-            let mut writer = Aedat4Writer::new(std::io::BufWriter::new(file), options)?;
-            writer.write_events(events)?;
-            writer.finish().map(drop)
+    let (mut batch, mut written) = (Vec::new(), 0u64);
+    let error = loop {
+        match reader.next_batch(&mut batch) {
+            Ok(true) => {
+                sink.write(&reader, &batch).with_context(write_failed)?;
+                written += batch.len() as u64;
+            }
+            Ok(false) => break None,
+            Err(e @ ReadError::Decode { .. }) => break Some(e),
+            Err(e) => return Err(e.into()),
         }
+    };
+    let error = match error {
+        Some(e) if !args.partial => {
+            return Err(anyhow::Error::new(e).context(format!("nothing written; {written} events decoded before the error (--partial writes them)")));
+        }
+        other => other,
+    };
+    if let Some((w, h)) = sink.missing_size(&reader) {
+        bail!(
+            "{}: the input header has no sensor size and AEDAT4 needs one; pass --sensor WxH (the events span {}x{})",
+            args.input.display(),
+            u32::from(w) + 1,
+            u32::from(h) + 1
+        );
     }
-    .with_context(|| format!("{}: write failed", args.output.display()))?;
-    eprintln!("wrote {} events to {}", events.len(), args.output.display());
+    sink.finish(&reader).with_context(write_failed)?;
+    output.commit()?;
+    eprintln!("wrote {written} events to {}", args.output.display());
     match error {
         None => Ok(ExitCode::SUCCESS),
         Some(e) => {
-            eprintln!("error: {e}\n(wrote the {} events decoded before it)", events.len());
+            eprintln!("error: {e}\n(wrote the {written} events decoded before it)");
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-/// AEDAT4 needs a sensor size; refuse to guess one silently.
-fn infer_resolution(args: &ConvertArgs, events: &[spikestream::events::Event]) -> anyhow::Result<Resolution> {
-    let (w, h) = events.iter().fold((0u16, 0u16), |(w, h), e| (w.max(e.x), h.max(e.y)));
-    bail!(
-        "{}: the input header has no sensor size and AEDAT4 needs one; pass --sensor WxH (the events span {}x{})",
-        args.input.display(),
-        u32::from(w) + 1,
-        u32::from(h) + 1
-    )
+enum Sink {
+    Csv(CsvWriter<File>),
+    Npy(NpyWriter<File>),
+    /// The AEDAT4 writer needs the sensor size for its header, known once the input's header
+    /// was read: it starts with the first batch.
+    Aedat4Waiting { file: File, compression: Compression },
+    Aedat4(Aedat4Writer<File>),
+    /// The first batch came without a sensor size: nothing is written, and the largest x and y
+    /// go into the error.
+    Aedat4NoSize { span: (u16, u16) },
+}
+
+impl Sink {
+    fn write(&mut self, reader: &EventReader, events: &[Event]) -> anyhow::Result<()> {
+        if let Sink::Aedat4Waiting { file, compression } = self {
+            *self = match reader.resolution() {
+                Some(resolution) => Sink::Aedat4(start_aedat4(file, *compression, resolution)?),
+                None => Sink::Aedat4NoSize { span: (0, 0) },
+            };
+        }
+        match self {
+            Sink::Csv(w) => w.write(events)?,
+            Sink::Npy(w) => w.write(events)?,
+            Sink::Aedat4(w) => {
+                w.write_events(events)?;
+                if !reader.triggers().is_empty() {
+                    w.add_trigger_stream()?;
+                    let triggers: Vec<Trigger> = reader.triggers().iter().map(|t| dv_trigger(reader.format(), t)).collect();
+                    w.write_triggers(&triggers)?;
+                }
+            }
+            Sink::Aedat4NoSize { span } => *span = events.iter().fold(*span, |(w, h), e| (w.max(e.x), h.max(e.y))),
+            Sink::Aedat4Waiting { .. } => unreachable!("replaced above"),
+        }
+        Ok(())
+    }
+
+    /// The largest x and y of the events, when the output is AEDAT4 and the input has no size.
+    fn missing_size(&self, reader: &EventReader) -> Option<(u16, u16)> {
+        match self {
+            Sink::Aedat4NoSize { span } => Some(*span),
+            Sink::Aedat4Waiting { .. } if reader.resolution().is_none() => Some((0, 0)),
+            _ => None,
+        }
+    }
+
+    fn finish(self, reader: &EventReader) -> anyhow::Result<()> {
+        match self {
+            Sink::Csv(w) => drop(w.finish()?),
+            Sink::Npy(w) => drop(w.finish()?),
+            Sink::Aedat4(w) => drop(w.finish()?),
+            // An input without events: the writer starts here, from the header's size.
+            Sink::Aedat4Waiting { file, compression } => match reader.resolution() {
+                Some(resolution) => drop(start_aedat4(&file, compression, resolution)?.finish()?),
+                None => bail!("no sensor size for the AEDAT4 header"),
+            },
+            Sink::Aedat4NoSize { .. } => bail!("no sensor size for the AEDAT4 header"),
+        }
+        Ok(())
+    }
+}
+
+fn start_aedat4(file: &File, compression: Compression, resolution: Resolution) -> anyhow::Result<Aedat4Writer<File>> {
+    let options = WriterOptions { compression, ..WriterOptions::new(resolution) };
+    Ok(Aedat4Writer::new(file.try_clone()?, options)?)
+}
+
+/// A trigger as AEDAT4 stores it: the DV trigger type as `channel`. AEDAT4 inputs have it
+/// already; Prophesee edges become EXTERNAL_SIGNAL_RISING_EDGE (1) or _FALLING_EDGE (2), and
+/// their channel number is lost (DV triggers have none).
+fn dv_trigger(input: Format, t: &Trigger) -> Trigger {
+    match input {
+        Format::Aedat4 | Format::Aedat4Stream => *t,
+        _ => Trigger { channel: if t.rising { 1 } else { 2 }, ..*t },
+    }
+}
+
+/// The output, written under a temporary name in the same folder and renamed to its own when
+/// complete; removed if dropped before [`PendingFile::commit`].
+struct PendingFile {
+    file: File,
+    temp: PathBuf,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl PendingFile {
+    fn create(target: &Path) -> anyhow::Result<Self> {
+        let name = target.file_name().map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+        let temp = target.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)
+            .with_context(|| format!("{}: cannot create (writing {})", target.display(), temp.display()))?;
+        Ok(Self { file, temp, target: target.to_path_buf(), committed: false })
+    }
+
+    fn commit(&mut self) -> anyhow::Result<()> {
+        std::fs::rename(&self.temp, &self.target).with_context(|| format!("{}: cannot rename {} to it", self.target.display(), self.temp.display()))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
 }

@@ -1,4 +1,4 @@
-//! `spikestream inspect FILE [--json]`.
+//! `spikestream inspect FILE [--json]`: the summary of a recording, read in batches.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use spikestream::events::stats::EventStats;
-use spikestream::events::{ReadError, Recording, read_file};
+use spikestream::events::{EventReader, Format, ReadError, Resolution};
 
 use super::InputArgs;
 
@@ -22,33 +22,47 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
-    let (recording, error) = match read_file(&args.file, args.input.read_options()) {
-        Ok(r) => (r, None),
-        Err(e @ ReadError::Decode { .. }) => (e.partial().cloned().unwrap_or_default(), Some(e)),
-        Err(e) => return Err(e.into()),
+    // Batch by batch, so memory stays bounded whatever the size of the file.
+    let mut reader = EventReader::open(&args.file, args.input.read_options())?;
+    let (mut stats, mut batch) = (EventStats::new(), Vec::new());
+    let error = loop {
+        match reader.next_batch(&mut batch) {
+            Ok(true) => stats.add(&batch),
+            Ok(false) => break None,
+            Err(e @ ReadError::Decode { .. }) => break Some(e),
+            Err(e) => return Err(e.into()),
+        }
     };
-    let stats = EventStats::of(&recording.events);
+    let summary = Summary { format: reader.format(), resolution: reader.resolution(), triggers: reader.trigger_count(), metadata: reader.metadata() };
     let mut out = std::io::stdout().lock();
     if args.json {
-        writeln!(out, "{}", json(&args.file, &recording, &stats, error.as_ref()))?;
+        writeln!(out, "{}", json(&args.file, &summary, &stats, error.as_ref()))?;
     } else {
-        human(&mut out, &args.file, &recording, &stats)?;
+        human(&mut out, &args.file, &summary, &stats)?;
     }
     match error {
         None => Ok(ExitCode::SUCCESS),
         Some(e) => {
-            eprintln!("error: {e}\n(the summary above covers the {} events decoded before it)", recording.events.len());
+            eprintln!("error: {e}\n(the summary above covers the {} events decoded before it)", stats.events);
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-fn json(path: &std::path::Path, r: &Recording, s: &EventStats, error: Option<&ReadError>) -> serde_json::Value {
+/// What the reader knows at the end, beside the event statistics.
+struct Summary {
+    format: Format,
+    resolution: Option<Resolution>,
+    triggers: u64,
+    metadata: Vec<(String, String)>,
+}
+
+fn json(path: &std::path::Path, r: &Summary, s: &EventStats, error: Option<&ReadError>) -> serde_json::Value {
     let metadata: serde_json::Map<String, serde_json::Value> =
         r.metadata.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
     serde_json::json!({
         "file": path.display().to_string(),
-        "format": r.format.map(|f| f.name()),
+        "format": r.format.name(),
         "width": r.resolution.map(|r| r.width),
         "height": r.resolution.map(|r| r.height),
         "events": s.events,
@@ -61,16 +75,16 @@ fn json(path: &std::path::Path, r: &Recording, s: &EventStats, error: Option<&Re
         "backward_steps": s.backward_steps,
         "x_max": s.x_max,
         "y_max": s.y_max,
-        "triggers": r.triggers.len(),
+        "triggers": r.triggers,
         "metadata": metadata,
         "error": error.map(|e| e.to_string()),
     })
 }
 
-fn human(out: &mut impl Write, path: &std::path::Path, r: &Recording, s: &EventStats) -> std::io::Result<()> {
+fn human(out: &mut impl Write, path: &std::path::Path, r: &Summary, s: &EventStats) -> std::io::Result<()> {
     let or_dash = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
     writeln!(out, "file        {}", path.display())?;
-    writeln!(out, "format      {}", r.format.map_or("-".to_string(), |f| f.to_string()))?;
+    writeln!(out, "format      {}", r.format)?;
     match (r.resolution, s.x_max, s.y_max) {
         (Some(res), _, _) => writeln!(out, "resolution  {res}")?,
         (None, Some(x), Some(y)) => {
@@ -93,8 +107,8 @@ fn human(out: &mut impl Write, path: &std::path::Path, r: &Recording, s: &EventS
     } else {
         writeln!(out, "monotonic   no ({} backward steps)", s.backward_steps)?;
     }
-    if !r.triggers.is_empty() {
-        writeln!(out, "triggers    {}", r.triggers.len())?;
+    if r.triggers > 0 {
+        writeln!(out, "triggers    {}", r.triggers)?;
     }
     for (k, v) in &r.metadata {
         writeln!(out, "  {k}: {v}")?;
