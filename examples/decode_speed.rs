@@ -7,10 +7,13 @@
 //! decode_speed mutants [EVENTS]          digests of seeded corrupted inputs, every format
 //! ```
 //!
-//! `time` measures two ways: `buffer` decodes the file's bytes (read once into memory) into a
+//! `time` measures three ways: `buffer` decodes the file's bytes (read once into memory) into a
 //! reused `Vec<Event>`, the engine's steady state; `file` is [`read_file`] from the path each
-//! time (memory map, fresh vector, page faults included), which is what the peers do. `digest`
-//! and `mutants` exist to check that a decoder optimisation changed no output, error included.
+//! time (memory map, fresh vector, page faults included), which is what the peers do; `stream`
+//! opens the path each time with [`EventReader`] and decodes it batch by batch into one reused
+//! buffer (what `inspect` and `convert` do, and what dv-processing's `getNextEventBatch` and
+//! expelliarmus's chunked reads do). `digest` and `mutants` exist to check that a decoder
+//! optimisation changed no output, error included.
 
 #[path = "../benches/common/synth.rs"]
 mod synth;
@@ -22,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use spikestream::events::aedat4::{Parallelism, set_parallelism};
 use spikestream::events::file::ReadOptions;
-use spikestream::events::{DecoderOptions, Event, Format, new_decoder, read_file};
+use spikestream::events::{DecoderOptions, Event, EventReader, Format, new_decoder, read_file};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -108,7 +111,7 @@ fn time(format: Format, path: &Path, seconds: f64) {
     let mut out = Vec::new();
     decode_into(format, &bytes, &mut out); // warm-up; sizes the buffer once
     let events = out.len();
-    let budget = Duration::from_secs_f64(seconds / 2.0);
+    let budget = Duration::from_secs_f64(seconds / 3.0);
     let (buffer, buffer_cpu) = repeat(budget, || {
         out.clear();
         decode_into(format, &bytes, &mut out);
@@ -120,6 +123,16 @@ fn time(format: Format, path: &Path, seconds: f64) {
         assert_eq!(rec.events.len(), events);
         std::hint::black_box(rec);
     });
+    let mut batch = Vec::new();
+    let (stream, stream_cpu) = repeat(budget, || {
+        let mut reader = EventReader::open(path, options).expect("a readable file");
+        let mut n = 0;
+        while reader.next_batch(&mut batch).expect("the file decodes") {
+            n += batch.len();
+            std::hint::black_box(&batch);
+        }
+        assert_eq!(n, events);
+    });
     let secs = |d: &Duration| d.as_secs_f64();
     println!(
         "{}",
@@ -129,6 +142,8 @@ fn time(format: Format, path: &Path, seconds: f64) {
             "buffer_best_cpu_s": secs(&buffer_cpu[0]), "buffer_median_cpu_s": secs(&buffer_cpu[buffer_cpu.len() / 2]),
             "file_best_s": secs(&file[0]), "file_median_s": secs(&file[file.len() / 2]), "file_runs": file.len(),
             "file_best_cpu_s": secs(&file_cpu[0]), "file_median_cpu_s": secs(&file_cpu[file_cpu.len() / 2]),
+            "stream_best_s": secs(&stream[0]), "stream_median_s": secs(&stream[stream.len() / 2]), "stream_runs": stream.len(),
+            "stream_best_cpu_s": secs(&stream_cpu[0]), "stream_median_cpu_s": secs(&stream_cpu[stream_cpu.len() / 2]),
         })
     );
 }

@@ -20,8 +20,12 @@ AEDAT2 IMU samples) is not credited for them; differing counts are flagged.
 Columns: `buffer` = spikestream decoding the file's bytes, already in memory, into a reused
 event vector (the engine's steady state, and what the issue's goals name); `file` =
 `spikestream::events::read_file` from the path (memory map, fresh vector, page faults
-included), which is what the peers do (they read the file and allocate their arrays). The ratios
-are peer time over ours; the `file` one is like for like.
+included), which is what the peers do (they read the file and allocate their arrays); `stream` =
+`spikestream::events::EventReader` from the path, batch by batch (2 MiB of file at a time) into
+one reused vector, bounded memory (what `inspect` and `convert` do; dv-processing's
+`getNextEventBatch` loop is the peer that works the same way). The ratios are peer time over
+ours; the `file` one is like for like with the peers that return whole arrays, the `stream` one
+with dv-processing.
 
 `--threads N` (N > 1) pins every run, ours and the peers', to cores C..C+N-1 instead, lets
 spikestream decode runs of whole AEDAT4 packets on N rayon threads (`AEDAT4_PARALLEL=always`:
@@ -209,7 +213,7 @@ def main():
             ours, peers = None, {}
             for _ in range(args.rounds):
                 run = pinned(cores, [binary(), "time", fmt, path, args.seconds], ours_env)
-                ours = best(ours, run, [f"{m}_best{c}_s" for m in ["buffer", "file"] for c in ["", "_cpu"]])
+                ours = best(ours, run, [f"{m}_best{c}_s" for m in ["buffer", "file", "stream"] for c in ["", "_cpu"]])
                 for p in PEERS[fmt]:
                     run = pinned(cores, [sys.executable, __file__, "--peer", p, fmt, path, args.seconds])
                     peers[p] = best(peers.get(p), run, ["best_s", "best_cpu_s"])
@@ -229,7 +233,8 @@ def print_table(rows, clock, threads=1):
     c = "_cpu" if clock == "cpu" else ""
     mev = lambda n, s: n / s / 1e6
     peer_names = [p for p in ["expelliarmus", "dv-processing", "aedat", "tonic"] if any(p in r["peers"] for r in rows)]
-    head = ["format", "input", "events", "spikestream buffer", "spikestream file", *peer_names, "file ÷ fastest peer", "buffer ÷ fastest peer"]
+    head = ["format", "input", "events", "spikestream buffer", "spikestream file", "spikestream stream", *peer_names,
+            "file ÷ fastest peer", "buffer ÷ fastest peer", "stream ÷ fastest peer"]
     timed = "process CPU time" if clock == "cpu" else "wall clock"
     where = "one core" if threads <= 1 else f"{threads} cores (spikestream AEDAT4 on {threads} threads)"
     print(f"Million events per second, {where}, best run by {timed}; `—` = the peer does not read the format.\n")
@@ -238,7 +243,7 @@ def print_table(rows, clock, threads=1):
     notes = []
     for r in rows:
         ours, n = r["spikestream"], r["spikestream"]["events"]
-        cells = [r["format"], r["input"], f"{n:,}", f"{mev(n, ours[f'buffer_best{c}_s']):.0f}", f"{mev(n, ours[f'file_best{c}_s']):.0f}"]
+        cells = [r["format"], r["input"], f"{n:,}", *(f"{mev(n, ours[f'{m}_best{c}_s']):.0f}" for m in ["buffer", "file", "stream"])]
         fastest = None
         for p in peer_names:
             res = r["peers"].get(p)
@@ -254,7 +259,7 @@ def print_table(rows, clock, threads=1):
                     notes.append(f"{p} on {r['input']}: returns {res['events']:,} records, spikestream {n:,} events")
                 cells.append(f"{mev(n, res[f'best{c}_s']):.1f}{mark}")
                 fastest = res[f"best{c}_s"] if fastest is None else min(fastest, res[f"best{c}_s"])
-        for col in ["file", "buffer"]:
+        for col in ["file", "buffer", "stream"]:
             cells.append(f"{fastest / ours[f'{col}_best{c}_s']:.1f}×" if fastest else "—")
         print("| " + " | ".join(cells) + " |")
     for note in notes:
