@@ -1,36 +1,45 @@
 //! The CPU backend's fast convolution: the same equation as [`super::kernels::conv_scatter`]
 //! (the specification, kept for tests), organised for the cache and the vector units.
 //!
-//! Weights are packed once per layer in blocks of `nb` (64) output channels,
-//! `[block][tap][in][nb]`. Each timestep the input's density picks the kernel:
+//! Weights are packed once per layer in blocks of `nb` (64) output channels and chunks of 8
+//! input channels, `[block][ci/8][tap][8][nb]` (one chunk of a 3×3 kernel is 18 KB, an L1's
+//! worth; layers whose width is no multiple of 8 have one chunk). Each timestep the input's
+//! density picks the kernel:
 //! - **Winograd** F(2×2, 3×3) ([`super::winograd`]) for 3×3 stride-1 layers where it beats the
-//!   sparse kernel ([`winograd_pays`]): average-pooled spikes always, spikes in wide layers;
-//! - **sparse** (spikes elsewhere; any input with few non-zeros): the non-zero channels of every
-//!   input pixel are listed once; each output pixel of a block then adds the `nb`-wide weight row
-//!   of every listed channel under every tap (binary input: adds only), in registers, and is
-//!   stored once with the TEBN scale applied;
+//!   sparse kernels ([`winograd_pays`]): average-pooled spikes;
+//! - **spikes** ([`super::conv_spikes`], binary input, a multiple of 8 channels): adds of weight
+//!   rows listed per (chunk, pixel) from a bit mask, chunk by chunk over a tile of pixels so the
+//!   rows come from L1;
+//! - **sparse** ([`super::conv_sparse`], other inputs with few non-zeros): the non-zero channels
+//!   of every input pixel are listed; each output pixel adds (or multiplies and adds) the weight
+//!   rows of every listed channel under every tap, in registers;
 //! - **dense** (other geometries with ≥ 40 % non-zero inputs): a register-blocked direct
 //!   convolution over a zero-padded copy of the input, 6 output pixels × 16 channels per FMA tile
 //!   ([`super::conv_dense`]).
 //!
-//! Work is split into (sample, pixel chunk, block group) tasks so small late layers still use
-//! every thread and read each weight block once.
+//! Work is split into (block group, sample, pixel range) tasks so small late layers still use
+//! every thread and each thread's consecutive tasks share a block's weights.
 //! With dyadic weights every sum and product is exact, so all kernels equal the specification
 //! bit for bit; otherwise they differ from it only in summation order (and fused multiply-adds,
 //! which round once where the specification rounds twice). The large buffers (nonzero lists,
-//! padded inputs, Winograd panels) live in [`ConvScratch`] and are reused; per step only a few
-//! small per-task index vectors are allocated.
+//! masks, padded inputs, Winograd panels) live in [`ConvScratch`] and are reused; per step only
+//! a few small per-task index vectors are allocated.
 
 use std::ops::Range;
 
 use rayon::prelude::*;
 
 use super::conv_dense;
+use super::conv_sparse::{self, Nonzeros};
+use super::conv_spikes::{self, SpikeScratch, TileRows};
 use super::winograd::{self, Winograd, WinogradScratch};
 use crate::model::graph::{Conv, Shape};
 
-/// Inputs with more than this fraction of non-zero values take the dense kernel.
+/// Inputs with more than this fraction of non-zero values take the dense kernel, binary ones
+/// above [`SPIKES_DENSE_ABOVE`] (the spike kernel beats the dense one up to 70–90 % on the
+/// machine of BENCHMARKS.md: stride-2 layers of 64–256 channels).
 const DENSE_ABOVE: f32 = 0.4;
+const SPIKES_DENSE_ABOVE: f32 = 0.8;
 
 /// One conv layer's weights in the kernels' layout.
 pub struct PackedConv {
@@ -42,8 +51,10 @@ pub struct PackedConv {
     /// Output channels per block: 8, 16, 32 or 64.
     nb: usize,
     blocks: usize,
-    /// `[blocks][k·k][ci][nb]`, zero past `co`.
-    weight: Vec<f32>,
+    /// Input channels per chunk: 8 where `ci` is a multiple of 8, else `ci`.
+    cw: usize,
+    /// `[blocks][ci/cw][k·k][cw][nb]`, zero past `co`, starting on a cache line.
+    weight: Aligned,
     /// `[blocks·nb]`, zero past `co`.
     bias: Vec<f32>,
     /// The same weights for the Winograd kernel, where it applies.
@@ -51,6 +62,10 @@ pub struct PackedConv {
 }
 
 impl PackedConv {
+    pub fn blocks(&self) -> usize {
+        self.blocks
+    }
+
     /// Packs PyTorch `[out, in, k, k]` weights.
     pub fn new(c: &Conv) -> Self {
         let (ci, co, k) = (c.in_ch, c.out_ch, c.kernel);
@@ -58,23 +73,51 @@ impl PackedConv {
         // 64 lanes (eight AVX2 registers) unless the layer is narrower.
         let nb = [64, 32, 16, 8].into_iter().find(|&nb| nb / 2 < co.div_ceil(8) * 8).unwrap_or(8);
         let blocks = co.div_ceil(nb);
-        let mut weight = vec![0.0; blocks * kk * ci * nb];
+        let cw = if ci.is_multiple_of(conv_spikes::CW) { conv_spikes::CW } else { ci };
+        let mut p = Self { ci, co, k, stride: c.stride, pad: c.padding, nb, blocks, cw, weight: Aligned::zeroed(blocks * kk * ci * nb), bias: vec![0.0; blocks * nb], winograd: Winograd::new(c) };
+        let w = p.weight.as_mut_slice();
         for o in 0..co {
             let (blk, lane) = (o / nb, o % nb);
             for i in 0..ci {
                 for t in 0..kk {
-                    weight[((blk * kk + t) * ci + i) * nb + lane] = c.weight[(o * ci + i) * kk + t];
+                    w[((blk * kk * ci) + p_row(ci, cw, kk, t, i)) * nb + lane] = c.weight[(o * ci + i) * kk + t];
                 }
             }
         }
-        let mut bias = vec![0.0; blocks * nb];
-        bias[..co].copy_from_slice(&c.bias);
-        Self { ci, co, k, stride: c.stride, pad: c.padding, nb, blocks, weight, bias, winograd: Winograd::new(c) }
+        p.bias[..co].copy_from_slice(&c.bias);
+        p
     }
 
     fn block(&self, blk: usize) -> (&[f32], &[f32]) {
         let len = self.k * self.k * self.ci * self.nb;
-        (&self.weight[blk * len..(blk + 1) * len], &self.bias[blk * self.nb..(blk + 1) * self.nb])
+        (&self.weight.as_slice()[blk * len..(blk + 1) * len], &self.bias[blk * self.nb..(blk + 1) * self.nb])
+    }
+}
+
+/// The row of (tap `t`, input channel `i`) within a block: chunk, then tap, then channel.
+fn p_row(ci: usize, cw: usize, kk: usize, t: usize, i: usize) -> usize {
+    debug_assert!(i < ci && t < kk);
+    ((i / cw) * kk + t) * cw + i % cw
+}
+
+/// Floats starting on a 64-byte boundary, so every 64-lane weight row is four whole cache lines.
+struct Aligned {
+    buf: Vec<f32>,
+    at: usize,
+    len: usize,
+}
+
+impl Aligned {
+    fn zeroed(len: usize) -> Self {
+        let buf = vec![0.0; len + 16];
+        let at = buf.as_ptr().align_offset(64).min(16);
+        Self { buf, at, len }
+    }
+    fn as_slice(&self) -> &[f32] {
+        &self.buf[self.at..self.at + self.len]
+    }
+    fn as_mut_slice(&mut self) -> &mut [f32] {
+        &mut self.buf[self.at..self.at + self.len]
     }
 }
 
@@ -83,58 +126,132 @@ impl PackedConv {
 pub struct ConvScratch {
     nonzeros: Vec<Nonzeros>,
     padded: Vec<Vec<f32>>,
+    spikes: SpikeScratch,
     winograd: WinogradScratch,
 }
 
 /// `out[b] = scale[b] · conv(input[b])` for every sample `b` (see the module doc).
 /// `input`: `[B, Hi, Wi, Ci]`; `out`: `[B, Ho, Wo, Co]`; `scale`: one factor per sample (1 = none).
 pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p: &PackedConv, scale: &[f32], scratch: &mut ConvScratch) {
+    conv_with(input, out, si, so, p, scale, scratch, Mode::Auto);
+}
+
+/// Which kernels [`conv_with`] may choose from (tests and measurements pin them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Mode {
+    /// By the input's density and the cost model, as [`conv`] does.
+    Auto,
+    /// Winograd wherever it applies.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Winograd,
+    /// Never Winograd.
+    #[cfg_attr(not(test), allow(dead_code))]
+    NoWinograd,
+    /// The portable code only (the sparse kernels built without AVX2, no Winograd or dense
+    /// kernel), as on a CPU without AVX2 and FMA.
+    Portable,
+}
+
+/// The kernel a [`conv_with`] call ran.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Ran {
+    Winograd,
+    Spikes,
+    /// The general sparse kernel or the dense one, per sample.
+    SparseOrDense,
+}
+
+/// [`conv`] with the kernels `mode` allows; returns the kernel that ran.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p: &PackedConv, scale: &[f32], scratch: &mut ConvScratch, mode: Mode) -> Ran {
+    let simd = mode != Mode::Portable && conv_dense::available();
     let batch = scale.len();
     let input = &input[..batch * si.len()];
-    // One pass counts each sample's non-zeros (inputs are large next to this; read them once).
-    let nonzeros: Vec<usize> = input.chunks_exact(si.len()).map(|x| x.iter().filter(|&&v| v != 0.0).count()).collect();
-    if let Some(w) = &p.winograd
-        && winograd_pays(nonzeros.iter().sum::<usize>() as f32 / input.len() as f32, si.c, so.c)
+    // One pass counts each sample's non-zeros and ones (inputs are large next to this; read them once).
+    let counts: Vec<(usize, usize)> = input.chunks_exact(si.len()).map(count).collect();
+    let nonzeros: usize = counts.iter().map(|c| c.0).sum();
+    let binary = counts.iter().all(|&(nz, ones)| nz == ones);
+    let density = nonzeros as f32 / input.len() as f32;
+    if simd
+        && let Some(w) = &p.winograd
+        && match mode {
+            Mode::Auto => winograd_pays(density, binary, si.c, so.c, batch * so.h * so.w),
+            Mode::Winograd => true,
+            Mode::NoWinograd | Mode::Portable => false,
+        }
     {
-        return winograd::conv(input, out, si, so, w, &p.bias[..p.co], scale, &mut scratch.winograd);
+        winograd::conv(input, out, si, so, w, &p.bias[..p.co], scale, &mut scratch.winograd);
+        return Ran::Winograd;
     }
-    let dense_ok = conv_dense::available();
+    let plane = so.h * so.w;
+    assert!(out.len() >= batch * plane * so.c);
+    let out = OutPlanes { ptr: out.as_mut_ptr(), len: batch * plane * so.c, plane: plane * so.c };
+    let geometry = |b: usize| Geometry { si, so, p, scale: scale[b], simd };
+    if binary && conv_spikes::applies(&geometry(0)) && (!simd || density <= SPIKES_DENSE_ABOVE) {
+        spikes(input, &out, batch, plane, &geometry, &mut scratch.spikes);
+        return Ran::Spikes;
+    }
     scratch.nonzeros.resize_with(batch, Nonzeros::default);
     scratch.padded.resize_with(batch, Vec::new);
     let mut dense = vec![false; batch];
     for (b, x) in input.chunks_exact(si.len()).enumerate() {
-        dense[b] = dense_ok && nonzeros[b] as f32 > DENSE_ABOVE * x.len() as f32;
+        dense[b] = simd && counts[b].0 as f32 > DENSE_ABOVE * x.len() as f32;
         if dense[b] {
             pad_input(x, si, p.pad, &mut scratch.padded[b]);
         } else {
-            scratch.nonzeros[b].fill(x, si.c, p.nb);
+            scratch.nonzeros[b].fill(x, &geometry(b));
         }
     }
-    let plane = so.h * so.w;
-    // Tasks are (sample, pixel chunk, block group): chunks of up to 96 pixels (whole dense
-    // tiles) so a block's weights are reused from cache, and enough block groups for about
-    // eight tasks per sample, so small late layers still split and read each block once.
+    // Pixel chunks of up to 96 pixels (whole dense tiles) so a block's weights are reused from
+    // cache, and enough block groups for about eight tasks per sample, so small late layers
+    // still split and read each block once.
     let chunk = plane.min(96).div_ceil(conv_dense::MR) * conv_dense::MR;
     let chunks = plane.div_ceil(chunk);
     let groups = 8usize.div_ceil(chunks).min(p.blocks);
     let per_group = p.blocks.div_ceil(groups);
     let (nonzeros, padded) = (&scratch.nonzeros, &scratch.padded);
-    assert!(out.len() >= batch * plane * so.c);
-    let out = OutPlanes { ptr: out.as_mut_ptr(), len: batch * plane * so.c, plane: plane * so.c };
     (0..batch * chunks * groups).into_par_iter().for_each(|task| {
         let (b, n, grp) = (task / (chunks * groups), task / groups % chunks, task % groups);
-        let t = Task {
-            out: &out,
-            sample: b,
-            pixels: n * chunk..((n + 1) * chunk).min(plane),
-            blocks: grp * per_group..((grp + 1) * per_group).min(p.blocks),
-        };
-        let g = Geometry { si, so, p, scale: scale[b] };
+        let t = Task { out: &out, sample: b, pixels: n * chunk..((n + 1) * chunk).min(plane), blocks: grp * per_group..((grp + 1) * per_group).min(p.blocks) };
         if dense[b] {
-            conv_dense::task(&t, &padded[b], &g);
+            conv_dense::task(&t, &padded[b], &geometry(b));
         } else {
-            sparse_task(&t, &nonzeros[b], &g);
+            conv_sparse::task(&t, &nonzeros[b], &geometry(b));
         }
+    });
+    Ran::SparseOrDense
+}
+
+/// (non-zero values, values equal to 1) of one sample.
+fn count(x: &[f32]) -> (usize, usize) {
+    x.iter().fold((0, 0), |(nz, ones), &v| (nz + usize::from(v != 0.0), ones + usize::from(v == 1.0)))
+}
+
+/// Binary inputs by [`conv_spikes`]: masks per sample, row lists per (sample, tile), then one
+/// task per (block, sample, tile), block-major so each thread's consecutive tasks share a block's
+/// weights (across tiles and samples).
+fn spikes<'a>(input: &[f32], out: &OutPlanes, batch: usize, plane: usize, geometry: &(dyn Fn(usize) -> Geometry<'a> + Sync), s: &mut SpikeScratch) {
+    let g = geometry(0);
+    let (si, blocks) = (g.si, g.p.blocks);
+    let tiles = plane.div_ceil(conv_spikes::TILE);
+    let per_tile = plane.div_ceil(tiles);
+    let tile = |n: usize| n * per_tile..((n + 1) * per_tile).min(plane);
+    // Never shrink: layers share these, and a smaller layer must not free a larger one's lists.
+    if s.masks.len() < batch {
+        s.masks.resize_with(batch, Vec::new);
+    }
+    if s.tiles.len() < batch * tiles {
+        s.tiles.resize_with(batch * tiles, TileRows::default);
+    }
+    s.masks[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(m, x)| conv_spikes::masks(x, si.c, m, g.simd));
+    let masks = &s.masks;
+    s.tiles[..batch * tiles].par_iter_mut().enumerate().for_each(|(i, rows)| conv_spikes::tile_rows(tile(i % tiles), &masks[i / tiles], &g, rows));
+    let rows = &s.tiles;
+    (0..blocks * batch * tiles).into_par_iter().for_each(|task| {
+        let (blk, i) = (task / (batch * tiles), task % (batch * tiles));
+        let b = i / tiles;
+        let t = Task { out, sample: b, pixels: tile(i % tiles), blocks: blk..blk + 1 };
+        conv_spikes::task(&t, &rows[i], &geometry(b));
     });
 }
 
@@ -179,18 +296,32 @@ impl Task<'_> {
     }
 }
 
-/// Whether the Winograd kernel beats the sparse one at this input density. Measured on the
-/// 2-core Zen 4 of BENCHMARKS.md (vgg11_48_legacy and vgg11_dvs, per layer, one thread), per
-/// output pixel: the sparse kernel adds about 11 weight lanes per ns (`density · 9 · ci · co` of
-/// them), 18 where a 64-channel block's weights (`ci · 9 · 64` floats) fit in half the L2, the
-/// Winograd product does about `42 · ci / (ci + 16)` multiply-adds per ns (`4 · ci · co`; short
-/// sums pay more for the tile stores) and its transforms take about `1.8 · (ci + co)` ns. So spikes (10–25 % non-zero) take the sparse kernel in narrow
-/// layers and Winograd in wide ones; average-pooled spikes (≥ 40 %) always Winograd.
-fn winograd_pays(density: f32, ci: usize, co: usize) -> bool {
-    let (ci, co) = (ci as f32, co as f32);
-    let sparse_rate = if ci * 9.0 * 64.0 * 4.0 <= 512.0 * 1024.0 { 18.0 } else { 11.0 };
-    let sparse_ns = density * 9.0 * ci * co / sparse_rate;
-    let winograd_ns = 4.0 * ci * co / (42.0 * ci / (ci + 16.0)) + 1.8 * (ci + co);
+/// Whether the Winograd kernel beats the sparse ones on `pixels` output pixels (the whole
+/// batch) at this input density. Costs in ns, fitted on the 2-core Zen 4 of BENCHMARKS.md
+/// (`conv_tests::conv_rates`: vgg11_48_legacy's spike layers at 5–40 % non-zero, one thread,
+/// caches flushed as in a whole network, whose weights do not fit in the L3), each plus the
+/// time to stream its weights from memory at 20 GB/s:
+/// - spike kernel (binary input): per pixel `d·9·ci·co` lane adds at 45 per ns, and
+///   `ci/8 · (36 + 7·co/64)` for the row lists and each chunk's accumulator round trip;
+///   weights `36·ci·co` bytes;
+/// - general sparse kernel (other inputs): per pixel `d·9·ci·co` lane adds at 11 per ns (18
+///   where a 64-channel block's weights fit in half the L2); the same weights;
+/// - Winograd: per pixel `4·ci·co` multiply-adds at `42·ci/(ci + 16)` per ns (short sums pay
+///   more for the tile stores) and `1.8·(ci + co)` for the transforms; weights `64·ci·co` bytes.
+///
+/// So spikes take the spike kernel up to about 40–60 % non-zero at batch 1 (always, at the
+/// ~15 % of a trained network), average-pooled spikes (≥ 40 %, not binary) Winograd.
+fn winograd_pays(density: f32, binary: bool, ci: usize, co: usize, pixels: usize) -> bool {
+    let (ci, co, pixels) = (ci as f32, co as f32, pixels as f32);
+    let adds = density * 9.0 * ci * co;
+    let stream = |bytes: f32| bytes / 20.0;
+    let sparse_ns = if binary {
+        pixels * (adds / 45.0 + ci / 8.0 * (36.0 + 7.0 * co / 64.0)) + stream(36.0 * ci * co)
+    } else {
+        let rate = if ci * 9.0 * 64.0 * 4.0 <= 512.0 * 1024.0 { 18.0 } else { 11.0 };
+        pixels * adds / rate + stream(36.0 * ci * co)
+    };
+    let winograd_ns = pixels * (4.0 * ci * co / (42.0 * ci / (ci + 16.0)) + 1.8 * (ci + co)) + stream(64.0 * ci * co);
     sparse_ns > winograd_ns
 }
 
@@ -200,6 +331,8 @@ pub struct Geometry<'a> {
     pub so: Shape,
     pub p: &'a PackedConv,
     pub scale: f32,
+    /// Run the AVX2 builds of the kernels (detected, and not turned off by [`conv_with`]).
+    pub simd: bool,
 }
 
 impl Geometry<'_> {
@@ -212,18 +345,38 @@ impl Geometry<'_> {
     pub fn ci(&self) -> usize {
         self.p.ci
     }
+    /// Input channels per chunk of the weights.
+    pub fn cw(&self) -> usize {
+        self.p.cw
+    }
     pub fn k(&self) -> usize {
         self.p.k
     }
     pub fn stride(&self) -> usize {
         self.p.stride
     }
+    /// Block `blk`'s weights `[ci/cw][k·k][cw][nb]` and bias `[nb]`.
     pub fn block(&self, blk: usize) -> (&[f32], &[f32]) {
         self.p.block(blk)
+    }
+    /// The weights of blocks `blocks`, `[blocks][ci/cw][k·k][cw][nb]`, contiguous.
+    pub fn weights(&self, blocks: Range<usize>) -> &[f32] {
+        let len = self.p.k * self.p.k * self.p.ci * self.p.nb;
+        &self.p.weight.as_slice()[blocks.start * len..blocks.end * len]
     }
     /// Width of the zero-padded input.
     pub fn padded_w(&self) -> usize {
         self.si.w + 2 * self.p.pad
+    }
+    /// (input pixel, tap index `ky·k + kx`) of every tap of output pixel `p` that lies inside the input.
+    pub fn taps(&self, p: usize) -> impl Iterator<Item = (usize, usize)> + use<'_> {
+        let (si, k, s, pad) = (self.si, self.p.k, self.p.stride, self.p.pad);
+        let (oy, ox) = (p / self.so.w, p % self.so.w);
+        (0..k * k).filter_map(move |tap| {
+            let iy = (oy * s + tap / k).checked_sub(pad).filter(|&y| y < si.h)?;
+            let ix = (ox * s + tap % k).checked_sub(pad).filter(|&x| x < si.w)?;
+            Some((iy * si.w + ix, tap))
+        })
     }
 }
 
@@ -237,143 +390,3 @@ fn pad_input(x: &[f32], si: Shape, pad: usize, dst: &mut Vec<f32>) {
         dst[at..at + row.len()].copy_from_slice(row);
     }
 }
-
-/// The non-zero channels of every pixel of one sample (compressed rows).
-#[derive(Default)]
-pub struct Nonzeros {
-    /// `start[p]..start[p + 1]` indexes the entries of pixel p.
-    start: Vec<u32>,
-    /// Channel × `nb`: the entry's weight row within a tap of a block.
-    offset: Vec<u32>,
-    value: Vec<f32>,
-    /// Every non-zero value is exactly 1 (spikes): no multiplications needed.
-    binary: bool,
-    /// The channel count and block width the offsets were made for.
-    channels: usize,
-    nb: usize,
-}
-
-impl Nonzeros {
-    fn fill(&mut self, sample: &[f32], channels: usize, nb: usize) {
-        let (start, offset, value) = (&mut self.start, &mut self.offset, &mut self.value);
-        start.clear();
-        offset.clear();
-        value.clear();
-        start.push(0);
-        let mut binary = true;
-        for px in sample.chunks_exact(channels) {
-            for (c, &v) in px.iter().enumerate() {
-                if v != 0.0 {
-                    offset.push((c * nb) as u32);
-                    value.push(v);
-                    binary &= v == 1.0;
-                }
-            }
-            start.push(offset.len() as u32);
-        }
-        (self.binary, self.channels, self.nb) = (binary, channels, nb);
-    }
-}
-
-/// Output pixels `pixels` (`out`: `[pixels, Co]`) by the sparse kernel.
-fn sparse_task(t: &Task, nz: &Nonzeros, g: &Geometry) {
-    assert!(nz.channels == g.ci() && nz.nb == g.nb() && nz.start.len() == g.si.h * g.si.w + 1);
-    #[cfg(target_arch = "x86_64")]
-    if conv_dense::available() {
-        // SAFETY: `available` checked that this CPU has AVX2 and FMA.
-        return unsafe { sparse_task_avx2(t, nz, g) };
-    }
-    sparse_task_generic(t, nz, g)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn sparse_task_avx2(t: &Task, nz: &Nonzeros, g: &Geometry) {
-    sparse_task_generic(t, nz, g)
-}
-
-#[inline(always)]
-fn sparse_task_generic(t: &Task, nz: &Nonzeros, g: &Geometry) {
-    match (g.nb(), nz.binary) {
-        (64, true) => sparse_blocks::<64, true>(t, nz, g),
-        (64, false) => sparse_blocks::<64, false>(t, nz, g),
-        (32, true) => sparse_blocks::<32, true>(t, nz, g),
-        (32, false) => sparse_blocks::<32, false>(t, nz, g),
-        (16, true) => sparse_blocks::<16, true>(t, nz, g),
-        (16, false) => sparse_blocks::<16, false>(t, nz, g),
-        (_, true) => sparse_blocks::<8, true>(t, nz, g),
-        (_, false) => sparse_blocks::<8, false>(t, nz, g),
-    }
-}
-
-#[inline(always)]
-fn sparse_blocks<const N: usize, const BINARY: bool>(t: &Task, nz: &Nonzeros, g: &Geometry) {
-    let (si, so, k, co, ci) = (g.si, g.so, g.k(), g.co(), g.ci());
-    assert_eq!(N, g.nb());
-    // Every pixel's taps whose input pixel has non-zeros, found once for all blocks:
-    // (input pixel, tap index), pixel i's at taps[first[i]..first[i + 1]].
-    let mut taps: Vec<(usize, usize)> = Vec::with_capacity(t.pixels.len() * k * k);
-    let mut first = Vec::with_capacity(t.pixels.len() + 1);
-    for p in t.pixels.clone() {
-        first.push(taps.len());
-        let (oy, ox) = (p / so.w, p % so.w);
-        for ky in 0..k {
-            let Some(iy) = (oy * g.stride() + ky).checked_sub(g.p.pad).filter(|&y| y < si.h) else { continue };
-            for kx in 0..k {
-                let Some(ix) = (ox * g.stride() + kx).checked_sub(g.p.pad).filter(|&x| x < si.w) else { continue };
-                let q = iy * si.w + ix;
-                if nz.start[q + 1] > nz.start[q] {
-                    taps.push((q, ky * k + kx));
-                }
-            }
-        }
-    }
-    first.push(taps.len());
-    for blk in t.blocks.clone() {
-        let (w, bias) = g.block(blk);
-        let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
-        let c0 = blk * N;
-        let lanes = N.min(co - c0);
-        for (i, p) in t.pixels.clone().enumerate() {
-            let acc = gather::<N, BINARY>(&taps[first[i]..first[i + 1]], ci * N, nz, w, bias).map(|a| a * g.scale);
-            if lanes == N {
-                t.store_block(co, p, c0, &acc);
-            } else {
-                t.store(co, p, c0, &acc[..lanes]);
-            }
-        }
-    }
-}
-
-/// `bias + Σ` over the taps `(input pixel, tap index)` and the listed channels of each tap's
-/// pixel of the `N`-wide weight rows (times the input value unless `BINARY`); a tap's rows start
-/// at `tap · tap_len`.
-#[inline(always)]
-fn gather<const N: usize, const BINARY: bool>(taps: &[(usize, usize)], tap_len: usize, nz: &Nonzeros, w: &[f32], bias: &[f32; N]) -> [f32; N] {
-    let mut acc = *bias;
-    // Every offset is below ci·N = tap_len and every tap base a multiple of it below
-    // k²·ci·N = w.len() (checked in `sparse_task`), so every row read below lies inside `w`.
-    assert!(w.len() >= N);
-    for &(pixel, tap) in taps {
-        let base = tap * tap_len;
-        let (from, to) = (nz.start[pixel] as usize, nz.start[pixel + 1] as usize);
-        let (offsets, values) = (&nz.offset[from..to], &nz.value[from..to]);
-        for (&o, &v) in offsets.iter().zip(values) {
-            let at = base + o as usize;
-            debug_assert!(at + N <= w.len());
-            // SAFETY: see above: `at + N <= w.len()`.
-            let row = unsafe { &*(w.as_ptr().add(at) as *const [f32; N]) };
-            if BINARY {
-                for i in 0..N {
-                    acc[i] += row[i];
-                }
-            } else {
-                for i in 0..N {
-                    acc[i] += v * row[i];
-                }
-            }
-        }
-    }
-    acc
-}
-

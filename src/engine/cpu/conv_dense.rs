@@ -3,7 +3,7 @@
 //!
 //! A direct convolution over the zero-padded input `[Hi + 2p, Wi + 2p, Ci]`: a tile of
 //! [`MR`] output pixels × 16 output channels lives in twelve AVX2 registers; for every tap and
-//! input channel it loads one 16-wide weight row (`[block][tap][ci][nb]`, contiguous in `ci`)
+//! input channel it loads one 16-wide weight row (`[block][ci/cw][tap][cw][nb]`, read in order)
 //! and broadcasts each pixel's input value into a fused multiply-add. x86-64 with AVX2 and FMA
 //! only ([`available`]); elsewhere every input takes the sparse kernel.
 
@@ -12,10 +12,11 @@ use super::conv::{Geometry, Task};
 /// Output pixels per tile.
 pub const MR: usize = 6;
 
-/// Whether this CPU runs the dense kernel (AVX2 and FMA).
+/// Whether this CPU runs the dense kernel (AVX2 and FMA; and POPCNT, which every such CPU has,
+/// for the spike kernel's row lists).
 pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
-    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma");
+    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("popcnt");
     #[cfg(not(target_arch = "x86_64"))]
     false
 }
@@ -83,10 +84,11 @@ mod x86 {
                     for (t0, chunk) in corners.chunks(MR).enumerate() {
                         let a: [*const f32; MR] = std::array::from_fn(|i| padded.as_ptr().add(chunk[i.min(chunk.len() - 1)]));
                         let wsub = w.as_ptr().add(sub);
+                        let rows = Rows { taps: &taps, ci, cw: g.cw(), w: wsub, nb };
                         if lanes_per_sub == 16 {
-                            tile16(&a, &taps, ci, wsub, nb, bias.as_ptr().add(sub), g.scale, &mut tile);
+                            tile16(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
                         } else {
-                            tile8(&a, &taps, ci, wsub, nb, bias.as_ptr().add(sub), g.scale, &mut tile);
+                            tile8(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
                         }
                         for (i, row) in tile.iter().take(chunk.len()).enumerate() {
                             t.store(co, t.pixels.start + t0 * MR + i, c0, &row[..lanes]);
@@ -97,28 +99,39 @@ mod x86 {
         }
     }
 
-    /// `tile[i][0..16] = scale · (bias + Σ_{tap, c} a[i][tap + c] · w[tap][c][0..16])`.
-    /// `w`: rows of `nb` floats, `taps.len() · ci` of them; `a[i]`: window corners.
+    /// A block's weight rows as the tiles read them: `[ci/cw][taps][cw]` rows of `nb` floats
+    /// from `w`, the input of (tap, channel) at `taps[tap] + channel` from a window corner.
+    struct Rows<'a> {
+        taps: &'a [usize],
+        ci: usize,
+        cw: usize,
+        w: *const f32,
+        nb: usize,
+    }
+
+    /// `tile[i][0..16] = scale · (bias + Σ_{tap, c} a[i][tap + c] · w[c / cw][tap][c % cw][0..16])`;
+    /// `a[i]`: window corners.
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tile16(a: &[*const f32; MR], taps: &[usize], ci: usize, w: *const f32, nb: usize, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
+    unsafe fn tile16(a: &[*const f32; MR], r: &Rows, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
         // SAFETY: the caller guarantees the CPU features and the bounds documented above.
         unsafe {
             let b0 = _mm256_loadu_ps(bias);
             let b1 = _mm256_loadu_ps(bias.add(8));
             let mut acc = [[b0, b1]; MR];
-            let mut wr = w;
-            for &off in taps {
-                let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off));
-                for c in 0..ci {
-                    let w0 = _mm256_loadu_ps(wr);
-                    let w1 = _mm256_loadu_ps(wr.add(8));
-                    for i in 0..MR {
-                        let x = _mm256_broadcast_ss(&*base[i].add(c));
-                        acc[i][0] = _mm256_fmadd_ps(x, w0, acc[i][0]);
-                        acc[i][1] = _mm256_fmadd_ps(x, w1, acc[i][1]);
+            let mut wr = r.w;
+            for c0 in (0..r.ci).step_by(r.cw) {
+                for &off in r.taps {
+                    let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off + c0));
+                    for c in 0..r.cw {
+                        let w0 = _mm256_loadu_ps(wr);
+                        let w1 = _mm256_loadu_ps(wr.add(8));
+                        for i in 0..MR {
+                            let x = _mm256_broadcast_ss(&*base[i].add(c));
+                            acc[i][0] = _mm256_fmadd_ps(x, w0, acc[i][0]);
+                            acc[i][1] = _mm256_fmadd_ps(x, w1, acc[i][1]);
+                        }
+                        wr = wr.add(r.nb);
                     }
-                    wr = wr.add(nb);
                 }
             }
             let sc = _mm256_set1_ps(scale);
@@ -158,20 +171,21 @@ mod x86 {
 
     /// [`tile16`] for 8-wide blocks.
     #[target_feature(enable = "avx2,fma")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tile8(a: &[*const f32; MR], taps: &[usize], ci: usize, w: *const f32, nb: usize, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
+    unsafe fn tile8(a: &[*const f32; MR], r: &Rows, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
         // SAFETY: the caller guarantees the CPU features and the bounds documented above.
         unsafe {
             let mut acc = [_mm256_loadu_ps(bias); MR];
-            let mut wr = w;
-            for &off in taps {
-                let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off));
-                for c in 0..ci {
-                    let w0 = _mm256_loadu_ps(wr);
-                    for i in 0..MR {
-                        acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*base[i].add(c)), w0, acc[i]);
+            let mut wr = r.w;
+            for c0 in (0..r.ci).step_by(r.cw) {
+                for &off in r.taps {
+                    let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off + c0));
+                    for c in 0..r.cw {
+                        let w0 = _mm256_loadu_ps(wr);
+                        for i in 0..MR {
+                            acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*base[i].add(c)), w0, acc[i]);
+                        }
+                        wr = wr.add(r.nb);
                     }
-                    wr = wr.add(nb);
                 }
             }
             let sc = _mm256_set1_ps(scale);

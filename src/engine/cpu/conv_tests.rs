@@ -1,9 +1,11 @@
 //! The fast convolution ([`super::conv`]) against the specification
 //! ([`super::kernels::conv_scatter`]) on seeded dyadic inputs, where every sum is exact in any
-//! order so both must agree bit for bit: spikes (sparse kernel, or Winograd where dense enough),
-//! average-pooled spikes (Winograd for 3×3 stride 1, else the dense kernel), event counts, several geometries and channel counts that are no multiple of 8.
+//! order so both must agree bit for bit: spikes (the spike kernel, or Winograd where dense
+//! enough), average-pooled spikes (Winograd for 3×3 stride 1, else the dense kernel), event
+//! counts, several geometries, batches and channel counts that are no multiple of 8; every case
+//! also through the portable code. `conv_rates` (ignored) times the kernels for the cost model.
 
-use super::conv::{ConvScratch, PackedConv, conv};
+use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
 use super::kernels::conv_scatter;
 use super::layout::conv_weight_spec;
 use crate::model::graph::{Conv, Shape};
@@ -43,10 +45,8 @@ fn input(rng: &mut Rng, n: usize, kind: Kind) -> Vec<f32> {
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn check(ci: usize, co: usize, hw: usize, k: usize, stride: usize, pad: usize, batch: usize, kind: Kind) {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (ci * 31 + co * 7 + k) as u64);
-    let c = Conv {
+fn layer(rng: &mut Rng, ci: usize, co: usize, k: usize, stride: usize, pad: usize) -> Conv {
+    Conv {
         in_ch: ci,
         out_ch: co,
         kernel: k,
@@ -55,7 +55,15 @@ fn check(ci: usize, co: usize, hw: usize, k: usize, stride: usize, pad: usize, b
         weight: (0..co * ci * k * k).map(|_| rng.dyadic()).collect(),
         bias: (0..co).map(|_| rng.dyadic()).collect(),
         time_scale: None,
-    };
+    }
+}
+
+/// Runs one layer through `mode` and through the portable code, checks both against the
+/// specification bit for bit, and returns the kernel `mode` chose.
+#[allow(clippy::too_many_arguments)]
+fn check_with(ci: usize, co: usize, hw: usize, k: usize, stride: usize, pad: usize, batch: usize, kind: Kind, mode: Mode) -> Ran {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (ci * 31 + co * 7 + k) as u64);
+    let c = layer(&mut rng, ci, co, k, stride, pad);
     let si = Shape::new(ci, hw, hw);
     let o = (hw + 2 * pad - k) / stride + 1;
     let so = Shape::new(co, o, o);
@@ -66,15 +74,28 @@ fn check(ci: usize, co: usize, hw: usize, k: usize, stride: usize, pad: usize, b
     for (b, w) in want.chunks_mut(so.len()).enumerate() {
         w.iter_mut().for_each(|v| *v *= scale[b]);
     }
-    let mut got = vec![f32::NAN; batch * so.len()];
-    conv(&x, &mut got, si, so, &PackedConv::new(&c), &scale, &mut ConvScratch::default());
-    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
-        assert!(w.to_bits() == g.to_bits() || (*w == 0.0 && *g == 0.0), "{ci}→{co} k{k} s{stride} {kind:?}: index {i}: expected {w}, got {g}");
+    let packed = PackedConv::new(&c);
+    // One scratch for both runs, as layers share it.
+    let mut scratch = ConvScratch::default();
+    let mut ran = None;
+    for m in [mode, Mode::Portable] {
+        let mut got = vec![f32::NAN; batch * so.len()];
+        let r = conv_with(&x, &mut got, si, so, &packed, &scale, &mut scratch, m);
+        ran.get_or_insert(r);
+        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+            assert!(w.to_bits() == g.to_bits() || (*w == 0.0 && *g == 0.0), "{ci}→{co} k{k} s{stride} {hw}×{hw} batch {batch} {kind:?} {m:?} ({r:?}): index {i}: expected {w}, got {g}");
+        }
     }
+    ran.expect("ran once")
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check(ci: usize, co: usize, hw: usize, k: usize, stride: usize, pad: usize, batch: usize, kind: Kind) -> Ran {
+    check_with(ci, co, hw, k, stride, pad, batch, kind, Mode::Auto)
 }
 
 #[test]
-fn sparse_kernel_equals_the_specification_on_spikes() {
+fn sparse_kernels_equal_the_specification_on_spikes() {
     check(64, 128, 12, 3, 1, 1, 2, Kind::Spikes(0.2));
     check(24, 40, 9, 3, 1, 1, 1, Kind::Spikes(0.25));
     check(17, 10, 7, 3, 2, 1, 3, Kind::Spikes(0.3));
@@ -82,9 +103,44 @@ fn sparse_kernel_equals_the_specification_on_spikes() {
     check(64, 72, 10, 3, 1, 1, 2, Kind::Spikes(0.05));
 }
 
+/// The spike kernel in the shapes of vgg11_48_legacy's spike layers (one tile, several tiles
+/// with a short last one, batches), partial output blocks and narrow blocks, other kernels and
+/// strides, silent and busy inputs.
+#[test]
+fn spike_kernel_equals_the_specification() {
+    for (ci, co, hw, batch) in [(64, 128, 48, 1), (256, 256, 24, 2), (512, 512, 12, 1), (512, 512, 6, 3), (64, 64, 10, 2)] {
+        for d in [0.0, 0.05, 0.15, 0.3] {
+            assert_eq!(check_with(ci, co, hw, 3, 1, 1, batch, Kind::Spikes(d), Mode::NoWinograd), Ran::Spikes, "{ci}→{co} {hw}×{hw} at {d}");
+        }
+    }
+    for (ci, co, hw, k, stride, pad) in [(64, 72, 10, 3, 1, 1), (16, 20, 9, 3, 1, 1), (8, 10, 7, 3, 2, 1), (32, 40, 11, 1, 1, 0), (8, 16, 9, 5, 2, 2), (24, 8, 13, 3, 2, 0)] {
+        for batch in [1, 2] {
+            assert_eq!(check_with(ci, co, hw, k, stride, pad, batch, Kind::Spikes(0.2), Mode::NoWinograd), Ran::Spikes, "{ci}→{co} k{k} s{stride}");
+        }
+    }
+}
+
+/// Around the density where the cost model hands spikes to Winograd, both sides are exact and
+/// the choice moves the right way.
+#[test]
+fn kernel_choice_around_the_switching_density() {
+    for (ci, co, hw) in [(64, 128, 16), (256, 256, 8), (512, 512, 6)] {
+        assert_eq!(check(ci, co, hw, 3, 1, 1, 1, Kind::Spikes(0.1)), Ran::Spikes, "{ci}→{co} sparse at 10 %");
+        let mut last = Ran::Spikes;
+        for d in [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] {
+            let ran = check(ci, co, hw, 3, 1, 1, 2, Kind::Spikes(d));
+            assert!(ran == last || (last == Ran::Spikes && ran == Ran::Winograd), "{ci}→{co} at {d}: {last:?} then {ran:?}");
+            last = ran;
+        }
+        assert_eq!(last, Ran::Winograd, "{ci}→{co} Winograd at 80 %");
+        assert_eq!(check(ci, co, hw, 3, 1, 1, 1, Kind::Pooled(0.3)), Ran::Winograd, "{ci}→{co} pooled");
+    }
+}
+
 #[test]
 fn winograd_kernel_equals_the_specification() {
-    check(64, 128, 12, 3, 1, 1, 2, Kind::Spikes(0.2));
+    check_with(64, 128, 12, 3, 1, 1, 2, Kind::Spikes(0.2), Mode::Winograd);
+    check_with(512, 512, 6, 3, 1, 1, 3, Kind::Spikes(0.15), Mode::Winograd);
     check(24, 40, 9, 3, 1, 1, 3, Kind::Pooled(0.25));
     check(512, 20, 3, 3, 1, 1, 1, Kind::Pooled(0.3));
     check(3, 16, 7, 3, 1, 1, 1, Kind::Counts(0.9));
@@ -98,10 +154,49 @@ fn dense_kernel_equals_the_specification_on_pooled_spikes() {
     check(40, 13, 6, 1, 1, 0, 2, Kind::Pooled(0.5));
     check(20, 24, 6, 3, 1, 1, 1, Kind::Pooled(0.5));
     check(512, 64, 3, 3, 1, 1, 1, Kind::Pooled(0.3));
+    check_with(64, 64, 9, 3, 2, 1, 2, Kind::Spikes(0.9), Mode::NoWinograd);
 }
 
 #[test]
 fn both_kernels_equal_the_specification_on_event_counts() {
     check(2, 64, 16, 3, 1, 1, 2, Kind::Counts(0.1));
     check(3, 16, 20, 7, 2, 3, 1, Kind::Counts(0.9));
+}
+
+/// Milliseconds per call of each kernel on vgg11_48_legacy's spike layers at several
+/// densities (best of 100 calls, caches flushed between calls as in a whole network whose
+/// weights exceed the L3), for the cost model in `winograd_pays`:
+/// `RAYON_NUM_THREADS=1 taskset -c 0 cargo test --release --lib conv_rates -- --ignored --nocapture`
+/// (`CONV_RATES_BATCH` sets the batch).
+#[test]
+#[ignore]
+fn conv_rates() {
+    use std::time::Instant;
+    let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(1);
+    let mut junk = vec![0u8; 64 << 20];
+    for (ci, co, hw) in [(64, 128, 48), (256, 256, 24), (512, 512, 12), (512, 512, 6)] {
+        let mut rng = Rng(7);
+        let c = layer(&mut rng, ci, co, 3, 1, 1);
+        let p = PackedConv::new(&c);
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
+        let mut out = vec![0.0; batch * so.len()];
+        let mut scratch = ConvScratch::default();
+        let mut line = format!("{ci}→{co} {hw}×{hw} batch {batch}:");
+        for d in [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4] {
+            let x = input(&mut rng, batch * si.len(), Kind::Spikes(d));
+            let mut time = |mode| {
+                (0..100)
+                    .map(|i| {
+                        junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i));
+                        let t = Instant::now();
+                        conv_with(&x, &mut out, si, so, &p, &vec![1.0; batch], &mut scratch, mode);
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .fold(f64::MAX, f64::min)
+            };
+            let (s, w) = (time(Mode::NoWinograd), time(Mode::Winograd));
+            line += &format!(" {d}: {s:.2} / {w:.2}");
+        }
+        println!("{line} (ms: spikes / Winograd)");
+    }
 }

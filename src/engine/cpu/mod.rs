@@ -3,12 +3,15 @@
 //! in [`kernels`] documents its equation) and the fallback where no GPU adapter exists.
 //!
 //! The plain loops in [`kernels`] are the specification; convolutions run the fast kernels of
-//! `conv` (Winograd for dense enough 3×3 inputs, adds of weight rows for sparse spikes, an FMA
-//! tile otherwise), which equal it bit for bit on dyadic weights. Linear layers scatter only the
+//! `conv` (adds of L1-resident weight rows for binary spikes, Winograd for dense enough 3×3
+//! inputs such as pooled spikes, sparse row adds or an FMA tile otherwise), which equal it bit
+//! for bit on dyadic weights. Linear layers scatter only the
 //! non-zero inputs (a spike adds a weight row: no multiplication).
 
 mod conv;
 mod conv_dense;
+mod conv_sparse;
+mod conv_spikes;
 #[cfg(test)]
 mod conv_tests;
 pub mod kernels;

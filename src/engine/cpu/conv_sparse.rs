@@ -1,0 +1,138 @@
+//! The general sparse convolution of [`super::conv`]: any input values and channel counts (event
+//! counts in a first layer, spikes in layers whose width is no multiple of 8). Binary spikes with
+//! a multiple of 8 channels take [`super::conv_spikes`] instead, which keeps its weights in L1.
+//!
+//! The non-zero channels of every input pixel are listed once per sample ([`Nonzeros`]); each
+//! output pixel of a block then adds the `nb`-wide weight row of every listed channel under every
+//! tap (times the value unless every value is 1), in registers, and is stored once with the TEBN
+//! scale applied. Rows come from wherever the block's weights are (L2 for wide layers).
+
+use super::conv::{Geometry, Task};
+
+/// The non-zero channels of every pixel of one sample (compressed rows).
+#[derive(Default)]
+pub struct Nonzeros {
+    /// `start[p]..start[p + 1]` indexes the entries of pixel p.
+    start: Vec<u32>,
+    /// The entry's weight row within a tap of a block ([`super::conv::PackedConv::row`] of tap 0, times `nb`).
+    offset: Vec<u32>,
+    value: Vec<f32>,
+    /// Every non-zero value is exactly 1 (spikes): no multiplications needed.
+    binary: bool,
+    /// The geometry the offsets were made for: channels, channels per weight chunk, taps, block width.
+    layout: (usize, usize, usize, usize),
+}
+
+impl Nonzeros {
+    /// Lists the non-zeros of `sample` (`[H·W, ci]`) for the weights of `g`.
+    pub fn fill(&mut self, sample: &[f32], g: &Geometry) {
+        let (ci, cw, kk, nb) = (g.ci(), g.cw(), g.k() * g.k(), g.nb());
+        let (start, offset, value) = (&mut self.start, &mut self.offset, &mut self.value);
+        start.clear();
+        offset.clear();
+        value.clear();
+        start.push(0);
+        let mut binary = true;
+        for px in sample.chunks_exact(ci) {
+            for (c, &v) in px.iter().enumerate() {
+                if v != 0.0 {
+                    offset.push((((c / cw) * kk * cw + c % cw) * nb) as u32);
+                    value.push(v);
+                    binary &= v == 1.0;
+                }
+            }
+            start.push(offset.len() as u32);
+        }
+        (self.binary, self.layout) = (binary, (ci, cw, kk, nb));
+    }
+}
+
+/// Output pixels `t.pixels` of blocks `t.blocks` by the general sparse kernel.
+pub fn task(t: &Task, nz: &Nonzeros, g: &Geometry) {
+    assert!(nz.layout == (g.ci(), g.cw(), g.k() * g.k(), g.nb()) && nz.start.len() == g.si.h * g.si.w + 1);
+    #[cfg(target_arch = "x86_64")]
+    if g.simd {
+        // SAFETY: `g.simd` is only set where AVX2 and FMA were detected.
+        return unsafe { task_avx2(t, nz, g) };
+    }
+    task_generic(t, nz, g)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn task_avx2(t: &Task, nz: &Nonzeros, g: &Geometry) {
+    task_generic(t, nz, g)
+}
+
+#[inline(always)]
+fn task_generic(t: &Task, nz: &Nonzeros, g: &Geometry) {
+    match (g.nb(), nz.binary) {
+        (64, true) => blocks::<64, true>(t, nz, g),
+        (64, false) => blocks::<64, false>(t, nz, g),
+        (32, true) => blocks::<32, true>(t, nz, g),
+        (32, false) => blocks::<32, false>(t, nz, g),
+        (16, true) => blocks::<16, true>(t, nz, g),
+        (16, false) => blocks::<16, false>(t, nz, g),
+        (_, true) => blocks::<8, true>(t, nz, g),
+        (_, false) => blocks::<8, false>(t, nz, g),
+    }
+}
+
+#[inline(always)]
+fn blocks<const N: usize, const BINARY: bool>(t: &Task, nz: &Nonzeros, g: &Geometry) {
+    let (k, co) = (g.k(), g.co());
+    assert_eq!(N, g.nb());
+    // Every pixel's taps whose input pixel has non-zeros, found once for all blocks:
+    // (input pixel, tap index), pixel i's at taps[first[i]..first[i + 1]].
+    let mut taps: Vec<(usize, usize)> = Vec::with_capacity(t.pixels.len() * k * k);
+    let mut first = Vec::with_capacity(t.pixels.len() + 1);
+    for p in t.pixels.clone() {
+        first.push(taps.len());
+        for (q, tap) in g.taps(p) {
+            if nz.start[q + 1] > nz.start[q] {
+                taps.push((q, tap));
+            }
+        }
+    }
+    first.push(taps.len());
+    for blk in t.blocks.clone() {
+        let (w, bias) = g.block(blk);
+        let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
+        let c0 = blk * N;
+        let lanes = N.min(co - c0);
+        for (i, p) in t.pixels.clone().enumerate() {
+            let acc = gather::<N, BINARY>(&taps[first[i]..first[i + 1]], g.cw() * N, nz, w, bias).map(|a| a * g.scale);
+            if lanes == N {
+                t.store_block(co, p, c0, &acc);
+            } else {
+                t.store(co, p, c0, &acc[..lanes]);
+            }
+        }
+    }
+}
+
+/// `bias + Σ` over the taps `(input pixel, tap index)` and the listed channels of each tap's
+/// pixel of the `N`-wide weight rows (times the input value unless `BINARY`); a tap's rows start
+/// at `tap · tap_len` from the entry's offset.
+#[inline(always)]
+fn gather<const N: usize, const BINARY: bool>(taps: &[(usize, usize)], tap_len: usize, nz: &Nonzeros, w: &[f32], bias: &[f32; N]) -> [f32; N] {
+    let mut acc = *bias;
+    for &(pixel, tap) in taps {
+        let base = tap * tap_len;
+        let (from, to) = (nz.start[pixel] as usize, nz.start[pixel + 1] as usize);
+        let (offsets, values) = (&nz.offset[from..to], &nz.value[from..to]);
+        for (&o, &v) in offsets.iter().zip(values) {
+            let Some(row) = w.get(base + o as usize..).and_then(|r| r.first_chunk::<N>()) else { continue };
+            if BINARY {
+                for i in 0..N {
+                    acc[i] += row[i];
+                }
+            } else {
+                for i in 0..N {
+                    acc[i] += v * row[i];
+                }
+            }
+        }
+    }
+    acc
+}

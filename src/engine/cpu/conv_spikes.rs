@@ -1,0 +1,242 @@
+//! The spike convolution of [`super::conv`]: binary inputs (every value 0 or 1) with a multiple
+//! of 8 input channels, the bulk of a spiking network's work. It only adds weight rows, and it
+//! adds them from L1.
+//!
+//! A block's weights are packed in chunks of [`CW`] = 8 input channels, `[ci/8][tap][8][nb]`
+//! ([`super::conv::PackedConv`]): one chunk of a 3×3 kernel at 64 lanes is 72 rows, 18 KB, and
+//! fits in L1 next to a tile's accumulators. Per sample the input becomes one bit per value,
+//! `[ci/8][H·W]` bytes ([`masks`]); per tile of output pixels every (chunk, pixel) gets the list
+//! of the rows it adds, one byte each (`tap · 8 + channel`), written branch-free from the mask
+//! bytes through a table ([`tile_rows`]). A task (one block of output channels over one tile)
+//! then runs chunk by chunk: each pixel's accumulators come from the tile (in L1), take the
+//! listed rows in registers and go back, while the chunk two ahead is prefetched into L2 (wide
+//! layers stream their weights from memory). The last chunk stores them with the TEBN scale. So
+//! a weight row comes from L2 once per tile and chunk instead of once per output pixel.
+
+use super::conv::{Geometry, Task};
+
+/// Input channels per chunk of weights (one mask byte).
+pub const CW: usize = 8;
+/// Output pixels per tile at most: their accumulators (12 KB at 64 lanes) and a chunk's
+/// weights (18 KB) fit in a 32 KB L1 together.
+pub const TILE: usize = 48;
+/// Chunks of weights ahead of the current one that are prefetched.
+const PREFETCH_AHEAD: usize = 2;
+
+/// The spike kernel's working memory, reused across layers and steps.
+#[derive(Default)]
+pub struct SpikeScratch {
+    /// One spike mask `[ci/8][H·W]` per sample.
+    pub masks: Vec<Vec<u8>>,
+    /// The row lists of every (sample, tile).
+    pub tiles: Vec<TileRows>,
+}
+
+/// The weight rows every (chunk, pixel) of one tile adds.
+#[derive(Default)]
+pub struct TileRows {
+    /// `tap · 8 + channel` of each row, then at least 8 bytes of slack.
+    rows: Vec<u8>,
+    /// Chunk `c`, pixel `i`: `rows[start[c·P + i]..start[c·P + i + 1]]` (P pixels in the tile).
+    start: Vec<u32>,
+}
+
+/// Accumulators on whole cache lines.
+#[repr(align(64))]
+struct Lines<T>(T);
+
+/// Whether the spike kernel handles a layer of these weights: chunks of [`CW`] channels and row
+/// indices that fit a byte.
+pub fn applies(g: &Geometry) -> bool {
+    g.cw() == CW && g.k() * g.k() * CW <= 256
+}
+
+/// `dst` = the spike mask of one sample `x` (`[H·W, ci]`): bit `j` of byte `c·H·W + q` says
+/// whether channel `8c + j` of pixel `q` is non-zero.
+pub fn masks(x: &[f32], ci: usize, dst: &mut Vec<u8>, simd: bool) {
+    let plane = x.len() / ci;
+    dst.clear();
+    dst.resize(plane * ci / CW, 0);
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is only set where AVX2, FMA and POPCNT were detected.
+        return unsafe { masks_avx2(x, ci, plane, dst) };
+    }
+    let _ = simd;
+    masks_generic(x, ci, plane, dst)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn masks_avx2(x: &[f32], ci: usize, plane: usize, dst: &mut [u8]) {
+    masks_generic(x, ci, plane, dst)
+}
+
+#[inline(always)]
+fn masks_generic(x: &[f32], ci: usize, plane: usize, dst: &mut [u8]) {
+    for (q, px) in x.chunks_exact(ci).enumerate() {
+        for (c, v) in px.chunks_exact(CW).enumerate() {
+            dst[c * plane + q] = v.iter().enumerate().fold(0u8, |m, (j, &v)| m | (u8::from(v != 0.0) << j));
+        }
+    }
+}
+
+/// The set bits of every byte, lowest first, one per byte of the `u64` (the rest zero).
+static SET_BITS: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut v, mut n, mut j) = (0u64, 0, 0);
+        while j < 8 {
+            if (m >> j) & 1 == 1 {
+                v |= (j as u64) << (8 * n);
+                n += 1;
+            }
+            j += 1;
+        }
+        table[m] = v;
+        m += 1;
+    }
+    table
+};
+
+/// The row lists of output pixels `pixels` from the sample's spike mask.
+pub fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
+    assert!(applies(g) && mask.len() == g.ci() / CW * g.si.h * g.si.w);
+    #[cfg(target_arch = "x86_64")]
+    if g.simd {
+        // SAFETY: `g.simd` is only set where AVX2, FMA and POPCNT were detected.
+        return unsafe { tile_rows_avx2(pixels, mask, g, dst) };
+    }
+    tile_rows_generic(pixels, mask, g, dst)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt")]
+unsafe fn tile_rows_avx2(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
+    tile_rows_generic(pixels, mask, g, dst)
+}
+
+#[inline(always)]
+fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
+    let plane = g.si.h * g.si.w;
+    let (chunks, n, kk) = (g.ci() / CW, pixels.len(), g.k() * g.k());
+    // (input pixel, tap · 8 in every byte) of every tap of every pixel that lies in the input.
+    let mut taps: Vec<(usize, u64)> = Vec::with_capacity(n * kk);
+    let mut first = Vec::with_capacity(n + 1);
+    for p in pixels {
+        first.push(taps.len());
+        taps.extend(g.taps(p).map(|(q, tap)| (q, (tap * CW) as u64 * 0x0101_0101_0101_0101)));
+    }
+    first.push(taps.len());
+    // A (chunk, pixel) lists at most every channel under every tap; the last write needs 8 more bytes.
+    let most = kk * CW + 8;
+    let (rows, start) = (&mut dst.rows, &mut dst.start);
+    start.clear();
+    start.reserve(chunks * n + 1);
+    let mut at = 0;
+    for bits in mask.chunks_exact(plane) {
+        for i in 0..n {
+            start.push(at as u32);
+            if rows.len() < at + most {
+                rows.resize((2 * rows.len()).max(at + most), 0);
+            }
+            let out = &mut rows[at..at + most];
+            let mut k = 0;
+            for &(q, base) in &taps[first[i]..first[i + 1]] {
+                let m = bits[q];
+                // No byte carries: every index is below k²·8 ≤ 256 (`applies`).
+                let row = SET_BITS[usize::from(m)] + base;
+                out[k..k + 8].copy_from_slice(&row.to_le_bytes());
+                k += m.count_ones() as usize;
+            }
+            at += k;
+        }
+    }
+    start.push(at as u32);
+}
+
+/// Output pixels `t.pixels` of blocks `t.blocks` from the tile's row lists `r`.
+pub fn task(t: &Task, r: &TileRows, g: &Geometry) {
+    assert!(r.start.len() == g.ci() / CW * t.pixels.len() + 1 && t.pixels.len() <= TILE);
+    #[cfg(target_arch = "x86_64")]
+    if g.simd {
+        // SAFETY: `g.simd` is only set where AVX2, FMA and POPCNT were detected.
+        return unsafe { task_avx2(t, r, g) };
+    }
+    task_generic(t, r, g)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,popcnt")]
+unsafe fn task_avx2(t: &Task, r: &TileRows, g: &Geometry) {
+    task_generic(t, r, g)
+}
+
+#[inline(always)]
+fn task_generic(t: &Task, r: &TileRows, g: &Geometry) {
+    match g.nb() {
+        64 => blocks::<64>(t, r, g),
+        32 => blocks::<32>(t, r, g),
+        16 => blocks::<16>(t, r, g),
+        _ => blocks::<8>(t, r, g),
+    }
+}
+
+#[inline(always)]
+fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry) {
+    assert_eq!(N, g.nb());
+    let (co, n) = (g.co(), t.pixels.len());
+    let slab_len = g.k() * g.k() * CW;
+    let mut acc = Lines([[0f32; N]; TILE]);
+    let acc = &mut acc.0[..n];
+    // The layer's weights, in the order the tasks read them, and one chunk's cache lines.
+    let all = g.weights(0..g.p.blocks());
+    let slab_lines = slab_len * N / 16;
+    let per_pixel = slab_lines.div_ceil(n);
+    for blk in t.blocks.clone() {
+        let (w, bias) = g.block(blk);
+        let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
+        acc.fill(*bias);
+        let (slabs, _) = w.as_chunks::<N>();
+        let chunks = slabs.len() / slab_len;
+        for (c, slab) in slabs.chunks_exact(slab_len).enumerate() {
+            let start = &r.start[c * n..c * n + n + 1];
+            let ahead = (blk * chunks + c + PREFETCH_AHEAD) * slab_lines;
+            for (i, a) in acc.iter_mut().enumerate() {
+                let from = ahead + (i * per_pixel).min(slab_lines);
+                prefetch(all, from..from + per_pixel.min(ahead + slab_lines - from));
+                let mut sum = *a;
+                for &row in &r.rows[start[i] as usize..start[i + 1] as usize] {
+                    let row = &slab[usize::from(row)];
+                    for j in 0..N {
+                        sum[j] += row[j];
+                    }
+                }
+                *a = sum;
+            }
+        }
+        let c0 = blk * N;
+        let lanes = N.min(co - c0);
+        for (a, p) in acc.iter().zip(t.pixels.clone()) {
+            let out = a.map(|v| v * g.scale);
+            if lanes == N {
+                t.store_block(co, p, c0, &out);
+            } else {
+                t.store(co, p, c0, &out[..lanes]);
+            }
+        }
+    }
+}
+
+/// Asks for cache lines `lines` (of 16 floats) of `w` in L2, those that lie inside `w`.
+#[inline(always)]
+fn prefetch(w: &[f32], lines: std::ops::Range<usize>) {
+    #[cfg(target_arch = "x86_64")]
+    for line in lines.start..lines.end.min(w.len() / 16) {
+        // SAFETY: the address lies inside `w` (and a prefetch never faults anyway).
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(w.as_ptr().add(line * 16).cast()) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (w, lines);
+}
