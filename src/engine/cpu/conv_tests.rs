@@ -103,12 +103,12 @@ fn sparse_kernels_equal_the_specification_on_spikes() {
     check(64, 72, 10, 3, 1, 1, 2, Kind::Spikes(0.05));
 }
 
-/// The spike kernel in the shapes of vgg11_48_legacy's spike layers (one tile, several tiles
-/// with a short last one, batches), partial output blocks and narrow blocks, other kernels and
-/// strides, silent and busy inputs.
+/// The spike kernel in the shapes of vgg11_48_legacy's spike layers (one tile, several tiles,
+/// tiles of unequal length at 17×17, batches), partial output blocks and narrow blocks, other
+/// kernels and strides, silent and busy inputs.
 #[test]
 fn spike_kernel_equals_the_specification() {
-    for (ci, co, hw, batch) in [(64, 128, 48, 1), (256, 256, 24, 2), (512, 512, 12, 1), (512, 512, 6, 3), (64, 64, 10, 2)] {
+    for (ci, co, hw, batch) in [(64, 128, 48, 1), (256, 256, 24, 2), (512, 512, 12, 1), (512, 512, 6, 3), (64, 64, 10, 2), (32, 64, 17, 2)] {
         for d in [0.0, 0.05, 0.15, 0.3] {
             assert_eq!(check_with(ci, co, hw, 3, 1, 1, batch, Kind::Spikes(d), Mode::NoWinograd), Ran::Spikes, "{ci}→{co} {hw}×{hw} at {d}");
         }
