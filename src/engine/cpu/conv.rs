@@ -243,7 +243,7 @@ fn spikes<'a>(input: &[f32], out: &OutPlanes, batch: usize, plane: usize, geomet
     if s.tiles.len() < batch * tiles {
         s.tiles.resize_with(batch * tiles, TileRows::default);
     }
-    s.masks[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(m, x)| conv_spikes::masks(x, si.c, m, g.simd));
+    s.masks[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(m, x)| conv_spikes::masks(x, si, g.pad(), m, g.simd));
     let masks = &s.masks;
     s.tiles[..batch * tiles].par_iter_mut().enumerate().for_each(|(i, rows)| conv_spikes::tile_rows(tile(i % tiles), &masks[i / tiles], &g, rows));
     let rows = &s.tiles;
@@ -363,6 +363,9 @@ impl Geometry<'_> {
     pub fn weights(&self, blocks: Range<usize>) -> &[f32] {
         let len = self.p.k * self.p.k * self.p.ci * self.p.nb;
         &self.p.weight.as_slice()[blocks.start * len..blocks.end * len]
+    }
+    pub fn pad(&self) -> usize {
+        self.p.pad
     }
     /// Width of the zero-padded input.
     pub fn padded_w(&self) -> usize {

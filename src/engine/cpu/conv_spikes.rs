@@ -4,7 +4,8 @@
 //!
 //! A block's weights are packed in chunks of [`CW`] = 8 input channels, `[ci/8][tap][8][nb]`
 //! ([`super::conv::PackedConv`]): one chunk of a 3×3 kernel at 64 lanes is 72 rows, 18 KB, and
-//! fits in L1. Per sample the input becomes one bit per value, `[ci/8][H·W]` bytes ([`masks`]);
+//! fits in L1. Per sample the input becomes one bit per value, `[ci/8][H·W]` bytes with a zero
+//! border as wide as the padding ([`masks`]);
 //! per tile of output pixels every (chunk, pixel) gets the list of the rows it adds, one byte
 //! each (`tap · 8 + channel`), written branch-free from the mask bytes through a table
 //! ([`tile_rows`]). A task (one block of output channels over one tile)
@@ -14,6 +15,7 @@
 //! a weight row comes from L2 once per tile and chunk instead of once per output pixel.
 
 use super::conv::{Geometry, Task};
+use crate::model::graph::Shape;
 
 /// Input channels per chunk of weights (one mask byte).
 pub const CW: usize = 8;
@@ -31,7 +33,7 @@ const PREFETCH_ABOVE: usize = 512 << 10;
 /// The spike kernel's working memory, reused across layers and steps.
 #[derive(Default)]
 pub struct SpikeScratch {
-    /// One spike mask `[ci/8][H·W]` per sample.
+    /// One padded spike mask `[ci/8][H + 2p][W + 2p]` per sample ([`masks`]).
     pub masks: Vec<Vec<u8>>,
     /// The row lists of every (sample, tile).
     pub tiles: Vec<TileRows>,
@@ -56,32 +58,37 @@ pub fn applies(g: &Geometry) -> bool {
     g.cw() == CW && g.k() * g.k() * CW <= 256
 }
 
-/// `dst` = the spike mask of one sample `x` (`[H·W, ci]`): bit `j` of byte `c·H·W + q` says
-/// whether channel `8c + j` of pixel `q` is non-zero.
-pub fn masks(x: &[f32], ci: usize, dst: &mut Vec<u8>, simd: bool) {
-    let plane = x.len() / ci;
+/// `dst` = the spike mask of one sample `x` (`[H·W, ci]`), with a border of `pad` zero pixels:
+/// bit `j` of byte `c·Hp·Wp + (y + pad)·Wp + x + pad` says whether channel `8c + j` of pixel
+/// (y, x) is non-zero (`Hp`, `Wp` = H, W + 2·pad), so every tap of every window lies inside.
+pub fn masks(x: &[f32], si: Shape, pad: usize, dst: &mut Vec<u8>, simd: bool) {
     dst.clear();
-    dst.resize(plane * ci / CW, 0);
+    dst.resize((si.h + 2 * pad) * (si.w + 2 * pad) * si.c / CW, 0);
     #[cfg(target_arch = "x86_64")]
     if simd {
         // SAFETY: `simd` is only set where AVX2, FMA and POPCNT were detected.
-        return unsafe { masks_avx2(x, ci, plane, dst) };
+        return unsafe { masks_avx2(x, si, pad, dst) };
     }
     let _ = simd;
-    masks_generic(x, ci, plane, dst)
+    masks_generic(x, si, pad, dst)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn masks_avx2(x: &[f32], ci: usize, plane: usize, dst: &mut [u8]) {
-    masks_generic(x, ci, plane, dst)
+unsafe fn masks_avx2(x: &[f32], si: Shape, pad: usize, dst: &mut [u8]) {
+    masks_generic(x, si, pad, dst)
 }
 
 #[inline(always)]
-fn masks_generic(x: &[f32], ci: usize, plane: usize, dst: &mut [u8]) {
-    for (q, px) in x.chunks_exact(ci).enumerate() {
-        for (c, v) in px.chunks_exact(CW).enumerate() {
-            dst[c * plane + q] = v.iter().enumerate().fold(0u8, |m, (j, &v)| m | (u8::from(v != 0.0) << j));
+fn masks_generic(x: &[f32], si: Shape, pad: usize, dst: &mut [u8]) {
+    let wp = si.w + 2 * pad;
+    let plane = (si.h + 2 * pad) * wp;
+    for (y, row) in x.chunks_exact(si.w * si.c).enumerate() {
+        for (xx, px) in row.chunks_exact(si.c).enumerate() {
+            let q = (y + pad) * wp + xx + pad;
+            for (c, v) in px.chunks_exact(CW).enumerate() {
+                dst[c * plane + q] = v.iter().enumerate().fold(0u8, |m, (j, &v)| m | (u8::from(v != 0.0) << j));
+            }
         }
     }
 }
@@ -105,9 +112,9 @@ static SET_BITS: [u64; 256] = {
     table
 };
 
-/// The row lists of output pixels `pixels` from the sample's spike mask.
+/// The row lists of output pixels `pixels` from the sample's padded spike mask ([`masks`]).
 pub fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
-    assert!(applies(g) && mask.len() == g.ci() / CW * g.si.h * g.si.w);
+    assert!(applies(g) && mask.len() == g.ci() / CW * (g.si.h + 2 * g.pad()) * g.padded_w());
     #[cfg(target_arch = "x86_64")]
     if g.simd {
         // SAFETY: `g.simd` is only set where AVX2, FMA and POPCNT were detected.
@@ -122,48 +129,57 @@ unsafe fn tile_rows_avx2(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geomet
     tile_rows_generic(pixels, mask, g, dst)
 }
 
+/// A (chunk, pixel) lists at most every channel under every tap (k²·8 ≤ 256, `applies`); the
+/// last write needs 8 more bytes.
+const MOST: usize = 256 + 8;
+
 #[inline(always)]
 fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
-    let plane = g.si.h * g.si.w;
-    let (chunks, n, kk) = (g.ci() / CW, pixels.len(), g.k() * g.k());
-    debug_assert!(kk * CW <= 256);
-    // (input pixel, tap · 8 in every byte) of every tap of every pixel that lies in the input.
-    let mut taps: Vec<(usize, u64)> = Vec::with_capacity(n * kk);
-    let mut first = Vec::with_capacity(n + 1);
-    for p in pixels {
-        first.push(taps.len());
-        taps.extend(g.taps(p).map(|(q, tap)| (q, (tap * CW) as u64 * 0x0101_0101_0101_0101)));
+    let (k, s, wp, so) = (g.k(), g.stride(), g.padded_w(), g.so);
+    let (chunks, n, kk) = (g.ci() / CW, pixels.len(), k * k);
+    // Each tap's offset from its window's corner in the padded mask, and its rows' first index
+    // (tap · 8) in every byte.
+    let mut offset = [0usize; 32];
+    let mut base = [0u64; 32];
+    for t in 0..kk {
+        offset[t] = (t / k) * wp + t % k;
+        base[t] = (t * CW) as u64 * 0x0101_0101_0101_0101;
     }
-    first.push(taps.len());
-    // A (chunk, pixel) lists at most every channel under every tap (k²·8 ≤ 256, `applies`); the
-    // last write needs 8 more bytes.
-    const MOST: usize = 256 + 8;
+    let corners: Vec<usize> = pixels.map(|p| (p / so.w) * s * wp + (p % so.w) * s).collect();
     let (rows, start) = (&mut dst.rows, &mut dst.start);
     start.clear();
     start.reserve(chunks * n + 1);
     let mut at = 0;
-    for bits in mask.chunks_exact(plane) {
-        for i in 0..n {
+    for bits in mask.chunks_exact(mask.len() / chunks) {
+        for &corner in &corners {
             start.push(at as u32);
             if rows.len() < at + MOST {
                 rows.resize((2 * rows.len()).max(at + MOST), 0);
             }
             let out: &mut [u8; MOST] = (&mut rows[at..at + MOST]).try_into().expect("MOST bytes");
-            let mut k = 0;
-            for &(q, base) in &taps[first[i]..first[i + 1]] {
-                // `q` lies in the plane (`Geometry::taps`) and `k` stays below k²·8 (at most 8 per
-                // tap); the fallbacks only spare the bounds checks.
-                let m = bits.get(q).copied().unwrap_or(0);
-                // No byte carries: every index is below k²·8 ≤ 256 (`applies`).
-                let row = SET_BITS[usize::from(m)] + base;
-                let k8 = k.min(MOST - 8);
-                out[k8..k8 + 8].copy_from_slice(&row.to_le_bytes());
-                k += m.count_ones() as usize;
-            }
-            at += k;
+            let window = &bits[corner..];
+            // A 3×3 kernel's nine taps unrolled.
+            at += if kk == 9 { emit(window, &offset[..9], &base[..9], out) } else { emit(window, &offset[..kk], &base[..kk], out) };
         }
     }
     start.push(at as u32);
+}
+
+/// Writes the rows of every tap of one (chunk, pixel) to `out`; returns how many.
+#[inline(always)]
+fn emit(window: &[u8], offset: &[usize], base: &[u64], out: &mut [u8; MOST]) -> usize {
+    let mut k = 0;
+    for (&o, &b) in offset.iter().zip(base) {
+        // Every tap lies in the padded mask and `k` stays below k²·8 (at most 8 per tap): the
+        // fallbacks only spare the bounds checks.
+        let m = window.get(o).copied().unwrap_or(0);
+        // No byte carries: every index is below k²·8 ≤ 256 (`applies`).
+        let row = SET_BITS[usize::from(m)] + b;
+        let k8 = k.min(MOST - 8);
+        out[k8..k8 + 8].copy_from_slice(&row.to_le_bytes());
+        k += m.count_ones() as usize;
+    }
+    k
 }
 
 /// Output pixels `t.pixels` of blocks `t.blocks` from the tile's row lists `r`.
