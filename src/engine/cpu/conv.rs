@@ -155,6 +155,8 @@ pub(super) enum Mode {
 /// The kernel a [`conv_with`] call ran.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum Ran {
+    /// No kernel: the input was all zeros.
+    Silent,
     Winograd,
     Spikes,
     /// The general sparse kernel or the dense one, per sample.
@@ -172,6 +174,14 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     let nonzeros: usize = counts.iter().map(|c| c.0).sum();
     let binary = counts.iter().all(|&(nz, ones)| nz == ones);
     let density = nonzeros as f32 / input.len() as f32;
+    if nonzeros == 0 {
+        // Silent input (deep layers of a quiet network): every output is its bias.
+        for (b, o) in out.chunks_exact_mut(so.len()).take(batch).enumerate() {
+            let bias: Vec<f32> = p.bias[..p.co].iter().map(|v| v * scale[b]).collect();
+            o.chunks_exact_mut(so.c).for_each(|px| px.copy_from_slice(&bias));
+        }
+        return Ran::Silent;
+    }
     if simd
         && let Some(w) = &p.winograd
         && match mode {
@@ -370,16 +380,6 @@ impl Geometry<'_> {
     /// Width of the zero-padded input.
     pub fn padded_w(&self) -> usize {
         self.si.w + 2 * self.p.pad
-    }
-    /// (input pixel, tap index `ky·k + kx`) of every tap of output pixel `p` that lies inside the input.
-    pub fn taps(&self, p: usize) -> impl Iterator<Item = (usize, usize)> + use<'_> {
-        let (si, k, s, pad) = (self.si, self.p.k, self.p.stride, self.p.pad);
-        let (oy, ox) = (p / self.so.w, p % self.so.w);
-        (0..k * k).filter_map(move |tap| {
-            let iy = (oy * s + tap / k).checked_sub(pad).filter(|&y| y < si.h)?;
-            let ix = (ox * s + tap % k).checked_sub(pad).filter(|&x| x < si.w)?;
-            Some((iy * si.w + ix, tap))
-        })
     }
 }
 

@@ -33,10 +33,12 @@ impl Nonzeros {
         value.clear();
         start.push(0);
         let mut binary = true;
+        // Each channel's row under tap 0, computed once rather than per value.
+        let offsets: Vec<u32> = (0..ci).map(|c| (((c / cw) * kk * cw + c % cw) * nb) as u32).collect();
         for px in sample.chunks_exact(ci) {
-            for (c, &v) in px.iter().enumerate() {
+            for (&v, &o) in px.iter().zip(&offsets) {
                 if v != 0.0 {
-                    offset.push((((c / cw) * kk * cw + c % cw) * nb) as u32);
+                    offset.push(o);
                     value.push(v);
                     binary &= v == 1.0;
                 }
@@ -50,6 +52,7 @@ impl Nonzeros {
 /// Output pixels `t.pixels` of blocks `t.blocks` by the general sparse kernel.
 pub fn task(t: &Task, nz: &Nonzeros, g: &Geometry) {
     assert!(nz.layout == (g.ci(), g.cw(), g.k() * g.k(), g.nb()) && nz.start.len() == g.si.h * g.si.w + 1);
+    assert!(t.blocks.clone().all(|blk| g.block(blk).0.len() == g.k() * g.k() * g.ci() * g.nb()));
     #[cfg(target_arch = "x86_64")]
     if g.simd {
         // SAFETY: `g.simd` is only set where AVX2 and FMA were detected.
@@ -80,7 +83,7 @@ fn task_generic(t: &Task, nz: &Nonzeros, g: &Geometry) {
 
 #[inline(always)]
 fn blocks<const N: usize, const BINARY: bool>(t: &Task, nz: &Nonzeros, g: &Geometry) {
-    let (k, co) = (g.k(), g.co());
+    let (si, so, k, co) = (g.si, g.so, g.k(), g.co());
     assert_eq!(N, g.nb());
     // Every pixel's taps whose input pixel has non-zeros, found once for all blocks:
     // (input pixel, tap index), pixel i's at taps[first[i]..first[i + 1]].
@@ -88,9 +91,15 @@ fn blocks<const N: usize, const BINARY: bool>(t: &Task, nz: &Nonzeros, g: &Geome
     let mut first = Vec::with_capacity(t.pixels.len() + 1);
     for p in t.pixels.clone() {
         first.push(taps.len());
-        for (q, tap) in g.taps(p) {
-            if nz.start[q + 1] > nz.start[q] {
-                taps.push((q, tap));
+        let (oy, ox) = (p / so.w, p % so.w);
+        for ky in 0..k {
+            let Some(iy) = (oy * g.stride() + ky).checked_sub(g.pad()).filter(|&y| y < si.h) else { continue };
+            for kx in 0..k {
+                let Some(ix) = (ox * g.stride() + kx).checked_sub(g.pad()).filter(|&x| x < si.w) else { continue };
+                let q = iy * si.w + ix;
+                if nz.start[q + 1] > nz.start[q] {
+                    taps.push((q, ky * k + kx));
+                }
             }
         }
     }
@@ -122,7 +131,12 @@ fn gather<const N: usize, const BINARY: bool>(taps: &[(usize, usize)], tap_len: 
         let (from, to) = (nz.start[pixel] as usize, nz.start[pixel + 1] as usize);
         let (offsets, values) = (&nz.offset[from..to], &nz.value[from..to]);
         for (&o, &v) in offsets.iter().zip(values) {
-            let Some(row) = w.get(base + o as usize..).and_then(|r| r.first_chunk::<N>()) else { continue };
+            let at = base + o as usize;
+            debug_assert!(at + N <= w.len());
+            // SAFETY: every offset is a row of tap 0 (below `cw · nb` into its chunk of
+            // `k² · cw · nb` floats) and every tap base below `k² · cw · nb`, for this geometry
+            // (checked in `task`), so the row lies inside the block `w`.
+            let row = unsafe { &*(w.as_ptr().add(at) as *const [f32; N]) };
             if BINARY {
                 for i in 0..N {
                     acc[i] += row[i];

@@ -222,20 +222,30 @@ fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry) {
     let all = if all.len() * 4 <= PREFETCH_ABOVE { &[] } else { all };
     let slab_lines = slab_len * N / 16;
     let per_pixel = slab_lines.div_ceil(n);
+    // The chunks this tile adds rows from (silent inputs skip the others, and do not fetch them).
+    let chunks = r.start.len() / n;
+    let used: Vec<usize> = (0..chunks).filter(|&c| r.start[c * n] < r.start[(c + 1) * n]).collect();
     for blk in t.blocks.clone() {
         let (w, bias) = g.block(blk);
         let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
         acc.fill(*bias);
         let (slabs, _) = w.as_chunks::<N>();
-        let chunks = slabs.len() / slab_len;
-        for (c, slab) in slabs.chunks_exact(slab_len).enumerate() {
+        for (u, &c) in used.iter().enumerate() {
+            let slab = &slabs[c * slab_len..(c + 1) * slab_len];
             let start = &r.start[c * n..c * n + n + 1];
-            let ahead = (blk * chunks + c + PREFETCH_AHEAD) * slab_lines;
+            // The chunk used `PREFETCH_AHEAD` chunks later, here or in the next block (the same
+            // thread's next task often adds the same tile's rows from it).
+            let later = u + PREFETCH_AHEAD;
+            let ahead = ((blk + later / used.len()) * chunks + used[later % used.len()]) * slab_lines;
             for (i, a) in acc.iter_mut().enumerate() {
                 let from = ahead + (i * per_pixel).min(slab_lines);
                 prefetch(all, from..from + per_pixel.min(ahead + slab_lines - from));
+                let rows = &r.rows[start[i] as usize..start[i + 1] as usize];
+                if rows.is_empty() {
+                    continue;
+                }
                 let mut sum = *a;
-                for &row in &r.rows[start[i] as usize..start[i + 1] as usize] {
+                for &row in rows {
                     let row = &slab[usize::from(row)];
                     for j in 0..N {
                         sum[j] += row[j];

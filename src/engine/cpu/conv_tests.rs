@@ -109,9 +109,10 @@ fn sparse_kernels_equal_the_specification_on_spikes() {
 #[test]
 fn spike_kernel_equals_the_specification() {
     for (ci, co, hw, batch) in [(64, 128, 48, 1), (256, 256, 24, 2), (512, 512, 12, 1), (512, 512, 6, 3), (64, 64, 10, 2), (32, 64, 17, 2)] {
-        for d in [0.0, 0.05, 0.15, 0.3] {
+        for d in [0.001, 0.05, 0.15, 0.3] {
             assert_eq!(check_with(ci, co, hw, 3, 1, 1, batch, Kind::Spikes(d), Mode::NoWinograd), Ran::Spikes, "{ci}→{co} {hw}×{hw} at {d}");
         }
+        assert_eq!(check_with(ci, co, hw, 3, 1, 1, batch, Kind::Spikes(0.0), Mode::NoWinograd), Ran::Silent);
     }
     for (ci, co, hw, k, stride, pad) in [(64, 72, 10, 3, 1, 1), (16, 20, 9, 3, 1, 1), (8, 10, 7, 3, 2, 1), (32, 40, 11, 1, 1, 0), (8, 16, 9, 5, 2, 2), (24, 8, 13, 3, 2, 0)] {
         for batch in [1, 2] {
