@@ -165,7 +165,7 @@ fn both_kernels_equal_the_specification_on_event_counts() {
 }
 
 /// Milliseconds per call of each kernel on vgg11_48_legacy's spike layers at several
-/// densities (best of 100 calls, caches flushed between calls as in a whole network whose
+/// densities (best of 100 calls, or of 100 / batch, at least 8; caches flushed between calls as in a whole network whose
 /// weights exceed the L3), for the cost model in `winograd_pays`:
 /// `RAYON_NUM_THREADS=1 taskset -c 0 cargo test --release --lib conv_rates -- --ignored --nocapture`
 /// (`CONV_RATES_BATCH` sets the batch).
@@ -186,9 +186,9 @@ fn conv_rates() {
         for d in [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4] {
             let x = input(&mut rng, batch * si.len(), Kind::Spikes(d));
             let mut time = |mode| {
-                (0..100)
+                (0..(100 / batch).max(8))
                     .map(|i| {
-                        junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i));
+                        junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
                         let t = Instant::now();
                         conv_with(&x, &mut out, si, so, &p, &vec![1.0; batch], &mut scratch, mode);
                         t.elapsed().as_secs_f64() * 1e3
