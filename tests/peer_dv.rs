@@ -275,14 +275,7 @@ fn metadata<'a>(metadata: &'a [(String, String)], key: &str) -> Option<&'a str> 
 /// both corners of the sensor and both polarities.
 fn synthetic_events(seed: u64, n: usize, resolution: Resolution) -> Vec<Event> {
     let mut state = seed;
-    let mut next = move || {
-        // splitmix64
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut next = move || spikestream::sim::rng::splitmix64(&mut state);
     let mut t = 1_700_000_000_000_000 + next() % 1_000_000;
     let mut events: Vec<Event> = (0..n)
         .map(|_| {

@@ -80,13 +80,7 @@ pub fn write_model(dir: &Path) -> PathBuf {
 /// `n` events of a blob moving across the sensor over `duration_us`, from `seed`.
 pub fn moving_blob(seed: u64, n: usize, duration_us: u64) -> Vec<Event> {
     let mut state = seed;
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
+    let mut next = move || spikestream::sim::rng::splitmix64(&mut state);
     let t0 = 1_700_000_000_000_000u64;
     let (w, h) = (f64::from(SENSOR.width), f64::from(SENSOR.height));
     (0..n)

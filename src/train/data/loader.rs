@@ -40,11 +40,9 @@ pub struct Loader {
     seed: u64,
 }
 
+/// The splitmix64 output that follows state `z` (a stateless mixer for per-epoch and per-sample seeds).
 fn splitmix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    crate::sim::rng::splitmix64(&mut z)
 }
 
 impl Loader {
