@@ -1,6 +1,6 @@
 // One timestep of LIF / IF neurons for every lane: charge, fire, reset, count spikes.
-// The rules are `NeuronKind::step` (src/model/neuron.rs), operation for operation, so spikes
-// match the CPU backend bit for bit. The learned initial potential (IMP) enters as the
+// The rule is `neuron_step` (shaders/neuron_rule.wgsl, prepended to this file), shared with the
+// fused convolution. The learned initial potential (IMP) enters as the
 // membrane's value after a lane reset (a buffer copy), not here.
 //
 // Shared with the training path, so it follows burn's template-kernel rules: entry point
@@ -35,13 +35,6 @@ const WG: u32 = 256u;
 
 var<workgroup> fired: atomic<u32>;
 
-// The product as a separately rounded f32. A shader compiler may fuse `a * b + c` into one fma (one
-// rounding instead of two, so results could differ from the CPU's in the last bit); OR-ing the
-// product's bits with a value it cannot know is 0 keeps the product a value of its own.
-fn rounded(product: f32, zero: u32) -> f32 {
-    return bitcast<f32>(bitcast<u32>(product) | zero);
-}
-
 // Workgroups: x strides over the N neurons of one lane, y is the lane. The parameters are read
 // once per invocation (an invocation usually takes several neurons).
 @compute @workgroup_size(256)
@@ -51,43 +44,15 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
 ) {
     let n = p.n;
-    let kind = p.kind;
-    let hard = p.hard_reset != 0u;
-    let decay_input = p.decay_input != 0u;
-    let a = p.a;
-    let v_th = p.v_th;
-    let vr = p.v_reset;
-    let zero = p.zero;
+    let rule = NeuronRule(p.kind, p.hard_reset != 0u, p.decay_input != 0u, p.a, p.v_th, p.v_reset, p.zero);
     let lane = wg.y;
     let base = lane * n;
     var mine = 0u;
     for (var i = wg.x * WG + lid; i < n; i += nwg.x * WG) {
-        let xi = x[base + i];
-        var vi = v[base + i];
-        var spike = false;
-        if kind == 0u {
-            // Legacy LIF: mem = decay·mem + x; fire on mem − v_th > 0; mem = 0 after a spike.
-            let mem = rounded(a * vi, zero) + xi;
-            spike = mem - v_th > 0.0;
-            vi = select(mem, 0.0, spike);
-        } else {
-            var h: f32;
-            if kind == 1u {
-                // SpikingJelly LIF, τ = a, divided (not multiplied by 1/τ) as the reference does.
-                if decay_input {
-                    if hard { h = vi + (xi - (vi - vr)) / a; } else { h = vi + (xi - vi) / a; }
-                } else {
-                    if hard { h = vi - (vi - vr) / a + xi; } else { h = rounded(vi * (1.0 - 1.0 / a), zero) + xi; }
-                }
-            } else {
-                h = vi + xi;
-            }
-            spike = h >= v_th;
-            vi = select(h, select(h - v_th, vr, hard), spike);
-        }
-        v[base + i] = vi;
-        s[base + i] = select(0.0, 1.0, spike);
-        mine += select(0u, 1u, spike);
+        let r = neuron_step(rule, v[base + i], x[base + i]);
+        v[base + i] = r.x;
+        s[base + i] = r.y;
+        mine += u32(r.y);
     }
     // One global atomic per workgroup: sum in workgroup memory first.
     if mine > 0u {

@@ -5,6 +5,8 @@
 //! - [`events`] owns the [`events::Event`] type, one sans-IO decoder per recorded format,
 //!   format detection, the file and socket drivers and the writers.
 //! - [`sim`] is a synthetic event camera: labelled recordings of procedural scenes.
+//! - [`gpu`] is the wgpu device layer (adapter choice, kernels, buffers) the engine, GPU
+//!   binning and the trainer share.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) only parses arguments and prints.
 
@@ -12,6 +14,7 @@ pub mod events;
 pub mod sim;
 pub mod engine;
 pub mod frames;
+pub mod gpu;
 pub mod model;
 pub mod stream;
 #[cfg(feature = "train")]

@@ -138,7 +138,7 @@ fn demo_samples_match_the_model_card() {
     // The GPU backend: the same classes (lavapipe in CI).
     let ctx = match GpuContext::new() {
         Ok(ctx) => ctx,
-        Err(e) if GpuContext::is_no_adapter(&e) && std::env::var_os("CI").is_none() => {
+        Err(e @ spikestream::gpu::GpuError::NoAdapter) if std::env::var_os("CI").is_none() => {
             use std::io::Write;
             let _ = writeln!(std::io::stderr(), "skipped the GPU part: no GPU adapter ({e})");
             return;

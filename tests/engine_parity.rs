@@ -8,6 +8,7 @@ mod common;
 
 use sha2::{Digest, Sha256};
 use spikestream::engine::Backend;
+use spikestream::engine::run::{Decoded, decode_scores};
 use spikestream::engine::cpu::CpuBackend;
 use spikestream::frames::npy;
 use spikestream::model::{MetaOverrides, Model};
@@ -113,6 +114,18 @@ fn gpu_case(name: &str) {
     };
     let got = run(&mut gpu, &model, &input, t, b);
     check(name, "gpu", &model, &expect, &got);
+    // The whole sequence encoded without waiting (one read-back at the end) computes the same
+    // per-step logits, and the logits summed on the device equal their sum in step order.
+    let k = model.meta.num_classes;
+    let before = gpu.io_counts().unwrap();
+    let seq = gpu.run(&input, t, k, Decoded::PerStep).unwrap();
+    let after = gpu.io_counts().unwrap();
+    assert_eq!(seq.per_step, got.logits, "{name}: sequence logits differ from step-by-step ones");
+    assert_eq!(seq.scores, decode_scores(Decoded::PerStep, &got.logits, b, k, t), "{name}: device-summed mean");
+    assert_eq!(after.readbacks - before.readbacks, 1, "{name}: one read-back per sequence");
+    assert_eq!(after.submits - before.submits, t as u64 + 1, "{name}: one submit per step (and the lane reset)");
+    let last = gpu.run(&input, t, k, Decoded::Last).unwrap();
+    assert_eq!(last.scores, *got.logits.last().unwrap(), "{name}: last decode");
 }
 
 macro_rules! parity {

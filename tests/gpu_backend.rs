@@ -89,6 +89,16 @@ fn gpu_adapter_in_use() {
     }
 }
 
+/// The neuron rule is a file of its own, valid WGSL by itself, and written nowhere else.
+#[test]
+fn the_neuron_rule_is_written_once() {
+    let rule = include_str!("../shaders/neuron_rule.wgsl");
+    naga::front::wgsl::parse_str(rule).expect("neuron_rule.wgsl parses by itself");
+    for kernel in Kernel::ALL {
+        assert!(!kernel.file().contains("fn neuron_step") && !kernel.file().contains("fn rounded"), "{} redefines the neuron rule", kernel.name());
+    }
+}
+
 /// Every kernel parses and validates with naga using exactly the capabilities the engine asks
 /// of the device (none), has entry point `main`, and uses every binding it declares (the
 /// pipelines use wgpu's automatic layout, which drops unused bindings).
@@ -96,7 +106,7 @@ fn gpu_adapter_in_use() {
 fn every_shader_validates_with_naga() {
     use naga::valid::{Capabilities, ValidationFlags, Validator};
     for kernel in Kernel::ALL {
-        let src = kernel.source();
+        let src = &kernel.source();
         let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{}: {}", kernel.name(), e.emit_to_string(src)));
         let info = Validator::new(ValidationFlags::all(), Capabilities::empty())
             .validate(&module)
@@ -120,7 +130,7 @@ fn every_shader_validates_with_naga() {
 /// The neuron kernel is launched by burn too: only read_write storage, no uniforms.
 #[test]
 fn neuron_shader_follows_burns_template_rules() {
-    let module = naga::front::wgsl::parse_str(Kernel::Neuron.source()).expect("parses");
+    let module = naga::front::wgsl::parse_str(&Kernel::Neuron.source()).expect("parses");
     for (_, var) in module.global_variables.iter().filter(|(_, v)| v.binding.is_some()) {
         match var.space {
             naga::AddressSpace::Storage { access } => {

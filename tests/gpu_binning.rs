@@ -1,11 +1,11 @@
-//! GPU event binning (`engine::gpu::binning`) against the CPU's `bin_slices`: the same counts
+//! GPU event binning (`frames::gpu_binning`) against the CPU's `bin_slices`: the same counts
 //! on random events (hot pixels, so atomics collide; empty and overlapping ranges) and the same
 //! errors. lavapipe runs it in CI (see tests/gpu_common).
 
 mod gpu_common;
 
 use gpu_common::{EXACT, Rng, assert_close, gpu};
-use spikestream::engine::gpu::binning::GpuBinner;
+use spikestream::frames::gpu_binning::GpuBinner;
 use spikestream::events::{Event, Resolution};
 use spikestream::frames::{Polarity, bin_slices};
 

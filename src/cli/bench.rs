@@ -14,7 +14,8 @@ use spikestream::engine::trace::Clock;
 use spikestream::model::synth::{SynthSpec, synth_model_bytes};
 use spikestream::model::{MetaOverrides, Model};
 
-use super::model_args::{BackendChoice, open_backend};
+use super::model_args::{BackendChoice, open_backend_on};
+use spikestream::engine::gpu::ConvMode;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -36,6 +37,13 @@ pub struct BenchArgs {
     pub width_div: usize,
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
+    /// Run on the GPU adapter whose name contains NAME (any kind; see `spikestream devices`).
+    #[arg(long, value_name = "NAME")]
+    pub adapter: Option<String>,
+    /// The GPU plan: `fused` (tiled convolutions with the neuron in the epilogue; the default)
+    /// or the one-pass-per-layer plans it replaced (`sparse`, `dense`), for comparison.
+    #[arg(long, value_enum, default_value = "fused")]
+    pub gpu_plan: GpuPlan,
     /// Fraction of input pixels with events in each frame.
     #[arg(long, default_value_t = 0.1)]
     pub spike_rate: f64,
@@ -55,6 +63,13 @@ pub struct BenchArgs {
     pub json: bool,
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum GpuPlan {
+    Fused,
+    Sparse,
+    Dense,
+}
+
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let model = match (&args.model, &args.arch) {
         (Some(path), None) => Model::load(path, &MetaOverrides::default())?,
@@ -71,7 +86,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         _ => bail!("give a model file or --arch NAME (not both)"),
     };
     let graph = &model.graph;
-    let mut backend = open_backend(args.backend, graph, args.batch.max(1), !args.json)?;
+    let mode = match args.gpu_plan {
+        GpuPlan::Fused => ConvMode::Fused,
+        GpuPlan::Sparse => ConvMode::Sparse,
+        GpuPlan::Dense => ConvMode::Dense,
+    };
+    let mut backend = open_backend_on(args.backend, args.adapter.as_deref(), graph, args.batch.max(1), !args.json, mode)?;
     let input = random_input(args.batch.max(1) * graph.input.len(), args.spike_rate, 42);
     let options = BenchOptions { warmup: args.warmup, measured: args.steps.max(1), profiled: args.profile_steps, trace: args.trace.is_some() };
     let (report, trace) = measure(&mut *backend, graph, &input, options).context("benchmark run")?;
@@ -114,6 +134,20 @@ fn print_report(r: &BenchReport, profile_steps: usize) {
         100.0 * r.sops_per_timestep / (r.flops_per_timestep / 2.0),
         r.achieved_gsops
     );
+    println!("sequences  {:.3} ms per timestep, p50 of {} whole sequences (mean decode, no wait between steps)", r.sequence_ms_per_timestep_p50, r.sequences_timed);
+    if let Some(p) = &r.plan {
+        println!(
+            "plan       {} dispatches per step ({} without the head), {:.2} submits per step, {:.2} read-backs per sample; longest dependent chain {} trips; smallest grid {} workgroups (convolutions {}); {:.2} MB of global memory per step",
+            p.stats.dispatches_per_step,
+            p.dispatches_per_step_without_head,
+            p.submits_per_step,
+            p.readbacks_per_sample,
+            p.stats.max_serial_trips,
+            p.stats.min_workgroups,
+            p.stats.min_conv_workgroups,
+            p.stats.bytes_per_step as f64 / 1e6
+        );
+    }
     if let Some(bytes) = r.gpu_memory_bytes {
         println!("memory     {:.2} MiB of GPU buffers (weights, state, scratch)", bytes as f64 / (1u64 << 20) as f64);
     }

@@ -162,7 +162,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let t = model.meta.timesteps;
     let k = model.meta.num_classes;
     let bar = super::progress::bar(files.len() as u64, "classifying");
-    let mut backend = open_backend(args.model.backend, &model.graph, args.batch.max(1), !args.json)?;
+    let mut backend = args.model.open_backend(&model.graph, args.batch.max(1), !args.json)?;
     let mut other = if args.compare { Some(open_backend(BackendChoice::Cpu, &model.graph, args.batch.max(1), false)?) } else { None };
     let mut results: Vec<(SampleRef, Vec<f32>, Vec<Vec<f32>>)> = Vec::new();
     let mut largest_difference = 0f32;

@@ -1,10 +1,10 @@
 //! `spikestream devices [--json]`: the GPU adapters wgpu sees (backend, type, driver, limits),
-//! and which one `--backend auto` would pick.
+//! which one `--backend auto` picks and why ([`spikestream::gpu::adapter`]'s rule).
 
 use std::process::ExitCode;
 
 use clap::Args;
-use spikestream::engine::gpu::GpuContext;
+use spikestream::gpu::{AdapterRequest, GpuContext, adapter::is_software};
 
 #[derive(Args, Debug)]
 pub struct DevicesArgs {
@@ -19,8 +19,8 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
     if args.cameras {
         return super::stream::list_cameras(args.json);
     }
-    let adapters = GpuContext::adapters();
-    let chosen = GpuContext::new().map(|c| c.summary.name.clone());
+    let (choice, adapters) = GpuContext::choice(&AdapterRequest::from_env_or(AdapterRequest::Auto))?;
+    let chosen = choice.index.map(|i| adapters[i].name.clone());
     if args.json {
         let list: Vec<serde_json::Value> = adapters
             .iter()
@@ -29,18 +29,20 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
                     "name": a.name, "backend": format!("{:?}", a.backend), "type": format!("{:?}", a.device_type), "driver": a.driver,
                     "max_storage_buffer_binding_size": a.max_storage_buffer_binding_size, "max_buffer_size": a.max_buffer_size,
                     "max_compute_invocations_per_workgroup": a.max_compute_invocations_per_workgroup,
-                    "max_storage_buffers_per_shader_stage": a.max_storage_buffers_per_shader_stage, "timestamp_queries": a.timestamps,
+                    "max_storage_buffers_per_shader_stage": a.max_storage_buffers_per_shader_stage, "timestamp_queries": a.timestamps, "software": is_software(a),
                 })
             })
             .collect();
-        println!("{}", serde_json::json!({"adapters": list, "auto": chosen.as_ref().ok()}));
+        let auto = chosen.clone().unwrap_or_else(|| "cpu".into());
+        println!("{}", serde_json::json!({"adapters": list, "auto": auto, "auto_reason": choice.reason}));
         return Ok(ExitCode::SUCCESS);
     }
     if adapters.is_empty() {
         println!("no GPU adapter found; spikestream runs on the CPU backend (install a Vulkan driver, e.g. mesa-vulkan-drivers for lavapipe)");
     }
     for a in &adapters {
-        println!("{} ({:?}, {:?}, driver {})", a.name, a.backend, a.device_type, a.driver);
+        let soft = if is_software(a) { ", software rasterizer" } else { "" };
+        println!("{} ({:?}, {:?}{soft}, driver {})", a.name, a.backend, a.device_type, a.driver);
         println!(
             "    max storage binding {} MiB, max buffer {} MiB, {} invocations/workgroup, {} storage buffers/stage, timestamp queries {}",
             a.max_storage_buffer_binding_size >> 20,
@@ -51,8 +53,9 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
         );
     }
     match chosen {
-        Ok(name) => println!("--backend auto uses: {name}"),
-        Err(e) => println!("--backend auto uses the CPU backend ({e})"),
+        Some(name) => println!("--backend auto uses: {name} ({})", choice.reason),
+        None => println!("--backend auto uses the CPU backend: {}", choice.reason),
     }
+    println!("(probed: Vulkan, Metal, DX12; set WGPU_BACKEND=gl to probe OpenGL)");
     Ok(ExitCode::SUCCESS)
 }

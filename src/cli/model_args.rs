@@ -6,12 +6,16 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use spikestream::engine::Backend;
 use spikestream::engine::cpu::CpuBackend;
+use spikestream::engine::gpu::{ConvMode, GpuBackend};
+use spikestream::gpu::{AdapterRequest, GpuContext};
 use spikestream::model::{Graph, MetaOverrides, Model};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum BackendChoice {
-    /// The best GPU adapter, else the CPU backend (with a notice).
+    /// A hardware GPU if there is one, else the CPU backend (a one-line notice names the choice).
+    /// Software rasterizers (llvmpipe) are slower than the CPU backend and only used when asked.
     Auto,
+    /// The best GPU adapter of any kind, software rasterizers included.
     Gpu,
     Cpu,
 }
@@ -22,6 +26,9 @@ pub struct ModelArgs {
     pub model_file: PathBuf,
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
+    /// Run on the GPU adapter whose name contains NAME (any kind; see `spikestream devices`).
+    #[arg(long, value_name = "NAME")]
+    pub adapter: Option<String>,
     /// Metadata the file lacks: architecture (vgg11_48_legacy, vgg11_dvs, sew_resnet18, graph).
     #[arg(long)]
     pub arch: Option<String>,
@@ -69,24 +76,37 @@ impl ModelArgs {
     }
 }
 
-/// The backend asked for. `auto` falls back to the CPU with a one-line notice when no GPU
-/// adapter can be used (`notice` = print it).
-pub fn open_backend(choice: BackendChoice, graph: &Graph, batch: usize, notice: bool) -> anyhow::Result<Box<dyn Backend>> {
-    match choice {
-        BackendChoice::Cpu => Ok(Box::new(CpuBackend::new(graph, batch))),
-        BackendChoice::Gpu => gpu(graph, batch),
-        BackendChoice::Auto => match gpu(graph, batch) {
-            Ok(b) => Ok(b),
-            Err(e) => {
-                if notice {
-                    eprintln!("notice: no usable GPU ({e:#}); running on the CPU backend");
-                }
-                Ok(Box::new(CpuBackend::new(graph, batch)))
-            }
-        },
+impl ModelArgs {
+    /// The backend these arguments ask for (`--adapter` implies the GPU).
+    pub fn open_backend(&self, graph: &Graph, batch: usize, notice: bool) -> anyhow::Result<Box<dyn Backend>> {
+        open_backend_on(self.backend, self.adapter.as_deref(), graph, batch, notice, ConvMode::default())
     }
 }
 
-fn gpu(graph: &Graph, batch: usize) -> anyhow::Result<Box<dyn Backend>> {
-    Ok(Box::new(spikestream::engine::gpu::GpuBackend::new(graph, batch)?))
+/// The backend asked for, without a named adapter.
+pub fn open_backend(choice: BackendChoice, graph: &Graph, batch: usize, notice: bool) -> anyhow::Result<Box<dyn Backend>> {
+    open_backend_on(choice, None, graph, batch, notice, ConvMode::default())
+}
+
+/// Applies [`spikestream::gpu::adapter`]'s rule. `auto` prints one notice line naming the
+/// choice and why (`notice` = print it); `gpu` and `--adapter` fail when they cannot be met.
+pub fn open_backend_on(choice: BackendChoice, adapter: Option<&str>, graph: &Graph, batch: usize, notice: bool, mode: ConvMode) -> anyhow::Result<Box<dyn Backend>> {
+    let request = match (choice, adapter) {
+        (BackendChoice::Cpu, Some(_)) => anyhow::bail!("--adapter names a GPU adapter; it cannot be combined with --backend cpu"),
+        (BackendChoice::Cpu, None) => return Ok(Box::new(CpuBackend::new(graph, batch))),
+        (_, Some(name)) => AdapterRequest::Named(name.to_string()),
+        (BackendChoice::Gpu, None) => AdapterRequest::from_env_or(AdapterRequest::Any),
+        (BackendChoice::Auto, None) => AdapterRequest::from_env_or(AdapterRequest::Auto),
+    };
+    let (ctx, why) = GpuContext::open(&request)?;
+    let Some(ctx) = ctx else {
+        if notice {
+            eprintln!("notice: running on the CPU backend: {}", why.reason);
+        }
+        return Ok(Box::new(CpuBackend::new(graph, batch)));
+    };
+    if notice && choice == BackendChoice::Auto {
+        eprintln!("notice: running on the GPU: {}", why.reason);
+    }
+    Ok(Box::new(GpuBackend::with_context(ctx, graph, batch, mode)?))
 }

@@ -19,7 +19,7 @@ use spikestream::stream::source::{Backoff, OpenOptions, Speed, open};
 use spikestream::stream::{Output, Overload, SourceSpec, StreamConfig, StreamPrediction, Summary};
 
 use super::InputArgs;
-use super::model_args::{ModelArgs, open_backend};
+use super::model_args::ModelArgs;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum OverloadArg {
@@ -138,7 +138,7 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
         reconnect: args.reconnect.then(|| Backoff { max: Duration::from_millis(args.reconnect_max_ms.max(100)), ..Backoff::default() }),
     };
     let source = open(&args.source, &options)?;
-    let backend = open_backend(args.model.backend, &model.graph, config.lanes(), true)?;
+    let backend = args.model.open_backend(&model.graph, config.lanes(), true)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     {

@@ -54,6 +54,60 @@ pub struct BenchReport {
     pub layers: Vec<LayerTime>,
     /// Buffers the GPU backend allocated (weights, state, scratch); `None` on the CPU.
     pub gpu_memory_bytes: Option<u64>,
+    /// Whole sequences (`Backend::run`, `mean` decode, T steps from the IMP): wall clock per
+    /// timestep, p50 over the sequences timed. The GPU encodes them without waiting per step.
+    pub sequence_ms_per_timestep_p50: f64,
+    pub sequences_timed: usize,
+    /// The GPU plan of a step with the head, and what the sequences did on the queue.
+    #[serde(flatten)]
+    pub plan: Option<PlanReport>,
+}
+
+/// The GPU plan in numbers: from the dispatches the engine runs, and counted submissions and
+/// read-backs of the timed sequences.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct PlanReport {
+    #[serde(flatten)]
+    pub stats: crate::engine::gpu::plan::PlanStats,
+    /// Dispatches of a step without the head (`last` decode, all steps but the final one).
+    pub dispatches_per_step_without_head: usize,
+    pub submits_per_step: f64,
+    /// Blocking read-backs per timestep of a sequence: 1/T when the logits are read once per
+    /// sample.
+    pub readbacks_per_step: f64,
+    pub readbacks_per_sample: f64,
+}
+
+/// Runs whole sequences of the model's T steps (about `measured` steps in all, at least 3
+/// sequences) and counts what they did on the queue.
+fn time_sequences(backend: &mut dyn Backend, graph: &Graph, input: &[f32], measured: usize) -> Result<(f64, usize, Option<PlanReport>), EngineError> {
+    let t = graph.timesteps.max(1);
+    let frames: Vec<f32> = (0..t).flat_map(|_| input.iter().copied()).collect();
+    let k = graph.num_classes();
+    let decode = super::run::Decoded::Mean;
+    backend.run(&frames, t, k, decode)?; // warm-up: pipelines, history buffers
+    let sequences = measured.div_ceil(t).max(3);
+    let before = backend.io_counts();
+    let mut times = Vec::with_capacity(sequences);
+    for _ in 0..sequences {
+        let start = Instant::now();
+        backend.run(&frames, t, k, decode)?;
+        times.push(start.elapsed().as_secs_f64() * 1e3 / t as f64);
+    }
+    let plan = match (backend.plan_stats(true), backend.plan_stats(false), before, backend.io_counts()) {
+        (Some(stats), Some(body), Some(a), Some(z)) => {
+            let steps = (sequences * t) as f64;
+            Some(PlanReport {
+                stats,
+                dispatches_per_step_without_head: body.dispatches_per_step,
+                submits_per_step: (z.submits - a.submits) as f64 / steps,
+                readbacks_per_step: (z.readbacks - a.readbacks) as f64 / steps,
+                readbacks_per_sample: (z.readbacks - a.readbacks) as f64 / sequences as f64,
+            })
+        }
+        _ => None,
+    };
+    Ok((quantile(&mut times, 0.5), sequences, plan))
 }
 
 /// How long to run.
@@ -138,6 +192,7 @@ pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], options:
     for (c, n) in counts.iter_mut().zip(backend.spike_counts()?) {
         *c += n;
     }
+    let (sequence_ms, sequences, plan) = time_sequences(backend, graph, input, measured)?;
 
     let trace = options.trace.then(|| {
         let mut trace = Trace::new(&backend.describe(), profiles.first().map(|(_, p)| p.clock));
@@ -194,6 +249,9 @@ pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], options:
         loop_overhead_ratio_min: kernel_min.filter(|&k| k > 0.0).map(|k| sorted[0] / k - 1.0),
         layers,
         gpu_memory_bytes: backend.device_memory_bytes(),
+        sequence_ms_per_timestep_p50: sequence_ms,
+        sequences_timed: sequences,
+        plan,
     };
     Ok((report, trace))
 }

@@ -20,7 +20,7 @@ pub enum EngineError {
     #[error("timestep index {step} for lane {lane} is past the model's {timesteps} timesteps")]
     Timestep { lane: usize, step: usize, timesteps: usize },
     #[error("GPU: {0}")]
-    Gpu(String),
+    Gpu(#[from] crate::gpu::GpuError),
 }
 
 /// What every backend offers.
@@ -59,6 +59,23 @@ pub trait Backend: Send {
 
     /// Bytes of device memory this backend allocated (weights, state, scratch); `None` on the CPU.
     fn device_memory_bytes(&self) -> Option<u64> {
+        None
+    }
+
+    /// Runs `frames` (`[T, B, C, H, W]`) from the learned initial state and decodes them. The
+    /// default steps one timestep at a time ([`run::run_steps`]); the GPU encodes every step
+    /// without waiting and reads the logits back once.
+    fn run(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: run::Decoded) -> Result<run::Prediction, EngineError> {
+        run::run_steps(self, frames, timesteps, classes, decode)
+    }
+
+    /// The GPU plan of one step in numbers (with the head or without); `None` on the CPU.
+    fn plan_stats(&self, _head: bool) -> Option<gpu::plan::PlanStats> {
+        None
+    }
+
+    /// Queue submissions and blocking read-backs so far; `None` on the CPU.
+    fn io_counts(&self) -> Option<crate::gpu::IoCounts> {
         None
     }
 }

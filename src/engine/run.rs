@@ -41,30 +41,54 @@ pub fn argmax(v: &[f32]) -> usize {
     v.iter().enumerate().fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| if x > bv { (i, x) } else { (bi, bv) }).0
 }
 
-/// Runs `frames` (`[T, B, C, H, W]`, T steps of the batch) from the learned initial state.
+/// Runs `frames` (`[T, B, C, H, W]`, T steps of the batch) from the learned initial state
+/// ([`Backend::run`]).
 pub fn run_frames(backend: &mut dyn Backend, frames: &[f32], timesteps: usize, classes: usize, decode: Decoded) -> Result<Prediction, EngineError> {
-    let b = backend.batch();
+    backend.run(frames, timesteps, classes, decode)
+}
+
+/// `frames` holds whole timesteps: the values per step.
+pub fn per_step_len(frames: &[f32], timesteps: usize) -> Result<usize, EngineError> {
     let per = frames.len() / timesteps.max(1);
     if timesteps == 0 || per * timesteps != frames.len() {
         return Err(EngineError::InputSize { what: format!("{timesteps} timesteps of frames"), expected: per * timesteps.max(1), got: frames.len() });
     }
-    backend.reset_all();
-    let mut per_step = Vec::new();
-    let mut sum = vec![vec![0f32; classes]; b];
-    for t in 0..timesteps {
-        let want = decode != Decoded::Last || t + 1 == timesteps;
-        let steps = vec![t; b];
-        if let Some(logits) = backend.step(&frames[t * per..(t + 1) * per], &steps, want)? {
-            let rows: Vec<Vec<f32>> = logits.chunks(classes).map(<[f32]>::to_vec).collect();
-            for (s, r) in sum.iter_mut().zip(&rows) {
-                s.iter_mut().zip(r).for_each(|(a, v)| *a += v);
+    Ok(per)
+}
+
+/// Whether the head runs at step `t` of `timesteps` for `decode`.
+pub fn head_at(decode: Decoded, t: usize, timesteps: usize) -> bool {
+    decode != Decoded::Last || t + 1 == timesteps
+}
+
+/// The decoded scores from the per-step logits (`mean`: their sum, in step order, over T).
+pub fn decode_scores(decode: Decoded, per_step: &[Vec<Vec<f32>>], batch: usize, classes: usize, timesteps: usize) -> Vec<Vec<f32>> {
+    match decode {
+        Decoded::Last => per_step.last().cloned().unwrap_or_default(),
+        Decoded::Mean | Decoded::PerStep => {
+            let mut sum = vec![vec![0f32; classes]; batch];
+            for rows in per_step {
+                for (s, r) in sum.iter_mut().zip(rows) {
+                    s.iter_mut().zip(r).for_each(|(a, v)| *a += v);
+                }
             }
-            per_step.push(rows);
+            sum.into_iter().map(|s| s.into_iter().map(|v| v / timesteps as f32).collect()).collect()
         }
     }
-    let scores = match decode {
-        Decoded::Last => per_step.last().cloned().unwrap_or_default(),
-        Decoded::Mean | Decoded::PerStep => sum.into_iter().map(|s| s.into_iter().map(|v| v / timesteps as f32).collect()).collect(),
-    };
+}
+
+/// One [`Backend::step`] per timestep: the reference way to run a sequence.
+pub fn run_steps<B: Backend + ?Sized>(backend: &mut B, frames: &[f32], timesteps: usize, classes: usize, decode: Decoded) -> Result<Prediction, EngineError> {
+    let b = backend.batch();
+    let per = per_step_len(frames, timesteps)?;
+    backend.reset_all();
+    let mut per_step = Vec::new();
+    for t in 0..timesteps {
+        let steps = vec![t; b];
+        if let Some(logits) = backend.step(&frames[t * per..(t + 1) * per], &steps, head_at(decode, t, timesteps))? {
+            per_step.push(logits.chunks(classes).map(<[f32]>::to_vec).collect());
+        }
+    }
+    let scores = decode_scores(decode, &per_step, b, classes, timesteps);
     Ok(Prediction { scores, per_step, spike_counts: backend.spike_counts()? })
 }

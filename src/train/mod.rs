@@ -25,7 +25,8 @@ pub fn device(name: &str) -> anyhow::Result<Device> {
         "flex" | "cpu" => Ok(Device::flex()),
         "wgpu" | "gpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
         "auto" => {
-            let hardware = crate::engine::gpu::GpuContext::adapters().iter().any(|a| a.device_type != wgpu::DeviceType::Cpu);
+            let auto = crate::gpu::AdapterRequest::from_env_or(crate::gpu::AdapterRequest::Auto);
+            let hardware = crate::gpu::GpuContext::choice(&auto).is_ok_and(|(c, _)| c.index.is_some());
             Ok(if hardware { Device::wgpu(burn::tensor::DeviceKind::DefaultDevice) } else { Device::flex() })
         }
         other => anyhow::bail!("device '{other}' (auto, flex or wgpu)"),

@@ -11,7 +11,7 @@ use spikestream::model::graph::Graph;
 /// The shared device, or `None` (after saying so) when there is no adapter outside CI.
 pub fn gpu() -> Option<Arc<GpuContext>> {
     static CTX: OnceLock<Result<Arc<GpuContext>, (bool, String)>> = OnceLock::new();
-    let ctx = CTX.get_or_init(|| GpuContext::new().map_err(|e| (GpuContext::is_no_adapter(&e), e.to_string())));
+    let ctx = CTX.get_or_init(|| GpuContext::new().map_err(|e| (matches!(e, spikestream::gpu::GpuError::NoAdapter), e.to_string())));
     match ctx {
         Ok(ctx) => Some(ctx.clone()),
         Err((true, msg)) if std::env::var_os("CI").is_none() => {

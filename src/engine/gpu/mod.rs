@@ -1,27 +1,25 @@
 //! The GPU backend: the network's timesteps as WGSL compute shaders through wgpu.
 //!
-//! Owns the device ([`context::GpuContext`]), the kernels ([`kernel::Kernel`], one
-//! `shaders/*.wgsl` each), the weights ([`model::GpuModel`]), the per-lane neuron state and
-//! per-step scratch ([`state`]), the per-timestep plan ([`plan::Plan`]) and event binning on
-//! the GPU ([`binning`]). Activations are channel-last (`[B, H, W, C]`) like the CPU backend's,
+//! Owns the weights ([`model::GpuModel`]), the per-lane neuron state and per-step scratch
+//! ([`state`]) and the per-timestep plan ([`plan::Plan`]); the device and the kernels come from
+//! [`crate::gpu`]. Activations are channel-last (`[B, H, W, C]`) like the CPU backend's,
 //! so output channels of one pixel sit side by side. Each step writes the input frames and the
 //! lanes' timestep indices, encodes the plan, submits, and reads back only the logits when
 //! asked; spike counts accumulate on the GPU until [`Backend::spike_counts`].
 
-pub mod binning;
-pub mod context;
-pub mod kernel;
+pub mod fusion;
 pub mod model;
 pub mod plan;
+mod plan_fused;
 pub mod profile;
+mod sequence;
 pub mod state;
 
 use std::sync::Arc;
 
 use super::{Backend, EngineError};
 use crate::model::graph::Graph;
-pub use context::{AdapterSummary, GpuContext};
-pub use kernel::Kernel;
+pub use crate::gpu::{AdapterSummary, GpuContext, Kernel};
 use model::GpuModel;
 pub use plan::ConvMode;
 use plan::{Plan, packed_values};
@@ -35,6 +33,8 @@ pub struct GpuBackend {
     plan: Plan,
     /// Host staging for the NCHW → NHWC input transpose.
     input: Vec<f32>,
+    /// Per-step logits of a whole sequence and its read-back copy (made for the T last run).
+    history: Option<sequence::History>,
 }
 
 impl GpuBackend {
@@ -46,14 +46,15 @@ impl GpuBackend {
     /// On an already open device (pipelines compiled there are reused).
     pub fn with_context(ctx: Arc<GpuContext>, graph: &Graph, batch: usize, mode: ConvMode) -> Result<Self, EngineError> {
         if batch == 0 {
-            return Err(EngineError::Gpu("batch size 0".into()));
+            return Err(crate::gpu::GpuError::Plan("batch size 0".into()).into());
         }
         let model = GpuModel::upload(&ctx, graph)?;
         let state = GpuState::new(&ctx, graph, batch);
-        let scratch = Scratch::new(&ctx, graph, batch, &packed_values(graph, mode));
+        let fused_bits = if mode == ConvMode::Fused { fusion::Fusion::of(graph).bits } else { Vec::new() };
+        let scratch = Scratch::new(&ctx, graph, batch, &packed_values(graph, mode), &fused_bits);
         let plan = Plan::build(&ctx, &model, &state, &scratch, mode)?;
         let input = vec![0.0; batch * graph.input.len()];
-        let mut backend = Self { ctx, model, state, scratch, plan, input };
+        let mut backend = Self { ctx, model, state, scratch, plan, input, history: None };
         backend.reset_all();
         Ok(backend)
     }
@@ -117,11 +118,10 @@ impl Backend for GpuBackend {
 
     fn step(&mut self, input: &[f32], steps: &[usize], logits: bool) -> Result<Option<Vec<f32>>, EngineError> {
         self.upload(input, steps)?;
-        let queue = &self.ctx.queue;
         let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("timestep") });
         self.plan.encode(&mut encoder, logits);
         if !logits {
-            queue.submit([encoder.finish()]);
+            self.ctx.submit(encoder);
             // Reclaim finished submissions without waiting.
             let _ = self.ctx.device.poll(wgpu::PollType::Poll);
             return Ok(None);
@@ -129,7 +129,7 @@ impl Backend for GpuBackend {
         let out = self.scratch.value(self.model.graph.output());
         let bytes = 4 * (self.state.batch * self.model.graph.num_classes()) as u64;
         encoder.copy_buffer_to_buffer(out, 0, &self.scratch.logits, 0, bytes);
-        queue.submit([encoder.finish()]);
+        self.ctx.submit(encoder);
         let data = self.ctx.map_and_copy(&self.scratch.logits, bytes)?;
         Ok(Some(bytemuck::pod_collect_to_vec(&data)))
     }
@@ -155,6 +155,18 @@ impl Backend for GpuBackend {
 
     fn device_memory_bytes(&self) -> Option<u64> {
         Some(self.memory_bytes())
+    }
+
+    fn run(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: crate::engine::run::Decoded) -> Result<crate::engine::Prediction, EngineError> {
+        self.run_sequence(frames, timesteps, classes, decode)
+    }
+
+    fn plan_stats(&self, head: bool) -> Option<plan::PlanStats> {
+        Some(self.plan.stats(head))
+    }
+
+    fn io_counts(&self) -> Option<crate::gpu::IoCounts> {
+        Some(self.ctx.io_counts())
     }
 }
 

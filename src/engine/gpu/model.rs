@@ -3,18 +3,22 @@
 //! membrane (the IMP, or the rest potential) that a lane reset copies into its state.
 
 use crate::engine::EngineError;
+use crate::gpu::GpuError;
 use crate::model::graph::{Graph, Node, Op, Shape};
 use crate::model::neuron::NeuronKind;
 
-use super::context::GpuContext;
+use crate::gpu::GpuContext;
 
 /// Per-node weights in the kernels' layout (channel-last activations).
 pub enum NodeWeights {
     /// `weight`: `[Ci, K, K, Co4·4]`; `bias`: `[Co4·4]` (Co4 = ⌈Co/4⌉, zero-padded so the
     /// kernels load 4 output channels as one vec4); `scale`: `[T]` TEBN scale, or `[1.0]` unread.
-    Conv { weight: wgpu::Buffer, bias: wgpu::Buffer, scale: wgpu::Buffer, has_scale: bool },
-    /// `weight`: `[in, out]`, rows in this backend's storage order of the input; `bias`: `[out]`.
-    Linear { weight: wgpu::Buffer, bias: wgpu::Buffer },
+    /// `consts`: the bias `[Co4·4]` then the TEBN scale `[T]`, zero-padded to whole vec4s (the
+    /// fused kernel's single constants binding).
+    Conv { weight: wgpu::Buffer, bias: wgpu::Buffer, scale: wgpu::Buffer, consts: wgpu::Buffer, has_scale: bool },
+    /// `weight`: `[in, out]`, rows in this backend's storage order of the input; `rows`: the
+    /// same as `[out, in]` (the split-K GEMV reads along the reduction); `bias`: `[out]`.
+    Linear { weight: wgpu::Buffer, rows: wgpu::Buffer, bias: wgpu::Buffer },
     /// `init`: `[H, W, C]`, the membrane of a lane after reset (IMP, or rest everywhere).
     Neuron { init: wgpu::Buffer, kind: NeuronKind },
     None,
@@ -34,7 +38,7 @@ impl GpuModel {
 }
 
 fn bad(node: &Node, what: String) -> EngineError {
-    EngineError::Gpu(format!("node {} ({}): {what}", node.name, node.op.kind()))
+    GpuError::Plan(format!("node {} ({}): {what}", node.name, node.op.kind())).into()
 }
 
 fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeights, EngineError> {
@@ -63,7 +67,11 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
                 Some(s) => s.clone(),
                 None => vec![1.0],
             };
+            let mut consts = bias.clone();
+            consts.extend_from_slice(&scale);
+            consts.resize(consts.len().div_ceil(4) * 4, 0.0);
             NodeWeights::Conv {
+                consts: ctx.storage_init(&label("conv bias and TEBN scale"), &consts),
                 weight: ctx.storage_init(&label("conv weight"), &w),
                 bias: ctx.storage_init(&label("conv bias"), &bias),
                 scale: ctx.storage_init(&label("conv TEBN scale"), &scale),
@@ -83,7 +91,17 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
                     w[(rest * src.c + c) * l.outputs + o] = l.weight[o * l.inputs + j];
                 }
             }
-            NodeWeights::Linear { weight: ctx.storage_init(&label("linear weight"), &w), bias: ctx.storage_init(&label("linear bias"), &l.bias) }
+            let mut rows = vec![0.0f32; w.len()];
+            for i in 0..l.inputs {
+                for o in 0..l.outputs {
+                    rows[o * l.inputs + i] = w[i * l.outputs + o];
+                }
+            }
+            NodeWeights::Linear {
+                weight: ctx.storage_init(&label("linear weight"), &w),
+                rows: ctx.storage_init(&label("linear weight rows"), &rows),
+                bias: ctx.storage_init(&label("linear bias"), &l.bias),
+            }
         }
         Op::Neuron(n) => {
             let s = node.shape;

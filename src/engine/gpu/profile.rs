@@ -4,7 +4,7 @@
 //! timestamps.
 
 use super::GpuBackend;
-use super::context::GpuContext;
+use crate::gpu::GpuContext;
 use super::model::NodeWeights;
 use super::plan::Plan;
 use crate::engine::EngineError;
@@ -14,7 +14,7 @@ use crate::engine::trace::{Clock, DispatchTime, StepProfile};
 /// from the first dispatch's start. An error when the device has no timestamp queries.
 pub fn time_dispatches(ctx: &GpuContext, plan: &Plan, head: bool) -> Result<Vec<DispatchTime>, EngineError> {
     if !has_timestamps(ctx) {
-        return Err(EngineError::Gpu(format!("{} has no timestamp queries", ctx.summary.name)));
+        return Err(crate::gpu::GpuError::NoTimestamps { adapter: ctx.summary.name.clone() }.into());
     }
     let dispatches: Vec<_> = plan.dispatches.iter().filter(|d| head || !d.head).collect();
     let count = 2 * dispatches.len().max(1) as u32;
@@ -39,7 +39,7 @@ pub fn time_dispatches(ctx: &GpuContext, plan: &Plan, head: bool) -> Result<Vec<
         pass.dispatch_workgroups(d.groups[0], d.groups[1], d.groups[2]);
     }
     encoder.resolve_query_set(&queries, 0..count, &resolve, 0);
-    ctx.queue.submit([encoder.finish()]);
+    ctx.submit(encoder);
     let ticks: Vec<u64> = bytemuck::pod_collect_to_vec(&ctx.read("timestamp readback", &resolve, 0, bytes)?);
     let ms_per_tick = f64::from(ctx.queue.get_timestamp_period()) * 1e-6;
     let origin = ticks.first().copied().unwrap_or(0);
@@ -83,8 +83,8 @@ impl GpuBackend {
             .nodes
             .iter()
             .map(|n| match n {
-                NodeWeights::Conv { weight, bias, scale, .. } => weight.size() + bias.size() + scale.size(),
-                NodeWeights::Linear { weight, bias } => weight.size() + bias.size(),
+                NodeWeights::Conv { weight, bias, scale, consts, .. } => weight.size() + bias.size() + scale.size() + consts.size(),
+                NodeWeights::Linear { weight, rows, bias } => weight.size() + rows.size() + bias.size(),
                 NodeWeights::Neuron { init, .. } => init.size(),
                 NodeWeights::None => 0,
             })

@@ -4,7 +4,7 @@
 
 use crate::model::graph::{Graph, Op};
 
-use super::context::GpuContext;
+use crate::gpu::GpuContext;
 use super::model::{GpuModel, NodeWeights};
 
 /// Per-lane neuron state.
@@ -14,6 +14,10 @@ pub struct GpuState {
     pub membranes: Vec<Option<wgpu::Buffer>>,
     /// `[B, neuron nodes]` u32 spikes since each lane's reset.
     pub counts: wgpu::Buffer,
+    /// `[B, K]` f32 logits summed over the steps since each lane's reset (the `mean` decode,
+    /// on the device).
+    pub logit_sum: wgpu::Buffer,
+    pub classes: usize,
     /// Column of each node in `counts` (neuron nodes only).
     pub count_index: Vec<Option<usize>>,
     pub neuron_nodes: usize,
@@ -34,7 +38,9 @@ impl GpuState {
             });
         }
         let counts = ctx.storage("spike counts", batch * k);
-        Self { batch, membranes, counts, count_index, neuron_nodes: k }
+        let classes = graph.num_classes();
+        let logit_sum = ctx.storage("logits summed over steps", batch * classes);
+        Self { batch, membranes, counts, count_index, neuron_nodes: k, logit_sum, classes }
     }
 
     /// Puts `lanes` back at the learned initial membrane and zeroes their counts: buffer copies
@@ -55,7 +61,11 @@ impl GpuState {
                 encoder.clear_buffer(&self.counts, b as u64 * row, Some(row));
             }
         }
-        ctx.queue.submit([encoder.finish()]);
+        let row = 4 * self.classes as u64;
+        for &b in lanes {
+            encoder.clear_buffer(&self.logit_sum, b as u64 * row, Some(row));
+        }
+        ctx.submit(encoder);
     }
 }
 
@@ -71,11 +81,18 @@ pub struct Scratch {
     pub steps: wgpu::Buffer,
     /// `MAP_READ` copy of the logits `[B, K]`.
     pub logits: wgpu::Buffer,
+    /// Every bit-packed spike value of the fused plan in one buffer (`[B, H, W, ⌈C/32⌉]` u32
+    /// each, at `bit_offset[v]` words).
+    pub spike_bits: wgpu::Buffer,
+    pub bit_offset: Vec<Option<usize>>,
+    /// Bound where a kernel's binding is unused in its specialisation.
+    pub unused: wgpu::Buffer,
 }
 
 impl Scratch {
     /// `packed[v]`: value v is read by a spike convolution and needs its bits.
-    pub fn new(ctx: &GpuContext, graph: &Graph, batch: usize, packed: &[bool]) -> Self {
+    /// `fused_bits[v]`: value v gets words in `spike_bits`.
+    pub fn new(ctx: &GpuContext, graph: &Graph, batch: usize, packed: &[bool], fused_bits: &[bool]) -> Self {
         let mut value_buffer = vec![0];
         let mut buffers = vec![ctx.storage("input frames", batch * graph.input.len())];
         for n in &graph.nodes {
@@ -101,7 +118,20 @@ impl Scratch {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        Self { value_buffer, buffers, bits, steps, logits }
+        let mut words = 0;
+        let bit_offset = (0..=graph.nodes.len())
+            .map(|v| {
+                fused_bits.get(v).copied().unwrap_or(false).then(|| {
+                    let s = graph.value_shape(v);
+                    let at = words;
+                    words += batch * s.h * s.w * s.c.div_ceil(32);
+                    at
+                })
+            })
+            .collect();
+        let spike_bits = ctx.storage("spike bit words", words);
+        let unused = ctx.storage("unused binding", 4);
+        Self { value_buffer, buffers, bits, steps, logits, spike_bits, bit_offset, unused }
     }
 
     /// The buffer holding value `v`.

@@ -22,7 +22,7 @@ use burn::tensor::Tensor;
 
 use super::NeuronSpec;
 use super::bptt;
-use crate::engine::gpu::kernel::{Kernel, neuron_params};
+use crate::gpu::kernel::{Kernel, neuron_params};
 
 #[backend_extension(Cube, Flex, Autodiff)]
 pub trait SpikingBackend: Backend {

@@ -1,14 +1,15 @@
 //! The GPU device: instance, adapter, device, queue and the pipeline cache, plus the few
 //! buffer helpers every other part uses. It knows kernels only by [`Kernel`] and constants,
-//! nothing about networks.
+//! nothing about networks. Which adapter opens is [`super::adapter`]'s rule.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use wgpu::util::DeviceExt;
 
+use super::adapter::{self, AdapterRequest, Choice};
+use super::error::GpuError;
 use super::kernel::{Constants, Kernel};
-use crate::engine::EngineError;
 
 /// One adapter as `spikestream devices` lists it.
 #[derive(Clone, Debug)]
@@ -43,7 +44,7 @@ impl std::fmt::Display for AdapterSummary {
 }
 
 impl AdapterSummary {
-    fn of(adapter: &wgpu::Adapter) -> Self {
+    pub fn of(adapter: &wgpu::Adapter) -> Self {
         let (info, limits) = (adapter.get_info(), adapter.limits());
         Self {
             name: info.name,
@@ -70,64 +71,68 @@ pub struct GpuContext {
     pub summary: AdapterSummary,
     modules: Mutex<HashMap<Kernel, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<PipelineKey, wgpu::ComputePipeline>>,
+    counters: Counters,
 }
 
-/// Instance with the backends `WGPU_BACKEND` allows (all by default).
+/// Queue submissions and blocking read-backs since the device opened: `bench` divides them
+/// by the steps it ran, so the per-step numbers are counted, not assumed.
+#[derive(Debug, Default)]
+struct Counters {
+    submits: std::sync::atomic::AtomicU64,
+    readbacks: std::sync::atomic::AtomicU64,
+}
+
+/// A snapshot of [`GpuContext::io_counts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IoCounts {
+    pub submits: u64,
+    pub readbacks: u64,
+}
+
+/// Instance with the APIs [`adapter::backends`] allows.
 fn instance() -> wgpu::Instance {
-    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+    desc.backends = adapter::backends();
+    wgpu::Instance::new(desc.with_env())
 }
 
-/// Higher is better: real GPUs before software ones, native APIs before GL.
-fn rank(adapter: &wgpu::Adapter) -> (u8, u8) {
-    let info = adapter.get_info();
-    let kind = match info.device_type {
-        wgpu::DeviceType::DiscreteGpu => 4,
-        wgpu::DeviceType::IntegratedGpu => 3,
-        wgpu::DeviceType::VirtualGpu => 2,
-        wgpu::DeviceType::Other => 1,
-        wgpu::DeviceType::Cpu => 0,
-    };
-    let api = match info.backend {
-        wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12 => 2,
-        wgpu::Backend::Gl => 1,
-        _ => 0,
-    };
-    (kind, api)
+fn enumerate() -> Vec<wgpu::Adapter> {
+    pollster::block_on(instance().enumerate_adapters(adapter::backends()))
 }
-
-const NO_ADAPTER: &str = "no GPU adapter found: install a Vulkan driver (on Debian/Ubuntu without a GPU, \
-    Mesa lavapipe: scripts/setup-lavapipe.sh), check WGPU_BACKEND / WGPU_ADAPTER_NAME, or use --backend cpu";
 
 impl GpuContext {
-    /// Every adapter wgpu finds (restricted by `WGPU_BACKEND`), best first.
+    /// Every adapter wgpu finds on the probed APIs, best first.
     pub fn adapters() -> Vec<AdapterSummary> {
-        let mut all = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
-        all.sort_by_key(|a| std::cmp::Reverse(rank(a)));
-        all.iter().map(AdapterSummary::of).collect()
+        let mut all: Vec<AdapterSummary> = enumerate().iter().map(AdapterSummary::of).collect();
+        all.sort_by_key(|a| std::cmp::Reverse(adapter::rank(a)));
+        all
     }
 
-    /// Opens the best adapter, or the first whose name contains `WGPU_ADAPTER_NAME`
-    /// (case-insensitive); `WGPU_BACKEND` (vulkan, metal, dx12, gl) limits the APIs tried.
-    pub fn new() -> Result<Arc<Self>, EngineError> {
-        let mut all = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all()));
-        all.sort_by_key(|a| std::cmp::Reverse(rank(a)));
-        let adapter = match std::env::var("WGPU_ADAPTER_NAME") {
-            Ok(want) if !want.is_empty() => {
-                let names: Vec<String> = all.iter().map(|a| a.get_info().name).collect();
-                let found = all.into_iter().find(|a| a.get_info().name.to_lowercase().contains(&want.to_lowercase()));
-                found.ok_or_else(|| EngineError::Gpu(format!("no adapter name contains WGPU_ADAPTER_NAME={want:?}; found {names:?}")))?
-            }
-            _ => all.into_iter().next().ok_or_else(|| EngineError::Gpu(NO_ADAPTER.into()))?,
-        };
-        Self::with_adapter(adapter)
+    /// What [`GpuContext::open`] would do for `request`, without opening a device.
+    pub fn choice(request: &AdapterRequest) -> Result<(Choice, Vec<AdapterSummary>), GpuError> {
+        let all = Self::adapters();
+        Ok((adapter::choose(&all, request)?, all))
     }
 
-    /// Whether [`GpuContext::new`] failed because there is no adapter at all.
-    pub fn is_no_adapter(error: &EngineError) -> bool {
-        matches!(error, EngineError::Gpu(m) if m == NO_ADAPTER)
+    /// Opens the adapter `request` selects; `Ok(None)` when `Auto` finds no hardware GPU (the
+    /// caller runs on the CPU backend; the [`Choice`] says why).
+    pub fn open(request: &AdapterRequest) -> Result<(Option<Arc<Self>>, Choice), GpuError> {
+        let adapters = enumerate();
+        let summaries: Vec<AdapterSummary> = adapters.iter().map(AdapterSummary::of).collect();
+        let choice = adapter::choose(&summaries, request)?;
+        let Some(i) = choice.index else { return Ok((None, choice)) };
+        let picked = adapters.into_iter().nth(i).expect("choice indexes the list");
+        Ok((Some(Self::with_adapter(picked)?), choice))
     }
 
-    pub fn with_adapter(adapter: wgpu::Adapter) -> Result<Arc<Self>, EngineError> {
+    /// An explicit GPU request: `WGPU_ADAPTER_NAME` if set, else the best adapter of any kind
+    /// (software rasterizers included: this is how tests run the WGSL on lavapipe).
+    pub fn new() -> Result<Arc<Self>, GpuError> {
+        let (ctx, _) = Self::open(&AdapterRequest::from_env_or(AdapterRequest::Any))?;
+        ctx.ok_or(GpuError::NoAdapter)
+    }
+
+    pub fn with_adapter(adapter: wgpu::Adapter) -> Result<Arc<Self>, GpuError> {
         let summary = AdapterSummary::of(&adapter);
         // Only what the engine uses: timestamps for `bench` where the adapter has them.
         let required_features = adapter.features() & wgpu::Features::TIMESTAMP_QUERY;
@@ -139,8 +144,20 @@ impl GpuContext {
             memory_hints: wgpu::MemoryHints::Performance,
             trace: wgpu::Trace::Off,
         }))
-        .map_err(|e| EngineError::Gpu(format!("cannot open {}: {e}", summary.name)))?;
-        Ok(Arc::new(Self { adapter, device, queue, summary, modules: Mutex::default(), pipelines: Mutex::default() }))
+        .map_err(|e| GpuError::OpenDevice { adapter: summary.name.clone(), reason: e.to_string() })?;
+        Ok(Arc::new(Self { adapter, device, queue, summary, modules: Mutex::default(), pipelines: Mutex::default(), counters: Counters::default() }))
+    }
+
+    /// Submits one command buffer (counted).
+    pub fn submit(&self, encoder: wgpu::CommandEncoder) {
+        self.counters.submits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.queue.submit([encoder.finish()]);
+    }
+
+    /// Submissions and read-backs so far.
+    pub fn io_counts(&self) -> IoCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        IoCounts { submits: self.counters.submits.load(Relaxed), readbacks: self.counters.readbacks.load(Relaxed) }
     }
 
     /// `name (API, type)`.
@@ -230,7 +247,7 @@ impl GpuContext {
     }
 
     /// Copies `bytes` bytes of `src` from `offset` to the host (one submit and a wait).
-    pub fn read(&self, label: &str, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>, EngineError> {
+    pub fn read(&self, label: &str, src: &wgpu::Buffer, offset: u64, bytes: u64) -> Result<Vec<u8>, GpuError> {
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes.max(4),
@@ -241,13 +258,14 @@ impl GpuContext {
         if bytes > 0 {
             encoder.copy_buffer_to_buffer(src, offset, &staging, 0, bytes);
         }
-        self.queue.submit([encoder.finish()]);
+        self.submit(encoder);
         self.map_and_copy(&staging, bytes)
     }
 
     /// Maps a `MAP_READ` buffer (waiting for the queue) and copies its first `bytes` bytes out.
-    pub fn map_and_copy(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, EngineError> {
-        let gpu = |e: &dyn std::fmt::Display| EngineError::Gpu(format!("reading back: {e}"));
+    pub fn map_and_copy(&self, staging: &wgpu::Buffer, bytes: u64) -> Result<Vec<u8>, GpuError> {
+        self.counters.readbacks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let gpu = |e: &dyn std::fmt::Display| GpuError::Readback(e.to_string());
         let (tx, rx) = std::sync::mpsc::channel();
         let slice = staging.slice(..bytes.max(4));
         slice.map_async(wgpu::MapMode::Read, move |r| {

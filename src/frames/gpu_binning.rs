@@ -6,9 +6,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use super::context::GpuContext;
-use super::kernel::{Constants, Kernel};
-use crate::engine::EngineError;
+use crate::gpu::{Constants, GpuContext, GpuError, Kernel};
 use crate::events::{Event, Resolution};
 use crate::frames::{FrameError, Frames, Polarity};
 
@@ -33,7 +31,7 @@ pub enum BinError {
     #[error(transparent)]
     Frames(#[from] FrameError),
     #[error(transparent)]
-    Gpu(#[from] EngineError),
+    Gpu(#[from] GpuError),
 }
 
 /// Bins events for one sensor and polarity mode on one device.
@@ -112,7 +110,7 @@ impl GpuBinner {
             pass.set_bind_group(0, &convert_group, &[]);
             pass.dispatch_workgroups(groups(frames.data.len()), 1, 1);
         }
-        ctx.queue.submit([encoder.finish()]);
+        ctx.submit(encoder);
         let bytes = ctx.read("bin_events readback", &out, 0, 4 * frames.data.len() as u64)?;
         frames.data = bytemuck::pod_collect_to_vec(&bytes);
         Ok(frames)

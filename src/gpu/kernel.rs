@@ -15,6 +15,13 @@ pub enum Kernel {
     /// Convolution walking the bitmap of non-zero inputs; accumulate-only on spikes
     /// (`shaders/conv_sparse.wgsl`).
     ConvSparse,
+    /// Tiled implicit-GEMM convolution, split-K inside the workgroup, with the neuron, spike
+    /// bits and counts in its epilogue and average pooling folded into its loads
+    /// (`shaders/conv_fused.wgsl`, with the neuron rule prepended).
+    ConvFused,
+    /// Linear layer as a split-K GEMV with a workgroup reduction, optionally summing the logits
+    /// over steps (`shaders/linear_gemv.wgsl`).
+    LinearGemv,
     /// Values `[B, H, W, C]` f32 → non-zero bitmap `[B, H, W, ⌈C/32⌉]` u32
     /// (`shaders/pack_nonzero.wgsl`).
     PackNonzero,
@@ -36,9 +43,11 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 10] = [
+    pub const ALL: [Kernel; 12] = [
         Kernel::Conv,
         Kernel::ConvSparse,
+        Kernel::ConvFused,
+        Kernel::LinearGemv,
         Kernel::PackNonzero,
         Kernel::Neuron,
         Kernel::AvgPool,
@@ -56,6 +65,8 @@ impl Kernel {
         match self {
             Kernel::Conv => "conv",
             Kernel::ConvSparse => "conv_sparse",
+            Kernel::ConvFused => "conv_fused",
+            Kernel::LinearGemv => "linear_gemv",
             Kernel::PackNonzero => "pack_nonzero",
             Kernel::Neuron => "neuron",
             Kernel::AvgPool => "avg_pool",
@@ -67,19 +78,31 @@ impl Kernel {
         }
     }
 
-    /// The WGSL source.
-    pub fn source(self) -> &'static str {
+    /// The WGSL source: the kernel's file, after `shaders/neuron_rule.wgsl` for the kernels
+    /// that update neurons (the one place the rule is written).
+    pub fn source(self) -> String {
+        let file = self.file();
         match self {
-            Kernel::Conv => include_str!("../../../shaders/conv.wgsl"),
-            Kernel::ConvSparse => include_str!("../../../shaders/conv_sparse.wgsl"),
-            Kernel::PackNonzero => include_str!("../../../shaders/pack_nonzero.wgsl"),
-            Kernel::Neuron => include_str!("../../../shaders/neuron.wgsl"),
-            Kernel::AvgPool => include_str!("../../../shaders/avg_pool.wgsl"),
-            Kernel::GlobalAvgPool => include_str!("../../../shaders/global_avg_pool.wgsl"),
-            Kernel::Linear => include_str!("../../../shaders/linear.wgsl"),
-            Kernel::Add => include_str!("../../../shaders/add.wgsl"),
-            Kernel::BinEvents => include_str!("../../../shaders/bin_events.wgsl"),
-            Kernel::CountsToF32 => include_str!("../../../shaders/counts_to_f32.wgsl"),
+            Kernel::Neuron | Kernel::ConvFused => format!("{}\n{file}", include_str!("../../shaders/neuron_rule.wgsl")),
+            _ => file.to_string(),
+        }
+    }
+
+    /// The kernel's own file.
+    pub fn file(self) -> &'static str {
+        match self {
+            Kernel::Conv => include_str!("../../shaders/conv.wgsl"),
+            Kernel::ConvSparse => include_str!("../../shaders/conv_sparse.wgsl"),
+            Kernel::ConvFused => include_str!("../../shaders/conv_fused.wgsl"),
+            Kernel::LinearGemv => include_str!("../../shaders/linear_gemv.wgsl"),
+            Kernel::PackNonzero => include_str!("../../shaders/pack_nonzero.wgsl"),
+            Kernel::Neuron => include_str!("../../shaders/neuron.wgsl"),
+            Kernel::AvgPool => include_str!("../../shaders/avg_pool.wgsl"),
+            Kernel::GlobalAvgPool => include_str!("../../shaders/global_avg_pool.wgsl"),
+            Kernel::Linear => include_str!("../../shaders/linear.wgsl"),
+            Kernel::Add => include_str!("../../shaders/add.wgsl"),
+            Kernel::BinEvents => include_str!("../../shaders/bin_events.wgsl"),
+            Kernel::CountsToF32 => include_str!("../../shaders/counts_to_f32.wgsl"),
         }
     }
 

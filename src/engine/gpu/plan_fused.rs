@@ -1,0 +1,156 @@
+//! The fused plan ([`super::ConvMode::Fused`]): one `conv_fused` dispatch per convolution with
+//! its neuron (membrane in place, spikes, spike words, counts) in the epilogue and an average
+//! pool before it folded into its loads; a split-K GEMV for linear layers that also sums the
+//! logits over steps; the remaining ops (unfused neurons, pools read by non-convolutions,
+//! global pooling, residual adds) as single passes. What merges is [`Fusion`]'s decision.
+
+use crate::engine::EngineError;
+use crate::gpu::kernel::{Constants, Kernel, neuron_params};
+use crate::gpu::{GpuContext, GpuError};
+use crate::model::graph::Op;
+
+use super::fusion::{Fusion, Tile, chunks};
+use super::model::{GpuModel, NodeWeights};
+use super::plan::{DispatchCost, Push, bound_bytes, groups, stride_trips};
+use super::state::{GpuState, Scratch};
+
+/// Value `v` holds spikes (exactly 0 or 1).
+fn is_spikes(g: &crate::model::Graph, v: usize) -> bool {
+    v > 0 && matches!(g.nodes[v - 1].op, Op::Neuron(_))
+}
+
+pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scratch, push: &mut Push) -> Result<(), EngineError> {
+    let g = &model.graph;
+    let b = state.batch;
+    let f = Fusion::of(g);
+    for (i, node) in g.nodes.iter().enumerate() {
+        let name = node.name.as_str();
+        let si = g.value_shape(node.inputs[0]);
+        let so = node.shape;
+        let input = scratch.value(node.inputs[0]);
+        let out = scratch.value(i + 1);
+        let uniform = |words: &[u32]| ctx.uniform(&format!("{name} params"), words);
+        match (&node.op, &model.nodes[i]) {
+            (Op::Conv(c), NodeWeights::Conv { weight, consts, has_scale, .. }) => {
+                // The stored value read: the conv's input, or the pooled value's source.
+                let (src, pool) = match f.pool_of[i] {
+                    Some(p) => match &g.nodes[p].op {
+                        Op::AvgPool(pool) => (g.nodes[p].inputs[0], pool.kernel),
+                        _ => unreachable!("pool_of names pool nodes"),
+                    },
+                    None => (node.inputs[0], 1),
+                };
+                let ss = g.value_shape(src);
+                let neuron = f.neuron_of[i];
+                let (out_value, mem, count_index, words) = match neuron {
+                    Some(j) => {
+                        let NodeWeights::Neuron { kind, .. } = &model.nodes[j] else {
+                            return Err(GpuError::Plan(format!("node {} has no neuron weights", g.nodes[j].name)).into());
+                        };
+                        let mem = state.membranes[j].as_ref().expect("neuron nodes have a membrane");
+                        let index = state.count_index[j].expect("neuron nodes have a count column");
+                        (j + 1, mem, index, neuron_params(kind, so.len(), index, state.neuron_nodes))
+                    }
+                    None => (i + 1, &scratch.unused, 0, [0; 12]),
+                };
+                let out = scratch.value(out_value);
+                let tile = Tile::choose(so.h * so.w, so.c, c.in_ch, c.kernel, b);
+                let in_bits = scratch.bit_offset[src];
+                let out_bits = scratch.bit_offset[out_value].filter(|_| neuron.is_some());
+                let n_chunks = chunks(g, i);
+                let px_tiles = (so.h * so.w).div_ceil(tile.pixels());
+                let params: Vec<u32> = [
+                    c.in_ch, si.h, si.w, so.c, so.h, so.w, ss.h, ss.w,
+                    in_bits.unwrap_or(0), c.in_ch.div_ceil(32), out_bits.unwrap_or(0), so.c.div_ceil(32),
+                    px_tiles, n_chunks, count_index, state.neuron_nodes,
+                ]
+                .iter()
+                .map(|&x| x as u32)
+                // kind, hard_reset, decay_input, zero, a, v_th, v_reset from the neuron words.
+                .chain([words[1], words[2], words[3], words[9], words[6], words[7], words[8]])
+                .collect();
+                let constants = Constants::default()
+                    .with("K", c.kernel as u32)
+                    .with("STRIDE", c.stride as u32)
+                    .with("PAD", c.padding as u32)
+                    .with("POOL", pool as u32)
+                    .flag("HAS_SCALE", *has_scale)
+                    .flag("BINARY", pool == 1 && is_spikes(g, src))
+                    .flag("SKIP", in_bits.is_some())
+                    .flag("NEURON", neuron.is_some())
+                    .flag("BITS_OUT", out_bits.is_some())
+                    .with("TP", tile.tp as u32)
+                    .with("RP", tile.rp as u32)
+                    .with("TC", tile.tc as u32)
+                    .with("SK", tile.sk as u32);
+                let grid = [(px_tiles * so.c.div_ceil(4).div_ceil(tile.tc)) as u32, b as u32, 1];
+                let words_of = |v: usize| 4 * (b * g.value_shape(v).h * g.value_shape(v).w * g.value_shape(v).c.div_ceil(32)) as u64;
+                let value_bytes = |v: usize| 4 * (b * g.value_shape(v).len()) as u64;
+                let mut bytes = value_bytes(src) + weight.size() + consts.size() + value_bytes(out_value);
+                if neuron.is_some() {
+                    bytes += 2 * value_bytes(out_value); // membrane read and written
+                }
+                if in_bits.is_some() {
+                    bytes += words_of(src);
+                }
+                if out_bits.is_some() {
+                    bytes += words_of(out_value);
+                }
+                let cost = DispatchCost { serial_trips: tile.serial_trips(c.in_ch, c.kernel) as u64, bytes, conv: true };
+                let p = uniform(&params);
+                let buffers = [&p, scratch.value(src), &scratch.spike_bits, weight, consts, &scratch.steps, mem, out, &state.counts];
+                push(Kernel::ConvFused, constants, name, &buffers, grid, node.head, cost);
+            }
+            (Op::Neuron(_), _) if f.fused_into[i].is_some() => {}
+            (Op::AvgPool(_), _) if f.pool_folded[i] => {}
+            (Op::Neuron(_), NodeWeights::Neuron { kind, .. }) => {
+                let n = so.len();
+                let index = state.count_index[i].expect("neuron nodes have a count column");
+                let p = ctx.storage_init(&format!("{name} neuron params"), &neuron_params(kind, n, index, state.neuron_nodes));
+                let mem = state.membranes[i].as_ref().expect("neuron nodes have a membrane");
+                let grid = [groups(n.div_ceil(4), Kernel::Neuron.workgroup_x()), b as u32, 1];
+                let cost = DispatchCost { serial_trips: stride_trips(n, grid[0], 256), bytes: bound_bytes(&[input, out]) + 2 * mem.size(), conv: false };
+                push(Kernel::Neuron, Constants::default(), name, &[input, mem, out, &state.counts, &p], grid, node.head, cost);
+            }
+            (Op::AvgPool(pool), _) => {
+                let total = b * so.len();
+                let p = uniform(&[si.c, si.h, si.w, so.h, so.w, total].map(|x| x as u32));
+                let constants = Constants::default()
+                    .with("K", pool.kernel as u32)
+                    .with("STRIDE", pool.stride as u32)
+                    .with("PAD", pool.padding as u32)
+                    .flag("COUNT_PAD", pool.count_include_pad);
+                let grid = [groups(total, 64), 1, 1];
+                let cost = DispatchCost { serial_trips: (pool.kernel * pool.kernel) as u64 * stride_trips(total, grid[0], 64), bytes: bound_bytes(&[input, out]), conv: false };
+                push(Kernel::AvgPool, constants, name, &[&p, input, out], grid, node.head, cost);
+            }
+            (Op::GlobalAvgPool, _) => {
+                let total = b * si.c;
+                let p = uniform(&[si.c, si.h * si.w, total].map(|x| x as u32));
+                let grid = [groups(total, 64), 1, 1];
+                let cost = DispatchCost { serial_trips: (si.h * si.w) as u64 * stride_trips(total, grid[0], 64), bytes: bound_bytes(&[input, out]), conv: false };
+                push(Kernel::GlobalAvgPool, Constants::default(), name, &[&p, input, out], grid, node.head, cost);
+            }
+            (Op::Flatten, _) => {}
+            (Op::Linear(l), NodeWeights::Linear { rows, bias, .. }) => {
+                let p = uniform(&[l.inputs as u32, l.outputs as u32]);
+                // The graph's output sums its logits over steps on the device.
+                let accum = i + 1 == g.output();
+                let sum = if accum { &state.logit_sum } else { &scratch.unused };
+                let cost = DispatchCost { serial_trips: l.inputs.div_ceil(64) as u64 + 6, bytes: bound_bytes(&[input, rows, bias, out]), conv: false };
+                let constants = Constants::default().flag("ACCUM", accum);
+                push(Kernel::LinearGemv, constants, name, &[&p, input, rows, bias, out, sum], [l.outputs as u32, b as u32, 1], node.head, cost);
+            }
+            (Op::Add, _) => {
+                let total = b * so.len();
+                let p = uniform(&[total as u32]);
+                let other = scratch.value(node.inputs[1]);
+                let grid = [groups(total, 256), 1, 1];
+                let cost = DispatchCost { serial_trips: stride_trips(total, grid[0], 256), bytes: bound_bytes(&[input, other, out]), conv: false };
+                push(Kernel::Add, Constants::default(), name, &[&p, input, other, out], grid, node.head, cost);
+            }
+            (op, _) => return Err(GpuError::Plan(format!("node {name} ({}) has no GPU weights", op.kind())).into()),
+        }
+    }
+    Ok(())
+}
