@@ -154,3 +154,40 @@ fn devices_cameras_without_the_feature_says_how_to_build_it() {
     assert!(stderr.contains("--features camera"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// `--backend auto` never picks a software rasterizer (issue 12: on a 2-core machine lavapipe made
+/// `stream` 20-35× slower than the CPU backend): where every adapter is one (CI's lavapipe), the
+/// default runs on the CPU backend and says why in one line; `devices` gives the same decision.
+#[test]
+fn the_default_backend_is_never_a_software_rasterizer() {
+    let (ok, out, err) = spikestream(&["devices", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let adapters = v["adapters"].as_array().unwrap();
+    let hardware = adapters.iter().any(|a| a["software"] == false);
+    let (ok, out, err) = spikestream(&["bench", "--arch", "vgg11_48_legacy", "--width-div", "8", "--timesteps", "2", "--steps", "2", "--warmup", "1", "--profile-steps", "0"]);
+    assert!(ok, "{err}");
+    let backend = out.lines().find(|l| l.starts_with("backend")).unwrap_or_default().to_string();
+    let notices: Vec<&str> = err.lines().filter(|l| l.starts_with("notice: running on")).collect();
+    assert_eq!(notices.len(), 1, "one notice naming the choice: {err}");
+    if hardware {
+        assert!(backend.contains("gpu: ") && notices[0].contains("hardware GPU"), "{backend} / {err}");
+    } else {
+        assert_eq!(v["auto"], "cpu", "{out}");
+        assert!(backend.contains("cpu"), "{backend}");
+        assert!(notices[0].contains("CPU backend"), "{err}");
+        if let Some(soft) = adapters.first() {
+            assert!(notices[0].contains(soft["name"].as_str().unwrap()) && notices[0].contains("software rasterizer"), "the notice names it: {err}");
+        }
+    }
+    // Asked for by name, a software adapter is used.
+    if let Some(soft) = adapters.iter().find(|a| a["software"] == true) {
+        let name = soft["name"].as_str().unwrap();
+        let (ok, out, err) = spikestream(&["bench", "--arch", "vgg11_48_legacy", "--width-div", "8", "--timesteps", "2", "--steps", "2", "--warmup", "1", "--profile-steps", "0", "--adapter", name]);
+        assert!(ok, "{err}");
+        assert!(out.lines().any(|l| l.starts_with("backend") && l.contains(name)), "{out}");
+    }
+    // An adapter nobody has is an error that lists the ones there are.
+    let (ok, _, err) = spikestream(&["bench", "--arch", "vgg11_48_legacy", "--width-div", "8", "--steps", "1", "--adapter", "no-such-gpu-xyz"]);
+    assert!(!ok && err.contains("no-such-gpu-xyz"), "{err}");
+}

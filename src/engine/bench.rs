@@ -217,8 +217,10 @@ pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], options:
     let kernel_min = kernel_times.first().copied();
     let mut layers = layer_times(&profiles);
     for l in &mut layers {
-        if l.op == "neuron" {
-            l.spike_rate = spike_rates.iter().find(|(n, _)| *n == l.name).map(|(_, r)| *r);
+        // A neuron layer, or a fused dispatch named "conv+neuron".
+        let neuron = if l.op == "neuron" { Some(l.name.as_str()) } else { l.name.split_once('+').map(|(_, n)| n) };
+        if let Some(neuron) = neuron {
+            l.spike_rate = spike_rates.iter().find(|(n, _)| n == neuron).map(|(_, r)| *r);
         }
     }
     let backend_name = backend.describe();

@@ -99,7 +99,12 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
                 let cost = DispatchCost { serial_trips: tile.serial_trips(c.in_ch, c.kernel) as u64, bytes, conv: true };
                 let p = uniform(&params);
                 let buffers = [&p, scratch.value(src), &scratch.spike_bits, weight, consts, &scratch.steps, mem, out, &state.counts];
-                push(Kernel::ConvFused, constants, name, &buffers, grid, node.head, cost);
+                // "conv+neuron": the profile attaches the neuron's spike rate to this dispatch.
+                let label = match neuron {
+                    Some(j) => format!("{name}+{}", g.nodes[j].name),
+                    None => name.to_string(),
+                };
+                push(Kernel::ConvFused, constants, &label, &buffers, grid, node.head, cost);
             }
             (Op::Neuron(_), _) if f.fused_into[i].is_some() => {}
             (Op::AvgPool(_), _) if f.pool_folded[i] => {}

@@ -7,8 +7,7 @@
 use super::GpuBackend;
 use super::plan::ConvMode;
 use crate::engine::run::{Decoded, Prediction, decode_scores, head_at, per_step_len};
-use crate::engine::{Backend, EngineError};
-
+use crate::engine::EngineError;
 
 /// `[T, B, K]` f32 per-step logits and a `MAP_READ` buffer for them plus the summed logits.
 pub struct History {
@@ -47,7 +46,7 @@ impl GpuBackend {
         if classes != k {
             return Err(EngineError::InputSize { what: "classes of the model's head".into(), expected: k, got: classes });
         }
-        self.reset_all();
+        let lanes: Vec<usize> = (0..b).collect();
         let row = 4 * (b * k) as u64;
         let out = self.scratch.value(self.model.graph.output()).clone();
         self.history(timesteps);
@@ -59,6 +58,10 @@ impl GpuBackend {
             let head = head_at(decode, t, timesteps);
             let h = self.history.as_ref().expect("made above");
             let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("timestep") });
+            if t == 0 {
+                // The lanes start from the learned initial state: reset inside the first step.
+                self.state.encode_reset(&mut encoder, &self.model, &lanes);
+            }
             self.plan.encode(&mut encoder, head);
             if head {
                 encoder.copy_buffer_to_buffer(&out, 0, &h.steps, heads.len() as u64 * row, row);

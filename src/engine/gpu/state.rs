@@ -47,6 +47,13 @@ impl GpuState {
     /// and clears on the queue, no kernel.
     pub fn reset(&self, ctx: &GpuContext, model: &GpuModel, lanes: &[usize]) {
         let mut encoder = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("lane reset") });
+        self.encode_reset(&mut encoder, model, lanes);
+        ctx.submit(encoder);
+    }
+
+    /// Records [`GpuState::reset`]'s copies and clears into `encoder` (a sequence puts them in
+    /// its first step's submission).
+    pub fn encode_reset(&self, encoder: &mut wgpu::CommandEncoder, model: &GpuModel, lanes: &[usize]) {
         for (i, node) in model.graph.nodes.iter().enumerate() {
             if let (Some(mem), NodeWeights::Neuron { init, .. }) = (&self.membranes[i], &model.nodes[i]) {
                 let bytes = 4 * node.shape.len() as u64;
@@ -65,7 +72,6 @@ impl GpuState {
         for &b in lanes {
             encoder.clear_buffer(&self.logit_sum, b as u64 * row, Some(row));
         }
-        ctx.submit(encoder);
     }
 }
 
