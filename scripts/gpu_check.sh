@@ -9,7 +9,7 @@
 #     one-pass-per-layer plan, plus the plan's numbers (dispatches, chain, grids);
 #   - PyTorch CUDA on the same model, weights and input: eager step by step and SpikingJelly-style
 #     T-batched multi-step (scripts/bench_torch.py --cuda auto), and the ratios.
-# Layer-major offline execution is not built yet; its column is absent.
+# Layer-major: whole sequences with each layer over all T·B inputs at once (bench reports both).
 #
 # Where the GPU machine has no network and no Rust (the lent device machine), prepare here:
 #   scripts/gpu_check.sh --prepare     # release binary + SpikingJelly wheel into .gpu-check/
@@ -57,15 +57,19 @@ echo "== parity: demo model, GPU against the CPU backend"
   | python3 -c 'import json,sys; d=json.load(sys.stdin); print("accuracy", d.get("accuracy"), "largest logit difference GPU vs CPU", d.get("compare_max_abs_diff"))'
 
 echo "== spikestream GPU, vgg11_48_legacy full width (ms per timestep)"
-for batch in 1 16; do
+for batch in 1 16 64; do
   for plan in fused sparse; do
+    [[ $batch == 64 && $plan == sparse ]] && continue
     "$bin" bench --arch vgg11_48_legacy --batch "$batch" --backend gpu --gpu-plan "$plan" --steps 200 --profile-steps 20 --json \
       | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-keys = ["p50_ms_per_timestep", "sequence_ms_per_timestep_p50", "gpu_ms_per_timestep_p50", "dispatches_per_step",
+keys = ["p50_ms_per_timestep", "sequence_ms_per_timestep_p50", "layer_major_ms_per_timestep_p50", "gpu_ms_per_timestep_p50", "dispatches_per_step",
         "submits_per_step", "readbacks_per_sample", "max_serial_trips", "min_conv_workgroups", "bytes_per_step"]
 print("batch", r["batch"], "plan", sys.argv[1], r["backend"], {k: r.get(k) for k in keys})
+lm = r.get("layer_major_ms_per_timestep_p50")
+if lm:
+    print("  layer-major: %.0f samples x timesteps per second (goal at batch 64: 20000)" % (r["batch"] * 1e3 / lm))
 ' "$plan"
   done
 done

@@ -7,6 +7,8 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
+    // Before any thread exists (the environment is changed here).
+    spikestream::gpu::adapter::quiet_headless_probe();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

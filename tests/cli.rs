@@ -187,6 +187,11 @@ fn the_default_backend_is_never_a_software_rasterizer() {
         assert!(ok, "{err}");
         assert!(out.lines().any(|l| l.starts_with("backend") && l.contains(name)), "{out}");
     }
+    // Probing makes no noise on a machine without a display (issue 12: "XDG_RUNTIME_DIR is
+    // invalid" on every run).
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_spikestream"));
+    let quiet = cmd.arg("devices").env_remove("XDG_RUNTIME_DIR").env_remove("WAYLAND_DISPLAY").output().unwrap();
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("XDG_RUNTIME_DIR"), "{}", String::from_utf8_lossy(&quiet.stderr));
     // An adapter nobody has is an error that lists the ones there are.
     let (ok, _, err) = spikestream(&["bench", "--arch", "vgg11_48_legacy", "--width-div", "8", "--steps", "1", "--adapter", "no-such-gpu-xyz"]);
     assert!(!ok && err.contains("no-such-gpu-xyz"), "{err}");

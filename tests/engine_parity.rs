@@ -114,18 +114,25 @@ fn gpu_case(name: &str) {
     };
     let got = run(&mut gpu, &model, &input, t, b);
     check(name, "gpu", &model, &expect, &got);
-    // The whole sequence encoded without waiting (one read-back at the end) computes the same
-    // per-step logits, and the logits summed on the device equal their sum in step order.
+    // Whole sequences give the same bits in both orders: step-major encoded without waiting
+    // (one submit per step) and layer-major (each layer over all T·B inputs, one submit), each
+    // with one read-back; the logits summed on the device equal their sum in step order.
     let k = model.meta.num_classes;
-    let before = gpu.io_counts().unwrap();
-    let seq = gpu.run(&input, t, k, Decoded::PerStep).unwrap();
-    let after = gpu.io_counts().unwrap();
-    assert_eq!(seq.per_step, got.logits, "{name}: sequence logits differ from step-by-step ones");
-    assert_eq!(seq.scores, decode_scores(Decoded::PerStep, &got.logits, b, k, t), "{name}: device-summed mean");
-    assert_eq!(after.readbacks - before.readbacks, 1, "{name}: one read-back per sequence");
-    assert_eq!(after.submits - before.submits, t as u64, "{name}: one submit per step");
-    let last = gpu.run(&input, t, k, Decoded::Last).unwrap();
-    assert_eq!(last.scores, *got.logits.last().unwrap(), "{name}: last decode");
+    let totals: Vec<u64> = got.counts.iter().map(|(_, c)| c.iter().sum()).collect();
+    for (layer_major, submits) in [(false, t as u64), (true, 1)] {
+        let order = if layer_major { "layer-major" } else { "step-major" };
+        assert!(gpu.set_layer_major(layer_major));
+        let before = gpu.io_counts().unwrap();
+        let seq = gpu.run(&input, t, k, Decoded::PerStep).unwrap();
+        let after = gpu.io_counts().unwrap();
+        assert_eq!(seq.per_step, got.logits, "{name} {order}: logits differ from step-by-step ones");
+        assert_eq!(seq.scores, decode_scores(Decoded::PerStep, &got.logits, b, k, t), "{name} {order}: mean");
+        assert_eq!(seq.spike_counts, totals, "{name} {order}: spike counts");
+        assert_eq!(after.readbacks - before.readbacks, 1, "{name} {order}: one read-back per sequence");
+        assert_eq!(after.submits - before.submits, submits, "{name} {order}: submits");
+        let last = gpu.run(&input, t, k, Decoded::Last).unwrap();
+        assert_eq!(last.scores, *got.logits.last().unwrap(), "{name} {order}: last decode");
+    }
 }
 
 macro_rules! parity {

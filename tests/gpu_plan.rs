@@ -59,13 +59,17 @@ fn vgg11_48_legacy_batch_1_meets_the_plan_targets() {
 
     let t = m.graph.timesteps;
     let frames = vec![1.0f32; t * m.graph.input.len()];
-    for decode in [Decoded::Mean, Decoded::Last] {
-        let before = gpu.io_counts().unwrap();
-        gpu.run(&frames, t, 10, decode).unwrap();
-        let after = gpu.io_counts().unwrap();
-        // One submit per step (the lane reset rides in the first); one read-back per sample.
-        assert_eq!(after.submits - before.submits, t as u64, "{decode:?}");
-        assert_eq!(after.readbacks - before.readbacks, 1, "{decode:?}");
+    // Step-major: one submit per step (the lane reset rides in the first); layer-major: one
+    // submit for the whole sequence. Either way one read-back per sample.
+    for (layer_major, submits) in [(false, t as u64), (true, 1)] {
+        assert!(gpu.set_layer_major(layer_major));
+        for decode in [Decoded::Mean, Decoded::Last] {
+            let before = gpu.io_counts().unwrap();
+            gpu.run(&frames, t, 10, decode).unwrap();
+            let after = gpu.io_counts().unwrap();
+            assert_eq!(after.submits - before.submits, submits, "{decode:?}, layer-major {layer_major}");
+            assert_eq!(after.readbacks - before.readbacks, 1, "{decode:?}, layer-major {layer_major}");
+        }
     }
 }
 

@@ -135,6 +135,9 @@ fn print_report(r: &BenchReport, profile_steps: usize) {
         r.achieved_gsops
     );
     println!("sequences  {:.3} ms per timestep, p50 of {} whole sequences (mean decode, no wait between steps)", r.sequence_ms_per_timestep_p50, r.sequences_timed);
+    if let Some(ms) = r.layer_major_ms_per_timestep_p50 {
+        println!("           {ms:.3} ms per timestep in layer-major order (each layer over all T·B inputs at once)");
+    }
     if let Some(p) = &r.plan {
         println!(
             "plan       {} dispatches per step ({} without the head), {:.2} submits per step, {:.2} read-backs per sample; longest dependent chain {} trips; smallest grid {} workgroups (convolutions {}); {:.2} MB of global memory per step",

@@ -58,6 +58,9 @@ pub struct BenchReport {
     /// timestep, p50 over the sequences timed. The GPU encodes them without waiting per step.
     pub sequence_ms_per_timestep_p50: f64,
     pub sequences_timed: usize,
+    /// The same sequences in layer-major order (each layer over all T·B inputs at once), where
+    /// the backend has it (the GPU's fused plan).
+    pub layer_major_ms_per_timestep_p50: Option<f64>,
     /// The GPU plan of a step with the head, and what the sequences did on the queue.
     #[serde(flatten)]
     pub plan: Option<PlanReport>,
@@ -192,7 +195,9 @@ pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], options:
     for (c, n) in counts.iter_mut().zip(backend.spike_counts()?) {
         *c += n;
     }
+    backend.set_layer_major(false);
     let (sequence_ms, sequences, plan) = time_sequences(backend, graph, input, measured)?;
+    let layer_major_ms = if backend.set_layer_major(true) { Some(time_sequences(backend, graph, input, measured)?.0) } else { None };
 
     let trace = options.trace.then(|| {
         let mut trace = Trace::new(&backend.describe(), profiles.first().map(|(_, p)| p.clock));
@@ -253,6 +258,7 @@ pub fn measure(backend: &mut dyn Backend, graph: &Graph, input: &[f32], options:
         gpu_memory_bytes: backend.device_memory_bytes(),
         sequence_ms_per_timestep_p50: sequence_ms,
         sequences_timed: sequences,
+        layer_major_ms_per_timestep_p50: layer_major_ms,
         plan,
     };
     Ok((report, trace))

@@ -69,6 +69,12 @@ pub trait Backend: Send {
         run::run_steps(self, frames, timesteps, classes, decode)
     }
 
+    /// Whether `run` may use the layer-major order (all T steps of a layer at once); returns
+    /// whether the backend honours the request (the CPU backend only runs step-major).
+    fn set_layer_major(&mut self, on: bool) -> bool {
+        !on
+    }
+
     /// The GPU plan of one step in numbers (with the head or without); `None` on the CPU.
     fn plan_stats(&self, _head: bool) -> Option<gpu::plan::PlanStats> {
         None

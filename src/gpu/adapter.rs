@@ -34,6 +34,19 @@ impl AdapterRequest {
     }
 }
 
+/// Keeps adapter probing quiet on a machine without a display. Probing Vulkan makes Mesa's
+/// drivers ask libwayland for a display, which prints "XDG_RUNTIME_DIR is invalid or not set" on
+/// every run where that variable is unset; spikestream draws nothing, so where neither it nor
+/// `WAYLAND_DISPLAY` is set, `WAYLAND_DISPLAY` points at a socket path that does not exist and the
+/// lookup fails silently. Call it first thing in `main`, before any thread starts (it changes the
+/// environment).
+pub fn quiet_headless_probe() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        // SAFETY: called at the start of `main`, while the process has one thread.
+        unsafe { std::env::set_var("WAYLAND_DISPLAY", "/nonexistent/spikestream-has-no-display") };
+    }
+}
+
 /// The APIs probed: Vulkan, Metal, DX12, or what `WGPU_BACKEND` names (e.g. `gl`).
 pub fn backends() -> wgpu::Backends {
     wgpu::Backends::PRIMARY.with_env()

@@ -19,6 +19,9 @@ pub enum Kernel {
     /// bits and counts in its epilogue and average pooling folded into its loads
     /// (`shaders/conv_fused.wgsl`, with the neuron rule prepended).
     ConvFused,
+    /// T timesteps of a neuron layer in one dispatch, for the layer-major order
+    /// (`shaders/neuron_steps.wgsl`, with the neuron rule prepended).
+    NeuronSteps,
     /// Linear layer as a split-K GEMV with a workgroup reduction, optionally summing the logits
     /// over steps (`shaders/linear_gemv.wgsl`).
     LinearGemv,
@@ -43,10 +46,11 @@ pub enum Kernel {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 12] = [
+    pub const ALL: [Kernel; 13] = [
         Kernel::Conv,
         Kernel::ConvSparse,
         Kernel::ConvFused,
+        Kernel::NeuronSteps,
         Kernel::LinearGemv,
         Kernel::PackNonzero,
         Kernel::Neuron,
@@ -66,6 +70,7 @@ impl Kernel {
             Kernel::Conv => "conv",
             Kernel::ConvSparse => "conv_sparse",
             Kernel::ConvFused => "conv_fused",
+            Kernel::NeuronSteps => "neuron_steps",
             Kernel::LinearGemv => "linear_gemv",
             Kernel::PackNonzero => "pack_nonzero",
             Kernel::Neuron => "neuron",
@@ -83,7 +88,7 @@ impl Kernel {
     pub fn source(self) -> String {
         let file = self.file();
         match self {
-            Kernel::Neuron | Kernel::ConvFused => format!("{}\n{file}", include_str!("../../shaders/neuron_rule.wgsl")),
+            Kernel::Neuron | Kernel::ConvFused | Kernel::NeuronSteps => format!("{}\n{file}", include_str!("../../shaders/neuron_rule.wgsl")),
             _ => file.to_string(),
         }
     }
@@ -94,6 +99,7 @@ impl Kernel {
             Kernel::Conv => include_str!("../../shaders/conv.wgsl"),
             Kernel::ConvSparse => include_str!("../../shaders/conv_sparse.wgsl"),
             Kernel::ConvFused => include_str!("../../shaders/conv_fused.wgsl"),
+            Kernel::NeuronSteps => include_str!("../../shaders/neuron_steps.wgsl"),
             Kernel::LinearGemv => include_str!("../../shaders/linear_gemv.wgsl"),
             Kernel::PackNonzero => include_str!("../../shaders/pack_nonzero.wgsl"),
             Kernel::Neuron => include_str!("../../shaders/neuron.wgsl"),

@@ -8,6 +8,7 @@
 //! asked; spike counts accumulate on the GPU until [`Backend::spike_counts`].
 
 pub mod fusion;
+pub mod layer_major;
 pub mod model;
 pub mod plan;
 mod plan_fused;
@@ -35,6 +36,9 @@ pub struct GpuBackend {
     input: Vec<f32>,
     /// Per-step logits of a whole sequence and its read-back copy (made for the T last run).
     history: Option<sequence::History>,
+    /// The layer-major plan for the T last run, and whether `run` uses it.
+    layer_major: Option<layer_major::LayerMajor>,
+    prefer_layer_major: bool,
 }
 
 impl GpuBackend {
@@ -54,7 +58,7 @@ impl GpuBackend {
         let scratch = Scratch::new(&ctx, graph, batch, &packed_values(graph, mode), &fused_bits);
         let plan = Plan::build(&ctx, &model, &state, &scratch, mode)?;
         let input = vec![0.0; batch * graph.input.len()];
-        let mut backend = Self { ctx, model, state, scratch, plan, input, history: None };
+        let mut backend = Self { ctx, model, state, scratch, plan, input, history: None, layer_major: None, prefer_layer_major: mode == ConvMode::Fused };
         backend.reset_all();
         Ok(backend)
     }
@@ -157,8 +161,19 @@ impl Backend for GpuBackend {
         Some(self.memory_bytes())
     }
 
+    /// Layer-major where the fused plan and the device's memory allow, else step by step
+    /// without waiting; both give the same bits.
     fn run(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: crate::engine::run::Decoded) -> Result<crate::engine::Prediction, EngineError> {
-        self.run_sequence(frames, timesteps, classes, decode)
+        if self.prefer_layer_major && self.layer_major_fits(timesteps) {
+            self.run_layer_major(frames, timesteps, classes, decode)
+        } else {
+            self.run_sequence(frames, timesteps, classes, decode)
+        }
+    }
+
+    fn set_layer_major(&mut self, on: bool) -> bool {
+        self.prefer_layer_major = on && self.plan.mode == ConvMode::Fused;
+        self.prefer_layer_major == on
     }
 
     fn plan_stats(&self, head: bool) -> Option<plan::PlanStats> {
@@ -171,7 +186,7 @@ impl Backend for GpuBackend {
 }
 
 /// `[B, C, P]` → `[B, P, C]` (P = H·W).
-fn nchw_to_nhwc(src: &[f32], dst: &mut [f32], b: usize, c: usize, p: usize) {
+pub(crate) fn nchw_to_nhwc(src: &[f32], dst: &mut [f32], b: usize, c: usize, p: usize) {
     for i in 0..b {
         let (s, d) = (&src[i * c * p..(i + 1) * c * p], &mut dst[i * c * p..(i + 1) * c * p]);
         for ch in 0..c {

@@ -12,6 +12,7 @@ use crate::gpu::GpuContext;
 use crate::gpu::kernel::{Constants, Kernel};
 use crate::gpu::kernel::neuron_params;
 use super::model::{GpuModel, NodeWeights};
+use super::plan_fused::Order;
 use super::state::{GpuState, Scratch};
 
 /// How convolutions use the sparsity of their input.
@@ -97,6 +98,16 @@ impl Plan {
 /// cost.
 pub type Push<'a> = dyn FnMut(Kernel, Constants, &str, &[&wgpu::Buffer], [u32; 3], bool, DispatchCost) + 'a;
 
+/// A [`Push`] that compiles (or reuses) the pipeline, binds the buffers and appends the dispatch.
+fn recorder<'a>(ctx: &'a GpuContext, out: &'a mut Vec<Dispatch>) -> impl FnMut(Kernel, Constants, &str, &[&wgpu::Buffer], [u32; 3], bool, DispatchCost) + 'a {
+    move |kernel, constants, node, buffers, groups, head, cost| {
+        let label = format!("{} {node}", kernel.name());
+        let pipeline = ctx.pipeline(kernel, &constants);
+        let bind_group = ctx.bind(&label, &pipeline, buffers);
+        out.push(Dispatch { label, pipeline, bind_group, groups, head, cost });
+    }
+}
+
 /// Workgroups for `n` items at `per_group` each, capped at the API limit (kernels stride).
 pub fn groups(n: usize, per_group: u32) -> u32 {
     (n.div_ceil(per_group as usize)).clamp(1, 65_535) as u32
@@ -131,18 +142,23 @@ fn is_spikes(graph: &Graph, v: usize) -> bool {
 impl Plan {
     pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scratch, mode: ConvMode) -> Result<Self, EngineError> {
         let mut dispatches = Vec::new();
-        let mut push = |kernel: Kernel, constants: Constants, node: &str, buffers: &[&wgpu::Buffer], groups: [u32; 3], head: bool, cost: DispatchCost| {
-            let label = format!("{} {node}", kernel.name());
-            let pipeline = ctx.pipeline(kernel, &constants);
-            let bind_group = ctx.bind(&label, &pipeline, buffers);
-            dispatches.push(Dispatch { label, pipeline, bind_group, groups, head, cost });
-        };
+        let mut push = recorder(ctx, &mut dispatches);
         if mode == ConvMode::Fused {
-            super::plan_fused::build(ctx, model, state, scratch, &mut push)?;
+            super::plan_fused::build(ctx, model, state, scratch, Order::StepMajor, &mut push)?;
         } else {
             build_layers(ctx, model, state, scratch, mode, &mut push)?;
         }
+        drop(push);
         Ok(Self { dispatches, mode })
+    }
+
+    /// The fused plan of a whole sequence in layer-major order; `scratch` holds T·B lanes.
+    pub fn build_layer_major(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scratch, timesteps: usize) -> Result<Self, EngineError> {
+        let mut dispatches = Vec::new();
+        let mut push = recorder(ctx, &mut dispatches);
+        super::plan_fused::build(ctx, model, state, scratch, Order::LayerMajor { timesteps }, &mut push)?;
+        drop(push);
+        Ok(Self { dispatches, mode: ConvMode::Fused })
     }
 
     /// Records the timestep (the body, plus the head when `head`) into `encoder`.

@@ -3,6 +3,12 @@
 //! pool before it folded into its loads; a split-K GEMV for linear layers that also sums the
 //! logits over steps; the remaining ops (unfused neurons, pools read by non-convolutions,
 //! global pooling, residual adds) as single passes. What merges is [`Fusion`]'s decision.
+//!
+//! [`Order::LayerMajor`] builds the same plan over all T·B inputs of a sequence at once: each
+//! convolution runs once for every timestep (lane `t·B + b`, its TEBN scale from `t`) and writes
+//! its currents, then one `neuron_steps` dispatch walks the T steps of each neuron. Tiles are
+//! chosen for B lanes in both orders, so every sum is added in the same order and both orders
+//! give the same bits.
 
 use crate::engine::EngineError;
 use crate::gpu::kernel::{Constants, Kernel, neuron_params};
@@ -19,9 +25,23 @@ fn is_spikes(g: &crate::model::Graph, v: usize) -> bool {
     v > 0 && matches!(g.nodes[v - 1].op, Op::Neuron(_))
 }
 
-pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scratch, push: &mut Push) -> Result<(), EngineError> {
+/// Which order a plan runs the network in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// One timestep of B lanes (streaming, and the default per-step plan).
+    StepMajor,
+    /// All T timesteps of B lanes, layer by layer (`scratch` holds T·B lanes).
+    LayerMajor { timesteps: usize },
+}
+
+pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scratch, order: Order, push: &mut Push) -> Result<(), EngineError> {
     let g = &model.graph;
-    let b = state.batch;
+    let lanes = state.batch;
+    let (b, steps_per_run) = match order {
+        Order::StepMajor => (lanes, 1),
+        Order::LayerMajor { timesteps } => (timesteps * lanes, timesteps),
+    };
+    let layer_major = matches!(order, Order::LayerMajor { .. });
     let f = Fusion::of(g);
     for (i, node) in g.nodes.iter().enumerate() {
         let name = node.name.as_str();
@@ -41,7 +61,8 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
                     None => (node.inputs[0], 1),
                 };
                 let ss = g.value_shape(src);
-                let neuron = f.neuron_of[i];
+                // Layer-major: the conv writes its currents and the neuron runs after, over T.
+                let neuron = f.neuron_of[i].filter(|_| !layer_major);
                 let (out_value, mem, count_index, words) = match neuron {
                     Some(j) => {
                         let NodeWeights::Neuron { kind, .. } = &model.nodes[j] else {
@@ -54,7 +75,8 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
                     None => (i + 1, &scratch.unused, 0, [0; 12]),
                 };
                 let out = scratch.value(out_value);
-                let tile = Tile::choose(so.h * so.w, so.c, c.in_ch, c.kernel, b);
+                // Chosen for B lanes in both orders: the same sums in the same order.
+                let tile = Tile::choose(so.h * so.w, so.c, c.in_ch, c.kernel, lanes);
                 let in_bits = scratch.bit_offset[src];
                 let out_bits = scratch.bit_offset[out_value].filter(|_| neuron.is_some());
                 let n_chunks = chunks(g, i);
@@ -106,6 +128,17 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
                 };
                 push(Kernel::ConvFused, constants, &label, &buffers, grid, node.head, cost);
             }
+            (Op::Neuron(_), NodeWeights::Neuron { kind, .. }) if layer_major => {
+                let n = so.len();
+                let index = state.count_index[i].expect("neuron nodes have a count column");
+                let w = neuron_params(kind, n, index, state.neuron_nodes);
+                let params: Vec<u32> = [n, lanes, steps_per_run, index, state.neuron_nodes].iter().map(|&x| x as u32).chain([w[1], w[2], w[3], w[9], w[6], w[7], w[8]]).collect();
+                let p = uniform(&params);
+                let mem = state.membranes[i].as_ref().expect("neuron nodes have a membrane");
+                let grid = [n.div_ceil(256) as u32, lanes as u32, 1];
+                let cost = DispatchCost { serial_trips: steps_per_run as u64, bytes: bound_bytes(&[input, out]) + 2 * mem.size(), conv: false };
+                push(Kernel::NeuronSteps, Constants::default(), name, &[&p, input, mem, out, &state.counts], grid, node.head, cost);
+            }
             (Op::Neuron(_), _) if f.fused_into[i].is_some() => {}
             (Op::AvgPool(_), _) if f.pool_folded[i] => {}
             (Op::Neuron(_), NodeWeights::Neuron { kind, .. }) => {
@@ -140,7 +173,7 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
             (Op::Linear(l), NodeWeights::Linear { rows, bias, .. }) => {
                 let p = uniform(&[l.inputs as u32, l.outputs as u32]);
                 // The graph's output sums its logits over steps on the device.
-                let accum = i + 1 == g.output();
+                let accum = i + 1 == g.output() && !layer_major;
                 let sum = if accum { &state.logit_sum } else { &scratch.unused };
                 let cost = DispatchCost { serial_trips: l.inputs.div_ceil(64) as u64 + 6, bytes: bound_bytes(&[input, rows, bias, out]), conv: false };
                 let constants = Constants::default().flag("ACCUM", accum);

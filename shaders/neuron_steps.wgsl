@@ -1,0 +1,59 @@
+// T timesteps of LIF / IF neurons in one dispatch (layer-major order, as SpikingJelly's
+// multi-step mode): for each lane b and neuron i the membrane stays in a register while
+//   (v, s[t, b, i]) = neuron_step(v, x[t, b, i])   for t = 0 … T−1,
+// then goes back to `v`. The rule is `neuron_step` (shaders/neuron_rule.wgsl, prepended), the
+// one the step-major kernels use, so both orders give the same spikes bit for bit.
+
+struct Params {
+    n: u32,           // neurons per lane (C·H·W)
+    lanes: u32,       // B
+    steps: u32,       // T
+    count_index: u32, count_stride: u32,
+    kind: u32, hard_reset: u32, decay_input: u32, zero: u32,
+    a: f32, v_th: f32, v_reset: f32,
+}
+
+// p: sizes and the neuron
+@group(0) @binding(0) var<uniform> p: Params;
+// x: [T, B, N] f32 input currents
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+// v: [B, N] f32 membranes, updated in place
+@group(0) @binding(2) var<storage, read_write> v: array<f32>;
+// s: [T, B, N] f32 spikes out, 0.0 or 1.0
+@group(0) @binding(3) var<storage, read_write> s: array<f32>;
+// counts: [B, count_stride] u32 spikes per lane and neuron node
+@group(0) @binding(4) var<storage, read_write> counts: array<atomic<u32>>;
+
+const WG: u32 = 256u;
+
+var<workgroup> fired: atomic<u32>;
+
+// Workgroups: x over the neurons of one lane (one neuron per invocation), y is the lane.
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+    let rule = NeuronRule(p.kind, p.hard_reset != 0u, p.decay_input != 0u, p.a, p.v_th, p.v_reset, p.zero);
+    let b = wg.y;
+    let i = wg.x * WG + lid;
+    var mine = 0u;
+    if i < p.n {
+        var vi = v[b * p.n + i];
+        for (var t = 0u; t < p.steps; t++) {
+            let at = (t * p.lanes + b) * p.n + i;
+            let r = neuron_step(rule, vi, x[at]);
+            vi = r.x;
+            s[at] = r.y;
+            mine += u32(r.y);
+        }
+        v[b * p.n + i] = vi;
+    }
+    if mine > 0u {
+        atomicAdd(&fired, mine);
+    }
+    workgroupBarrier();
+    if lid == 0u {
+        let total = atomicLoad(&fired);
+        if total > 0u {
+            atomicAdd(&counts[b * p.count_stride + p.count_index], total);
+        }
+    }
+}
