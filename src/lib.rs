@@ -5,6 +5,8 @@
 //! - [`events`] owns the [`events::Event`] type, one sans-IO decoder per recorded format,
 //!   format detection, the file and socket drivers and the writers.
 //! - [`sim`] is a synthetic event camera: labelled recordings of procedural scenes.
+//! - [`limits`] checks every size that comes from a file, a model or the command line before
+//!   anything is allocated from it.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) only parses arguments and prints.
 
@@ -12,6 +14,7 @@ pub mod events;
 pub mod sim;
 pub mod engine;
 pub mod frames;
+pub mod limits;
 pub mod model;
 pub mod stream;
 #[cfg(feature = "train")]

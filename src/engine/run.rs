@@ -59,6 +59,11 @@ pub fn run_frames(backend: &mut dyn Backend, frames: &[f32], timesteps: usize, c
             for (s, r) in sum.iter_mut().zip(&rows) {
                 s.iter_mut().zip(r).for_each(|(a, v)| *a += v);
             }
+            // A logit, or their sum over timesteps, that overflowed would decode to `null`
+            // scores or an arbitrary class: an error instead (the sum carries any NaN or inf).
+            if let Some((lane, &value)) = sum.iter().enumerate().find_map(|(b, s)| s.iter().find(|v| !v.is_finite()).map(|v| (b, v))) {
+                return Err(EngineError::NonFinite { lane, step: t, value });
+            }
             per_step.push(rows);
         }
     }

@@ -114,14 +114,14 @@ pub fn bound(compression: Compression, payload: &[u8], limit: usize) -> Result<u
                 let block = block?;
                 total += if block.stored { block.data.len() } else { frame.block_max };
                 if total > limit {
-                    return Err(format!("LZ4 payload decompresses past the {limit}-byte limit"));
+                    return Err(format!("LZ4 payload decompresses past the {limit}-byte packet limit (SPIKESTREAM_MAX_PACKET_MB raises it)"));
                 }
             }
             Ok(total)
         }
         Compression::Zstd | Compression::ZstdHigh => match zstd::zstd_safe::get_frame_content_size(payload) {
             Ok(Some(n)) if n <= limit as u64 => Ok(n as usize),
-            Ok(Some(n)) => Err(format!("zstd payload declares {n} bytes, past the {limit}-byte limit")),
+            Ok(Some(n)) => Err(format!("zstd payload declares {n} bytes, past the {limit}-byte packet limit (SPIKESTREAM_MAX_PACKET_MB raises it)")),
             Ok(None) => Ok(limit.min(payload.len().saturating_mul(64).max(1 << 20))),
             Err(_) => Err("payload is not a zstd frame".into()),
         },

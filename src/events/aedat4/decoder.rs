@@ -11,8 +11,6 @@ use crate::events::{Event, Resolution, Trigger};
 
 /// Largest IOHeader accepted (real ones are about 1 KB).
 const MAX_IOHEADER: u64 = 16 << 20;
-/// Largest packet accepted, compressed or not (DV writes packets of a few hundred KB).
-const MAX_PACKET: u64 = 256 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -123,8 +121,9 @@ impl Aedat4Decoder {
             State::PacketHeader => {
                 let stream_id = i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
                 let size = i32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-                if size < 0 || size as u64 > MAX_PACKET {
-                    return Err(DecodeError::TooLarge { format: self.format, what: "a packet header", offset: self.offset, declared: size as u64, limit: MAX_PACKET });
+                let limit = crate::limits::max_packet_bytes() as u64;
+                if size < 0 || size as u64 > limit {
+                    return Err(DecodeError::TooLarge { format: self.format, what: "a packet header", offset: self.offset, declared: size as u64, limit });
                 }
                 State::Payload { stream_id, size: size as usize }
             }
@@ -153,12 +152,12 @@ impl Aedat4Decoder {
 
     fn event_packet(&mut self, payload: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
         let compression = self.compression();
-        packet::event_packet(&mut self.decompressor, compression, payload, MAX_PACKET as usize, out).map_err(|e| self.corrupt(e))
+        packet::event_packet(&mut self.decompressor, compression, payload, crate::limits::max_packet_bytes(), out).map_err(|e| self.corrupt(e))
     }
 
     fn trigger_packet(&mut self, payload: &[u8]) -> Result<(), DecodeError> {
         let compression = self.compression();
-        packet::trigger_packet(&mut self.decompressor, compression, payload, MAX_PACKET as usize, &mut self.triggers).map_err(|e| self.corrupt(e))
+        packet::trigger_packet(&mut self.decompressor, compression, payload, crate::limits::max_packet_bytes(), &mut self.triggers).map_err(|e| self.corrupt(e))
     }
 
     fn kind(&self, stream_id: i32) -> PacketKind {
@@ -185,7 +184,7 @@ impl Aedat4Decoder {
         while jobs.len() < width {
             let Some(h) = chunk.get(at..at + 8) else { break };
             let (stream_id, size) = (i32::from_le_bytes([h[0], h[1], h[2], h[3]]), i32::from_le_bytes([h[4], h[5], h[6], h[7]]));
-            let Some(payload) = usize::try_from(size).ok().filter(|&s| s as u64 <= MAX_PACKET).and_then(|s| chunk.get(at + 8..at + 8 + s)) else { break };
+            let Some(payload) = usize::try_from(size).ok().filter(|&s| s <= crate::limits::max_packet_bytes()).and_then(|s| chunk.get(at + 8..at + 8 + s)) else { break };
             let kind = self.kind(stream_id);
             event_packets += usize::from(kind == PacketKind::Events);
             jobs.push(Job { offset: self.offset + at as u64 + 8, kind, payload });
@@ -197,7 +196,7 @@ impl Aedat4Decoder {
         if event_packets < 2 {
             return Ok(0);
         }
-        let result = self.pool.run(compression, MAX_PACKET as usize, &jobs, out, &mut self.triggers);
+        let result = self.pool.run(compression, crate::limits::max_packet_bytes(), &jobs, out, &mut self.triggers);
         let done = result.as_ref().err().map_or(jobs.len(), |(i, _)| i + 1);
         self.packets += done as u64;
         self.skipped_packets += jobs[..done].iter().filter(|j| j.kind == PacketKind::Other).count() as u64;
@@ -217,10 +216,20 @@ impl Decoder for Aedat4Decoder {
         self.format
     }
 
-    fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.feed_some(chunk, out, usize::MAX).map(|_| ())
+    }
+
+    /// Stops between packets once `most` events were appended (a packet is decoded whole; its
+    /// size is bounded by [`crate::limits::max_packet_bytes`]).
+    fn feed_some(&mut self, whole: &[u8], out: &mut Vec<Event>, most: usize) -> Result<usize, DecodeError> {
+        let (before, mut chunk) = (out.len(), whole);
         while !chunk.is_empty() {
             if self.state == State::DataTable {
-                return Ok(());
+                return Ok(whole.len());
+            }
+            if out.len() - before >= most && self.pending.is_empty() {
+                return Ok(whole.len() - chunk.len());
             }
             if self.state == State::PacketHeader && self.pending.is_empty() {
                 let used = self.parallel_run(chunk, out)?;
@@ -247,13 +256,21 @@ impl Decoder for Aedat4Decoder {
                 result?;
             }
         }
-        Ok(())
+        Ok(whole.len())
     }
 
     fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        let table = self.header.as_ref().and_then(|h| h.data_table_position);
         let what = match self.state {
             State::DataTable => return Ok(()),
-            State::PacketHeader if self.pending.is_empty() => return Ok(()),
+            // The header says where the data table starts: a file that ends before it was cut,
+            // even when the cut fell exactly between two packets.
+            State::PacketHeader if self.pending.is_empty() => match table {
+                Some(expected) if expected > self.offset => {
+                    return Err(DecodeError::EndsEarly { format: self.format, offset: self.offset, what: "the IOHeader places the data table", expected });
+                }
+                _ => return Ok(()),
+            },
             State::VersionLine => "the version line".to_string(),
             State::HeaderLength => "the IOHeader length".to_string(),
             State::Header { len } => format!("the {len}-byte IOHeader"),

@@ -21,7 +21,7 @@ mod writer;
 
 pub use compression::Compression;
 pub use decoder::Aedat4Decoder;
-pub use ioheader::{IoHeader, StreamInfo};
+pub use ioheader::{IoHeader, StreamInfo, streams_xml};
 pub use packet::DV_TRIGGER_TYPES;
 pub use parallel::{Parallelism, set_parallelism};
 pub use writer::{Aedat4Writer, WriterOptions};
