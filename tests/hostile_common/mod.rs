@@ -37,7 +37,19 @@ pub fn run(args: &[&str], stdin: Option<&Path>) -> Run {
 }
 
 pub fn run_with_env(args: &[&str], stdin: Option<&Path>, env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spikestream"));
+    // The peak RSS comes from GNU time, which forks a small process of its own: measured from
+    // here, the child's `ru_maxrss` starts at this test process's peak (the spawned child
+    // shares our address space until it execs, and exec keeps the larger high-water mark).
+    let rss_file = tempfile::NamedTempFile::new().unwrap();
+    let time = Path::new("/usr/bin/time");
+    let mut cmd = if time.exists() {
+        let mut c = Command::new(time);
+        c.args(["-f", "%M", "-o", p(rss_file.path()), env!("CARGO_BIN_EXE_spikestream")]);
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_spikestream"))
+    };
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.stdin(stdin.map_or(Stdio::null(), |f| Stdio::from(std::fs::File::open(f).unwrap())));
     for (k, v) in env {
@@ -66,12 +78,21 @@ pub fn run_with_env(args: &[&str], stdin: Option<&Path>, env: &[(&str, &str)]) -
         }
         if start.elapsed() > LIMIT && !timed_out {
             timed_out = true;
-            let _ = child.kill();
+            // SAFETY: kills the child's own process group (time and spikestream).
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let (code, signal) = if libc::WIFEXITED(status) { (Some(libc::WEXITSTATUS(status)), None) } else { (None, Some(libc::WTERMSIG(status))) };
-    Run { code, signal, timed_out, stdout: out.join().unwrap(), stderr: err.join().unwrap(), max_rss_kb: usage.ru_maxrss }
+    let (mut code, mut signal) = if libc::WIFEXITED(status) { (Some(libc::WEXITSTATUS(status)), None) } else { (None, Some(libc::WTERMSIG(status))) };
+    let mut max_rss_kb = usage.ru_maxrss;
+    if time.exists() {
+        let report = std::fs::read_to_string(rss_file.path()).unwrap_or_default();
+        max_rss_kb = report.lines().last().and_then(|l| l.trim().parse().ok()).unwrap_or(max_rss_kb);
+        if let Some(n) = report.split("terminated by signal ").nth(1).and_then(|s| s.split_whitespace().next()).and_then(|n| n.parse().ok()) {
+            (code, signal) = (None, Some(n));
+        }
+    }
+    Run { code, signal, timed_out, stdout: out.join().unwrap(), stderr: err.join().unwrap(), max_rss_kb }
 }
 
 pub fn repo(rel: &str) -> PathBuf {
