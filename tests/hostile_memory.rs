@@ -14,6 +14,7 @@ const MIB: i64 = 1 << 10; // ru_maxrss is in KiB
 #[track_caller]
 fn clean(r: &Run) {
     assert!(!r.timed_out && r.signal.is_none() && !r.stderr.contains("panicked"), "{r:?}");
+    eprintln!("peak RSS {:.1} MiB", r.max_rss_kb as f64 / 1024.0);
 }
 
 /// AEDAT4, zstd, `packets` packets of `per_packet` identical events: a few KB on disk that
