@@ -77,6 +77,38 @@ fn evt3_header_sensor_65535_squared_is_refused_before_allocating() {
 }
 
 #[test]
+fn dv_tcp_server_sending_xml_nested_4000_deep_does_not_kill_the_client() {
+    // A malicious server: the stream's source thread (small stack) overflowed at depth 4,000.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("tcp://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let deep = format!("{}{}", "<node>".repeat(4_000), "</node>".repeat(4_000));
+        let fb = spikestream::events::aedat4::IoHeader::build(spikestream::events::aedat4::Compression::None, -1, &deep);
+        let mut bytes = (fb.len() as u32).to_le_bytes().to_vec();
+        bytes.extend_from_slice(&fb);
+        let _ = std::io::Write::write_all(&mut conn, &bytes);
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    });
+    let r = run(&["stream", "--source", &address, "--frame-us", "1000", "--backend", "cpu", p(&demo_model())], None);
+    // The exit code of a stream whose source fails is part A's (issue 13); here: no crash, and
+    // the reason is said.
+    assert!(!r.timed_out && r.signal.is_none() && !r.stderr.contains("panicked"), "{r:?}");
+    assert!(r.stderr.contains("nested more than 64 deep"), "{}", r.stderr);
+    server.join().unwrap();
+}
+
+#[test]
+fn stdin_stream_with_a_65535_squared_sensor_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("huge.raw");
+    std::fs::write(&file, evt3_file("EVT3;height=65535;width=65535", 2000)).unwrap();
+    let r = run(&["stream", "--source", "-", "--frame-us", "1000", "--backend", "cpu", p(&demo_model())], Some(&file));
+    refused(&r, &["65535x65535", "limit"]);
+    assert!(r.max_rss_kb < 200 << 10, "peak RSS {} KiB", r.max_rss_kb);
+}
+
+#[test]
 fn aedat4_sizex_sizey_65535_is_refused_before_allocating() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("huge.aedat4");
