@@ -13,7 +13,7 @@
 //! - one AEDAT4 packet may hold at most [`DEFAULT_MAX_PACKET_BYTES`] (64 MiB) decompressed;
 //!   `SPIKESTREAM_MAX_PACKET_MB` changes that;
 //! - counts have fixed limits: [`MAX_TIMESTEPS`], [`MAX_FRAMES`], [`MAX_BATCH`],
-//!   [`MAX_PROFILE_STEPS`].
+//!   [`MAX_PROFILE_STEPS`], [`MAX_CLASSES`].
 
 use std::sync::OnceLock;
 
@@ -22,6 +22,8 @@ use std::sync::OnceLock;
 pub const DEFAULT_MAX_TENSOR_BYTES: u64 = 4 << 30;
 /// Timesteps of a model (IMP-SNN models run 4-16; a stream runs up to T lanes).
 pub const MAX_TIMESTEPS: u64 = 10_000;
+/// Classes of a model (ImageNet has 1,000).
+pub const MAX_CLASSES: u64 = 1 << 20;
 /// Frames one recording may be cut into.
 pub const MAX_FRAMES: u64 = 100_000;
 /// Samples per engine batch.

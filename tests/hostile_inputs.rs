@@ -194,6 +194,16 @@ fn model_metadata_that_forces_huge_allocations_is_refused_naming_the_key() {
 }
 
 #[test]
+fn num_classes_of_10_to_the_12_without_class_names_is_refused_not_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("classes.safetensors");
+    std::fs::write(&file, model_with_meta(&[("num_classes", "1000000000000")], &["classes"])).unwrap();
+    let r = run(&["info", p(&file)], None);
+    refused(&r, &["classes.safetensors", "'num_classes'"]);
+    assert!(r.max_rss_kb < 200 << 10, "peak RSS {} KiB", r.max_rss_kb);
+}
+
+#[test]
 fn cli_numbers_that_force_huge_allocations_are_refused_naming_the_flag() {
     let model = demo_model();
     let r = run(&["classify", p(&model), p(&demo_sample()), "--batch", "1000000000"], None);

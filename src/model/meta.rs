@@ -93,6 +93,9 @@ impl ModelMeta {
             None if !classes.is_empty() => classes.len(),
             None => return Err(ModelError::MissingMeta { file: file.into(), key: "num_classes".into(), flag: "num-classes".into() }),
         };
+        if num_classes as u64 > crate::limits::MAX_CLASSES {
+            return Err(bad("num_classes", &num_classes.to_string(), &format!("at most {} classes are supported", crate::limits::MAX_CLASSES)));
+        }
         if !classes.is_empty() && classes.len() != num_classes {
             return Err(bad("classes", &raw["classes"], &format!("{} names for num_classes = {num_classes}", classes.len())));
         }
