@@ -154,6 +154,7 @@ fn npy_input_with_nan_or_inf_is_refused_naming_the_index() {
 fn graph_with_avgpool_stride_0_or_conv_kernel_0_is_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
     for (name, graph, needle) in [
+        ("empty.safetensors", r#"[{"op":"conv","name":"z","kernel":1},{"op":"flatten"},{"op":"linear","name":"fc"}]"#, "empty output"),
         ("pool.safetensors", r#"[{"op":"avgpool","kernel":2,"stride":0},{"op":"flatten"},{"op":"linear","name":"fc"}]"#, "stride 0"),
         ("conv.safetensors", r#"[{"op":"conv","name":"c","kernel":0},{"op":"flatten"},{"op":"linear","name":"fc"}]"#, "kernel 0"),
     ] {

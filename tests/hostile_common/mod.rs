@@ -216,6 +216,9 @@ pub fn graph_model(layers: &str, input: &str) -> Vec<u8> {
         ("fc.weight".to_string(), safetensors::Dtype::F32, vec![10, n], f32s(vec![0.01; 10 * n])),
         ("fc.bias".to_string(), safetensors::Dtype::F32, vec![10], f32s(vec![0.0; 10])),
         ("c.weight".to_string(), safetensors::Dtype::F32, vec![4, dims[0], 0, 0], Vec::new()),
+        // A 1x1 convolution with no output channels.
+        ("z.weight".to_string(), safetensors::Dtype::F32, vec![0, dims[0], 1, 1], Vec::new()),
+        ("z.bias".to_string(), safetensors::Dtype::F32, vec![0], Vec::new()),
     ];
     let meta: HashMap<String, String> = [
         ("format", "1"),

@@ -34,6 +34,9 @@ pub fn build(meta: &ModelMeta, store: &TensorStore) -> Result<Graph, ModelError>
     }
     for node in &graph.nodes {
         let sh = node.shape;
+        if sh.c == 0 || sh.h == 0 || sh.w == 0 {
+            return Err(ModelError::Inconsistent { file: store.file().into(), reason: format!("layer '{}' has an empty output {sh} (a tensor with a 0 dimension?)", node.name) });
+        }
         crate::limits::tensor(|| format!("layer '{}' output", node.name), &[sh.c, sh.h, sh.w], 4)
             .map_err(|e| ModelError::Inconsistent { file: store.file().into(), reason: format!("{e} (model input {})", graph.input) })?;
     }
@@ -92,6 +95,9 @@ impl Builder<'_, '_> {
         self.window(spec.name, "conv", k, spec.stride, spec.padding)?;
         let w = self.store.get(&spec.weight, &[Dim::Any, Dim::Is(s.c), Dim::Is(k), Dim::Is(k)])?;
         let out_ch = w.shape[0];
+        if out_ch == 0 {
+            return Err(ModelError::Inconsistent { file: self.file(), reason: format!("conv '{}': '{}' has 0 output channels, an empty output", spec.name, spec.weight) });
+        }
         let mut weight = w.data;
         let mut bias = match &spec.bias {
             Some(name) => self.store.get(name, &[Dim::Is(out_ch)])?.data,
@@ -169,6 +175,9 @@ impl Builder<'_, '_> {
         let n = self.graph.value_shape(input).len();
         let w = self.store.get(&format!("{name}.weight"), &[Dim::Any, Dim::Is(n)])?;
         let outputs = w.shape[0];
+        if outputs == 0 {
+            return Err(ModelError::Inconsistent { file: self.file(), reason: format!("linear '{name}': '{name}.weight' has 0 outputs, an empty output") });
+        }
         let bias = self.store.optional(&format!("{name}.bias"), &[Dim::Is(outputs)])?.map_or(vec![0.0; outputs], |b| b.data);
         let has_bias = self.store.contains(&format!("{name}.bias"));
         let lin = super::graph::Linear { inputs: n, outputs, weight: w.data, bias };
