@@ -121,3 +121,33 @@ fn frames_and_classify_of_a_big_evt2_file_do_not_load_it_whole() {
     // The frames [8, 2, 480, 640] before the resize, the model and the engine.
     assert!(r.max_rss_kb < 100 * MIB + tensor + 60 * MIB, "classify peak RSS {} MiB", r.max_rss_kb / MIB);
 }
+
+#[test]
+fn dv_tcp_stream_of_expanding_zstd_packets_stays_bounded() {
+    // The server: about 100 KB of such packets took the client to 2.7 GB. Here 40
+    // packets of 2 Mi events (1.3 GB of events) over TCP.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.aedat4");
+    expanding_aedat4(&file, 40, 2 << 20);
+    let bytes = std::fs::read(&file).unwrap();
+    let len = u32::from_le_bytes(bytes[14..18].try_into().unwrap()) as usize;
+    let header = spikestream::events::aedat4::IoHeader::parse(&bytes[18..18 + len]).unwrap();
+    let table = header.data_table_position.unwrap() as usize;
+    // The network stream: no version line, no data table.
+    let fb = spikestream::events::aedat4::IoHeader::build(header.compression, -1, &header.info_xml);
+    let mut stream = (fb.len() as u32).to_le_bytes().to_vec();
+    stream.extend_from_slice(&fb);
+    stream.extend_from_slice(&bytes[18 + len..table]);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("tcp://{}", listener.local_addr().unwrap());
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let _ = std::io::Write::write_all(&mut conn, &stream);
+    });
+    let model = hostile_common::demo_model();
+    let r = run(&["stream", "--source", &address, "--frame-us", "1000", "--backend", "cpu", p(&model)], None);
+    server.join().unwrap();
+    clean(&r);
+    assert!(r.stderr.contains("83886080"), "all events arrived: {}", r.stderr);
+    assert!(r.max_rss_kb < 250 * MIB, "peak RSS {} MiB", r.max_rss_kb / MIB);
+}
