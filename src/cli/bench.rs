@@ -11,8 +11,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use spikestream::engine::bench::{BenchOptions, BenchReport, measure, random_input};
 use spikestream::engine::trace::Clock;
-use spikestream::model::synth::{SynthSpec, synth_model_bytes};
 use spikestream::limits::{MAX_BATCH, MAX_PROFILE_STEPS, count};
+use spikestream::model::synth::{SynthSpec, synth_model_bytes};
 use spikestream::model::{MetaOverrides, Model};
 
 use super::model_args::{BackendChoice, open_backend};

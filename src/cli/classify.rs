@@ -10,9 +10,9 @@ use rayon::prelude::*;
 use spikestream::engine::run::argmax;
 use spikestream::engine::{Decoded, Prediction, run_frames};
 use spikestream::events::detect::{DETECT_BYTES, detect};
-use spikestream::limits::{MAX_BATCH, count};
 use spikestream::frames::framing::{Framing, FramingError};
 use spikestream::frames::npy;
+use spikestream::limits::{MAX_BATCH, count};
 use spikestream::model::Model;
 
 use super::model_args::{BackendChoice, ModelArgs, open_backend};

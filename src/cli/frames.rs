@@ -8,8 +8,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use spikestream::events::read_file;
 use spikestream::frames::picture::{contact_sheet, frame_rgb, peak, write_png};
-use spikestream::frames::slicing::SjVersion;
-use spikestream::frames::slicing::by_count;
+use spikestream::frames::slicing::{SjVersion, by_count};
 use spikestream::frames::streamed::{FileFramesError, bin_file, count_events};
 use spikestream::frames::{Polarity, Slicing, bin_slices, npy, resize::resize, slice};
 
