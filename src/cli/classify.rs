@@ -67,8 +67,8 @@ pub(super) struct SampleRef {
 
 /// The files to classify: those named, and in each folder named, every event recording or
 /// `.npy` array below it (by content: `simulate.json`, READMEs and the like are skipped, and
-/// how many were is said on stderr).
-fn collect_inputs(inputs: &[PathBuf], quiet: bool) -> anyhow::Result<Vec<PathBuf>> {
+/// how many were is said on stderr, also with `--json`, whose stdout stays the report).
+fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         if input.is_dir() {
@@ -76,7 +76,7 @@ fn collect_inputs(inputs: &[PathBuf], quiet: bool) -> anyhow::Result<Vec<PathBuf
             walk(input, &mut found).with_context(|| format!("{}: cannot list", input.display()))?;
             found.sort();
             let (kept, skipped): (Vec<PathBuf>, Vec<PathBuf>) = found.into_iter().partition(|p| is_recording(p));
-            if let (Some(example), false) = (skipped.first(), quiet) {
+            if let Some(example) = skipped.first() {
                 eprintln!("note: {}: skipped {} file(s) that are not event recordings or .npy frames, e.g. {}", input.display(), skipped.len(), example.display());
             }
             files.extend(kept);
@@ -183,7 +183,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     };
     let batch = count(|| "--batch".into(), args.batch as u64, MAX_BATCH)?;
     model.graph.check_batch(batch, "--batch")?;
-    let files = collect_inputs(&args.inputs, args.json)?;
+    let files = collect_inputs(&args.inputs)?;
     if files.is_empty() {
         bail!("no input files");
     }
