@@ -151,3 +151,23 @@ fn dv_tcp_stream_of_expanding_zstd_packets_stays_bounded() {
     assert!(r.stderr.contains("83886080"), "all events arrived: {}", r.stderr);
     assert!(r.max_rss_kb < 250 * MIB, "peak RSS {} MiB", r.max_rss_kb / MIB);
 }
+
+#[test]
+fn a_big_packet_allowed_by_a_raised_limit_is_decoded_in_slices() {
+    // Three packets of 8 Mi events (128 MiB each) under SPIKESTREAM_MAX_PACKET_MB=256: decoded
+    // whole, each sat in memory whole; a slice at a time, memory stays one batch and one slice.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("big_packets.aedat4");
+    expanding_aedat4(&file, 3, 8 << 20);
+    let env = [("SPIKESTREAM_MAX_PACKET_MB", "256")];
+    let r = hostile_common::run_with_env(&["inspect", "--json", p(&file)], None, &env);
+    clean(&r);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stdout.contains("\"events\":25165824"), "{}", r.stdout);
+    assert!(r.max_rss_kb < 100 * MIB, "peak RSS {} MiB", r.max_rss_kb / MIB);
+    let out = dir.path().join("f.npy");
+    let r = hostile_common::run_with_env(&["frames", p(&file), "--frames", "4", "--out", p(&out)], None, &env);
+    clean(&r);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.max_rss_kb < 100 * MIB, "frames peak RSS {} MiB", r.max_rss_kb / MIB);
+}

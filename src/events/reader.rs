@@ -126,8 +126,20 @@ impl EventReader {
                     }
                 }
             } else {
-                self.done = true;
-                self.decoder.finish(out)
+                // What the decoder still holds (a big packet's remaining slices) comes out in
+                // bounded batches before the end is declared.
+                let before = out.len();
+                match self.decoder.feed_some(&[], out, BATCH_EVENTS) {
+                    Ok(_) if out.len() > before => Ok(()),
+                    Ok(_) => {
+                        self.done = true;
+                        self.decoder.finish(out)
+                    }
+                    Err(e) => {
+                        self.done = true;
+                        Err(e)
+                    }
+                }
             };
             self.release_consumed();
             self.decoder.take_triggers(&mut self.triggers);

@@ -112,6 +112,11 @@ impl DvClient {
     pub fn poll(&mut self, out: &mut Vec<Event>) -> Result<Poll, StreamError> {
         let before = out.len();
         let decode = |source| StreamError::Decode { address: self.address.to_string(), source };
+        // A big packet's remaining slices first, then bytes that arrived but wait, then a read.
+        self.decoder.feed_some(&[], out, BATCH_EVENTS).map_err(decode)?;
+        if out.len() > before {
+            return Ok(Poll::Data { events: out.len() - before });
+        }
         if self.start < self.end {
             let used = self.decoder.feed_some(&self.buf[self.start..self.end], out, BATCH_EVENTS).map_err(decode)?;
             self.start += used;

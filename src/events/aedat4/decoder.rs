@@ -1,10 +1,11 @@
 //! The AEDAT4 state machine: version line, IOHeader, then packets, fed in chunks of any size.
 
 use super::VERSION_LINE;
-use super::compression::{Compression, Decompressor};
+use super::compression::{Compression, Decompressor, bound};
 use super::ioheader::IoHeader;
 use super::packet;
 use super::parallel::{self, Job, PacketKind, Pool};
+use super::sliced::{SLICE_BYTES, SlicedPacket};
 use crate::events::decoder::{Decoder, DecoderOptions, Format};
 use crate::events::error::DecodeError;
 use crate::events::{Event, Resolution, Trigger};
@@ -21,6 +22,9 @@ enum State {
     Payload { stream_id: i32, size: usize },
     /// At the FileDataTable: the rest of the file is an index we do not need.
     DataTable,
+    /// Inside a big event packet decoded a slice at a time (`sliced.rs`); its payload was
+    /// consumed.
+    Sliced,
 }
 
 pub struct Aedat4Decoder {
@@ -39,6 +43,8 @@ pub struct Aedat4Decoder {
     decompressor: Decompressor,
     /// Per-task state for [`Aedat4Decoder::parallel_run`].
     pool: Pool,
+    /// The packet of [`State::Sliced`] and its payload's offset.
+    sliced: Option<(SlicedPacket, u64)>,
     packets: u64,
     skipped_packets: u64,
 }
@@ -67,6 +73,7 @@ impl Aedat4Decoder {
             triggers: Vec::new(),
             decompressor: Decompressor::default(),
             pool: Pool::default(),
+            sliced: None,
             packets: 0,
             skipped_packets: 0,
         }
@@ -83,7 +90,7 @@ impl Aedat4Decoder {
             State::Header { len } => len,
             State::PacketHeader => 8,
             State::Payload { size, .. } => size,
-            State::DataTable => 0,
+            State::DataTable | State::Sliced => 0,
         }
     }
 
@@ -130,6 +137,13 @@ impl Aedat4Decoder {
             State::Payload { stream_id, .. } => {
                 self.packets += 1;
                 match self.kind(stream_id) {
+                    PacketKind::Events if self.is_big(bytes)? => {
+                        let packet = SlicedPacket::new(self.compression(), bytes, crate::limits::max_packet_bytes()).map_err(|e| self.corrupt(e))?;
+                        self.sliced = Some((packet, self.offset));
+                        self.offset += bytes.len() as u64;
+                        self.state = State::Sliced;
+                        return Ok(());
+                    }
                     PacketKind::Events => self.event_packet(bytes, out)?,
                     PacketKind::Triggers => self.trigger_packet(bytes)?,
                     PacketKind::Other => self.skipped_packets += 1,
@@ -137,6 +151,7 @@ impl Aedat4Decoder {
                 State::PacketHeader
             }
             State::DataTable => State::DataTable,
+            State::Sliced => State::Sliced,
         };
         self.offset += bytes.len() as u64;
         self.state = next;
@@ -144,6 +159,36 @@ impl Aedat4Decoder {
             self.state = State::DataTable;
         }
         Ok(())
+    }
+
+    /// Whether a compressed event payload may decompress past one slice ([`SLICE_BYTES`]).
+    fn is_big(&self, payload: &[u8]) -> Result<bool, DecodeError> {
+        let compression = self.compression();
+        if compression == Compression::None {
+            return Ok(false);
+        }
+        let bound = bound(compression, payload, crate::limits::max_packet_bytes()).map_err(|e| self.corrupt(format!("event packet: {e}")))?;
+        Ok(bound > SLICE_BYTES)
+    }
+
+    /// Decodes slices of the packet of [`State::Sliced`] until it is done (`Ok(true)`, the
+    /// state back at a packet header) or `most` events were appended since `out` held `before`.
+    fn slices(&mut self, out: &mut Vec<Event>, before: usize, most: usize) -> Result<bool, DecodeError> {
+        while let Some((packet, at)) = self.sliced.as_mut() {
+            let at = *at;
+            if packet.next(out).map_err(|e| DecodeError::corrupt(self.format, at, e))? {
+                self.sliced = None;
+                self.state = State::PacketHeader;
+                if self.header.as_ref().and_then(|h| h.data_table_position) == Some(self.offset) {
+                    self.state = State::DataTable;
+                }
+                return Ok(true);
+            }
+            if out.len() - before >= most {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn compression(&self) -> Compression {
@@ -186,6 +231,9 @@ impl Aedat4Decoder {
             let (stream_id, size) = (i32::from_le_bytes([h[0], h[1], h[2], h[3]]), i32::from_le_bytes([h[4], h[5], h[6], h[7]]));
             let Some(payload) = usize::try_from(size).ok().filter(|&s| s <= crate::limits::max_packet_bytes()).and_then(|s| chunk.get(at + 8..at + 8 + s)) else { break };
             let kind = self.kind(stream_id);
+            if kind == PacketKind::Events && bound(compression, payload, crate::limits::max_packet_bytes()).is_ok_and(|b| b > SLICE_BYTES) {
+                break; // decoded a slice at a time by the sequential path
+            }
             event_packets += usize::from(kind == PacketKind::Events);
             jobs.push(Job { offset: self.offset + at as u64 + 8, kind, payload });
             at += 8 + payload.len();
@@ -224,7 +272,13 @@ impl Decoder for Aedat4Decoder {
     /// size is bounded by [`crate::limits::max_packet_bytes`]).
     fn feed_some(&mut self, whole: &[u8], out: &mut Vec<Event>, most: usize) -> Result<usize, DecodeError> {
         let (before, mut chunk) = (out.len(), whole);
-        while !chunk.is_empty() {
+        loop {
+            if self.state == State::Sliced && !self.slices(out, before, most)? {
+                return Ok(whole.len() - chunk.len());
+            }
+            if chunk.is_empty() {
+                break;
+            }
             if self.state == State::DataTable {
                 return Ok(whole.len());
             }
@@ -259,10 +313,13 @@ impl Decoder for Aedat4Decoder {
         Ok(whole.len())
     }
 
-    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn finish(&mut self, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        if self.state == State::Sliced {
+            self.slices(out, out.len(), usize::MAX)?;
+        }
         let table = self.header.as_ref().and_then(|h| h.data_table_position);
         let what = match self.state {
-            State::DataTable => return Ok(()),
+            State::DataTable | State::Sliced => return Ok(()),
             // The header says where the data table starts: a file that ends before it was cut,
             // even when the cut fell exactly between two packets.
             State::PacketHeader if self.pending.is_empty() => match table {
