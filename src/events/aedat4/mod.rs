@@ -5,8 +5,8 @@
 //! without the version line and the table. Payloads are compressed per the IOHeader and hold a
 //! size-prefixed flatbuffer; event packets (`EVTS`) are vectors of 16-byte structs
 //! `{i64 t, i16 x, i16 y, bool p}`; a compressed event packet over 8 MiB is decoded a slice at a
-//! time (`sliced.rs`), so its size does not set the memory. Trigger packets (`TRIG`) become [`crate::events::Trigger`]s;
-//! frames, IMU samples and unknown stream types are skipped.
+//! time (`sliced.rs`), so its size does not set the memory. Trigger packets (`TRIG`) become
+//! [`crate::events::Trigger`]s; frames, IMU samples and unknown stream types are skipped.
 //!
 //! Written here rather than with the `aedat` crate, which parses the IOHeader unchecked (UB on
 //! malformed input), refuses files with stream types it does not know, allocates per packet and
