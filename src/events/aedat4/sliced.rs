@@ -192,6 +192,21 @@ mod tests {
             }
             assert!(all == events, "{compression:?}: batches");
             assert!(largest < crate::events::reader::BATCH_EVENTS + SLICE_BYTES / EVENT_BYTES, "{compression:?}: a batch of {largest} events");
+            // Byte flips and cuts through the big packets: an error or other events, never a
+            // panic, and never more events than the packets hold.
+            for k in 1..40usize {
+                let mut bad = bytes.clone();
+                let at = 1000 + k * 7919 % (bytes.len() - 2000);
+                bad[at] ^= 1 << (k % 8);
+                let cut = &bad[..bytes.len() - k * 997 % (bytes.len() / 2)];
+                for input in [&bad[..], cut] {
+                    let n = match read_bytes(input, "flip.aedat4".as_ref(), ReadOptions::default()) {
+                        Ok(r) => r.events.len(),
+                        Err(e) => e.partial().map_or(0, |p| p.events.len()),
+                    };
+                    assert!(n <= events.len(), "{compression:?}: flip at {at}");
+                }
+            }
         }
     }
 }
