@@ -26,7 +26,7 @@ fn binning(c: &mut Criterion) {
     let mut g = c.benchmark_group("resize");
     g.sample_size(10);
     g.throughput(Throughput::Elements(frames.data.len() as u64));
-    g.bench_function("aa_bilinear_10x2x128x128_to_48x48", |b| b.iter(|| resize(&frames, 48, 48)));
+    g.bench_function("aa_bilinear_10x2x128x128_to_48x48", |b| b.iter(|| resize(&frames, 48, 48).unwrap()));
     g.finish();
 }
 

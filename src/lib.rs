@@ -7,6 +7,8 @@
 //! - [`sim`] is a synthetic event camera: labelled recordings of procedural scenes.
 //! - [`gpu`] is the wgpu device layer (adapter choice, kernels, buffers) the engine, GPU
 //!   binning and the trainer share.
+//! - [`limits`] checks every size that comes from a file, a model or the command line before
+//!   anything is allocated from it.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) only parses arguments and prints.
 
@@ -15,6 +17,7 @@ pub mod sim;
 pub mod engine;
 pub mod frames;
 pub mod gpu;
+pub mod limits;
 pub mod model;
 pub mod stream;
 #[cfg(feature = "train")]

@@ -16,7 +16,7 @@ fn main() -> ExitCode {
             if cli::is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", cli::describe(&err));
             ExitCode::FAILURE
         }
     }

@@ -68,7 +68,7 @@ fn frames_equal_spikingjelly_and_tonic_and_resize_equals_torchvision() {
             let (rh, rw) = (r["input"][0].as_u64().unwrap() as u16, r["input"][1].as_u64().unwrap() as u16);
             let sub: Vec<_> = ev.iter().filter(|e| e.x < rw && e.y < rh).copied().collect();
             let binned = bin_slices(&sub, &slice(&sub, Slicing::SjNumber { frames: 10 }).unwrap(), Resolution::new(rw, rh), Polarity::Split).unwrap();
-            let got = resize(&binned, 48, 48);
+            let got = resize(&binned, 48, 48).unwrap();
             let want = npy::read(&std::fs::read(common::data(&format!("frames/{}", r["file"].as_str().unwrap()))).unwrap()).unwrap();
             assert_eq!(want.shape, got.shape().to_vec());
             let (mut worst, mut at) = (0f32, 0);

@@ -89,7 +89,7 @@ fn every_prefix_decodes_what_precedes_the_cut_then_ends_cleanly_or_says_where() 
                     assert!(full.starts_with(&partial.events), "{name} cut at {cut}: partial events are not a prefix");
                     let msg = format!("{}", ReadError::Decode { path: path.into(), source: source.clone(), partial });
                     assert!(msg.starts_with(&name) && msg.contains("at byte"), "{name} cut at {cut}: {msg}");
-                    assert!(matches!(source, DecodeError::Truncated { .. }), "{name} cut at {cut}: expected truncation, got {source}");
+                    assert!(source.is_truncation(), "{name} cut at {cut}: expected truncation, got {source}");
                 }
                 Err(e) => panic!("{name} cut at {cut}: {e}"),
             }

@@ -11,6 +11,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use spikestream::engine::bench::{BenchOptions, BenchReport, measure, random_input};
 use spikestream::engine::trace::Clock;
+use spikestream::limits::{MAX_BATCH, MAX_PROFILE_STEPS, count};
 use spikestream::model::synth::{SynthSpec, synth_model_bytes};
 use spikestream::model::{MetaOverrides, Model};
 
@@ -80,20 +81,31 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 (None, "vgg11_dvs") => [2, 128, 128],
                 (None, _) => [3, 224, 224],
             };
-            let spec = SynthSpec { arch: arch.clone(), num_classes: 10, timesteps: args.timesteps.unwrap_or(10), input, width_div: args.width_div, imp: true, seed: 7 };
+            // The random model's tensors are sized from these: checked before they are made.
+            let per_layer = input.iter().try_fold(64usize, |a, &d| a.checked_mul(d));
+            spikestream::limits::tensor(|| "--input-shape (a random model's first layers)".into(), &[per_layer.unwrap_or(usize::MAX)], 4)?;
+            let timesteps = count(|| "--timesteps".into(), args.timesteps.unwrap_or(10) as u64, spikestream::limits::MAX_TIMESTEPS)?;
+            let spec = SynthSpec { arch: arch.clone(), num_classes: 10, timesteps, input, width_div: count(|| "--width-div".into(), args.width_div as u64, 1 << 10)?, imp: true, seed: 7 };
             Model::from_bytes(&synth_model_bytes(&spec)?, &format!("random {arch}"), &MetaOverrides::default())?
         }
         _ => bail!("give a model file or --arch NAME (not both)"),
     };
     let graph = &model.graph;
+    // Every count here sizes an allocation or a loop: checked before anything runs.
+    let batch = count(|| "--batch".into(), args.batch as u64, MAX_BATCH)?;
+    graph.check_batch(batch, "--batch")?;
+    let measured = count(|| "--steps".into(), args.steps as u64, MAX_PROFILE_STEPS)?;
+    if args.warmup as u64 > MAX_PROFILE_STEPS || args.profile_steps as u64 > MAX_PROFILE_STEPS {
+        bail!("--warmup and --profile-steps must be at most {MAX_PROFILE_STEPS} (got {} and {})", args.warmup, args.profile_steps);
+    }
     let mode = match args.gpu_plan {
         GpuPlan::Fused => ConvMode::Fused,
         GpuPlan::Sparse => ConvMode::Sparse,
         GpuPlan::Dense => ConvMode::Dense,
     };
-    let mut backend = open_backend_on(args.backend, args.adapter.as_deref(), graph, args.batch.max(1), !args.json, mode)?;
-    let input = random_input(args.batch.max(1) * graph.input.len(), args.spike_rate, 42);
-    let options = BenchOptions { warmup: args.warmup, measured: args.steps.max(1), profiled: args.profile_steps, trace: args.trace.is_some() };
+    let mut backend = open_backend_on(args.backend, args.adapter.as_deref(), graph, batch, !args.json, mode)?;
+    let input = random_input(batch * graph.input.len(), args.spike_rate, 42);
+    let options = BenchOptions { warmup: args.warmup, measured, profiled: args.profile_steps, trace: args.trace.is_some() };
     let (report, trace) = measure(&mut *backend, graph, &input, options).context("benchmark run")?;
     if let (Some(path), Some(trace)) = (&args.trace, &trace) {
         trace.write(path).with_context(|| format!("cannot write the trace to {}", path.display()))?;

@@ -9,9 +9,10 @@ use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 use spikestream::engine::run::argmax;
 use spikestream::engine::{Decoded, Prediction, run_frames};
-use spikestream::events::read_file;
-use spikestream::frames::framing::Framing;
+use spikestream::events::detect::{DETECT_BYTES, detect};
+use spikestream::frames::framing::{Framing, FramingError};
 use spikestream::frames::npy;
+use spikestream::limits::{MAX_BATCH, count};
 use spikestream::model::Model;
 
 use super::model_args::{BackendChoice, ModelArgs, open_backend};
@@ -64,6 +65,9 @@ pub(super) struct SampleRef {
     pub label: Option<usize>,
 }
 
+/// The files to classify: those named, and in each folder named, every event recording or
+/// `.npy` array below it (by content: `simulate.json`, READMEs and the like are skipped, and
+/// how many were is said on stderr, also with `--json`, whose stdout stays the report).
 fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
@@ -71,7 +75,11 @@ fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut found = Vec::new();
             walk(input, &mut found).with_context(|| format!("{}: cannot list", input.display()))?;
             found.sort();
-            files.extend(found);
+            let (kept, skipped): (Vec<PathBuf>, Vec<PathBuf>) = found.into_iter().partition(|p| is_recording(p));
+            if let Some(example) = skipped.first() {
+                eprintln!("note: {}: skipped {} file(s) that are not event recordings or .npy frames, e.g. {}", input.display(), skipped.len(), example.display());
+            }
+            files.extend(kept);
         } else {
             files.push(input.clone());
         }
@@ -82,13 +90,28 @@ fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            continue;
+        }
         if path.is_dir() {
             walk(&path, out)?;
-        } else if !path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+        } else {
             out.push(path);
         }
     }
     Ok(())
+}
+
+/// Whether a file found in a folder walk starts like an `.npy` array or a recording of a
+/// format spikestream detects (the first [`DETECT_BYTES`], or the whole file when shorter).
+fn is_recording(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(file) = std::fs::File::open(path) else { return true };
+    let mut head = Vec::new();
+    if file.take(DETECT_BYTES as u64).read_to_end(&mut head).is_err() {
+        return true; // let the real read report it
+    }
+    head.starts_with(b"\x93NUMPY") || detect(&head).is_ok()
 }
 
 fn load(path: &Path, model: &Model, framing: &Framing, args: &ClassifyArgs) -> anyhow::Result<Vec<Sample>> {
@@ -119,8 +142,11 @@ fn load(path: &Path, model: &Model, framing: &Framing, args: &ClassifyArgs) -> a
             })
             .collect());
     }
-    let recording = read_file(path, args.input.read_options())?;
-    let frames = framing.frames(&recording, model.meta.input).with_context(|| path.display().to_string())?;
+    // Read batch by batch where the framing allows: memory stays the frames plus one batch.
+    let frames = framing.frames_from_file(path, args.input.read_options(), model.meta.input).map_err(|e| match e {
+        FramingError::Read(e) => anyhow::Error::new(e),
+        e => anyhow::Error::new(e).context(path.display().to_string()),
+    })?;
     if frames.frames != t {
         bail!("{}: framing gives {} frames but the model runs {t} timesteps", path.display(), frames.frames);
     }
@@ -148,13 +174,15 @@ fn softmax(v: &[f32]) -> Vec<f32> {
 
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let model = args.model.load()?;
-    let framing = Framing::from_json(model.meta.framing.as_ref(), model.meta.timesteps).context("model framing")?;
+    let framing = Framing::from_json(model.meta.framing.as_ref(), model.meta.timesteps).with_context(|| args.model.model_file.display().to_string())?;
     let decode = match args.decode {
         Some(DecodeArg::Mean) => Decoded::Mean,
         Some(DecodeArg::Last) => Decoded::Last,
         Some(DecodeArg::PerStep) => Decoded::PerStep,
         None => model.meta.decode.into(),
     };
+    let batch = count(|| "--batch".into(), args.batch as u64, MAX_BATCH)?;
+    model.graph.check_batch(batch, "--batch")?;
     let files = collect_inputs(&args.inputs)?;
     if files.is_empty() {
         bail!("no input files");
@@ -162,14 +190,14 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let t = model.meta.timesteps;
     let k = model.meta.num_classes;
     let bar = super::progress::bar(files.len() as u64, "classifying");
-    let mut backend = args.model.open_backend(&model.graph, args.batch.max(1), !args.json)?;
-    let mut other = if args.compare { Some(open_backend(BackendChoice::Cpu, &model.graph, args.batch.max(1), false)?) } else { None };
+    let mut backend = args.model.open_backend(&model.graph, batch, !args.json)?;
+    let mut other = if args.compare { Some(open_backend(BackendChoice::Cpu, &model.graph, batch, false)?) } else { None };
     let mut results: Vec<(SampleRef, Vec<f32>, Vec<Vec<f32>>)> = Vec::new();
     let mut largest_difference = 0f32;
-    for chunk in files.chunks(args.batch.max(1)) {
+    for chunk in files.chunks(batch) {
         let loaded: Vec<anyhow::Result<Vec<Sample>>> = chunk.par_iter().map(|p| load(p, &model, &framing, &args)).collect();
         let samples: Vec<Sample> = loaded.into_iter().collect::<anyhow::Result<Vec<_>>>()?.into_iter().flatten().collect();
-        for group in samples.chunks(args.batch.max(1)) {
+        for group in samples.chunks(batch) {
             let pred = run_group(&mut *backend, group, t, k, decode, &model.graph)?;
             if let Some(cpu) = other.as_mut() {
                 let reference = run_group(&mut **cpu, group, t, k, decode, &model.graph)?;
@@ -201,7 +229,14 @@ fn run_group(backend: &mut dyn spikestream::engine::Backend, group: &[Sample], t
         }
         frames = padded;
     }
-    Ok(run_frames(backend, &frames, t, k, decode)?)
+    run_frames(backend, &frames, t, k, decode).map_err(|e| {
+        let names: Vec<String> = group.iter().map(|s| s.path.display().to_string()).collect();
+        let hint = match (&e, graph.largest_weight()) {
+            (spikestream::engine::EngineError::NonFinite { .. }, Some((tensor, v))) => format!(" (the largest |weight| is {v:e}, in tensor '{tensor}')"),
+            _ => String::new(),
+        };
+        anyhow::Error::new(e).context(format!("{}{hint}", names.join(", ")))
+    })
 }
 
 pub(super) fn top_k(scores: &[f32], k: usize) -> Vec<(usize, f32)> {

@@ -69,6 +69,10 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         other => other,
     };
     if let Some((w, h)) = sink.missing_size(&reader) {
+        if let Some(e) = error {
+            // Cut inside the header: the truncation is the problem, not the missing size.
+            return Err(anyhow::Error::new(e).context(format!("nothing written; the input broke off before its header gave a sensor size ({written} events decoded)")));
+        }
         bail!(
             "{}: the input header has no sensor size and AEDAT4 needs one; pass --sensor WxH (the events span {}x{})",
             args.input.display(),

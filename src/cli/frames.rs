@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 use spikestream::events::read_file;
 use spikestream::frames::picture::{contact_sheet, frame_rgb, peak, write_png};
-use spikestream::frames::slicing::SjVersion;
+use spikestream::frames::slicing::{SjVersion, by_count};
+use spikestream::frames::streamed::{FileFramesError, bin_file, count_events};
 use spikestream::frames::{Polarity, Slicing, bin_slices, npy, resize::resize, slice};
 
 use super::InputArgs;
@@ -105,16 +106,29 @@ pub fn run(args: FramesArgs) -> anyhow::Result<ExitCode> {
     if args.out.is_none() && args.png.is_none() && args.sheet.is_none() {
         bail!("nothing to write: pass --out OUT.npy, --png DIR and/or --sheet OUT.png");
     }
-    let recording = read_file(&args.file, args.input.read_options())?;
-    let Some(sensor) = recording.resolution else {
-        bail!("{}: the sensor size is not in the header; pass --sensor WxH", args.file.display());
-    };
     let polarity = if args.merge_polarity { Polarity::Merged } else { Polarity::Split };
-    let ev = &recording.events;
-    let ranges = slice(ev, slicing(&args)?).with_context(|| args.file.display().to_string())?;
-    let mut frames = bin_slices(ev, &ranges, sensor, polarity).with_context(|| args.file.display().to_string())?;
+    let (slicing, options, file) = (slicing(&args)?, args.input.read_options(), || args.file.display().to_string());
+    let no_sensor = || anyhow::anyhow!("{}: the sensor size is not in the header; pass --sensor WxH", args.file.display());
+    // Count-based slicing frames the file batch by batch (memory: the frames plus one batch);
+    // time-based slicing needs every timestamp and reads it whole.
+    let (ranges, mut frames, events) = if by_count(0, slicing).is_some() {
+        let (events, resolution) = count_events(&args.file, options)?;
+        let sensor = resolution.ok_or_else(no_sensor)?;
+        let ranges = by_count(events, slicing).unwrap_or(Ok(Vec::new())).with_context(file)?;
+        let frames = bin_file(&args.file, options, &ranges, sensor, polarity).map_err(|e| match e {
+            FileFramesError::Read(e) => anyhow::Error::new(e),
+            FileFramesError::Frames(e) => anyhow::Error::new(e).context(file()),
+        })?;
+        (ranges, frames, events)
+    } else {
+        let recording = read_file(&args.file, options)?;
+        let sensor = recording.resolution.ok_or_else(no_sensor)?;
+        let ranges = slice(&recording.events, slicing).with_context(file)?;
+        let frames = bin_slices(&recording.events, &ranges, sensor, polarity).with_context(file)?;
+        (ranges, frames, recording.events.len())
+    };
     if let Some((h, w)) = args.size {
-        frames = resize(&frames, h, w);
+        frames = resize(&frames, h, w).with_context(file)?;
     }
     let [t, c, h, w] = frames.shape();
     if let Some(out) = &args.out {
@@ -135,6 +149,6 @@ pub fn run(args: FramesArgs) -> anyhow::Result<ExitCode> {
         write_png(std::fs::File::create(path).with_context(|| path.display().to_string())?, sw, sh, &rgb)?;
     }
     let counts: Vec<usize> = ranges.iter().map(|r| r.len()).collect();
-    eprintln!("{t} frames [{t}, {c}, {h}, {w}] from {} events; events per frame {counts:?}", ev.len());
+    eprintln!("{t} frames [{t}, {c}, {h}, {w}] from {events} events; events per frame {counts:?}");
     Ok(ExitCode::SUCCESS)
 }

@@ -114,6 +114,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The error and its causes as one line, `outer: cause: root`, leaving out a cause whose text
+/// the message already holds: library errors print their source inside their own message
+/// (`{path}: {source}`), so anyhow's `{:#}` said every cause twice
+/// (`…truncated: AEDAT4: …truncated`).
+pub fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
 /// A closed stdout (`spikestream inspect x | head`) is not an error.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))

@@ -21,6 +21,8 @@ pub enum EngineError {
     Timestep { lane: usize, step: usize, timesteps: usize },
     #[error("GPU: {0}")]
     Gpu(#[from] crate::gpu::GpuError),
+    #[error("the logits of sample {lane} became {value} at timestep {step}: the model's weights overflow float32 on this input")]
+    NonFinite { lane: usize, step: usize, value: f32 },
 }
 
 /// What every backend offers.

@@ -44,7 +44,24 @@ pub fn argmax(v: &[f32]) -> usize {
 /// Runs `frames` (`[T, B, C, H, W]`, T steps of the batch) from the learned initial state
 /// ([`Backend::run`]).
 pub fn run_frames(backend: &mut dyn Backend, frames: &[f32], timesteps: usize, classes: usize, decode: Decoded) -> Result<Prediction, EngineError> {
-    backend.run(frames, timesteps, classes, decode)
+    let p = backend.run(frames, timesteps, classes, decode)?;
+    check_finite(&p, timesteps)?;
+    Ok(p)
+}
+
+/// A logit, or their mean over timesteps, that overflowed would decode to `null` scores or an
+/// arbitrary class: an error naming the sample and timestep instead.
+pub fn check_finite(p: &Prediction, timesteps: usize) -> Result<(), EngineError> {
+    let first = timesteps.saturating_sub(p.per_step.len());
+    for (i, rows) in p.per_step.iter().enumerate() {
+        if let Some((lane, &value)) = rows.iter().enumerate().find_map(|(b, r)| r.iter().find(|v| !v.is_finite()).map(|v| (b, v))) {
+            return Err(EngineError::NonFinite { lane, step: first + i, value });
+        }
+    }
+    if let Some((lane, &value)) = p.scores.iter().enumerate().find_map(|(b, r)| r.iter().find(|v| !v.is_finite()).map(|v| (b, v))) {
+        return Err(EngineError::NonFinite { lane, step: timesteps.saturating_sub(1), value });
+    }
+    Ok(())
 }
 
 /// `frames` holds whole timesteps: the values per step.

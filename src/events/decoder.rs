@@ -90,6 +90,10 @@ pub enum Aedat2Layout {
     Davis,
 }
 
+/// Bytes per piece of [`Decoder::feed_some`]'s default: at most 1.5 M events even for EVT3
+/// vector words (12 events per 2 bytes).
+pub const FEED_PIECE: usize = 256 << 10;
+
 /// What the caller knows that a header may not say. Values here override the header.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DecoderOptions {
@@ -107,6 +111,26 @@ pub trait Decoder: Send {
 
     /// Decodes the next chunk and appends its events to `out`.
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError>;
+
+    /// Like [`Decoder::feed`], but may stop once about `most` events were appended: returns how
+    /// many bytes of `chunk` it used (at least one item's worth, so the caller always advances),
+    /// and the caller feeds the rest later. This bounds a batch's memory where a few bytes expand
+    /// to many events (EVT3 vector words, compressed AEDAT4 packets).
+    ///
+    /// The default feeds pieces of [`FEED_PIECE`] bytes, which every decoder accepts (chunks may
+    /// be cut anywhere); AEDAT4 stops between packets instead.
+    fn feed_some(&mut self, chunk: &[u8], out: &mut Vec<Event>, most: usize) -> Result<usize, DecodeError> {
+        let before = out.len();
+        let mut used = 0;
+        for piece in chunk.chunks(FEED_PIECE) {
+            self.feed(piece, out)?;
+            used += piece.len();
+            if out.len() - before >= most {
+                break;
+            }
+        }
+        Ok(used)
+    }
 
     /// Declares the end of input: an error when it ended inside a record or header.
     fn finish(&mut self, out: &mut Vec<Event>) -> Result<(), DecodeError>;

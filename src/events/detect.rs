@@ -49,24 +49,43 @@ fn prophesee_kind(head: &[u8]) -> Result<Format, String> {
     }
 }
 
-/// ATIS `.bin` has no signature: accept whole 5-byte records whose timestamps never go back
-/// (overflow markers aside) over the first records.
+/// ATIS `.bin` has no signature: accept 5-byte records whose timestamps never go back (overflow
+/// markers aside) and do advance over the first records, and, when `head` is a whole input
+/// (shorter than [`DETECT_BYTES`]), a length of whole records. Time must advance because any
+/// run of equal records passes the first test: a zero-filled file of 1,048,575 bytes was
+/// classified as N-MNIST.
 fn looks_like_atis_bin(head: &[u8]) -> bool {
     let records = head.len() / 5;
-    if records == 0 {
+    if records == 0 || (head.len() < DETECT_BYTES && head.len() % 5 != 0) {
         return false;
     }
-    let mut last = 0u32;
+    let (mut last, mut advanced) = (0u32, records == 1);
     for r in head.chunks_exact(5).take(4096) {
         if r[1] == 240 {
             last = 0;
+            advanced = true;
             continue;
         }
         let t = (u32::from(r[2] & 0x7F) << 16) | (u32::from(r[3]) << 8) | u32::from(r[4]);
         if t < last {
             return false;
         }
+        advanced |= t > last;
         last = t;
     }
-    true
+    advanced
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_filled_file_of_1048575_bytes_is_not_nmnist() {
+        assert!(detect(&vec![0u8; 1_048_575]).is_err());
+        // Two records whose time advances are; a length that is not whole records is not.
+        let records = [[3u8, 4, 0, 0, 1], [5, 6, 0, 0, 9]].concat();
+        assert_eq!(detect(&records), Ok(Format::AtisBin));
+        assert!(detect(&records[..9]).is_err());
+    }
 }

@@ -12,6 +12,9 @@ use super::file::Recording;
 pub enum DecodeError {
     #[error("{format}: input ends inside {what} that starts at byte {offset}; the data is truncated")]
     Truncated { format: Format, what: String, offset: u64 },
+    /// The input ended between two items, but before where its own header says the data ends.
+    #[error("{format}: input ends at byte {offset}, but {what} at byte {expected}; the data is truncated")]
+    EndsEarly { format: Format, offset: u64, what: &'static str, expected: u64 },
     #[error("{format}: {reason} at byte {offset}")]
     Corrupt { format: Format, offset: u64, reason: String },
     #[error("{format}: {what} at byte {offset} declares {declared} bytes, more than the limit of {limit}; the data is corrupt")]
@@ -25,6 +28,12 @@ impl DecodeError {
         Self::Corrupt { format, offset, reason: reason.into() }
     }
 
+    /// True when the input was cut short (inside an item, or before where its header says the
+    /// data ends), false when what is there is wrong.
+    pub fn is_truncation(&self) -> bool {
+        matches!(self, Self::Truncated { .. } | Self::EndsEarly { .. })
+    }
+
     pub(crate) fn truncated(format: Format, what: impl Into<String>, offset: u64) -> Self {
         Self::Truncated { format, what: what.into(), offset }
     }
@@ -35,6 +44,8 @@ impl DecodeError {
 pub enum ReadError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: is a directory, not a recording; name a file (classify also takes folders)")]
+    IsDirectory { path: PathBuf },
     #[error(
         "{path}: unknown event format ({reason}); supported are AEDAT 2.0/3.1/4.0, Prophesee EVT2/EVT3/DAT and N-MNIST/N-Caltech101 .bin; name one with --format"
     )]

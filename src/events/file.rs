@@ -85,6 +85,10 @@ pub(crate) fn format_of(bytes: &[u8], name: &Path, options: ReadOptions) -> Resu
 /// would read a file larger than memory in full before the first event).
 pub(crate) fn map_file(path: &Path, populate: bool) -> Result<Option<memmap2::Mmap>, ReadError> {
     let io = |source| ReadError::Io { path: PathBuf::from(path), source };
+    // Mapping a directory fails with ENODEV ("No such device"), which says nothing useful.
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(ReadError::IsDirectory { path: path.to_path_buf() });
+    }
     let file = std::fs::File::open(path).map_err(io)?;
     if file.metadata().map_err(io)?.len() == 0 {
         return Ok(None);

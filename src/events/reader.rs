@@ -18,6 +18,10 @@ use super::{Event, Resolution, Trigger};
 /// Bytes fed to the decoder per step unless [`EventReader::with_chunk_bytes`] says otherwise.
 pub const DEFAULT_CHUNK_BYTES: usize = 2 << 20;
 
+/// A batch stops growing past about this many events (16 MiB), however many events the
+/// chunk's bytes expand to ([`super::Decoder::feed_some`]).
+pub const BATCH_EVENTS: usize = 1 << 20;
+
 /// Consumed bytes of the mapping are given back to the system (`MADV_DONTNEED`) in steps of at
 /// least this much, so tiny chunks do not cost a system call each.
 #[cfg(target_os = "linux")]
@@ -111,12 +115,31 @@ impl EventReader {
             let bytes = self.map.as_deref().unwrap_or(&[]);
             let result = if self.offset < bytes.len() {
                 let end = bytes.len().min(self.offset.saturating_add(self.chunk));
-                let fed = self.decoder.feed(&bytes[self.offset..end], out);
-                self.offset = end;
-                fed
+                match self.decoder.feed_some(&bytes[self.offset..end], out, BATCH_EVENTS) {
+                    Ok(used) => {
+                        self.offset += used;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        self.offset = end;
+                        Err(e)
+                    }
+                }
             } else {
-                self.done = true;
-                self.decoder.finish(out)
+                // What the decoder still holds (a big packet's remaining slices) comes out in
+                // bounded batches before the end is declared.
+                let before = out.len();
+                match self.decoder.feed_some(&[], out, BATCH_EVENTS) {
+                    Ok(_) if out.len() > before => Ok(()),
+                    Ok(_) => {
+                        self.done = true;
+                        self.decoder.finish(out)
+                    }
+                    Err(e) => {
+                        self.done = true;
+                        Err(e)
+                    }
+                }
             };
             self.release_consumed();
             self.decoder.take_triggers(&mut self.triggers);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::aedat4::Aedat4Decoder;
 use super::decoder::{Decoder, DecoderOptions};
 use super::error::DecodeError;
+use super::reader::BATCH_EVENTS;
 use super::{Event, Resolution, Trigger};
 
 /// Where a DV stream is served.
@@ -66,6 +67,10 @@ pub struct DvClient {
     conn: Box<dyn Connection>,
     decoder: Aedat4Decoder,
     buf: Vec<u8>,
+    /// `buf[start..end]` arrived but is not decoded yet (a poll stops after about
+    /// [`crate::events::reader::BATCH_EVENTS`] events, however far the bytes expand).
+    start: usize,
+    end: usize,
     bytes: u64,
 }
 
@@ -95,6 +100,8 @@ impl DvClient {
             conn,
             decoder: Aedat4Decoder::stream(DecoderOptions::default()),
             buf: vec![0; 1 << 20],
+            start: 0,
+            end: 0,
             bytes: 0,
         })
     }
@@ -105,6 +112,16 @@ impl DvClient {
     pub fn poll(&mut self, out: &mut Vec<Event>) -> Result<Poll, StreamError> {
         let before = out.len();
         let decode = |source| StreamError::Decode { address: self.address.to_string(), source };
+        // A big packet's remaining slices first, then bytes that arrived but wait, then a read.
+        self.decoder.feed_some(&[], out, BATCH_EVENTS).map_err(decode)?;
+        if out.len() > before {
+            return Ok(Poll::Data { events: out.len() - before });
+        }
+        if self.start < self.end {
+            let used = self.decoder.feed_some(&self.buf[self.start..self.end], out, BATCH_EVENTS).map_err(decode)?;
+            self.start += used;
+            return Ok(Poll::Data { events: out.len() - before });
+        }
         match self.conn.read(&mut self.buf) {
             Ok(0) => {
                 self.decoder.finish(out).map_err(decode)?;
@@ -112,7 +129,8 @@ impl DvClient {
             }
             Ok(n) => {
                 self.bytes += n as u64;
-                self.decoder.feed(&self.buf[..n], out).map_err(decode)?;
+                let used = self.decoder.feed_some(&self.buf[..n], out, BATCH_EVENTS).map_err(decode)?;
+                (self.start, self.end) = (used, n);
                 Ok(Poll::Data { events: out.len() - before })
             }
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(Poll::Idle),

@@ -33,7 +33,10 @@ pub fn bin_slices(events: &[Event], ranges: &[Range<usize>], sensor: Resolution,
     if polarity == Polarity::Single && events.iter().any(|e| e.p) && events.iter().any(|e| !e.p) {
         return Err(FrameError::TwoPolarities);
     }
-    let mut frames = Frames::zeros(ranges.len(), polarity.channels(), h, w);
+    if w == 0 || h == 0 {
+        return Err(FrameError::EmptySensor { width: w, height: h });
+    }
+    let mut frames = Frames::try_zeros(ranges.len(), polarity.channels(), h, w, || format!("{} frames of the {w}x{h} sensor", ranges.len()))?;
     for (i, range) in ranges.iter().enumerate() {
         accumulate(&events[range.clone()], range.start, frames.frame_mut(i), sensor, polarity)?;
     }

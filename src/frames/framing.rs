@@ -9,12 +9,18 @@
 //!   from the input;
 //! - `polarity`: `split` (2 channels, default) or `merged`.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use super::resize::resize;
 use super::slicing::SjVersion;
 use super::{FrameError, Frames, Polarity, Slicing, bin_slices, slice};
-use crate::events::{Recording, Resolution};
+use crate::limits::MAX_FRAMES;
+use super::slicing::by_count;
+use super::streamed::{FileFramesError, bin_file, count_events};
+use crate::events::file::ReadOptions;
+use crate::events::{ReadError, Recording, Resolution, read_file};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Framing {
@@ -32,8 +38,21 @@ pub enum FramingError {
     NoSensor,
     #[error(transparent)]
     Frames(#[from] FrameError),
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error("the recording has no events; there is nothing to classify (is it cut short or empty?)")]
+    NoEvents,
+    #[error("the recording has {events} events, fewer than the {frames} frames the framing cuts it into, so some frames would be empty")]
+    TooFewEvents { events: usize, frames: usize },
     #[error("frames are {got:?} but the model takes [{}, {}, {}] per timestep; set framing 'resize' or check the model", want[0], want[1], want[2])]
     Shape { got: [usize; 3], want: [usize; 3] },
+}
+
+/// A positive integer at `key`, at most `limit`: a float (`1e9`), a negative or a zero is an
+/// error naming the key, not a silent default.
+fn count(key: &str, v: &Value, limit: u64) -> Result<usize, FramingError> {
+    let n = v.as_u64().filter(|&n| n > 0).ok_or_else(|| FramingError::Spec(format!("'{key}' = {v} is not a positive integer")))?;
+    crate::limits::count(|| format!("'{key}'"), n, limit).map_err(|e| FramingError::Spec(e.to_string()))
 }
 
 /// A pair given as `"AxB"` or `[A, B]`.
@@ -54,13 +73,16 @@ impl Framing {
         let empty = Value::Object(Default::default());
         let v = v.unwrap_or(&empty);
         let s = |k: &str| v.get(k).and_then(Value::as_str);
-        let frames = v.get("frames").and_then(Value::as_u64).map_or(timesteps, |f| f as usize);
+        let frames = match v.get("frames") {
+            None => timesteps,
+            Some(f) => count("frames", f, MAX_FRAMES)?,
+        };
         let overlap = v.get("overlap").and_then(Value::as_f64).unwrap_or(0.0);
         let slicing = match s("split_by").unwrap_or("number") {
             "number" => Slicing::SjNumber { frames },
             "time" => Slicing::SjTime { frames },
             "duration" => Slicing::SjDuration {
-                duration_us: v.get("duration_us").and_then(Value::as_u64).ok_or_else(|| FramingError::Spec("split_by duration needs duration_us".into()))?,
+                duration_us: count("duration_us", v.get("duration_us").ok_or_else(|| FramingError::Spec("split_by duration needs duration_us".into()))?, u64::MAX)? as u64,
                 version: if s("sj_version") == Some("legacy") { SjVersion::Legacy } else { SjVersion::V2 },
             },
             "tonic_time_bins" => Slicing::TonicTimeBins { bins: frames, overlap },
@@ -76,7 +98,11 @@ impl Framing {
         };
         let resize = match v.get("resize") {
             None => None,
-            Some(t) => Some(pair(t).filter(|&(h, w)| h > 0 && w > 0).ok_or_else(|| FramingError::Spec(format!("resize {t} is not \"HxW\" or [H, W]")))?),
+            Some(t) => {
+                let (h, w) = pair(t).filter(|&(h, w)| h > 0 && w > 0).ok_or_else(|| FramingError::Spec(format!("resize {t} is not \"HxW\" or [H, W]")))?;
+                crate::limits::tensor(|| format!("'resize' {t}"), &[2, h, w], 4).map_err(|e| FramingError::Spec(e.to_string()))?;
+                Some((h, w))
+            }
         };
         let polarity = match s("polarity").unwrap_or("split") {
             "split" => Polarity::Split,
@@ -88,11 +114,52 @@ impl Framing {
 
     /// Frames `[T, C, H, W]` for a recording; `input` is the model's per-step `[C, H, W]`.
     pub fn frames(&self, recording: &Recording, input: [usize; 3]) -> Result<Frames, FramingError> {
-        let sensor = recording.resolution.or(self.sensor).ok_or(FramingError::NoSensor)?;
+        let sensor = self.check(recording.resolution, recording.events.len(), input)?;
         let ranges = slice(&recording.events, self.slicing)?;
-        let mut frames = bin_slices(&recording.events, &ranges, sensor, self.polarity)?;
+        self.finish(bin_slices(&recording.events, &ranges, sensor, self.polarity)?, input)
+    }
+
+    /// Frames for the recording in `path`, read batch by batch when the slicing depends only on
+    /// the event count (two passes of the streaming reader: memory is the frames plus one
+    /// batch), else read whole. The same frames as [`Framing::frames`] of the whole recording.
+    pub fn frames_from_file(&self, path: &Path, options: ReadOptions, input: [usize; 3]) -> Result<Frames, FramingError> {
+        if by_count(0, self.slicing).is_none() || self.polarity == Polarity::Single {
+            return self.frames(&read_file(path, options)?, input);
+        }
+        let (events, resolution) = count_events(path, options)?;
+        let sensor = self.check(resolution, events, input)?;
+        let ranges = by_count(events, self.slicing).unwrap_or(Ok(Vec::new()))?;
+        let frames = bin_file(path, options, &ranges, sensor, self.polarity).map_err(|e| match e {
+            FileFramesError::Read(e) => FramingError::Read(e),
+            FileFramesError::Frames(e) => FramingError::Frames(e),
+        })?;
+        self.finish(frames, input)
+    }
+
+    /// The sensor, once what is known before any work passes: the output size (a resize to
+    /// anything but the model's input, or a sensor that differs from it without one, is refused
+    /// before allocating) and enough events for the frames.
+    fn check(&self, resolution: Option<Resolution>, events: usize, input: [usize; 3]) -> Result<Resolution, FramingError> {
+        let sensor = resolution.or(self.sensor).ok_or(FramingError::NoSensor)?;
+        let (fh, fw) = self.resize.unwrap_or((usize::from(sensor.height), usize::from(sensor.width)));
+        let got = [self.polarity.channels(), fh, fw];
+        if got != input {
+            return Err(FramingError::Shape { got, want: input });
+        }
+        if events == 0 {
+            return Err(FramingError::NoEvents);
+        }
+        if let Slicing::SjNumber { frames } | Slicing::TonicEventBins { bins: frames, .. } = self.slicing {
+            if events < frames {
+                return Err(FramingError::TooFewEvents { events, frames });
+            }
+        }
+        Ok(sensor)
+    }
+
+    fn finish(&self, mut frames: Frames, input: [usize; 3]) -> Result<Frames, FramingError> {
         if let Some((h, w)) = self.resize {
-            frames = resize(&frames, h, w);
+            frames = resize(&frames, h, w)?;
         }
         let got = [frames.channels, frames.height, frames.width];
         if got != input {

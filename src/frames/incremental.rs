@@ -37,9 +37,22 @@ pub struct StreamFramer {
 }
 
 impl StreamFramer {
+    /// A framer for a sensor size known to be sane (tests, benches, built-in sizes); a size from
+    /// a stream's header goes through [`StreamFramer::try_new`].
     pub fn new(close: Close, sensor: Resolution, polarity: Polarity) -> Self {
         let len = usize::from(sensor.width) * usize::from(sensor.height) * polarity.channels();
         Self { close, sensor, polarity, current: vec![0.0; len], window_start: None, first_t: 0, last_t: 0, in_frame: 0, seen: 0 }
+    }
+
+    /// A framer for a sensor size that came from outside: an empty sensor or one whose frame is
+    /// over the tensor limit ([`crate::limits`]) is an error.
+    pub fn try_new(close: Close, sensor: Resolution, polarity: Polarity) -> Result<Self, FrameError> {
+        let (w, h) = (usize::from(sensor.width), usize::from(sensor.height));
+        if w == 0 || h == 0 {
+            return Err(FrameError::EmptySensor { width: w, height: h });
+        }
+        let current = super::Frames::try_zeros(1, polarity.channels(), h, w, || format!("a frame of the {sensor} sensor"))?.data;
+        Ok(Self { close, sensor, polarity, current, window_start: None, first_t: 0, last_t: 0, in_frame: 0, seen: 0 })
     }
 
     /// Adds events (in time order) and returns the frames they closed.

@@ -4,8 +4,9 @@
 //! and fixed-duration semantics of both versions, tonic's four `ToFrame` modes), accumulating
 //! event counts into `[T, P, H, W]` f32 tensors ([`bin`]), torchvision's anti-aliased bilinear
 //! resize ([`resize`]), training crops and flips ([`augment`]), the SpikFormer DVS policy
-//! ([`spikformer`]), the incremental framer for streams ([`incremental`]) and pictures of
-//! frames ([`picture`]). It does not decode bytes.
+//! ([`spikformer`]), the incremental framer for streams ([`incremental`]), framing a file
+//! batch by batch from the streaming reader ([`streamed`]) and pictures of frames
+//! ([`picture`]). It does not decode bytes.
 
 pub mod augment;
 pub mod bin;
@@ -17,6 +18,7 @@ pub mod picture;
 pub mod resize;
 pub mod slicing;
 pub mod spikformer;
+pub mod streamed;
 
 pub use bin::{Polarity, bin_slices};
 pub use slicing::{Slicing, slice};
@@ -36,6 +38,16 @@ pub struct Frames {
 impl Frames {
     pub fn zeros(frames: usize, channels: usize, height: usize, width: usize) -> Self {
         Self { frames, channels, height, width, data: vec![0.0; frames * channels * height * width] }
+    }
+
+    /// Zeros of a shape that comes from outside (a header's sensor size, a frame count, a
+    /// resize): refused by [`crate::limits::tensor`] when too large. `what` names the source.
+    pub fn try_zeros(frames: usize, channels: usize, height: usize, width: usize, what: impl FnOnce() -> String) -> Result<Self, FrameError> {
+        let len = crate::limits::tensor(what, &[frames, channels, height, width], 4)?;
+        let mut data = Vec::new();
+        data.try_reserve_exact(len).map_err(|_| FrameError::OutOfMemory { bytes: len as u64 * 4 })?;
+        data.resize(len, 0.0);
+        Ok(Self { frames, channels, height, width, data })
     }
 
     pub fn shape(&self) -> [usize; 4] {
@@ -66,4 +78,10 @@ pub enum FrameError {
     Unsorted { index: usize, t: u64, previous: u64 },
     #[error("one polarity channel was asked for, but the events have both polarities (tonic refuses this too)")]
     TwoPolarities,
+    #[error("the sensor size is {width}x{height}; a sensor needs at least one pixel (pass the right one with --sensor WxH)")]
+    EmptySensor { width: usize, height: usize },
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
+    #[error("the system refused {bytes} bytes for the frames")]
+    OutOfMemory { bytes: u64 },
 }

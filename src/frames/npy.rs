@@ -11,6 +11,10 @@ pub enum NpyError {
     Io(#[from] io::Error),
     #[error("not a .npy array: {0}")]
     Format(String),
+    #[error(transparent)]
+    Limit(#[from] crate::limits::LimitError),
+    #[error("value {value} at index {index:?}: frames must be finite numbers")]
+    NonFinite { index: Vec<usize>, value: f32 },
 }
 
 /// A dense f32 array with its shape.
@@ -35,12 +39,12 @@ pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("missing the \\x93NUMPY magic"));
     }
-    let (header_len, start) = match bytes[6] {
+    let (header_len, start): (usize, usize) = match bytes[6] {
         1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
         2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         v => return Err(NpyError::Format(format!("unsupported .npy version {v}"))),
     };
-    let header = bytes.get(start..start + header_len).ok_or_else(|| bad("header runs past the end"))?;
+    let header = bytes.get(start..start.saturating_add(header_len)).ok_or_else(|| bad("header runs past the end"))?;
     let header = std::str::from_utf8(header).map_err(|_| bad("header is not text"))?;
     let field = |key: &str| header.split(&format!("'{key}':")).nth(1).map(str::trim);
     let descr = field("descr").and_then(|d| d.split('\'').nth(1)).ok_or_else(|| bad("no descr"))?;
@@ -55,17 +59,34 @@ pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|_| bad("bad shape")))
         .collect::<Result<_, _>>()?;
-    let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad("shape overflows"))?;
-    let body = &bytes[start + header_len..];
-    let data = match descr {
-        "<f4" => body.get(..count * 4).ok_or_else(|| bad("data shorter than the shape"))?.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        "<f8" => body
-            .get(..count * 8)
-            .ok_or_else(|| bad("data shorter than the shape"))?
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()) as f32)
-            .collect(),
+    let width = match descr {
+        "<f4" => 4,
+        "<f8" => 8,
         other => return Err(NpyError::Format(format!("dtype {other}; float32 or float64 expected"))),
     };
+    // Checked before anything is allocated: a shape whose product or byte size overflows, or
+    // that the file does not hold, is refused (it used to wrap and abort on allocation).
+    let count = crate::limits::tensor(|| format!("the .npy shape {shape:?}"), &shape, 4)?;
+    let body = &bytes[start + header_len..];
+    let stored = count.checked_mul(width).filter(|&n| n <= body.len()).ok_or_else(|| {
+        NpyError::Format(format!("the shape {shape:?} needs {count} values of {width} bytes but the file holds {} bytes of data; it is truncated or corrupt", body.len()))
+    })?;
+    let data: Vec<f32> = match width {
+        4 => body[..stored].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        _ => body[..stored].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()) as f32).collect(),
+    };
+    if let Some((index, value)) = data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(NpyError::NonFinite { index: position(&shape, index), value: *value });
+    }
     Ok(Array { shape, data })
+}
+
+/// The multi-index of flat index `i` in a C-ordered array of `shape`.
+fn position(shape: &[usize], mut i: usize) -> Vec<usize> {
+    let mut at = vec![0; shape.len()];
+    for (a, &d) in at.iter_mut().zip(shape).rev() {
+        *a = i % d.max(1);
+        i /= d.max(1);
+    }
+    at
 }

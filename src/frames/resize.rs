@@ -4,7 +4,7 @@
 //! the height pass, each accumulating in f32 in tap order. IMP-SNN resizes 128×128 and 180×240
 //! event frames to 48×48 this way.
 
-use super::Frames;
+use super::{FrameError, Frames};
 
 /// The taps of one output index: first input index and normalised weights.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,12 +41,20 @@ pub fn taps(in_size: usize, out_size: usize) -> Vec<Taps> {
         .collect()
 }
 
-/// Resizes every `[h, w]` plane of `frames` to `out_h × out_w`.
-pub fn resize(frames: &Frames, out_h: usize, out_w: usize) -> Frames {
+/// Resizes every `[h, w]` plane of `frames` to `out_h × out_w`. An empty input or output size
+/// is an error (there is nothing to interpolate from), as is an output over the tensor limit.
+pub fn resize(frames: &Frames, out_h: usize, out_w: usize) -> Result<Frames, FrameError> {
     let (h, w) = (frames.height, frames.width);
+    if h == 0 || w == 0 {
+        return Err(FrameError::EmptySensor { width: w, height: h });
+    }
+    if out_h == 0 || out_w == 0 {
+        return Err(FrameError::BadSlicing { what: "a resize", reason: format!("the output size {out_h}x{out_w} is empty") });
+    }
     let planes = frames.frames * frames.channels;
+    let mut out = Frames::try_zeros(frames.frames, frames.channels, out_h, out_w, || format!("{} frames resized to {out_h}x{out_w}", frames.frames))?;
+    crate::limits::tensor(|| format!("a resize to {out_h}x{out_w}"), &[h, out_w], 4)?;
     let (tx, ty) = (taps(w, out_w), taps(h, out_h));
-    let mut out = Frames::zeros(frames.frames, frames.channels, out_h, out_w);
     let mut horizontal = vec![0f32; h * out_w];
     for p in 0..planes {
         let src = &frames.data[p * h * w..(p + 1) * h * w];
@@ -64,7 +72,7 @@ pub fn resize(frames: &Frames, out_h: usize, out_w: usize) -> Frames {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// `Σ_j src[j·stride] · w[j]`, accumulated in order from j = 0 as ATen does.
@@ -96,7 +104,7 @@ mod tests {
     fn constant_image_stays_constant() {
         let mut f = Frames::zeros(1, 1, 180, 240);
         f.data.fill(3.0);
-        let r = resize(&f, 48, 48);
+        let r = resize(&f, 48, 48).unwrap();
         assert!(r.data.iter().all(|v| (v - 3.0).abs() < 1e-5));
     }
 }

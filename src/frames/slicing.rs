@@ -47,16 +47,12 @@ pub enum Slicing {
 
 /// The event-index range of every frame. Ranges are clipped to `events.len()`.
 pub fn slice(events: &[Event], slicing: Slicing) -> Result<Vec<Range<usize>>, FrameError> {
+    if let Some(ranges) = by_count(events.len(), slicing) {
+        return ranges;
+    }
     let n = events.len();
     let bad = |what, reason: &str| Err(FrameError::BadSlicing { what, reason: reason.to_string() });
     let mut ranges = match slicing {
-        Slicing::SjNumber { frames } => {
-            if frames == 0 {
-                return bad("by number", "zero frames");
-            }
-            let di = n / frames;
-            (0..frames).map(|i| i * di..if i + 1 == frames { n } else { (i + 1) * di }).collect()
-        }
         Slicing::SjTime { frames } => sj_time(events, frames)?,
         Slicing::SjDuration { duration_us, version } => {
             if duration_us == 0 {
@@ -64,7 +60,7 @@ pub fn slice(events: &[Event], slicing: Slicing) -> Result<Vec<Range<usize>>, Fr
             }
             match version {
                 SjVersion::V2 => sj_duration_v2(events, duration_us)?,
-                SjVersion::Legacy => sj_duration_legacy(events, duration_us),
+                SjVersion::Legacy => sj_duration_legacy(events, duration_us)?,
             }
         }
         Slicing::TonicTimeWindow { window, overlap, include_incomplete } => {
@@ -78,7 +74,7 @@ pub fn slice(events: &[Event], slicing: Slicing) -> Result<Vec<Range<usize>>, Fr
             check_sorted(events)?;
             let (start, end) = (events[0].t as f64, events[n - 1].t as f64);
             let k = (end - start - window) / stride + 1.0;
-            let count = (if include_incomplete { k.ceil() } else { k.floor() }).max(1.0) as usize;
+            let count = frame_count("by time window (window_us)", (if include_incomplete { k.ceil() } else { k.floor() }).max(1.0) as u64)?;
             (0..count)
                 .map(|i| {
                     let s = i as f64 * stride + start;
@@ -86,19 +82,11 @@ pub fn slice(events: &[Event], slicing: Slicing) -> Result<Vec<Range<usize>>, Fr
                 })
                 .collect()
         }
-        Slicing::TonicEventCount { count, overlap, include_incomplete } => {
-            if count <= overlap {
-                return bad("by event count", "event_count − overlap must be positive");
-            }
-            let stride = count - overlap;
-            let k = count.min(n);
-            let frames = if include_incomplete { (n - k).div_ceil(stride) + 1 } else { (n - k) / stride + 1 };
-            (0..frames).map(|i| i * stride..i * stride + k).collect()
-        }
         Slicing::TonicTimeBins { bins, overlap } => {
             if bins == 0 || !(0.0..1.0).contains(&overlap) {
                 return bad("by time bins", "need bins > 0 and 0 ≤ overlap < 1");
             }
+            let bins = frame_count("by time bins", bins as u64)?;
             if n == 0 {
                 return Ok(vec![0..0; bins]);
             }
@@ -113,19 +101,62 @@ pub fn slice(events: &[Event], slicing: Slicing) -> Result<Vec<Range<usize>>, Fr
                 })
                 .collect()
         }
-        Slicing::TonicEventBins { bins, overlap } => {
-            if bins == 0 || !(0.0..1.0).contains(&overlap) {
-                return bad("by event bins", "need bins > 0 and 0 ≤ overlap < 1");
-            }
-            let count = ((n / bins) as f64 * (1.0 + overlap)) as usize;
-            let stride = (count as f64 * (1.0 - overlap)) as usize;
-            (0..bins).map(|i| i * stride..i * stride + count).collect()
-        }
+        Slicing::SjNumber { .. } | Slicing::TonicEventCount { .. } | Slicing::TonicEventBins { .. } => Vec::new(), // by_count above
     };
     for r in &mut ranges {
         *r = r.start.min(n)..r.end.min(n).max(r.start.min(n));
     }
     Ok(ranges)
+}
+
+/// The ranges of the slicings that depend only on the event count `n` (SpikingJelly `number`,
+/// tonic event count and event bins), `None` for those that need timestamps: a streaming reader
+/// can frame a file from its count alone ([`super::framing::Framing::frames_from_file`]).
+pub fn by_count(n: usize, slicing: Slicing) -> Option<Result<Vec<Range<usize>>, FrameError>> {
+    matches!(slicing, Slicing::SjNumber { .. } | Slicing::TonicEventCount { .. } | Slicing::TonicEventBins { .. }).then(|| count_ranges(n, slicing))
+}
+
+fn count_ranges(n: usize, slicing: Slicing) -> Result<Vec<Range<usize>>, FrameError> {
+    let bad = |what, reason: &str| Err(FrameError::BadSlicing { what, reason: reason.to_string() });
+    let mut ranges: Vec<Range<usize>> = match slicing {
+        Slicing::SjNumber { frames } => {
+            if frames == 0 {
+                return bad("by number", "zero frames");
+            }
+            let frames = frame_count("by number", frames as u64)?;
+            let di = n / frames;
+            (0..frames).map(|i| i * di..if i + 1 == frames { n } else { (i + 1) * di }).collect()
+        }
+        Slicing::TonicEventCount { count, overlap, include_incomplete } => {
+            if count <= overlap {
+                return bad("by event count", "event_count − overlap must be positive");
+            }
+            let stride = count - overlap;
+            let k = count.min(n);
+            let frames = frame_count("by event count", (if include_incomplete { (n - k).div_ceil(stride) + 1 } else { (n - k) / stride + 1 }) as u64)?;
+            (0..frames).map(|i| i * stride..i * stride + k).collect()
+        }
+        Slicing::TonicEventBins { bins, overlap } => {
+            if bins == 0 || !(0.0..1.0).contains(&overlap) {
+                return bad("by event bins", "need bins > 0 and 0 ≤ overlap < 1");
+            }
+            let bins = frame_count("by event bins", bins as u64)?;
+            let count = ((n / bins) as f64 * (1.0 + overlap)) as usize;
+            let stride = (count as f64 * (1.0 - overlap)) as usize;
+            (0..bins).map(|i| i * stride..i * stride + count).collect()
+        }
+        _ => Vec::new(),
+    };
+    for r in &mut ranges {
+        *r = r.start.min(n)..r.end.min(n).max(r.start.min(n));
+    }
+    Ok(ranges)
+}
+
+/// A frame count computed from the slicing and the events, checked against
+/// [`crate::limits::MAX_FRAMES`] before anything of that length is allocated.
+fn frame_count(what: &'static str, frames: u64) -> Result<usize, FrameError> {
+    crate::limits::count(|| format!("the number of frames from slicing {what}"), frames, crate::limits::MAX_FRAMES).map_err(FrameError::from)
 }
 
 /// numpy `searchsorted(t, value, side='left')` with numpy's int64-vs-float64 comparison.
@@ -145,6 +176,7 @@ fn sj_time(events: &[Event], frames: usize) -> Result<Vec<Range<usize>>, FrameEr
     if frames == 0 || n == 0 {
         return Err(FrameError::BadSlicing { what: "by time", reason: format!("{frames} frames of {n} events") });
     }
+    let frames = frame_count("by time", frames as u64)?;
     let t0 = events[0].t;
     let dt = events[n - 1].t.saturating_sub(t0) / frames as u64;
     let mut ranges = Vec::with_capacity(frames);
@@ -170,10 +202,11 @@ fn sj_duration_v2(events: &[Event], duration: u64) -> Result<Vec<Range<usize>>, 
     check_sorted(events)?;
     let t_min = events[0].t;
     let span = events[n - 1].t - t_min;
-    let frames = span.div_ceil(duration) as usize;
+    let frames = span.div_ceil(duration);
     if frames == 0 {
         return Err(FrameError::BadSlicing { what: "by duration", reason: "all events share one timestamp (SpikingJelly 2.0.0 fails here too)".into() });
     }
+    let frames = frame_count("by duration (duration_us)", frames)?;
     let mut ranges = Vec::with_capacity(frames);
     let mut start = 0;
     for i in 0..frames - 1 {
@@ -185,14 +218,15 @@ fn sj_duration_v2(events: &[Event], duration: u64) -> Result<Vec<Range<usize>>, 
     Ok(ranges)
 }
 
-fn sj_duration_legacy(events: &[Event], duration: u64) -> Vec<Range<usize>> {
+fn sj_duration_legacy(events: &[Event], duration: u64) -> Result<Vec<Range<usize>>, FrameError> {
     let mut ranges = Vec::new();
     let mut start = 0;
     while start < events.len() {
+        frame_count("by duration (duration_us)", ranges.len() as u64 + 1)?;
         let t_l = events[start].t;
         let end = start + events[start..].iter().position(|e| e.t.saturating_sub(t_l) > duration).unwrap_or(events.len() - start);
         ranges.push(start..end);
         start = end;
     }
-    ranges
+    Ok(ranges)
 }

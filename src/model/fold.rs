@@ -22,6 +22,12 @@ pub fn fold_bn(store: &TensorStore, prefix: &str, weight: &mut [f32], bias: &mut
         let k = gamma[o] / (var[o] + BN_EPS).sqrt();
         weight[o * per_out..(o + 1) * per_out].iter_mut().for_each(|w| *w *= k);
         bias[o] = (bias[o] - mean[o]) * k + beta[o];
+        if !k.is_finite() || !bias[o].is_finite() || weight[o * per_out..(o + 1) * per_out].iter().any(|w| !w.is_finite()) {
+            return Err(ModelError::Inconsistent {
+                file: store.file().into(),
+                reason: format!("folding {prefix} (BatchNorm) into its convolution overflows float32 at output channel {o} (weight {}, running_var {})", gamma[o], var[o]),
+            });
+        }
     }
     Ok(())
 }

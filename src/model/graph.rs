@@ -197,6 +197,32 @@ impl Graph {
             .sum()
     }
 
+    /// The weight tensor (its file name, else the node's) holding the largest magnitude, and
+    /// that magnitude: where to look when logits overflow.
+    pub fn largest_weight(&self) -> Option<(String, f32)> {
+        self.nodes
+            .iter()
+            .filter_map(|n| {
+                let w = match &n.op {
+                    Op::Conv(c) => &c.weight,
+                    Op::Linear(l) => &l.weight,
+                    _ => return None,
+                };
+                let most = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+                Some((n.sources.weight.clone().unwrap_or_else(|| n.name.clone()), most))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    /// Checks that every value of the graph, for `batch` samples, fits the tensor limit
+    /// ([`crate::limits`]); `flag` names where the batch came from.
+    pub fn check_batch(&self, batch: usize, flag: &str) -> Result<(), crate::limits::LimitError> {
+        for (name, s) in std::iter::once(("input", self.input)).chain(self.nodes.iter().map(|n| (n.name.as_str(), n.shape))) {
+            crate::limits::tensor(|| format!("{flag} {batch}: layer '{name}'"), &[batch, s.c, s.h, s.w], 4)?;
+        }
+        Ok(())
+    }
+
     pub fn parameter_count(&self) -> (u64, u64) {
         let mut weights = 0u64;
         let mut imp = 0u64;

@@ -57,7 +57,7 @@ impl MetaOverrides {
 }
 
 const FLAGS: [(&str, &str); 7] =
-    [("arch", "arch"), ("timesteps", "timesteps"), ("num_classes", "num-classes"), ("input", "input"), ("decode", "decode"), ("classes", "classes"), ("framing", "framing")];
+    [("arch", "arch"), ("timesteps", "timesteps"), ("num_classes", "num-classes"), ("input", "input-shape"), ("decode", "decode"), ("classes", "classes"), ("framing", "framing")];
 
 impl ModelMeta {
     pub fn resolve(file_meta: &HashMap<String, String>, overrides: &MetaOverrides, file: &str) -> Result<Self, ModelError> {
@@ -81,6 +81,9 @@ impl ModelMeta {
         };
         let arch = get("arch")?.to_string();
         let timesteps = number("timesteps")?;
+        if timesteps as u64 > crate::limits::MAX_TIMESTEPS {
+            return Err(bad("timesteps", &timesteps.to_string(), &format!("at most {} timesteps are supported", crate::limits::MAX_TIMESTEPS)));
+        }
         let classes: Vec<String> = match raw.get("classes") {
             Some(c) => serde_json::from_str(c).map_err(|e| bad("classes", c, &format!("a JSON list of names is expected ({e})")))?,
             None => Vec::new(),
@@ -90,6 +93,9 @@ impl ModelMeta {
             None if !classes.is_empty() => classes.len(),
             None => return Err(ModelError::MissingMeta { file: file.into(), key: "num_classes".into(), flag: "num-classes".into() }),
         };
+        if num_classes as u64 > crate::limits::MAX_CLASSES {
+            return Err(bad("num_classes", &num_classes.to_string(), &format!("at most {} classes are supported", crate::limits::MAX_CLASSES)));
+        }
         if !classes.is_empty() && classes.len() != num_classes {
             return Err(bad("classes", &raw["classes"], &format!("{} names for num_classes = {num_classes}", classes.len())));
         }
@@ -100,6 +106,7 @@ impl ModelMeta {
             [c, h, w] if c > 0 && h > 0 && w > 0 => [c, h, w],
             _ => return Err(bad("input", input_text, "CxHxW expected, e.g. 2x48x48")),
         };
+        crate::limits::tensor(|| "one input frame".into(), &input, 4).map_err(|e| bad("input", input_text, &e.to_string()))?;
         let decode = match raw.get("decode") {
             None => Decode::Mean,
             Some(d) => Decode::parse(d).ok_or_else(|| bad("decode", d, "mean or last"))?,
@@ -108,6 +115,11 @@ impl ModelMeta {
             None => None,
             Some(f) => Some(serde_json::from_str(f).map_err(|e| bad("framing", f, &format!("a JSON object is expected ({e})")))?),
         };
+        // Checked here so every command that loads the model refuses a framing that cannot work
+        // (unknown keys' values, counts and sizes over the limits), naming the file and key.
+        if let Some(f) = &framing {
+            crate::frames::framing::Framing::from_json(Some(f), timesteps).map_err(|e| bad("framing", &raw["framing"], &e.to_string()))?;
+        }
         let neuron = match raw.get("neuron") {
             None => None,
             Some(n) => Some(NeuronKind::from_json(n).map_err(|e| bad("neuron", n, &e))?),

@@ -32,7 +32,14 @@ impl Model {
     /// Parses a safetensors model held in memory; `name` labels errors (the file path).
     pub fn from_bytes(bytes: &[u8], name: &str, overrides: &MetaOverrides) -> Result<Self, ModelError> {
         let store = store::TensorStore::parse(bytes, name)?;
-        let meta = ModelMeta::resolve(store.metadata(), overrides, name)?;
+        let mut overrides = overrides.clone();
+        let arch = overrides.values.get("arch").or(store.metadata().get("arch")).cloned();
+        if !overrides.values.contains_key("input") && !store.metadata().contains_key("input") {
+            if let Some(input) = arch.as_deref().and_then(|a| arch::inferred_input(a, &store)) {
+                overrides.set("input", input);
+            }
+        }
+        let meta = ModelMeta::resolve(store.metadata(), &overrides, name)?;
         let graph = arch::build(&meta, &store)?;
         store.check_all_used()?;
         Ok(Self { meta, graph })
@@ -42,6 +49,10 @@ impl Model {
     pub fn load(path: &Path, overrides: &MetaOverrides) -> Result<Self, ModelError> {
         let name = path.display().to_string();
         let io = |source| ModelError::Io { file: name.clone(), source };
+        // Mapping a directory fails with ENODEV ("No such device"), which says nothing useful.
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            return Err(ModelError::Parse { file: name, reason: "is a directory; name the model's .safetensors file".into() });
+        }
         let file = std::fs::File::open(path).map_err(io)?;
         // SAFETY: read-only map used only while building the graph; weights are copied out.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;

@@ -67,16 +67,39 @@ impl NeuronKind {
             "hard" => Reset::Hard(num("v_reset", 0.0)),
             other => return Err(format!("reset '{other}' (soft or hard)")),
         };
-        match v.get("kind").and_then(|k| k.as_str()) {
-            Some("legacy_lif") => Ok(NeuronKind::LegacyLif { decay: num("tau", 0.25), v_th: num("v_th", 1.0) }),
-            Some("lif") => Ok(NeuronKind::Lif {
+        let kind = match v.get("kind").and_then(|k| k.as_str()) {
+            Some("legacy_lif") => NeuronKind::LegacyLif { decay: num("tau", 0.25), v_th: num("v_th", 1.0) },
+            Some("lif") => NeuronKind::Lif {
                 tau: num("tau", 2.0),
                 v_th: num("v_th", 1.0),
                 reset,
                 decay_input: v.get("decay_input").and_then(|d| d.as_bool()).unwrap_or(true),
-            }),
-            Some("if") => Ok(NeuronKind::If { v_th: num("v_th", 1.0), reset }),
-            other => Err(format!("kind {other:?} (legacy_lif, lif or if)")),
+            },
+            Some("if") => NeuronKind::If { v_th: num("v_th", 1.0), reset },
+            other => return Err(format!("kind {other:?} (legacy_lif, lif or if)")),
+        };
+        kind.check()?;
+        Ok(kind)
+    }
+
+    /// Parameters that give a defined membrane: `tau` finite and positive
+    /// (`τ = 0` divides by zero), `v_th` finite and positive (a threshold at or below 0 fires on
+    /// silence), `v_reset` finite. The message names the key.
+    pub fn check(&self) -> Result<(), String> {
+        let positive = |key: &str, x: f32| if x.is_finite() && x > 0.0 { Ok(()) } else { Err(format!("'{key}' = {x} must be a finite number above 0")) };
+        let (tau, v_th, reset) = match *self {
+            // The legacy rule multiplies by its decay: 0 (no memory) is defined, a negative or
+            // non-finite one is not.
+            NeuronKind::LegacyLif { decay, .. } if !(decay.is_finite() && decay >= 0.0) => return Err(format!("'tau' (the legacy decay) = {decay} must be a finite number, 0 or above")),
+            NeuronKind::LegacyLif { v_th, .. } => (1.0, v_th, Reset::Soft),
+            NeuronKind::Lif { tau, v_th, reset, .. } => (tau, v_th, reset),
+            NeuronKind::If { v_th, reset } => (1.0, v_th, reset),
+        };
+        positive("tau", tau)?;
+        positive("v_th", v_th)?;
+        match reset {
+            Reset::Hard(v) if !v.is_finite() => Err(format!("'v_reset' = {v} must be finite")),
+            _ => Ok(()),
         }
     }
 }

@@ -74,6 +74,11 @@ impl<'a> TensorStore<'a> {
         *self.arch.borrow_mut() = arch.to_string();
     }
 
+    /// The shape of tensor `name` as stored, without marking it used.
+    pub fn shape_of(&self, name: &str) -> Option<Vec<usize>> {
+        self.tensors.get(name).map(|v| v.shape().to_vec())
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }

@@ -15,7 +15,7 @@ use super::pipeline::{Shared, StreamConfig};
 use super::queue::PolicySender;
 use super::stats::Counters;
 use crate::events::{Event, Resolution};
-use crate::frames::Frames;
+use crate::frames::{FrameError, Frames};
 use crate::frames::incremental::{ClosedFrame, StreamFramer};
 use crate::frames::resize::resize;
 
@@ -59,7 +59,7 @@ pub(super) fn framer_loop(rx: Receiver<SourceMsg>, tx: PolicySender<FrameMsg>, c
                 if got != [ch, h, w] {
                     return Err(StreamError::Shape { got, want: config.input });
                 }
-                framer = Some((StreamFramer::new(config.close, res, config.polarity), res));
+                framer = Some((StreamFramer::try_new(config.close, res, config.polarity)?, res));
                 continue;
             }
             Ok(SourceMsg::Events(events, arrival)) => {
@@ -94,7 +94,7 @@ pub(super) fn framer_loop(rx: Receiver<SourceMsg>, tx: PolicySender<FrameMsg>, c
             framed += frame.events as u64;
             let arrival = if frame.events == 0 { now } else { last_arrival(&mut arrivals, frame.t_end).unwrap_or(now) };
             let sensor = framer.as_ref().map(|(_, r)| *r).expect("frames come from a started framer");
-            let msg = to_message(frame, sensor, &config, arrival, now);
+            let msg = to_message(frame, sensor, &config, arrival, now)?;
             Counters::add(&c.frames, 1);
             if tx.send(msg).is_err() {
                 // The engine is gone (stop or error).
@@ -114,14 +114,14 @@ fn last_arrival(arrivals: &mut VecDeque<(u64, Instant)>, t_end: u64) -> Option<I
     arrivals.front().filter(|(t, _)| *t < t_end).map(|&(_, a)| a)
 }
 
-fn to_message(frame: ClosedFrame, sensor: Resolution, config: &StreamConfig, arrival: Instant, closed: Instant) -> FrameMsg {
+fn to_message(frame: ClosedFrame, sensor: Resolution, config: &StreamConfig, arrival: Instant, closed: Instant) -> Result<FrameMsg, FrameError> {
     let (sh, sw) = (usize::from(sensor.height), usize::from(sensor.width));
     let data = match config.resize {
         Some((h, w)) if (h, w) != (sh, sw) => {
             let frames = Frames { frames: 1, channels: config.polarity.channels(), height: sh, width: sw, data: frame.data };
-            resize(&frames, h, w).data
+            resize(&frames, h, w)?.data
         }
         _ => frame.data,
     };
-    FrameMsg { t_start: frame.t_start, t_end: frame.t_end, data, arrival, closed }
+    Ok(FrameMsg { t_start: frame.t_start, t_end: frame.t_end, data, arrival, closed })
 }

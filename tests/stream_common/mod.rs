@@ -151,5 +151,5 @@ pub fn offline_frames(events: &[Event]) -> Frames {
             events.partition_point(|e| e.t < a)..events.partition_point(|e| e.t < b)
         })
         .collect();
-    resize(&bin_slices(events, &ranges, SENSOR, Polarity::Split).unwrap(), 48, 48)
+    resize(&bin_slices(events, &ranges, SENSOR, Polarity::Split).unwrap(), 48, 48).unwrap()
 }

@@ -114,14 +114,14 @@ pub fn bound(compression: Compression, payload: &[u8], limit: usize) -> Result<u
                 let block = block?;
                 total += if block.stored { block.data.len() } else { frame.block_max };
                 if total > limit {
-                    return Err(format!("LZ4 payload decompresses past the {limit}-byte limit"));
+                    return Err(format!("LZ4 payload decompresses past the {limit}-byte packet limit (SPIKESTREAM_MAX_PACKET_MB raises it)"));
                 }
             }
             Ok(total)
         }
         Compression::Zstd | Compression::ZstdHigh => match zstd::zstd_safe::get_frame_content_size(payload) {
             Ok(Some(n)) if n <= limit as u64 => Ok(n as usize),
-            Ok(Some(n)) => Err(format!("zstd payload declares {n} bytes, past the {limit}-byte limit")),
+            Ok(Some(n)) => Err(format!("zstd payload declares {n} bytes, past the {limit}-byte packet limit (SPIKESTREAM_MAX_PACKET_MB raises it)")),
             Ok(None) => Ok(limit.min(payload.len().saturating_mul(64).max(1 << 20))),
             Err(_) => Err("payload is not a zstd frame".into()),
         },
@@ -225,6 +225,51 @@ impl<'a> Lz4Frame<'a> {
             at = Some(start + size + if self.block_checksum { 4 } else { 0 });
             Some(Ok(Lz4Block { at: start, stored, data }))
         })
+    }
+}
+
+/// An LZ4 frame decompressed one block (at most 4 MiB) at a time, keeping the 64 KiB window
+/// linked blocks refer to: for packets too big to decompress at once (`sliced.rs`).
+pub(super) struct Lz4Cursor {
+    independent: bool,
+    block_checksum: bool,
+    content_checksum: bool,
+    block_max: usize,
+    pos: usize,
+    window: Vec<u8>,
+}
+
+impl Lz4Cursor {
+    pub fn new(payload: &[u8]) -> Result<Self, String> {
+        let f = Lz4Frame::parse(payload)?;
+        Ok(Self { independent: f.independent, block_checksum: f.block_checksum, content_checksum: f.content_checksum, block_max: f.block_max, pos: f.first_block, window: Vec::new() })
+    }
+
+    /// Replaces `dst` with the next block's bytes; `Ok(false)` at the end mark.
+    pub fn next_block(&mut self, payload: &[u8], dst: &mut Vec<u8>) -> Result<bool, String> {
+        dst.clear();
+        let frame = Lz4Frame { frame: payload, independent: self.independent, block_checksum: self.block_checksum, content_checksum: self.content_checksum, block_max: self.block_max, first_block: self.pos };
+        let Some(block) = frame.blocks().next() else { return Ok(false) };
+        let block = block?;
+        self.pos = block.at + block.data.len() + if self.block_checksum { 4 } else { 0 };
+        if block.stored {
+            dst.extend_from_slice(block.data);
+        } else {
+            dst.reserve(self.block_max);
+            // SAFETY: `u8` to `MaybeUninit<u8>` is always valid; the window holds written bytes.
+            let dict = unsafe { &*(std::ptr::from_ref(self.window.as_slice()) as *const [MaybeUninit<u8>]) };
+            let dict = if self.independent { &dict[..0] } else { dict };
+            let n = lz4_block(block.data, &mut dst.spare_capacity_mut()[..self.block_max], dict).ok_or_else(|| format!("corrupt LZ4 block (at payload byte {})", block.at))?;
+            // SAFETY: `lz4_block` initialised the first `n` bytes of the spare capacity.
+            unsafe { dst.set_len(n) };
+        }
+        if !self.independent {
+            let keep = self.window.len().saturating_sub(LZ4_WINDOW.saturating_sub(dst.len()));
+            self.window.drain(..keep);
+            let from = dst.len().saturating_sub(LZ4_WINDOW);
+            self.window.extend_from_slice(&dst[from..]);
+        }
+        Ok(true)
     }
 }
 

@@ -1,18 +1,17 @@
 //! The AEDAT4 state machine: version line, IOHeader, then packets, fed in chunks of any size.
 
 use super::VERSION_LINE;
-use super::compression::{Compression, Decompressor};
+use super::compression::{Compression, Decompressor, bound};
 use super::ioheader::IoHeader;
 use super::packet;
 use super::parallel::{self, Job, PacketKind, Pool};
+use super::sliced::{SLICE_BYTES, SlicedPacket};
 use crate::events::decoder::{Decoder, DecoderOptions, Format};
 use crate::events::error::DecodeError;
 use crate::events::{Event, Resolution, Trigger};
 
 /// Largest IOHeader accepted (real ones are about 1 KB).
 const MAX_IOHEADER: u64 = 16 << 20;
-/// Largest packet accepted, compressed or not (DV writes packets of a few hundred KB).
-const MAX_PACKET: u64 = 256 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
@@ -23,6 +22,9 @@ enum State {
     Payload { stream_id: i32, size: usize },
     /// At the FileDataTable: the rest of the file is an index we do not need.
     DataTable,
+    /// Inside a big event packet decoded a slice at a time (`sliced.rs`); its payload was
+    /// consumed.
+    Sliced,
 }
 
 pub struct Aedat4Decoder {
@@ -41,6 +43,8 @@ pub struct Aedat4Decoder {
     decompressor: Decompressor,
     /// Per-task state for [`Aedat4Decoder::parallel_run`].
     pool: Pool,
+    /// The packet of [`State::Sliced`] and its payload's offset.
+    sliced: Option<(SlicedPacket, u64)>,
     packets: u64,
     skipped_packets: u64,
 }
@@ -69,6 +73,7 @@ impl Aedat4Decoder {
             triggers: Vec::new(),
             decompressor: Decompressor::default(),
             pool: Pool::default(),
+            sliced: None,
             packets: 0,
             skipped_packets: 0,
         }
@@ -85,7 +90,7 @@ impl Aedat4Decoder {
             State::Header { len } => len,
             State::PacketHeader => 8,
             State::Payload { size, .. } => size,
-            State::DataTable => 0,
+            State::DataTable | State::Sliced => 0,
         }
     }
 
@@ -123,14 +128,22 @@ impl Aedat4Decoder {
             State::PacketHeader => {
                 let stream_id = i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
                 let size = i32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
-                if size < 0 || size as u64 > MAX_PACKET {
-                    return Err(DecodeError::TooLarge { format: self.format, what: "a packet header", offset: self.offset, declared: size as u64, limit: MAX_PACKET });
+                let limit = crate::limits::max_packet_bytes() as u64;
+                if size < 0 || size as u64 > limit {
+                    return Err(DecodeError::TooLarge { format: self.format, what: "a packet header", offset: self.offset, declared: size as u64, limit });
                 }
                 State::Payload { stream_id, size: size as usize }
             }
             State::Payload { stream_id, .. } => {
                 self.packets += 1;
                 match self.kind(stream_id) {
+                    PacketKind::Events if self.is_big(bytes)? => {
+                        let packet = SlicedPacket::new(self.compression(), bytes, crate::limits::max_packet_bytes()).map_err(|e| self.corrupt(e))?;
+                        self.sliced = Some((packet, self.offset));
+                        self.offset += bytes.len() as u64;
+                        self.state = State::Sliced;
+                        return Ok(());
+                    }
                     PacketKind::Events => self.event_packet(bytes, out)?,
                     PacketKind::Triggers => self.trigger_packet(bytes)?,
                     PacketKind::Other => self.skipped_packets += 1,
@@ -138,6 +151,7 @@ impl Aedat4Decoder {
                 State::PacketHeader
             }
             State::DataTable => State::DataTable,
+            State::Sliced => State::Sliced,
         };
         self.offset += bytes.len() as u64;
         self.state = next;
@@ -147,18 +161,48 @@ impl Aedat4Decoder {
         Ok(())
     }
 
+    /// Whether a compressed event payload may decompress past one slice ([`SLICE_BYTES`]).
+    fn is_big(&self, payload: &[u8]) -> Result<bool, DecodeError> {
+        let compression = self.compression();
+        if compression == Compression::None {
+            return Ok(false);
+        }
+        let bound = bound(compression, payload, crate::limits::max_packet_bytes()).map_err(|e| self.corrupt(format!("event packet: {e}")))?;
+        Ok(bound > SLICE_BYTES)
+    }
+
+    /// Decodes slices of the packet of [`State::Sliced`] until it is done (`Ok(true)`, the
+    /// state back at a packet header) or `most` events were appended since `out` held `before`.
+    fn slices(&mut self, out: &mut Vec<Event>, before: usize, most: usize) -> Result<bool, DecodeError> {
+        while let Some((packet, at)) = self.sliced.as_mut() {
+            let at = *at;
+            if packet.next(out).map_err(|e| DecodeError::corrupt(self.format, at, e))? {
+                self.sliced = None;
+                self.state = State::PacketHeader;
+                if self.header.as_ref().and_then(|h| h.data_table_position) == Some(self.offset) {
+                    self.state = State::DataTable;
+                }
+                return Ok(true);
+            }
+            if out.len() - before >= most {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     fn compression(&self) -> Compression {
         self.header.as_ref().map_or(Compression::None, |h| h.compression)
     }
 
     fn event_packet(&mut self, payload: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
         let compression = self.compression();
-        packet::event_packet(&mut self.decompressor, compression, payload, MAX_PACKET as usize, out).map_err(|e| self.corrupt(e))
+        packet::event_packet(&mut self.decompressor, compression, payload, crate::limits::max_packet_bytes(), out).map_err(|e| self.corrupt(e))
     }
 
     fn trigger_packet(&mut self, payload: &[u8]) -> Result<(), DecodeError> {
         let compression = self.compression();
-        packet::trigger_packet(&mut self.decompressor, compression, payload, MAX_PACKET as usize, &mut self.triggers).map_err(|e| self.corrupt(e))
+        packet::trigger_packet(&mut self.decompressor, compression, payload, crate::limits::max_packet_bytes(), &mut self.triggers).map_err(|e| self.corrupt(e))
     }
 
     fn kind(&self, stream_id: i32) -> PacketKind {
@@ -185,8 +229,11 @@ impl Aedat4Decoder {
         while jobs.len() < width {
             let Some(h) = chunk.get(at..at + 8) else { break };
             let (stream_id, size) = (i32::from_le_bytes([h[0], h[1], h[2], h[3]]), i32::from_le_bytes([h[4], h[5], h[6], h[7]]));
-            let Some(payload) = usize::try_from(size).ok().filter(|&s| s as u64 <= MAX_PACKET).and_then(|s| chunk.get(at + 8..at + 8 + s)) else { break };
+            let Some(payload) = usize::try_from(size).ok().filter(|&s| s <= crate::limits::max_packet_bytes()).and_then(|s| chunk.get(at + 8..at + 8 + s)) else { break };
             let kind = self.kind(stream_id);
+            if kind == PacketKind::Events && bound(compression, payload, crate::limits::max_packet_bytes()).is_ok_and(|b| b > SLICE_BYTES) {
+                break; // decoded a slice at a time by the sequential path
+            }
             event_packets += usize::from(kind == PacketKind::Events);
             jobs.push(Job { offset: self.offset + at as u64 + 8, kind, payload });
             at += 8 + payload.len();
@@ -197,7 +244,7 @@ impl Aedat4Decoder {
         if event_packets < 2 {
             return Ok(0);
         }
-        let result = self.pool.run(compression, MAX_PACKET as usize, &jobs, out, &mut self.triggers);
+        let result = self.pool.run(compression, crate::limits::max_packet_bytes(), &jobs, out, &mut self.triggers);
         let done = result.as_ref().err().map_or(jobs.len(), |(i, _)| i + 1);
         self.packets += done as u64;
         self.skipped_packets += jobs[..done].iter().filter(|j| j.kind == PacketKind::Other).count() as u64;
@@ -217,10 +264,26 @@ impl Decoder for Aedat4Decoder {
         self.format
     }
 
-    fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        while !chunk.is_empty() {
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.feed_some(chunk, out, usize::MAX).map(|_| ())
+    }
+
+    /// Stops between packets once `most` events were appended (a packet is decoded whole; its
+    /// size is bounded by [`crate::limits::max_packet_bytes`]).
+    fn feed_some(&mut self, whole: &[u8], out: &mut Vec<Event>, most: usize) -> Result<usize, DecodeError> {
+        let (before, mut chunk) = (out.len(), whole);
+        loop {
+            if self.state == State::Sliced && !self.slices(out, before, most)? {
+                return Ok(whole.len() - chunk.len());
+            }
+            if chunk.is_empty() {
+                break;
+            }
             if self.state == State::DataTable {
-                return Ok(());
+                return Ok(whole.len());
+            }
+            if out.len() - before >= most && self.pending.is_empty() {
+                return Ok(whole.len() - chunk.len());
             }
             if self.state == State::PacketHeader && self.pending.is_empty() {
                 let used = self.parallel_run(chunk, out)?;
@@ -247,13 +310,24 @@ impl Decoder for Aedat4Decoder {
                 result?;
             }
         }
-        Ok(())
+        Ok(whole.len())
     }
 
-    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn finish(&mut self, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        if self.state == State::Sliced {
+            self.slices(out, out.len(), usize::MAX)?;
+        }
+        let table = self.header.as_ref().and_then(|h| h.data_table_position);
         let what = match self.state {
-            State::DataTable => return Ok(()),
-            State::PacketHeader if self.pending.is_empty() => return Ok(()),
+            State::DataTable | State::Sliced => return Ok(()),
+            // The header says where the data table starts: a file that ends before it was cut,
+            // even when the cut fell exactly between two packets.
+            State::PacketHeader if self.pending.is_empty() => match table {
+                Some(expected) if expected > self.offset => {
+                    return Err(DecodeError::EndsEarly { format: self.format, offset: self.offset, what: "the IOHeader places the data table", expected });
+                }
+                _ => return Ok(()),
+            },
             State::VersionLine => "the version line".to_string(),
             State::HeaderLength => "the IOHeader length".to_string(),
             State::Header { len } => format!("the {len}-byte IOHeader"),

@@ -125,6 +125,12 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// Where the vector of field `index` starts (its `u32` length), without requiring its
+    /// elements to be in the buffer: for a buffer that arrives a slice at a time.
+    pub fn vector_start(&self, index: usize) -> Result<Option<usize>> {
+        self.indirect(index)
+    }
+
     /// The tables of a vector of tables.
     pub fn table_vector(&self, index: usize) -> Result<Vec<Table<'a>>> {
         let Some(at) = self.indirect(index)? else { return Ok(Vec::new()) };

@@ -57,9 +57,60 @@ fn attr<'a>(node: roxmltree::Node<'a, '_>, key: &str) -> Option<&'a str> {
     node.children().find(|c| c.has_tag_name("attr") && c.attribute("key") == Some(key)).and_then(|c| c.text()).map(str::trim)
 }
 
+/// The deepest element nesting accepted in the info XML. DV writes 4 levels; roxmltree parses
+/// elements recursively, so 20,000 levels overflowed the stack (4,000 on a stream's thread).
+pub const MAX_XML_DEPTH: usize = 64;
+
+/// The element nesting depth of `xml`, counted without recursion and stopping at `limit + 1`.
+/// It over-counts rather than under-counts: tags inside comments, CDATA or processing
+/// instructions are skipped, and a `>` inside a quoted attribute value does not end a tag.
+fn xml_depth(xml: &[u8], limit: usize) -> usize {
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    let skip_to = |from: usize, end: &[u8]| xml[from..].windows(end.len()).position(|w| w == end).map_or(xml.len(), |p| from + p + end.len());
+    while i < xml.len() && deepest <= limit {
+        if xml[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        let rest = &xml[i..];
+        if rest.starts_with(b"<!--") {
+            i = skip_to(i + 4, b"-->");
+        } else if rest.starts_with(b"<![CDATA[") {
+            i = skip_to(i + 9, b"]]>");
+        } else if rest.starts_with(b"<?") {
+            i = skip_to(i + 2, b"?>");
+        } else if rest.starts_with(b"</") {
+            depth = depth.saturating_sub(1);
+            i = skip_to(i + 2, b">");
+        } else {
+            // An opening tag: find its end outside quoted values; `/>` closes it at once.
+            let (mut j, mut quote) = (i + 1, None);
+            while j < xml.len() {
+                match (quote, xml[j]) {
+                    (None, b'"' | b'\'') => quote = Some(xml[j]),
+                    (Some(q), c) if c == q => quote = None,
+                    (None, b'>') => break,
+                    _ => {}
+                }
+                j += 1;
+            }
+            let self_closing = j > i + 1 && xml.get(j - 1) == Some(&b'/');
+            if !rest.starts_with(b"<!") && !self_closing {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            i = j + 1;
+        }
+    }
+    deepest
+}
+
 fn parse_streams(xml: &str) -> Result<Vec<StreamInfo>, String> {
     if xml.trim().is_empty() {
         return Ok(Vec::new());
+    }
+    if xml_depth(xml.as_bytes(), MAX_XML_DEPTH) > MAX_XML_DEPTH {
+        return Err(format!("IOHeader info XML: elements nested more than {MAX_XML_DEPTH} deep"));
     }
     let doc = roxmltree::Document::parse(xml).map_err(|e| format!("IOHeader info XML: {e}"))?;
     let Some(out_info) = doc.descendants().find(|n| n.has_tag_name("node") && n.attribute("name") == Some("outInfo")) else {
@@ -141,6 +192,18 @@ mod tests {
         assert_eq!(h.streams[0].source.as_deref(), Some("test<&>"));
         fb[IoHeader::POSITION_OFFSET..IoHeader::POSITION_OFFSET + 8].copy_from_slice(&12345i64.to_le_bytes());
         assert_eq!(IoHeader::parse(&fb).unwrap().data_table_position, Some(12345));
+    }
+
+    #[test]
+    fn xml_nested_20000_deep_is_refused_without_recursion() {
+        let deep = format!("{}{}", "<a>".repeat(20_000), "</a>".repeat(20_000));
+        let err = IoHeader::parse(&IoHeader::build(Compression::None, -1, &deep)).unwrap_err();
+        assert!(err.contains("nested more than 64 deep"), "{err}");
+        // Self-closing tags, comments and quoted '>' do not count as nesting.
+        let flat = format!("<dv a=\"x>y\">{}<!-- <b><b><b> --></dv>", "<attr/>".repeat(10_000));
+        assert_eq!(xml_depth(flat.as_bytes(), MAX_XML_DEPTH), 1);
+        let xml = streams_xml(0, Some(1), Compression::Zstd, Resolution::new(64, 48), "cam");
+        assert_eq!(xml_depth(xml.as_bytes(), MAX_XML_DEPTH), 5);
     }
 
     #[test]

@@ -53,9 +53,27 @@ fn normalise(low: u64) -> u64 {
 }
 
 fn bad_event(records: &[[u8; EVENT_BYTES]], i: usize) -> String {
+    bad_event_at(records, i, 0)
+}
+
+/// The message for bad record `i` of `records`, whose first is event `first` of its packet.
+fn bad_event_at(records: &[[u8; EVENT_BYTES]], i: usize, first: usize) -> String {
     let (t, low) = words(records[i]);
     let (x, y) = (low as u16 as i16, (low >> 16) as u16 as i16);
-    format!("event {i} of the packet has t={}, x={x}, y={y}", t as i64)
+    format!("event {} of the packet has t={}, x={x}, y={y}", first + i, t as i64)
+}
+
+/// Appends records of an `EVTS` vector that arrive a slice at a time (`sliced.rs`): one
+/// validating pass, then a branch-free copy; `first` is the packet index of `records[0]`, for
+/// messages. The records before a bad one are kept.
+pub(super) fn append_records(records: &[[u8; EVENT_BYTES]], first: usize, out: &mut Vec<Event>) -> Result<(), String> {
+    let bad = first_bad(records);
+    let good = &records[..bad.unwrap_or(records.len())];
+    SpareWriter::new(out, good.len()).push_all(good, |e| {
+        let (t, low) = words(e);
+        (t, normalise(low))
+    });
+    bad.map_or(Ok(()), |i| Err(bad_event_at(records, i, first)))
 }
 
 /// Appends the events of an uncompressed `EVTS` payload (one validating pass, then a

@@ -56,8 +56,8 @@ impl PropheseeHeader {
             let (mut w, mut h) = (None, None);
             for kv in format.split(';').skip(1) {
                 match kv.split_once('=') {
-                    Some(("width", v)) => w = v.trim().parse().ok(),
-                    Some(("height", v)) => h = v.trim().parse().ok(),
+                    Some(("width", v)) => w = v.trim().parse().ok().filter(|&v: &u16| v > 0),
+                    Some(("height", v)) => h = v.trim().parse().ok().filter(|&v: &u16| v > 0),
                     _ => {}
                 }
             }

@@ -32,9 +32,30 @@ pub fn build(meta: &ModelMeta, store: &TensorStore) -> Result<Graph, ModelError>
             reason: format!("the network has {} outputs but num_classes is {}", graph.num_classes(), meta.num_classes),
         });
     }
+    for node in &graph.nodes {
+        let sh = node.shape;
+        if sh.c == 0 || sh.h == 0 || sh.w == 0 {
+            return Err(ModelError::Inconsistent { file: store.file().into(), reason: format!("layer '{}' has an empty output {sh} (a tensor with a 0 dimension?)", node.name) });
+        }
+        crate::limits::tensor(|| format!("layer '{}' output", node.name), &[sh.c, sh.h, sh.w], 4)
+            .map_err(|e| ModelError::Inconsistent { file: store.file().into(), reason: format!("{e} (model input {})", graph.input) })?;
+    }
     graph.finish();
     Ok(graph)
 }
+
+/// The per-sample input an architecture fixes by itself, `CxHxW`, where the file's tensors give
+/// the rest: `vgg11_48_legacy` is 48x48 (its classifier reads a 3x3 map after four 2x2 pools)
+/// with as many channels as its first convolution takes.
+pub fn inferred_input(arch: &str, store: &TensorStore) -> Option<String> {
+    match arch {
+        "vgg11_48_legacy" => store.shape_of("features.0.conv.module.weight").and_then(|s| s.get(1).copied()).map(|c| format!("{c}x48x48")),
+        _ => None,
+    }
+}
+
+/// The largest kernel or stride a layer may have.
+pub const MAX_WINDOW: usize = 1 << 12;
 
 /// Shared construction steps.
 pub(crate) struct Builder<'s, 'a> {
@@ -71,8 +92,12 @@ impl Builder<'_, '_> {
     pub fn conv(&mut self, input: usize, spec: ConvSpec) -> Result<usize, ModelError> {
         let s = self.graph.value_shape(input);
         let k = spec.kernel;
+        self.window(spec.name, "conv", k, spec.stride, spec.padding)?;
         let w = self.store.get(&spec.weight, &[Dim::Any, Dim::Is(s.c), Dim::Is(k), Dim::Is(k)])?;
         let out_ch = w.shape[0];
+        if out_ch == 0 {
+            return Err(ModelError::Inconsistent { file: self.file(), reason: format!("conv '{}': '{}' has 0 output channels, an empty output", spec.name, spec.weight) });
+        }
         let mut weight = w.data;
         let mut bias = match &spec.bias {
             Some(name) => self.store.get(name, &[Dim::Is(out_ch)])?.data,
@@ -108,12 +133,32 @@ impl Builder<'_, '_> {
 
     pub fn avg_pool(&mut self, input: usize, name: &str, kernel: usize, stride: usize, padding: usize) -> Result<usize, ModelError> {
         let s = self.graph.value_shape(input);
+        self.window(name, "avgpool", kernel, stride, padding)?;
         if s.h + 2 * padding < kernel || s.w + 2 * padding < kernel {
             return Err(ModelError::Inconsistent { file: self.file(), reason: format!("{name}: pooling {kernel}x{kernel} does not fit {s}") });
         }
         let pool = super::graph::Pool { kernel, stride, padding, count_include_pad: true };
         let shape = Shape::new(s.c, out_size(s.h, kernel, stride, padding), out_size(s.w, kernel, stride, padding));
         Ok(self.graph.push(name, Op::AvgPool(pool), vec![input], shape))
+    }
+
+    /// A convolution or pooling window must have a kernel and a stride of at least 1 (0 would
+    /// divide by zero or read nothing), none above [`MAX_WINDOW`], and a padding of at most the
+    /// kernel (a pool: half of it, as PyTorch requires).
+    fn window(&self, name: &str, op: &str, kernel: usize, stride: usize, padding: usize) -> Result<(), ModelError> {
+        let most_padding = if op == "avgpool" { kernel / 2 } else { kernel };
+        let reason = if kernel == 0 {
+            "kernel 0".to_string()
+        } else if stride == 0 {
+            "stride 0".to_string()
+        } else if kernel > MAX_WINDOW || stride > MAX_WINDOW {
+            format!("kernel or stride above {MAX_WINDOW}")
+        } else if padding > most_padding {
+            format!("padding above {most_padding}")
+        } else {
+            return Ok(());
+        };
+        Err(ModelError::Inconsistent { file: self.file(), reason: format!("{op} '{name}': {reason} (kernel {kernel}, stride {stride}, padding {padding})") })
     }
 
     pub fn global_avg_pool(&mut self, input: usize, name: &str) -> usize {
@@ -130,6 +175,9 @@ impl Builder<'_, '_> {
         let n = self.graph.value_shape(input).len();
         let w = self.store.get(&format!("{name}.weight"), &[Dim::Any, Dim::Is(n)])?;
         let outputs = w.shape[0];
+        if outputs == 0 {
+            return Err(ModelError::Inconsistent { file: self.file(), reason: format!("linear '{name}': '{name}.weight' has 0 outputs, an empty output") });
+        }
         let bias = self.store.optional(&format!("{name}.bias"), &[Dim::Is(outputs)])?.map_or(vec![0.0; outputs], |b| b.data);
         let has_bias = self.store.contains(&format!("{name}.bias"));
         let lin = super::graph::Linear { inputs: n, outputs, weight: w.data, bias };
