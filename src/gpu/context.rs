@@ -239,6 +239,12 @@ impl GpuContext {
         })
     }
 
+    /// A uniform buffer holding one `#[repr(C)]` parameter struct (4-byte fields).
+    pub fn uniform_struct<T: bytemuck::Pod>(&self, label: &str, value: &T) -> wgpu::Buffer {
+        let words: Vec<u32> = bytemuck::pod_collect_to_vec(bytemuck::bytes_of(value));
+        self.uniform(label, &words)
+    }
+
     /// Bind group 0 of `pipeline` with `buffers` at bindings 0, 1, … (whole buffers).
     pub fn bind(&self, label: &str, pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
         let entries: Vec<wgpu::BindGroupEntry> =

@@ -65,60 +65,55 @@ impl Kernel {
     /// The entry point of every kernel (burn's template kernels require this name).
     pub const ENTRY: &'static str = "main";
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Kernel::Conv => "conv",
-            Kernel::ConvSparse => "conv_sparse",
-            Kernel::ConvFused => "conv_fused",
-            Kernel::NeuronSteps => "neuron_steps",
-            Kernel::LinearGemv => "linear_gemv",
-            Kernel::PackNonzero => "pack_nonzero",
-            Kernel::Neuron => "neuron",
-            Kernel::AvgPool => "avg_pool",
-            Kernel::GlobalAvgPool => "global_avg_pool",
-            Kernel::Linear => "linear",
-            Kernel::Add => "add",
-            Kernel::BinEvents => "bin_events",
-            Kernel::CountsToF32 => "counts_to_f32",
+    /// Everything about a kernel in one table: its name, file, whether the neuron rule is
+    /// prepended, and the workgroup size along x of the 1-D kernels whose size is fixed.
+    const fn spec(self) -> KernelSpec {
+        const fn k(name: &'static str, file: &'static str, neuron_rule: bool, workgroup_x: u32) -> KernelSpec {
+            KernelSpec { name, file, neuron_rule, workgroup_x }
         }
+        match self {
+            Kernel::Conv => k("conv", include_str!("../../shaders/conv.wgsl"), false, 64),
+            Kernel::ConvSparse => k("conv_sparse", include_str!("../../shaders/conv_sparse.wgsl"), false, 64),
+            Kernel::ConvFused => k("conv_fused", include_str!("../../shaders/conv_fused.wgsl"), true, 64),
+            Kernel::NeuronSteps => k("neuron_steps", include_str!("../../shaders/neuron_steps.wgsl"), true, 256),
+            Kernel::LinearGemv => k("linear_gemv", include_str!("../../shaders/linear_gemv.wgsl"), false, 64),
+            Kernel::PackNonzero => k("pack_nonzero", include_str!("../../shaders/pack_nonzero.wgsl"), false, 64),
+            Kernel::Neuron => k("neuron", include_str!("../../shaders/neuron.wgsl"), true, 256),
+            Kernel::AvgPool => k("avg_pool", include_str!("../../shaders/avg_pool.wgsl"), false, 64),
+            Kernel::GlobalAvgPool => k("global_avg_pool", include_str!("../../shaders/global_avg_pool.wgsl"), false, 64),
+            Kernel::Linear => k("linear", include_str!("../../shaders/linear.wgsl"), false, 64),
+            Kernel::Add => k("add", include_str!("../../shaders/add.wgsl"), false, 256),
+            Kernel::BinEvents => k("bin_events", include_str!("../../shaders/bin_events.wgsl"), false, 256),
+            Kernel::CountsToF32 => k("counts_to_f32", include_str!("../../shaders/counts_to_f32.wgsl"), false, 256),
+        }
+    }
+
+    pub const fn name(self) -> &'static str {
+        self.spec().name
+    }
+
+    /// The kernel's own file.
+    pub const fn file(self) -> &'static str {
+        self.spec().file
     }
 
     /// The WGSL source: the kernel's file, after `shaders/neuron_rule.wgsl` for the kernels
     /// that update neurons (the one place the rule is written).
     pub fn source(self) -> String {
-        let file = self.file();
-        match self {
-            Kernel::Neuron | Kernel::ConvFused | Kernel::NeuronSteps => format!("{}\n{file}", include_str!("../../shaders/neuron_rule.wgsl")),
-            _ => file.to_string(),
-        }
-    }
-
-    /// The kernel's own file.
-    pub fn file(self) -> &'static str {
-        match self {
-            Kernel::Conv => include_str!("../../shaders/conv.wgsl"),
-            Kernel::ConvSparse => include_str!("../../shaders/conv_sparse.wgsl"),
-            Kernel::ConvFused => include_str!("../../shaders/conv_fused.wgsl"),
-            Kernel::NeuronSteps => include_str!("../../shaders/neuron_steps.wgsl"),
-            Kernel::LinearGemv => include_str!("../../shaders/linear_gemv.wgsl"),
-            Kernel::PackNonzero => include_str!("../../shaders/pack_nonzero.wgsl"),
-            Kernel::Neuron => include_str!("../../shaders/neuron.wgsl"),
-            Kernel::AvgPool => include_str!("../../shaders/avg_pool.wgsl"),
-            Kernel::GlobalAvgPool => include_str!("../../shaders/global_avg_pool.wgsl"),
-            Kernel::Linear => include_str!("../../shaders/linear.wgsl"),
-            Kernel::Add => include_str!("../../shaders/add.wgsl"),
-            Kernel::BinEvents => include_str!("../../shaders/bin_events.wgsl"),
-            Kernel::CountsToF32 => include_str!("../../shaders/counts_to_f32.wgsl"),
-        }
+        if self.spec().neuron_rule { format!("{}\n{}", include_str!("../../shaders/neuron_rule.wgsl"), self.file()) } else { self.file().to_string() }
     }
 
     /// Workgroup size along x of the kernels whose size is fixed in the file (the 1-D ones).
     pub const fn workgroup_x(self) -> u32 {
-        match self {
-            Kernel::Neuron | Kernel::Add | Kernel::BinEvents | Kernel::CountsToF32 => 256,
-            _ => 64,
-        }
+        self.spec().workgroup_x
     }
+}
+
+struct KernelSpec {
+    name: &'static str,
+    file: &'static str,
+    neuron_rule: bool,
+    workgroup_x: u32,
 }
 
 /// Values for a kernel's `override` constants, as (name, value) pairs.
@@ -150,19 +145,41 @@ impl std::fmt::Display for Constants {
     }
 }
 
-/// The neuron kernel's `Params` (shaders/neuron.wgsl), as 4-byte words; `zero` (word 9) must
-/// stay 0: it keeps the compiler from fusing the neuron's multiply-adds. The one place that
-/// encodes a neuron for the shader: the engine's plan and the trainer's burn custom op
+/// A neuron rule as the shaders' parameter blocks end (`NeuronRule` in
+/// shaders/neuron_rule.wgsl, in the order conv_fused.wgsl and neuron_steps.wgsl declare it).
+/// `zero` must stay 0: it keeps the compiler from fusing the neuron's multiply-adds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct NeuronWords {
+    pub kind: u32,
+    pub hard_reset: u32,
+    pub decay_input: u32,
+    pub zero: u32,
+    pub a: f32,
+    pub v_th: f32,
+    pub v_reset: f32,
+}
+
+impl NeuronWords {
+    /// The one place a [`NeuronKind`] is encoded for the GPU.
+    pub fn of(kind: &NeuronKind) -> Self {
+        let (code, a, v_th, reset, decay_input) = match *kind {
+            NeuronKind::LegacyLif { decay, v_th } => (0, decay, v_th, Reset::Soft, false),
+            NeuronKind::Lif { tau, v_th, reset, decay_input } => (1, tau, v_th, reset, decay_input),
+            NeuronKind::If { v_th, reset } => (2, 0.0, v_th, reset, false),
+        };
+        let (hard_reset, v_reset) = match reset {
+            Reset::Soft => (0, 0.0),
+            Reset::Hard(v) => (1, v),
+        };
+        Self { kind: code, hard_reset, decay_input: u32::from(decay_input), zero: 0, a, v_th, v_reset }
+    }
+}
+
+/// The neuron kernel's `Params` (shaders/neuron.wgsl), as 4-byte words (burn passes it as a
+/// storage buffer of words). The engine's plan and the trainer's burn custom op
 /// (`src/train/neuron/`) both call it.
 pub fn neuron_params(kind: &NeuronKind, n: usize, count_index: usize, count_stride: usize) -> [u32; 12] {
-    let (code, a, v_th, reset, decay_input) = match *kind {
-        NeuronKind::LegacyLif { decay, v_th } => (0, decay, v_th, Reset::Soft, false),
-        NeuronKind::Lif { tau, v_th, reset, decay_input } => (1, tau, v_th, reset, decay_input),
-        NeuronKind::If { v_th, reset } => (2, 0.0, v_th, reset, false),
-    };
-    let (hard, v_reset) = match reset {
-        Reset::Soft => (0, 0.0),
-        Reset::Hard(v) => (1, v),
-    };
-    [n as u32, code, hard, u32::from(decay_input), count_index as u32, count_stride as u32, a.to_bits(), v_th.to_bits(), f32::to_bits(v_reset), 0, 0, 0]
+    let w = NeuronWords::of(kind);
+    [n as u32, w.kind, w.hard_reset, w.decay_input, count_index as u32, count_stride as u32, w.a.to_bits(), w.v_th.to_bits(), w.v_reset.to_bits(), w.zero, 0, 0]
 }

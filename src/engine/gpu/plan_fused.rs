@@ -11,7 +11,7 @@
 //! give the same bits.
 
 use crate::engine::EngineError;
-use crate::gpu::kernel::{Constants, Kernel, neuron_params};
+use crate::gpu::kernel::{Constants, Kernel, NeuronWords, neuron_params};
 use crate::gpu::{GpuContext, GpuError};
 use crate::model::graph::Op;
 
@@ -23,6 +23,41 @@ use super::state::{GpuState, Scratch};
 /// Value `v` holds spikes (exactly 0 or 1).
 fn is_spikes(g: &crate::model::Graph, v: usize) -> bool {
     v > 0 && matches!(g.nodes[v - 1].op, Op::Neuron(_))
+}
+
+/// `Params` of shaders/conv_fused.wgsl, field for field.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct ConvParams {
+    ci: u32,
+    hi: u32,
+    wi: u32,
+    co: u32,
+    ho: u32,
+    wo: u32,
+    sh: u32,
+    sw: u32,
+    in_bits: u32,
+    in_words: u32,
+    out_bits: u32,
+    out_words: u32,
+    px_tiles: u32,
+    chunks: u32,
+    count_index: u32,
+    count_stride: u32,
+    neuron: NeuronWords,
+}
+
+/// `Params` of shaders/neuron_steps.wgsl, field for field.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+struct StepsParams {
+    n: u32,
+    lanes: u32,
+    steps: u32,
+    count_index: u32,
+    count_stride: u32,
+    neuron: NeuronWords,
 }
 
 /// Which order a plan runs the network in.
@@ -70,9 +105,9 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
                         };
                         let mem = state.membranes[j].as_ref().expect("neuron nodes have a membrane");
                         let index = state.count_index[j].expect("neuron nodes have a count column");
-                        (j + 1, mem, index, neuron_params(kind, so.len(), index, state.neuron_nodes))
+                        (j + 1, mem, index, NeuronWords::of(kind))
                     }
-                    None => (i + 1, &scratch.unused, 0, [0; 12]),
+                    None => (i + 1, &scratch.unused, 0, NeuronWords::default()),
                 };
                 let out = scratch.value(out_value);
                 // Chosen for B lanes in both orders: the same sums in the same order.
@@ -81,16 +116,26 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
                 let out_bits = scratch.bit_offset[out_value].filter(|_| neuron.is_some());
                 let n_chunks = chunks(g, i);
                 let px_tiles = (so.h * so.w).div_ceil(tile.pixels());
-                let params: Vec<u32> = [
-                    c.in_ch, si.h, si.w, so.c, so.h, so.w, ss.h, ss.w,
-                    in_bits.unwrap_or(0), c.in_ch.div_ceil(32), out_bits.unwrap_or(0), so.c.div_ceil(32),
-                    px_tiles, n_chunks, count_index, state.neuron_nodes,
-                ]
-                .iter()
-                .map(|&x| x as u32)
-                // kind, hard_reset, decay_input, zero, a, v_th, v_reset from the neuron words.
-                .chain([words[1], words[2], words[3], words[9], words[6], words[7], words[8]])
-                .collect();
+                let u = |x: usize| x as u32;
+                let params = ConvParams {
+                    ci: u(c.in_ch),
+                    hi: u(si.h),
+                    wi: u(si.w),
+                    co: u(so.c),
+                    ho: u(so.h),
+                    wo: u(so.w),
+                    sh: u(ss.h),
+                    sw: u(ss.w),
+                    in_bits: u(in_bits.unwrap_or(0)),
+                    in_words: u(c.in_ch.div_ceil(32)),
+                    out_bits: u(out_bits.unwrap_or(0)),
+                    out_words: u(so.c.div_ceil(32)),
+                    px_tiles: u(px_tiles),
+                    chunks: u(n_chunks),
+                    count_index: u(count_index),
+                    count_stride: u(state.neuron_nodes),
+                    neuron: words,
+                };
                 let constants = Constants::default()
                     .with("K", c.kernel as u32)
                     .with("STRIDE", c.stride as u32)
@@ -119,7 +164,7 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
                     bytes += words_of(out_value);
                 }
                 let cost = DispatchCost { serial_trips: tile.serial_trips(c.in_ch, c.kernel) as u64, bytes, conv: true };
-                let p = uniform(&params);
+                let p = ctx.uniform_struct(&format!("{name} params"), &params);
                 let buffers = [&p, scratch.value(src), &scratch.spike_bits, weight, consts, &scratch.steps, mem, out, &state.counts];
                 // "conv+neuron": the profile attaches the neuron's spike rate to this dispatch.
                 let label = match neuron {
@@ -131,9 +176,9 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
             (Op::Neuron(_), NodeWeights::Neuron { kind, .. }) if layer_major => {
                 let n = so.len();
                 let index = state.count_index[i].expect("neuron nodes have a count column");
-                let w = neuron_params(kind, n, index, state.neuron_nodes);
-                let params: Vec<u32> = [n, lanes, steps_per_run, index, state.neuron_nodes].iter().map(|&x| x as u32).chain([w[1], w[2], w[3], w[9], w[6], w[7], w[8]]).collect();
-                let p = uniform(&params);
+                let u = |x: usize| x as u32;
+                let params = StepsParams { n: u(n), lanes: u(lanes), steps: u(steps_per_run), count_index: u(index), count_stride: u(state.neuron_nodes), neuron: NeuronWords::of(kind) };
+                let p = ctx.uniform_struct(&format!("{name} params"), &params);
                 let mem = state.membranes[i].as_ref().expect("neuron nodes have a membrane");
                 let grid = [n.div_ceil(256) as u32, lanes as u32, 1];
                 let cost = DispatchCost { serial_trips: steps_per_run as u64, bytes: bound_bytes(&[input, out]) + 2 * mem.size(), conv: false };
