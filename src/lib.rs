@@ -5,6 +5,8 @@
 //! - [`events`] owns the [`events::Event`] type, one sans-IO decoder per recorded format,
 //!   format detection, the file and socket drivers and the writers.
 //! - [`sim`] is a synthetic event camera: labelled recordings of procedural scenes.
+//! - [`output`] writes every output file through a temporary and a rename, and cleans up on
+//!   signals, so no command loses an existing file.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) only parses arguments and prints.
 
@@ -14,5 +16,6 @@ pub mod engine;
 pub mod frames;
 pub mod model;
 pub mod stream;
+pub mod output;
 #[cfg(feature = "train")]
 pub mod train;

@@ -8,6 +8,11 @@ mod cli;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    // SIGINT, SIGTERM and SIGHUP remove the temporaries of unfinished outputs before exiting
+    // (`stream` stops gracefully on the first one instead).
+    if let Err(e) = spikestream::output::signals::install() {
+        eprintln!("warning: {e}");
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
