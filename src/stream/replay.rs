@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::StreamError;
+use super::resync::JumpBound;
 use super::source::{Source, Speed, Status};
 use crate::events::detect::{DETECT_BYTES, detect};
+use crate::events::input::open_input;
 use crate::events::{Decoder, DecoderOptions, Event, Format, Resolution, new_decoder};
 
 /// Bytes read per chunk.
@@ -102,13 +104,17 @@ pub struct ReplaySource {
     eof: bool,
     error: Option<StreamError>,
     speed: Speed,
-    /// First event time and the wall-clock instant it was released.
+    /// First event time and the wall-clock instant it was released (again after a glitch).
     clock: Option<(u64, Instant)>,
+    /// The last event handed over, to spot clock glitches.
+    last_t: Option<u64>,
+    jumps: JumpBound,
 }
 
 impl ReplaySource {
     pub fn open(path: &Path, format: Option<Format>, options: DecoderOptions, speed: Speed) -> Result<Self, StreamError> {
-        let file = File::open(path).map_err(|source| StreamError::Io { what: path.display().to_string(), source })?;
+        // A pipe is read as it comes (`replay:<(cat file)`); one without a writer fails after a wait.
+        let file = open_input(path).map_err(|source| StreamError::Io { what: path.display().to_string(), source })?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -120,6 +126,8 @@ impl ReplaySource {
             error: None,
             speed,
             clock: None,
+            last_t: None,
+            jumps: JumpBound::default(),
         })
     }
 
@@ -172,18 +180,34 @@ impl Source for ReplaySource {
             self.hand_over(rest.min(MAX_BATCH), out);
             return Ok(Status::Data);
         };
-        let (t0, wall0) = *self.clock.get_or_insert((self.pending[self.cursor].t, Instant::now()));
         let deadline = Instant::now() + timeout;
         loop {
+            let next = self.pending[self.cursor].t;
+            // A clock glitch (far future, or a reset backwards) re-anchors the replay clock at
+            // the event after it, instead of waiting days for it or rushing what follows.
+            if self.last_t.is_some_and(|last| self.jumps.is_jump(last, next)) {
+                self.clock = None;
+                self.last_t = None;
+            }
+            let (t0, wall0) = *self.clock.get_or_insert((next, Instant::now()));
             let now = Instant::now();
             let due = t0.saturating_add((now.duration_since(wall0).as_secs_f64() * 1e6 * speed) as u64);
-            let ready = self.pending[self.cursor..].iter().take(MAX_BATCH).take_while(|e| e.t <= due).count();
+            let mut prev = self.last_t;
+            let ready = self.pending[self.cursor..]
+                .iter()
+                .take(MAX_BATCH)
+                .take_while(|e| {
+                    let ok = e.t <= due && !prev.is_some_and(|p| self.jumps.is_jump(p, e.t));
+                    prev = Some(e.t);
+                    ok
+                })
+                .count();
             if ready > 0 {
                 self.hand_over(ready, out);
+                self.last_t = Some(self.pending[self.cursor - 1].t);
                 return Ok(Status::Data);
             }
-            let next = self.pending[self.cursor].t;
-            let at = wall0 + Duration::from_secs_f64((next - t0) as f64 / 1e6 / speed);
+            let at = wall0 + Duration::from_secs_f64(next.saturating_sub(t0) as f64 / 1e6 / speed);
             if at >= deadline {
                 std::thread::sleep(deadline.saturating_duration_since(now));
                 return Ok(Status::Idle);
