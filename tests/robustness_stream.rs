@@ -333,3 +333,76 @@ fn cli_numbers_that_overflowed_or_allocated_without_bound_are_refused_naming_the
     }
     assert!(!dir.path().join("sim").exists() && !dir.path().join("x.npy").exists());
 }
+
+/// With `--reconnect`, a corrupt stream is a failure only while no reconnection followed it:
+/// a server that comes back with good data makes Ctrl-C end the stream with success; one that
+/// never comes back makes it end with the decode error.
+#[cfg(target_os = "linux")]
+#[test]
+fn reconnect_recovers_from_a_corrupt_stream_or_the_stream_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(dir.path());
+    let (head, packets) = dv_stream(&moving_blob(27, 5000, 200_000));
+    let mut bad = packets[2].clone();
+    bad[8..].iter_mut().for_each(|b| *b = 0xA5);
+    let corrupt: Vec<u8> = [head.clone(), packets[..2].concat(), bad].concat();
+    let good: Vec<u8> = [head, packets[2..].concat()].concat();
+    for comes_back in [true, false] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("tcp://{}", listener.local_addr().unwrap());
+        let (corrupt, good) = (corrupt.clone(), good.clone());
+        let server = std::thread::spawn(move || {
+            let (mut a, _) = listener.accept().unwrap();
+            a.write_all(&corrupt).unwrap();
+            drop(a);
+            if comes_back {
+                let (mut b, _) = listener.accept().unwrap();
+                b.write_all(&good).unwrap();
+            }
+        });
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spikestream"))
+            .args(["stream", p(&model), "--source", &address, "--reconnect", "--reconnect-max-ms", "200", "--frame-us", "20000", "--backend", "cpu"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(pipe)).map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let want = if comes_back { "reconnected" } else { "cannot connect" };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        while !seen.iter().any(|l: &String| l.contains(want)) {
+            assert!(Instant::now() < deadline, "no {want:?} within 30 s:\n{}", seen.join("\n"));
+            if let Ok(l) = rx.recv_timeout(Duration::from_millis(100)) {
+                seen.push(l);
+            }
+        }
+        server.join().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: kill on our own child's pid.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "the stream did not end after SIGINT");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        seen.extend(rx.try_iter());
+        let err = seen.join("\n");
+        if comes_back {
+            assert!(status.success(), "recovered, so Ctrl-C ends with success: {status}\n{err}");
+        } else {
+            assert!(!status.success(), "never recovered from the corrupt stream, so the stream failed: {status}\n{err}");
+            assert!(err.contains("did not recover") && err.contains("byte"), "{err}");
+        }
+    }
+}

@@ -74,17 +74,17 @@ impl Source for DvSource {
             }
         }
         let client = self.client.as_mut().expect("connected above");
-        match client.poll(out) {
-            Ok(Poll::Data { .. }) => {
-                if let Some(now) = client.resolution() {
-                    match self.resolution {
-                        None => self.resolution = Some(now),
-                        Some(before) if before != now => return Err(StreamError::SensorChanged { before, after: now }),
-                        Some(_) => {}
-                    }
-                }
-                Ok(Status::Data)
+        let polled = client.poll(out);
+        // The header may have arrived in the same read as a corrupt packet: keep its sensor.
+        if let Some(now) = client.resolution() {
+            match self.resolution {
+                None => self.resolution = Some(now),
+                Some(before) if before != now => return Err(StreamError::SensorChanged { before, after: now }),
+                Some(_) => {}
             }
+        }
+        match polled {
+            Ok(Poll::Data { .. }) => Ok(Status::Data),
             Ok(Poll::Idle) => Ok(Status::Idle),
             Ok(Poll::Closed) => Ok(self.lose(format!("{} closed the connection", self.address), false)),
             // Without --reconnect a corrupt stream or a cut mid-packet is the stream's error

@@ -59,7 +59,7 @@ pub(super) fn source_loop(
                 // A decode error that cut the header short is the real story, not the size.
                 break Err(match status {
                     Err(e) => e,
-                    Ok(Status::Lost { reason, error: true, .. }) => StreamError::Lost(reason),
+                    Ok(Status::Lost { reason, error: true, retrying: false }) => StreamError::Lost(reason),
                     _ => StreamError::NoSensor,
                 });
             }
