@@ -375,3 +375,64 @@ fn sigterm_during_convert_left_a_temporary_and_kept_the_old_output() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 400_001);
 }
+
+/// A replay from a pipe whose writer stalls (the source thread would sit in `read()`): the first
+/// SIGTERM still ends the stream promptly with a complete recording; a second signal while it
+/// winds down exits at once (status 130), renaming the recording in after its current packet:
+/// readable too, and no temporary either way.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stream_replaying_a_stalled_pipe_ends_on_a_signal_with_its_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write_model(dir.path());
+    let source = dir.path().join("source.aedat4");
+    let events = moving_blob(11, 200_000, 10_000_000);
+    write_aedat4(&source, &events, 2000);
+    let bytes = std::fs::read(&source).unwrap();
+    for (i, signals) in [1, 2].into_iter().enumerate() {
+        let fifo = dir.path().join(format!("pipe{i}"));
+        mkfifo(&fifo);
+        let rec = dir.path().join(format!("rec{i}.aedat4"));
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let (half, path) = (bytes[..bytes.len() / 2].to_vec(), fifo.clone());
+        let writer = std::thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            let _ = std::io::Write::write_all(&mut w, &half);
+            let _ = done_rx.recv_timeout(Duration::from_secs(60));
+        });
+        let replay = format!("replay:{}", fifo.display());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_spikestream"))
+            .args(["stream", p(&model), "--source", &replay, "--speed", "max", "--frame-us", "20000", "--backend", "cpu", "--record", p(&rec)])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for("the recording's first packets", Duration::from_secs(30), || temp_of(dir.path(), 100_000).is_some());
+        std::thread::sleep(Duration::from_millis(500));
+        if signals == 1 {
+            signal(&child, libc::SIGTERM);
+        } else {
+            // Two different signals made pending while the process is stopped arrive together
+            // on SIGCONT: the second one always finds the stream still winding down.
+            signal(&child, libc::SIGSTOP);
+            signal(&child, libc::SIGTERM);
+            signal(&child, libc::SIGHUP);
+            signal(&child, libc::SIGCONT);
+        }
+        let status = wait_exit(&mut child, Duration::from_secs(5));
+        drop(done_tx);
+        writer.join().unwrap();
+        if signals == 1 {
+            assert!(status.success(), "one signal ends the stream cleanly: {status}");
+        } else {
+            assert_eq!(status.code(), Some(130), "the second signal exits at once: {status}");
+        }
+        let o = spikestream(&["inspect", p(&rec)]);
+        assert!(o.status.success(), "{signals} signal(s): inspect: {}", stderr(&o));
+        let got = recorded(&rec);
+        assert!(got.len() > 1000, "{signals} signal(s): {} events recorded", got.len());
+        assert_same_events("the recording of a stalled pipe", &events[..got.len()], &got);
+        assert!(leftovers(dir.path()).is_empty(), "{signals} signal(s): {:?}", leftovers(dir.path()));
+    }
+}
