@@ -137,6 +137,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let Some(out) = args.out.clone() else { bail!("--out is required") };
+    check_memory(&args)?;
     let simulator = Simulator::new(args.config()?, camera_seed(args.seed))?;
     match &args.class {
         Some(name) => record_one(&args, &simulator, parse_class(name)?, &out),
@@ -211,6 +212,18 @@ fn record_dataset(args: &SimulateArgs, simulator: &Simulator, out: &Path) -> any
         println!("{events} events: {mean} per file (min {fewest}, max {most}), {:.1} % ON", 100.0 * on as f64 / events.max(1) as f64);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a sensor or noise rate whose simulation would not fit in memory: per pixel the
+/// camera keeps two thresholds and each worker about 40 bytes of state; each noise event costs
+/// about 32 bytes (the event and its sorting) in the worker recording it.
+fn check_memory(a: &SimulateArgs) -> anyhow::Result<()> {
+    let workers = if a.class.is_some() { 1 } else { a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())) as u64 };
+    let pixels = u64::from(a.size.width) * u64::from(a.size.height);
+    limits::memory("--size", &format!("simulating {pixels} pixels on {workers} workers"), limits::product(&[pixels, 8 + 40 * workers]))?;
+    limits::real("--noise-hz", a.noise_hz, 0.0, 1e6, "shot-noise events per pixel per second")?;
+    let noise_events = (pixels as f64 * a.noise_hz * a.duration_ms / 1e3).min(u64::MAX as f64) as u64;
+    limits::memory("--noise-hz", &format!("about {noise_events} noise events per recording on {workers} workers"), limits::product(&[noise_events, 32, workers]))
 }
 
 /// Where a dataset may go: a new or empty folder, or with `--force` a folder holding a dataset
