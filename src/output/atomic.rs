@@ -37,7 +37,12 @@ impl AtomicOutput {
         let id = signals::register(temp.clone(), target.to_path_buf(), false);
         let mut out = Self { file: None, temp, target: target.to_path_buf(), id, write_lock: Arc::default(), done: false };
         let file = File::options().read(true).write(true).create(true).truncate(true).open(&out.temp);
-        out.file = Some(file.map_err(|source| OutputError::Io { path: target.to_path_buf(), action: "cannot create", source })?);
+        let file = file.map_err(|source| OutputError::Io { path: target.to_path_buf(), action: "cannot create", source })?;
+        // A replaced file keeps its permissions.
+        if let Ok(old) = std::fs::metadata(target) {
+            let _ = file.set_permissions(old.permissions());
+        }
+        out.file = Some(file);
         Ok(out)
     }
 
@@ -205,6 +210,18 @@ mod tests {
         out.commit().unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_replaced_file_keeps_its_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("model.safetensors");
+        std::fs::write(&target, b"old").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+        super::super::write_atomic(&target, b"new").unwrap();
+        assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o640);
     }
 
     #[test]
