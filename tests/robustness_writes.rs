@@ -97,7 +97,8 @@ fn frames_x_out_x_overwrote_its_own_input() {
     assert!(std::fs::read(&x).unwrap() == before);
 }
 
-/// A full disk, made with a file-size limit on the child (writes past it fail with EFBIG).
+/// A full disk, made with a file-size limit on the child (`ulimit -f`: spikestream ignores
+/// SIGXFSZ, so writes past the limit fail with EFBIG like writes to a full disk).
 #[cfg(target_os = "linux")]
 fn spikestream_with_file_limit(bytes: u64, args: &[&str]) -> Output {
     use std::os::unix::process::CommandExt;
@@ -106,7 +107,6 @@ fn spikestream_with_file_limit(bytes: u64, args: &[&str]) -> Output {
     // SAFETY: only async-signal-safe calls between fork and exec.
     unsafe {
         cmd.pre_exec(move || {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
             let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
@@ -126,7 +126,7 @@ fn frames_on_a_full_disk_left_a_partial_file_and_named_no_path() {
     let (out, sheet, png) = (dir.path().join("f.npy"), dir.path().join("sheet.png"), dir.path().join("png"));
     for (flag, path) in [("--out", &out), ("--sheet", &sheet)] {
         std::fs::write(path, b"old").unwrap();
-        let o = spikestream_with_file_limit(4096, &["frames", p(&x), "--frames", "8", flag, p(path)]);
+        let o = spikestream_with_file_limit(1024, &["frames", p(&x), "--frames", "8", flag, p(path)]);
         assert_clean_refusal(&o, &[path.file_name().unwrap().to_str().unwrap()]);
         assert_eq!(std::fs::read(path).unwrap(), b"old", "{flag}: the old file is kept");
     }

@@ -16,7 +16,7 @@ pub fn count(flag: &str, value: u64, min: u64, max: u64, why: &str) -> anyhow::R
 /// A real-valued flag, finite and within `[min, max]`.
 pub fn real(flag: &str, value: f64, min: f64, max: f64, why: &str) -> anyhow::Result<()> {
     if !value.is_finite() || value < min || value > max {
-        bail!("{flag} {value} is out of range: give {min} to {max} ({why})");
+        bail!("{flag} {} is out of range: give {min} to {max} ({why})", show(value));
     }
     Ok(())
 }
@@ -46,6 +46,11 @@ pub fn memory_budget() -> u64 {
         }
     }
     16 << 30
+}
+
+/// `4`, `0.5`, or `1e-300` for values a plain `{}` would spell out in hundreds of digits.
+fn show(v: f64) -> String {
+    if v != 0.0 && v.is_finite() && !(1e-4..1e9).contains(&v.abs()) { format!("{v:e}") } else { format!("{v}") }
 }
 
 fn human(bytes: u128) -> String {

@@ -37,7 +37,7 @@ impl AtomicOutput {
         let id = signals::register(temp.clone(), target.to_path_buf(), false);
         let mut out = Self { file: None, temp, target: target.to_path_buf(), id, write_lock: Arc::default(), done: false };
         let file = File::options().read(true).write(true).create(true).truncate(true).open(&out.temp);
-        let file = file.map_err(|source| OutputError::Io { path: target.to_path_buf(), action: "cannot create", source })?;
+        let file = file.map_err(OutputError::io(target, "cannot create"))?;
         // A replaced file keeps its permissions.
         if let Ok(old) = std::fs::metadata(target) {
             let _ = file.set_permissions(old.permissions());
@@ -103,7 +103,7 @@ impl AtomicOutput {
             self.done = true;
         }
         drop(live);
-        renamed.map_err(|source| OutputError::Io { path: self.target.clone(), action: "cannot rename the finished output into place", source })
+        renamed.map_err(|error| OutputError::Io { path: self.target.clone(), action: "cannot rename the finished output into place", error })
     }
 }
 
@@ -162,11 +162,11 @@ impl AtomicDir {
             }
         }
         let renamed = std::fs::rename(&self.temp, &target);
-        if let Err(source) = renamed {
+        if let Err(error) = renamed {
             if moved_aside {
                 let _ = std::fs::rename(&old, &target);
             }
-            return Err(OutputError::Io { path: target, action: "cannot rename the finished folder into place", source });
+            return Err(OutputError::Io { path: target, action: "cannot rename the finished folder into place", error });
         }
         signals::unregister(&mut live, self.id);
         self.done = true;

@@ -24,8 +24,10 @@ pub use atomic::{AtomicDir, AtomicOutput};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("{path}: {action}: {source}")]
-    Io { path: PathBuf, action: &'static str, source: io::Error },
+    /// The I/O error is in the message and deliberately not a `source`: printed with its
+    /// chain (`{:#}`), it would appear twice.
+    #[error("{path}: {action}: {error}")]
+    Io { path: PathBuf, action: &'static str, error: io::Error },
     #[error("{output}: this output is the input {input}; writing it would destroy the input, so choose another output")]
     SameAsInput { output: PathBuf, input: PathBuf },
     #[error("{path}: exists and holds {what}; pass --force to replace it")]
@@ -36,7 +38,7 @@ pub enum OutputError {
 
 impl OutputError {
     pub(crate) fn io<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> Self + 'a {
-        move |source| Self::Io { path: path.to_path_buf(), action, source }
+        move |error| Self::Io { path: path.to_path_buf(), action, error }
     }
 }
 

@@ -74,6 +74,13 @@ pub fn install() -> Result<(), String> {
     let mut result = Ok(());
     INSTALL.call_once(|| {
         result = ctrlc::set_handler(on_signal).map_err(|e| format!("cannot install the signal handler: {e}"));
+        // A file-size limit (`ulimit -f`) makes writes fail with EFBIG, an error that names the
+        // output and removes the temporary, instead of killing the process mid-write.
+        #[cfg(target_os = "linux")]
+        // SAFETY: setting a signal's disposition to ignore.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        }
     });
     result
 }
