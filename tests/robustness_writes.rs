@@ -436,3 +436,25 @@ fn a_stream_replaying_a_stalled_pipe_ends_on_a_signal_with_its_recording() {
         assert!(leftovers(dir.path()).is_empty(), "{signals} signal(s): {:?}", leftovers(dir.path()));
     }
 }
+
+/// SIGTERM while `simulate --force` replaces a dataset: the old dataset is still there, whole,
+/// and the half-written new one is gone; without a signal the same run replaces it.
+#[cfg(target_os = "linux")]
+#[test]
+fn sigterm_during_simulate_keeps_the_old_dataset_and_leaves_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("sim");
+    let o = spikestream(&["simulate", "--out", p(&data), "--per-class", "1", "--classes", "expand", "--size", "16x16", "--duration-ms", "20"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest = std::fs::read(data.join("simulate.json")).unwrap();
+    let args = ["simulate", "--out", p(&data), "--per-class", "400", "--size", "96x96", "--threads", "1", "--force"];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spikestream")).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for("the dataset's temporary folder", Duration::from_secs(30), || {
+        leftovers(dir.path()).iter().any(|n| n.ends_with(".partial") && std::fs::read_dir(dir.path().join(n)).is_ok_and(|d| d.count() > 1))
+    });
+    signal(&child, libc::SIGTERM);
+    let status = wait_exit(&mut child, Duration::from_secs(30));
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert_eq!(std::fs::read(data.join("simulate.json")).unwrap(), manifest, "the old dataset is untouched");
+    assert!(leftovers(dir.path()).is_empty(), "{:?}", leftovers(dir.path()));
+}
