@@ -86,19 +86,22 @@ fn record(output: &AtomicOutput, rx: Receiver<RecordMsg>, shared: &Shared) -> Re
                     w.write_events(&events).map_err(fail)?;
                     drop(guard);
                     Counters::add(&shared.counters.recorded, events.len() as u64);
-                    if !kept {
-                        output.keep_on_signal();
-                        kept = true;
-                    }
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(writer),
         }
         if let Some(w) = writer.as_mut().filter(|_| last_flush.elapsed() >= FLUSH_EVERY) {
-            let _guard = output.write_guard();
+            let guard = output.write_guard();
             w.flush_packet().map_err(fail)?;
+            drop(guard);
             last_flush = Instant::now();
+            // Events are in the file now: from here a second signal keeps it rather than
+            // deleting it.
+            if !kept && Counters::get(&shared.counters.recorded) > 0 {
+                output.keep_on_signal();
+                kept = true;
+            }
         }
     }
 }
