@@ -6,15 +6,17 @@
 //! - FIFOs neither hang `open()` nor get refused: they are read as streams;
 //! - numbers that would overflow or allocate without bound are refused naming the flag.
 
+mod robustness_common;
 mod stream_common;
 
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use robustness_common::*;
 use spikestream::engine::cpu::CpuBackend;
 use spikestream::engine::{Backend, EngineError};
 use spikestream::events::Event;
@@ -23,39 +25,6 @@ use spikestream::model::meta::Decode;
 use spikestream::stream::source::{OpenOptions, SourceSpec, Speed, open};
 use spikestream::stream::{Output as StreamOutput, StreamError};
 use stream_common::*;
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// Runs the CLI with every wait bounded: a hang is a failure, not a stuck test.
-fn spikestream_within(timeout: Duration, args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spikestream")).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut v = Vec::new();
-            let _ = pipe.read_to_end(&mut v);
-            v
-        })
-    };
-    let (out, err) = (drain(Box::new(child.stdout.take().unwrap())), drain(Box::new(child.stderr.take().unwrap())));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("spikestream {args:?} hung for {timeout:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Output { status, stdout: out.join().unwrap(), stderr: err.join().unwrap() }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// `events` as AEDAT4 packets of 1000, with `glitch` as a packet of its own after `at` events.
 fn write_with_glitch(path: &Path, events: &[Event], at: usize, glitch: &[Event]) {
@@ -240,13 +209,6 @@ fn a_panic_of_the_engine_thread_leaves_a_complete_recording() {
     assert_same_events("the recording after an engine panic", &events[..got.len()], &got);
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(names.len(), 2, "no temporary left: {names:?}");
-}
-
-#[cfg(target_os = "linux")]
-fn mkfifo(path: &Path) {
-    let c = std::ffi::CString::new(p(path)).unwrap();
-    // SAFETY: a valid NUL-terminated path.
-    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
 }
 
 #[cfg(target_os = "linux")]
