@@ -176,3 +176,13 @@ fn convert_refuses_its_input_as_output_and_needs_force_to_replace_a_recording() 
     assert!(spikestream(&["convert", p(&x), p(&y), "--force"]).status.success());
     assert!(leftovers(dir.path()).is_empty());
 }
+
+#[test]
+fn a_folder_given_as_input_said_no_such_device_and_causes_were_repeated() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [vec!["inspect", p(dir.path())], vec!["convert", p(dir.path()), "x.csv"]] {
+        let o = spikestream(&args);
+        assert_clean_refusal(&o, &["is a folder"]);
+        assert_eq!(stderr(&o).matches("is a folder").count(), 1, "{args:?}: the cause once: {}", stderr(&o));
+    }
+}
