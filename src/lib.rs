@@ -9,6 +9,8 @@
 //!   binning and the trainer share.
 //! - [`limits`] checks every size that comes from a file, a model or the command line before
 //!   anything is allocated from it.
+//! - [`output`] writes every output file through a temporary and a rename, and cleans up on
+//!   signals, so no command loses an existing file.
 //!
 //! The binary (`src/main.rs`, `src/cli/`) only parses arguments and prints.
 
@@ -20,5 +22,6 @@ pub mod gpu;
 pub mod limits;
 pub mod model;
 pub mod stream;
+pub mod output;
 #[cfg(feature = "train")]
 pub mod train;

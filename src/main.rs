@@ -10,6 +10,11 @@ fn main() -> ExitCode {
     // Before any thread exists (the environment is changed here).
     spikestream::gpu::adapter::quiet_headless_probe();
     let args = cli::Cli::parse();
+    // SIGINT, SIGTERM and SIGHUP remove the temporaries of unfinished outputs before exiting
+    // (`stream` stops gracefully on the first one instead).
+    if let Err(e) = spikestream::output::signals::install() {
+        eprintln!("warning: {e}");
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {
@@ -21,3 +26,4 @@ fn main() -> ExitCode {
         }
     }
 }
+

@@ -282,7 +282,7 @@ fn directory_where_a_file_is_expected_says_so_not_no_such_device() {
     let dir = tempfile::tempdir().unwrap();
     for args in [vec!["inspect", p(dir.path())], vec!["info", p(dir.path())], vec!["classify", p(dir.path()), p(&demo_sample())]] {
         let r = run(&args, None);
-        refused(&r, &["is a directory"]);
+        refused(&r, &["is a folder"]);
         assert!(!r.stderr.contains("os error 19"), "{}", r.stderr);
     }
 }

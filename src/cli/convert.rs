@@ -2,7 +2,7 @@
 //! read and written batch by batch so memory stays bounded whatever the size of the input.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -10,6 +10,7 @@ use clap::Args;
 use spikestream::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
 use spikestream::events::write::{CsvWriter, NpyWriter, OutputKind};
 use spikestream::events::{Event, EventReader, Format, ReadError, Resolution, Trigger};
+use spikestream::output::{AtomicOutput, refuse_same_file};
 
 use super::InputArgs;
 
@@ -25,6 +26,9 @@ pub struct ConvertArgs {
     /// On a truncated or corrupt input, write the events decoded before the problem (and still exit 1).
     #[arg(long)]
     pub partial: bool,
+    /// Replace OUT when it already holds an event recording.
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub read: InputArgs,
 }
@@ -40,10 +44,12 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let Some(kind) = OutputKind::from_path(&args.output) else {
         bail!("{}: unknown output extension; use .aedat4, .csv or .npy", args.output.display());
     };
+    refuse_same_file(&[&args.input], &args.output)?;
+    super::outputs::refuse_replacing_a_recording(&args.output, args.force)?;
     let mut reader = EventReader::open(&args.input, args.read.read_options())?;
     // Written beside OUT and renamed at the end: a failed conversion leaves OUT as it was.
-    let mut output = PendingFile::create(&args.output)?;
-    let file = output.file.try_clone().with_context(|| format!("{}: cannot create", args.output.display()))?;
+    let output = AtomicOutput::create(&args.output)?;
+    let file = output.try_clone_file()?;
     let write_failed = || format!("{}: write failed", args.output.display());
     let mut sink = match kind {
         OutputKind::Csv => Sink::Csv(CsvWriter::new(file).with_context(write_failed)?),
@@ -166,43 +172,5 @@ fn dv_trigger(input: Format, t: &Trigger) -> Trigger {
     match input {
         Format::Aedat4 | Format::Aedat4Stream => *t,
         _ => Trigger { channel: if t.rising { 1 } else { 2 }, ..*t },
-    }
-}
-
-/// The output, written under a temporary name in the same folder and renamed to its own when
-/// complete; removed if dropped before [`PendingFile::commit`].
-struct PendingFile {
-    file: File,
-    temp: PathBuf,
-    target: PathBuf,
-    committed: bool,
-}
-
-impl PendingFile {
-    fn create(target: &Path) -> anyhow::Result<Self> {
-        let name = target.file_name().map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
-        let temp = target.with_file_name(format!(".{name}.{}.partial", std::process::id()));
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&temp)
-            .with_context(|| format!("{}: cannot create (writing {})", target.display(), temp.display()))?;
-        Ok(Self { file, temp, target: target.to_path_buf(), committed: false })
-    }
-
-    fn commit(&mut self) -> anyhow::Result<()> {
-        std::fs::rename(&self.temp, &self.target).with_context(|| format!("{}: cannot rename {} to it", self.target.display(), self.temp.display()))?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for PendingFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.temp);
-        }
     }
 }

@@ -12,7 +12,9 @@ mod inspect;
 mod simulate;
 mod stream;
 mod train;
+mod limits;
 mod model_args;
+mod outputs;
 mod progress;
 
 use std::process::ExitCode;

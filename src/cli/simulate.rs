@@ -13,8 +13,11 @@ use anyhow::{Context, bail};
 use clap::Args;
 use spikestream::events::Resolution;
 use spikestream::events::aedat4::Compression;
-use spikestream::sim::dataset::{camera_seed, plan, recording_seed, write_aedat4, write_dataset};
+use spikestream::output::{AtomicDir, AtomicOutput, OutputError, refuse_existing};
+use spikestream::sim::dataset::{camera_seed, encode_aedat4, plan, recording_seed, write_dataset};
 use spikestream::sim::{CameraParams, Class, SimConfig, Simulator};
+
+use super::limits;
 
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
@@ -83,6 +86,10 @@ pub struct SimulateArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Replace an existing recording, or the dataset in a non-empty folder (only a folder
+    /// `simulate` wrote, with its simulate.json; the old dataset is removed, never mixed in).
+    #[arg(long)]
+    pub force: bool,
 }
 
 fn parse_compression(s: &str) -> Result<Compression, String> {
@@ -130,6 +137,7 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let Some(out) = args.out.clone() else { bail!("--out is required") };
+    check_memory(&args)?;
     let simulator = Simulator::new(args.config()?, camera_seed(args.seed))?;
     match &args.class {
         Some(name) => record_one(&args, &simulator, parse_class(name)?, &out),
@@ -139,8 +147,13 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
 
 fn record_one(args: &SimulateArgs, simulator: &Simulator, class: Class, out: &Path) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    refuse_existing(out, args.force, "a recording")?;
     let events = simulator.record(class, recording_seed(args.seed, class, args.index));
-    write_aedat4(out, &events, args.size, args.compression)?;
+    let output = AtomicOutput::create(out)?;
+    let file = std::io::BufWriter::new(output.file());
+    let written = encode_aedat4(file, &events, args.size, args.compression).and_then(|w| w.into_inner().map_err(|e| e.into_error()));
+    written.with_context(|| format!("{}: write failed", out.display()))?;
+    output.commit()?;
     let on = events.iter().filter(|e| e.p).count();
     if args.json {
         let summary = serde_json::json!({"out": out, "class": class.name(), "index": args.index, "seed": args.seed, "events": events.len(), "on": on});
@@ -152,22 +165,27 @@ fn record_one(args: &SimulateArgs, simulator: &Simulator, class: Class, out: &Pa
 }
 
 fn record_dataset(args: &SimulateArgs, simulator: &Simulator, out: &Path) -> anyhow::Result<ExitCode> {
-    if args.per_class == 0 {
-        bail!("--per-class must be at least 1");
+    limits::count("--per-class", args.per_class as u64, 1, 1_000_000, "recordings per class")?;
+    if let Some(t) = args.threads {
+        limits::count("--threads", t as u64, 1, 1024, "worker threads")?;
     }
+    check_dataset_target(out, args.force)?;
     if let Some(f) = args.split.filter(|f| !(*f > 0.0 && *f < 1.0)) {
         bail!("--split {f} is out of range; give the train fraction, between 0 and 1 (for example 0.8)");
     }
     let classes = if args.classes.is_empty() { Class::ALL.to_vec() } else { args.classes.iter().map(|n| parse_class(n)).collect::<anyhow::Result<_>>()? };
     let items = plan(&classes, args.per_class, args.split, args.seed);
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the output folder", out.display()))?;
-    write_manifest(args, simulator, &classes, out)?;
+    // Filled beside OUT and renamed into place at the end: an interrupted run leaves nothing,
+    // and --force replaces the old dataset whole instead of mixing the two.
+    let folder = AtomicDir::create(out)?;
+    write_manifest(args, simulator, &classes, folder.path())?;
 
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let started = Instant::now();
     let progress = Progress::new(items.len());
-    let written = write_dataset(simulator, &items, out, args.compression, threads, &|done| progress.update(done))?;
+    let written = write_dataset(simulator, &items, folder.path(), args.compression, threads, &|done| progress.update(done))?;
     progress.finish();
+    folder.commit(args.force)?;
     let elapsed = started.elapsed();
 
     let events: usize = written.iter().map(|w| w.events).sum();
@@ -194,6 +212,44 @@ fn record_dataset(args: &SimulateArgs, simulator: &Simulator, out: &Path) -> any
         println!("{events} events: {mean} per file (min {fewest}, max {most}), {:.1} % ON", 100.0 * on as f64 / events.max(1) as f64);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a sensor or noise rate whose simulation would not fit in memory: per pixel the
+/// camera keeps two thresholds and each worker about 40 bytes of state; each noise event costs
+/// about 32 bytes (the event and its sorting) in the worker recording it.
+fn check_memory(a: &SimulateArgs) -> anyhow::Result<()> {
+    let workers = if a.class.is_some() { 1 } else { a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())) as u64 };
+    let pixels = u64::from(a.size.width) * u64::from(a.size.height);
+    limits::memory("--size", &format!("simulating {pixels} pixels on {workers} workers"), limits::product(&[pixels, 8 + 40 * workers]))?;
+    limits::real("--noise-hz", a.noise_hz, 0.0, 1e6, "shot-noise events per pixel per second")?;
+    let noise_events = (pixels as f64 * a.noise_hz * a.duration_ms / 1e3).min(u64::MAX as f64) as u64;
+    limits::memory("--noise-hz", &format!("about {noise_events} noise events per recording on {workers} workers"), limits::product(&[noise_events, 32, workers]))
+}
+
+/// Where a dataset may go: a new or empty folder, or with `--force` a folder holding a dataset
+/// `simulate` wrote (its `simulate.json`), never some other folder's files.
+fn check_dataset_target(out: &Path, force: bool) -> anyhow::Result<()> {
+    if out.file_name().is_none() {
+        bail!("--out {}: name the dataset folder (e.g. --out data/sim)", out.display());
+    }
+    let Ok(meta) = std::fs::symlink_metadata(out) else { return Ok(()) };
+    if !meta.is_dir() {
+        bail!("--out {}: exists and is not a folder; a dataset needs a folder (a single recording needs --class)", out.display());
+    }
+    let entries = std::fs::read_dir(out).with_context(|| format!("{}: cannot list", out.display()))?.count();
+    if entries == 0 {
+        return Ok(());
+    }
+    if !force {
+        return Err(OutputError::Exists { path: out.to_path_buf(), what: format!("{entries} entries (a dataset?); new files would mix with them") }.into());
+    }
+    if !out.join("simulate.json").is_file() {
+        bail!(
+            "{}: is not a dataset written by simulate (no simulate.json), so --force does not replace it; choose another folder or empty it yourself",
+            out.display()
+        );
+    }
+    Ok(())
 }
 
 /// `DIR/simulate.json`: everything needed to regenerate the dataset, and its class list.

@@ -18,8 +18,10 @@ use spikestream::model::meta::Decode;
 use spikestream::stream::source::{Backoff, OpenOptions, Speed, open};
 use spikestream::stream::{Output, Overload, SourceSpec, StreamConfig, StreamPrediction, Summary};
 
-use super::InputArgs;
+use spikestream::output::{refuse_existing, refuse_same_file};
+
 use super::model_args::ModelArgs;
+use super::{InputArgs, limits};
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum OverloadArg {
@@ -74,6 +76,9 @@ pub struct StreamArgs {
     /// Save every incoming event to this AEDAT4 file (before any frame is dropped).
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Replace an existing --record file.
+    #[arg(long, requires = "record")]
+    pub force: bool,
     /// JSON lines: t_start, t_end, class, index, score, latency_ms; a last line holds the summary.
     #[arg(long)]
     pub json: bool,
@@ -92,6 +97,13 @@ fn parse_speed(s: &str) -> Result<Speed, String> {
 }
 
 pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
+    check_numbers(&args)?;
+    if let Some(record) = &args.record {
+        if let SourceSpec::Replay(input) = &args.source {
+            refuse_same_file(&[input], record)?;
+        }
+        refuse_existing(record, args.force, "data")?;
+    }
     let model = args.model.load()?;
     let meta = &model.meta;
     let framing = Framing::from_json(meta.framing.as_ref(), meta.timesteps).context("model framing")?;
@@ -110,6 +122,9 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
     if hop == 0 {
         bail!("--hop must be at least 1");
     }
+    let [c, h, w] = meta.input;
+    let queued = limits::product(&[args.queue as u64 + 2, c as u64, h as u64, w as u64, 4]);
+    limits::memory("--queue", &format!("{} queued frames of {c}x{h}x{w}", args.queue), queued)?;
     let decode = match args.decode {
         Some(StreamDecode::Mean) => Decode::Mean,
         Some(StreamDecode::Last) => Decode::Last,
@@ -141,16 +156,9 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
     let backend = args.model.open_backend(&model.graph, config.lanes(), true)?;
 
     let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        // A second Ctrl-C while the pipeline winds down exits at once.
-        ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        })
-        .context("cannot install the Ctrl-C handler")?;
-    }
+    // SIGINT, SIGTERM or SIGHUP ends the stream cleanly (the recording finished and renamed into
+    // place); a second one while the pipeline winds down exits at once.
+    spikestream::output::signals::stop_gracefully(Arc::clone(&stop));
     let classes = meta.classes.clone();
     let json = args.json;
     let mut stdout_gone = false;
@@ -175,6 +183,27 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
     print_summary(&summary, json && !stdout_gone);
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Numbers that would overflow a `Duration` or allocate without bound, refused naming the flag.
+fn check_numbers(a: &StreamArgs) -> anyhow::Result<()> {
+    if let Speed::Factor(speed) = a.speed {
+        limits::real("--speed", speed, 1e-3, 1e6, "event time per wall time; 1 = real time, or max")?;
+    }
+    limits::count("--queue", a.queue as u64, 1, 4096, "frames held between framer and engine")?;
+    limits::real("--stats-every", a.stats_every, 0.1, 86_400.0, "seconds between reports")?;
+    limits::count("--idle-ms", a.idle_ms, 1, 3_600_000, "ms of quiet before frames advance by wall time")?;
+    limits::count("--reconnect-max-ms", a.reconnect_max_ms, 100, 3_600_000, "longest wait between reconnection attempts")?;
+    if let Some(us) = a.frame_us {
+        limits::count("--frame-us", us, 1, 3_600_000_000, "µs of event time per frame")?;
+    }
+    if let Some(n) = a.frame_events {
+        limits::count("--frame-events", n as u64, 1, 1_000_000_000, "events per frame")?;
+    }
+    if let Some(k) = a.hop {
+        limits::count("--hop", k as u64, 1, 1_000_000, "frames between predictions")?;
+    }
+    Ok(())
 }
 
 fn print_prediction(p: &StreamPrediction, classes: &[String], json: bool) -> std::io::Result<()> {

@@ -177,11 +177,15 @@ impl Trace {
         json!({"traceEvents": self.events, "displayTimeUnit": "ms"})
     }
 
+    /// Writes the trace through a temporary renamed into place (an old trace stays whole on error).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let out = crate::output::AtomicOutput::create(path).map_err(std::io::Error::other)?;
+        let mut f = std::io::BufWriter::new(out.file());
         serde_json::to_writer(&mut f, &self.to_json())?;
         f.write_all(b"\n")?;
-        f.flush()
+        f.flush()?;
+        drop(f);
+        out.commit().map_err(std::io::Error::other)
     }
 }
 

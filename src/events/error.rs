@@ -44,7 +44,7 @@ impl DecodeError {
 pub enum ReadError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{path}: is a directory, not a recording; name a file (classify also takes folders)")]
+    #[error("{path}: is a folder, not a recording; name a file (classify also takes folders)")]
     IsDirectory { path: PathBuf },
     #[error(
         "{path}: unknown event format ({reason}); supported are AEDAT 2.0/3.1/4.0, Prophesee EVT2/EVT3/DAT and N-MNIST/N-Caltech101 .bin; name one with --format"

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::decoder::{DecoderOptions, Format, new_decoder};
 use super::detect::detect;
 use super::error::{DecodeError, ReadError};
+use super::input::{InputKind, open_input};
 use super::{Event, Resolution, Trigger};
 
 /// A decoded recording.
@@ -61,8 +62,14 @@ pub fn read_bytes(bytes: &[u8], name: &Path, options: ReadOptions) -> Result<Rec
     }
 }
 
-/// Decodes a file, memory-mapped.
+/// Decodes a file, memory-mapped; a pipe (`<(cat file)`) is read whole instead.
 pub fn read_file(path: &Path, options: ReadOptions) -> Result<Recording, ReadError> {
+    if let Ok(InputKind::Stream(_)) = InputKind::of(path) {
+        let io = |source| ReadError::Io { path: PathBuf::from(path), source };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut open_input(path).map_err(io)?, &mut bytes).map_err(io)?;
+        return read_bytes(&bytes, path, options);
+    }
     // `populate` maps every page in one call (MAP_POPULATE) instead of taking a page fault per
     // 4 KiB while decoding: reading a 80 MB file faulted 20,000 times.
     match map_file(path, true)? {
@@ -85,9 +92,15 @@ pub(crate) fn format_of(bytes: &[u8], name: &Path, options: ReadOptions) -> Resu
 /// would read a file larger than memory in full before the first event).
 pub(crate) fn map_file(path: &Path, populate: bool) -> Result<Option<memmap2::Mmap>, ReadError> {
     let io = |source| ReadError::Io { path: PathBuf::from(path), source };
-    // Mapping a directory fails with ENODEV ("No such device"), which says nothing useful.
-    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
-        return Err(ReadError::IsDirectory { path: path.to_path_buf() });
+    // Never `open()` a pipe here: without a writer it blocks for good, and it cannot be mapped.
+    // A folder would fail with ENODEV ("No such device"), which says nothing useful.
+    match InputKind::of(path).map_err(io)? {
+        InputKind::File => {}
+        InputKind::Folder => return Err(ReadError::IsDirectory { path: path.to_path_buf() }),
+        InputKind::Stream(what) => {
+            let reason = format!("is {what}, not a regular file; this command maps its input into memory: save the data to a file first");
+            return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidInput, reason)));
+        }
     }
     let file = std::fs::File::open(path).map_err(io)?;
     if file.metadata().map_err(io)?.len() == 0 {

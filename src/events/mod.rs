@@ -15,6 +15,7 @@ pub mod decoder;
 pub mod detect;
 pub mod error;
 pub mod file;
+pub mod input;
 mod header;
 mod records;
 pub mod prophesee;

@@ -1,5 +1,5 @@
-//! Streaming a recording from a file in batches: [`EventReader`] memory-maps the file, feeds it
-//! to the format's sans-IO decoder one chunk at a time and hands the events out through a
+//! Streaming a recording from a file in batches: [`EventReader`] memory-maps the file (reads a
+//! pipe as it comes), feeds it to the format's sans-IO decoder one chunk at a time and hands the events out through a
 //! vector the caller reuses, so memory stays bounded by the chunk size (plus the decoder's own
 //! state) whatever the size of the file, as dv-processing's `getNextEventBatch` and
 //! expelliarmus's chunked reads do.
@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use super::decoder::{Decoder, Format, new_decoder};
 use super::error::{DecodeError, ReadError};
+use super::detect::DETECT_BYTES;
 use super::file::{ReadOptions, Recording, format_of, map_file};
+use super::input::{InputKind, PipeInput};
 use super::{Event, Resolution, Trigger};
 
 /// Bytes fed to the decoder per step unless [`EventReader::with_chunk_bytes`] says otherwise.
@@ -42,8 +44,10 @@ const RELEASE_BYTES: usize = 8 << 20;
 /// ```
 pub struct EventReader {
     path: PathBuf,
-    /// `None` for an empty file, which cannot be mapped.
+    /// `None` for an empty file, which cannot be mapped, and for a pipe.
     map: Option<memmap2::Mmap>,
+    /// A pipe (`<(cat file)`, a FIFO), read as it comes instead of mapped.
+    pipe: Option<PipeInput>,
     decoder: Box<dyn Decoder>,
     format: Format,
     chunk: usize,
@@ -68,6 +72,11 @@ impl EventReader {
     /// content as [`super::read_file`] does). Errors: [`ReadError::Io`] and
     /// [`ReadError::UnknownFormat`], naming the file.
     pub fn open(path: &Path, options: ReadOptions) -> Result<Self, ReadError> {
+        if let Ok(InputKind::Stream(_)) = InputKind::of(path) {
+            let pipe = PipeInput::open(path, DETECT_BYTES).map_err(|source| ReadError::Io { path: path.to_path_buf(), source })?;
+            let format = format_of(pipe.head(), path, options)?;
+            return Ok(Self::new(path, None, Some(pipe), format, options));
+        }
         // Not populated: a file larger than memory would be read in full before the first batch.
         let map = map_file(path, false)?;
         #[cfg(unix)]
@@ -76,9 +85,14 @@ impl EventReader {
             let _ = map.advise(memmap2::Advice::Sequential);
         }
         let format = format_of(map.as_deref().unwrap_or(&[]), path, options)?;
-        Ok(Self {
+        Ok(Self::new(path, map, None, format, options))
+    }
+
+    fn new(path: &Path, map: Option<memmap2::Mmap>, pipe: Option<PipeInput>, format: Format, options: ReadOptions) -> Self {
+        Self {
             path: path.to_path_buf(),
             map,
+            pipe,
             decoder: new_decoder(format, options.decoder),
             format,
             chunk: DEFAULT_CHUNK_BYTES,
@@ -91,7 +105,7 @@ impl EventReader {
             trigger_count: 0,
             error: None,
             done: false,
-        })
+        }
     }
 
     /// Feeds the decoder `bytes` at a time (at least 1).
@@ -113,7 +127,22 @@ impl EventReader {
         }
         while !self.done && out.is_empty() && self.triggers.is_empty() {
             let bytes = self.map.as_deref().unwrap_or(&[]);
-            let result = if self.offset < bytes.len() {
+            let result = if let Some(pipe) = self.pipe.as_mut() {
+                match pipe.next_chunk(self.chunk) {
+                    Ok(Some(chunk)) => {
+                        self.offset += chunk.len();
+                        self.decoder.feed(chunk, out)
+                    }
+                    Ok(None) => {
+                        self.done = true;
+                        self.decoder.finish(out)
+                    }
+                    Err(source) => {
+                        self.done = true;
+                        return Err(ReadError::Io { path: self.path.clone(), source });
+                    }
+                }
+            } else if self.offset < bytes.len() {
                 let end = bytes.len().min(self.offset.saturating_add(self.chunk));
                 match self.decoder.feed_some(&bytes[self.offset..end], out, BATCH_EVENTS) {
                     Ok(used) => {
@@ -189,9 +218,9 @@ impl EventReader {
         self.offset as u64
     }
 
-    /// The size of the file in bytes.
+    /// The size of the file in bytes (of a pipe: the bytes read so far).
     pub fn file_len(&self) -> u64 {
-        self.map.as_ref().map_or(0, |m| m.len() as u64)
+        self.map.as_ref().map_or(self.offset as u64, |m| m.len() as u64)
     }
 
     fn decode_error(&self, source: DecodeError) -> ReadError {

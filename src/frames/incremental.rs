@@ -93,6 +93,11 @@ impl StreamFramer {
         Ok(closed)
     }
 
+    /// Events in the frame still open.
+    pub fn open_events(&self) -> usize {
+        self.in_frame
+    }
+
     /// Closes the time windows that end at or before `t` even without new events.
     pub fn advance_to(&mut self, t: u64) -> Vec<ClosedFrame> {
         let mut closed = Vec::new();

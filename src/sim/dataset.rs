@@ -6,7 +6,7 @@
 //! one file can be regenerated alone. Printing and progress bars belong to the caller.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -79,16 +79,22 @@ pub fn plan(classes: &[Class], per_class: usize, train_fraction: Option<f64>, se
     items
 }
 
-/// Writes `events` as an AEDAT4 file.
+/// Writes `events` as an AEDAT4 file (of a dataset folder being filled; a file standing alone
+/// goes through [`crate::output::AtomicOutput`] and [`encode_aedat4`]).
 pub fn write_aedat4(path: &Path, events: &[Event], resolution: Resolution, compression: Compression) -> Result<(), SimError> {
     let io = |source| SimError::Io { path: path.to_path_buf(), source };
     let file = File::create(path).map_err(io)?;
+    encode_aedat4(BufWriter::new(file), events, resolution, compression).map(drop).map_err(io)
+}
+
+/// Writes `events` as AEDAT4 to `out`, the simulator's way (source `spikestream-sim`).
+pub fn encode_aedat4<W: Write + Seek>(out: W, events: &[Event], resolution: Resolution, compression: Compression) -> std::io::Result<W> {
     let mut options = WriterOptions::new(resolution);
     options.compression = compression;
     options.source = "spikestream-sim".into();
-    let mut writer = Aedat4Writer::new(BufWriter::new(file), options).map_err(io)?;
-    writer.write_events(events).map_err(io)?;
-    writer.finish().map(drop).map_err(io)
+    let mut writer = Aedat4Writer::new(out, options)?;
+    writer.write_events(events)?;
+    writer.finish()
 }
 
 /// What was written for one item.

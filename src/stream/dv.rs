@@ -1,7 +1,8 @@
 //! `tcp://HOST:PORT`, `unix:///PATH`: the DV network stream through [`DvClient`], with
 //! reconnection. A connection lost mid-packet keeps every event of the packets that arrived
 //! whole; with a [`Backoff`] the source reconnects (waiting from `first`, doubling up to `max`)
-//! and the stream goes on with a fresh decoder, else it ends.
+//! and the stream goes on with a fresh decoder, else the stream fails with the decode error
+//! (a clean close at a packet boundary just ends it).
 
 use std::time::{Duration, Instant};
 
@@ -30,18 +31,18 @@ impl DvSource {
     }
 
     /// Drops the connection; with reconnection, schedules the next attempt.
-    fn lose(&mut self, reason: String) -> Status {
+    fn lose(&mut self, reason: String, error: bool) -> Status {
         self.client = None;
         match self.reconnect {
             Some(backoff) => {
                 let wait = self.delay;
                 self.next_try = Instant::now() + wait;
                 self.delay = (self.delay * 2).min(backoff.max);
-                Status::Lost { reason: format!("{reason}; reconnecting in {} ms", wait.as_millis()), retrying: true }
+                Status::Lost { reason: format!("{reason}; reconnecting in {} ms", wait.as_millis()), retrying: true, error }
             }
             None => {
                 self.ended = true;
-                Status::Lost { reason, retrying: false }
+                Status::Lost { reason, retrying: false, error }
             }
         }
     }
@@ -69,24 +70,31 @@ impl Source for DvSource {
                 }
                 // Without --reconnect a server that is not there is an error, not an empty stream.
                 Err(e) if self.reconnect.is_none() => return Err(e.into()),
-                Err(e) => return Ok(self.lose(format!("cannot connect: {e}"))),
+                Err(e) => return Ok(self.lose(format!("cannot connect: {e}"), false)),
             }
         }
         let client = self.client.as_mut().expect("connected above");
-        match client.poll(out) {
-            Ok(Poll::Data { .. }) => {
-                if let Some(now) = client.resolution() {
-                    match self.resolution {
-                        None => self.resolution = Some(now),
-                        Some(before) if before != now => return Err(StreamError::SensorChanged { before, after: now }),
-                        Some(_) => {}
-                    }
-                }
-                Ok(Status::Data)
+        let polled = client.poll(out);
+        // The header may have arrived in the same read as a corrupt packet: keep its sensor.
+        if let Some(now) = client.resolution() {
+            match self.resolution {
+                None => self.resolution = Some(now),
+                Some(before) if before != now => return Err(StreamError::SensorChanged { before, after: now }),
+                Some(_) => {}
             }
+        }
+        match polled {
+            Ok(Poll::Data { .. }) => Ok(Status::Data),
             Ok(Poll::Idle) => Ok(Status::Idle),
-            Ok(Poll::Closed) => Ok(self.lose(format!("{} closed the connection", self.address))),
-            Err(e) => Ok(self.lose(format!("connection lost: {e}"))),
+            Ok(Poll::Closed) => Ok(self.lose(format!("{} closed the connection", self.address), false)),
+            // Without --reconnect a corrupt stream or a cut mid-packet is the stream's error
+            // (the events of the packets that arrived whole were appended).
+            Err(e) if self.reconnect.is_none() => {
+                self.client = None;
+                self.ended = true;
+                Err(e.into())
+            }
+            Err(e) => Ok(self.lose(format!("connection lost: {e}"), true)),
         }
     }
 

@@ -2,16 +2,18 @@
 //! policy. Frames close on event time or count ([`StreamFramer`]); with no event for `idle`, the
 //! event clock advances by the wall time since the last event times the source's clock rate, so
 //! a quiet scene still closes (empty) time frames. Events outside the sensor are skipped and
-//! counted, not fatal: one bad event must not end a live stream.
+//! counted, not fatal: one bad event must not end a live stream. A jump of event time beyond
+//! the configured bound (a clock glitch or reset) restarts the framing from the event after it
+//! and tells the engine to reset its lanes ([`super::resync`]).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::StreamError;
-use super::pipeline::{Shared, StreamConfig};
+use super::pipeline::{Output, Shared, StreamConfig};
 use super::queue::PolicySender;
 use super::stats::Counters;
 use crate::events::{Event, Resolution};
@@ -36,10 +38,20 @@ pub(super) struct FrameMsg {
     pub(super) arrival: Instant,
     /// When the framer closed the frame.
     pub(super) closed: Instant,
+    /// Resynchronisations before this frame ([`super::resync`]): when it changes, the engine
+    /// resets its lanes. (A count rather than a message, so a dropped frame cannot lose it.)
+    pub(super) epoch: u64,
 }
 
 /// Returns the number of events in the frame still open at the end.
-pub(super) fn framer_loop(rx: Receiver<SourceMsg>, tx: PolicySender<FrameMsg>, config: StreamConfig, clock_rate: Option<f64>, shared: Arc<Shared>) -> Result<u64, StreamError> {
+pub(super) fn framer_loop(
+    rx: Receiver<SourceMsg>,
+    tx: PolicySender<FrameMsg>,
+    config: StreamConfig,
+    clock_rate: Option<f64>,
+    out: Sender<Output>,
+    shared: Arc<Shared>,
+) -> Result<u64, StreamError> {
     let c = &shared.counters;
     let mut framer: Option<(StreamFramer, Resolution)> = None;
     // (first event time, arrival) of recent batches, to find when a frame's last event arrived.
@@ -47,6 +59,7 @@ pub(super) fn framer_loop(rx: Receiver<SourceMsg>, tx: PolicySender<FrameMsg>, c
     let mut last_event: Option<(u64, Instant)> = None;
     let (mut pushed, mut framed) = (0u64, 0u64);
     let mut kept = Vec::new();
+    let mut epoch = 0u64;
     loop {
         if shared.stopped() {
             break;
@@ -74,27 +87,50 @@ pub(super) fn framer_loop(rx: Receiver<SourceMsg>, tx: PolicySender<FrameMsg>, c
                     Counters::add(&c.out_of_sensor, (events.len() - kept.len()) as u64);
                     std::mem::take(&mut kept)
                 };
-                let (Some(first), Some(last)) = (events.first(), events.last()) else { continue };
-                arrivals.push_back((first.t, arrival));
-                last_event = Some((last.t, arrival));
+                let Some(last) = events.last() else { continue };
                 pushed += events.len() as u64;
-                f.push(&events)?
+                let mut closed = Vec::new();
+                let mut rest = &events[..];
+                // The time the stream had reached; none right after a resync.
+                let mut clock = last_event.map(|(t, _)| t);
+                while let Some(i) = config.jumps.first_jump(clock, rest) {
+                    closed.extend(f.push(&rest[..i])?.into_iter().map(|fr| (fr, epoch)));
+                    let from = if i > 0 { rest[i - 1].t } else { clock.unwrap_or(0) };
+                    framed += f.open_events() as u64;
+                    *f = StreamFramer::new(config.close, *res, config.polarity);
+                    arrivals.clear();
+                    epoch += 1;
+                    Counters::add(&c.time_jumps, 1);
+                    let _ = out.send(Output::Notice(format!(
+                        "event time jumped from {from} to {} µs (a clock glitch or reset): frames restart from there and the lanes reset",
+                        rest[i].t
+                    )));
+                    rest = &rest[i..];
+                    clock = None;
+                }
+                arrivals.push_back((rest[0].t, arrival));
+                last_event = Some((last.t, arrival));
+                closed.extend(f.push(rest)?.into_iter().map(|fr| (fr, epoch)));
+                closed
             }
             Err(RecvTimeoutError::Timeout) => match (clock_rate, last_event, framer.as_mut()) {
                 (Some(rate), Some((t, wall)), Some((f, _))) => {
-                    let elapsed = wall.elapsed();
-                    f.advance_to(t.saturating_add((elapsed.as_secs_f64() * 1e6 * rate) as u64))
+                    // A fast replay's silence advances at most a jump's worth (or the wall time), not
+                    // millions of frames at once; a live source (rate 1) advances by the wall time.
+                    let wall_us = wall.elapsed().as_secs_f64() * 1e6;
+                    let by = (wall_us * rate).min(wall_us.max(config.jumps.forward_us as f64)) as u64;
+                    f.advance_to(t.saturating_add(by)).into_iter().map(|fr| (fr, epoch)).collect()
                 }
                 _ => continue,
             },
             Err(RecvTimeoutError::Disconnected) => break,
         };
         let now = Instant::now();
-        for frame in closed {
+        for (frame, epoch) in closed {
             framed += frame.events as u64;
             let arrival = if frame.events == 0 { now } else { last_arrival(&mut arrivals, frame.t_end).unwrap_or(now) };
             let sensor = framer.as_ref().map(|(_, r)| *r).expect("frames come from a started framer");
-            let msg = to_message(frame, sensor, &config, arrival, now)?;
+            let msg = to_message(frame, sensor, &config, arrival, now, epoch)?;
             Counters::add(&c.frames, 1);
             if tx.send(msg).is_err() {
                 // The engine is gone (stop or error).
@@ -114,7 +150,7 @@ fn last_arrival(arrivals: &mut VecDeque<(u64, Instant)>, t_end: u64) -> Option<I
     arrivals.front().filter(|(t, _)| *t < t_end).map(|&(_, a)| a)
 }
 
-fn to_message(frame: ClosedFrame, sensor: Resolution, config: &StreamConfig, arrival: Instant, closed: Instant) -> Result<FrameMsg, FrameError> {
+fn to_message(frame: ClosedFrame, sensor: Resolution, config: &StreamConfig, arrival: Instant, closed: Instant, epoch: u64) -> Result<FrameMsg, FrameError> {
     let (sh, sw) = (usize::from(sensor.height), usize::from(sensor.width));
     let data = match config.resize {
         Some((h, w)) if (h, w) != (sh, sw) => {
@@ -123,5 +159,5 @@ fn to_message(frame: ClosedFrame, sensor: Resolution, config: &StreamConfig, arr
         }
         _ => frame.data,
     };
-    Ok(FrameMsg { t_start: frame.t_start, t_end: frame.t_end, data, arrival, closed })
+    Ok(FrameMsg { t_start: frame.t_start, t_end: frame.t_end, data, arrival, closed, epoch })
 }

@@ -41,6 +41,10 @@ pub struct Lanes {
     sums: Vec<Vec<f32>>,
     /// Frames pushed so far.
     frames: u64,
+    /// The frame count at the last [`Lanes::resync`]: windows are counted from it.
+    base: u64,
+    /// Windows numbered before the last resync.
+    window_base: u64,
 }
 
 /// L = ⌈T/K⌉.
@@ -70,6 +74,8 @@ impl Lanes {
             steps: vec![0; b],
             sums: vec![vec![0.0; classes]; lanes],
             frames: 0,
+            base: 0,
+            window_base: 0,
         })
     }
 
@@ -85,8 +91,21 @@ impl Lanes {
         &*self.backend
     }
 
-    /// Lane `i`'s position in its cycle of L·K frames at frame `n`, or `None` before its first
-    /// window starts.
+    /// Starts over after a clock glitch (see [`super::resync`]): the open windows are
+    /// abandoned, every lane goes back to its IMP, and the next frame starts window 0 of a new
+    /// cycle (window indices go on increasing).
+    pub fn resync(&mut self) {
+        let since = self.frames - self.base;
+        self.window_base += since.div_ceil(self.hop as u64);
+        self.base = self.frames;
+        self.backend.reset_all();
+        for s in &mut self.sums {
+            s.fill(0.0);
+        }
+    }
+
+    /// Lane `i`'s position in its cycle of L·K frames at frame `n` (counted from the last
+    /// resync), or `None` before its first window starts.
     fn phase(&self, lane: usize, n: u64) -> Option<u64> {
         let start = (lane * self.hop) as u64;
         (n >= start).then(|| (n - start) % (self.lanes * self.hop) as u64)
@@ -98,7 +117,7 @@ impl Lanes {
         if frame.len() != self.frame_len {
             return Err(EngineError::InputSize { what: "one stream frame".into(), expected: self.frame_len, got: frame.len() });
         }
-        let n = self.frames;
+        let n = self.frames - self.base;
         let t = self.timesteps as u64;
         let mut starting = Vec::new();
         let mut finishing = Vec::new();
@@ -160,7 +179,7 @@ impl Lanes {
                 };
                 let class = argmax(&scores);
                 let score = softmax_at(&scores, class);
-                let window = (n + 1 - t) / self.hop as u64;
+                let window = self.window_base + (n + 1 - t) / self.hop as u64;
                 out.push(LanePrediction { window, lane, scores, class, score });
             }
         }

@@ -16,6 +16,9 @@ pub mod stats;
 
 mod dv;
 mod framer;
+mod record;
+mod source_thread;
+pub mod resync;
 mod replay;
 mod stdin;
 #[cfg(feature = "camera")]
@@ -62,4 +65,8 @@ pub enum StreamError {
     Panic(String),
     #[error("{0}")]
     Camera(String),
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
+    #[error("{0}; the connection did not recover before the stream ended")]
+    Lost(String),
 }

@@ -2,7 +2,8 @@
 //! bounded `crossbeam-channel` queues, plus a recorder thread for `--record`.
 //!
 //! - The **source** thread polls the [`Source`], hands every batch to the recorder first (so a
-//!   recording holds every event received, whatever is dropped later), then to the framer.
+//!   recording holds every event received, whatever is dropped later, see [`super::record`]),
+//!   then to the framer.
 //! - The **framer** bins events into frames that close on event time or count
 //!   ([`StreamFramer`]); when no event comes for `idle`, it advances the event clock by the wall
 //!   time elapsed since the last event (times the source's clock rate), so a quiet scene still
@@ -15,25 +16,26 @@
 //! pipeline, so every frame is processed; the stop flag (Ctrl-C) ends every stage at once,
 //! leaving queued frames unprocessed (counted) but the recording complete.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, unbounded};
+use crossbeam_channel::{RecvTimeoutError, Sender, bounded, unbounded};
 
 use super::StreamError;
 use super::lanes::{Lanes, lane_count};
 use super::framer::{FrameMsg, SourceMsg, framer_loop};
+use super::record::recorder;
+use super::source_thread::source_loop;
+use super::resync::JumpBound;
 use super::queue::{Overload, PolicyReceiver, queue};
-use super::source::{Source, Status};
+use super::source::Source;
 use super::stats::{Counters, Ending, Latencies, Snapshot, Summary};
 use crate::engine::Backend;
-use crate::events::aedat4::{Aedat4Writer, WriterOptions};
-use crate::events::{Event, Resolution};
+use crate::events::Resolution;
+use crate::output::AtomicOutput;
 use crate::frames::bin::Polarity;
 use crate::frames::incremental::Close;
 use crate::model::meta::Decode;
@@ -68,6 +70,8 @@ pub struct StreamConfig {
     pub stats_every: Option<Duration>,
     /// How long one source poll may wait (bounds the reaction to the stop flag).
     pub poll: Duration,
+    /// Event-time jumps beyond this are clock glitches: the stream resynchronises.
+    pub jumps: JumpBound,
 }
 
 impl StreamConfig {
@@ -90,6 +94,7 @@ impl StreamConfig {
             record: None,
             stats_every: None,
             poll: Duration::from_millis(20),
+            jumps: JumpBound::default(),
         }
     }
 
@@ -126,11 +131,6 @@ pub enum Output {
     Notice(String),
 }
 
-enum RecordMsg {
-    Start(Resolution),
-    Events(Vec<Event>),
-}
-
 pub(super) struct Shared {
     pub(super) counters: Counters,
     /// (since the last stats report, whole run)
@@ -142,14 +142,12 @@ impl Shared {
     pub(super) fn stopped(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
     }
+
+    pub(super) fn stop_all(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
 
-struct SourceReport {
-    ending: Ending,
-    describe: String,
-    resolution: Option<Resolution>,
-    event_time: Option<(u64, u64)>,
-}
 
 /// Runs the stream until the source ends, the stop flag is set, or an error; calls `output`
 /// on this thread for every prediction, stats report and notice. The summary comes back also
@@ -165,19 +163,25 @@ pub fn run(source: Box<dyn Source>, backend: Box<dyn Backend>, config: StreamCon
         Ok(l) => l,
         Err(e) => return (empty_summary(&describe, &config, started), Err(e.into())),
     };
-    // The recording file is created up front, so a bad path fails before anything streams.
+    // The recording's temporary is created up front, so a bad path fails before anything
+    // streams; OUT itself is only replaced when the stream ends with events recorded.
     let record = match &config.record {
-        Some(path) => match File::create(path) {
-            Ok(f) => Some((path.clone(), f)),
-            Err(source) => return (empty_summary(&describe, &config, started), Err(StreamError::Record { path: path.clone(), source })),
+        Some(path) => match AtomicOutput::create(path) {
+            Ok(o) => Some(o),
+            Err(e) => return (empty_summary(&describe, &config, started), Err(e.into())),
         },
         None => None,
     };
     let (record_tx, record_thread) = match record {
-        Some((path, file)) => {
+        Some(output) => {
+            let _ = out_tx.send(Output::Notice(format!(
+                "recording to {} (written as {} until the stream ends)",
+                output.target().display(),
+                output.temp_path().display()
+            )));
             let (tx, rx) = unbounded();
             let s = Arc::clone(&shared);
-            (Some(tx), Some(spawn("recorder", move || recorder(path, file, rx, s))))
+            (Some(tx), Some(spawn("recorder", move || recorder(output, rx, s))))
         }
         None => (None, None),
     };
@@ -191,8 +195,8 @@ pub fn run(source: Box<dyn Source>, backend: Box<dyn Backend>, config: StreamCon
         spawn("source", move || source_loop(source, cfg, events_tx, record_tx, out, s))
     };
     let framer_thread = {
-        let (s, cfg) = (Arc::clone(&shared), config.clone());
-        spawn("framer", move || framer_loop(events_rx, frames_tx, cfg, clock_rate, s))
+        let (s, cfg, out) = (Arc::clone(&shared), config.clone(), out_tx.clone());
+        spawn("framer", move || framer_loop(events_rx, frames_tx, cfg, clock_rate, out, s))
     };
     let engine_thread = {
         let (s, cfg, out) = (Arc::clone(&shared), config.clone(), out_tx);
@@ -263,6 +267,7 @@ pub fn run(source: Box<dyn Source>, backend: Box<dyn Backend>, config: StreamCon
         lanes: lanes_n,
         hop: config.hop,
         reconnects: Counters::get(&counters.reconnects),
+        time_jumps: Counters::get(&counters.time_jumps),
         step: total.step.percentiles(),
         processing: total.processing.percentiles(),
         end_to_end: total.end_to_end.percentiles(),
@@ -289,6 +294,7 @@ fn empty_summary(describe: &str, config: &StreamConfig, started: Instant) -> Sum
         lanes: config.lanes(),
         hop: config.hop,
         reconnects: 0,
+        time_jumps: 0,
         step: Default::default(),
         processing: Default::default(),
         end_to_end: Default::default(),
@@ -323,6 +329,7 @@ fn snapshot(shared: &Shared, dropped: &AtomicU64, started: Instant, last: &mut (
         frames: now[1],
         predictions: now[2],
         frames_dropped: dropped,
+        time_jumps: Counters::get(&c.time_jumps),
         queue_events: Counters::get(&c.batches).saturating_sub(Counters::get(&c.batches_framed)) as usize,
         queue_frames: now[1].saturating_sub(Counters::get(&c.frames_stepped) + dropped) as usize,
         step: window.step.percentiles(),
@@ -333,114 +340,13 @@ fn snapshot(shared: &Shared, dropped: &AtomicU64, started: Instant, last: &mut (
     snapshot
 }
 
-fn source_loop(
-    mut source: Box<dyn Source>,
-    config: StreamConfig,
-    events_tx: Sender<SourceMsg>,
-    record_tx: Option<Sender<RecordMsg>>,
-    out: Sender<Output>,
-    shared: Arc<Shared>,
-) -> Result<SourceReport, StreamError> {
-    let mut started: Option<Resolution> = None;
-    let mut event_time: Option<(u64, u64)> = None;
-    let mut ending = Ending::SourceEnded;
-    let c = &shared.counters;
-    let result = loop {
-        if shared.stopped() {
-            ending = Ending::Stopped;
-            break Ok(());
-        }
-        let mut batch = Vec::new();
-        let status = source.poll(&mut batch, config.poll);
-        let arrival = Instant::now();
-        if started.is_none() {
-            let fallback = if batch.is_empty() { None } else { config.fallback_sensor };
-            if let Some(res) = config.sensor.or(source.resolution()).or(fallback) {
-                started = Some(res);
-                if let Some(r) = &record_tx {
-                    let _ = r.send(RecordMsg::Start(res));
-                }
-                if events_tx.send(SourceMsg::Start(res)).is_err() {
-                    break Ok(());
-                }
-            } else if !batch.is_empty() {
-                break Err(StreamError::NoSensor);
-            }
-        }
-        if let (Some(first), Some(last)) = (batch.first(), batch.last()) {
-            event_time = Some(event_time.map_or((first.t, last.t), |(a, _)| (a, last.t)));
-            Counters::add(&c.events, batch.len() as u64);
-            // The recording comes first: whatever happens downstream, it holds every event.
-            if let Some(r) = &record_tx {
-                let _ = r.send(RecordMsg::Events(batch.clone()));
-            }
-            Counters::add(&c.batches, 1);
-            if events_tx.send(SourceMsg::Events(batch, arrival)).is_err() {
-                // The framer is gone (stop or error): nothing more to do here.
-                break Ok(());
-            }
-        }
-        match status {
-            Ok(Status::Data | Status::Idle) => {}
-            Ok(Status::Connected { message, again }) => {
-                if again {
-                    Counters::add(&c.reconnects, 1);
-                }
-                let _ = out.send(Output::Notice(message));
-            }
-            Ok(Status::Lost { reason, retrying }) => {
-                let _ = out.send(Output::Notice(reason));
-                if !retrying {
-                    break Ok(());
-                }
-            }
-            Ok(Status::Ended) => break Ok(()),
-            Err(e) => break Err(e),
-        }
-    };
-    let resolution = started.or(source.resolution());
-    result.map(|()| SourceReport { ending, describe: source.describe(), resolution, event_time })
-}
-
-fn recorder(path: PathBuf, file: File, rx: Receiver<RecordMsg>, shared: Arc<Shared>) -> Result<u64, StreamError> {
-    let fail = |source| StreamError::Record { path: path.clone(), source };
-    let mut file = Some(file);
-    let mut writer: Option<Aedat4Writer<BufWriter<File>>> = None;
-    let result = (|| {
-        for msg in rx.iter() {
-            match msg {
-                RecordMsg::Start(res) => {
-                    if let Some(f) = file.take() {
-                        let options = WriterOptions { source: "spikestream stream".into(), ..WriterOptions::new(res) };
-                        writer = Some(Aedat4Writer::new(BufWriter::with_capacity(1 << 20, f), options).map_err(fail)?);
-                    }
-                }
-                RecordMsg::Events(events) => {
-                    if let Some(w) = writer.as_mut() {
-                        w.write_events(&events).map_err(fail)?;
-                        Counters::add(&shared.counters.recorded, events.len() as u64);
-                    }
-                }
-            }
-        }
-        if let Some(w) = writer.take() {
-            w.finish().map_err(fail)?;
-        }
-        Ok(Counters::get(&shared.counters.recorded))
-    })();
-    if result.is_err() {
-        // Losing the recording the user asked for ends the stream.
-        shared.stop.store(true, Ordering::Relaxed);
-    }
-    result
-}
-
 /// Returns the number of frames left unprocessed (queued at a stop).
 fn engine_loop(mut lanes: Lanes, rx: PolicyReceiver<FrameMsg>, config: StreamConfig, out: Sender<Output>, shared: Arc<Shared>) -> Result<u64, StreamError> {
     let c = &shared.counters;
     let t = config.timesteps;
     // t_start of the last T frames, to label a window with its first frame's start.
     let mut starts: VecDeque<u64> = VecDeque::with_capacity(t + 1);
+    let mut epoch = 0;
     loop {
         if shared.stopped() {
             return Ok(rx.len() as u64);
@@ -450,6 +356,12 @@ fn engine_loop(mut lanes: Lanes, rx: PolicyReceiver<FrameMsg>, config: StreamCon
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return Ok(0),
         };
+        if frame.epoch != epoch {
+            // The framer resynchronised after a clock glitch: the open windows are void.
+            epoch = frame.epoch;
+            lanes.resync();
+            starts.clear();
+        }
         let begin = Instant::now();
         let predictions = lanes.push(&frame.data)?;
         let done = Instant::now();

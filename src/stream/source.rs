@@ -17,7 +17,9 @@ pub enum Status {
     Idle,
     /// The connection was lost (the events received before it were appended). With `retrying`
     /// the source reconnects on later polls; without, the next poll says [`Status::Ended`].
-    Lost { reason: String, retrying: bool },
+    /// `error`: lost to a corrupt stream or a connection cut mid-packet, not a clean close; the
+    /// stream fails unless a reconnection follows.
+    Lost { reason: String, retrying: bool, error: bool },
     /// Connected (`again`: after a loss, which the summary counts as a reconnect); a line for
     /// the user.
     Connected { message: String, again: bool },

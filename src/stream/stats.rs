@@ -104,6 +104,8 @@ pub struct Counters {
     pub predictions: AtomicU64,
     pub reconnects: AtomicU64,
     pub recorded: AtomicU64,
+    /// Clock glitches the stream resynchronised after ([`super::resync`]).
+    pub time_jumps: AtomicU64,
 }
 
 impl Counters {
@@ -144,6 +146,7 @@ pub struct Snapshot {
     pub frames: u64,
     pub predictions: u64,
     pub frames_dropped: u64,
+    pub time_jumps: u64,
     pub queue_events: usize,
     pub queue_frames: usize,
     pub step: Percentiles,
@@ -155,7 +158,7 @@ impl std::fmt::Display for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "[{:.1} s] {:.0} ev/s, {:.1} frames/s, {:.1} predictions/s; queues: events {}, frames {}; dropped frames {}; step {}; processing {}; end-to-end {}",
+            "[{:.1} s] {:.0} ev/s, {:.1} frames/s, {:.1} predictions/s; queues: events {}, frames {}; dropped frames {}; time jumps {}; step {}; processing {}; end-to-end {}",
             self.elapsed_s,
             self.event_rate,
             self.frame_rate,
@@ -163,6 +166,7 @@ impl std::fmt::Display for Snapshot {
             self.queue_events,
             self.queue_frames,
             self.frames_dropped,
+            self.time_jumps,
             self.step,
             self.processing,
             self.end_to_end
@@ -206,6 +210,8 @@ pub struct Summary {
     pub lanes: usize,
     pub hop: usize,
     pub reconnects: u64,
+    /// Event-time jumps (clock glitches, resets) the stream resynchronised after.
+    pub time_jumps: u64,
     pub step: Percentiles,
     pub processing: Percentiles,
     pub end_to_end: Percentiles,
@@ -238,6 +244,9 @@ impl std::fmt::Display for Summary {
         writeln!(f, "  predictions   {} ({} lanes, hop {})", self.predictions, self.lanes, self.hop)?;
         if self.reconnects > 0 {
             writeln!(f, "  reconnects    {}", self.reconnects)?;
+        }
+        if self.time_jumps > 0 {
+            writeln!(f, "  time jumps    {} (event time jumped; frames and lanes restarted)", self.time_jumps)?;
         }
         writeln!(f, "  step          {}", self.step)?;
         writeln!(f, "  processing    {}", self.processing)?;

@@ -231,7 +231,7 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
             (None, _) => true,
         };
         if improved {
-            std::fs::write(&cfg.out, &model_bytes).with_context(|| format!("writing {}", cfg.out.display()))?;
+            crate::output::write_atomic(&cfg.out, &model_bytes)?;
             if let Some(r) = report {
                 best = Some((epoch, r));
             }
@@ -241,7 +241,7 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
         let best_acc = best.as_ref().map(|(_, r)| r.accuracy);
         ckpt_meta.insert("train_state".into(), serde_json::json!({"epoch": epoch + 1, "step": optim.step, "best_epoch": best.as_ref().map(|b| b.0), "best_accuracy": best_acc}).to_string());
         net.params.metadata = ckpt_meta.clone();
-        std::fs::write(&ckpt_path, net.params.to_safetensors(&ckpt_meta)?).with_context(|| format!("writing {}", ckpt_path.display()))?;
+        crate::output::write_atomic(&ckpt_path, &net.params.to_safetensors(&ckpt_meta)?)?;
         write_optimizer(&optim_path, &optim)?;
         if cfg.max_steps > 0 && optim.step >= cfg.max_steps {
             break;
@@ -258,7 +258,7 @@ fn write_optimizer(path: &Path, optim: &Optimizer) -> Result<()> {
     let bytes: Vec<(String, Vec<u8>, usize)> = state.iter().map(|(n, d)| (n.clone(), d.iter().flat_map(|v| v.to_le_bytes()).collect(), d.len())).collect();
     let views: Vec<(String, safetensors::tensor::TensorView)> =
         bytes.iter().map(|(n, b, len)| Ok((n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![*len], b)?))).collect::<Result<_, safetensors::SafeTensorError>>()?;
-    std::fs::write(path, safetensors::serialize(views, None)?).with_context(|| format!("writing {}", path.display()))
+    Ok(crate::output::write_atomic(path, &safetensors::serialize(views, None)?)?)
 }
 
 /// Predicted class per sample of `[T, B, K]` logits.

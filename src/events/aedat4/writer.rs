@@ -105,7 +105,10 @@ impl<W: Write + Seek> Aedat4Writer<W> {
         self.write_packet(TRIGGER_STREAM_ID, &trigger_packet(triggers), triggers.len(), span)
     }
 
-    fn flush_packet(&mut self) -> io::Result<()> {
+    /// Writes the events buffered so far as a packet now, instead of waiting for
+    /// `packet_events` of them: a live recording calls it so a quiet camera's events reach the
+    /// file (and survive a kill) within a bounded time.
+    pub fn flush_packet(&mut self) -> io::Result<()> {
         if self.buffered.is_empty() {
             return Ok(());
         }
@@ -118,9 +121,13 @@ impl<W: Write + Seek> Aedat4Writer<W> {
     fn write_packet(&mut self, stream_id: i32, packet: &[u8], elements: usize, (t_start, t_end): (i64, i64)) -> io::Result<()> {
         let payload = compress(self.options.compression, packet)?;
         let size = i32::try_from(payload.len()).map_err(io::Error::other)?;
-        self.out.write_all(&stream_id.to_le_bytes())?;
-        self.out.write_all(&size.to_le_bytes())?;
-        self.out.write_all(&payload)?;
+        // One write per packet: on an unbuffered file a kill leaves whole packets only (the
+        // header's data table position stays -1 until `finish`, so readers walk the packets).
+        let mut whole = Vec::with_capacity(8 + payload.len());
+        whole.extend_from_slice(&stream_id.to_le_bytes());
+        whole.extend_from_slice(&size.to_le_bytes());
+        whole.extend_from_slice(&payload);
+        self.out.write_all(&whole)?;
         self.table.push(TableEntry { stream_id, payload_offset: self.position + 8, size, events: elements as i64, t_start, t_end });
         self.position += 8 + payload.len() as u64;
         Ok(())

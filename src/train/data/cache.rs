@@ -54,11 +54,11 @@ impl FrameCache {
         }
         let frames = self.compute(sample)?;
         std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let file = std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
-        npy::write_f32(std::io::BufWriter::new(file), &[frames.frames, frames.channels, frames.height, frames.width], &frames.data)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        let out = crate::output::AtomicOutput::create(&path)?;
+        npy::write_f32(std::io::BufWriter::new(out.file()), &[frames.frames, frames.channels, frames.height, frames.width], &frames.data)
+            .with_context(|| format!("writing {}", path.display()))?;
+        // A cache entry can be made again: no fsync per sample.
+        out.commit_unsynced()?;
         Ok(frames)
     }
 
