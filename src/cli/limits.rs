@@ -76,6 +76,6 @@ mod tests {
         assert!(real("--speed", f64::NAN, 1e-3, 1e6, "replay speed").is_err());
         assert!(real("--speed", 4.0, 1e-3, 1e6, "replay speed").is_ok());
         let e = memory("--frames", "the frames", product(&[1_000_000_000, 2, 480, 640, 4])).unwrap_err().to_string();
-        assert!(e.contains("--frames") && e.contains("TB"), "{e}");
+        assert!(e.contains("--frames") && e.contains("PB") && e.contains("give a smaller value"), "{e}");
     }
 }
