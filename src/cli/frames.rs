@@ -194,7 +194,7 @@ fn check_frame_count(a: &FramesArgs, events: u64, span: u64, sensor: Resolution,
     let c = polarity.channels() as u64;
     // The sensor-sized frames, plus the resized copy when --size is given.
     let bytes = limits::product(&[frames, c, sh, sw, 4]) + a.size.map_or(0, |_| limits::product(&[frames, c, h as u64, w as u64, 4]));
-    limits::memory(flag, &format!("{frames} frames of {c}x{sh}x{sw}"), bytes)
+    limits::memory(flag, &format!("{}: {frames} frames of {c}x{sh}x{sw}", a.file.display()), bytes)
 }
 
 /// `--out`, `--png` and `--sheet`, each file through a temporary renamed into place, so a full

@@ -51,7 +51,7 @@ impl Model {
         let io = |source| ModelError::Io { file: name.clone(), source };
         // Mapping a directory fails with ENODEV ("No such device"), which says nothing useful.
         if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
-            return Err(ModelError::Parse { file: name, reason: "is a directory; name the model's .safetensors file".into() });
+            return Err(ModelError::Parse { file: name, reason: "is a folder; name the model's .safetensors file".into() });
         }
         let file = std::fs::File::open(path).map_err(io)?;
         // SAFETY: read-only map used only while building the graph; weights are copied out.

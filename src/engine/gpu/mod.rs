@@ -11,6 +11,7 @@ pub mod fusion;
 pub mod layer_major;
 pub mod model;
 pub mod plan;
+mod passes;
 mod plan_fused;
 pub mod profile;
 mod sequence;

@@ -10,7 +10,6 @@ use crate::model::graph::{Graph, Op};
 
 use crate::gpu::GpuContext;
 use crate::gpu::kernel::{Constants, Kernel};
-use crate::gpu::kernel::neuron_params;
 use super::model::{GpuModel, NodeWeights};
 use super::plan_fused::Order;
 use super::state::{GpuState, Scratch};
@@ -227,47 +226,12 @@ fn build_layers(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &
                         }
                     }
                 }
-                (Op::Neuron(_), NodeWeights::Neuron { kind, .. }) => {
-                    let n = so.len();
-                    let index = state.count_index[i].expect("neuron nodes have a count column");
-                    let words = neuron_params(kind, n, index, state.neuron_nodes);
-                    let p = ctx.storage_init(&format!("{name} neuron params"), &words);
-                    let mem = state.membranes[i].as_ref().expect("neuron nodes have a membrane");
-                    // About 4 neurons per invocation: the parameters are loaded once for all of them.
-                    let grid = [groups(n.div_ceil(4), Kernel::Neuron.workgroup_x()), b as u32, 1];
-                    let cost = DispatchCost { serial_trips: stride_trips(n, grid[0], 256), bytes: bound_bytes(&[input, out]) + 2 * mem.size(), conv: false };
-                    push(Kernel::Neuron, Constants::default(), name, &[input, mem, out, &state.counts, &p], grid, node.head, cost);
-                }
-                (Op::AvgPool(pool), _) => {
-                    let total = b * so.len();
-                    let p = uniform(&[si.c, si.h, si.w, so.h, so.w, total].map(|x| x as u32));
-                    let constants = Constants::default()
-                        .with("K", pool.kernel as u32)
-                        .with("STRIDE", pool.stride as u32)
-                        .with("PAD", pool.padding as u32)
-                        .flag("COUNT_PAD", pool.count_include_pad);
-                    let cost = DispatchCost { serial_trips: (pool.kernel * pool.kernel) as u64 * stride_trips(total, groups(total, 64), 64), bytes: bound_bytes(&[input, out]), conv: false };
-                    push(Kernel::AvgPool, constants, name, &[&p, input, out], [groups(total, 64), 1, 1], node.head, cost);
-                }
-                (Op::GlobalAvgPool, _) => {
-                    let total = b * si.c;
-                    let p = uniform(&[si.c, si.h * si.w, total].map(|x| x as u32));
-                    let cost = DispatchCost { serial_trips: (si.h * si.w) as u64 * stride_trips(total, groups(total, 64), 64), bytes: bound_bytes(&[input, out]), conv: false };
-                    push(Kernel::GlobalAvgPool, Constants::default(), name, &[&p, input, out], [groups(total, 64), 1, 1], node.head, cost);
-                }
-                (Op::Flatten, _) => {}
                 (Op::Linear(l), NodeWeights::Linear { weight, bias, .. }) => {
                     let p = uniform(&[l.inputs as u32, l.outputs as u32]);
                     let cost = DispatchCost { serial_trips: l.inputs as u64, bytes: bound_bytes(&[input, weight, bias, out]), conv: false };
                     push(Kernel::Linear, Constants::default(), name, &[&p, input, weight, bias, out], [groups(l.outputs, 64), b as u32, 1], node.head, cost);
                 }
-                (Op::Add, _) => {
-                    let total = b * so.len();
-                    let p = uniform(&[total as u32]);
-                    let other = scratch.value(node.inputs[1]);
-                    let cost = DispatchCost { serial_trips: stride_trips(total, groups(total, 256), 256), bytes: bound_bytes(&[input, other, out]), conv: false };
-                    push(Kernel::Add, Constants::default(), name, &[&p, input, other, out], [groups(total, 256), 1, 1], node.head, cost);
-                }
+                _ if super::passes::record(ctx, model, state, scratch, i, b, push)? => {}
                 (op, _) => return Err(crate::gpu::GpuError::Plan(format!("node {name} ({}) has no GPU weights", op.kind())).into()),
             }
             pack(i + 1, push);

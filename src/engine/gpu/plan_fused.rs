@@ -11,13 +11,13 @@
 //! give the same bits.
 
 use crate::engine::EngineError;
-use crate::gpu::kernel::{Constants, Kernel, NeuronWords, neuron_params};
+use crate::gpu::kernel::{Constants, Kernel, NeuronWords};
 use crate::gpu::{GpuContext, GpuError};
 use crate::model::graph::Op;
 
 use super::fusion::{Fusion, Tile, chunks};
 use super::model::{GpuModel, NodeWeights};
-use super::plan::{DispatchCost, Push, bound_bytes, groups, stride_trips};
+use super::plan::{DispatchCost, Push, bound_bytes};
 use super::state::{GpuState, Scratch};
 
 /// Value `v` holds spikes (exactly 0 or 1).
@@ -186,35 +186,6 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
             }
             (Op::Neuron(_), _) if f.fused_into[i].is_some() => {}
             (Op::AvgPool(_), _) if f.pool_folded[i] => {}
-            (Op::Neuron(_), NodeWeights::Neuron { kind, .. }) => {
-                let n = so.len();
-                let index = state.count_index[i].expect("neuron nodes have a count column");
-                let p = ctx.storage_init(&format!("{name} neuron params"), &neuron_params(kind, n, index, state.neuron_nodes));
-                let mem = state.membranes[i].as_ref().expect("neuron nodes have a membrane");
-                let grid = [groups(n.div_ceil(4), Kernel::Neuron.workgroup_x()), b as u32, 1];
-                let cost = DispatchCost { serial_trips: stride_trips(n, grid[0], 256), bytes: bound_bytes(&[input, out]) + 2 * mem.size(), conv: false };
-                push(Kernel::Neuron, Constants::default(), name, &[input, mem, out, &state.counts, &p], grid, node.head, cost);
-            }
-            (Op::AvgPool(pool), _) => {
-                let total = b * so.len();
-                let p = uniform(&[si.c, si.h, si.w, so.h, so.w, total].map(|x| x as u32));
-                let constants = Constants::default()
-                    .with("K", pool.kernel as u32)
-                    .with("STRIDE", pool.stride as u32)
-                    .with("PAD", pool.padding as u32)
-                    .flag("COUNT_PAD", pool.count_include_pad);
-                let grid = [groups(total, 64), 1, 1];
-                let cost = DispatchCost { serial_trips: (pool.kernel * pool.kernel) as u64 * stride_trips(total, grid[0], 64), bytes: bound_bytes(&[input, out]), conv: false };
-                push(Kernel::AvgPool, constants, name, &[&p, input, out], grid, node.head, cost);
-            }
-            (Op::GlobalAvgPool, _) => {
-                let total = b * si.c;
-                let p = uniform(&[si.c, si.h * si.w, total].map(|x| x as u32));
-                let grid = [groups(total, 64), 1, 1];
-                let cost = DispatchCost { serial_trips: (si.h * si.w) as u64 * stride_trips(total, grid[0], 64), bytes: bound_bytes(&[input, out]), conv: false };
-                push(Kernel::GlobalAvgPool, Constants::default(), name, &[&p, input, out], grid, node.head, cost);
-            }
-            (Op::Flatten, _) => {}
             (Op::Linear(l), NodeWeights::Linear { rows, bias, .. }) => {
                 let p = uniform(&[l.inputs as u32, l.outputs as u32]);
                 // The graph's output sums its logits over steps on the device.
@@ -224,14 +195,7 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
                 let constants = Constants::default().flag("ACCUM", accum);
                 push(Kernel::LinearGemv, constants, name, &[&p, input, rows, bias, out, sum], [l.outputs as u32, b as u32, 1], node.head, cost);
             }
-            (Op::Add, _) => {
-                let total = b * so.len();
-                let p = uniform(&[total as u32]);
-                let other = scratch.value(node.inputs[1]);
-                let grid = [groups(total, 256), 1, 1];
-                let cost = DispatchCost { serial_trips: stride_trips(total, grid[0], 256), bytes: bound_bytes(&[input, other, out]), conv: false };
-                push(Kernel::Add, Constants::default(), name, &[&p, input, other, out], grid, node.head, cost);
-            }
+            _ if super::passes::record(ctx, model, state, scratch, i, b, push)? => {}
             (op, _) => return Err(GpuError::Plan(format!("node {name} ({}) has no GPU weights", op.kind())).into()),
         }
     }

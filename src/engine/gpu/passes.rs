@@ -1,0 +1,64 @@
+//! The passes every plan records the same way: an unfused neuron layer (one timestep), an
+//! average pool that is not folded, global average pooling and the residual add. The plans
+//! (`plan.rs`, `plan_fused.rs`) hand every other op to their own builders.
+
+use crate::engine::EngineError;
+use crate::gpu::GpuContext;
+use crate::gpu::kernel::{Constants, Kernel, neuron_params};
+use crate::model::graph::Op;
+
+use super::model::{GpuModel, NodeWeights};
+use super::plan::{DispatchCost, Push, bound_bytes, groups, stride_trips};
+use super::state::{GpuState, Scratch};
+
+/// Records node `i` for `lanes` lanes if it is one of the shared passes; `Ok(false)` otherwise.
+pub fn record(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scratch, i: usize, lanes: usize, push: &mut Push) -> Result<bool, EngineError> {
+    let g = &model.graph;
+    let node = &g.nodes[i];
+    let (name, b) = (node.name.as_str(), lanes);
+    let (si, so) = (g.value_shape(node.inputs[0]), node.shape);
+    let (input, out) = (scratch.value(node.inputs[0]), scratch.value(i + 1));
+    let uniform = |words: &[u32]| ctx.uniform(&format!("{name} params"), words);
+    match (&node.op, &model.nodes[i]) {
+        (Op::Neuron(_), NodeWeights::Neuron { kind, .. }) => {
+            let n = so.len();
+            let index = state.count_index[i].expect("neuron nodes have a count column");
+            let p = ctx.storage_init(&format!("{name} neuron params"), &neuron_params(kind, n, index, state.neuron_nodes));
+            let mem = state.membranes[i].as_ref().expect("neuron nodes have a membrane");
+            // About 4 neurons per invocation: the parameters are loaded once for all of them.
+            let grid = [groups(n.div_ceil(4), Kernel::Neuron.workgroup_x()), b as u32, 1];
+            let cost = DispatchCost { serial_trips: stride_trips(n, grid[0], 256), bytes: bound_bytes(&[input, out]) + 2 * mem.size(), conv: false };
+            push(Kernel::Neuron, Constants::default(), name, &[input, mem, out, &state.counts, &p], grid, node.head, cost);
+        }
+        (Op::AvgPool(pool), _) => {
+            let total = b * so.len();
+            let p = uniform(&[si.c, si.h, si.w, so.h, so.w, total].map(|x| x as u32));
+            let constants = Constants::default()
+                .with("K", pool.kernel as u32)
+                .with("STRIDE", pool.stride as u32)
+                .with("PAD", pool.padding as u32)
+                .flag("COUNT_PAD", pool.count_include_pad);
+            let grid = [groups(total, 64), 1, 1];
+            let cost = DispatchCost { serial_trips: (pool.kernel * pool.kernel) as u64 * stride_trips(total, grid[0], 64), bytes: bound_bytes(&[input, out]), conv: false };
+            push(Kernel::AvgPool, constants, name, &[&p, input, out], grid, node.head, cost);
+        }
+        (Op::GlobalAvgPool, _) => {
+            let total = b * si.c;
+            let p = uniform(&[si.c, si.h * si.w, total].map(|x| x as u32));
+            let grid = [groups(total, 64), 1, 1];
+            let cost = DispatchCost { serial_trips: (si.h * si.w) as u64 * stride_trips(total, grid[0], 64), bytes: bound_bytes(&[input, out]), conv: false };
+            push(Kernel::GlobalAvgPool, Constants::default(), name, &[&p, input, out], grid, node.head, cost);
+        }
+        (Op::Add, _) => {
+            let total = b * so.len();
+            let p = uniform(&[total as u32]);
+            let other = scratch.value(node.inputs[1]);
+            let grid = [groups(total, 256), 1, 1];
+            let cost = DispatchCost { serial_trips: stride_trips(total, grid[0], 256), bytes: bound_bytes(&[input, other, out]), conv: false };
+            push(Kernel::Add, Constants::default(), name, &[&p, input, other, out], grid, node.head, cost);
+        }
+        (Op::Flatten, _) => {}
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
