@@ -25,7 +25,7 @@ pub fn real(flag: &str, value: f64, min: f64, max: f64, why: &str) -> anyhow::Re
 pub fn memory(flag: &str, what: &str, bytes: u128) -> anyhow::Result<()> {
     let budget = memory_budget();
     if bytes > u128::from(budget) {
-        bail!("{flag}: {what} would need {}, more than the {} this machine has; give a smaller value", human(bytes), human(budget.into()));
+        bail!("{flag}: {what} would need {}, more than the limit of {} (this machine's memory); give a smaller value", human(bytes), human(budget.into()));
     }
     Ok(())
 }
