@@ -11,7 +11,7 @@ use spikestream::events::read_file;
 use spikestream::frames::picture::{contact_sheet, frame_rgb, peak, write_png};
 use spikestream::events::{Event, Resolution};
 use spikestream::frames::slicing::{SjVersion, by_count};
-use spikestream::frames::streamed::{FileFramesError, bin_file, count_events};
+use spikestream::frames::streamed::{FileFramesError, bin_file, count_events, rereadable};
 use spikestream::frames::{Frames, Polarity, Slicing, bin_slices, npy, resize::resize, slice};
 use spikestream::output::{AtomicOutput, refuse_same_file};
 
@@ -116,9 +116,10 @@ pub fn run(args: FramesArgs) -> anyhow::Result<ExitCode> {
     let polarity = if args.merge_polarity { Polarity::Merged } else { Polarity::Split };
     let (slicing, options, file) = (slicing(&args)?, args.input.read_options(), || args.file.display().to_string());
     let no_sensor = || anyhow::anyhow!("{}: the sensor size is not in the header; pass --sensor WxH", args.file.display());
-    // Count-based slicing frames the file batch by batch (memory: the frames plus one batch);
-    // time-based slicing needs every timestamp and reads it whole.
-    let (ranges, mut frames, events) = if by_count(0, slicing).is_some() {
+    // Count-based slicing frames a file batch by batch in two passes (memory: the frames plus
+    // one batch); time-based slicing needs every timestamp, and a pipe can be read only once:
+    // those read the recording whole.
+    let (ranges, mut frames, events) = if by_count(0, slicing).is_some() && rereadable(&args.file) {
         let (events, resolution) = count_events(&args.file, options)?;
         let sensor = resolution.ok_or_else(no_sensor)?;
         check_frame_count(&args, events as u64, 0, sensor, polarity)?;

@@ -18,7 +18,7 @@ use super::slicing::SjVersion;
 use super::{FrameError, Frames, Polarity, Slicing, bin_slices, slice};
 use crate::limits::MAX_FRAMES;
 use super::slicing::by_count;
-use super::streamed::{FileFramesError, bin_file, count_events};
+use super::streamed::{FileFramesError, bin_file, count_events, rereadable};
 use crate::events::file::ReadOptions;
 use crate::events::{ReadError, Recording, Resolution, read_file};
 
@@ -123,7 +123,7 @@ impl Framing {
     /// the event count (two passes of the streaming reader: memory is the frames plus one
     /// batch), else read whole. The same frames as [`Framing::frames`] of the whole recording.
     pub fn frames_from_file(&self, path: &Path, options: ReadOptions, input: [usize; 3]) -> Result<Frames, FramingError> {
-        if by_count(0, self.slicing).is_none() || self.polarity == Polarity::Single {
+        if by_count(0, self.slicing).is_none() || self.polarity == Polarity::Single || !rereadable(path) {
             return self.frames(&read_file(path, options)?, input);
         }
         let (events, resolution) = count_events(path, options)?;

@@ -26,6 +26,12 @@ pub enum FileFramesError {
     Frames(#[from] FrameError),
 }
 
+/// Whether `path` can be read twice (a regular file); a pipe delivers its bytes once, so its
+/// callers read it whole instead.
+pub fn rereadable(path: &Path) -> bool {
+    matches!(crate::events::input::InputKind::of(path), Ok(crate::events::input::InputKind::File))
+}
+
 /// The number of events in `path` and its sensor size (from the header or `options`).
 pub fn count_events(path: &Path, options: ReadOptions) -> Result<(usize, Option<Resolution>), ReadError> {
     let mut reader = EventReader::open(path, options)?;
