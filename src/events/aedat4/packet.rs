@@ -113,7 +113,9 @@ fn events_compressed(decompressor: &mut Decompressor, compression: Compression, 
     let data = unsafe { &mut *(std::ptr::from_mut(&mut spare[..n]) as *mut [u8]) };
     let (start, count) = {
         let records = records(data).map_err(packet)?;
-        (records.as_ptr() as usize - data.as_ptr() as usize, records.len())
+        // An absent vector is an empty slice that need not point into `data` (fuzzing found a
+        // packet without one: the offset wrapped and the copy below panicked).
+        if records.is_empty() { (0, 0) } else { (records.as_ptr() as usize - data.as_ptr() as usize, records.len()) }
     };
     // The records to the start of the spare slots (8-aligned), over the flatbuffer header.
     data.copy_within(start..start + count * EVENT_BYTES, 0);
