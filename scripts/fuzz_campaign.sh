@@ -18,10 +18,12 @@ run() {
   local log="artifacts/$t/run.log"
   cargo $toolchain fuzz run -s none -O "$t" "corpus/$t" "$seeds" -- -max_total_time="$secs" \
     -rss_limit_mb=2048 -max_len=1048576 -timeout=10 -print_final_stats=1 >"$log" 2>&1 || true
-  local runs crashes
+  local runs crashes took
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
   crashes=$(find "artifacts/$t" -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' | wc -l)
-  echo "$(date -u +%F) $t: $runs executions in $secs s, $crashes crash/oom/timeout files (log fuzz/artifacts/$t/run.log)"
+  # libFuzzer says "Done N runs in S second(s)" when it ran out its time, nothing when it stopped.
+  took=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' || echo "stopped early")
+  echo "$(date -u +%F) $t: $runs executions, seconds: $took, $crashes crash/oom/timeout files (log fuzz/artifacts/$t/run.log)"
 }
 running=0
 for t in "$@"; do
