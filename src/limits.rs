@@ -34,7 +34,7 @@ pub const MAX_PROFILE_STEPS: u64 = 100_000;
 /// A size from outside that is refused.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 pub enum LimitError {
-    #[error("{what}: {shape} would need {}, more than the limit of {} for one tensor (set SPIKESTREAM_MAX_TENSOR_MB to change it)", human(*bytes), human(u128::from(*limit)))]
+    #[error("{what}: {shape} would need {}, more than the limit of {} for one tensor (set SPIKESTREAM_MAX_TENSOR_MB to change it)", human(*bytes, true), human(u128::from(*limit), true))]
     TooLarge { what: String, shape: String, bytes: u128, limit: u64 },
     #[error("{what} is {value}, above the limit of {limit}")]
     Count { what: String, value: u64, limit: u64 },
@@ -85,16 +85,17 @@ pub fn count(what: impl FnOnce() -> String, value: u64, limit: u64) -> Result<us
     }
 }
 
-/// Bytes for people: `343.6 GB`, `4.0 GiB` style (decimal above, binary for the limit).
-fn human(bytes: u128) -> String {
-    const UNITS: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+/// Bytes for people: `343.6 GB` in decimal units, or `4.0 GiB` in binary ones (`binary`, as the
+/// limits here are set). The one formatter; `cli::limits` uses it too.
+pub fn human(bytes: u128, binary: bool) -> String {
+    let (step, units) = if binary { (1024.0, ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"]) } else { (1000.0, ["bytes", "KB", "MB", "GB", "TB", "PB"]) };
     let mut v = bytes as f64;
     let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
+    while v >= step && unit + 1 < units.len() {
+        v /= step;
         unit += 1;
     }
-    if unit == 0 { format!("{bytes} bytes") } else { format!("{v:.1} {}", UNITS[unit]) }
+    if unit == 0 { format!("{bytes} bytes") } else { format!("{v:.1} {}", units[unit]) }
 }
 
 #[cfg(test)]

@@ -89,16 +89,6 @@ fn gpu_adapter_in_use() {
     }
 }
 
-/// The neuron rule is a file of its own, valid WGSL by itself, and written nowhere else.
-#[test]
-fn the_neuron_rule_is_written_once() {
-    let rule = include_str!("../shaders/neuron_rule.wgsl");
-    naga::front::wgsl::parse_str(rule).expect("neuron_rule.wgsl parses by itself");
-    for kernel in Kernel::ALL {
-        assert!(!kernel.file().contains("fn neuron_step") && !kernel.file().contains("fn rounded"), "{} redefines the neuron rule", kernel.name());
-    }
-}
-
 /// Every kernel parses and validates with naga using exactly the capabilities the engine asks
 /// of the device (none), has entry point `main`, and uses every binding it declares (the
 /// pipelines use wgpu's automatic layout, which drops unused bindings).

@@ -9,6 +9,7 @@
 mod gpu_common;
 
 use spikestream::engine::Backend;
+use spikestream::gpu::Kernel;
 use spikestream::engine::gpu::ConvMode;
 use spikestream::engine::gpu::fusion::{Fusion, MAX_SERIAL_TRIPS, MIN_WORKGROUPS};
 use spikestream::engine::run::Decoded;
@@ -84,5 +85,15 @@ fn the_other_architectures_keep_chains_short_and_grids_full_at_batch_1() {
         assert!(stats.min_conv_workgroups >= MIN_WORKGROUPS as u64, "{arch}: {stats:?}");
         // Full-width 3×3 convolutions over 512 channels fit the chain target too.
         assert!(stats.max_serial_trips <= 2 * MAX_SERIAL_TRIPS as u64, "{arch}: {stats:?}");
+    }
+}
+
+/// The neuron rule is a file of its own, valid WGSL by itself, and written nowhere else.
+#[test]
+fn the_neuron_rule_is_written_once() {
+    let rule = include_str!("../shaders/neuron_rule.wgsl");
+    naga::front::wgsl::parse_str(rule).expect("neuron_rule.wgsl parses by itself");
+    for kernel in Kernel::ALL {
+        assert!(!kernel.file().contains("fn neuron_step") && !kernel.file().contains("fn rounded"), "{} redefines the neuron rule", kernel.name());
     }
 }

@@ -4,6 +4,7 @@
 //! `Duration` overflows. Commands call these right after parsing.
 
 use anyhow::bail;
+use spikestream::limits::human;
 
 /// An integer flag within `[min, max]`; `why` says what the number is, for the message.
 pub fn count(flag: &str, value: u64, min: u64, max: u64, why: &str) -> anyhow::Result<()> {
@@ -25,7 +26,7 @@ pub fn real(flag: &str, value: f64, min: f64, max: f64, why: &str) -> anyhow::Re
 pub fn memory(flag: &str, what: &str, bytes: u128) -> anyhow::Result<()> {
     let budget = memory_budget();
     if bytes > u128::from(budget) {
-        bail!("{flag}: {what} would need {}, more than the limit of {} (this machine's memory); give a smaller value", human(bytes), human(budget.into()));
+        bail!("{flag}: {what} would need {}, more than the limit of {} (this machine's memory); give a smaller value", human(bytes, false), human(budget.into(), false));
     }
     Ok(())
 }
@@ -51,17 +52,6 @@ pub fn memory_budget() -> u64 {
 /// `4`, `0.5`, or `1e-300` for values a plain `{}` would spell out in hundreds of digits.
 fn show(v: f64) -> String {
     if v != 0.0 && v.is_finite() && !(1e-4..1e9).contains(&v.abs()) { format!("{v:e}") } else { format!("{v}") }
-}
-
-fn human(bytes: u128) -> String {
-    const UNITS: [&str; 6] = ["bytes", "KB", "MB", "GB", "TB", "PB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit + 1 < UNITS.len() {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 { format!("{bytes} bytes") } else { format!("{v:.1} {}", UNITS[unit]) }
 }
 
 #[cfg(test)]
