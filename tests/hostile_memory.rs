@@ -114,6 +114,19 @@ fn frames_and_classify_of_a_big_evt2_file_do_not_load_it_whole() {
     assert!(r.stderr.contains("from 30000000 events"), "{}", r.stderr);
     let tensor = (10 * 2 * 480 * 640 * 4) as i64 / 1024;
     assert!(r.max_rss_kb < 100 * MIB + tensor, "frames peak RSS {} MiB", r.max_rss_kb / MIB);
+    // Time-based slicing finds its frame boundaries in a pass of its own (t = event index here:
+    // SpikingJelly's dt = 2999999, the last frame takes the rest).
+    let r = run(&["frames", p(&file), "--frames", "10", "--split-by", "time", "--out", p(&out)], None);
+    clean(&r);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let want = format!("events per frame [{}3000009]", "2999999, ".repeat(9));
+    assert!(r.stderr.contains(&want), "{}", r.stderr);
+    assert!(r.max_rss_kb < 100 * MIB + tensor, "frames --split-by time peak RSS {} MiB", r.max_rss_kb / MIB);
+    let r = run(&["frames", p(&file), "--split-by", "tonic-time-window", "--window-us", "3000000", "--out", p(&out)], None);
+    clean(&r);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains(&format!("9 frames [9, 2, 480, 640] from 30000000 events; events per frame [{}3000000]", "3000000, ".repeat(8))), "{}", r.stderr);
+    assert!(r.max_rss_kb < 100 * MIB + tensor, "frames --split-by tonic-time-window peak RSS {} MiB", r.max_rss_kb / MIB);
     let model = hostile_common::demo_model();
     let r = run(&["classify", "--backend", "cpu", p(&model), p(&file)], None);
     clean(&r);

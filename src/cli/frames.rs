@@ -10,8 +10,8 @@ use clap::{Args, ValueEnum};
 use spikestream::events::read_file;
 use spikestream::frames::picture::{contact_sheet, frame_rgb, peak, write_png};
 use spikestream::events::{Event, Resolution};
-use spikestream::frames::slicing::{SjVersion, by_count};
-use spikestream::frames::streamed::{FileFramesError, bin_file, count_events, rereadable};
+use spikestream::frames::slicing::SjVersion;
+use spikestream::frames::streamed::{FileFramesError, FileTimeline, bin_file, rereadable};
 use spikestream::frames::{Frames, Polarity, Slicing, bin_slices, npy, resize::resize, slice};
 use spikestream::output::{AtomicOutput, refuse_same_file};
 
@@ -116,19 +116,20 @@ pub fn run(args: FramesArgs) -> anyhow::Result<ExitCode> {
     let polarity = if args.merge_polarity { Polarity::Merged } else { Polarity::Split };
     let (slicing, options, file) = (slicing(&args)?, args.input.read_options(), || args.file.display().to_string());
     let no_sensor = || anyhow::anyhow!("{}: the sensor size is not in the header; pass --sensor WxH", args.file.display());
-    // Count-based slicing frames a file batch by batch in two passes (memory: the frames plus
-    // one batch); time-based slicing needs every timestamp, and a pipe can be read only once:
-    // those read the recording whole.
-    let (ranges, mut frames, events) = if by_count(0, slicing).is_some() && rereadable(&args.file) {
-        let (events, resolution) = count_events(&args.file, options)?;
-        let sensor = resolution.ok_or_else(no_sensor)?;
-        check_frame_count(&args, events as u64, 0, sensor, polarity)?;
-        let ranges = by_count(events, slicing).unwrap_or(Ok(Vec::new())).with_context(file)?;
-        let frames = bin_file(&args.file, options, &ranges, sensor, polarity).map_err(|e| match e {
+    // A file is framed batch by batch (a pass for its length and span, one for time-based
+    // frame boundaries, one to bin: memory is the frames plus one batch); a pipe can be read
+    // only once, so it is read whole.
+    let (ranges, mut frames, events) = if rereadable(&args.file) {
+        let mut timeline = FileTimeline::open(&args.file, options)?;
+        let sensor = timeline.resolution().ok_or_else(no_sensor)?;
+        check_frame_count(&args, timeline.events() as u64, timeline.span(), sensor, polarity)?;
+        let from_file = |e| match e {
             FileFramesError::Read(e) => anyhow::Error::new(e),
             FileFramesError::Frames(e) => anyhow::Error::new(e).context(file()),
-        })?;
-        (ranges, frames, events)
+        };
+        let ranges = timeline.ranges(slicing).map_err(from_file)?;
+        let frames = bin_file(&args.file, options, &ranges, sensor, polarity).map_err(from_file)?;
+        (ranges, frames, timeline.events())
     } else {
         let recording = read_file(&args.file, options)?;
         let sensor = recording.resolution.ok_or_else(no_sensor)?;

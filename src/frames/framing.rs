@@ -17,8 +17,7 @@ use super::resize::resize;
 use super::slicing::SjVersion;
 use super::{FrameError, Frames, Polarity, Slicing, bin_slices, slice};
 use crate::limits::MAX_FRAMES;
-use super::slicing::by_count;
-use super::streamed::{FileFramesError, bin_file, count_events, rereadable};
+use super::streamed::{FileFramesError, FileTimeline, bin_file, rereadable};
 use crate::events::file::ReadOptions;
 use crate::events::{ReadError, Recording, Resolution, read_file};
 
@@ -119,20 +118,23 @@ impl Framing {
         self.finish(bin_slices(&recording.events, &ranges, sensor, self.polarity)?, input)
     }
 
-    /// Frames for the recording in `path`, read batch by batch when the slicing depends only on
-    /// the event count (two passes of the streaming reader: memory is the frames plus one
-    /// batch), else read whole. The same frames as [`Framing::frames`] of the whole recording.
+    /// Frames for the recording in `path`, read batch by batch ([`super::streamed`]: a pass
+    /// for the length and time span, one more for time-based frame boundaries, one to bin;
+    /// memory is the frames plus one batch); a pipe, which can be read only once, and a single
+    /// polarity channel are read whole. The same frames as [`Framing::frames`] of the whole
+    /// recording.
     pub fn frames_from_file(&self, path: &Path, options: ReadOptions, input: [usize; 3]) -> Result<Frames, FramingError> {
-        if by_count(0, self.slicing).is_none() || self.polarity == Polarity::Single || !rereadable(path) {
+        if self.polarity == Polarity::Single || !rereadable(path) {
             return self.frames(&read_file(path, options)?, input);
         }
-        let (events, resolution) = count_events(path, options)?;
-        let sensor = self.check(resolution, events, input)?;
-        let ranges = by_count(events, self.slicing).unwrap_or(Ok(Vec::new()))?;
-        let frames = bin_file(path, options, &ranges, sensor, self.polarity).map_err(|e| match e {
+        let from_file = |e| match e {
             FileFramesError::Read(e) => FramingError::Read(e),
             FileFramesError::Frames(e) => FramingError::Frames(e),
-        })?;
+        };
+        let mut timeline = FileTimeline::open(path, options)?;
+        let sensor = self.check(timeline.resolution(), timeline.events(), input)?;
+        let ranges = timeline.ranges(self.slicing).map_err(from_file)?;
+        let frames = bin_file(path, options, &ranges, sensor, self.polarity).map_err(from_file)?;
         self.finish(frames, input)
     }
 

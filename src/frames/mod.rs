@@ -18,6 +18,7 @@ pub mod picture;
 pub mod resize;
 pub mod slicing;
 pub mod spikformer;
+pub mod timeline;
 pub mod streamed;
 
 pub use bin::{Polarity, bin_slices};

@@ -16,6 +16,7 @@
 use std::ops::Range;
 
 use super::FrameError;
+use super::timeline::{Events, Timeline, time_ranges};
 use crate::events::Event;
 
 /// Which SpikingJelly release's fixed-duration semantics to follow.
@@ -50,63 +51,25 @@ pub fn slice(events: &[Event], slicing: Slicing) -> Result<Vec<Range<usize>>, Fr
     if let Some(ranges) = by_count(events.len(), slicing) {
         return ranges;
     }
-    let n = events.len();
-    let bad = |what, reason: &str| Err(FrameError::BadSlicing { what, reason: reason.to_string() });
-    let mut ranges = match slicing {
-        Slicing::SjTime { frames } => sj_time(events, frames)?,
-        Slicing::SjDuration { duration_us, version } => {
-            if duration_us == 0 {
-                return bad("by duration", "zero duration");
-            }
-            match version {
-                SjVersion::V2 => sj_duration_v2(events, duration_us)?,
-                SjVersion::Legacy => sj_duration_legacy(events, duration_us)?,
-            }
-        }
-        Slicing::TonicTimeWindow { window, overlap, include_incomplete } => {
-            let stride = window - overlap;
-            if !(stride > 0.0) {
-                return bad("by time window", "time_window − overlap must be positive");
-            }
-            if n == 0 {
-                return Ok(Vec::new());
-            }
-            check_sorted(events)?;
-            let (start, end) = (events[0].t as f64, events[n - 1].t as f64);
-            let k = (end - start - window) / stride + 1.0;
-            let count = frame_count("by time window (window_us)", (if include_incomplete { k.ceil() } else { k.floor() }).max(1.0) as u64)?;
-            (0..count)
-                .map(|i| {
-                    let s = i as f64 * stride + start;
-                    search(events, s)..search(events, s + window)
-                })
-                .collect()
-        }
-        Slicing::TonicTimeBins { bins, overlap } => {
-            if bins == 0 || !(0.0..1.0).contains(&overlap) {
-                return bad("by time bins", "need bins > 0 and 0 ≤ overlap < 1");
-            }
-            let bins = frame_count("by time bins", bins as u64)?;
-            if n == 0 {
-                return Ok(vec![0..0; bins]);
-            }
-            check_sorted(events)?;
-            let t0 = events[0].t;
-            let dt = ((events[n - 1].t - t0) / bins as u64) as f64 * (1.0 + overlap);
-            let stride = dt * (1.0 - overlap);
-            (0..bins)
-                .map(|i| {
-                    let s = i as f64 * stride + t0 as f64;
-                    search(events, s)..search(events, s + dt)
-                })
-                .collect()
-        }
-        Slicing::SjNumber { .. } | Slicing::TonicEventCount { .. } | Slicing::TonicEventBins { .. } => Vec::new(), // by_count above
+    ranges(&mut Events::new(events), slicing)
+}
+
+/// The event-index range of every frame of a recording given as a [`Timeline`] (in memory or
+/// read from a file pass by pass), clipped to its length.
+pub fn ranges<T: Timeline>(timeline: &mut T, slicing: Slicing) -> Result<Vec<Range<usize>>, T::Error> {
+    let n = timeline.stats().events;
+    let ranges = match by_count(n, slicing) {
+        Some(ranges) => ranges?,
+        None => time_ranges(timeline, slicing).unwrap_or(Ok(Vec::new()))?,
     };
+    Ok(clip(ranges, n))
+}
+
+fn clip(mut ranges: Vec<Range<usize>>, n: usize) -> Vec<Range<usize>> {
     for r in &mut ranges {
         *r = r.start.min(n)..r.end.min(n).max(r.start.min(n));
     }
-    Ok(ranges)
+    ranges
 }
 
 /// The ranges of the slicings that depend only on the event count `n` (SpikingJelly `number`,
@@ -118,7 +81,7 @@ pub fn by_count(n: usize, slicing: Slicing) -> Option<Result<Vec<Range<usize>>, 
 
 fn count_ranges(n: usize, slicing: Slicing) -> Result<Vec<Range<usize>>, FrameError> {
     let bad = |what, reason: &str| Err(FrameError::BadSlicing { what, reason: reason.to_string() });
-    let mut ranges: Vec<Range<usize>> = match slicing {
+    let ranges: Vec<Range<usize>> = match slicing {
         Slicing::SjNumber { frames } => {
             if frames == 0 {
                 return bad("by number", "zero frames");
@@ -147,86 +110,11 @@ fn count_ranges(n: usize, slicing: Slicing) -> Result<Vec<Range<usize>>, FrameEr
         }
         _ => Vec::new(),
     };
-    for r in &mut ranges {
-        *r = r.start.min(n)..r.end.min(n).max(r.start.min(n));
-    }
-    Ok(ranges)
+    Ok(clip(ranges, n))
 }
 
 /// A frame count computed from the slicing and the events, checked against
 /// [`crate::limits::MAX_FRAMES`] before anything of that length is allocated.
-fn frame_count(what: &'static str, frames: u64) -> Result<usize, FrameError> {
+pub(super) fn frame_count(what: &'static str, frames: u64) -> Result<usize, FrameError> {
     crate::limits::count(|| format!("the number of frames from slicing {what}"), frames, crate::limits::MAX_FRAMES).map_err(FrameError::from)
-}
-
-/// numpy `searchsorted(t, value, side='left')` with numpy's int64-vs-float64 comparison.
-fn search(events: &[Event], value: f64) -> usize {
-    events.partition_point(|e| (e.t as f64) < value)
-}
-
-fn check_sorted(events: &[Event]) -> Result<(), FrameError> {
-    match events.windows(2).position(|w| w[1].t < w[0].t) {
-        None => Ok(()),
-        Some(i) => Err(FrameError::Unsorted { index: i + 1, t: events[i + 1].t, previous: events[i].t }),
-    }
-}
-
-fn sj_time(events: &[Event], frames: usize) -> Result<Vec<Range<usize>>, FrameError> {
-    let n = events.len();
-    if frames == 0 || n == 0 {
-        return Err(FrameError::BadSlicing { what: "by time", reason: format!("{frames} frames of {n} events") });
-    }
-    let frames = frame_count("by time", frames as u64)?;
-    let t0 = events[0].t;
-    let dt = events[n - 1].t.saturating_sub(t0) / frames as u64;
-    let mut ranges = Vec::with_capacity(frames);
-    for i in 0..frames {
-        let (t_l, t_r) = (t0 + dt * i as u64, t0 + dt * (i as u64 + 1));
-        // SpikingJelly masks t_l <= t < t_r and takes the first and last index of the mask.
-        let first = events.iter().position(|e| e.t >= t_l && e.t < t_r);
-        let last = events.iter().rposition(|e| e.t >= t_l && e.t < t_r);
-        match (first, last) {
-            (Some(a), Some(b)) => ranges.push(a..b + 1),
-            _ => return Err(FrameError::EmptyTimeBin { bin: i, bins: frames, t_from: t_l, t_to: t_r }),
-        }
-    }
-    ranges[frames - 1].end = n;
-    Ok(ranges)
-}
-
-fn sj_duration_v2(events: &[Event], duration: u64) -> Result<Vec<Range<usize>>, FrameError> {
-    let n = events.len();
-    if n == 0 {
-        return Ok(Vec::new());
-    }
-    check_sorted(events)?;
-    let t_min = events[0].t;
-    let span = events[n - 1].t - t_min;
-    let frames = span.div_ceil(duration);
-    if frames == 0 {
-        return Err(FrameError::BadSlicing { what: "by duration", reason: "all events share one timestamp (SpikingJelly 2.0.0 fails here too)".into() });
-    }
-    let frames = frame_count("by duration (duration_us)", frames)?;
-    let mut ranges = Vec::with_capacity(frames);
-    let mut start = 0;
-    for i in 0..frames - 1 {
-        let end = events.partition_point(|e| (e.t - t_min) / duration <= i as u64);
-        ranges.push(start..end);
-        start = end;
-    }
-    ranges.push(start..n);
-    Ok(ranges)
-}
-
-fn sj_duration_legacy(events: &[Event], duration: u64) -> Result<Vec<Range<usize>>, FrameError> {
-    let mut ranges = Vec::new();
-    let mut start = 0;
-    while start < events.len() {
-        frame_count("by duration (duration_us)", ranges.len() as u64 + 1)?;
-        let t_l = events[start].t;
-        let end = start + events[start..].iter().position(|e| e.t.saturating_sub(t_l) > duration).unwrap_or(events.len() - start);
-        ranges.push(start..end);
-        start = end;
-    }
-    Ok(ranges)
 }
