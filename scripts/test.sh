@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup-peers.sh
 export SPIKESTREAM_PEER_PYTHON="$PWD/.venv-peers/bin/python"
 scripts/setup-lavapipe.sh
+scripts/setup-ffmpeg.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

@@ -9,6 +9,8 @@
 //!   binning and the trainer share.
 //! - [`limits`] checks every size that comes from a file, a model or the command line before
 //!   anything is allocated from it.
+//! - [`render`] draws recordings as video frames (decays, palettes, a bitmap font) and writes
+//!   GIF, PNG, Y4M or MP4.
 //! - [`output`] writes every output file through a temporary and a rename, and cleans up on
 //!   signals, so no command loses an existing file.
 //!
@@ -23,5 +25,6 @@ pub mod limits;
 pub mod model;
 pub mod stream;
 pub mod output;
+pub mod render;
 #[cfg(feature = "train")]
 pub mod train;

@@ -10,6 +10,7 @@ mod frames;
 mod info;
 mod inspect;
 mod simulate;
+mod render;
 mod stream;
 mod train;
 mod limits;
@@ -47,6 +48,8 @@ pub enum Command {
     Info(info::InfoArgs),
     /// Per-timestep latency (p50/p99), throughput, FLOPs and spike rates of a model or a random preset.
     Bench(bench::BenchArgs),
+    /// Render a recording as video (GIF, MP4, Y4M, PNG) with events fading by age.
+    Render(render::RenderArgs),
     /// Live predictions from a DV network stream, a replayed recording, stdin or a USB camera.
     Stream(stream::StreamArgs),
     /// List the GPU adapters wgpu sees, with backend, type and limits.
@@ -109,6 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classify(args) => classify::run(args),
         Command::Info(args) => info::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Render(args) => render::run(args),
         Command::Stream(args) => stream::run(args),
         Command::Devices(args) => devices::run(args),
         Command::Train(args) => train::run_train(args),

@@ -1,0 +1,110 @@
+//! `spikestream render`: a recording as video (GIF, MP4 through ffmpeg, Y4M, PNG stills or
+//! sequences), each pixel showing its latest event faded by age ([`spikestream::render`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use spikestream::output::refuse_same_file;
+use spikestream::render::{Decay, Palette, RenderOptions, render_file};
+
+use super::{InputArgs, limits};
+
+#[derive(Args, Debug)]
+pub struct RenderArgs {
+    /// The recording (any readable format).
+    pub input: PathBuf,
+    /// Output: .gif, .mp4 (needs ffmpeg on the PATH), .y4m, .png (the last frame) or
+    /// NAME-%06d.png (every frame).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Frames per second of event time (default 30); or give --frame-us.
+    #[arg(long, conflicts_with = "frame_us")]
+    pub fps: Option<f64>,
+    /// Event time between frames, µs.
+    #[arg(long)]
+    pub frame_us: Option<f64>,
+    /// How a pixel fades after its event: exponential e^(−Δt/τ), linear 1 − Δt/2τ, window (Δt ≤ τ).
+    #[arg(long, value_enum, default_value = "exponential")]
+    pub decay: Decay,
+    /// The decay's time constant τ, µs.
+    #[arg(long, default_value_t = 200_000.0)]
+    pub tau_us: f64,
+    /// Colours: gray (grey background, ON light, OFF dark), dark, red-blue, paper.
+    #[arg(long, value_enum, default_value = "gray")]
+    pub colormap: Palette,
+    /// Integer upscaling of each sensor pixel (default: 1, or enough for 320 pixels across on small sensors).
+    #[arg(long)]
+    pub scale: Option<usize>,
+    /// Start this long after the first event: µs, or with a unit (2.5s, 300ms, 40us).
+    #[arg(long, value_parser = parse_time, default_value = "0")]
+    pub start: u64,
+    /// Stop this long after the first event (same units).
+    #[arg(long, value_parser = parse_time)]
+    pub end: Option<u64>,
+    /// Draw the time since the first event in the top-left corner.
+    #[arg(long)]
+    pub timecode: bool,
+    #[command(flatten)]
+    pub input_args: InputArgs,
+}
+
+/// `2.5s`, `300ms`, `40us` or a plain number of µs.
+pub fn parse_time(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => (&s[..at], &s[at..]),
+        None => (s, "us"),
+    };
+    let scale = match unit {
+        "us" | "µs" => 1.0,
+        "ms" => 1e3,
+        "s" => 1e6,
+        "min" => 60e6,
+        _ => return Err(format!("'{s}': the unit must be us, ms, s or min")),
+    };
+    let v: f64 = number.trim().parse().map_err(|_| format!("'{s}' is not a time like 2.5s, 300ms or 40us"))?;
+    if !v.is_finite() || v < 0.0 || v * scale > 1e15 {
+        return Err(format!("'{s}' is out of range: give 0 to 1e15 µs"));
+    }
+    Ok((v * scale).round() as u64)
+}
+
+pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
+    refuse_same_file(&[&args.input], &args.out)?;
+    let period_us = match (args.fps, args.frame_us) {
+        (Some(fps), _) => {
+            limits::real("--fps", fps, 1e-3, 1e6, "frames per second of event time")?;
+            1e6 / fps
+        }
+        (None, Some(us)) => {
+            limits::real("--frame-us", us, 1.0, 1e12, "µs of event time between frames")?;
+            us
+        }
+        (None, None) => 1e6 / 30.0,
+    };
+    limits::real("--tau-us", args.tau_us, 1.0, 1e12, "the decay's time constant in µs")?;
+    if let Some(end) = args.end {
+        anyhow::ensure!(end > args.start, "--end ({end} µs) must come after --start ({} µs)", args.start);
+    }
+    if let Some(scale) = args.scale {
+        limits::count("--scale", scale as u64, 1, 64, "pixels per sensor pixel")?;
+    }
+    let options = RenderOptions { period_us, decay: args.decay, tau_us: args.tau_us, palette: args.colormap, scale: args.scale, start_us: args.start, end_us: args.end, timecode: args.timecode };
+    let started = Instant::now();
+    let stats = render_file(&args.input, args.input_args.read_options(), &options, &args.out, &mut |_, _| Ok(()))?;
+    let (frames, w, h) = (stats.frames, stats.width, stats.height);
+    let secs = started.elapsed().as_secs_f64();
+    let span = stats.last_t.zip(stats.first_t).map_or(0, |(l, f)| l.saturating_sub(f));
+    let jumps = if stats.clock_jumps > 0 { format!("; {} clock jumps restarted the frame clock", stats.clock_jumps) } else { String::new() };
+    eprintln!(
+        "{}: {frames} frames {w}x{h} at {:.3} fps from {} events ({:.3} s of event time) in {secs:.2} s ({:.1}x real time){jumps}",
+        args.out.display(),
+        options.fps(),
+        stats.events,
+        span as f64 / 1e6,
+        frames as f64 / options.fps() / secs.max(1e-9),
+    );
+    Ok(ExitCode::SUCCESS)
+}
