@@ -84,22 +84,60 @@ impl Canvas {
 
     /// Paints the frame at `render_t` into `out` (`height × width` palette indices, resized).
     /// An event later than `render_t` (out of order) counts as age 0.
-    pub fn paint(&self, render_t: u64, decay: Decay, tau: f64, out: &mut Vec<u8>) {
-        let horizon = decay.horizon(tau);
+    pub fn paint(&self, render_t: u64, fade: &Fade, out: &mut Vec<u8>) {
         out.clear();
         out.extend(self.last.iter().zip(&self.on).map(|(&t, &on)| {
             if t == NEVER {
                 return 0;
             }
-            let dt = render_t.saturating_sub(t);
-            if dt >= horizon {
-                return 0;
-            }
-            match decay.level(dt, tau) {
+            match fade.level(render_t.saturating_sub(t)) {
                 0 => 0,
                 level => index(on, level),
             }
         }));
+    }
+}
+
+/// [`Decay::level`] for one τ as a table, exactly: the level at the start of each of at most
+/// 4096 age buckets, then the ages where the level drops, walked from there (the level never
+/// rises with age, and a bucket is narrower than most steps, so this is one or two
+/// comparisons a pixel instead of an `exp`).
+pub struct Fade {
+    horizon: u64,
+    shift: u32,
+    coarse: Vec<u8>,
+    /// `drops[l]`: the youngest age whose level is below `l`.
+    drops: Vec<u64>,
+}
+
+impl Fade {
+    pub fn new(decay: Decay, tau: f64) -> Self {
+        let horizon = decay.horizon(tau);
+        let shift = (64 - horizon.leading_zeros()).saturating_sub(12);
+        let coarse = (0..=horizon >> shift).map(|b| decay.level(b << shift, tau)).collect();
+        let drops = (0..=u64::from(LEVELS))
+            .map(|l| {
+                // The level is non-increasing in age: binary search for the first age below `l`.
+                let (mut lo, mut hi) = (0u64, horizon);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if u64::from(decay.level(mid, tau)) < l { hi = mid } else { lo = mid + 1 }
+                }
+                lo
+            })
+            .collect();
+        Self { horizon, shift, coarse, drops }
+    }
+
+    pub fn level(&self, dt: u64) -> u8 {
+        if dt >= self.horizon {
+            return 0;
+        }
+        let mut level = self.coarse[(dt >> self.shift) as usize];
+        while level > 0 && dt >= self.drops[usize::from(level)] {
+            level -= 1;
+        }
+        level
     }
 }
 
@@ -144,13 +182,27 @@ mod tests {
     }
 
     #[test]
+    fn the_fade_table_equals_the_decay_at_every_age() {
+        for decay in [Decay::Exponential, Decay::Linear, Decay::Window] {
+            for tau in [1.0, 7.0, 1000.0, 200_000.0, 3.3e6] {
+                let fade = Fade::new(decay, tau);
+                let h = decay.horizon(tau);
+                let step = (h / 20_000).max(1);
+                for dt in (0..h + 10).step_by(step as usize).chain(fade.drops.iter().flat_map(|&d| [d.saturating_sub(1), d, d + 1])) {
+                    assert_eq!(fade.level(dt), decay.level(dt, tau), "{decay:?} tau {tau} age {dt}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_pixel_shows_its_latest_event_and_outside_events_are_refused() {
         let mut c = Canvas::new(Resolution::new(3, 2)).unwrap();
         c.push(&[Event::new(10, 1, 0, true), Event::new(20, 1, 0, false), Event::new(30, 2, 1, true)]).unwrap();
         let mut out = Vec::new();
-        c.paint(30, Decay::Window, 5.0, &mut out);
+        c.paint(30, &Fade::new(Decay::Window, 5.0), &mut out);
         assert_eq!(out, vec![0, 0, 0, 0, 0, index(true, LEVELS)]);
-        c.paint(30, Decay::Window, 10.0, &mut out);
+        c.paint(30, &Fade::new(Decay::Window, 10.0), &mut out);
         assert_eq!(out, vec![0, index(false, LEVELS), 0, 0, 0, index(true, LEVELS)]);
         let e = c.push(&[Event::new(40, 3, 0, true)]).unwrap_err().to_string();
         assert!(e.contains("event 3") && e.contains("3x2"), "{e}");

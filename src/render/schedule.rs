@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::canvas::{Canvas, Decay, upscale};
+use super::canvas::{Canvas, Decay, Fade, upscale};
 use super::palette::INK_WHITE;
 use super::text::Image;
 use super::video::VideoWriter;
@@ -114,6 +114,7 @@ pub fn render_file(path: &Path, read: ReadOptions, options: &RenderOptions, out:
 
 struct Renderer {
     canvas: Canvas,
+    fade: Fade,
     scale: usize,
     /// The time frame 0 would show, the next frame's index and its time.
     origin: u64,
@@ -130,7 +131,7 @@ struct Renderer {
 
 impl Renderer {
     fn new(canvas: Canvas, options: &RenderOptions, scale: usize, first_t: u64) -> Self {
-        let mut r = Self { canvas, scale, origin: 0, next: 0, next_t: 0, first_t, end_t: options.end_us.map(|e| first_t.saturating_add(e)), last_t: None, pending: false, small: Vec::new(), big: Vec::new() };
+        let mut r = Self { canvas, fade: Fade::new(options.decay, options.tau_us), scale, origin: 0, next: 0, next_t: 0, first_t, end_t: options.end_us.map(|e| first_t.saturating_add(e)), last_t: None, pending: false, small: Vec::new(), big: Vec::new() };
         r.restart(first_t.saturating_add(options.start_us), options);
         r
     }
@@ -191,7 +192,7 @@ impl Renderer {
 
     fn write(&mut self, options: &RenderOptions, out: &mut VideoWriter, overlay: &mut Overlay, stats: &mut RenderStats) -> Result<(), RenderError> {
         let t = self.next_t;
-        self.canvas.paint(t, options.decay, options.tau_us, &mut self.small);
+        self.canvas.paint(t, &self.fade, &mut self.small);
         let (w, h) = (self.canvas.width() * self.scale, self.canvas.height() * self.scale);
         upscale(&self.small, self.canvas.width(), self.canvas.height(), self.scale, &mut self.big);
         let info = FrameInfo { index: out.frames(), t, elapsed_us: t.saturating_sub(self.first_t) };

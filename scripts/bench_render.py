@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Rendering speed: `spikestream render` against faery 0.7.1 on the same recording, one core,
+interleaved rounds. Not a test: prints a table for BENCHMARKS.md.
+
+    python3 -m venv /tmp/venv-faery && /tmp/venv-faery/bin/pip install faery==0.7.1 numpy
+    /tmp/venv-faery/bin/python scripts/bench_render.py [--seconds 10] [--rounds 3]
+
+The recording is synthetic, 640x480 (a bar sweeping across plus 20 % background noise, about
+1 M events/s), written as EVT2 and converted to AEDAT4 (LZ4) by spikestream, so both tools read
+the same file. Both render 30 fps with an exponential decay of 200 ms to GIF and to MP4 (faery's
+vendored x264, ffmpeg's libx264 for spikestream); "x real time" is seconds of event time per
+second of wall time.
+"""
+import argparse, os, subprocess, sys, tempfile, time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "spikestream")
+
+
+def synth_evt2(path, seconds, rate=1_000_000, w=640, h=480, seed=0):
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.sort(rng.integers(0, int(seconds * 1e6), n, dtype=np.int64))
+    bar = (t * w // int(seconds * 1e6 / 4)) % w  # four sweeps
+    noise = rng.random(n) < 0.2
+    x = np.where(noise, rng.integers(0, w, n), np.clip(bar + rng.integers(-6, 7, n), 0, w - 1))
+    y = rng.integers(0, h, n)
+    p = rng.integers(0, 2, n)
+    words = (p.astype(np.uint32) << 28) | ((t & 63).astype(np.uint32) << 22) | (x.astype(np.uint32) << 11) | y.astype(np.uint32)
+    high = t >> 6
+    change = np.ones(n, bool)
+    change[1:] = high[1:] != high[:-1]
+    out = np.empty(n + change.sum(), np.uint32)
+    pos = np.arange(n) + np.cumsum(change)
+    out[pos] = words
+    out[pos[change] - 1] = (np.uint32(8) << 28) | high[change].astype(np.uint32)
+    with open(path, "wb") as f:
+        f.write(b"% evt 2.0\n% format EVT2;height=480;width=640\n% end\n")
+        f.write(out.astype("<u4").tobytes())
+    return n
+
+
+def run_spikestream(src, out):
+    subprocess.run(["taskset", "-c", "0", BIN, "render", src, "--out", out, "--fps", "30", "--tau-us", "200000"], check=True, capture_output=True)
+
+
+FAERY = """
+import faery, sys
+faery.events_stream_from_file(sys.argv[1]).regularize(frequency_hz=30.0).render(
+    decay="exponential", tau="00:00:00.200000", colormap=faery.colormaps.starry_night).to_file(sys.argv[2])
+"""
+
+
+def run_faery(src, out):
+    subprocess.run(["taskset", "-c", "0", sys.executable, "-c", FAERY, src, out], check=True, capture_output=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--rounds", type=int, default=3)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        raw, src = os.path.join(d, "in.raw"), os.path.join(d, "in.aedat4")
+        n = synth_evt2(raw, a.seconds)
+        subprocess.run([BIN, "convert", raw, src, "--compression", "lz4"], check=True, capture_output=True)
+        print(f"# {n} events, {a.seconds} s, 640x480; load {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M')}")
+        print("| output | spikestream s | faery s | spikestream x real time | faery x real time | ratio |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for ext in ["gif", "mp4"]:
+            times = {"s": [], "f": []}
+            for _ in range(a.rounds):
+                for who, fn in [("s", run_spikestream), ("f", run_faery)]:
+                    out = os.path.join(d, f"out-{who}.{ext}")
+                    t0 = time.perf_counter()
+                    fn(src, out)
+                    times[who].append(time.perf_counter() - t0)
+            s, f = min(times["s"]), min(times["f"])
+            print(f"| {ext} | {s:.2f} | {f:.2f} | {a.seconds / s:.1f} | {a.seconds / f:.1f} | {f / s:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
