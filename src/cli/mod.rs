@@ -10,6 +10,7 @@ mod frames;
 mod info;
 mod inspect;
 mod simulate;
+mod simulate_images;
 mod render;
 mod stream;
 mod train;

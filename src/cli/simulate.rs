@@ -47,8 +47,16 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Sensor size WxH.
-    #[arg(long, default_value = "64x64", value_parser = super::parse_resolution)]
+    #[arg(long, default_value = "64x64", value_parser = super::parse_resolution, conflicts_with = "from_images")]
     pub size: Resolution,
+    /// Film every PNG under this folder under three saccades (as N-MNIST was recorded) into
+    /// --out, keeping the folder structure (classes, splits); the sensor is the image size
+    /// plus the saccade on every side.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["class", "per_class", "classes", "split"])]
+    pub from_images: Option<PathBuf>,
+    /// With --from-images: the side of the saccade triangle, pixels.
+    #[arg(long, default_value_t = 3.0)]
+    pub saccade_px: f64,
     /// Recording length in milliseconds.
     #[arg(long, default_value_t = 300.0)]
     pub duration_ms: f64,
@@ -107,7 +115,7 @@ fn parse_class(name: &str) -> anyhow::Result<Class> {
 }
 
 impl SimulateArgs {
-    fn config(&self) -> anyhow::Result<SimConfig> {
+    pub(super) fn config(&self) -> anyhow::Result<SimConfig> {
         if !(self.duration_ms > 0.0 && self.duration_ms <= 3.6e6) {
             bail!("--duration-ms {} is out of range; give 0.001 to 3600000", self.duration_ms);
         }
@@ -138,6 +146,9 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     }
     let Some(out) = args.out.clone() else { bail!("--out is required") };
     check_memory(&args)?;
+    if let Some(images) = &args.from_images {
+        return super::simulate_images::run(&args, images, &out);
+    }
     let simulator = Simulator::new(args.config()?, camera_seed(args.seed))?;
     match &args.class {
         Some(name) => record_one(&args, &simulator, parse_class(name)?, &out),
@@ -228,7 +239,7 @@ fn check_memory(a: &SimulateArgs) -> anyhow::Result<()> {
 
 /// Where a dataset may go: a new or empty folder, or with `--force` a folder holding a dataset
 /// `simulate` wrote (its `simulate.json`), never some other folder's files.
-fn check_dataset_target(out: &Path, force: bool) -> anyhow::Result<()> {
+pub(super) fn check_dataset_target(out: &Path, force: bool) -> anyhow::Result<()> {
     if out.file_name().is_none() {
         bail!("--out {}: name the dataset folder (e.g. --out data/sim)", out.display());
     }
@@ -269,18 +280,18 @@ fn write_manifest(args: &SimulateArgs, simulator: &Simulator, classes: &[Class],
 }
 
 /// A one-line counter on stderr, redrawn at most ten times a second, and only on a terminal.
-struct Progress {
+pub(super) struct Progress {
     total: usize,
     shown: Option<Mutex<Instant>>,
 }
 
 impl Progress {
-    fn new(total: usize) -> Self {
+    pub(super) fn new(total: usize) -> Self {
         let shown = std::io::stderr().is_terminal().then(|| Mutex::new(Instant::now() - Duration::from_secs(1)));
         Self { total, shown }
     }
 
-    fn update(&self, done: usize) {
+    pub(super) fn update(&self, done: usize) {
         let Some(shown) = &self.shown else { return };
         let mut last = shown.lock().unwrap_or_else(|poison| poison.into_inner());
         if last.elapsed() >= Duration::from_millis(100) || done == self.total {
@@ -289,7 +300,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         if self.shown.is_some() {
             eprintln!();
         }

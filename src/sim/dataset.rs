@@ -115,33 +115,52 @@ pub fn write_dataset(
     threads: usize,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Vec<Written>, SimError> {
-    let mut folders: Vec<PathBuf> = items.iter().filter_map(|i| i.path.parent().map(|p| root.join(p))).collect();
-    folders.sort();
-    folders.dedup();
-    for folder in &folders {
-        std::fs::create_dir_all(folder).map_err(|source| SimError::Io { path: folder.clone(), source })?;
-    }
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let results: Mutex<Vec<Option<Result<Written, SimError>>>> = Mutex::new((0..items.len()).map(|_| None).collect());
-    let resolution = simulator.config().resolution;
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, items.len().max(1)) {
-            scope.spawn(|| {
-                while !failed.load(Ordering::Relaxed) {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let events = simulator.record(item.class, item.seed);
-                    let result = write_aedat4(&root.join(&item.path), &events, resolution, compression)
-                        .map(|()| Written { events: events.len(), on: events.iter().filter(|e| e.p).count() });
-                    failed.fetch_or(result.is_err(), Ordering::Relaxed);
-                    results.lock().unwrap_or_else(|poison| poison.into_inner())[i] = Some(result);
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-                }
-            });
+    let jobs = Jobs { root, resolution: simulator.config().resolution, compression, threads, progress };
+    jobs.run(items, |item| &item.path, |item| Ok(simulator.record(item.class, item.seed)))
+}
+
+/// Where and how a batch of recordings is written.
+pub struct Jobs<'a> {
+    pub root: &'a Path,
+    pub resolution: Resolution,
+    pub compression: Compression,
+    pub threads: usize,
+    pub progress: &'a (dyn Fn(usize) + Sync),
+}
+
+impl Jobs<'_> {
+    /// Records every item (`record`) and writes it to `root/path(item)` as AEDAT4, in
+    /// parallel; the first error stops the work and is returned.
+    pub fn run<T: Sync>(&self, items: &[T], path: impl Fn(&T) -> &Path + Sync, record: impl Fn(&T) -> Result<Vec<Event>, SimError> + Sync) -> Result<Vec<Written>, SimError> {
+        let root = self.root;
+        let mut folders: Vec<PathBuf> = items.iter().filter_map(|i| path(i).parent().map(|p| root.join(p))).collect();
+        folders.sort();
+        folders.dedup();
+        for folder in &folders {
+            std::fs::create_dir_all(folder).map_err(|source| SimError::Io { path: folder.clone(), source })?;
         }
-    });
-    let results = results.into_inner().unwrap_or_else(|poison| poison.into_inner());
-    results.into_iter().flatten().collect()
+        let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
+        let failed = AtomicBool::new(false);
+        let results: Mutex<Vec<Option<Result<Written, SimError>>>> = Mutex::new((0..items.len()).map(|_| None).collect());
+        std::thread::scope(|scope| {
+            for _ in 0..self.threads.clamp(1, items.len().max(1)) {
+                scope.spawn(|| {
+                    while !failed.load(Ordering::Relaxed) {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        let result = record(item).and_then(|events| {
+                            write_aedat4(&root.join(path(item)), &events, self.resolution, self.compression)
+                                .map(|()| Written { events: events.len(), on: events.iter().filter(|e| e.p).count() })
+                        });
+                        failed.fetch_or(result.is_err(), Ordering::Relaxed);
+                        results.lock().unwrap_or_else(|poison| poison.into_inner())[i] = Some(result);
+                        (self.progress)(done.fetch_add(1, Ordering::Relaxed) + 1);
+                    }
+                });
+            }
+        });
+        let results = results.into_inner().unwrap_or_else(|poison| poison.into_inner());
+        results.into_iter().flatten().collect()
+    }
 }

@@ -8,6 +8,8 @@ pub enum SimError {
     InvalidParameter { name: &'static str, value: String, expected: &'static str },
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {why}")]
+    Image { path: PathBuf, why: String },
 }
 
 impl SimError {

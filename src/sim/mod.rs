@@ -6,7 +6,8 @@
 //! rendered every `step_us`, into events like a DVS pixel (log intensity, reference level,
 //! mismatched ON/OFF thresholds, interpolated timestamps, refractory period); [`noise`] adds
 //! shot noise; [`Simulator::record`] puts them together with timestamp jitter. [`dataset`]
-//! plans and writes labelled AEDAT4 datasets in parallel. Everything random comes from the
+//! plans and writes labelled AEDAT4 datasets in parallel. [`still`] films still images under
+//! three saccades, as N-MNIST was recorded (`simulate --from-images`). Everything random comes from the
 //! hand-written generator in [`rng`], so a seed gives the same events whatever the dependency
 //! versions.
 //!
@@ -19,6 +20,7 @@ pub mod noise;
 pub mod rng;
 pub mod scene;
 mod simulator;
+pub mod still;
 
 pub use camera::{Camera, CameraParams};
 pub use error::SimError;

@@ -101,8 +101,15 @@ impl Simulator {
     /// The events of one recording of `class`, sorted by time (then x, y, polarity).
     /// Deterministic: the same simulator and seed give the same events.
     pub fn record(&self, class: Class, seed: u64) -> Vec<Event> {
-        let config = &self.config;
         let scene = self.scene(class, seed);
+        self.film(seed, &|t, frame| scene.render(t, frame))
+    }
+
+    /// The events of one recording of anything that gives the brightness of every pixel at a
+    /// time (seconds): `render(t, frame)` fills `frame` (`[height, width]`, row-major). The
+    /// seed draws the pixels' reference levels, the jitter and the noise.
+    pub fn film(&self, seed: u64, render: &dyn Fn(f64, &mut [f32])) -> Vec<Event> {
+        let config = &self.config;
         let width = usize::from(config.resolution.width);
         let duration = config.duration_us as f64;
         let jitter = config.camera.jitter_us;
@@ -115,13 +122,13 @@ impl Simulator {
         };
 
         let mut frame = vec![0f32; self.camera.pixels()];
-        scene.render(0.0, &mut frame);
+        render(0.0, &mut frame);
         let mut pixels = PixelState::start(&self.camera, &frame, &mut Rng::new(derive_seed(seed, STREAM_PIXELS)));
         let steps = (duration / config.step_us).ceil() as u64;
         let mut t0 = 0.0;
         for k in 1..=steps {
             let t1 = (k as f64 * config.step_us).min(duration);
-            scene.render(t1 * 1e-6, &mut frame);
+            render(t1 * 1e-6, &mut frame);
             pixels.advance(&self.camera, &frame, t0, t1, |t, pixel, on| push(t, pixel, on, &mut jitter_rng));
             t0 = t1;
         }
