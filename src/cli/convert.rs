@@ -13,12 +13,28 @@ use spikestream::events::{Event, EventReader, Format, ReadError, Resolution, Tri
 use spikestream::output::{AtomicOutput, refuse_same_file};
 
 use super::InputArgs;
+use spikestream::stream::udp::{UdpAddress, UdpSender};
+
+/// `convert IN udp://…`: every event of IN in datagrams, in file order.
+fn send_udp(args: &ConvertArgs, spec: UdpAddress) -> anyhow::Result<ExitCode> {
+    let (format, address) = (spec.format.name(), spec.address.clone());
+    let mut sender = UdpSender::connect(spec)?;
+    let mut reader = EventReader::open(&args.input, args.read.read_options())?;
+    let (mut batch, mut sent) = (Vec::new(), 0u64);
+    while reader.next_batch(&mut batch)? {
+        sender.send(&batch)?;
+        sent += batch.len() as u64;
+    }
+    eprintln!("sent {sent} events in {} datagrams ({format}) to udp://{address}", sender.datagrams);
+    Ok(ExitCode::SUCCESS)
+}
 
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
     /// The recording to read (any supported format).
     pub input: PathBuf,
-    /// The file to write: .aedat4, .csv or .npy.
+    /// The file to write: .aedat4, .csv or .npy; or udp://HOST:PORT[?format=t64_x16_y16_on8|t32_x16_y15_on1&events_per_packet=N]
+    /// to send the events as faery and aestream do (as fast as they decode).
     pub output: PathBuf,
     /// AEDAT4 compression: none, lz4 or zstd.
     #[arg(long, default_value = "lz4", value_parser = parse_compression)]
@@ -41,6 +57,9 @@ fn parse_compression(s: &str) -> Result<Compression, String> {
 }
 
 pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
+    if let Some(spec) = UdpAddress::parse(&args.output.to_string_lossy()) {
+        return send_udp(&args, spec.map_err(anyhow::Error::msg)?);
+    }
     let Some(kind) = OutputKind::from_path(&args.output) else {
         bail!("{}: unknown output extension; use .aedat4, .csv or .npy", args.output.display());
     };

@@ -1,7 +1,8 @@
 //! Live streaming: event sources in, a prediction every few frames out, as they arrive.
 //!
 //! Owns the live sources ([`source`]: DV network stream with reconnection, real-time replay of a
-//! recording, stdin, USB cameras behind the `camera` feature), the threaded pipeline
+//! recording, stdin, UDP datagrams as faery sends them ([`udp`]), USB cameras behind the
+//! `camera` feature), the threaded pipeline
 //! ([`pipeline`]: source → framer → engine → output, joined by bounded `crossbeam-channel`
 //! queues, with an overload policy and `--record`), the lanes that let a model trained on T
 //! frames predict every K frames ([`lanes`]), and the latency and rate accounting ([`stats`]).
@@ -21,6 +22,7 @@ mod source_thread;
 pub mod resync;
 mod replay;
 mod stdin;
+pub mod udp;
 #[cfg(feature = "camera")]
 pub mod camera;
 

@@ -73,6 +73,8 @@ pub enum SourceSpec {
     Stdin,
     /// `camera` or `camera:SERIAL` (feature `camera`).
     Camera(Option<String>),
+    /// `udp://HOST:PORT[?format=…]`: datagrams as faery and aestream send them.
+    Udp(super::udp::UdpAddress),
 }
 
 impl SourceSpec {
@@ -92,7 +94,10 @@ impl SourceSpec {
         if let Some(a) = DvAddress::parse(text) {
             return Ok(Self::Dv(a));
         }
-        Err(format!("'{text}' is not a source; one of tcp://HOST:PORT, unix:///PATH, replay:FILE, - (stdin), camera[:SERIAL]"))
+        if let Some(a) = super::udp::UdpAddress::parse(text) {
+            return a.map(Self::Udp);
+        }
+        Err(format!("'{text}' is not a source; one of tcp://HOST:PORT, unix:///PATH, udp://HOST:PORT, replay:FILE, - (stdin), camera[:SERIAL]"))
     }
 }
 
@@ -133,6 +138,7 @@ pub fn open(spec: &SourceSpec, options: &OpenOptions) -> Result<Box<dyn Source>,
         SourceSpec::Dv(address) => Ok(Box::new(super::dv::DvSource::new(address.clone(), options.reconnect))),
         SourceSpec::Replay(path) => Ok(Box::new(super::replay::ReplaySource::open(path, options.format, options.decoder, options.speed)?)),
         SourceSpec::Stdin => Ok(Box::new(super::stdin::StdinSource::new(Box::new(std::io::stdin()), options.format, options.decoder))),
+        SourceSpec::Udp(address) => Ok(Box::new(super::udp::UdpSource::bind(address.clone(), options.decoder.resolution)?)),
         #[cfg(feature = "camera")]
         SourceSpec::Camera(serial) => Ok(Box::new(super::camera::CameraSource::open(serial.as_deref())?)),
         #[cfg(not(feature = "camera"))]
