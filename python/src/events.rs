@@ -76,7 +76,7 @@ pub fn from_bytes(bytes: &PyReadonlyArray1<'_, u8>) -> PyResult<Vec<Event>> {
 }
 
 /// The reading options from Python's `format` name and `sensor` size.
-fn options(format: Option<&str>, sensor: Option<(u16, u16)>) -> PyResult<ReadOptions> {
+pub fn read_options(format: Option<&str>, sensor: Option<(u16, u16)>) -> PyResult<ReadOptions> {
     let format = match format {
         None => None,
         Some(name) => Some(Format::from_name(name).ok_or_else(|| {
@@ -112,7 +112,7 @@ fn info<'py>(py: Python<'py>, format: Option<Format>, resolution: Option<Resolut
 #[pyfunction]
 #[pyo3(signature = (path, format=None, sensor=None))]
 fn read<'py>(py: Python<'py>, path: PathBuf, format: Option<&str>, sensor: Option<(u16, u16)>) -> PyResult<(Bound<'py, PyArray1<PyEvent>>, Bound<'py, PyDict>)> {
-    let options = options(format, sensor)?;
+    let options = read_options(format, sensor)?;
     let Recording { format, resolution, events, triggers, metadata, .. } = py.detach(|| read_file(&path, options)).map_err(to_py)?;
     let info = info(py, format, resolution, &triggers, metadata)?;
     Ok((to_numpy(py, events), info))
@@ -137,7 +137,7 @@ impl PyEventReader {
         if batch == 0 {
             return Err(invalid("batch=0: a batch must hold at least one event"));
         }
-        let options = options(format, sensor)?;
+        let options = read_options(format, sensor)?;
         let reader = py.detach(|| EventReader::open(&path, options)).map_err(to_py)?;
         Ok(Self { reader, batch, pending: Vec::new(), triggers: Vec::new(), done: false })
     }

@@ -15,14 +15,13 @@ use spikestream::engine::cpu::CpuBackend;
 use spikestream::engine::gpu::{ConvMode, GpuBackend};
 use spikestream::engine::run::{Decoded, decode_scores};
 use spikestream::engine::{Backend, run_frames};
-use spikestream::events::file::ReadOptions;
-use spikestream::events::{DecoderOptions, Format, Recording, Resolution};
+use spikestream::events::{Recording, Resolution, read_bytes};
 use spikestream::frames::framing::Framing;
 use spikestream::gpu::{AdapterRequest, GpuContext};
 use spikestream::model::{MetaOverrides, Model};
 
 use crate::errors::{invalid, message, to_py};
-use crate::events::from_bytes;
+use crate::events::{from_bytes, read_options};
 
 /// The error type of [`Engine`]: the Rust message, turned into a Python exception by the caller.
 type Result<T> = std::result::Result<T, PyErr>;
@@ -158,11 +157,24 @@ impl PyEngine {
     /// The model's frames `[T, C, H, W]` for a recording file.
     #[pyo3(signature = (path, format=None, sensor=None))]
     fn frames_of_file<'py>(&self, py: Python<'py>, path: PathBuf, format: Option<&str>, sensor: Option<(u16, u16)>) -> PyResult<Bound<'py, PyAny>> {
-        let format = format.map(|f| Format::from_name(f).ok_or_else(|| invalid(format!("format='{f}' is not a known format")))).transpose()?;
-        let options = ReadOptions { format, decoder: DecoderOptions { resolution: sensor.map(|(w, h)| Resolution::new(w, h)), ..Default::default() } };
+        let options = read_options(format, sensor)?;
         let frames = py.detach(|| {
             let e = lock(&self.engine);
             e.framing.frames_from_file(&path, options, e.model.meta.input).map_err(|err| invalid(format!("{}: {}", path.display(), message(&err))))
+        })?;
+        let shape = frames.shape();
+        array(py, frames.data, &shape)
+    }
+
+    /// The model's frames `[T, C, H, W]` for the bytes of a recording file (a Ray
+    /// `read_binary_files` row); `name` labels errors.
+    #[pyo3(signature = (data, name, format=None, sensor=None))]
+    fn frames_of_bytes<'py>(&self, py: Python<'py>, data: &[u8], name: PathBuf, format: Option<&str>, sensor: Option<(u16, u16)>) -> PyResult<Bound<'py, PyAny>> {
+        let options = read_options(format, sensor)?;
+        let frames = py.detach(|| {
+            let e = lock(&self.engine);
+            let recording = read_bytes(data, &name, options).map_err(to_py)?;
+            e.framing.frames(&recording, e.model.meta.input).map_err(|err| invalid(format!("{}: {}", name.display(), message(&err))))
         })?;
         let shape = frames.shape();
         array(py, frames.data, &shape)
