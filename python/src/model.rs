@@ -16,7 +16,7 @@ use spikestream::engine::gpu::{ConvMode, GpuBackend};
 use spikestream::engine::run::{Decoded, decode_scores};
 use spikestream::engine::{Backend, run_frames};
 use spikestream::events::{Recording, Resolution, read_bytes};
-use spikestream::frames::framing::Framing;
+use spikestream::frames::framing::{Framing, FramingError};
 use spikestream::gpu::{AdapterRequest, GpuContext};
 use spikestream::model::{MetaOverrides, Model};
 
@@ -97,6 +97,14 @@ struct PyEngine {
     online: Mutex<Option<(Engine, Vec<Vec<f32>>)>>,
 }
 
+/// A framing error: a read error names its file already, the others get `path` in front.
+fn framing_error(path: &Path, e: FramingError) -> PyErr {
+    match e {
+        FramingError::Read(e) => to_py(e),
+        e => invalid(format!("{}: {}", path.display(), message(&e))),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -119,7 +127,7 @@ impl PyEngine {
         let e = lock(&self.engine);
         let m = &e.model.meta;
         let d = PyDict::new(py);
-        d.set_item("path", &self.path)?;
+        d.set_item("path", self.path.display().to_string())?;
         d.set_item("arch", &m.arch)?;
         d.set_item("timesteps", m.timesteps)?;
         d.set_item("num_classes", m.num_classes)?;
@@ -160,7 +168,7 @@ impl PyEngine {
         let options = read_options(format, sensor)?;
         let frames = py.detach(|| {
             let e = lock(&self.engine);
-            e.framing.frames_from_file(&path, options, e.model.meta.input).map_err(|err| invalid(format!("{}: {}", path.display(), message(&err))))
+            e.framing.frames_from_file(&path, options, e.model.meta.input).map_err(|err| framing_error(&path, err))
         })?;
         let shape = frames.shape();
         array(py, frames.data, &shape)
@@ -174,7 +182,7 @@ impl PyEngine {
         let frames = py.detach(|| {
             let e = lock(&self.engine);
             let recording = read_bytes(data, &name, options).map_err(to_py)?;
-            e.framing.frames(&recording, e.model.meta.input).map_err(|err| invalid(format!("{}: {}", name.display(), message(&err))))
+            e.framing.frames(&recording, e.model.meta.input).map_err(|err| framing_error(&name, err))
         })?;
         let shape = frames.shape();
         array(py, frames.data, &shape)
