@@ -115,10 +115,11 @@ def ray_scaling(files):
         subprocess.run(["cargo", "run", "--quiet", "--release", "--features", "train", "--", "simulate", "--out", f"{d}/data",
                         "--per-class", str(files // 10), "--seed", "3"], check=True, cwd=ROOT, capture_output=True)
         paths = sorted(Path(d).rglob("*.aedat4"))
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
+                 _system_config={"local_fs_capacity_threshold": 0.999})
         for actors in (1, 2, 1, 2):
             start = time.perf_counter()
-            rows = sray.classify(paths, model, None, read="paths", backend="cpu", concurrency=actors).take_all()
+            rows = sray.classify(paths, model, None, read="paths", backend="cpu", concurrency=actors, num_cpus=0.5).take_all()
             dt = time.perf_counter() - start
             assert len(rows) == len(paths)
             print(f"ray: {len(paths)} files, {actors} actor(s): {dt:.1f} s, {len(paths) / dt:.1f} files/s; load {os.getloadavg()[0]:.1f}")

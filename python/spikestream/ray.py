@@ -52,7 +52,8 @@ def classify(paths: Union[PathLike, Iterable[PathLike]], model: PathLike, output
     - ``read="bytes"``: ``ray.data.read_binary_files`` (any filesystem Ray reads: local, NFS,
       S3, GCS); ``read="paths"``: a list of paths each actor opens itself (a shared filesystem).
     - One ``Model`` per actor; ``concurrency`` actors (an int, or ``(min, max)`` to autoscale),
-      each with ``num_gpus`` GPUs (``backend="auto"`` then runs on the GPU) and ``num_cpus`` CPUs.
+      each with ``num_gpus`` GPUs (``backend="auto"`` then runs on the GPU) and ``num_cpus`` CPUs;
+      leave CPUs for Ray's read and write tasks (actors holding every CPU stall the pipeline).
     - ``output``: a folder written with ``sink="parquet"`` or ``"jsonl"`` (one file per block),
       or None to return the ``ray.data.Dataset`` unexecuted.
     """

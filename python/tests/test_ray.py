@@ -27,7 +27,10 @@ def dataset(tmp_path_factory, cli):
 @pytest.fixture(scope="module")
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False,
-             _node_ip_address="127.0.0.1", configure_logging=False)
+             _node_ip_address="127.0.0.1", configure_logging=False,
+             # a shared build machine's disk is often over Ray's default 95 % mark, where it
+             # refuses to create objects; the objects here are small
+             _system_config={"local_fs_capacity_threshold": 0.999})
     yield ray
     ray.shutdown()
 
@@ -37,7 +40,8 @@ def test_ray_equals_single_process(dataset, local_ray, tmp_path, read, sink):
     from spikestream.ray import classify
 
     out = tmp_path / "out"
-    classify(dataset, MODEL, out, sink=sink, read=read, backend="cpu", batch_size=16, concurrency=2)
+    # two actors of half a CPU each leave a CPU of the 2 for the read and write tasks
+    classify(dataset, MODEL, out, sink=sink, read=read, backend="cpu", batch_size=16, concurrency=2, num_cpus=0.5)
     if sink == "parquet":
         rows = ray.data.read_parquet(str(out)).take_all()
     else:
