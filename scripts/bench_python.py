@@ -112,7 +112,8 @@ def ray_scaling(files):
     import spikestream.ray as sray
     model = ROOT / "models/demo/sim10_vgg48_legacy.safetensors"
     with tempfile.TemporaryDirectory() as d:
-        subprocess.run(["cargo", "run", "--quiet", "--release", "--features", "train", "--", "simulate", "--out", f"{d}/data",
+        binary = os.environ.get("SPIKESTREAM_BIN", str(ROOT / "target/release/spikestream"))
+        subprocess.run([binary, "simulate", "--out", f"{d}/data",
                         "--per-class", str(files // 10), "--seed", "3"], check=True, cwd=ROOT, capture_output=True)
         paths = sorted(Path(d).rglob("*.aedat4"))
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",

@@ -54,8 +54,8 @@ def classify(paths: Union[PathLike, Iterable[PathLike]], model: PathLike, output
     - One ``Model`` per actor; ``concurrency`` actors (an int, or ``(min, max)`` to autoscale),
       each with ``num_gpus`` GPUs (``backend="auto"`` then runs on the GPU) and ``num_cpus`` CPUs;
       leave CPUs for Ray's read and write tasks (actors holding every CPU stall the pipeline).
-    - ``output``: a folder written with ``sink="parquet"`` or ``"jsonl"`` (one file per block),
-      or None to return the ``ray.data.Dataset`` unexecuted.
+    - ``output``: a folder written with ``sink="parquet"`` (exact float32) or ``"jsonl"`` (15
+      decimals; one file per block), or None to return the ``ray.data.Dataset`` unexecuted.
     """
     import ray
 
@@ -81,7 +81,8 @@ def classify(paths: Union[PathLike, Iterable[PathLike]], model: PathLike, output
     if sink == "parquet":
         ds.write_parquet(os.fspath(output))
     elif sink == "jsonl":
-        ds.write_json(os.fspath(output))
+        # pandas writes 10 decimals by default; 15 (its most) round-trips float32 logits
+        ds.write_json(os.fspath(output), double_precision=15)
     else:
         raise ValueError(f"sink={sink!r}: 'parquet' or 'jsonl' expected")
     return os.fspath(output)
