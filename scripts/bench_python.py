@@ -3,7 +3,7 @@
 
 Decoding + tonic-style framing (ToFrame, n_time_bins=10):
 - spikestream: `spikestream.read` + `spikestream.transforms.ToFrame`;
-- peers: dv-processing 2.0.4 (AEDAT4) or expelliarmus 1.1.12 (EVT3) decoding, the events copied
+- peers: dv-processing 2.0.4 (AEDAT4) or tonic.io (AEDAT 3.1) decoding, the events copied
   into tonic's structured layout, then tonic 1.7.0's `ToFrame`.
 SpikingJelly integration (split by number, 10 frames) on the decoded events:
 - spikestream: `spikestream.frames.integrate`; peer: SpikingJelly 0.0.0.0.14's
@@ -62,10 +62,14 @@ def dv_read(path):
     return tonic_layout(a["timestamp"], a["x"], a["y"], a["polarity"])
 
 
-def expelliarmus_read(path, w, h):
-    from expelliarmus import Wizard
-    a = Wizard(encoding="evt3", fpath=str(path)).read()
-    return tonic_layout(a["t"], a["x"], a["y"], a["p"])
+def tonic_aedat31_read(path):
+    """tonic's AEDAT 3.1 reading (read_dvs_ibm's body: tonic 1.7.0's own call unpacks the header
+    tuple wrongly, see scripts/bench_decode.py)."""
+    import tonic.io as tio
+    version, start, _ = tio.read_aedat_header_from_file(str(path))
+    ev = tio.get_aer_events_from_file(str(path), version, start)
+    a = ev["address"]
+    return tonic_layout(ev["timeStamp"], (a >> 17) & 0x1FFF, (a >> 2) & 0x1FFF, (a >> 1) & 1)
 
 
 def make_aedat4(folder, n):
@@ -90,11 +94,14 @@ def decode_and_frame(files, rounds):
         ours_tf, peer_tf = ToFrame(sensor_size=(w, h, 2), n_time_bins=10), tonic.transforms.ToFrame(sensor_size=(w, h, 2), n_time_bins=10)
         ours = lambda: ours_tf(spikestream.read(path)[0])  # noqa: E731
         peer = lambda: peer_tf(peer_read(path))  # noqa: E731
-        assert np.array_equal(ours(), peer()), name
+        same = np.array_equal(ours(), peer())
+        # tonic.io ignores AEDAT 3.1's eventTSOverflow, so after that file's 31-bit rollover its
+        # times (and frames) differ; every other pair must agree.
+        assert same or "3.1" in name, name
         n = len(spikestream.read(path)[0])
         for who, fn in (("spikestream read + ToFrame", ours), (f"{peer_name} + tonic ToFrame", peer)):
             wall, cpu, _ = best(fn, rounds)
-            rows.append((name, n, who, wall, cpu))
+            rows.append((name if same else name + " (frames differ: rollover)", n, who, wall, cpu))
         events = spikestream.read(path)[0]
         d = {k: events[k].astype(np.int64) for k in "txyp"}
         assert np.array_equal(spikestream.frames.integrate(events, 10, "number", h, w), integrate_events_by_fixed_frames_number(d, "number", 10, h, w))
@@ -140,8 +147,8 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         files = [
             ("random 640x480 (AEDAT4, LZ4)", make_aedat4(d, args.events), (640, 480), "dv-processing", dv_read),
-            ("evt3_trigger_from_rosbag.raw (EVT3)", ROOT / "tests/data/evt3_trigger_from_rosbag.raw", (1280, 720), "expelliarmus",
-             lambda p: expelliarmus_read(p, 1280, 720)),
+            ("dvxplorer_rollover_aedat31.aedat (AEDAT 3.1)", ROOT / "tests/data/dvxplorer_rollover_aedat31.aedat", (640, 480),
+             "tonic.io (AEDAT 3.1)", tonic_aedat31_read),
         ]
         decode_and_frame(files, args.rounds)
     print(f"load after: {os.getloadavg()}")
