@@ -76,7 +76,9 @@ class Model:
 
     def classify(self, x, sensor: Sensor = None, format: Optional[str] = None) -> Prediction:
         """Classifies a recording (path), events (structured array), or frames: a float32 array
-        ``[T, C, H, W]`` (one sample) or ``[T, B, C, H, W]`` (a batch)."""
+        ``[T, C, H, W]`` (one sample) or ``[T, B, C, H, W]`` (a batch), or a ``.npy`` of either."""
+        if isinstance(x, (str, os.PathLike)) and os.fspath(x).lower().endswith(".npy"):
+            x = np.load(x)  # frames [T, (B,) C, H, W], or events as `spikestream convert` writes them
         if isinstance(x, np.ndarray) and x.dtype.names is None:
             frames = np.ascontiguousarray(x, dtype=np.float32)
         else:

@@ -43,7 +43,7 @@ def test_classify_equals_cli_json(model, cli):
         np.testing.assert_allclose(p.probabilities, [probs[i] for i in range(10)], rtol=0, atol=1e-6)
 
 
-def test_path_events_frames_and_batch_agree(model):
+def test_path_events_frames_and_batch_agree(model, tmp_path):
     path = SAMPLES[0]
     by_path = model.classify(path)
     events, info = spikestream.read(path)
@@ -51,7 +51,9 @@ def test_path_events_frames_and_batch_agree(model):
     frames = model.frames(path)
     assert frames.dtype == np.float32 and frames.shape == (model.info["timesteps"], *model.info["input"])
     by_frames = model.classify(frames)
-    for p in (by_events, by_frames):
+    np.save(tmp_path / "frames.npy", frames)
+    by_npy = model.classify(tmp_path / "frames.npy")
+    for p in (by_events, by_frames, by_npy):
         assert np.array_equal(p.logits, by_path.logits) and np.array_equal(p.per_step, by_path.per_step)
     # a batch of 6 (two groups of the model's batch 4, the last one padded) equals one by one
     stack = np.stack([model.frames(s) for s in SAMPLES[:6]], axis=1)
