@@ -9,6 +9,8 @@
 //!   binning and the trainer share.
 //! - [`limits`] checks every size that comes from a file, a model or the command line before
 //!   anything is allocated from it.
+//! - [`plot`] draws the charts (confusion matrix, accuracy per timestep, spike rates, training
+//!   curves) as PNG with an embedded font.
 //! - [`render`] draws recordings as video frames (decays, palettes, a bitmap font) and writes
 //!   GIF, PNG, Y4M or MP4.
 //! - [`output`] writes every output file through a temporary and a rename, and cleans up on
@@ -25,6 +27,7 @@ pub mod limits;
 pub mod model;
 pub mod stream;
 pub mod output;
+pub mod plot;
 pub mod render;
 #[cfg(feature = "train")]
 pub mod train;
