@@ -23,5 +23,6 @@ pub mod limits;
 pub mod model;
 pub mod stream;
 pub mod output;
+pub mod rng;
 #[cfg(feature = "train")]
 pub mod train;

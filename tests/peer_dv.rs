@@ -275,7 +275,7 @@ fn metadata<'a>(metadata: &'a [(String, String)], key: &str) -> Option<&'a str> 
 /// both corners of the sensor and both polarities.
 fn synthetic_events(seed: u64, n: usize, resolution: Resolution) -> Vec<Event> {
     let mut state = seed;
-    let mut next = move || spikestream::sim::rng::splitmix64(&mut state);
+    let mut next = move || spikestream::rng::splitmix64(&mut state);
     let mut t = 1_700_000_000_000_000 + next() % 1_000_000;
     let mut events: Vec<Event> = (0..n)
         .map(|_| {

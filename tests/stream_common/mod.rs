@@ -80,7 +80,7 @@ pub fn write_model(dir: &Path) -> PathBuf {
 /// `n` events of a blob moving across the sensor over `duration_us`, from `seed`.
 pub fn moving_blob(seed: u64, n: usize, duration_us: u64) -> Vec<Event> {
     let mut state = seed;
-    let mut next = move || spikestream::sim::rng::splitmix64(&mut state);
+    let mut next = move || spikestream::rng::splitmix64(&mut state);
     let t0 = 1_700_000_000_000_000u64;
     let (w, h) = (f64::from(SENSOR.width), f64::from(SENSOR.height));
     (0..n)
