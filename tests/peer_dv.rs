@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use peer::{Peer, assert_same_events, peer, read_raw};
 use serde_json::json;
-use spikestream::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
-use spikestream::events::file::ReadOptions;
-use spikestream::events::socket::{DvAddress, DvClient, Poll};
+use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, WriterOptions};
+use spikestream::events::ReadOptions;
+use spikestream::events::io::socket::{DvAddress, DvClient, Poll};
 use spikestream::events::{Event, Format, Resolution, read_file};
 
 // ---- 1. files written by dv-processing, read by spikestream ----

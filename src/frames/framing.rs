@@ -19,7 +19,7 @@ use super::{FrameError, Frames, Polarity, Slicing, bin_slices, slice};
 use crate::limits::MAX_FRAMES;
 use super::slicing::by_count;
 use super::streamed::{FileFramesError, bin_file, count_events, rereadable};
-use crate::events::file::ReadOptions;
+use crate::events::ReadOptions;
 use crate::events::{ReadError, Recording, Resolution, read_file};
 
 #[derive(Clone, Debug, PartialEq)]

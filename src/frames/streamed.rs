@@ -14,7 +14,7 @@ use std::path::Path;
 
 use super::bin::{Polarity, accumulate};
 use super::{FrameError, Frames};
-use crate::events::file::ReadOptions;
+use crate::events::ReadOptions;
 use crate::events::{EventReader, ReadError, Resolution};
 
 /// What a pass over a file can report.
@@ -29,7 +29,7 @@ pub enum FileFramesError {
 /// Whether `path` can be read twice (a regular file); a pipe delivers its bytes once, so its
 /// callers read it whole instead.
 pub fn rereadable(path: &Path) -> bool {
-    matches!(crate::events::input::InputKind::of(path), Ok(crate::events::input::InputKind::File))
+    matches!(crate::events::io::input::InputKind::of(path), Ok(crate::events::io::input::InputKind::File))
 }
 
 /// The number of events in `path` and its sensor size (from the header or `options`).
@@ -90,7 +90,7 @@ fn bin_batches(mut reader: EventReader, ranges: &[Range<usize>], sensor: Resolut
 mod tests {
     use super::*;
     use crate::events::Event;
-    use crate::events::aedat4::{Aedat4Writer, WriterOptions};
+    use crate::events::formats::aedat4::{Aedat4Writer, WriterOptions};
     use crate::frames::{Slicing, bin_slices, slice};
 
     #[test]

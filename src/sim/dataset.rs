@@ -15,7 +15,7 @@ use super::error::SimError;
 use crate::rng::{derive_seed, hash_name};
 use super::scene::Class;
 use super::simulator::Simulator;
-use crate::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
+use crate::events::formats::aedat4::{Aedat4Writer, Compression, WriterOptions};
 use crate::events::{Event, Resolution};
 
 /// Tag of the camera's stream, apart from every class name hash.

@@ -33,7 +33,7 @@ pub use stats::{Snapshot, Summary};
 use std::path::PathBuf;
 
 use crate::engine::EngineError;
-use crate::events::socket::StreamError as SocketError;
+use crate::events::io::socket::StreamError as SocketError;
 use crate::events::{DecodeError, Resolution};
 use crate::frames::FrameError;
 

@@ -24,7 +24,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 use super::StreamError;
 use super::pipeline::Shared;
 use super::stats::Counters;
-use crate::events::aedat4::{Aedat4Writer, WriterOptions};
+use crate::events::formats::aedat4::{Aedat4Writer, WriterOptions};
 use crate::events::{Event, Resolution};
 use crate::output::AtomicOutput;
 

@@ -1,15 +1,23 @@
 //! The shape shared by most formats: an optional text header, an optional fixed preamble, then
-//! fixed-size records. [`RecordStream`] does the chunk bookkeeping (header scanning, records
-//! split across chunks, byte offsets); a format only implements [`RecordBody`].
+//! fixed-size records. `RecordStream` does the chunk bookkeeping (header scanning, records
+//! split across chunks, byte offsets) and [`RecordDecoder`] implements [`Decoder`] once for all
+//! of them; a format only implements `RecordBody` and names its decoder as an alias
+//! (`pub type Evt2Decoder = RecordDecoder<Evt2Body, 4>`).
 
 use super::carry::Carry;
-use super::decoder::Format;
-use super::error::DecodeError;
-use super::header::{HeaderStep, TextHeader};
-use super::Event;
+use super::text_header::{HeaderStep, TextHeader};
+use crate::events::decoder::Decoder;
+use crate::events::error::DecodeError;
+use crate::events::format::Format;
+use crate::events::{Event, Resolution, Trigger};
 
-/// The format-specific part of a record-oriented decoder.
-pub(crate) trait RecordBody<const N: usize> {
+/// The format-specific part of a record-oriented decoder: `N`-byte records, and what the
+/// [`Decoder`] reports besides events.
+pub(crate) trait RecordBody<const N: usize>: Send {
+    const FORMAT: Format;
+    /// One record, as truncation errors name it (`EVT2 word`).
+    const RECORD: &'static str;
+
     /// Called once when the text header is complete (formats with a header only).
     fn on_header(&mut self, _header: &TextHeader) -> Result<(), DecodeError> {
         Ok(())
@@ -26,10 +34,72 @@ pub(crate) trait RecordBody<const N: usize> {
 
     /// Decodes whole records (`records.len()` is a multiple of `N`) that start at byte `offset`.
     fn on_records(&mut self, records: &[u8], offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError>;
+
+    /// [`Decoder::resolution`].
+    fn resolution(&self) -> Option<Resolution>;
+
+    /// [`Decoder::triggers`].
+    fn triggers(&self) -> &[Trigger] {
+        &[]
+    }
+
+    /// [`Decoder::take_triggers`].
+    fn take_triggers(&mut self, _out: &mut Vec<Trigger>) {}
+
+    /// [`Decoder::metadata`].
+    fn metadata(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// The [`Decoder`] of every record format: a `RecordStream` feeding a format's `RecordBody`.
+pub struct RecordDecoder<B, const N: usize> {
+    stream: RecordStream<N>,
+    body: B,
+}
+
+impl<B, const N: usize> RecordDecoder<B, N> {
+    /// `header`: the text header the format starts with, if it has one.
+    pub(crate) fn with_body(header: Option<TextHeader>, body: B) -> Self
+    where
+        B: RecordBody<N>,
+    {
+        Self { stream: RecordStream::new(B::FORMAT, header), body }
+    }
+}
+
+impl<B: RecordBody<N>, const N: usize> Decoder for RecordDecoder<B, N> {
+    fn format(&self) -> Format {
+        B::FORMAT
+    }
+
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.stream.feed(&mut self.body, chunk, out)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.stream.finish(&mut self.body, B::RECORD)
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        self.body.resolution()
+    }
+
+    fn triggers(&self) -> &[Trigger] {
+        self.body.triggers()
+    }
+
+    fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
+        self.body.take_triggers(out);
+    }
+
+    fn metadata(&self) -> Vec<(String, String)> {
+        self.body.metadata()
+    }
 }
 
 #[derive(Debug)]
-pub(crate) struct RecordStream<const N: usize> {
+struct RecordStream<const N: usize> {
     format: Format,
     header: Option<TextHeader>,
     preamble: Vec<u8>,

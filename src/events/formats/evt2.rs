@@ -6,21 +6,21 @@
 //! TIME_HIGH get time-high 0, as Prophesee's reference and expelliarmus do. When the 28-bit
 //! time-high field wraps (after ~4.8 h) a 2^34 µs loop is added, so time stays monotonic.
 
-use crate::events::carry::SpareWriter;
-use crate::events::decoder::{Decoder, DecoderOptions, Format};
+use super::carry::SpareWriter;
+use crate::events::decoder::DecoderOptions;
+use crate::events::format::Format;
 use crate::events::error::DecodeError;
-use crate::events::header::TextHeader;
-use crate::events::records::{RecordBody, RecordStream};
+use super::text_header::TextHeader;
+use super::records::{RecordBody, RecordDecoder};
 use crate::events::{Event, Resolution, Trigger};
 
-use super::PropheseeHeader;
+use super::prophesee::PropheseeHeader;
 
-pub struct Evt2Decoder {
-    stream: RecordStream<4>,
-    body: Evt2Body,
-}
+/// The EVT 2.0 decoder.
+pub type Evt2Decoder = RecordDecoder<Evt2Body, 4>;
 
-struct Evt2Body {
+/// EVT 2.0 decoding state between chunks (the `RecordBody` of [`Evt2Decoder`]).
+pub struct Evt2Body {
     options: DecoderOptions,
     header: PropheseeHeader,
     /// Timestamp bits 33–6 (already shifted) plus wrap loops.
@@ -33,14 +33,17 @@ const HIGH_FIELD_RANGE: u64 = 1 << 28;
 
 impl Evt2Decoder {
     pub fn new(options: DecoderOptions) -> Self {
-        Self {
-            stream: RecordStream::new(Format::Evt2, Some(TextHeader::new(b'%', Some(b"% end")))),
-            body: Evt2Body { options, header: PropheseeHeader::default(), time_high: 0, last_high_field: 0, triggers: Vec::new() },
-        }
+        RecordDecoder::with_body(
+            Some(TextHeader::new(b'%', Some(b"% end"))),
+            Evt2Body { options, header: PropheseeHeader::default(), time_high: 0, last_high_field: 0, triggers: Vec::new() },
+        )
     }
 }
 
 impl RecordBody<4> for Evt2Body {
+    const FORMAT: Format = Format::Evt2;
+    const RECORD: &'static str = "EVT2 word";
+
     fn on_header(&mut self, header: &TextHeader) -> Result<(), DecodeError> {
         self.header = PropheseeHeader::parse(header);
         match self.header.evt_version().as_deref() {
@@ -88,34 +91,20 @@ impl RecordBody<4> for Evt2Body {
         (self.time_high, self.last_high_field) = (time_high, last_high_field);
         Ok(())
     }
-}
-
-impl Decoder for Evt2Decoder {
-    fn format(&self) -> Format {
-        Format::Evt2
-    }
-
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.feed(&mut self.body, chunk, out)
-    }
-
-    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.finish(&mut self.body, "EVT2 word")
-    }
 
     fn resolution(&self) -> Option<Resolution> {
-        self.body.options.resolution.or(self.body.header.resolution)
+        self.options.resolution.or(self.header.resolution)
     }
 
     fn triggers(&self) -> &[Trigger] {
-        &self.body.triggers
+        &self.triggers
     }
 
     fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
-        out.append(&mut self.body.triggers);
+        out.append(&mut self.triggers);
     }
 
     fn metadata(&self) -> Vec<(String, String)> {
-        super::header::metadata(&self.body.header)
+        super::prophesee::metadata(&self.header)
     }
 }

@@ -11,22 +11,22 @@
 //! VECT_12 (0x4) / VECT_8 (0x5) emit one event per set bit and advance the base; EXT_TRIGGER
 //! (0xA) records a trigger. Coordinates are kept raw: vectors may run past the sensor width.
 
-use crate::events::carry::{SpareWriter, pack};
-use crate::events::decoder::{Decoder, DecoderOptions, Format};
+use super::carry::{SpareWriter, pack};
+use crate::events::decoder::DecoderOptions;
+use crate::events::format::Format;
 use crate::events::error::DecodeError;
-use crate::events::header::TextHeader;
-use crate::events::records::{RecordBody, RecordStream};
+use super::text_header::TextHeader;
+use super::records::{RecordBody, RecordDecoder};
 use crate::events::{Event, Resolution, Trigger};
 
-use super::PropheseeHeader;
+use super::prophesee::PropheseeHeader;
 
-pub struct Evt3Decoder {
-    stream: RecordStream<2>,
-    body: Evt3Body,
-}
+/// The EVT 3.0 decoder.
+pub type Evt3Decoder = RecordDecoder<Evt3Body, 2>;
 
+/// EVT 3.0 decoding state between chunks (the `RecordBody` of [`Evt3Decoder`]).
 #[derive(Default)]
-struct Evt3Body {
+pub struct Evt3Body {
     options: DecoderOptions,
     header: PropheseeHeader,
     started: bool,
@@ -47,10 +47,10 @@ const BLOCK_WORDS: usize = 1 << 16;
 
 impl Evt3Decoder {
     pub fn new(options: DecoderOptions) -> Self {
-        Self {
-            stream: RecordStream::new(Format::Evt3, Some(TextHeader::new(b'%', Some(b"% end")))),
-            body: Evt3Body { options, ..Evt3Body::default() },
-        }
+        RecordDecoder::with_body(
+            Some(TextHeader::new(b'%', Some(b"% end"))),
+            Evt3Body { options, ..Evt3Body::default() },
+        )
     }
 }
 
@@ -130,6 +130,9 @@ fn select<T>(condition: bool, yes: T, no: T) -> T {
 }
 
 impl RecordBody<2> for Evt3Body {
+    const FORMAT: Format = Format::Evt3;
+    const RECORD: &'static str = "EVT3 word";
+
     fn on_header(&mut self, header: &TextHeader) -> Result<(), DecodeError> {
         self.header = PropheseeHeader::parse(header);
         match self.header.evt_version().as_deref() {
@@ -147,34 +150,20 @@ impl RecordBody<2> for Evt3Body {
         }
         Ok(())
     }
-}
-
-impl Decoder for Evt3Decoder {
-    fn format(&self) -> Format {
-        Format::Evt3
-    }
-
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.feed(&mut self.body, chunk, out)
-    }
-
-    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.finish(&mut self.body, "EVT3 word")
-    }
 
     fn resolution(&self) -> Option<Resolution> {
-        self.body.options.resolution.or(self.body.header.resolution)
+        self.options.resolution.or(self.header.resolution)
     }
 
     fn triggers(&self) -> &[Trigger] {
-        &self.body.triggers
+        &self.triggers
     }
 
     fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
-        out.append(&mut self.body.triggers);
+        out.append(&mut self.triggers);
     }
 
     fn metadata(&self) -> Vec<(String, String)> {
-        super::header::metadata(&self.body.header)
+        super::prophesee::metadata(&self.header)
     }
 }
