@@ -4,8 +4,8 @@
 //! recording, stdin, USB cameras behind the `camera` feature), the threaded pipeline
 //! ([`pipeline`]: source → framer → engine → output, joined by bounded `crossbeam-channel`
 //! queues, with an overload policy and `--record`; configured by [`config`], its stages share
-//! [`stage`]), the lanes that let a model trained on T
-//! frames predict every K frames ([`lanes`]), and the latency and rate accounting ([`stats`]).
+//! [`stage`]), the lanes that let a model trained on T frames predict every K frames
+//! ([`lanes`]), and the latency and rate accounting ([`stats`]).
 //! It decodes no format itself (the [`crate::events`] decoders do) and bins through
 //! [`crate::frames::incremental`].
 

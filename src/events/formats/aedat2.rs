@@ -15,7 +15,7 @@ use crate::events::format::{Aedat2Layout, Format};
 use crate::events::error::DecodeError;
 use super::text_header::TextHeader;
 use super::records::{RecordBody, RecordDecoder};
-use crate::events::{Event, Resolution};
+use crate::events::{Event, Resolution, Trigger};
 
 /// The AEDAT 2.0 decoder.
 pub type Aedat2Decoder = RecordDecoder<Aedat2Body, 8>;
@@ -44,7 +44,7 @@ impl Aedat2Decoder {
             wraps: 0,
             skipped: 0,
         };
-        RecordDecoder::with_body(Some(TextHeader::new(b'#', None)), body)
+        RecordDecoder::with_body(Some(TextHeader::new(b'#', None)), options, body)
     }
 }
 
@@ -85,7 +85,7 @@ impl RecordBody<8> for Aedat2Body {
         Ok(())
     }
 
-    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>, _triggers: &mut Vec<Trigger>) -> Result<(), DecodeError> {
         let (records, _) = records.as_chunks::<8>();
         let mut writer = SpareWriter::new(out, records.len());
         let (mut last, mut wraps, mut skipped) = (self.last_raw_t, self.wraps, 0u64);
@@ -118,8 +118,8 @@ impl RecordBody<8> for Aedat2Body {
         Ok(())
     }
 
-    fn resolution(&self) -> Option<Resolution> {
-        self.options.resolution.or(self.chip_resolution)
+    fn sensor(&self) -> Option<Resolution> {
+        self.chip_resolution
     }
 
     fn metadata(&self) -> Vec<(String, String)> {

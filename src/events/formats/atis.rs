@@ -11,7 +11,7 @@ use crate::events::decoder::DecoderOptions;
 use crate::events::format::Format;
 use crate::events::error::DecodeError;
 use super::records::{RecordBody, RecordDecoder};
-use crate::events::{Event, Resolution};
+use crate::events::{Event, Trigger};
 
 const OVERFLOW_MARKER_Y: u8 = 240;
 const OVERFLOW_STEP: u64 = 1 << 13;
@@ -22,14 +22,13 @@ pub type AtisDecoder = RecordDecoder<AtisBody, 5>;
 /// ATIS `.bin` decoding state between chunks (the `RecordBody` of [`AtisDecoder`]).
 #[derive(Default)]
 pub struct AtisBody {
-    options: DecoderOptions,
     time_offset: u64,
     overflow_markers: u64,
 }
 
 impl AtisDecoder {
     pub fn new(options: DecoderOptions) -> Self {
-        RecordDecoder::with_body(None, AtisBody { options, ..AtisBody::default() })
+        RecordDecoder::with_body(None, options, AtisBody::default())
     }
 }
 
@@ -37,7 +36,7 @@ impl RecordBody<5> for AtisBody {
     const FORMAT: Format = Format::AtisBin;
     const RECORD: &'static str = "ATIS event";
 
-    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>, _triggers: &mut Vec<Trigger>) -> Result<(), DecodeError> {
         let (records, _) = records.as_chunks::<5>();
         let mut writer = SpareWriter::new(out, records.len());
         let (mut time_offset, mut markers) = (self.time_offset, 0u64);
@@ -53,10 +52,6 @@ impl RecordBody<5> for AtisBody {
         self.time_offset = time_offset;
         self.overflow_markers += markers;
         Ok(())
-    }
-
-    fn resolution(&self) -> Option<Resolution> {
-        self.options.resolution
     }
 
     fn metadata(&self) -> Vec<(String, String)> {

@@ -11,7 +11,7 @@ use crate::events::format::Format;
 use crate::events::error::DecodeError;
 use super::text_header::TextHeader;
 use super::records::{RecordBody, RecordDecoder};
-use crate::events::{Event, Resolution};
+use crate::events::{Event, Resolution, Trigger};
 
 use super::prophesee::PropheseeHeader;
 
@@ -21,7 +21,6 @@ pub type DatDecoder = RecordDecoder<DatBody, 8>;
 /// DAT decoding state between chunks (the `RecordBody` of [`DatDecoder`]).
 #[derive(Default)]
 pub struct DatBody {
-    options: DecoderOptions,
     header: PropheseeHeader,
     has_header: bool,
     version1: bool,
@@ -34,7 +33,8 @@ impl DatDecoder {
     pub fn new(options: DecoderOptions) -> Self {
         RecordDecoder::with_body(
             Some(TextHeader::new(b'%', Some(b"% end"))),
-            DatBody { options, ..DatBody::default() },
+            options,
+            DatBody::default(),
         )
     }
 }
@@ -67,7 +67,7 @@ impl RecordBody<8> for DatBody {
         Ok(())
     }
 
-    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>, _triggers: &mut Vec<Trigger>) -> Result<(), DecodeError> {
         let (records, _) = records.as_chunks::<8>();
         let mut writer = SpareWriter::new(out, records.len());
         let (version1, mut last, mut wraps) = (self.version1, self.last_raw_t, self.wraps);
@@ -90,8 +90,8 @@ impl RecordBody<8> for DatBody {
         Ok(())
     }
 
-    fn resolution(&self) -> Option<Resolution> {
-        self.options.resolution.or(self.header.resolution)
+    fn sensor(&self) -> Option<Resolution> {
+        self.header.resolution
     }
 
     fn metadata(&self) -> Vec<(String, String)> {

@@ -21,12 +21,10 @@ pub type Evt2Decoder = RecordDecoder<Evt2Body, 4>;
 
 /// EVT 2.0 decoding state between chunks (the `RecordBody` of [`Evt2Decoder`]).
 pub struct Evt2Body {
-    options: DecoderOptions,
     header: PropheseeHeader,
     /// Timestamp bits 33–6 (already shifted) plus wrap loops.
     time_high: u64,
     last_high_field: u32,
-    triggers: Vec<Trigger>,
 }
 
 const HIGH_FIELD_RANGE: u64 = 1 << 28;
@@ -35,7 +33,8 @@ impl Evt2Decoder {
     pub fn new(options: DecoderOptions) -> Self {
         RecordDecoder::with_body(
             Some(TextHeader::new(b'%', Some(b"% end"))),
-            Evt2Body { options, header: PropheseeHeader::default(), time_high: 0, last_high_field: 0, triggers: Vec::new() },
+            options,
+            Evt2Body { header: PropheseeHeader::default(), time_high: 0, last_high_field: 0 },
         )
     }
 }
@@ -56,7 +55,7 @@ impl RecordBody<4> for Evt2Body {
     }
 
     #[inline]
-    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>, triggers: &mut Vec<Trigger>) -> Result<(), DecodeError> {
         let (words, _) = records.as_chunks::<4>();
         let mut writer = SpareWriter::new(out, words.len());
         // State in locals: the writer's raw pointer could alias `self`, which would make LLVM
@@ -81,7 +80,7 @@ impl RecordBody<4> for Evt2Body {
                 last_high_field = field;
                 time_high = (loops << 34) | (u64::from(field) << 6);
             } else if kind == 0xA {
-                self.triggers.push(Trigger {
+                triggers.push(Trigger {
                     t: time_high | u64::from((w >> 22) & 0x3F),
                     channel: ((w >> 8) & 0x1F) as u8,
                     rising: w & 1 == 1,
@@ -92,16 +91,8 @@ impl RecordBody<4> for Evt2Body {
         Ok(())
     }
 
-    fn resolution(&self) -> Option<Resolution> {
-        self.options.resolution.or(self.header.resolution)
-    }
-
-    fn triggers(&self) -> &[Trigger] {
-        &self.triggers
-    }
-
-    fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
-        out.append(&mut self.triggers);
+    fn sensor(&self) -> Option<Resolution> {
+        self.header.resolution
     }
 
     fn metadata(&self) -> Vec<(String, String)> {

@@ -27,7 +27,6 @@ pub type Evt3Decoder = RecordDecoder<Evt3Body, 2>;
 /// EVT 3.0 decoding state between chunks (the `RecordBody` of [`Evt3Decoder`]).
 #[derive(Default)]
 pub struct Evt3Body {
-    options: DecoderOptions,
     header: PropheseeHeader,
     started: bool,
     base: u64,
@@ -36,7 +35,6 @@ pub struct Evt3Body {
     y: u16,
     base_x: u16,
     polarity: bool,
-    triggers: Vec<Trigger>,
 }
 
 const MAX_BASE: u64 = ((1 << 12) - 1) << 12;
@@ -49,7 +47,8 @@ impl Evt3Decoder {
     pub fn new(options: DecoderOptions) -> Self {
         RecordDecoder::with_body(
             Some(TextHeader::new(b'%', Some(b"% end"))),
-            Evt3Body { options, ..Evt3Body::default() },
+            options,
+            Evt3Body::default(),
         )
     }
 }
@@ -63,7 +62,7 @@ impl Evt3Body {
     /// word writes a candidate event that is kept only for ADDR_X, and the state updates are
     /// selects. The rest branch.
     #[inline]
-    fn block(&mut self, mut words: &[[u8; 2]], out: &mut Vec<Event>) {
+    fn block(&mut self, mut words: &[[u8; 2]], out: &mut Vec<Event>, triggers: &mut Vec<Trigger>) {
         if !self.started {
             let Some(first) = words.iter().position(|w| u16::from_le_bytes(*w) >> 12 == 0x8) else { return };
             let value = u16::from_le_bytes(words[first]) & 0x0FFF;
@@ -116,7 +115,7 @@ impl Evt3Body {
                     base = next;
                     time = next;
                 }
-                _ => self.triggers.push(Trigger { t: time, channel: ((value >> 8) & 0xF) as u8, rising: value & 1 == 1 }),
+                _ => triggers.push(Trigger { t: time, channel: ((value >> 8) & 0xF) as u8, rising: value & 1 == 1 }),
             }
         }
         (self.base, self.time, self.loops) = (base, time, loops);
@@ -144,23 +143,15 @@ impl RecordBody<2> for Evt3Body {
         }
     }
 
-    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>, triggers: &mut Vec<Trigger>) -> Result<(), DecodeError> {
         for block in records.as_chunks::<2>().0.chunks(BLOCK_WORDS) {
-            self.block(block, out);
+            self.block(block, out, triggers);
         }
         Ok(())
     }
 
-    fn resolution(&self) -> Option<Resolution> {
-        self.options.resolution.or(self.header.resolution)
-    }
-
-    fn triggers(&self) -> &[Trigger] {
-        &self.triggers
-    }
-
-    fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
-        out.append(&mut self.triggers);
+    fn sensor(&self) -> Option<Resolution> {
+        self.header.resolution
     }
 
     fn metadata(&self) -> Vec<(String, String)> {

@@ -6,7 +6,7 @@
 
 use super::carry::Carry;
 use super::text_header::{HeaderStep, TextHeader};
-use crate::events::decoder::Decoder;
+use crate::events::decoder::{Decoder, DecoderOptions};
 use crate::events::error::DecodeError;
 use crate::events::format::Format;
 use crate::events::{Event, Resolution, Trigger};
@@ -32,19 +32,14 @@ pub(crate) trait RecordBody<const N: usize>: Send {
         Ok(())
     }
 
-    /// Decodes whole records (`records.len()` is a multiple of `N`) that start at byte `offset`.
-    fn on_records(&mut self, records: &[u8], offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError>;
+    /// Decodes whole records (`records.len()` is a multiple of `N`) that start at byte `offset`:
+    /// events to `out`, external triggers (formats that have them) to `triggers`.
+    fn on_records(&mut self, records: &[u8], offset: u64, out: &mut Vec<Event>, triggers: &mut Vec<Trigger>) -> Result<(), DecodeError>;
 
-    /// [`Decoder::resolution`].
-    fn resolution(&self) -> Option<Resolution>;
-
-    /// [`Decoder::triggers`].
-    fn triggers(&self) -> &[Trigger] {
-        &[]
+    /// The sensor size the header names, if any ([`DecoderOptions::resolution`] overrides it).
+    fn sensor(&self) -> Option<Resolution> {
+        None
     }
-
-    /// [`Decoder::take_triggers`].
-    fn take_triggers(&mut self, _out: &mut Vec<Trigger>) {}
 
     /// [`Decoder::metadata`].
     fn metadata(&self) -> Vec<(String, String)> {
@@ -56,15 +51,18 @@ pub(crate) trait RecordBody<const N: usize>: Send {
 pub struct RecordDecoder<B, const N: usize> {
     stream: RecordStream<N>,
     body: B,
+    options: DecoderOptions,
+    /// Seen since the last [`Decoder::take_triggers`].
+    triggers: Vec<Trigger>,
 }
 
 impl<B, const N: usize> RecordDecoder<B, N> {
     /// `header`: the text header the format starts with, if it has one.
-    pub(crate) fn with_body(header: Option<TextHeader>, body: B) -> Self
+    pub(crate) fn with_body(header: Option<TextHeader>, options: DecoderOptions, body: B) -> Self
     where
         B: RecordBody<N>,
     {
-        Self { stream: RecordStream::new(B::FORMAT, header), body }
+        Self { stream: RecordStream::new(B::FORMAT, header), body, options, triggers: Vec::new() }
     }
 }
 
@@ -74,7 +72,7 @@ impl<B: RecordBody<N>, const N: usize> Decoder for RecordDecoder<B, N> {
     }
 
     fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.feed(&mut self.body, chunk, out)
+        self.stream.feed(&mut self.body, chunk, out, &mut self.triggers)
     }
 
     fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
@@ -82,15 +80,15 @@ impl<B: RecordBody<N>, const N: usize> Decoder for RecordDecoder<B, N> {
     }
 
     fn resolution(&self) -> Option<Resolution> {
-        self.body.resolution()
+        self.options.resolution.or(self.body.sensor())
     }
 
     fn triggers(&self) -> &[Trigger] {
-        self.body.triggers()
+        &self.triggers
     }
 
     fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
-        self.body.take_triggers(out);
+        out.append(&mut self.triggers);
     }
 
     fn metadata(&self) -> Vec<(String, String)> {
@@ -118,6 +116,7 @@ impl<const N: usize> RecordStream<N> {
         body: &mut impl RecordBody<N>,
         mut chunk: &[u8],
         out: &mut Vec<Event>,
+        triggers: &mut Vec<Trigger>,
     ) -> Result<(), DecodeError> {
         if let Some(header) = self.header.as_mut().filter(|h| !h.is_done()) {
             match header.feed(chunk) {
@@ -158,12 +157,12 @@ impl<const N: usize> RecordStream<N> {
         let pending = self.carry.pending() as u64;
         let (record, rest) = self.carry.complete(chunk);
         if let Some(record) = record {
-            body.on_records(&record, self.consumed - pending, out)?;
+            body.on_records(&record, self.consumed - pending, out, triggers)?;
         }
         let start = self.consumed + (chunk.len() - rest.len()) as u64;
         let whole = self.carry.split_whole(rest);
         self.consumed += chunk.len() as u64;
-        body.on_records(whole, start, out)
+        body.on_records(whole, start, out, triggers)
     }
 
     /// Checks that the input did not end inside the header, the preamble or a record.
