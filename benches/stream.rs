@@ -15,7 +15,7 @@ use std::time::Duration;
 use criterion::{BatchSize, Criterion, Throughput, black_box};
 use spikestream::engine::cpu::CpuBackend;
 use spikestream::engine::{Backend, EngineError};
-use spikestream::events::aedat4::{Aedat4Decoder, Aedat4Writer, Compression, WriterOptions};
+use spikestream::events::formats::aedat4::{Aedat4Decoder, Aedat4Writer, Compression, WriterOptions};
 use spikestream::events::{Decoder, DecoderOptions, Event, Resolution};
 use spikestream::frames::bin::Polarity;
 use spikestream::frames::incremental::{Close, StreamFramer};
@@ -202,7 +202,7 @@ fn wanted(name: &str) -> bool {
 /// window read → prediction) for one lane (hop 8) and eight (hop 1, a prediction per frame),
 /// on the CPU backend and the GPU backend where an adapter is usable.
 fn demo_model_latency() {
-    use spikestream::events::file::{ReadOptions, read_file};
+    use spikestream::events::{ReadOptions, read_file};
     use spikestream::frames::framing::Framing;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo");
     let Ok(model) = Model::load(&root.join("sim10_vgg48_legacy.safetensors"), &MetaOverrides::default()) else {

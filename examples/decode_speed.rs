@@ -23,8 +23,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use spikestream::events::aedat4::{Parallelism, set_parallelism};
-use spikestream::events::file::ReadOptions;
+use spikestream::events::formats::aedat4::{Parallelism, set_parallelism};
+use spikestream::events::ReadOptions;
 use spikestream::events::{DecoderOptions, Event, EventReader, Format, new_decoder, read_file};
 
 fn main() -> ExitCode {

@@ -7,6 +7,8 @@
 //! - [`sim`] is a synthetic event camera: labelled recordings of procedural scenes.
 //! - [`gpu`] is the wgpu device layer (adapter choice, kernels, buffers) the engine, GPU
 //!   binning and the trainer share.
+//! - [`rng`] is the crate's seeded random generator (simulator, model synthesis, augmentation,
+//!   training order), hand-written so a seed means the same numbers whatever the dependencies.
 //! - [`limits`] checks every size that comes from a file, a model or the command line before
 //!   anything is allocated from it.
 //! - [`plot`] draws the charts (confusion matrix, accuracy per timestep, spike rates, training
@@ -29,5 +31,6 @@ pub mod stream;
 pub mod output;
 pub mod plot;
 pub mod render;
+pub mod rng;
 #[cfg(feature = "train")]
 pub mod train;

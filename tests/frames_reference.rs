@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
-use spikestream::events::file::ReadOptions;
+use spikestream::events::ReadOptions;
 use spikestream::events::{DecoderOptions, Resolution, read_file};
 use spikestream::frames::slicing::SjVersion;
 use spikestream::frames::{Frames, Polarity, Slicing, bin_slices, npy, resize::resize, slice};

@@ -20,11 +20,11 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
 #[test]
 fn parse_ioheader_seeds_and_xml_nested_20000_deep() {
     for seed in seeds("parse_ioheader") {
-        assert!(spikestream::events::aedat4::IoHeader::parse(&seed).is_ok(), "a seed is a valid IOHeader");
+        assert!(spikestream::events::formats::aedat4::IoHeader::parse(&seed).is_ok(), "a seed is a valid IOHeader");
         bodies::parse_ioheader(&seed);
     }
     let deep = format!("{}{}", "<n>".repeat(20_000), "</n>".repeat(20_000));
-    bodies::parse_ioheader(&spikestream::events::aedat4::IoHeader::build(spikestream::events::aedat4::Compression::None, -1, &deep));
+    bodies::parse_ioheader(&spikestream::events::formats::aedat4::IoHeader::build(spikestream::events::formats::aedat4::Compression::None, -1, &deep));
 }
 
 #[test]
@@ -65,7 +65,7 @@ fn read_npy_seeds_and_a_shape_whose_size_wraps() {
 fn fuzz_crashes_stay_fixed() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
     let mut ran = 0;
-    for (target, format) in [("decode_aedat4", spikestream::events::decoder::Format::Aedat4)] {
+    for (target, format) in [("decode_aedat4", spikestream::events::Format::Aedat4)] {
         for file in std::fs::read_dir(dir.join(target)).unwrap() {
             let data = std::fs::read(file.unwrap().path()).unwrap();
             bodies::decode_in_chunks(format, &data);

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{digests, fixture, oracle};
-use spikestream::events::file::ReadOptions;
-use spikestream::events::stats::EventStats;
+use spikestream::events::ReadOptions;
+use spikestream::events::EventStats;
 use spikestream::events::{Format, Resolution, read_file};
 
 fn check_against_oracle(key: &str, format: Format, resolution: Option<Resolution>) {

@@ -53,7 +53,7 @@ fn aedat4_header_xml_nested_20000_deep_is_refused_without_stack_overflow() {
     assert!(!csv.exists());
     // The DV network stream form (no version line) parses the same header.
     let mut stream = Vec::new();
-    let fb = spikestream::events::aedat4::IoHeader::build(spikestream::events::aedat4::Compression::None, -1, &deep);
+    let fb = spikestream::events::formats::aedat4::IoHeader::build(spikestream::events::formats::aedat4::Compression::None, -1, &deep);
     stream.extend_from_slice(&(fb.len() as u32).to_le_bytes());
     stream.extend_from_slice(&fb);
     let file = dir.path().join("deep.stream");
@@ -84,7 +84,7 @@ fn dv_tcp_server_sending_xml_nested_4000_deep_does_not_kill_the_client() {
     let server = std::thread::spawn(move || {
         let (mut conn, _) = listener.accept().unwrap();
         let deep = format!("{}{}", "<node>".repeat(4_000), "</node>".repeat(4_000));
-        let fb = spikestream::events::aedat4::IoHeader::build(spikestream::events::aedat4::Compression::None, -1, &deep);
+        let fb = spikestream::events::formats::aedat4::IoHeader::build(spikestream::events::formats::aedat4::Compression::None, -1, &deep);
         let mut bytes = (fb.len() as u32).to_le_bytes().to_vec();
         bytes.extend_from_slice(&fb);
         let _ = std::io::Write::write_all(&mut conn, &bytes);

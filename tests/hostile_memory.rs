@@ -6,7 +6,7 @@
 mod hostile_common;
 
 use hostile_common::{Run, p, run};
-use spikestream::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
+use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, WriterOptions};
 use spikestream::events::{Event, Resolution};
 
 const MIB: i64 = 1 << 10; // ru_maxrss is in KiB
@@ -144,10 +144,10 @@ fn dv_tcp_stream_of_expanding_zstd_packets_stays_bounded() {
     expanding_aedat4(&file, 40, 2 << 20);
     let bytes = std::fs::read(&file).unwrap();
     let len = u32::from_le_bytes(bytes[14..18].try_into().unwrap()) as usize;
-    let header = spikestream::events::aedat4::IoHeader::parse(&bytes[18..18 + len]).unwrap();
+    let header = spikestream::events::formats::aedat4::IoHeader::parse(&bytes[18..18 + len]).unwrap();
     let table = header.data_table_position.unwrap() as usize;
     // The network stream: no version line, no data table.
-    let fb = spikestream::events::aedat4::IoHeader::build(header.compression, -1, &header.info_xml);
+    let fb = spikestream::events::formats::aedat4::IoHeader::build(header.compression, -1, &header.info_xml);
     let mut stream = (fb.len() as u32).to_le_bytes().to_vec();
     stream.extend_from_slice(&fb);
     stream.extend_from_slice(&bytes[18 + len..table]);

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use peer::{Peer, assert_same_events, peer, read_raw};
 use serde_json::json;
-use spikestream::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
-use spikestream::events::file::ReadOptions;
-use spikestream::events::socket::{DvAddress, DvClient, Poll};
+use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, WriterOptions};
+use spikestream::events::ReadOptions;
+use spikestream::events::io::socket::{DvAddress, DvClient, Poll};
 use spikestream::events::{Event, Format, Resolution, read_file};
 
 // ---- 1. files written by dv-processing, read by spikestream ----
@@ -275,7 +275,7 @@ fn metadata<'a>(metadata: &'a [(String, String)], key: &str) -> Option<&'a str> 
 /// both corners of the sensor and both polarities.
 fn synthetic_events(seed: u64, n: usize, resolution: Resolution) -> Vec<Event> {
     let mut state = seed;
-    let mut next = move || spikestream::sim::rng::splitmix64(&mut state);
+    let mut next = move || spikestream::rng::splitmix64(&mut state);
     let mut t = 1_700_000_000_000_000 + next() % 1_000_000;
     let mut events: Vec<Event> = (0..n)
         .map(|_| {

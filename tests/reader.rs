@@ -8,9 +8,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use spikestream::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
-use spikestream::events::file::ReadOptions;
-use spikestream::events::reader::DEFAULT_CHUNK_BYTES;
+use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, WriterOptions};
+use spikestream::events::ReadOptions;
+use spikestream::events::io::reader::DEFAULT_CHUNK_BYTES;
 use spikestream::events::write::{write_csv, write_npy};
 use spikestream::events::{DecodeError, Event, EventReader, Format, ReadError, Recording, Resolution, Trigger, read_file};
 

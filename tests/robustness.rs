@@ -7,8 +7,8 @@ mod common;
 use std::path::Path;
 
 use proptest::prelude::*;
-use spikestream::events::decoder::{DecoderOptions, new_decoder};
-use spikestream::events::file::{ReadOptions, read_bytes};
+use spikestream::events::{DecoderOptions, new_decoder};
+use spikestream::events::{ReadOptions, read_bytes};
 use spikestream::events::{DecodeError, Event, Format, ReadError, read_file};
 
 /// Fixtures with their format: the committed ones always, the shared ones when present.
@@ -33,15 +33,15 @@ fn fixtures() -> Vec<(String, Vec<u8>, Format)> {
         }
     }
     let mut fixtures: Vec<_> = list.into_iter().map(|(p, f)| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap(), f)).collect();
-    fixtures.push(("written_with_triggers_lz4.aedat4".into(), file_with_triggers(spikestream::events::aedat4::Compression::Lz4), Format::Aedat4));
+    fixtures.push(("written_with_triggers_lz4.aedat4".into(), file_with_triggers(spikestream::events::formats::aedat4::Compression::Lz4), Format::Aedat4));
     fixtures
 }
 
 /// An AEDAT4 file from our writer with trigger packets between the event packets: 3000 events
 /// in packets of 700, 5 trigger packets of 7 triggers of every DV type.
-fn file_with_triggers(compression: spikestream::events::aedat4::Compression) -> Vec<u8> {
+fn file_with_triggers(compression: spikestream::events::formats::aedat4::Compression) -> Vec<u8> {
     use spikestream::events::Trigger;
-    use spikestream::events::aedat4::{Aedat4Writer, WriterOptions};
+    use spikestream::events::formats::aedat4::{Aedat4Writer, WriterOptions};
     let options = WriterOptions { compression, packet_events: 700, ..WriterOptions::new(spikestream::events::Resolution::new(64, 48)) };
     let mut w = Aedat4Writer::with_triggers(std::io::Cursor::new(Vec::new()), options).unwrap();
     for k in 0..5u64 {
@@ -214,7 +214,7 @@ fn corrupt_lz4_and_zstd_payloads_are_errors() {
 
 #[test]
 fn aedat4_triggers_round_trip_and_a_corrupt_trigger_packet_is_an_error_at_its_offset() {
-    use spikestream::events::aedat4::Compression;
+    use spikestream::events::formats::aedat4::Compression;
     for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
         let bytes = file_with_triggers(compression);
         let rec = read_bytes(&bytes, Path::new("t.aedat4"), ReadOptions::default()).unwrap();
@@ -255,7 +255,7 @@ fn aedat4_triggers_round_trip_and_a_corrupt_trigger_packet_is_an_error_at_its_of
 /// stream decoder gives the same events and triggers.
 #[test]
 fn aedat4_stream_with_a_trigger_stream_decodes_like_the_file() {
-    use spikestream::events::aedat4::{Compression, IoHeader};
+    use spikestream::events::formats::aedat4::{Compression, IoHeader};
     for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
         let file = file_with_triggers(compression);
         let header_len = u32::from_le_bytes(file[14..18].try_into().unwrap()) as usize;
@@ -279,7 +279,7 @@ fn aedat4_stream_with_a_trigger_stream_decodes_like_the_file() {
 /// both give the same events, triggers and error, offset included.
 #[test]
 fn aedat4_parallel_and_sequential_decoding_agree_on_corrupt_files() {
-    use spikestream::events::aedat4::{Compression, Parallelism, set_parallelism};
+    use spikestream::events::formats::aedat4::{Compression, Parallelism, set_parallelism};
     // Whole files take the parallel path on any machine (other tests' outputs do not change).
     set_parallelism(Parallelism::Always);
     let mut inputs = vec![file_with_triggers(Compression::Lz4), file_with_triggers(Compression::Zstd)];
@@ -310,11 +310,11 @@ fn aedat4_parallel_and_sequential_decoding_agree_on_corrupt_files() {
 /// An EVTS packet as spikestream writes it, for crafting bad ones.
 fn spikestream_event_packet(events: &[Event]) -> Vec<u8> {
     let mut out = Vec::new();
-    let mut w = spikestream::events::aedat4::Aedat4Writer::new(
+    let mut w = spikestream::events::formats::aedat4::Aedat4Writer::new(
         std::io::Cursor::new(&mut out),
-        spikestream::events::aedat4::WriterOptions {
-            compression: spikestream::events::aedat4::Compression::None,
-            ..spikestream::events::aedat4::WriterOptions::new(spikestream::events::Resolution::new(8, 8))
+        spikestream::events::formats::aedat4::WriterOptions {
+            compression: spikestream::events::formats::aedat4::Compression::None,
+            ..spikestream::events::formats::aedat4::WriterOptions::new(spikestream::events::Resolution::new(8, 8))
         },
     )
     .unwrap();
@@ -353,7 +353,7 @@ proptest! {
 
     #[test]
     fn aedat4_writer_round_trips(events in proptest::collection::vec((0u64..1u64 << 62, 0u16..640, 0u16..480, any::<bool>()), 0..3000), compression in 0usize..3, packet in 1usize..5000) {
-        use spikestream::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
+        use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, WriterOptions};
         let mut events: Vec<Event> = events.into_iter().map(|(t, x, y, p)| Event::new(t, x, y, p)).collect();
         events.sort_by_key(|e| e.t);
         let mut options = WriterOptions::new(spikestream::events::Resolution::new(640, 480));

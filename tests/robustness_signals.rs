@@ -14,8 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use robustness_common::*;
-use spikestream::events::aedat4::{IoHeader, VERSION_LINE};
-use spikestream::events::file::ReadOptions;
+use spikestream::events::formats::aedat4::{IoHeader, VERSION_LINE};
+use spikestream::events::ReadOptions;
 use spikestream::events::{Event, read_bytes};
 use stream_common::*;
 

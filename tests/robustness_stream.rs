@@ -20,7 +20,7 @@ use robustness_common::*;
 use spikestream::engine::cpu::CpuBackend;
 use spikestream::engine::{Backend, EngineError};
 use spikestream::events::Event;
-use spikestream::events::aedat4::{Aedat4Writer, Compression, IoHeader, VERSION_LINE, WriterOptions};
+use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, IoHeader, VERSION_LINE, WriterOptions};
 use spikestream::model::meta::Decode;
 use spikestream::stream::source::{OpenOptions, SourceSpec, Speed, open};
 use spikestream::stream::{Output as StreamOutput, StreamError};

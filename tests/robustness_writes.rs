@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use robustness_common::*;
-use spikestream::events::file::ReadOptions;
+use spikestream::events::ReadOptions;
 use spikestream::events::read_file;
 use stream_common::*;
 

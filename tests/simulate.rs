@@ -6,8 +6,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use spikestream::events::aedat4::Compression;
-use spikestream::events::file::ReadOptions;
+use spikestream::events::formats::aedat4::Compression;
+use spikestream::events::ReadOptions;
 use spikestream::events::{Event, Resolution, read_file};
 use spikestream::sim::dataset::{camera_seed, recording_seed, write_aedat4};
 use spikestream::sim::{Class, SimConfig, Simulator};

@@ -19,8 +19,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use spikestream::events::aedat4::{IoHeader, VERSION_LINE};
-use spikestream::events::file::ReadOptions;
+use spikestream::events::formats::aedat4::{IoHeader, VERSION_LINE};
+use spikestream::events::ReadOptions;
 use spikestream::events::{Event, read_file};
 
 

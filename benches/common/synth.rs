@@ -12,7 +12,7 @@
 
 use std::io::Cursor;
 
-use spikestream::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
+use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, WriterOptions};
 use spikestream::events::{Event, Format, Resolution};
 
 /// xorshift64*: small, seeded, good enough for pixel coordinates.

@@ -6,8 +6,8 @@
 //! accept is usable. `tests/fuzz_seeds.rs` replays the committed seeds (`fuzz/seeds/`) through
 //! these same bodies in the normal test run.
 
-use spikestream::events::aedat4::IoHeader;
-use spikestream::events::decoder::{DecoderOptions, Format, new_decoder};
+use spikestream::events::formats::aedat4::IoHeader;
+use spikestream::events::{DecoderOptions, Format, new_decoder};
 use spikestream::frames::npy;
 use spikestream::model::{MetaOverrides, Model};
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use spikestream::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
+use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, WriterOptions};
 use spikestream::events::write::{CsvWriter, NpyWriter, OutputKind};
 use spikestream::events::{Event, EventReader, Format, ReadError, Resolution, Trigger};
 use spikestream::output::{AtomicOutput, refuse_same_file};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use spikestream::events::stats::EventStats;
+use spikestream::events::EventStats;
 use spikestream::events::{EventReader, Format, ReadError, Resolution};
 
 use super::InputArgs;

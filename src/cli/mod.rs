@@ -22,8 +22,8 @@ mod progress;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use spikestream::events::decoder::Aedat2Layout;
-use spikestream::events::file::ReadOptions;
+use spikestream::events::Aedat2Layout;
+use spikestream::events::ReadOptions;
 use spikestream::events::{DecoderOptions, Format, Resolution};
 
 #[derive(Parser, Debug)]

@@ -7,7 +7,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use spikestream::events::detect::{DETECT_BYTES, detect};
+use spikestream::events::{DETECT_BYTES, detect};
 use spikestream::output::OutputError;
 
 /// `Err` when `path` exists, `force` is off, and it holds an event recording: a format the

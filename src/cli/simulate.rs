@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Args;
 use spikestream::events::Resolution;
-use spikestream::events::aedat4::Compression;
+use spikestream::events::formats::aedat4::Compression;
 use spikestream::output::{AtomicDir, AtomicOutput, OutputError, refuse_existing};
 use spikestream::sim::dataset::{camera_seed, encode_aedat4, plan, recording_seed, write_dataset};
 use spikestream::sim::{CameraParams, Class, SimConfig, Simulator};

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use spikestream::output::AtomicDir;
 use spikestream::sim::SimConfig;
 use spikestream::sim::dataset::{Jobs, camera_seed};
-use spikestream::sim::rng::{derive_seed, hash_name};
+use spikestream::rng::{derive_seed, hash_name};
 use spikestream::sim::still::{Saccades, load_png};
 use spikestream::sim::{SimError, Simulator};
 

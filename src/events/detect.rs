@@ -1,26 +1,40 @@
-//! Format detection from content (never from the file name).
+//! Format detection from content (never from the file name): of a whole input or its start
+//! ([`detect`]), and of a stream whose bytes arrive in chunks ([`Detecting`], which holds them
+//! until the format is known and then feeds its decoder).
 
-use super::decoder::Format;
-use super::prophesee::PropheseeHeader;
-use super::header::{HeaderStep, TextHeader};
+use super::decoder::{Decoder, DecoderOptions};
+use super::error::DecodeError;
+use super::format::Format;
+use super::formats::prophesee::PropheseeHeader;
+use super::formats::text_header::{HeaderStep, TextHeader};
+use super::registry::new_decoder;
+use super::{Event, Resolution};
 
 /// How many leading bytes [`detect`] looks at, at most.
 pub const DETECT_BYTES: usize = 1 << 20;
 
+/// The formats told apart by their first 12 bytes alone (AEDAT4 file and network stream), so a
+/// live stream starts decoding at once instead of after [`DETECT_BYTES`].
+fn signature(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"#!AER-DAT4") {
+        return Some(Format::Aedat4);
+    }
+    // The stream's flatbuffer identifier, after its size prefix and root offset. Checked before
+    // jAER's `#`: a size prefix whose low byte is 0x23 starts the stream with `#`.
+    (head.len() >= 12 && &head[8..12] == b"IOHE").then_some(Format::Aedat4Stream)
+}
+
 /// The format of data starting with `head` (the whole input or at least its first
 /// [`DETECT_BYTES`] bytes), or a reason why none fits.
 pub fn detect(head: &[u8]) -> Result<Format, String> {
-    if head.starts_with(b"#!AER-DAT4") {
-        return Ok(Format::Aedat4);
+    if let Some(format) = signature(head) {
+        return Ok(format);
     }
     if head.starts_with(b"#!AER-DAT3") {
         return Ok(Format::Aedat31);
     }
     if head.starts_with(b"#!AER-DAT2") || head.starts_with(b"#!AER-DAT1") || head.starts_with(b"#") {
         return Ok(Format::Aedat2);
-    }
-    if head.len() >= 12 && &head[8..12] == b"IOHE" {
-        return Ok(Format::Aedat4Stream);
     }
     if head.starts_with(b"%") {
         return prophesee_kind(head);
@@ -76,6 +90,81 @@ fn looks_like_atis_bin(head: &[u8]) -> bool {
     advanced
 }
 
+/// Why [`Detecting`] stopped; the caller adds what the input is.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("the input is empty")]
+    Empty,
+    #[error("{0}; name the format with --format (e.g. --format evt3)")]
+    Unknown(String),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// A decoder chosen from the first bytes of an input (or given), fed chunk by chunk.
+pub struct Detecting {
+    format: Option<Format>,
+    options: DecoderOptions,
+    /// Bytes held until the format is known.
+    head: Vec<u8>,
+    /// Detect (by [`detect`]) once this many bytes are in, or at the end of input; the formats
+    /// of [`signature`] are known as soon as their first 12 bytes are.
+    detect_after: usize,
+    decoder: Option<Box<dyn Decoder>>,
+}
+
+impl Detecting {
+    pub fn new(format: Option<Format>, options: DecoderOptions, detect_after: usize) -> Self {
+        Self { format, options, head: Vec::new(), detect_after, decoder: None }
+    }
+
+    pub fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DetectError> {
+        if let Some(decoder) = self.decoder.as_mut() {
+            return Ok(decoder.feed(chunk, out)?);
+        }
+        self.head.extend_from_slice(chunk);
+        match self.choose(false)? {
+            Some(format) => self.start(format, out),
+            None => Ok(()),
+        }
+    }
+
+    pub fn finish(&mut self, out: &mut Vec<Event>) -> Result<(), DetectError> {
+        if self.decoder.is_none() {
+            if self.head.is_empty() && self.format.is_none() {
+                return Err(DetectError::Empty);
+            }
+            let format = self.choose(true)?.expect("at the end a format is chosen or an error returned");
+            self.start(format, out)?;
+        }
+        let decoder = self.decoder.as_mut().expect("started above");
+        Ok(decoder.finish(out)?)
+    }
+
+    pub fn resolution(&self) -> Option<Resolution> {
+        self.decoder.as_ref().and_then(|d| d.resolution()).or(self.options.resolution)
+    }
+
+    fn choose(&self, at_end: bool) -> Result<Option<Format>, DetectError> {
+        if let Some(f) = self.format.or_else(|| signature(&self.head)) {
+            return Ok(Some(f));
+        }
+        let h = &self.head;
+        if h.len() < self.detect_after && !at_end {
+            return Ok(None);
+        }
+        detect(&h[..h.len().min(DETECT_BYTES)]).map(Some).map_err(DetectError::Unknown)
+    }
+
+    fn start(&mut self, format: Format, out: &mut Vec<Event>) -> Result<(), DetectError> {
+        let mut decoder = new_decoder(format, self.options);
+        let head = std::mem::take(&mut self.head);
+        decoder.feed(&head, out)?;
+        self.decoder = Some(decoder);
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +176,13 @@ mod tests {
         let records = [[3u8, 4, 0, 0, 1], [5, 6, 0, 0, 9]].concat();
         assert_eq!(detect(&records), Ok(Format::AtisBin));
         assert!(detect(&records[..9]).is_err());
+    }
+
+    #[test]
+    fn aedat4_stream_whose_size_prefix_starts_with_hash_is_not_aedat2() {
+        // Size prefix 0x123 (low byte '#'), root offset, then the IOHeader identifier.
+        let head = [0x23, 0x01, 0, 0, 0x10, 0, 0, 0, b'I', b'O', b'H', b'E', 0, 0];
+        assert_eq!(detect(&head), Ok(Format::Aedat4Stream));
+        assert_eq!(detect(b"# a jAER comment line\n"), Ok(Format::Aedat2));
     }
 }

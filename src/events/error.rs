@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use super::decoder::Format;
-use super::file::Recording;
+use super::format::Format;
+use super::recording::Recording;
 
 /// What a decoder reports. Offsets count bytes from the start of the input.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]

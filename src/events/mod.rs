@@ -1,33 +1,41 @@
 //! Events and everything that turns event-camera bytes into them.
 //!
-//! Owns the one [`Event`] type of the crate, the sans-IO decoders (one module per format, each a
-//! state machine over `&[u8]` chunks that keeps its state between chunks), format detection, the
-//! file drivers (memory-mapped: whole in `file`, in batches in `reader`) and the DV network
-//! driver (TCP / Unix socket), and the writers (AEDAT4, CSV, NPY). It knows nothing about frames
-//! or models.
+//! Owns the one [`Event`] type of the crate and, by role:
+//! - the sans-IO side: the [`Decoder`] trait ([`decoder`]), the [`Format`] list ([`format`]),
+//!   one decoder per recorded format in [`formats`] (each a state machine over `&[u8]` chunks
+//!   that keeps its state between chunks), the table from a format to its decoder
+//!   ([`registry`]) and detection from content ([`detect`]);
+//! - the drivers in [`io`]: whole files ([`read_file`], memory-mapped), files in batches
+//!   ([`EventReader`]), the DV network client (TCP / Unix socket) and opening inputs that may be
+//!   pipes;
+//! - the writers in [`write`] (CSV, NPY; AEDAT4 is written by [`formats::aedat4`]).
+//!
+//! It knows nothing about frames or models.
 
-pub mod aedat2;
-pub mod aedat31;
-pub mod aedat4;
-pub mod atis;
-mod carry;
 pub mod decoder;
 pub mod detect;
 pub mod error;
-pub mod file;
-pub mod input;
-mod header;
-mod records;
-pub mod prophesee;
-pub mod reader;
-pub mod socket;
+pub mod format;
+pub mod formats;
+pub mod io;
+pub mod recording;
+pub mod registry;
 pub mod stats;
 pub mod write;
 
-pub use decoder::{Decoder, DecoderOptions, Format, new_decoder};
+pub use decoder::{Decoder, DecoderOptions};
+pub use detect::{DETECT_BYTES, DetectError, Detecting, detect};
 pub use error::{DecodeError, ReadError};
-pub use file::{Recording, read_bytes, read_file};
-pub use reader::EventReader;
+pub use format::{Aedat2Layout, Format};
+pub use formats::{Aedat2Decoder, Aedat31Decoder, Aedat4Decoder, AtisDecoder, DatDecoder, Evt2Decoder, Evt3Decoder};
+pub use io::file::{ReadOptions, read_bytes, read_file};
+pub use io::reader::EventReader;
+pub use recording::Recording;
+pub use registry::new_decoder;
+pub use stats::EventStats;
+// The module paths from before `formats/` and `io/` existed, for code written against them.
+pub use formats::aedat4;
+pub use io::{file, input, reader, socket};
 
 /// One event: a brightness change at pixel (`x`, `y`) at time `t`.
 ///

@@ -18,7 +18,7 @@ use super::slicing::SjVersion;
 use super::{FrameError, Frames, Polarity, Slicing, bin_slices, slice};
 use crate::limits::MAX_FRAMES;
 use super::streamed::{FileFramesError, FileTimeline, bin_file, rereadable};
-use crate::events::file::ReadOptions;
+use crate::events::ReadOptions;
 use crate::events::{ReadError, Recording, Resolution, read_file};
 
 #[derive(Clone, Debug, PartialEq)]

@@ -169,7 +169,7 @@ mod tests {
 
     fn counter(seed: u64) -> impl FnMut() -> u64 {
         let mut s = seed;
-        move || crate::sim::rng::splitmix64(&mut s)
+        move || crate::rng::splitmix64(&mut s)
     }
 
     /// `t` frames × 2 channels, one lit pixel (value = plane index + 1) at (y, x) in every plane.

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use super::bin::{Polarity, accumulate};
 use super::timeline::{TimeStats, Timeline};
 use super::{FrameError, Frames, Slicing};
-use crate::events::file::ReadOptions;
+use crate::events::ReadOptions;
 use crate::events::{EventReader, ReadError, Resolution};
 
 /// What a pass over a file can report.
@@ -30,7 +30,7 @@ pub enum FileFramesError {
 /// Whether `path` can be read twice (a regular file); a pipe delivers its bytes once, so its
 /// callers read it whole instead.
 pub fn rereadable(path: &Path) -> bool {
-    matches!(crate::events::input::InputKind::of(path), Ok(crate::events::input::InputKind::File))
+    matches!(crate::events::io::input::InputKind::of(path), Ok(crate::events::io::input::InputKind::File))
 }
 
 /// A recording file as a [`Timeline`]: [`FileTimeline::open`] reads it once for its length,
@@ -146,7 +146,7 @@ fn bin_batches(mut reader: EventReader, ranges: &[Range<usize>], sensor: Resolut
 mod tests {
     use super::*;
     use crate::events::Event;
-    use crate::events::aedat4::{Aedat4Writer, WriterOptions};
+    use crate::events::formats::aedat4::{Aedat4Writer, WriterOptions};
     use crate::frames::slicing::SjVersion;
     use crate::frames::{bin_slices, slice};
 

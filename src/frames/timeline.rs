@@ -317,7 +317,7 @@ mod tests {
 
     #[test]
     fn passes_give_the_ranges_the_rules_state_on_random_recordings() {
-        let mut rng = crate::sim::rng::Rng::new(7);
+        let mut rng = crate::rng::Rng::new(7);
         let time = [
             Slicing::SjTime { frames: 5 },
             Slicing::SjDuration { duration_us: 40, version: SjVersion::V2 },

@@ -9,6 +9,7 @@ pub mod arch;
 pub mod error;
 pub mod fold;
 pub mod graph;
+pub mod layout;
 pub mod meta;
 pub mod neuron;
 pub mod store;

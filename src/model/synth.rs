@@ -27,7 +27,7 @@ struct Rng(u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        crate::sim::rng::splitmix64(&mut self.0)
+        crate::rng::splitmix64(&mut self.0)
     }
     fn uniform(&mut self) -> f32 {
         (self.next() >> 40) as f32 / (1u64 << 24) as f32

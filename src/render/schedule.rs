@@ -13,7 +13,7 @@ use super::palette::INK_WHITE;
 use super::text::Image;
 use super::video::VideoWriter;
 use super::{Palette, RenderError};
-use crate::events::file::ReadOptions;
+use crate::events::ReadOptions;
 use crate::events::{Event, EventReader, Resolution};
 use crate::stream::resync::JumpBound;
 

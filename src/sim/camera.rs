@@ -8,7 +8,7 @@
 //! jitter are applied by the caller ([`super::noise`], [`super::simulate`]); scenes are not
 //! known here.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 use crate::events::Resolution;
 
 /// Sensor parameters. Thresholds are in natural-log units of intensity.

@@ -12,10 +12,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::error::SimError;
-use super::rng::{derive_seed, hash_name};
+use crate::rng::{derive_seed, hash_name};
 use super::scene::Class;
 use super::simulator::Simulator;
-use crate::events::aedat4::{Aedat4Writer, Compression, WriterOptions};
+use crate::events::formats::aedat4::{Aedat4Writer, Compression, WriterOptions};
 use crate::events::{Event, Resolution};
 
 /// Tag of the camera's stream, apart from every class name hash.

@@ -7,9 +7,9 @@
 //! mismatched ON/OFF thresholds, interpolated timestamps, refractory period); [`noise`] adds
 //! shot noise; [`Simulator::record`] puts them together with timestamp jitter. [`dataset`]
 //! plans and writes labelled AEDAT4 datasets in parallel. [`still`] films still images under
-//! three saccades, as N-MNIST was recorded (`simulate --from-images`). Everything random comes from the
-//! hand-written generator in [`rng`], so a seed gives the same events whatever the dependency
-//! versions.
+//! three saccades, as N-MNIST was recorded (`simulate --from-images`). Everything random comes
+//! from the crate's hand-written generator ([`crate::rng`]), so a seed gives the same events
+//! whatever the dependency versions.
 //!
 //! This module writes events; it does not read them, frame them or train on them.
 
@@ -17,7 +17,6 @@ pub mod camera;
 pub mod dataset;
 mod error;
 pub mod noise;
-pub mod rng;
 pub mod scene;
 mod simulator;
 pub mod still;

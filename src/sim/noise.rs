@@ -5,7 +5,7 @@
 //! untouched (the tests rely on that to measure the rate). Noise events do not reset the pixel
 //! they land on; at the rates of real sensors (0.1–5 Hz per pixel) the difference is invisible.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// Calls `emit(t, pixel, on)` for each noise event in `[0, duration_us)`, in time order.
 /// `rate_hz` is per pixel; the union over `pixels` pixels is one Poisson process of rate

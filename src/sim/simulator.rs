@@ -7,7 +7,7 @@
 use super::camera::{Camera, CameraParams, PixelState};
 use super::error::SimError;
 use super::noise::shot_noise;
-use super::rng::{Rng, derive_seed};
+use crate::rng::{Rng, derive_seed};
 use super::scene::{Class, Scene};
 use crate::events::{Event, Resolution};
 

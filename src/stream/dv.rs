@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::StreamError;
 use super::source::{Backoff, Source, Status};
-use crate::events::socket::{DvAddress, DvClient, Poll};
+use crate::events::io::socket::{DvAddress, DvClient, Poll};
 use crate::events::{Event, Resolution};
 
 pub struct DvSource {

@@ -13,7 +13,8 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::StreamError;
-use super::pipeline::{Output, Shared, StreamConfig};
+use super::config::StreamConfig;
+use super::stage::{Output, Shared};
 use super::queue::PolicySender;
 use super::stats::Counters;
 use crate::events::{Event, Resolution};

@@ -4,18 +4,22 @@
 //! recording, stdin, UDP datagrams as faery sends them ([`udp`]), USB cameras behind the
 //! `camera` feature), the threaded pipeline
 //! ([`pipeline`]: source → framer → engine → output, joined by bounded `crossbeam-channel`
-//! queues, with an overload policy and `--record`), the lanes that let a model trained on T
-//! frames predict every K frames ([`lanes`]), and the latency and rate accounting ([`stats`]).
+//! queues, with an overload policy and `--record`; configured by [`config`], its stages share
+//! [`stage`]), the lanes that let a model trained on T frames predict every K frames
+//! ([`lanes`]), and the latency and rate accounting ([`stats`]).
 //! It decodes no format itself (the [`crate::events`] decoders do) and bins through
 //! [`crate::frames::incremental`].
 
+pub mod config;
 pub mod lanes;
 pub mod pipeline;
 pub mod queue;
 pub mod source;
+pub mod stage;
 pub mod stats;
 
 mod dv;
+mod engine_thread;
 mod framer;
 mod record;
 mod source_thread;
@@ -27,7 +31,9 @@ pub mod udp;
 pub mod camera;
 
 pub use lanes::{Lanes, LanePrediction};
-pub use pipeline::{Output, StreamConfig, StreamPrediction, run};
+pub use config::StreamConfig;
+pub use pipeline::run;
+pub use stage::{Output, StreamPrediction};
 pub use queue::Overload;
 pub use source::{Source, SourceSpec, Status};
 pub use stats::{Snapshot, Summary};
@@ -35,7 +41,7 @@ pub use stats::{Snapshot, Summary};
 use std::path::PathBuf;
 
 use crate::engine::EngineError;
-use crate::events::socket::StreamError as SocketError;
+use crate::events::io::socket::StreamError as SocketError;
 use crate::events::{DecodeError, Resolution};
 use crate::frames::FrameError;
 

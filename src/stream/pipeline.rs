@@ -16,145 +16,31 @@
 //! pipeline, so every frame is processed; the stop flag (Ctrl-C) ends every stage at once,
 //! leaving queued frames unprocessed (counted) but the recording complete.
 
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{RecvTimeoutError, Sender, bounded, unbounded};
+use crossbeam_channel::{RecvTimeoutError, bounded, unbounded};
 
 use super::StreamError;
-use super::lanes::{Lanes, lane_count};
+use super::config::StreamConfig;
+use super::engine_thread::engine_loop;
 use super::framer::{FrameMsg, SourceMsg, framer_loop};
-use super::record::recorder;
-use super::source_thread::source_loop;
-use super::resync::JumpBound;
-use super::queue::{Overload, PolicyReceiver, queue};
+use super::lanes::Lanes;
+use super::queue::queue;
+use super::record;
 use super::source::Source;
-use super::stats::{Counters, Ending, Latencies, Snapshot, Summary};
+use super::source_thread::source_loop;
+use super::stage::{Output, Shared, join, spawn};
+use super::stats::{Counters, Ending, Snapshot, Summary};
 use crate::engine::Backend;
-use crate::events::Resolution;
-use crate::output::AtomicOutput;
-use crate::frames::bin::Polarity;
-use crate::frames::incremental::Close;
-use crate::model::meta::Decode;
-use std::collections::VecDeque;
-
-/// Everything the pipeline needs besides the source and the backend.
-#[derive(Clone, Debug)]
-pub struct StreamConfig {
-    pub close: Close,
-    /// Wall-clock time without events after which the framer advances its clock.
-    pub idle: Duration,
-    pub overload: Overload,
-    /// Frame queue capacity.
-    pub queue: usize,
-    /// A prediction every `hop` frames (⌈T/hop⌉ lanes).
-    pub hop: usize,
-    pub timesteps: usize,
-    pub classes: usize,
-    pub decode: Decode,
-    /// The model's per-step input `[C, H, W]`.
-    pub input: [usize; 3],
-    /// `--sensor`: overrides what the stream says.
-    pub sensor: Option<Resolution>,
-    /// The model framing's sensor, used when the stream says nothing.
-    pub fallback_sensor: Option<Resolution>,
-    /// `(H, W)` to resize frames to (the model framing's `resize`).
-    pub resize: Option<(usize, usize)>,
-    pub polarity: Polarity,
-    /// `--record`: every event received, as AEDAT4.
-    pub record: Option<PathBuf>,
-    /// `--stats`: a [`Snapshot`] this often.
-    pub stats_every: Option<Duration>,
-    /// How long one source poll may wait (bounds the reaction to the stop flag).
-    pub poll: Duration,
-    /// Event-time jumps beyond this are clock glitches: the stream resynchronises.
-    pub jumps: JumpBound,
-}
-
-impl StreamConfig {
-    /// Defaults for a model with `timesteps`, `classes` and per-step `input`.
-    pub fn new(close: Close, timesteps: usize, classes: usize, input: [usize; 3]) -> Self {
-        Self {
-            close,
-            idle: Duration::from_millis(100),
-            overload: Overload::Block,
-            queue: 8,
-            hop: timesteps,
-            timesteps,
-            classes,
-            decode: Decode::Mean,
-            input,
-            sensor: None,
-            fallback_sensor: None,
-            resize: None,
-            polarity: Polarity::Split,
-            record: None,
-            stats_every: None,
-            poll: Duration::from_millis(20),
-            jumps: JumpBound::default(),
-        }
-    }
-
-    pub fn lanes(&self) -> usize {
-        lane_count(self.timesteps, self.hop)
-    }
-}
-
-/// One prediction of the stream.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct StreamPrediction {
-    /// Window index j (frames `[j·hop, j·hop + T)` of the frames the engine received).
-    pub window: u64,
-    /// Event-time range of the window (µs): first frame's start, last frame's end.
-    pub t_start: u64,
-    pub t_end: u64,
-    pub class: usize,
-    /// Softmax probability of `class`.
-    pub score: f32,
-    /// The decoded logits.
-    pub scores: Vec<f32>,
-    /// From the arrival of the last frame's last event to the prediction.
-    pub latency_ms: f64,
-    /// From the closing of the last frame to the prediction.
-    pub processing_ms: f64,
-}
-
-/// What the caller's callback receives.
-#[derive(Clone, Debug)]
-pub enum Output {
-    Prediction(StreamPrediction),
-    Stats(Snapshot),
-    /// Connection changes and other lines for the user.
-    Notice(String),
-}
-
-pub(super) struct Shared {
-    pub(super) counters: Counters,
-    /// (since the last stats report, whole run)
-    latencies: Mutex<(Latencies, Latencies)>,
-    stop: Arc<AtomicBool>,
-}
-
-impl Shared {
-    pub(super) fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-
-    pub(super) fn stop_all(&self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
 
 /// Runs the stream until the source ends, the stop flag is set, or an error; calls `output`
 /// on this thread for every prediction, stats report and notice. The summary comes back also
 /// with an error.
 pub fn run(source: Box<dyn Source>, backend: Box<dyn Backend>, config: StreamConfig, stop: Arc<AtomicBool>, mut output: impl FnMut(Output)) -> (Summary, Result<(), StreamError>) {
     let started = Instant::now();
-    let shared = Arc::new(Shared { counters: Counters::default(), latencies: Mutex::new(Default::default()), stop });
+    let shared = Arc::new(Shared::new(stop));
     let lanes_n = config.lanes();
     let describe = source.describe();
     let (out_tx, out_rx) = unbounded::<Output>();
@@ -163,27 +49,9 @@ pub fn run(source: Box<dyn Source>, backend: Box<dyn Backend>, config: StreamCon
         Ok(l) => l,
         Err(e) => return (empty_summary(&describe, &config, started), Err(e.into())),
     };
-    // The recording's temporary is created up front, so a bad path fails before anything
-    // streams; OUT itself is only replaced when the stream ends with events recorded.
-    let record = match &config.record {
-        Some(path) => match AtomicOutput::create(path) {
-            Ok(o) => Some(o),
-            Err(e) => return (empty_summary(&describe, &config, started), Err(e.into())),
-        },
-        None => None,
-    };
-    let (record_tx, record_thread) = match record {
-        Some(output) => {
-            let _ = out_tx.send(Output::Notice(format!(
-                "recording to {} (written as {} until the stream ends)",
-                output.target().display(),
-                output.temp_path().display()
-            )));
-            let (tx, rx) = unbounded();
-            let s = Arc::clone(&shared);
-            (Some(tx), Some(spawn("recorder", move || recorder(output, rx, s))))
-        }
-        None => (None, None),
+    let (record_tx, record_thread) = match record::start(&config, &out_tx, &shared) {
+        Ok(r) => r,
+        Err(e) => return (empty_summary(&describe, &config, started), Err(e)),
     };
     let (events_tx, events_rx) = bounded::<SourceMsg>(64);
     let dropped = Arc::new(AtomicU64::new(0));
@@ -301,17 +169,6 @@ fn empty_summary(describe: &str, config: &StreamConfig, started: Instant) -> Sum
     }
 }
 
-fn spawn<T: Send + 'static>(name: &str, f: impl FnOnce() -> Result<T, StreamError> + Send + 'static) -> JoinHandle<Result<T, StreamError>> {
-    thread::Builder::new().name(format!("stream {name}")).spawn(f).expect("spawning a pipeline thread")
-}
-
-fn join<T>(handle: JoinHandle<Result<T, StreamError>>) -> Result<T, StreamError> {
-    handle.join().unwrap_or_else(|panic| {
-        let what = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
-        Err(StreamError::Panic(what))
-    })
-}
-
 fn snapshot(shared: &Shared, dropped: &AtomicU64, started: Instant, last: &mut (Instant, [u64; 3])) -> Snapshot {
     let c = &shared.counters;
     let now = [Counters::get(&c.events), Counters::get(&c.frames), Counters::get(&c.predictions)];
@@ -338,61 +195,4 @@ fn snapshot(shared: &Shared, dropped: &AtomicU64, started: Instant, last: &mut (
     };
     *last = (Instant::now(), now);
     snapshot
-}
-
-/// Returns the number of frames left unprocessed (queued at a stop).
-fn engine_loop(mut lanes: Lanes, rx: PolicyReceiver<FrameMsg>, config: StreamConfig, out: Sender<Output>, shared: Arc<Shared>) -> Result<u64, StreamError> {
-    let c = &shared.counters;
-    let t = config.timesteps;
-    // t_start of the last T frames, to label a window with its first frame's start.
-    let mut starts: VecDeque<u64> = VecDeque::with_capacity(t + 1);
-    let mut epoch = 0;
-    loop {
-        if shared.stopped() {
-            return Ok(rx.len() as u64);
-        }
-        let frame = match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(f) => f,
-            Err(RecvTimeoutError::Timeout) => continue,
-            Err(RecvTimeoutError::Disconnected) => return Ok(0),
-        };
-        if frame.epoch != epoch {
-            // The framer resynchronised after a clock glitch: the open windows are void.
-            epoch = frame.epoch;
-            lanes.resync();
-            starts.clear();
-        }
-        let begin = Instant::now();
-        let predictions = lanes.push(&frame.data)?;
-        let done = Instant::now();
-        Counters::add(&c.frames_stepped, 1);
-        starts.push_back(frame.t_start);
-        if starts.len() > t {
-            starts.pop_front();
-        }
-        let mut lat = shared.latencies.lock().map_err(|_| StreamError::Panic("latency lock poisoned".into()))?;
-        lat.0.step.record(done - begin);
-        lat.1.step.record(done - begin);
-        for p in predictions {
-            let (e2e, processing) = (done.saturating_duration_since(frame.arrival), done.saturating_duration_since(frame.closed));
-            lat.0.end_to_end.record(e2e);
-            lat.1.end_to_end.record(e2e);
-            lat.0.processing.record(processing);
-            lat.1.processing.record(processing);
-            Counters::add(&c.predictions, 1);
-            let prediction = StreamPrediction {
-                window: p.window,
-                t_start: starts.front().copied().unwrap_or(frame.t_start),
-                t_end: frame.t_end,
-                class: p.class,
-                score: p.score,
-                scores: p.scores,
-                latency_ms: e2e.as_secs_f64() * 1e3,
-                processing_ms: processing.as_secs_f64() * 1e3,
-            };
-            if out.send(Output::Prediction(prediction)).is_err() {
-                return Ok(rx.len() as u64);
-            }
-        }
-    }
 }

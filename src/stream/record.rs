@@ -17,14 +17,16 @@
 
 use std::fs::File;
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
 
 use super::StreamError;
-use super::pipeline::Shared;
+use super::config::StreamConfig;
+use super::stage::{Output, Shared, spawn};
 use super::stats::Counters;
-use crate::events::aedat4::{Aedat4Writer, WriterOptions};
+use crate::events::formats::aedat4::{Aedat4Writer, WriterOptions};
 use crate::events::{Event, Resolution};
 use crate::output::AtomicOutput;
 
@@ -37,9 +39,28 @@ pub(super) enum RecordMsg {
     Events(Vec<Event>),
 }
 
+/// The recorder thread and the sender the source thread hands it events through, for
+/// `--record` (none without it). The recording's temporary is created here, before anything
+/// streams, so a bad path fails first; OUT itself is only replaced when the stream ends with
+/// events recorded.
+pub(super) fn start(config: &StreamConfig, out: &Sender<Output>, shared: &Arc<Shared>) -> Result<(Option<Sender<RecordMsg>>, Option<JoinHandle<Result<u64, StreamError>>>), StreamError> {
+    let Some(path) = &config.record else {
+        return Ok((None, None));
+    };
+    let output = AtomicOutput::create(path)?;
+    let _ = out.send(Output::Notice(format!(
+        "recording to {} (written as {} until the stream ends)",
+        output.target().display(),
+        output.temp_path().display()
+    )));
+    let (tx, rx) = unbounded();
+    let s = Arc::clone(shared);
+    Ok((Some(tx), Some(spawn("recorder", move || recorder(output, rx, s)))))
+}
+
 /// Returns the number of events recorded. With none, the temporary is removed and OUT is left
 /// as it was.
-pub(super) fn recorder(output: AtomicOutput, rx: Receiver<RecordMsg>, shared: Arc<Shared>) -> Result<u64, StreamError> {
+fn recorder(output: AtomicOutput, rx: Receiver<RecordMsg>, shared: Arc<Shared>) -> Result<u64, StreamError> {
     let result = record(&output, rx, &shared);
     let finished = match result {
         Ok(Some(writer)) if Counters::get(&shared.counters.recorded) > 0 => {

@@ -1,7 +1,7 @@
 //! `replay:FILE`: a recording read in chunks (never whole, so a 1 GB file streams in constant
 //! memory), decoded as it goes and released by its event timestamps: in real time, `--speed X`
-//! times faster, or as fast as possible (`--speed max`). Also the content detection shared with
-//! stdin ([`Detecting`]).
+//! times faster, or as fast as possible (`--speed max`). The format is detected from the content
+//! as it comes ([`Detecting`], shared with stdin).
 
 use std::fs::File;
 use std::io::Read;
@@ -13,85 +13,19 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, bounded};
 use super::StreamError;
 use super::resync::JumpBound;
 use super::source::{Source, Speed, Status};
-use crate::events::detect::{DETECT_BYTES, detect};
-use crate::events::input::{InputKind, open_input};
-use crate::events::{Decoder, DecoderOptions, Event, Format, Resolution, new_decoder};
+use crate::events::io::input::{InputKind, open_input};
+use crate::events::{DETECT_BYTES, DecoderOptions, DetectError, Detecting, Event, Format, Resolution};
 
 /// Bytes read per chunk.
 const CHUNK: usize = 1 << 20;
 /// Most events handed over per poll, so batches (and the queue between threads) stay small.
 pub(super) const MAX_BATCH: usize = 1 << 16;
 
-/// A decoder chosen from the first bytes of an input (or given), fed chunk by chunk.
-pub(super) struct Detecting {
-    what: String,
-    format: Option<Format>,
-    options: DecoderOptions,
-    /// Bytes held until the format is known.
-    head: Vec<u8>,
-    /// Detect (by signature) once this many bytes are in, or at the end of input.
-    detect_after: usize,
-    decoder: Option<Box<dyn Decoder>>,
-}
-
-impl Detecting {
-    pub(super) fn new(what: String, format: Option<Format>, options: DecoderOptions, detect_after: usize) -> Self {
-        Self { what, format, options, head: Vec::new(), detect_after, decoder: None }
-    }
-
-    pub(super) fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), StreamError> {
-        if let Some(decoder) = self.decoder.as_mut() {
-            return decoder.feed(chunk, out).map_err(|source| StreamError::Decode { what: self.what.clone(), source });
-        }
-        self.head.extend_from_slice(chunk);
-        match self.choose(false)? {
-            Some(format) => self.start(format, out),
-            None => Ok(()),
-        }
-    }
-
-    pub(super) fn finish(&mut self, out: &mut Vec<Event>) -> Result<(), StreamError> {
-        if self.decoder.is_none() {
-            if self.head.is_empty() && self.format.is_none() {
-                return Err(StreamError::Format(format!("{}: the input is empty", self.what)));
-            }
-            let format = self.choose(true)?.expect("at the end a format is chosen or an error returned");
-            self.start(format, out)?;
-        }
-        let what = &self.what;
-        let decoder = self.decoder.as_mut().expect("started above");
-        decoder.finish(out).map_err(|source| StreamError::Decode { what: what.clone(), source })
-    }
-
-    pub(super) fn resolution(&self) -> Option<Resolution> {
-        self.decoder.as_ref().and_then(|d| d.resolution()).or(self.options.resolution)
-    }
-
-    fn choose(&self, at_end: bool) -> Result<Option<Format>, StreamError> {
-        if let Some(f) = self.format {
-            return Ok(Some(f));
-        }
-        let h = &self.head;
-        if h.starts_with(b"#!AER-DAT4") {
-            return Ok(Some(Format::Aedat4));
-        }
-        if h.len() >= 12 && &h[8..12] == b"IOHE" {
-            return Ok(Some(Format::Aedat4Stream));
-        }
-        if h.len() < self.detect_after && !at_end {
-            return Ok(None);
-        }
-        detect(&h[..h.len().min(DETECT_BYTES)])
-            .map(Some)
-            .map_err(|reason| StreamError::Format(format!("{}: {reason}; name the format with --format (e.g. --format evt3)", self.what)))
-    }
-
-    fn start(&mut self, format: Format, out: &mut Vec<Event>) -> Result<(), StreamError> {
-        let mut decoder = new_decoder(format, self.options);
-        let head = std::mem::take(&mut self.head);
-        decoder.feed(&head, out).map_err(|source| StreamError::Decode { what: self.what.clone(), source })?;
-        self.decoder = Some(decoder);
-        Ok(())
+/// A [`Detecting`] error as the stream reports it, naming the input (`what`).
+pub(super) fn detect_error(what: &str, e: DetectError) -> StreamError {
+    match e {
+        DetectError::Decode(source) => StreamError::Decode { what: what.to_string(), source },
+        other => StreamError::Format(format!("{what}: {other}")),
     }
 }
 
@@ -129,7 +63,7 @@ impl ReplaySource {
             path: path.to_path_buf(),
             file,
             pipe,
-            input: Detecting::new(path.display().to_string(), format, options, DETECT_BYTES),
+            input: Detecting::new(format, options, DETECT_BYTES),
             buf: vec![0; CHUNK],
             pending: Vec::new(),
             cursor: 0,
@@ -171,6 +105,7 @@ impl ReplaySource {
             } else {
                 self.input.feed(&self.buf[..n], &mut self.pending)
             };
+            let result = result.map_err(|e| detect_error(&self.path.display().to_string(), e));
             // Events decoded before an error are still replayed; the error comes after them.
             if let Err(e) = result {
                 self.error = Some(e);

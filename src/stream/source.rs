@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::StreamError;
-use crate::events::socket::DvAddress;
+use crate::events::io::socket::DvAddress;
 use crate::events::{DecoderOptions, Event, Format, Resolution};
 
 /// What one [`Source::poll`] saw.

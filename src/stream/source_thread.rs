@@ -10,7 +10,8 @@ use crossbeam_channel::Sender;
 
 use super::StreamError;
 use super::framer::SourceMsg;
-use super::pipeline::{Output, Shared, StreamConfig};
+use super::config::StreamConfig;
+use super::stage::{Output, Shared};
 use super::record::RecordMsg;
 use super::source::{Source, Status};
 use super::stats::{Counters, Ending};

@@ -7,9 +7,9 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, bounded};
 
 use super::StreamError;
-use super::replay::Detecting;
+use super::replay::detect_error;
 use super::source::{Source, Status};
-use crate::events::{DecoderOptions, Event, Format, Resolution};
+use crate::events::{DecoderOptions, Detecting, Event, Format, Resolution};
 
 /// Detect from this many bytes when no AEDAT4 signature shows earlier.
 const DETECT_AFTER: usize = 64 << 10;
@@ -45,7 +45,7 @@ impl StdinSource {
                 }
             })
             .expect("spawning a thread");
-        Self { chunks, input: Detecting::new("stdin".into(), format, options, DETECT_AFTER), ended: false }
+        Self { chunks, input: Detecting::new(format, options, DETECT_AFTER), ended: false }
     }
 }
 
@@ -56,7 +56,7 @@ impl Source for StdinSource {
         }
         match self.chunks.recv_timeout(timeout) {
             Ok(Ok(bytes)) => {
-                self.input.feed(&bytes, out)?;
+                self.input.feed(&bytes, out).map_err(|e| detect_error("stdin", e))?;
                 Ok(Status::Data)
             }
             Ok(Err(source)) => {
@@ -66,7 +66,7 @@ impl Source for StdinSource {
             Err(RecvTimeoutError::Timeout) => Ok(Status::Idle),
             Err(RecvTimeoutError::Disconnected) => {
                 self.ended = true;
-                self.input.finish(out)?;
+                self.input.finish(out).map_err(|e| detect_error("stdin", e))?;
                 Ok(Status::Ended)
             }
         }

@@ -33,7 +33,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     pub fn next(&mut self) -> u64 {
-        spikestream::sim::rng::splitmix64(&mut self.0)
+        spikestream::rng::splitmix64(&mut self.0)
     }
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n

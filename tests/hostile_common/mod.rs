@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use safetensors::tensor::TensorView;
-use spikestream::events::aedat4::{Aedat4Writer, Compression, IoHeader, VERSION_LINE, WriterOptions};
+use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, IoHeader, VERSION_LINE, WriterOptions};
 use spikestream::events::{Event, Resolution};
 
 /// What a child run did.
@@ -145,7 +145,7 @@ pub fn aedat4_header_only(xml: &str, table: i64) -> Vec<u8> {
 
 /// A valid event-stream header and no packets (no data table: a recording that stopped).
 pub fn aedat4_events_header(resolution: Resolution) -> Vec<u8> {
-    let xml = spikestream::events::aedat4::streams_xml(0, None, Compression::Lz4, resolution, "test");
+    let xml = spikestream::events::formats::aedat4::streams_xml(0, None, Compression::Lz4, resolution, "test");
     aedat4_header_only(&xml, -1)
 }
 

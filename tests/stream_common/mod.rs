@@ -17,8 +17,8 @@ use safetensors::tensor::{Dtype, TensorView};
 use serde_json::{Value, json};
 use spikestream::engine::cpu::CpuBackend;
 use spikestream::engine::{Backend, Decoded, EngineError, run_frames};
-use spikestream::events::aedat4::{Aedat4Writer, Compression, IoHeader, VERSION_LINE, WriterOptions};
-use spikestream::events::file::ReadOptions;
+use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, IoHeader, VERSION_LINE, WriterOptions};
+use spikestream::events::ReadOptions;
 use spikestream::events::{Event, Resolution, read_file};
 use spikestream::frames::bin::Polarity;
 use spikestream::frames::incremental::Close;
@@ -80,7 +80,7 @@ pub fn write_model(dir: &Path) -> PathBuf {
 /// `n` events of a blob moving across the sensor over `duration_us`, from `seed`.
 pub fn moving_blob(seed: u64, n: usize, duration_us: u64) -> Vec<Event> {
     let mut state = seed;
-    let mut next = move || spikestream::sim::rng::splitmix64(&mut state);
+    let mut next = move || spikestream::rng::splitmix64(&mut state);
     let t0 = 1_700_000_000_000_000u64;
     let (w, h) = (f64::from(SENSOR.width), f64::from(SENSOR.height));
     (0..n)

@@ -1,7 +1,9 @@
-//! Re-laying PyTorch-ordered weights and tensors out for the channel-last CPU kernels.
+//! The CPU kernels' per-node data, prepared once from the PyTorch-ordered graph; the index
+//! arithmetic it shares with the GPU backend is in [`crate::model::layout`].
 
 use super::conv::PackedConv;
-use crate::model::graph::{Graph, Node, Op, Shape};
+use crate::model::graph::{Graph, Node, Op};
+use crate::model::layout;
 
 /// Per-node data in the CPU kernels' layout.
 pub enum Prepared {
@@ -17,27 +19,8 @@ pub enum Prepared {
 pub fn prepare(graph: &Graph, node: &Node) -> Prepared {
     match &node.op {
         Op::Conv(c) => Prepared::Conv(PackedConv::new(c)),
-        Op::Neuron(n) => Prepared::Neuron {
-            imp: n.imp.as_ref().map(|imp| {
-                let s = node.shape;
-                let mut out = vec![0.0; imp.len()];
-                chw_to_hwc(imp, &mut out, s);
-                out
-            }),
-        },
-        Op::Linear(l) => {
-            // Where does PyTorch index j of the flattened input live in our storage?
-            let src = flatten_source(graph, node.inputs[0]);
-            let mut w = vec![0.0; l.weight.len()];
-            for o in 0..l.outputs {
-                for j in 0..l.inputs {
-                    let (c, rest) = (j / (src.h * src.w), j % (src.h * src.w));
-                    let ours = rest * src.c + c;
-                    w[ours * l.outputs + o] = l.weight[o * l.inputs + j];
-                }
-            }
-            Prepared::Linear { weight_t: w }
-        }
+        Op::Neuron(n) => Prepared::Neuron { imp: n.imp.as_ref().map(|imp| layout::chw_to_hwc(imp, node.shape)) },
+        Op::Linear(l) => Prepared::Linear { weight_t: layout::linear_by_input(graph, node, l) },
         _ => Prepared::None,
     }
 }
@@ -46,51 +29,5 @@ pub fn prepare(graph: &Graph, node: &Node) -> Prepared {
 /// of the specification [`super::kernels::conv_scatter`].
 #[cfg(test)]
 pub fn conv_weight_spec(c: &crate::model::graph::Conv) -> Vec<f32> {
-    let (o, i, k) = (c.out_ch, c.in_ch, c.kernel);
-    let mut w = vec![0.0; c.weight.len()];
-    for co in 0..o {
-        for ci in 0..i {
-            for t in 0..k * k {
-                w[(ci * k * k + t) * o + co] = c.weight[(co * i + ci) * k * k + t];
-            }
-        }
-    }
-    w
-}
-
-/// The spatial shape a flattened value came from (a vector for anything else).
-fn flatten_source(graph: &Graph, value: usize) -> Shape {
-    if value > 0 {
-        let node = &graph.nodes[value - 1];
-        if matches!(node.op, Op::Flatten) {
-            return graph.value_shape(node.inputs[0]);
-        }
-    }
-    Shape::new(graph.value_shape(value).len(), 1, 1)
-}
-
-fn chw_to_hwc(src: &[f32], dst: &mut [f32], s: Shape) {
-    for c in 0..s.c {
-        for p in 0..s.h * s.w {
-            dst[p * s.c + c] = src[c * s.h * s.w + p];
-        }
-    }
-}
-
-pub fn nchw_to_nhwc(src: &[f32], dst: &mut [f32], b: usize, c: usize, h: usize, w: usize) {
-    let n = c * h * w;
-    for i in 0..b {
-        chw_to_hwc(&src[i * n..(i + 1) * n], &mut dst[i * n..(i + 1) * n], Shape::new(c, h, w));
-    }
-}
-
-pub fn nhwc_to_nchw(src: &[f32], dst: &mut [f32], b: usize, c: usize, h: usize, w: usize) {
-    let n = c * h * w;
-    for i in 0..b {
-        for ch in 0..c {
-            for p in 0..h * w {
-                dst[i * n + ch * h * w + p] = src[i * n + p * c + ch];
-            }
-        }
-    }
+    layout::conv_taps_by_output(c, c.out_ch)
 }

@@ -92,7 +92,7 @@ impl Backend for CpuBackend {
         let g = &self.graph;
         let (b, s) = (self.batch, g.input);
         super::check_step(g, b, input, steps)?;
-        layout::nchw_to_nhwc(input, &mut self.values[0], b, s.c, s.h, s.w);
+        crate::model::layout::nchw_to_nhwc(input, &mut self.values[0], b, s.c, s.h * s.w);
         let epoch = self.profile.is_some().then(Instant::now);
         for i in 0..g.nodes.len() {
             let node = &g.nodes[i];
@@ -143,7 +143,7 @@ impl Backend for CpuBackend {
     fn last_spikes(&mut self, node: usize) -> Result<Vec<f32>, EngineError> {
         let s = self.graph.nodes[node].shape;
         let mut out = vec![0.0; self.batch * s.len()];
-        layout::nhwc_to_nchw(&self.values[node + 1], &mut out, self.batch, s.c, s.h, s.w);
+        crate::model::layout::nhwc_to_nchw(&self.values[node + 1], &mut out, self.batch, s.c, s.h * s.w);
         Ok(out)
     }
 

@@ -8,10 +8,11 @@
 
 use super::plan::Plan;
 use super::state::Scratch;
-use super::{GpuBackend, nchw_to_nhwc};
+use super::GpuBackend;
 use crate::engine::EngineError;
 use crate::engine::run::{Decoded, Prediction, decode_scores, per_step_len};
 use crate::model::graph::Op;
+use crate::model::layout::nchw_to_nhwc;
 
 /// The most device memory the T·B activations of one layer-major sequence may take.
 pub const MAX_SCRATCH_BYTES: u64 = 1 << 30;

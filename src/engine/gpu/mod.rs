@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use super::{Backend, EngineError};
 use crate::model::graph::Graph;
+use crate::model::layout::{nchw_to_nhwc, nhwc_to_nchw};
 pub use crate::gpu::{AdapterSummary, GpuContext, Kernel};
 use model::GpuModel;
 pub use plan::ConvMode;
@@ -183,29 +184,5 @@ impl Backend for GpuBackend {
 
     fn io_counts(&self) -> Option<crate::gpu::IoCounts> {
         Some(self.ctx.io_counts())
-    }
-}
-
-/// `[B, C, P]` → `[B, P, C]` (P = H·W).
-pub(crate) fn nchw_to_nhwc(src: &[f32], dst: &mut [f32], b: usize, c: usize, p: usize) {
-    for i in 0..b {
-        let (s, d) = (&src[i * c * p..(i + 1) * c * p], &mut dst[i * c * p..(i + 1) * c * p]);
-        for ch in 0..c {
-            for q in 0..p {
-                d[q * c + ch] = s[ch * p + q];
-            }
-        }
-    }
-}
-
-/// `[B, P, C]` → `[B, C, P]`.
-fn nhwc_to_nchw(src: &[f32], dst: &mut [f32], b: usize, c: usize, p: usize) {
-    for i in 0..b {
-        let (s, d) = (&src[i * c * p..(i + 1) * c * p], &mut dst[i * c * p..(i + 1) * c * p]);
-        for ch in 0..c {
-            for q in 0..p {
-                d[ch * p + q] = s[q * c + ch];
-            }
-        }
     }
 }

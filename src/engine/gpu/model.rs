@@ -4,7 +4,8 @@
 
 use crate::engine::EngineError;
 use crate::gpu::GpuError;
-use crate::model::graph::{Graph, Node, Op, Shape};
+use crate::model::graph::{Graph, Node, Op};
+use crate::model::layout;
 use crate::model::neuron::NeuronKind;
 
 use crate::gpu::GpuContext;
@@ -50,14 +51,7 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
                 return Err(bad(node, format!("weight has {} values and bias {}, expected {} and {o}", c.weight.len(), c.bias.len(), o * i * k * k)));
             }
             let o4 = 4 * o.div_ceil(4);
-            let mut w = vec![0.0f32; i * k * k * o4];
-            for co in 0..o {
-                for ci in 0..i {
-                    for t in 0..k * k {
-                        w[(ci * k * k + t) * o4 + co] = c.weight[(co * i + ci) * k * k + t];
-                    }
-                }
-            }
+            let w = layout::conv_taps_by_output(c, o4);
             let mut bias = c.bias.clone();
             bias.resize(o4, 0.0);
             let scale = match &c.time_scale {
@@ -82,15 +76,7 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
             if l.weight.len() != l.inputs * l.outputs || l.bias.len() != l.outputs {
                 return Err(bad(node, format!("weight has {} values and bias {}, expected {} and {}", l.weight.len(), l.bias.len(), l.inputs * l.outputs, l.outputs)));
             }
-            // Where does PyTorch index j of the flattened input live in our storage?
-            let src = flatten_source(graph, node.inputs[0]);
-            let mut w = vec![0.0f32; l.weight.len()];
-            for o in 0..l.outputs {
-                for j in 0..l.inputs {
-                    let (c, rest) = (j / (src.h * src.w), j % (src.h * src.w));
-                    w[(rest * src.c + c) * l.outputs + o] = l.weight[o * l.inputs + j];
-                }
-            }
+            let w = layout::linear_by_input(graph, node, l);
             let mut rows = vec![0.0f32; w.len()];
             for i in 0..l.inputs {
                 for o in 0..l.outputs {
@@ -107,7 +93,7 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
             let s = node.shape;
             let init = match &n.imp {
                 Some(imp) if imp.len() != s.len() => return Err(bad(node, format!("IMP has {} values, expected {}", imp.len(), s.len()))),
-                Some(imp) => chw_to_hwc(imp, s),
+                Some(imp) => layout::chw_to_hwc(imp, s),
                 None => vec![n.kind.rest(); s.len()],
             };
             NodeWeights::Neuron { init: ctx.storage_init(&label("neuron initial membrane"), &init), kind: n.kind }
@@ -115,25 +101,3 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
         _ => NodeWeights::None,
     })
 }
-
-/// The spatial shape a flattened value came from (a vector for anything else).
-fn flatten_source(graph: &Graph, value: usize) -> Shape {
-    if value > 0 {
-        let node = &graph.nodes[value - 1];
-        if matches!(node.op, Op::Flatten) {
-            return graph.value_shape(node.inputs[0]);
-        }
-    }
-    Shape::new(graph.value_shape(value).len(), 1, 1)
-}
-
-fn chw_to_hwc(src: &[f32], s: Shape) -> Vec<f32> {
-    let mut dst = vec![0.0; src.len()];
-    for c in 0..s.c {
-        for p in 0..s.h * s.w {
-            dst[p * s.c + c] = src[c * s.h * s.w + p];
-        }
-    }
-    dst
-}
-

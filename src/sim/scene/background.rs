@@ -4,7 +4,7 @@
 //! Static, so it makes no events by itself; it makes the events of a moving edge vary along the
 //! edge (as a real scene does) and keeps the object contrast from being one fixed number.
 
-use super::super::rng::Rng;
+use crate::rng::Rng;
 use crate::events::Resolution;
 
 /// Brightness per pixel, row-major `[height, width]`, linear units (1.0 = bright).

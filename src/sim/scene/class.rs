@@ -13,7 +13,7 @@
 
 use std::f64::consts::{FRAC_PI_2, PI, TAU};
 
-use super::super::rng::Rng;
+use crate::rng::Rng;
 use super::shape::Shape;
 use super::{Content, Grating, Object, Pose};
 

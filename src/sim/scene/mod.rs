@@ -14,7 +14,7 @@ pub use background::Background;
 pub use class::Class;
 pub use shape::{Shape, coverage};
 
-use super::rng::Rng;
+use crate::rng::Rng;
 use crate::events::Resolution;
 
 /// Position (pixels), angle (radians, clockwise on screen since y points down) and size

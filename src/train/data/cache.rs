@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::discover::Sample;
-use crate::events::file::ReadOptions;
+use crate::events::ReadOptions;
 use crate::events::read_file;
 use crate::frames::framing::Framing;
 use crate::frames::{Frames, npy};

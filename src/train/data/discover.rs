@@ -119,7 +119,7 @@ fn cifar10_dvs_index(file: &str) -> Option<usize> {
 /// Fisher–Yates with a SplitMix64 stream seeded by `seed`: the same order on every machine.
 pub(crate) fn seeded_shuffle<T>(items: &mut [T], seed: u64) {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
-    let mut next = || crate::sim::rng::splitmix64(&mut state);
+    let mut next = || crate::rng::splitmix64(&mut state);
     for i in (1..items.len()).rev() {
         let j = (next() % (i as u64 + 1)) as usize;
         items.swap(i, j);

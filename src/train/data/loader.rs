@@ -42,7 +42,7 @@ pub struct Loader {
 
 /// The splitmix64 output that follows state `z` (a stateless mixer for per-epoch and per-sample seeds).
 fn splitmix(mut z: u64) -> u64 {
-    crate::sim::rng::splitmix64(&mut z)
+    crate::rng::splitmix64(&mut z)
 }
 
 impl Loader {

@@ -12,7 +12,7 @@ use std::mem::MaybeUninit;
 use super::EVENT_BYTES;
 use super::compression::{Compression, Decompressor, bound};
 use super::flatbuf::Table;
-use crate::events::carry::{SpareWriter, advise_huge_pages};
+use crate::events::formats::carry::{SpareWriter, advise_huge_pages};
 use crate::events::{Event, Trigger};
 
 /// The root table of a size-prefixed flatbuffer with identifier `id`.
@@ -196,8 +196,8 @@ fn triggers(data: &[u8], out: &mut Vec<Trigger>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::aedat4::compression::compress;
-    use crate::events::aedat4::writer::event_packet as build_packet;
+    use crate::events::formats::aedat4::compression::compress;
+    use crate::events::formats::aedat4::writer::event_packet as build_packet;
 
     /// Records with p bytes other than 0/1, dirty padding, then a negative x: every path keeps
     /// the events before the bad one, p as "non-zero is ON", and names the bad event.

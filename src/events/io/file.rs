@@ -4,22 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use super::decoder::{DecoderOptions, Format, new_decoder};
-use super::detect::detect;
-use super::error::{DecodeError, ReadError};
 use super::input::{InputKind, open_input};
-use super::{Event, Resolution, Trigger};
-
-/// A decoded recording.
-#[derive(Clone, Debug, Default)]
-pub struct Recording {
-    pub format: Option<Format>,
-    pub resolution: Option<Resolution>,
-    pub events: Vec<Event>,
-    pub triggers: Vec<Trigger>,
-    /// Header facts (camera, chip, compression, …) for people.
-    pub metadata: Vec<(String, String)>,
-}
+use crate::events::decoder::DecoderOptions;
+use crate::events::detect::detect;
+use crate::events::error::{DecodeError, ReadError};
+use crate::events::format::Format;
+use crate::events::formats::carry::advise_huge_pages;
+use crate::events::recording::Recording;
+use crate::events::registry::new_decoder;
 
 /// How to read: format (detected when `None`) and the decoder options.
 #[derive(Clone, Copy, Debug, Default)]
@@ -47,7 +39,7 @@ pub fn read_bytes(bytes: &[u8], name: &Path, options: ReadOptions) -> Result<Rec
     let mut events = Vec::new();
     // Where the system refuses that much address space, the decoders grow the vector.
     let _ = events.try_reserve_exact(bytes.len() / bytes_per_event);
-    super::carry::advise_huge_pages(&mut events);
+    advise_huge_pages(&mut events);
     let result: Result<(), DecodeError> = decoder.feed(bytes, &mut events).and_then(|()| decoder.finish(&mut events));
     let recording = Recording {
         format: Some(format),

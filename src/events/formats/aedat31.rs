@@ -10,10 +10,11 @@
 //! declares an absurd size costs no memory and a truncated one keeps its decoded events.
 
 use super::carry::{SpareWriter, pack};
-use super::decoder::{Decoder, DecoderOptions, Format};
-use super::error::DecodeError;
-use super::header::{HeaderStep, TextHeader};
-use super::{Event, Resolution};
+use crate::events::decoder::{Decoder, DecoderOptions};
+use crate::events::format::Format;
+use crate::events::error::DecodeError;
+use super::text_header::{HeaderStep, TextHeader};
+use crate::events::{Event, Resolution};
 
 const PACKET_HEADER: usize = 28;
 const POLARITY: i16 = 1;

@@ -1,5 +1,6 @@
-//! The simulator's seeded random numbers: xoshiro256** seeded through splitmix64, with uniform,
-//! Gaussian (Box–Muller) and exponential draws.
+//! The crate's seeded random numbers: xoshiro256** seeded through splitmix64, with uniform,
+//! Gaussian (Box–Muller) and exponential draws. The simulator draws its scenes and events from it;
+//! synthetic models, frame augmentation, training data order and the tests use its mixer.
 //!
 //! Hand-written on purpose: the synthetic data must stay identical for a given seed whatever
 //! version of a random-number crate is in the lock file. It owns no notion of scenes or pixels.

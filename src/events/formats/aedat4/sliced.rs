@@ -165,8 +165,8 @@ fn locate(head: &[u8]) -> Result<Option<(usize, usize)>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::aedat4::{Aedat4Writer, WriterOptions};
-    use crate::events::file::{ReadOptions, read_bytes};
+    use crate::events::formats::aedat4::{Aedat4Writer, WriterOptions};
+    use crate::events::io::file::{ReadOptions, read_bytes};
     use crate::events::{EventReader, Resolution};
 
     /// Packets over one slice, in both codecs: the same events as written, whole, in small
@@ -191,7 +191,7 @@ mod tests {
                 all.extend_from_slice(&batch);
             }
             assert!(all == events, "{compression:?}: batches");
-            assert!(largest < crate::events::reader::BATCH_EVENTS + SLICE_BYTES / EVENT_BYTES, "{compression:?}: a batch of {largest} events");
+            assert!(largest < crate::events::io::reader::BATCH_EVENTS + SLICE_BYTES / EVENT_BYTES, "{compression:?}: a batch of {largest} events");
             // Byte flips and cuts through the big packets: an error or other events, never a
             // panic, and never more events than the packets hold.
             for k in 1..40usize {

@@ -1,15 +1,23 @@
 //! The shape shared by most formats: an optional text header, an optional fixed preamble, then
-//! fixed-size records. [`RecordStream`] does the chunk bookkeeping (header scanning, records
-//! split across chunks, byte offsets); a format only implements [`RecordBody`].
+//! fixed-size records. `RecordStream` does the chunk bookkeeping (header scanning, records
+//! split across chunks, byte offsets) and [`RecordDecoder`] implements [`Decoder`] once for all
+//! of them; a format only implements `RecordBody` and names its decoder as an alias
+//! (`pub type Evt2Decoder = RecordDecoder<Evt2Body, 4>`).
 
 use super::carry::Carry;
-use super::decoder::Format;
-use super::error::DecodeError;
-use super::header::{HeaderStep, TextHeader};
-use super::Event;
+use super::text_header::{HeaderStep, TextHeader};
+use crate::events::decoder::{Decoder, DecoderOptions};
+use crate::events::error::DecodeError;
+use crate::events::format::Format;
+use crate::events::{Event, Resolution, Trigger};
 
-/// The format-specific part of a record-oriented decoder.
-pub(crate) trait RecordBody<const N: usize> {
+/// The format-specific part of a record-oriented decoder: `N`-byte records, and what the
+/// [`Decoder`] reports besides events.
+pub(crate) trait RecordBody<const N: usize>: Send {
+    const FORMAT: Format;
+    /// One record, as truncation errors name it (`EVT2 word`).
+    const RECORD: &'static str;
+
     /// Called once when the text header is complete (formats with a header only).
     fn on_header(&mut self, _header: &TextHeader) -> Result<(), DecodeError> {
         Ok(())
@@ -24,12 +32,72 @@ pub(crate) trait RecordBody<const N: usize> {
         Ok(())
     }
 
-    /// Decodes whole records (`records.len()` is a multiple of `N`) that start at byte `offset`.
-    fn on_records(&mut self, records: &[u8], offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError>;
+    /// Decodes whole records (`records.len()` is a multiple of `N`) that start at byte `offset`:
+    /// events to `out`, external triggers (formats that have them) to `triggers`.
+    fn on_records(&mut self, records: &[u8], offset: u64, out: &mut Vec<Event>, triggers: &mut Vec<Trigger>) -> Result<(), DecodeError>;
+
+    /// The sensor size the header names, if any ([`DecoderOptions::resolution`] overrides it).
+    fn sensor(&self) -> Option<Resolution> {
+        None
+    }
+
+    /// [`Decoder::metadata`].
+    fn metadata(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+}
+
+/// The [`Decoder`] of every record format: a `RecordStream` feeding a format's `RecordBody`.
+pub struct RecordDecoder<B, const N: usize> {
+    stream: RecordStream<N>,
+    body: B,
+    options: DecoderOptions,
+    /// Seen since the last [`Decoder::take_triggers`].
+    triggers: Vec<Trigger>,
+}
+
+impl<B, const N: usize> RecordDecoder<B, N> {
+    /// `header`: the text header the format starts with, if it has one.
+    pub(crate) fn with_body(header: Option<TextHeader>, options: DecoderOptions, body: B) -> Self
+    where
+        B: RecordBody<N>,
+    {
+        Self { stream: RecordStream::new(B::FORMAT, header), body, options, triggers: Vec::new() }
+    }
+}
+
+impl<B: RecordBody<N>, const N: usize> Decoder for RecordDecoder<B, N> {
+    fn format(&self) -> Format {
+        B::FORMAT
+    }
+
+    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.stream.feed(&mut self.body, chunk, out, &mut self.triggers)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
+        self.stream.finish(&mut self.body, B::RECORD)
+    }
+
+    fn resolution(&self) -> Option<Resolution> {
+        self.options.resolution.or(self.body.sensor())
+    }
+
+    fn triggers(&self) -> &[Trigger] {
+        &self.triggers
+    }
+
+    fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
+        out.append(&mut self.triggers);
+    }
+
+    fn metadata(&self) -> Vec<(String, String)> {
+        self.body.metadata()
+    }
 }
 
 #[derive(Debug)]
-pub(crate) struct RecordStream<const N: usize> {
+struct RecordStream<const N: usize> {
     format: Format,
     header: Option<TextHeader>,
     preamble: Vec<u8>,
@@ -48,6 +116,7 @@ impl<const N: usize> RecordStream<N> {
         body: &mut impl RecordBody<N>,
         mut chunk: &[u8],
         out: &mut Vec<Event>,
+        triggers: &mut Vec<Trigger>,
     ) -> Result<(), DecodeError> {
         if let Some(header) = self.header.as_mut().filter(|h| !h.is_done()) {
             match header.feed(chunk) {
@@ -88,12 +157,12 @@ impl<const N: usize> RecordStream<N> {
         let pending = self.carry.pending() as u64;
         let (record, rest) = self.carry.complete(chunk);
         if let Some(record) = record {
-            body.on_records(&record, self.consumed - pending, out)?;
+            body.on_records(&record, self.consumed - pending, out, triggers)?;
         }
         let start = self.consumed + (chunk.len() - rest.len()) as u64;
         let whole = self.carry.split_whole(rest);
         self.consumed += chunk.len() as u64;
-        body.on_records(whole, start, out)
+        body.on_records(whole, start, out, triggers)
     }
 
     /// Checks that the input did not end inside the header, the preamble or a record.

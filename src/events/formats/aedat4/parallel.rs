@@ -14,7 +14,7 @@ use rayon::prelude::*;
 
 use super::compression::{Compression, Decompressor};
 use super::packet;
-use crate::events::carry::advise_huge_pages;
+use crate::events::formats::carry::advise_huge_pages;
 use crate::events::{Event, Trigger};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -112,7 +112,7 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
-/// A pipe read chunk by chunk for [`super::EventReader`]: first the bytes read for format
+/// A pipe read chunk by chunk for [`super::reader::EventReader`]: first the bytes read for format
 /// detection, then the rest as it arrives.
 pub(crate) struct PipeInput {
     file: File,

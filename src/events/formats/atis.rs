@@ -7,34 +7,36 @@
 //! The format has no resolution: N-MNIST is 34×34, N-Caltech101 crops vary (pass one).
 
 use super::carry::{SpareWriter, pack};
-use super::decoder::{Decoder, DecoderOptions, Format};
-use super::error::DecodeError;
-use super::records::{RecordBody, RecordStream};
-use super::{Event, Resolution};
+use crate::events::decoder::DecoderOptions;
+use crate::events::format::Format;
+use crate::events::error::DecodeError;
+use super::records::{RecordBody, RecordDecoder};
+use crate::events::{Event, Trigger};
 
 const OVERFLOW_MARKER_Y: u8 = 240;
 const OVERFLOW_STEP: u64 = 1 << 13;
 
-pub struct AtisDecoder {
-    stream: RecordStream<5>,
-    body: AtisBody,
-}
+/// The ATIS `.bin` decoder.
+pub type AtisDecoder = RecordDecoder<AtisBody, 5>;
 
+/// ATIS `.bin` decoding state between chunks (the `RecordBody` of [`AtisDecoder`]).
 #[derive(Default)]
-struct AtisBody {
-    options: DecoderOptions,
+pub struct AtisBody {
     time_offset: u64,
     overflow_markers: u64,
 }
 
 impl AtisDecoder {
     pub fn new(options: DecoderOptions) -> Self {
-        Self { stream: RecordStream::new(Format::AtisBin, None), body: AtisBody { options, ..AtisBody::default() } }
+        RecordDecoder::with_body(None, options, AtisBody::default())
     }
 }
 
 impl RecordBody<5> for AtisBody {
-    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    const FORMAT: Format = Format::AtisBin;
+    const RECORD: &'static str = "ATIS event";
+
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>, _triggers: &mut Vec<Trigger>) -> Result<(), DecodeError> {
         let (records, _) = records.as_chunks::<5>();
         let mut writer = SpareWriter::new(out, records.len());
         let (mut time_offset, mut markers) = (self.time_offset, 0u64);
@@ -51,26 +53,8 @@ impl RecordBody<5> for AtisBody {
         self.overflow_markers += markers;
         Ok(())
     }
-}
-
-impl Decoder for AtisDecoder {
-    fn format(&self) -> Format {
-        Format::AtisBin
-    }
-
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.feed(&mut self.body, chunk, out)
-    }
-
-    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.finish(&mut self.body, "ATIS event")
-    }
-
-    fn resolution(&self) -> Option<Resolution> {
-        self.body.options.resolution
-    }
 
     fn metadata(&self) -> Vec<(String, String)> {
-        vec![("overflow markers".into(), self.body.overflow_markers.to_string())]
+        vec![("overflow markers".into(), self.overflow_markers.to_string())]
     }
 }

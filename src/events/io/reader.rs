@@ -5,23 +5,26 @@
 //! expelliarmus's chunked reads do.
 //!
 //! Owns the chunking, giving consumed pages of the mapping back, and handing triggers out per
-//! batch. It does not decode (the decoders do) nor read whole recordings ([`super::read_file`],
+//! batch. It does not decode (the decoders do) nor read whole recordings ([`crate::events::read_file`],
 //! which `classify` and training use).
 
 use std::path::{Path, PathBuf};
 
-use super::decoder::{Decoder, Format, new_decoder};
-use super::error::{DecodeError, ReadError};
-use super::detect::DETECT_BYTES;
-use super::file::{ReadOptions, Recording, format_of, map_file};
+use super::file::{ReadOptions, format_of, map_file};
 use super::input::{InputKind, PipeInput};
-use super::{Event, Resolution, Trigger};
+use crate::events::decoder::Decoder;
+use crate::events::detect::DETECT_BYTES;
+use crate::events::error::{DecodeError, ReadError};
+use crate::events::format::Format;
+use crate::events::recording::Recording;
+use crate::events::registry::new_decoder;
+use crate::events::{Event, Resolution, Trigger};
 
 /// Bytes fed to the decoder per step unless [`EventReader::with_chunk_bytes`] says otherwise.
 pub const DEFAULT_CHUNK_BYTES: usize = 2 << 20;
 
 /// A batch stops growing past about this many events (16 MiB), however many events the
-/// chunk's bytes expand to ([`super::Decoder::feed_some`]).
+/// chunk's bytes expand to ([`Decoder::feed_some`]).
 pub const BATCH_EVENTS: usize = 1 << 20;
 
 /// Consumed bytes of the mapping are given back to the system (`MADV_DONTNEED`) in steps of at
@@ -69,7 +72,7 @@ pub struct EventReader {
 
 impl EventReader {
     /// Opens and maps `path` and picks the format (`options.format`, else detected from the
-    /// content as [`super::read_file`] does). Errors: [`ReadError::Io`] and
+    /// content as [`crate::events::read_file`] does). Errors: [`ReadError::Io`] and
     /// [`ReadError::UnknownFormat`], naming the file.
     pub fn open(path: &Path, options: ReadOptions) -> Result<Self, ReadError> {
         if let Ok(InputKind::Stream(_)) = InputKind::of(path) {

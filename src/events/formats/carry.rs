@@ -3,7 +3,7 @@
 
 use std::mem::MaybeUninit;
 
-use super::Event;
+use crate::events::Event;
 
 /// The start of a record whose remaining bytes are in the next chunk (`N` = record size).
 #[derive(Debug)]

@@ -1,7 +1,7 @@
 //! The `% key value` header of Prophesee RAW and DAT files, and the sensor size it implies.
 
 use crate::events::Resolution;
-use crate::events::header::TextHeader;
+use super::text_header::TextHeader;
 
 #[derive(Clone, Debug, Default)]
 pub struct PropheseeHeader {

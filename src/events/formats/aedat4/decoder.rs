@@ -6,7 +6,8 @@ use super::ioheader::IoHeader;
 use super::packet;
 use super::parallel::{self, Job, PacketKind, Pool};
 use super::sliced::{SLICE_BYTES, SlicedPacket};
-use crate::events::decoder::{Decoder, DecoderOptions, Format};
+use crate::events::decoder::{Decoder, DecoderOptions};
+use crate::events::format::Format;
 use crate::events::error::DecodeError;
 use crate::events::{Event, Resolution, Trigger};
 

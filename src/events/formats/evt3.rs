@@ -11,23 +11,22 @@
 //! VECT_12 (0x4) / VECT_8 (0x5) emit one event per set bit and advance the base; EXT_TRIGGER
 //! (0xA) records a trigger. Coordinates are kept raw: vectors may run past the sensor width.
 
-use crate::events::carry::{SpareWriter, pack};
-use crate::events::decoder::{Decoder, DecoderOptions, Format};
+use super::carry::{SpareWriter, pack};
+use crate::events::decoder::DecoderOptions;
+use crate::events::format::Format;
 use crate::events::error::DecodeError;
-use crate::events::header::TextHeader;
-use crate::events::records::{RecordBody, RecordStream};
+use super::text_header::TextHeader;
+use super::records::{RecordBody, RecordDecoder};
 use crate::events::{Event, Resolution, Trigger};
 
-use super::PropheseeHeader;
+use super::prophesee::PropheseeHeader;
 
-pub struct Evt3Decoder {
-    stream: RecordStream<2>,
-    body: Evt3Body,
-}
+/// The EVT 3.0 decoder.
+pub type Evt3Decoder = RecordDecoder<Evt3Body, 2>;
 
+/// EVT 3.0 decoding state between chunks (the `RecordBody` of [`Evt3Decoder`]).
 #[derive(Default)]
-struct Evt3Body {
-    options: DecoderOptions,
+pub struct Evt3Body {
     header: PropheseeHeader,
     started: bool,
     base: u64,
@@ -36,7 +35,6 @@ struct Evt3Body {
     y: u16,
     base_x: u16,
     polarity: bool,
-    triggers: Vec<Trigger>,
 }
 
 const MAX_BASE: u64 = ((1 << 12) - 1) << 12;
@@ -47,10 +45,11 @@ const BLOCK_WORDS: usize = 1 << 16;
 
 impl Evt3Decoder {
     pub fn new(options: DecoderOptions) -> Self {
-        Self {
-            stream: RecordStream::new(Format::Evt3, Some(TextHeader::new(b'%', Some(b"% end")))),
-            body: Evt3Body { options, ..Evt3Body::default() },
-        }
+        RecordDecoder::with_body(
+            Some(TextHeader::new(b'%', Some(b"% end"))),
+            options,
+            Evt3Body::default(),
+        )
     }
 }
 
@@ -63,7 +62,7 @@ impl Evt3Body {
     /// word writes a candidate event that is kept only for ADDR_X, and the state updates are
     /// selects. The rest branch.
     #[inline]
-    fn block(&mut self, mut words: &[[u8; 2]], out: &mut Vec<Event>) {
+    fn block(&mut self, mut words: &[[u8; 2]], out: &mut Vec<Event>, triggers: &mut Vec<Trigger>) {
         if !self.started {
             let Some(first) = words.iter().position(|w| u16::from_le_bytes(*w) >> 12 == 0x8) else { return };
             let value = u16::from_le_bytes(words[first]) & 0x0FFF;
@@ -116,7 +115,7 @@ impl Evt3Body {
                     base = next;
                     time = next;
                 }
-                _ => self.triggers.push(Trigger { t: time, channel: ((value >> 8) & 0xF) as u8, rising: value & 1 == 1 }),
+                _ => triggers.push(Trigger { t: time, channel: ((value >> 8) & 0xF) as u8, rising: value & 1 == 1 }),
             }
         }
         (self.base, self.time, self.loops) = (base, time, loops);
@@ -130,6 +129,9 @@ fn select<T>(condition: bool, yes: T, no: T) -> T {
 }
 
 impl RecordBody<2> for Evt3Body {
+    const FORMAT: Format = Format::Evt3;
+    const RECORD: &'static str = "EVT3 word";
+
     fn on_header(&mut self, header: &TextHeader) -> Result<(), DecodeError> {
         self.header = PropheseeHeader::parse(header);
         match self.header.evt_version().as_deref() {
@@ -141,40 +143,18 @@ impl RecordBody<2> for Evt3Body {
         }
     }
 
-    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>, triggers: &mut Vec<Trigger>) -> Result<(), DecodeError> {
         for block in records.as_chunks::<2>().0.chunks(BLOCK_WORDS) {
-            self.block(block, out);
+            self.block(block, out, triggers);
         }
         Ok(())
     }
-}
 
-impl Decoder for Evt3Decoder {
-    fn format(&self) -> Format {
-        Format::Evt3
-    }
-
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.feed(&mut self.body, chunk, out)
-    }
-
-    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.finish(&mut self.body, "EVT3 word")
-    }
-
-    fn resolution(&self) -> Option<Resolution> {
-        self.body.options.resolution.or(self.body.header.resolution)
-    }
-
-    fn triggers(&self) -> &[Trigger] {
-        &self.body.triggers
-    }
-
-    fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
-        out.append(&mut self.body.triggers);
+    fn sensor(&self) -> Option<Resolution> {
+        self.header.resolution
     }
 
     fn metadata(&self) -> Vec<(String, String)> {
-        super::header::metadata(&self.body.header)
+        super::prophesee::metadata(&self.header)
     }
 }

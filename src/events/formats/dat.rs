@@ -5,23 +5,22 @@
 //! reads only bit 28). Version 1: x = bits 0–8, y = bits 9–16, polarity = bit 17. The 32-bit
 //! timestamp wraps after ~71 min; a drop of more than 2^31 µs adds 2^32 µs (as faery does).
 
-use crate::events::carry::{SpareWriter, pack};
-use crate::events::decoder::{Decoder, DecoderOptions, Format};
+use super::carry::{SpareWriter, pack};
+use crate::events::decoder::DecoderOptions;
+use crate::events::format::Format;
 use crate::events::error::DecodeError;
-use crate::events::header::TextHeader;
-use crate::events::records::{RecordBody, RecordStream};
-use crate::events::{Event, Resolution};
+use super::text_header::TextHeader;
+use super::records::{RecordBody, RecordDecoder};
+use crate::events::{Event, Resolution, Trigger};
 
-use super::PropheseeHeader;
+use super::prophesee::PropheseeHeader;
 
-pub struct DatDecoder {
-    stream: RecordStream<8>,
-    body: DatBody,
-}
+/// The DAT decoder.
+pub type DatDecoder = RecordDecoder<DatBody, 8>;
 
+/// DAT decoding state between chunks (the `RecordBody` of [`DatDecoder`]).
 #[derive(Default)]
-struct DatBody {
-    options: DecoderOptions,
+pub struct DatBody {
     header: PropheseeHeader,
     has_header: bool,
     version1: bool,
@@ -32,14 +31,18 @@ struct DatBody {
 
 impl DatDecoder {
     pub fn new(options: DecoderOptions) -> Self {
-        Self {
-            stream: RecordStream::new(Format::Dat, Some(TextHeader::new(b'%', Some(b"% end")))),
-            body: DatBody { options, ..DatBody::default() },
-        }
+        RecordDecoder::with_body(
+            Some(TextHeader::new(b'%', Some(b"% end"))),
+            options,
+            DatBody::default(),
+        )
     }
 }
 
 impl RecordBody<8> for DatBody {
+    const FORMAT: Format = Format::Dat;
+    const RECORD: &'static str = "DAT event";
+
     fn on_header(&mut self, header: &TextHeader) -> Result<(), DecodeError> {
         self.has_header = header.len() > 0;
         self.header = PropheseeHeader::parse(header);
@@ -64,7 +67,7 @@ impl RecordBody<8> for DatBody {
         Ok(())
     }
 
-    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>, _triggers: &mut Vec<Trigger>) -> Result<(), DecodeError> {
         let (records, _) = records.as_chunks::<8>();
         let mut writer = SpareWriter::new(out, records.len());
         let (version1, mut last, mut wraps) = (self.version1, self.last_raw_t, self.wraps);
@@ -86,28 +89,14 @@ impl RecordBody<8> for DatBody {
         (self.last_raw_t, self.wraps) = (last, wraps);
         Ok(())
     }
-}
 
-impl Decoder for DatDecoder {
-    fn format(&self) -> Format {
-        Format::Dat
-    }
-
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.feed(&mut self.body, chunk, out)
-    }
-
-    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.finish(&mut self.body, "DAT event")
-    }
-
-    fn resolution(&self) -> Option<Resolution> {
-        self.body.options.resolution.or(self.body.header.resolution)
+    fn sensor(&self) -> Option<Resolution> {
+        self.header.resolution
     }
 
     fn metadata(&self) -> Vec<(String, String)> {
-        let mut m = super::header::metadata(&self.body.header);
-        if let Some(t) = self.body.event_type {
+        let mut m = super::prophesee::metadata(&self.header);
+        if let Some(t) = self.event_type {
             m.push(("event type".into(), format!("0x{t:02x}")));
         }
         m

@@ -7,11 +7,11 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::aedat4::Aedat4Decoder;
-use super::decoder::{Decoder, DecoderOptions};
-use super::error::DecodeError;
 use super::reader::BATCH_EVENTS;
-use super::{Event, Resolution, Trigger};
+use crate::events::decoder::{Decoder, DecoderOptions};
+use crate::events::error::DecodeError;
+use crate::events::formats::aedat4::Aedat4Decoder;
+use crate::events::{Event, Resolution, Trigger};
 
 /// Where a DV stream is served.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub struct DvClient {
     decoder: Aedat4Decoder,
     buf: Vec<u8>,
     /// `buf[start..end]` arrived but is not decoded yet (a poll stops after about
-    /// [`crate::events::reader::BATCH_EVENTS`] events, however far the bytes expand).
+    /// [`BATCH_EVENTS`] events, however far the bytes expand).
     start: usize,
     end: usize,
     bytes: u64,

@@ -6,41 +6,43 @@
 //! TIME_HIGH get time-high 0, as Prophesee's reference and expelliarmus do. When the 28-bit
 //! time-high field wraps (after ~4.8 h) a 2^34 µs loop is added, so time stays monotonic.
 
-use crate::events::carry::SpareWriter;
-use crate::events::decoder::{Decoder, DecoderOptions, Format};
+use super::carry::SpareWriter;
+use crate::events::decoder::DecoderOptions;
+use crate::events::format::Format;
 use crate::events::error::DecodeError;
-use crate::events::header::TextHeader;
-use crate::events::records::{RecordBody, RecordStream};
+use super::text_header::TextHeader;
+use super::records::{RecordBody, RecordDecoder};
 use crate::events::{Event, Resolution, Trigger};
 
-use super::PropheseeHeader;
+use super::prophesee::PropheseeHeader;
 
-pub struct Evt2Decoder {
-    stream: RecordStream<4>,
-    body: Evt2Body,
-}
+/// The EVT 2.0 decoder.
+pub type Evt2Decoder = RecordDecoder<Evt2Body, 4>;
 
-struct Evt2Body {
-    options: DecoderOptions,
+/// EVT 2.0 decoding state between chunks (the `RecordBody` of [`Evt2Decoder`]).
+pub struct Evt2Body {
     header: PropheseeHeader,
     /// Timestamp bits 33–6 (already shifted) plus wrap loops.
     time_high: u64,
     last_high_field: u32,
-    triggers: Vec<Trigger>,
 }
 
 const HIGH_FIELD_RANGE: u64 = 1 << 28;
 
 impl Evt2Decoder {
     pub fn new(options: DecoderOptions) -> Self {
-        Self {
-            stream: RecordStream::new(Format::Evt2, Some(TextHeader::new(b'%', Some(b"% end")))),
-            body: Evt2Body { options, header: PropheseeHeader::default(), time_high: 0, last_high_field: 0, triggers: Vec::new() },
-        }
+        RecordDecoder::with_body(
+            Some(TextHeader::new(b'%', Some(b"% end"))),
+            options,
+            Evt2Body { header: PropheseeHeader::default(), time_high: 0, last_high_field: 0 },
+        )
     }
 }
 
 impl RecordBody<4> for Evt2Body {
+    const FORMAT: Format = Format::Evt2;
+    const RECORD: &'static str = "EVT2 word";
+
     fn on_header(&mut self, header: &TextHeader) -> Result<(), DecodeError> {
         self.header = PropheseeHeader::parse(header);
         match self.header.evt_version().as_deref() {
@@ -53,7 +55,7 @@ impl RecordBody<4> for Evt2Body {
     }
 
     #[inline]
-    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>, triggers: &mut Vec<Trigger>) -> Result<(), DecodeError> {
         let (words, _) = records.as_chunks::<4>();
         let mut writer = SpareWriter::new(out, words.len());
         // State in locals: the writer's raw pointer could alias `self`, which would make LLVM
@@ -78,7 +80,7 @@ impl RecordBody<4> for Evt2Body {
                 last_high_field = field;
                 time_high = (loops << 34) | (u64::from(field) << 6);
             } else if kind == 0xA {
-                self.triggers.push(Trigger {
+                triggers.push(Trigger {
                     t: time_high | u64::from((w >> 22) & 0x3F),
                     channel: ((w >> 8) & 0x1F) as u8,
                     rising: w & 1 == 1,
@@ -88,34 +90,12 @@ impl RecordBody<4> for Evt2Body {
         (self.time_high, self.last_high_field) = (time_high, last_high_field);
         Ok(())
     }
-}
 
-impl Decoder for Evt2Decoder {
-    fn format(&self) -> Format {
-        Format::Evt2
-    }
-
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.feed(&mut self.body, chunk, out)
-    }
-
-    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.finish(&mut self.body, "EVT2 word")
-    }
-
-    fn resolution(&self) -> Option<Resolution> {
-        self.body.options.resolution.or(self.body.header.resolution)
-    }
-
-    fn triggers(&self) -> &[Trigger] {
-        &self.body.triggers
-    }
-
-    fn take_triggers(&mut self, out: &mut Vec<Trigger>) {
-        out.append(&mut self.body.triggers);
+    fn sensor(&self) -> Option<Resolution> {
+        self.header.resolution
     }
 
     fn metadata(&self) -> Vec<(String, String)> {
-        super::header::metadata(&self.body.header)
+        super::prophesee::metadata(&self.header)
     }
 }

@@ -10,18 +10,18 @@
 //! drop of more than 2^31 µs adds 2^32 µs. AEDAT 1.0 (6-byte records) is refused clearly.
 
 use super::carry::{SpareWriter, pack};
-use super::decoder::{Aedat2Layout, Decoder, DecoderOptions, Format};
-use super::error::DecodeError;
-use super::header::TextHeader;
-use super::records::{RecordBody, RecordStream};
-use super::{Event, Resolution};
+use crate::events::decoder::DecoderOptions;
+use crate::events::format::{Aedat2Layout, Format};
+use crate::events::error::DecodeError;
+use super::text_header::TextHeader;
+use super::records::{RecordBody, RecordDecoder};
+use crate::events::{Event, Resolution, Trigger};
 
-pub struct Aedat2Decoder {
-    stream: RecordStream<8>,
-    body: Aedat2Body,
-}
+/// The AEDAT 2.0 decoder.
+pub type Aedat2Decoder = RecordDecoder<Aedat2Body, 8>;
 
-struct Aedat2Body {
+/// AEDAT 2.0 decoding state between chunks (the `RecordBody` of [`Aedat2Decoder`]).
+pub struct Aedat2Body {
     options: DecoderOptions,
     layout: Aedat2Layout,
     chip: Option<String>,
@@ -34,19 +34,17 @@ struct Aedat2Body {
 
 impl Aedat2Decoder {
     pub fn new(options: DecoderOptions) -> Self {
-        Self {
-            stream: RecordStream::new(Format::Aedat2, Some(TextHeader::new(b'#', None))),
-            body: Aedat2Body {
-                options,
-                layout: options.aedat2_layout.unwrap_or(Aedat2Layout::Dvs128),
-                chip: None,
-                chip_resolution: None,
-                layout_assumed: options.aedat2_layout.is_none(),
-                last_raw_t: 0,
-                wraps: 0,
-                skipped: 0,
-            },
-        }
+        let body = Aedat2Body {
+            options,
+            layout: options.aedat2_layout.unwrap_or(Aedat2Layout::Dvs128),
+            chip: None,
+            chip_resolution: None,
+            layout_assumed: options.aedat2_layout.is_none(),
+            last_raw_t: 0,
+            wraps: 0,
+            skipped: 0,
+        };
+        RecordDecoder::with_body(Some(TextHeader::new(b'#', None)), options, body)
     }
 }
 
@@ -62,6 +60,9 @@ fn chip_geometry(chip: &str) -> Option<(Aedat2Layout, Resolution)> {
 }
 
 impl RecordBody<8> for Aedat2Body {
+    const FORMAT: Format = Format::Aedat2;
+    const RECORD: &'static str = "AEDAT2 record";
+
     fn on_header(&mut self, header: &TextHeader) -> Result<(), DecodeError> {
         for line in header.lines() {
             if line.starts_with("!AER-DAT1") {
@@ -84,7 +85,7 @@ impl RecordBody<8> for Aedat2Body {
         Ok(())
     }
 
-    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>) -> Result<(), DecodeError> {
+    fn on_records(&mut self, records: &[u8], _offset: u64, out: &mut Vec<Event>, _triggers: &mut Vec<Trigger>) -> Result<(), DecodeError> {
         let (records, _) = records.as_chunks::<8>();
         let mut writer = SpareWriter::new(out, records.len());
         let (mut last, mut wraps, mut skipped) = (self.last_raw_t, self.wraps, 0u64);
@@ -116,37 +117,23 @@ impl RecordBody<8> for Aedat2Body {
         self.skipped += skipped;
         Ok(())
     }
-}
 
-impl Decoder for Aedat2Decoder {
-    fn format(&self) -> Format {
-        Format::Aedat2
-    }
-
-    fn feed(&mut self, chunk: &[u8], out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.feed(&mut self.body, chunk, out)
-    }
-
-    fn finish(&mut self, _out: &mut Vec<Event>) -> Result<(), DecodeError> {
-        self.stream.finish(&mut self.body, "AEDAT2 record")
-    }
-
-    fn resolution(&self) -> Option<Resolution> {
-        self.body.options.resolution.or(self.body.chip_resolution)
+    fn sensor(&self) -> Option<Resolution> {
+        self.chip_resolution
     }
 
     fn metadata(&self) -> Vec<(String, String)> {
-        let b = &self.body;
         let mut m = vec![];
-        if let Some(chip) = &b.chip {
+        if let Some(chip) = &self.chip {
             m.push(("chip".into(), chip.clone()));
         }
-        let layout = match b.layout {
+        let layout = match self.layout {
             Aedat2Layout::Dvs128 => "dvs128",
             Aedat2Layout::Davis => "davis",
         };
-        m.push(("address layout".into(), format!("{layout}{}", if b.layout_assumed { " (assumed: header names no known chip)" } else { "" })));
-        m.push(("non-polarity records skipped".into(), b.skipped.to_string()));
+        let assumed = if self.layout_assumed { " (assumed: header names no known chip)" } else { "" };
+        m.push(("address layout".into(), format!("{layout}{assumed}")));
+        m.push(("non-polarity records skipped".into(), self.skipped.to_string()));
         m
     }
 }

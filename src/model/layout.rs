@@ -1,0 +1,80 @@
+//! PyTorch's channel-first order against the engines' channel-last storage: the weight
+//! re-layouts and the activation transposes both backends share, so the CPU and GPU engines
+//! read every weight at the same place.
+//!
+//! Owns index arithmetic only; packing for a particular kernel (the CPU's output-channel blocks,
+//! the GPU's buffers) stays with its backend.
+
+use super::graph::{Conv, Graph, Linear, Node, Op, Shape};
+
+/// `[B, C, P]` → `[B, P, C]` (P = H·W): PyTorch's activations into channel-last storage.
+pub fn nchw_to_nhwc(src: &[f32], dst: &mut [f32], b: usize, c: usize, p: usize) {
+    for i in 0..b {
+        let (s, d) = (&src[i * c * p..(i + 1) * c * p], &mut dst[i * c * p..(i + 1) * c * p]);
+        for ch in 0..c {
+            for q in 0..p {
+                d[q * c + ch] = s[ch * p + q];
+            }
+        }
+    }
+}
+
+/// `[B, P, C]` → `[B, C, P]`: channel-last storage back into PyTorch's order.
+pub fn nhwc_to_nchw(src: &[f32], dst: &mut [f32], b: usize, c: usize, p: usize) {
+    for i in 0..b {
+        let (s, d) = (&src[i * c * p..(i + 1) * c * p], &mut dst[i * c * p..(i + 1) * c * p]);
+        for ch in 0..c {
+            for q in 0..p {
+                d[ch * p + q] = s[q * c + ch];
+            }
+        }
+    }
+}
+
+/// A `[C, H, W]` tensor of `shape` (an IMP) as `[H, W, C]`.
+pub fn chw_to_hwc(src: &[f32], shape: Shape) -> Vec<f32> {
+    let mut dst = vec![0.0; src.len()];
+    nchw_to_nhwc(src, &mut dst, 1, shape.c, shape.h * shape.w);
+    dst
+}
+
+/// Conv weights `[Co, Ci, K, K]` as `[Ci, K, K, out_stride]`: one contiguous output-channel row
+/// per input tap, zero-padded from `Co` to `out_stride` channels (`out_stride >= Co`).
+pub fn conv_taps_by_output(c: &Conv, out_stride: usize) -> Vec<f32> {
+    let (o, i, k) = (c.out_ch, c.in_ch, c.kernel);
+    let mut w = vec![0.0f32; i * k * k * out_stride];
+    for co in 0..o {
+        for ci in 0..i {
+            for t in 0..k * k {
+                w[(ci * k * k + t) * out_stride + co] = c.weight[(co * i + ci) * k * k + t];
+            }
+        }
+    }
+    w
+}
+
+/// Linear weights `[out, in]` as `[in, out]`, with the input index in channel-last storage
+/// order: where a linear layer follows a flatten, PyTorch's input index `j` (over `[C, H, W]`)
+/// lives at `(h·W + w)·C + c` in our storage.
+pub fn linear_by_input(graph: &Graph, node: &Node, l: &Linear) -> Vec<f32> {
+    let src = flatten_source(graph, node.inputs[0]);
+    let mut w = vec![0.0f32; l.weight.len()];
+    for o in 0..l.outputs {
+        for j in 0..l.inputs {
+            let (c, rest) = (j / (src.h * src.w), j % (src.h * src.w));
+            w[(rest * src.c + c) * l.outputs + o] = l.weight[o * l.inputs + j];
+        }
+    }
+    w
+}
+
+/// The spatial shape a flattened value came from (a vector for anything else).
+fn flatten_source(graph: &Graph, value: usize) -> Shape {
+    if value > 0 {
+        let node = &graph.nodes[value - 1];
+        if matches!(node.op, Op::Flatten) {
+            return graph.value_shape(node.inputs[0]);
+        }
+    }
+    Shape::new(graph.value_shape(value).len(), 1, 1)
+}
