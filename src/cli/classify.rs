@@ -99,7 +99,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     if jsonl {
         let (s, done) = match &args.resume {
             Some(out) => {
-                spikestream::output::refuse_same_file(&files, out)?;
+                spikestream::output::refuse_same_file(&files[..], out)?;
                 resume(out)?
             }
             None => (Sink::Stdout, Default::default()),

@@ -32,7 +32,7 @@ fn item(c: &Classification, label: Option<usize>, classes: &[String], decode: De
 
 /// The `--jsonl` line of one input: its sample's fields beside `file`, or with several samples
 /// (`[T, B, C, H, W]` frames) a list of them under `samples`.
-pub fn record(sample: &SampleRef, done: &[Classification], classes: &[String], decode: Decode) -> serde_json::Value {
+pub(super) fn record(sample: &SampleRef, done: &[Classification], classes: &[String], decode: Decode) -> serde_json::Value {
     let file = serde_json::json!(sample.path.display().to_string());
     match done {
         [one] => {
@@ -44,7 +44,7 @@ pub fn record(sample: &SampleRef, done: &[Classification], classes: &[String], d
     }
 }
 
-pub fn print(args: &ClassifyArgs, classes: &[String], decode: Decode, results: &[Row], failed: &[(PathBuf, String)], compare: Option<f32>) -> anyhow::Result<()> {
+pub(super) fn print(args: &ClassifyArgs, classes: &[String], decode: Decode, results: &[Row], failed: &[(PathBuf, String)], compare: Option<f32>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let labelled: Vec<&Row> = results.iter().filter(|r| r.0.label.is_some()).collect();
     let k = classes.len();

@@ -45,6 +45,4 @@ pub enum SessionError {
     Steps { got: usize, timesteps: usize },
     #[error("framing gives {got} frames but the model runs {timesteps} timesteps")]
     FramingSteps { got: usize, timesteps: usize },
-    #[error("one stream frame has {got} values; the model takes {expected} ([C, H, W])")]
-    FrameSize { expected: usize, got: usize },
 }

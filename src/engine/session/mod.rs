@@ -152,7 +152,7 @@ impl Session {
     /// metadata says.
     pub fn classify(&mut self, recording: &Recording) -> Result<Classification, SessionError> {
         let sample = self.loader.recording(recording)?;
-        Ok(self.classify_samples(&[&sample])?.remove(0))
+        Ok(self.classify_samples(&[sample.as_slice()])?.remove(0))
     }
 
     /// Frames of `shape` `[T, C, H, W]` (one sample) or `[T, B, C, H, W]` (B samples), in order.
