@@ -152,7 +152,7 @@ fn skip_errors_reports_a_corrupt_file_and_goes_on() {
 fn bad_shard_values_and_foreign_resume_files_are_refused() {
     let sample = format!("{DEMO}/samples/expand/0080.aedat4");
     for bad in ["2/2", "0/0", "1", "a/2", "1/2/3", "-1/2"] {
-        let r = classify(&[&sample, "--jsonl", "--shard", bad]);
+        let r = classify(&[&sample, "--jsonl", &format!("--shard={bad}")]);
         assert_eq!(r.status.code(), Some(2), "--shard {bad}");
         assert!(text(&r.stderr).contains("--shard"), "the refusal names the flag: {}", text(&r.stderr));
     }

@@ -41,7 +41,7 @@ pub fn resume(path: &Path) -> anyhow::Result<(Sink, HashSet<String>)> {
             None => bail!("--resume {name}: line {} is not a classify --jsonl record; refusing to append to this file", n + 1),
         }
     }
-    let mut file = OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("--resume {name}: cannot open for appending"))?;
+    let file = OpenOptions::new().create(true).append(true).open(path).with_context(|| format!("--resume {name}: cannot open for appending"))?;
     if complete < bytes.len() {
         eprintln!("note: --resume {name}: dropping an incomplete last line ({} bytes) left by an interrupted run", bytes.len() - complete);
         file.set_len(complete as u64).with_context(|| format!("--resume {name}: cannot cut the incomplete last line"))?;

@@ -38,7 +38,7 @@ impl Decode {
     /// The decoded logits `[K]` of one sample from its per-step logits (`rows`, in step order):
     /// the last row, or the sum in step order divided by `timesteps`.
     pub fn scores<'a>(self, rows: impl IntoIterator<Item = &'a [f32]>, classes: usize, timesteps: usize) -> Vec<f32> {
-        let mut rows = rows.into_iter();
+        let rows = rows.into_iter();
         match self {
             Decode::Last => rows.last().map(<[f32]>::to_vec).unwrap_or_default(),
             Decode::Mean | Decode::PerStep => {
