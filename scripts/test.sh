@@ -16,6 +16,11 @@ trap 'rm -f "$log" "$pylog"' EXIT
 set +e
 cargo test --release --all-targets --features train "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+if [ "$status" -eq 0 ] && [ $# -eq 0 ]; then
+    # The doctests (the crate doc's example, src/lib.rs): --all-targets leaves them out.
+    cargo test --release --features train --doc 2>&1 | tee -a "$log"
+    status=${PIPESTATUS[0]}
+fi
 start=$(date +%s)
 "$SPIKESTREAM_PEER_PYTHON" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./python 2>&1 | tee "$pylog"
 pip_status=${PIPESTATUS[0]}

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use spikestream::engine::cpu::CpuBackend;
 use spikestream::engine::gpu::{GpuBackend, GpuContext};
-use spikestream::engine::{Backend, Prediction, run_frames};
+use spikestream::engine::{Backend, RunOutput, run_frames};
 use spikestream::events::read_file;
 use spikestream::frames::framing::Framing;
 use spikestream::model::{MetaOverrides, Model};
@@ -90,8 +90,8 @@ fn batch_frames(model: &Model, files: &[PathBuf]) -> Vec<f32> {
     out
 }
 
-fn classify(backend: &mut dyn Backend, model: &Model, frames: &[f32]) -> Prediction {
-    run_frames(backend, frames, model.meta.timesteps, model.meta.num_classes, model.meta.decode.into()).expect("engine run")
+fn classify(backend: &mut dyn Backend, model: &Model, frames: &[f32]) -> RunOutput {
+    run_frames(backend, frames, model.meta.timesteps, model.meta.num_classes, model.meta.decode).expect("engine run")
 }
 
 #[test]

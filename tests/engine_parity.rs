@@ -8,7 +8,8 @@ mod common;
 
 use sha2::{Digest, Sha256};
 use spikestream::engine::Backend;
-use spikestream::engine::run::{Decoded, decode_scores};
+use spikestream::engine::Decode;
+use spikestream::engine::run::decode_scores;
 use spikestream::engine::cpu::CpuBackend;
 use spikestream::frames::npy;
 use spikestream::model::{MetaOverrides, Model};
@@ -123,14 +124,14 @@ fn gpu_case(name: &str) {
         let order = if layer_major { "layer-major" } else { "step-major" };
         assert!(gpu.set_layer_major(layer_major));
         let before = gpu.io_counts().unwrap();
-        let seq = gpu.run(&input, t, k, Decoded::PerStep).unwrap();
+        let seq = gpu.run(&input, t, k, Decode::PerStep).unwrap();
         let after = gpu.io_counts().unwrap();
         assert_eq!(seq.per_step, got.logits, "{name} {order}: logits differ from step-by-step ones");
-        assert_eq!(seq.scores, decode_scores(Decoded::PerStep, &got.logits, b, k, t), "{name} {order}: mean");
+        assert_eq!(seq.scores, decode_scores(Decode::PerStep, &got.logits, b, k, t), "{name} {order}: mean");
         assert_eq!(seq.spike_counts, totals, "{name} {order}: spike counts");
         assert_eq!(after.readbacks - before.readbacks, 1, "{name} {order}: one read-back per sequence");
         assert_eq!(after.submits - before.submits, submits, "{name} {order}: submits");
-        let last = gpu.run(&input, t, k, Decoded::Last).unwrap();
+        let last = gpu.run(&input, t, k, Decode::Last).unwrap();
         assert_eq!(last.scores, *got.logits.last().unwrap(), "{name} {order}: last decode");
     }
 }

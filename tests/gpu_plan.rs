@@ -12,7 +12,7 @@ use spikestream::engine::Backend;
 use spikestream::gpu::Kernel;
 use spikestream::engine::gpu::ConvMode;
 use spikestream::engine::gpu::fusion::{Fusion, MAX_SERIAL_TRIPS, MIN_WORKGROUPS};
-use spikestream::engine::run::Decoded;
+use spikestream::engine::Decode;
 use spikestream::model::graph::Op;
 use spikestream::model::synth::{SynthSpec, synth_model_bytes};
 use spikestream::model::{MetaOverrides, Model};
@@ -64,7 +64,7 @@ fn vgg11_48_legacy_batch_1_meets_the_plan_targets() {
     // submit for the whole sequence. Either way one read-back per sample.
     for (layer_major, submits) in [(false, t as u64), (true, 1)] {
         assert!(gpu.set_layer_major(layer_major));
-        for decode in [Decoded::Mean, Decoded::Last] {
+        for decode in [Decode::Mean, Decode::Last] {
             let before = gpu.io_counts().unwrap();
             gpu.run(&frames, t, 10, decode).unwrap();
             let after = gpu.io_counts().unwrap();

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use spikestream::engine::cpu::CpuBackend;
-use spikestream::engine::{Backend, Decoded, EngineError, run_frames};
+use spikestream::engine::{Backend, EngineError, run_frames};
 use spikestream::events::Event;
 use spikestream::model::meta::Decode;
 use spikestream::stream::source::{OpenOptions, SourceSpec, Speed, open};
@@ -43,7 +43,7 @@ fn replay_equals_offline(hop: usize, decode: Decode) {
     for (j, p) in got.iter().enumerate() {
         assert_eq!(p.window, j as u64);
         let first = j * hop;
-        let want = run_frames(&mut offline, &frames.data[first * per..(first + T) * per], T, CLASSES, Decoded::from(decode)).unwrap();
+        let want = run_frames(&mut offline, &frames.data[first * per..(first + T) * per], T, CLASSES, decode).unwrap();
         let t0 = events[0].t;
         assert_eq!((p.t_start, p.t_end), (t0 + first as u64 * FRAME_US, t0 + (first + T) as u64 * FRAME_US), "window {j} time range");
         assert_eq!(p.scores, want.scores[0], "hop {hop}, {decode:?}: window {j} (frames {first}..{}) logits differ from offline", first + T);

@@ -92,7 +92,7 @@ fn training_lowers_the_loss_and_the_engine_runs_the_result() {
         let logits = out.logits.into_data().try_into_vec::<f32>().unwrap();
         let k = 2;
         let burn_sum: Vec<f32> = (0..k).map(|j| (0..4).map(|t| logits[t * k + j]).sum()).collect();
-        let pred = spikestream::engine::run_frames(&mut engine, &batch.x, 4, k, spikestream::engine::Decoded::Mean).unwrap();
+        let pred = spikestream::engine::run_frames(&mut engine, &batch.x, 4, k, spikestream::engine::Decode::Mean).unwrap();
         assert_eq!(pred.argmax(0), spikestream::engine::run::argmax(&burn_sum), "prediction differs between burn and the engine");
         for (layer, (node, spikes, _)) in out.spikes.into_iter().enumerate() {
             assert_eq!(node, neurons[layer]);

@@ -1,51 +1,71 @@
 //! Printing `classify` results: one line (or JSON object) per input, then accuracy, per-step
-//! accuracy and a confusion matrix when labels are known.
+//! accuracy and a confusion matrix when labels are known; and the `--jsonl` record of an input.
 
 use std::io::Write;
+use std::path::PathBuf;
 
-use spikestream::engine::Decoded;
 use spikestream::engine::run::argmax;
-use spikestream::model::Model;
+use spikestream::{Classification, Decode};
 
-use super::classify::{ClassifyArgs, predicted, top_k};
+use super::classify::{ClassifyArgs, SampleRef};
 
-type Row = (super::classify::SampleRef, Vec<f32>, Vec<Vec<f32>>);
+type Row = (SampleRef, Classification);
 
-pub fn print(args: &ClassifyArgs, model: &Model, decode: Decoded, results: &[Row], compare: Option<f32>) -> anyhow::Result<()> {
-    let classes = &model.meta.classes;
+/// The JSON object of one classified sample (without its file).
+fn item(c: &Classification, label: Option<usize>, classes: &[String], decode: Decode) -> serde_json::Value {
+    let p = &c.prediction;
+    let top: Vec<serde_json::Value> = p.top_k.iter().map(|r| serde_json::json!({"class": r.class, "index": r.index, "score": r.score})).collect();
+    let mut v = serde_json::json!({
+        "class": p.class,
+        "index": p.index,
+        "score": top[0]["score"],
+        "top_k": top,
+    });
+    if let Some(l) = label {
+        v["label"] = serde_json::json!(classes[l]);
+    }
+    if decode == Decode::PerStep {
+        v["logits"] = serde_json::json!(c.logits);
+    }
+    v
+}
+
+/// The `--jsonl` line of one input: its sample's fields beside `file`, or with several samples
+/// (`[T, B, C, H, W]` frames) a list of them under `samples`.
+pub(super) fn record(sample: &SampleRef, done: &[Classification], classes: &[String], decode: Decode) -> serde_json::Value {
+    let file = serde_json::json!(sample.path.display().to_string());
+    match done {
+        [one] => {
+            let mut v = item(one, sample.label, classes, decode);
+            v["file"] = file;
+            v
+        }
+        many => serde_json::json!({"file": file, "samples": many.iter().map(|c| item(c, sample.label, classes, decode)).collect::<Vec<_>>()}),
+    }
+}
+
+pub(super) fn print(args: &ClassifyArgs, classes: &[String], decode: Decode, results: &[Row], failed: &[(PathBuf, String)], compare: Option<f32>) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let labelled: Vec<&Row> = results.iter().filter(|r| r.0.label.is_some()).collect();
     let k = classes.len();
     let mut confusion = vec![vec![0u64; k]; k];
     for r in &labelled {
-        confusion[r.0.label.unwrap_or(0)][predicted(&r.1)] += 1;
+        confusion[r.0.label.unwrap_or(0)][r.1.prediction.index] += 1;
     }
     let correct: u64 = (0..k).map(|i| confusion[i][i]).sum();
     let accuracy = (!labelled.is_empty()).then(|| correct as f64 / labelled.len() as f64);
-    let steps = results.first().map_or(0, |r| r.2.len());
-    let per_step_accuracy: Vec<f64> = if decode == Decoded::PerStep && !labelled.is_empty() {
-        (0..steps).map(|s| labelled.iter().filter(|r| Some(argmax(&r.2[s])) == r.0.label).count() as f64 / labelled.len() as f64).collect()
+    let steps = results.first().map_or(0, |r| r.1.logits.len());
+    let per_step_accuracy: Vec<f64> = if decode == Decode::PerStep && !labelled.is_empty() {
+        (0..steps).map(|s| labelled.iter().filter(|r| Some(argmax(&r.1.logits[s])) == r.0.label).count() as f64 / labelled.len() as f64).collect()
     } else {
         Vec::new()
     };
     if args.json {
         let items: Vec<serde_json::Value> = results
             .iter()
-            .map(|(s, scores, steps)| {
-                let top: Vec<serde_json::Value> = top_k(scores, args.top_k).into_iter().map(|(i, p)| serde_json::json!({"class": classes[i], "index": i, "score": p})).collect();
-                let mut v = serde_json::json!({
-                    "file": s.path.display().to_string(),
-                    "class": classes[predicted(scores)],
-                    "index": predicted(scores),
-                    "score": top[0]["score"],
-                    "top_k": top,
-                });
-                if let Some(l) = s.label {
-                    v["label"] = serde_json::json!(classes[l]);
-                }
-                if decode == Decoded::PerStep {
-                    v["logits"] = serde_json::json!(steps);
-                }
+            .map(|(s, c)| {
+                let mut v = item(c, s.label, classes, decode);
+                v["file"] = serde_json::json!(s.path.display().to_string());
                 v
             })
             .collect();
@@ -60,12 +80,14 @@ pub fn print(args: &ClassifyArgs, model: &Model, decode: Decoded, results: &[Row
         if let Some(d) = compare {
             doc["compare_max_abs_diff"] = serde_json::json!(d);
         }
+        if !failed.is_empty() {
+            doc["errors"] = failed.iter().map(|(f, e)| serde_json::json!({"file": f.display().to_string(), "error": e})).collect();
+        }
         writeln!(out, "{doc}")?;
         return Ok(());
     }
-    for (s, scores, _) in results {
-        let top = top_k(scores, args.top_k);
-        let shown: Vec<String> = top.iter().map(|(i, p)| format!("{} {:.3}", classes[*i], p)).collect();
+    for (s, c) in results {
+        let shown: Vec<String> = c.prediction.top_k.iter().map(|r| format!("{} {:.3}", r.class, r.score)).collect();
         let label = s.label.map(|l| format!("  (label {})", classes[l])).unwrap_or_default();
         writeln!(out, "{}\t{}{label}", s.path.display(), shown.join("  "))?;
     }

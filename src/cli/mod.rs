@@ -3,6 +3,8 @@
 
 mod bench;
 mod classify;
+mod classify_inputs;
+mod classify_jsonl;
 mod classify_report;
 mod convert;
 mod devices;

@@ -1,24 +1,17 @@
-//! Arguments shared by the commands that load a model, resolved into a [`Model`] and a backend.
+//! Arguments shared by the commands that load a model, resolved into a [`Model`], a backend or
+//! a [`Session`] (which applies the backend rule: `spikestream::engine::session::backend`).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use spikestream::engine::Backend;
-use spikestream::engine::cpu::CpuBackend;
-use spikestream::engine::gpu::{ConvMode, GpuBackend};
-use spikestream::gpu::{AdapterRequest, GpuContext};
+use spikestream::engine::gpu::ConvMode;
+use spikestream::engine::session::backend;
 use spikestream::model::{Graph, MetaOverrides, Model};
+use spikestream::{Session, SessionOptions};
 
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum BackendChoice {
-    /// A hardware GPU if there is one, else the CPU backend (a one-line notice names the choice).
-    /// Software rasterizers (llvmpipe) are slower than the CPU backend and only used when asked.
-    Auto,
-    /// The best GPU adapter of any kind, software rasterizers included.
-    Gpu,
-    Cpu,
-}
+pub use spikestream::BackendChoice;
 
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
@@ -77,36 +70,24 @@ impl ModelArgs {
 }
 
 impl ModelArgs {
-    /// The backend these arguments ask for (`--adapter` implies the GPU).
-    pub fn open_backend(&self, graph: &Graph, batch: usize, notice: bool) -> anyhow::Result<Box<dyn Backend>> {
-        open_backend_on(self.backend, self.adapter.as_deref(), graph, batch, notice, ConvMode::default())
-    }
-}
-
-/// The backend asked for, without a named adapter.
-pub fn open_backend(choice: BackendChoice, graph: &Graph, batch: usize, notice: bool) -> anyhow::Result<Box<dyn Backend>> {
-    open_backend_on(choice, None, graph, batch, notice, ConvMode::default())
-}
-
-/// Applies [`spikestream::gpu::adapter`]'s rule. `auto` prints one notice line naming the
-/// choice and why (`notice` = print it); `gpu` and `--adapter` fail when they cannot be met.
-pub fn open_backend_on(choice: BackendChoice, adapter: Option<&str>, graph: &Graph, batch: usize, notice: bool, mode: ConvMode) -> anyhow::Result<Box<dyn Backend>> {
-    let request = match (choice, adapter) {
-        (BackendChoice::Cpu, Some(_)) => anyhow::bail!("--adapter names a GPU adapter; it cannot be combined with --backend cpu"),
-        (BackendChoice::Cpu, None) => return Ok(Box::new(CpuBackend::new(graph, batch))),
-        (_, Some(name)) => AdapterRequest::Named(name.to_string()),
-        (BackendChoice::Gpu, None) => AdapterRequest::from_env_or(AdapterRequest::Any),
-        (BackendChoice::Auto, None) => AdapterRequest::from_env_or(AdapterRequest::Auto),
-    };
-    let (ctx, why) = GpuContext::open(&request)?;
-    let Some(ctx) = ctx else {
-        if notice {
-            eprintln!("notice: running on the CPU backend: {}", why.reason);
+    /// A session on the model with these arguments' backend, adapter and metadata; `options`
+    /// gives the rest. The backend notice is printed when `notice`.
+    pub fn open_session(&self, options: SessionOptions, notice: bool) -> anyhow::Result<Session> {
+        let options = SessionOptions { backend: self.backend, adapter: self.adapter.clone(), overrides: self.overrides(), ..options };
+        let session = Session::open(&self.model_file, options)?;
+        if let (true, Some(line)) = (notice, session.backend_notice()) {
+            eprintln!("{line}");
         }
-        return Ok(Box::new(CpuBackend::new(graph, batch)));
-    };
-    if notice && choice == BackendChoice::Auto {
-        eprintln!("notice: running on the GPU: {}", why.reason);
+        Ok(session)
     }
-    Ok(Box::new(GpuBackend::with_context(ctx, graph, batch, mode)?))
+}
+
+/// [`backend::open`], printing its notice when `notice` (`auto` names the choice and why;
+/// `gpu` and `--adapter` fail when they cannot be met).
+pub fn open_backend_on(choice: BackendChoice, adapter: Option<&str>, graph: &Graph, batch: usize, notice: bool, mode: ConvMode) -> anyhow::Result<Box<dyn Backend>> {
+    let (backend, line) = backend::open(choice, adapter, graph, batch, mode)?;
+    if let (true, Some(line)) = (notice, line) {
+        eprintln!("{line}");
+    }
+    Ok(backend)
 }

@@ -9,14 +9,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, ValueEnum};
-use spikestream::frames::framing::Framing;
 use spikestream::frames::incremental::Close;
 use spikestream::frames::Slicing;
-use spikestream::model::meta::Decode;
 use spikestream::stream::source::{Backoff, OpenOptions, Speed, open};
-use spikestream::stream::{Output, Overload, SourceSpec, StreamConfig, StreamPrediction, Summary};
+use spikestream::stream::{Output, Overload, SourceSpec, StreamPrediction, Summary};
+use spikestream::{Decode, SessionOptions};
 
 use spikestream::output::{refuse_existing, refuse_same_file};
 
@@ -29,12 +28,6 @@ pub enum OverloadArg {
     Block,
     /// Drop the oldest queued frame (latency bounded; drops counted).
     DropOldest,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum StreamDecode {
-    Mean,
-    Last,
 }
 
 #[derive(Args, Debug)]
@@ -88,8 +81,13 @@ pub struct StreamArgs {
     #[arg(long, default_value_t = 5.0)]
     pub stats_every: f64,
     /// How logits become a prediction (default: the model's decode metadata).
-    #[arg(long, value_enum)]
-    pub decode: Option<StreamDecode>,
+    #[arg(long, value_parser = parse_decode)]
+    pub decode: Option<Decode>,
+}
+
+/// `mean` or `last` (a stream window has no per-step report).
+fn parse_decode(s: &str) -> Result<Decode, String> {
+    Decode::parse(s).filter(|d| *d != Decode::PerStep).ok_or_else(|| format!("'{s}' is not a decode; mean or last"))
 }
 
 fn parse_speed(s: &str) -> Result<Speed, String> {
@@ -104,10 +102,9 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
         }
         refuse_existing(record, args.force, "data")?;
     }
-    let model = args.model.load()?;
-    let meta = &model.meta;
-    let framing = Framing::from_json(meta.framing.as_ref(), meta.timesteps).context("model framing")?;
-    let close = match (args.frame_us, args.frame_events, framing.slicing) {
+    let options = SessionOptions { batch: 1, decode: args.decode, hop: args.hop, ..SessionOptions::default() };
+    let session = args.model.open_session(options, false)?;
+    let close = match (args.frame_us, args.frame_events, session.framing().slicing) {
         (Some(us), _, _) if us > 0 => Close::EveryMicros(us),
         (_, Some(n), _) if n > 0 => Close::EveryEvents(n),
         (Some(_), _, _) | (_, Some(_), _) => bail!("--frame-us and --frame-events must be positive"),
@@ -117,32 +114,17 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
              has no per-frame duration (its split_by divides a whole recording into T frames)"
         ),
     };
-    let t = meta.timesteps;
-    let hop = args.hop.unwrap_or(t);
-    if hop == 0 {
-        bail!("--hop must be at least 1");
-    }
-    let [c, h, w] = meta.input;
+    let [c, h, w] = session.model().meta.input;
     let queued = limits::product(&[args.queue as u64 + 2, c as u64, h as u64, w as u64, 4]);
     limits::memory("--queue", &format!("{} queued frames of {c}x{h}x{w}", args.queue), queued)?;
-    let decode = match args.decode {
-        Some(StreamDecode::Mean) => Decode::Mean,
-        Some(StreamDecode::Last) => Decode::Last,
-        None => meta.decode,
-    };
-    let mut config = StreamConfig::new(close, t, meta.num_classes, meta.input);
+    let mut config = session.stream_config(close);
     config.idle = Duration::from_millis(args.idle_ms.max(1));
     config.overload = match args.on_overload {
         OverloadArg::Block => Overload::Block,
         OverloadArg::DropOldest => Overload::DropOldest,
     };
     config.queue = args.queue.max(1);
-    config.hop = hop;
-    config.decode = decode;
     config.sensor = args.input.sensor;
-    config.fallback_sensor = framing.sensor;
-    config.resize = framing.resize;
-    config.polarity = framing.polarity;
     config.record = args.record.clone();
     config.stats_every = args.stats.then(|| Duration::from_secs_f64(args.stats_every.max(0.1)));
 
@@ -153,17 +135,19 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
         reconnect: args.reconnect.then(|| Backoff { max: Duration::from_millis(args.reconnect_max_ms.max(100)), ..Backoff::default() }),
     };
     let source = open(&args.source, &options)?;
-    let backend = args.model.open_backend(&model.graph, config.lanes(), true)?;
+    if let Some(line) = session.backend_notice() {
+        eprintln!("{line}");
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     // SIGINT, SIGTERM or SIGHUP ends the stream cleanly (the recording finished and renamed into
     // place); a second one while the pipeline winds down exits at once.
     spikestream::output::signals::stop_gracefully(Arc::clone(&stop));
-    let classes = meta.classes.clone();
+    let classes = session.classes().to_vec();
     let json = args.json;
     let mut stdout_gone = false;
     let stop_on_pipe = Arc::clone(&stop);
-    let (summary, result) = spikestream::stream::run(source, backend, config, stop, |o| match o {
+    let (summary, result) = session.run_stream(source, config, stop, |o| match o {
         Output::Prediction(p) => {
             if !stdout_gone && print_prediction(&p, &classes, json).is_err() {
                 // `spikestream stream … | head`: stop quietly.

@@ -87,7 +87,7 @@ fn time_sequences(backend: &mut dyn Backend, graph: &Graph, input: &[f32], measu
     let t = graph.timesteps.max(1);
     let frames: Vec<f32> = (0..t).flat_map(|_| input.iter().copied()).collect();
     let k = graph.num_classes();
-    let decode = super::run::Decoded::Mean;
+    let decode = crate::model::meta::Decode::Mean;
     backend.run(&frames, t, k, decode)?; // warm-up: pipelines, history buffers
     let sequences = measured.div_ceil(t).max(3);
     let before = backend.io_counts();

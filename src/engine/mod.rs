@@ -11,7 +11,11 @@ pub mod gpu;
 pub mod run;
 pub mod trace;
 
-pub use run::{Decoded, Prediction, run_frames};
+pub mod session;
+
+pub use crate::model::meta::Decode;
+pub use run::{RunOutput, run_frames};
+pub use session::{BackendChoice, Classification, Prediction, Session, SessionError, SessionOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -67,7 +71,7 @@ pub trait Backend: Send {
     /// Runs `frames` (`[T, B, C, H, W]`) from the learned initial state and decodes them. The
     /// default steps one timestep at a time ([`run::run_steps`]); the GPU encodes every step
     /// without waiting and reads the logits back once.
-    fn run(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: run::Decoded) -> Result<run::Prediction, EngineError> {
+    fn run(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
         run::run_steps(self, frames, timesteps, classes, decode)
     }
 

@@ -1,37 +1,20 @@
-//! Running a batch of frame sequences through a backend and decoding predictions.
+//! Running a batch of frame sequences through a backend: the per-step logits and their decode
+//! ([`Decode::scores`]) for every lane. [`crate::engine::Session`] builds on it.
 
 use super::{Backend, EngineError};
 use crate::model::meta::Decode;
 
-/// How the logits of a run are turned into predictions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decoded {
-    Mean,
-    Last,
-    /// Keep every timestep's logits (the head runs at every step).
-    PerStep,
-}
-
-impl From<Decode> for Decoded {
-    fn from(d: Decode) -> Self {
-        match d {
-            Decode::Mean => Decoded::Mean,
-            Decode::Last => Decoded::Last,
-        }
-    }
-}
-
 /// Result for one batch: `scores[b]` are the decoded logits of lane b (`[K]`),
 /// `per_step[t][b]` the logits of every step where they were computed.
 #[derive(Clone, Debug)]
-pub struct Prediction {
+pub struct RunOutput {
     pub scores: Vec<Vec<f32>>,
     pub per_step: Vec<Vec<Vec<f32>>>,
     /// Spikes per neuron node over the run, summed over the batch.
     pub spike_counts: Vec<u64>,
 }
 
-impl Prediction {
+impl RunOutput {
     pub fn argmax(&self, b: usize) -> usize {
         argmax(&self.scores[b])
     }
@@ -43,7 +26,7 @@ pub fn argmax(v: &[f32]) -> usize {
 
 /// Runs `frames` (`[T, B, C, H, W]`, T steps of the batch) from the learned initial state
 /// ([`Backend::run`]).
-pub fn run_frames(backend: &mut dyn Backend, frames: &[f32], timesteps: usize, classes: usize, decode: Decoded) -> Result<Prediction, EngineError> {
+pub fn run_frames(backend: &mut dyn Backend, frames: &[f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
     let p = backend.run(frames, timesteps, classes, decode)?;
     check_finite(&p, timesteps)?;
     Ok(p)
@@ -51,7 +34,7 @@ pub fn run_frames(backend: &mut dyn Backend, frames: &[f32], timesteps: usize, c
 
 /// A logit, or their mean over timesteps, that overflowed would decode to `null` scores or an
 /// arbitrary class: an error naming the sample and timestep instead.
-pub fn check_finite(p: &Prediction, timesteps: usize) -> Result<(), EngineError> {
+pub fn check_finite(p: &RunOutput, timesteps: usize) -> Result<(), EngineError> {
     let first = timesteps.saturating_sub(p.per_step.len());
     for (i, rows) in p.per_step.iter().enumerate() {
         if let Some((lane, &value)) = rows.iter().enumerate().find_map(|(b, r)| r.iter().find(|v| !v.is_finite()).map(|v| (b, v))) {
@@ -73,29 +56,21 @@ pub fn per_step_len(frames: &[f32], timesteps: usize) -> Result<usize, EngineErr
     Ok(per)
 }
 
-/// Whether the head runs at step `t` of `timesteps` for `decode`.
-pub fn head_at(decode: Decoded, t: usize, timesteps: usize) -> bool {
-    decode != Decoded::Last || t + 1 == timesteps
+/// Whether the head runs at step `t` of `timesteps` for `decode` ([`Decode::head_at`]).
+pub fn head_at(decode: Decode, t: usize, timesteps: usize) -> bool {
+    decode.head_at(t, timesteps)
 }
 
-/// The decoded scores from the per-step logits (`mean`: their sum, in step order, over T).
-pub fn decode_scores(decode: Decoded, per_step: &[Vec<Vec<f32>>], batch: usize, classes: usize, timesteps: usize) -> Vec<Vec<f32>> {
-    match decode {
-        Decoded::Last => per_step.last().cloned().unwrap_or_default(),
-        Decoded::Mean | Decoded::PerStep => {
-            let mut sum = vec![vec![0f32; classes]; batch];
-            for rows in per_step {
-                for (s, r) in sum.iter_mut().zip(rows) {
-                    s.iter_mut().zip(r).for_each(|(a, v)| *a += v);
-                }
-            }
-            sum.into_iter().map(|s| s.into_iter().map(|v| v / timesteps as f32).collect()).collect()
-        }
+/// The decoded scores of every lane from the per-step logits `[t][b][K]` ([`Decode::scores`]).
+pub fn decode_scores(decode: Decode, per_step: &[Vec<Vec<f32>>], batch: usize, classes: usize, timesteps: usize) -> Vec<Vec<f32>> {
+    if decode == Decode::Last && per_step.is_empty() {
+        return Vec::new();
     }
+    (0..batch).map(|b| decode.scores(per_step.iter().map(|rows| rows[b].as_slice()), classes, timesteps)).collect()
 }
 
 /// One [`Backend::step`] per timestep: the reference way to run a sequence.
-pub fn run_steps<B: Backend + ?Sized>(backend: &mut B, frames: &[f32], timesteps: usize, classes: usize, decode: Decoded) -> Result<Prediction, EngineError> {
+pub fn run_steps<B: Backend + ?Sized>(backend: &mut B, frames: &[f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
     let b = backend.batch();
     let per = per_step_len(frames, timesteps)?;
     backend.reset_all();
@@ -107,5 +82,5 @@ pub fn run_steps<B: Backend + ?Sized>(backend: &mut B, frames: &[f32], timesteps
         }
     }
     let scores = decode_scores(decode, &per_step, b, classes, timesteps);
-    Ok(Prediction { scores, per_step, spike_counts: backend.spike_counts()? })
+    Ok(RunOutput { scores, per_step, spike_counts: backend.spike_counts()? })
 }

@@ -7,21 +7,47 @@ use serde::Serialize;
 use super::ModelError;
 use super::neuron::NeuronKind;
 
-/// How predictions are read from per-timestep logits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// How predictions are read from per-timestep logits: the one decode type of the crate (model
+/// metadata, the engine, `classify`, `stream` and [`crate::engine::Session`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
 pub enum Decode {
     /// Mean of the logits over timesteps (SDT/TET evaluation).
     Mean,
-    /// Logits of the last timestep only (LTS evaluation).
+    /// Logits of the last timestep only (LTS evaluation; the head runs at the last step only).
     Last,
+    /// The mean, and every timestep's logits are kept for the caller.
+    PerStep,
 }
 
 impl Decode {
+    /// `mean`, `last` or `per-step`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "mean" => Some(Self::Mean),
             "last" => Some(Self::Last),
+            "per-step" => Some(Self::PerStep),
             _ => None,
+        }
+    }
+
+    /// Whether the head runs at step `t` of `timesteps`.
+    pub fn head_at(self, t: usize, timesteps: usize) -> bool {
+        self != Decode::Last || t + 1 == timesteps
+    }
+
+    /// The decoded logits `[K]` of one sample from its per-step logits (`rows`, in step order):
+    /// the last row, or the sum in step order divided by `timesteps`.
+    pub fn scores<'a>(self, rows: impl IntoIterator<Item = &'a [f32]>, classes: usize, timesteps: usize) -> Vec<f32> {
+        let rows = rows.into_iter();
+        match self {
+            Decode::Last => rows.last().map(<[f32]>::to_vec).unwrap_or_default(),
+            Decode::Mean | Decode::PerStep => {
+                let mut sum = vec![0f32; classes];
+                for r in rows {
+                    sum.iter_mut().zip(r).for_each(|(a, v)| *a += v);
+                }
+                sum.into_iter().map(|v| v / timesteps as f32).collect()
+            }
         }
     }
 }
@@ -109,7 +135,8 @@ impl ModelMeta {
         crate::limits::tensor(|| "one input frame".into(), &input, 4).map_err(|e| bad("input", input_text, &e.to_string()))?;
         let decode = match raw.get("decode") {
             None => Decode::Mean,
-            Some(d) => Decode::parse(d).ok_or_else(|| bad("decode", d, "mean or last"))?,
+            // `per-step` is a way to run a model, not a property of it.
+            Some(d) => Decode::parse(d).filter(|d| *d != Decode::PerStep).ok_or_else(|| bad("decode", d, "mean or last"))?,
         };
         let framing = match raw.get("framing") {
             None => None,

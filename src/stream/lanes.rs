@@ -4,12 +4,15 @@
 //! `j mod L`. Every new frame steps all lanes in one batched [`Backend::step`], each lane at its
 //! own timestep index (so the per-timestep TEBN scale is per lane); a lane whose window is not
 //! open gets a zero frame and is reset to the IMP before its next window starts. A lane that
-//! reaches step T emits the model's decode (mean of its T logits, or the last) and resets.
+//! reaches step T emits the decode of its logits ([`Decode::scores`], the same arithmetic as
+//! `classify`) and resets. [`crate::engine::Session::step`] drives one; so does the stream
+//! pipeline's engine thread.
 //!
 //! With K = T (the default) there is one lane and windows do not overlap; with K = 1 every frame
 //! closes a window over the last T frames.
 
 use crate::engine::run::argmax;
+use crate::engine::session::softmax;
 use crate::engine::{Backend, EngineError};
 use crate::model::meta::Decode;
 
@@ -21,6 +24,9 @@ pub struct LanePrediction {
     pub lane: usize,
     /// Decoded logits `[K]` (mean over the T steps, or the last step's).
     pub scores: Vec<f32>,
+    /// The window's per-step logits `[steps][K]`: all T steps, or only the last with
+    /// [`Decode::Last`] (the head runs only there).
+    pub logits: Vec<Vec<f32>>,
     pub class: usize,
     /// Softmax probability of `class`.
     pub score: f32,
@@ -37,8 +43,8 @@ pub struct Lanes {
     /// `[B, C, H, W]` input of the next step.
     input: Vec<f32>,
     steps: Vec<usize>,
-    /// Per lane, the running sum of logits of its open window.
-    sums: Vec<Vec<f32>>,
+    /// Per lane, the logits of its open window so far, in step order.
+    logits: Vec<Vec<Vec<f32>>>,
     /// Frames pushed so far.
     frames: u64,
     /// The frame count at the last [`Lanes::resync`]: windows are counted from it.
@@ -72,7 +78,7 @@ impl Lanes {
             frame_len,
             input: vec![0.0; b * frame_len],
             steps: vec![0; b],
-            sums: vec![vec![0.0; classes]; lanes],
+            logits: vec![Vec::new(); lanes],
             frames: 0,
             base: 0,
             window_base: 0,
@@ -91,6 +97,17 @@ impl Lanes {
         &*self.backend
     }
 
+    /// The backend, for a run of whole sequences between windows; call [`Lanes::resync`]
+    /// afterwards, as its state no longer belongs to the open windows.
+    pub fn backend_mut(&mut self) -> &mut dyn Backend {
+        &mut *self.backend
+    }
+
+    /// Gives the backend back (for the stream pipeline, which runs its own lanes).
+    pub fn into_backend(self) -> Box<dyn Backend> {
+        self.backend
+    }
+
     /// Starts over after a clock glitch (see [`super::resync`]): the open windows are
     /// abandoned, every lane goes back to its IMP, and the next frame starts window 0 of a new
     /// cycle (window indices go on increasing).
@@ -99,8 +116,8 @@ impl Lanes {
         self.window_base += since.div_ceil(self.hop as u64);
         self.base = self.frames;
         self.backend.reset_all();
-        for s in &mut self.sums {
-            s.fill(0.0);
+        for rows in &mut self.logits {
+            rows.clear();
         }
     }
 
@@ -150,13 +167,10 @@ impl Lanes {
         if !starting.is_empty() {
             self.backend.reset(&starting);
             for &lane in &starting {
-                self.sums[lane].fill(0.0);
+                self.logits[lane].clear();
             }
         }
-        let want = match self.decode {
-            Decode::Mean => true,
-            Decode::Last => !finishing.is_empty(),
-        };
+        let want = self.decode != Decode::Last || !finishing.is_empty();
         let logits = self.backend.step(&self.input, &self.steps, want)?;
         let mut out = Vec::new();
         if let Some(logits) = logits {
@@ -166,33 +180,21 @@ impl Lanes {
             }
             for lane in 0..self.lanes {
                 let active = self.phase(lane, n).is_some_and(|p| p < t);
-                if active && self.decode == Decode::Mean {
-                    let row = &logits[lane * k..(lane + 1) * k];
-                    self.sums[lane].iter_mut().zip(row).for_each(|(a, v)| *a += v);
+                if active && (self.decode != Decode::Last || finishing.contains(&lane)) {
+                    self.logits[lane].push(logits[lane * k..(lane + 1) * k].to_vec());
                 }
             }
             for &lane in &finishing {
-                // The same arithmetic as `run_frames`: sum in step order, then divide by T.
-                let scores: Vec<f32> = match self.decode {
-                    Decode::Mean => self.sums[lane].iter().map(|s| s / self.timesteps as f32).collect(),
-                    Decode::Last => logits[lane * k..(lane + 1) * k].to_vec(),
-                };
+                let rows = std::mem::take(&mut self.logits[lane]);
+                let scores = self.decode.scores(rows.iter().map(Vec::as_slice), k, self.timesteps);
                 let class = argmax(&scores);
-                let score = softmax_at(&scores, class);
+                let score = softmax(&scores)[class];
                 let window = self.window_base + (n + 1 - t) / self.hop as u64;
-                out.push(LanePrediction { window, lane, scores, class, score });
+                out.push(LanePrediction { window, lane, scores, logits: rows, class, score });
             }
         }
         Ok(out)
     }
-}
-
-/// `softmax(v)[i]`, computed as `classify` does.
-pub fn softmax_at(v: &[f32], i: usize) -> f32 {
-    let m = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let e: Vec<f32> = v.iter().map(|x| (x - m).exp()).collect();
-    let s: f32 = e.iter().sum();
-    e[i] / s
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use safetensors::SafeTensors;
 use safetensors::tensor::{Dtype, TensorView};
 use serde_json::{Value, json};
 use spikestream::engine::cpu::CpuBackend;
-use spikestream::engine::{Backend, Decoded, EngineError, run_frames};
+use spikestream::engine::{Backend, EngineError, run_frames};
 use spikestream::events::formats::aedat4::{Aedat4Writer, Compression, IoHeader, VERSION_LINE, WriterOptions};
 use spikestream::events::ReadOptions;
 use spikestream::events::{Event, Resolution, read_file};

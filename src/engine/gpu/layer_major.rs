@@ -10,7 +10,8 @@ use super::plan::Plan;
 use super::state::Scratch;
 use super::GpuBackend;
 use crate::engine::EngineError;
-use crate::engine::run::{Decoded, Prediction, decode_scores, per_step_len};
+use crate::model::meta::Decode;
+use crate::engine::run::{RunOutput, decode_scores, per_step_len};
 use crate::model::graph::Op;
 use crate::model::layout::nchw_to_nhwc;
 
@@ -74,7 +75,7 @@ impl GpuBackend {
     }
 
     /// See the module doc. `frames` is `[T, B, C, H, W]`.
-    pub fn run_layer_major(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: Decoded) -> Result<Prediction, EngineError> {
+    pub fn run_layer_major(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
         per_step_len(frames, timesteps)?;
         let (b, k, nodes) = (self.state.batch, self.model.graph.num_classes(), self.state.neuron_nodes);
         let s = self.model.graph.input;
@@ -104,8 +105,8 @@ impl GpuBackend {
         let per_lane: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes[logits as usize..]);
         let all: Vec<Vec<Vec<f32>>> = values.chunks(b * k).map(|step| step.chunks(k).map(<[f32]>::to_vec).collect()).collect();
         let scores = decode_scores(decode, &all, b, k, timesteps);
-        let per_step = if decode == Decoded::Last { all[timesteps - 1..].to_vec() } else { all };
+        let per_step = if decode == Decode::Last { all[timesteps - 1..].to_vec() } else { all };
         let spike_counts = (0..nodes).map(|j| (0..b).map(|l| u64::from(per_lane[l * nodes + j])).sum()).collect();
-        Ok(Prediction { scores, per_step, spike_counts })
+        Ok(RunOutput { scores, per_step, spike_counts })
     }
 }

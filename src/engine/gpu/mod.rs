@@ -165,7 +165,7 @@ impl Backend for GpuBackend {
 
     /// Layer-major where the fused plan and the device's memory allow, else step by step
     /// without waiting; both give the same bits.
-    fn run(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: crate::engine::run::Decoded) -> Result<crate::engine::Prediction, EngineError> {
+    fn run(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: crate::model::meta::Decode) -> Result<crate::engine::run::RunOutput, EngineError> {
         if self.prefer_layer_major && self.layer_major_fits(timesteps) {
             self.run_layer_major(frames, timesteps, classes, decode)
         } else {

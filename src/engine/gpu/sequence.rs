@@ -6,7 +6,8 @@
 
 use super::GpuBackend;
 use super::plan::ConvMode;
-use crate::engine::run::{Decoded, Prediction, decode_scores, head_at, per_step_len};
+use crate::model::meta::Decode;
+use crate::engine::run::{RunOutput, decode_scores, head_at, per_step_len};
 use crate::engine::EngineError;
 
 /// `[T, B, K]` f32 per-step logits and a `MAP_READ` buffer for them plus the summed logits.
@@ -39,7 +40,7 @@ impl GpuBackend {
     }
 
     /// See the module doc. `frames` is `[T, B, C, H, W]`.
-    pub fn run_sequence(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: Decoded) -> Result<Prediction, EngineError> {
+    pub fn run_sequence(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
         let per = per_step_len(frames, timesteps)?;
         let b = self.state.batch;
         let k = self.model.graph.num_classes();
@@ -88,13 +89,13 @@ impl GpuBackend {
         let spike_counts = (0..nodes).map(|j| (0..b).map(|l| u64::from(lanes[l * nodes + j])).sum()).collect();
         let per_step: Vec<Vec<Vec<f32>>> =
             (0..heads.len()).map(|i| values[i * b * k..(i + 1) * b * k].chunks(k).map(<[f32]>::to_vec).collect()).collect();
-        let scores = if self.plan.mode == ConvMode::Fused && decode != Decoded::Last {
+        let scores = if self.plan.mode == ConvMode::Fused && decode != Decode::Last {
             // The head summed the logits on the device, in step order.
             let at = (total / 4) as usize;
             values[at..at + b * k].chunks(k).map(|s| s.iter().map(|v| v / timesteps as f32).collect()).collect()
         } else {
             decode_scores(decode, &per_step, b, k, timesteps)
         };
-        Ok(Prediction { scores, per_step, spike_counts })
+        Ok(RunOutput { scores, per_step, spike_counts })
     }
 }

@@ -1,0 +1,41 @@
+//! Which backend a session runs on: [`crate::gpu::adapter`]'s rule (`auto` never picks a
+//! software rasterizer), and the CPU backend when no GPU is wanted or found.
+
+use crate::engine::Backend;
+use crate::engine::cpu::CpuBackend;
+use crate::engine::gpu::{ConvMode, GpuBackend};
+use crate::gpu::{AdapterRequest, GpuContext};
+use crate::model::Graph;
+
+use super::SessionError;
+
+/// The backend asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// A hardware GPU if there is one, else the CPU backend (a one-line notice names the choice).
+    /// Software rasterizers (llvmpipe) are slower than the CPU backend and only used when asked.
+    #[default]
+    Auto,
+    /// The best GPU adapter of any kind, software rasterizers included.
+    Gpu,
+    Cpu,
+}
+
+/// A backend with `batch` slots for `graph`, and the notice line that says which one `auto`
+/// chose and why (`None` where nothing was to choose). `adapter` (a name fragment) implies a GPU;
+/// `gpu` and `adapter` fail when they cannot be met.
+pub fn open(choice: BackendChoice, adapter: Option<&str>, graph: &Graph, batch: usize, mode: ConvMode) -> Result<(Box<dyn Backend>, Option<String>), SessionError> {
+    let request = match (choice, adapter) {
+        (BackendChoice::Cpu, Some(_)) => return Err(SessionError::AdapterOnCpu),
+        (BackendChoice::Cpu, None) => return Ok((Box::new(CpuBackend::new(graph, batch)), None)),
+        (_, Some(name)) => AdapterRequest::Named(name.to_string()),
+        (BackendChoice::Gpu, None) => AdapterRequest::from_env_or(AdapterRequest::Any),
+        (BackendChoice::Auto, None) => AdapterRequest::from_env_or(AdapterRequest::Auto),
+    };
+    let (ctx, why) = GpuContext::open(&request)?;
+    let Some(ctx) = ctx else {
+        return Ok((Box::new(CpuBackend::new(graph, batch)), Some(format!("notice: running on the CPU backend: {}", why.reason))));
+    };
+    let notice = (choice == BackendChoice::Auto).then(|| format!("notice: running on the GPU: {}", why.reason));
+    Ok((Box::new(GpuBackend::with_context(ctx, graph, batch, mode)?), notice))
+}
