@@ -174,13 +174,17 @@ fn lower_node(out: &mut Lowered, node: &RawNode, layer: &str, read: Option<Strin
         "Flatten" => {
             let start = ints(node, "start_dim", 1)?[0];
             let end = ints(node, "end_dim", 1)?[0];
-            let dims = node.params.get("input_type").or(node.params.get("input_type.input")).and_then(|v| match v {
-                Value::Array(a) => Some(a.data.len() as i64),
-                Value::Text(_) => None,
-            });
-            let full = end == -1 || dims.is_some_and(|d| end == d - 1);
-            if start != 0 || !full {
-                return Err(format!("start_dim {start}, end_dim {end}: only a flatten of all dimensions (start_dim 0, end_dim -1) is supported"));
+            // NIR counts dimensions without the batch, from `input_type` (else the value's own).
+            let declared = match node.params.get("input_type").or(node.params.get("input_type.input")) {
+                Some(Value::Array(a)) if a.data.iter().product::<f64>() as usize == input.len() => a.data.iter().map(|&d| d as usize).collect(),
+                _ if input.is_vector() => vec![input.c],
+                _ => vec![input.c, input.h, input.w],
+            };
+            let rank = declared.len() as i64;
+            let lead: usize = declared.iter().take(start.clamp(0, rank) as usize).product();
+            let full = (0..rank).contains(&start) && lead == 1 && (end == -1 || end == rank - 1);
+            if !full {
+                return Err(format!("start_dim {start}, end_dim {end} on {declared:?}: only a flatten into one vector (start_dim 0, end_dim -1) is supported"));
             }
             push(json!({"op": "flatten", "name": layer}));
             Ok(Shape::new(input.len(), 1, 1))
