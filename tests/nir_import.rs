@@ -113,7 +113,7 @@ fn dyadic_fixtures_match_the_numpy_reference_bit_for_bit_on_cpu_and_gpu() {
 #[test]
 fn damaged_files_are_errors_naming_the_file_never_panics() {
     let bytes = std::fs::read(common::data("nir/dyadic_residual.nir")).unwrap();
-    let opts = ImportOptions { dt: Some(1e-3), semantics: Some(Semantics::Spikingjelly) };
+    let opts = ImportOptions { dt: Some(1e-3), semantics: Some(Semantics::Spikingjelly), timesteps: None };
     assert!(spikestream::nir::to_model_bytes(bytes.clone(), "ok.nir", &opts).is_ok());
     for cut in [0, 8, 100, 512, 2048, bytes.len() / 2, bytes.len() - 1] {
         let err = spikestream::nir::to_model_bytes(bytes[..cut].to_vec(), "cut.nir", &opts).unwrap_err().to_string();

@@ -84,6 +84,9 @@ pub fn lower(top: &RawNode, version: &str, file: &str, options: &ImportOptions) 
     if let Some(dt) = dt {
         meta.insert(DT_KEY.into(), dt.to_string());
     }
+    if let Some(t) = options.timesteps {
+        meta.insert("timesteps".into(), t.to_string());
+    }
     if let Some(s) = options.semantics {
         meta.insert(SEMANTICS_KEY.into(), s.name().into());
     }

@@ -7,10 +7,13 @@
 //! tensors ([`lower`]), returned as safetensors bytes. Importing a file and loading a `.nir`
 //! model share that one path: `import-nir` writes the bytes, [`crate::model::Model::load`]
 //! parses them. Every unsupported node, parameter or shape is an error naming the node.
+//! [`export`] and [`write`] go the other way (`export-nir`).
 
+pub mod export;
 pub mod hdf5;
 pub mod lower;
 pub mod semantics;
+pub mod write;
 
 pub use semantics::Semantics;
 
@@ -40,6 +43,8 @@ pub struct ImportOptions {
     pub dt: Option<f64>,
     /// The exporting framework's threshold and reset rules; required when the graph has neurons.
     pub semantics: Option<Semantics>,
+    /// Timesteps to record in the written model file (NIR has none); `None`: leave it to `--timesteps`.
+    pub timesteps: Option<usize>,
 }
 
 impl ImportOptions {
@@ -55,7 +60,7 @@ impl ImportOptions {
             None => None,
             Some(text) => Some(Semantics::parse(text).ok_or_else(|| bad(format!("--nir-semantics '{text}': one of {}", Semantics::NAMES.join(", "))))?),
         };
-        Ok(Self { dt, semantics })
+        Ok(Self { dt, semantics, timesteps: None })
     }
 }
 
