@@ -12,7 +12,8 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::{Value as Json, json};
 
-use super::hdf5::{Array, RawNode, Value};
+use super::hdf5::{RawNode, Value};
+use super::params::{array, f32s, ints, scalar, shape_of_input, square, to_json, uniform, vector, window};
 use super::semantics::{NirNeuron, discretise};
 use super::{DT_KEY, ImportOptions, NirError, SEMANTICS_KEY};
 use crate::model::graph::Shape;
@@ -152,8 +153,7 @@ fn lower_node(out: &mut Lowered, node: &RawNode, layer: &str, read: Option<Strin
             push(json!({"op": "conv", "name": layer, "kernel": kh, "stride": stride, "padding": padding, "bias": true}));
             out.tensors.push((format!("{layer}.weight"), vec![o, i, kh, kw], f32s(w)));
             out.tensors.push((format!("{layer}.bias"), vec![o], f32s(&vector(node, "bias", o)?)));
-            let size = |n: usize| (n + 2 * padding).checked_sub(kh).map(|d| d / stride.max(1) + 1).ok_or_else(|| format!("a {kh}x{kh} kernel does not fit {input}"));
-            Ok(Shape::new(o, size(input.h)?, size(input.w)?))
+            Ok(Shape::new(o, window(input.h, kh, stride, padding, input)?, window(input.w, kh, stride, padding, input)?))
         }
         "SumPool2d" => {
             let (k, stride, padding) = (square(node, "kernel_size")?, square(node, "stride")?, square(node, "padding")?);
@@ -165,14 +165,12 @@ fn lower_node(out: &mut Lowered, node: &RawNode, layer: &str, read: Option<Strin
             }
             push(json!({"op": "conv", "name": layer, "kernel": k, "stride": stride, "padding": padding, "bias": false}));
             out.tensors.push((format!("{layer}.weight"), vec![c, c, k, k], weight));
-            let size = |x: usize| (x + 2 * padding).checked_sub(k).map(|d| d / stride.max(1) + 1).ok_or_else(|| format!("pooling {k}x{k} does not fit {input}"));
-            Ok(Shape::new(c, size(input.h)?, size(input.w)?))
+            Ok(Shape::new(c, window(input.h, k, stride, padding, input)?, window(input.w, k, stride, padding, input)?))
         }
         "AvgPool2d" => {
             let (k, stride, padding) = (square(node, "kernel_size")?, square(node, "stride")?, square(node, "padding")?);
             push(json!({"op": "avgpool", "name": layer, "kernel": k, "stride": stride, "padding": padding}));
-            let size = |x: usize| (x + 2 * padding).checked_sub(k).map(|d| d / stride.max(1) + 1).ok_or_else(|| format!("pooling {k}x{k} does not fit {input}"));
-            Ok(Shape::new(input.c, size(input.h)?, size(input.w)?))
+            Ok(Shape::new(input.c, window(input.h, k, stride, padding, input)?, window(input.w, k, stride, padding, input)?))
         }
         "Flatten" => {
             let start = ints(node, "start_dim", 1)?[0];
@@ -332,93 +330,4 @@ fn predecessors(top: &RawNode) -> HashMap<&str, Vec<String>> {
         }
     }
     p
-}
-
-fn shape_of_input(a: &Array) -> Result<Shape, String> {
-    let dims: Vec<usize> = a.data.iter().map(|&d| d as usize).collect();
-    let mut d: &[usize] = &dims;
-    while d.len() > 3 && d[0] == 1 {
-        d = &d[1..];
-    }
-    match *d {
-        [n] => Ok(Shape::new(n, 1, 1)),
-        [c, h, w] => Ok(Shape::new(c, h, w)),
-        _ => Err(format!("input shape {dims:?}: [n] or [channels, height, width] is supported")),
-    }
-}
-
-fn array<'a>(node: &'a RawNode, key: &str) -> Result<&'a Array, String> {
-    match node.params.get(key) {
-        Some(Value::Array(a)) => Ok(a),
-        Some(Value::Text(t)) => Err(format!("'{key}' is text ({t:?}), numbers are expected")),
-        None => Err(format!("no '{key}'")),
-    }
-}
-
-fn f32s(a: &Array) -> Vec<f32> {
-    a.data.iter().map(|&v| v as f32).collect()
-}
-
-/// Parameter `key` as a vector of `n` values (a missing bias is zeros).
-fn vector(node: &RawNode, key: &str, n: usize) -> Result<Array, String> {
-    match node.params.get(key) {
-        None => Ok(Array { shape: vec![n], data: vec![0.0; n] }),
-        Some(_) => {
-            let a = array(node, key)?;
-            if a.data.len() != n {
-                return Err(format!("'{key}' has {} values for {n} outputs", a.data.len()));
-            }
-            Ok(a.clone())
-        }
-    }
-}
-
-/// Integer parameter `key` (`want` values; a single value stands for all); 1 when absent.
-fn ints(node: &RawNode, key: &str, want: usize) -> Result<Vec<i64>, String> {
-    let Some(_) = node.params.get(key) else { return Ok(vec![1; want]) };
-    let a = array(node, key)?;
-    if a.data.iter().any(|v| v.fract() != 0.0 || !v.is_finite()) {
-        return Err(format!("'{key}' = {:?} must be whole numbers", a.data));
-    }
-    Ok(a.data.iter().map(|&v| v as i64).collect())
-}
-
-/// A 2-D window parameter that must be the same along height and width.
-fn square(node: &RawNode, key: &str) -> Result<usize, String> {
-    let a = array(node, key)?;
-    let v: Vec<i64> = ints(node, key, 2)?;
-    match v[..] {
-        [x] | [x, _] if v.iter().all(|&y| y == x) && (0..=i64::from(u16::MAX)).contains(&x) => Ok(x as usize),
-        _ => Err(format!("'{key}' = {:?}: the same value along height and width (0 to 65535) is supported", a.data)),
-    }
-}
-
-/// A neuron parameter as its one value: a scalar or an array of `n` equal values.
-fn uniform(node: &RawNode, key: &str, n: usize) -> Result<f32, String> {
-    let a = array(node, key)?;
-    if a.data.len() != 1 && a.data.len() != n {
-        return Err(format!("'{key}' has {} values for {n} neurons", a.data.len()));
-    }
-    let first = a.data.first().copied().ok_or_else(|| format!("'{key}' is empty"))? as f32;
-    if let Some(other) = a.data.iter().map(|&v| v as f32).find(|&v| v.to_bits() != first.to_bits()) {
-        return Err(format!("'{key}' differs between neurons ({first} and {other}); the engine's neuron layers hold one value per parameter, per-neuron values are not supported yet"));
-    }
-    Ok(first)
-}
-
-fn scalar(v: &Value) -> Option<f64> {
-    match v {
-        Value::Array(a) if a.data.len() == 1 => Some(a.data[0]),
-        Value::Text(t) if t.len() == 1 => t[0].trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn to_json(v: &Value) -> Json {
-    match v {
-        Value::Array(a) if a.data.len() == 1 => json!(a.data[0]),
-        Value::Array(a) => json!(a.data),
-        Value::Text(t) if t.len() == 1 => json!(t[0]),
-        Value::Text(t) => json!(t),
-    }
 }

@@ -12,6 +12,7 @@
 pub mod export;
 pub mod hdf5;
 pub mod lower;
+pub mod params;
 pub mod semantics;
 pub mod write;
 
