@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv-peers with the Python peers the tests compare against, and pytest for the
 # Python package's tests (python/tests).
-#   scripts/setup-peers.sh          small peers CI needs (dv-processing, numpy, tonic, pytest, faery)
+#   scripts/setup-peers.sh          small peers CI needs (dv-processing, numpy, tonic, pytest, faery, nir with h5py)
 #   scripts/setup-peers.sh --bench  also the benchmark peers (expelliarmus, aedat)
 #   scripts/setup-peers.sh --ray    also ray[data] for python/tests/test_ray.py (~400 MB, ~35 s)
 # tonic 1.7 installs and imports without torch (~500 MB with librosa/numba/scipy). torch and
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-peers
-want=(numpy "dv-processing==2.0.4" "tonic==1.7.0" "pytest==9.2.0" "faery==0.7.1")
+want=(numpy "dv-processing==2.0.4" "tonic==1.7.0" "pytest==9.2.0" "faery==0.7.1" "nir==1.0.8")
 for arg in "$@"; do
   case $arg in
     --bench) want+=("expelliarmus==1.1.12" "aedat==2.3.0") ;;

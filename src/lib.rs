@@ -52,6 +52,7 @@ pub mod frames;
 pub mod gpu;
 pub mod limits;
 pub mod model;
+pub mod nir;
 pub mod stream;
 pub mod output;
 pub mod plot;

@@ -62,6 +62,8 @@ pub struct BenchArgs {
     pub trace: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub nir: super::nir::NirArgs,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -73,7 +75,15 @@ pub enum GpuPlan {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let model = match (&args.model, &args.arch) {
-        (Some(path), None) => Model::load(path, &MetaOverrides::default())?,
+        (Some(path), None) => {
+            // A .nir graph has no timesteps: --timesteps, else 10 as for a random model.
+            let mut overrides = MetaOverrides::default();
+            args.nir.apply(&mut overrides);
+            if spikestream::nir::is_nir_path(path) {
+                overrides.set("timesteps", args.timesteps.unwrap_or(10).to_string());
+            }
+            Model::load(path, &overrides)?
+        }
         (None, Some(arch)) => {
             let input = match (&args.input_shape, arch.as_str()) {
                 (Some(s), _) => parse_chw(s)?,

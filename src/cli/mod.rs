@@ -11,6 +11,7 @@ mod devices;
 mod frames;
 mod info;
 mod inspect;
+mod nir;
 mod simulate;
 mod simulate_images;
 mod render;
@@ -55,6 +56,10 @@ pub enum Command {
     Render(render::RenderArgs),
     /// Live predictions from a DV network stream, a replayed recording, stdin or a USB camera.
     Stream(stream::StreamArgs),
+    /// Turn a NIR graph (.nir) into a spikestream model file (classify/info/bench also load .nir directly).
+    ImportNir(nir::ImportNirArgs),
+    /// Write a model as a NIR graph (.nir): IF and LIF with hard reset exactly; --lossy for the rest.
+    ExportNir(nir::ExportNirArgs),
     /// List the GPU adapters wgpu sees, with backend, type and limits.
     Devices(devices::DevicesArgs),
     /// Train an IMP-SNN on a dataset folder and write the model file (feature `train`).
@@ -117,6 +122,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(args),
         Command::Render(args) => render::run(args),
         Command::Stream(args) => stream::run(args),
+        Command::ImportNir(args) => nir::run_import(args),
+        Command::ExportNir(args) => nir::run_export(args),
         Command::Devices(args) => devices::run(args),
         Command::Train(args) => train::run_train(args),
         Command::Eval(args) => train::run_eval(args),

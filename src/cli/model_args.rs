@@ -15,7 +15,7 @@ pub use spikestream::BackendChoice;
 
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// The model file (safetensors with spikestream metadata).
+    /// The model file (safetensors with spikestream metadata), or a NIR graph (.nir).
     pub model_file: PathBuf,
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: BackendChoice,
@@ -38,6 +38,8 @@ pub struct ModelArgs {
     /// Framing as JSON, e.g. '{"split_by":"number","resize":"48x48"}'.
     #[arg(long)]
     pub framing: Option<String>,
+    #[command(flatten)]
+    pub nir: super::nir::NirArgs,
 }
 
 impl ModelArgs {
@@ -61,6 +63,7 @@ impl ModelArgs {
         if let Some(v) = &self.framing {
             o.set("framing", v);
         }
+        self.nir.apply(&mut o);
         o
     }
 

@@ -4,6 +4,9 @@
 pub enum ModelError {
     #[error("{file}: {source}")]
     Io { file: String, source: std::io::Error },
+    /// A `.nir` file that cannot be lowered (the message names the file and the NIR node).
+    #[error("{0}")]
+    Nir(#[from] crate::nir::NirError),
     #[error("{file}: not a readable safetensors file: {reason}")]
     Parse { file: String, reason: String },
     #[error("{file}: tensor '{tensor}' is missing (the {arch} architecture needs it){hint}")]

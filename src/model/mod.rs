@@ -46,13 +46,24 @@ impl Model {
         Ok(Self { meta, graph })
     }
 
-    /// Reads a model file (memory-mapped).
+    /// Reads a model file (memory-mapped), or a NIR file (`.nir`), which is lowered to the same
+    /// model bytes `import-nir` writes ([`crate::nir`]; `nir_dt` and `nir_semantics` in
+    /// `overrides` are its `--dt` and `--nir-semantics`).
     pub fn load(path: &Path, overrides: &MetaOverrides) -> Result<Self, ModelError> {
         let name = path.display().to_string();
         let io = |source| ModelError::Io { file: name.clone(), source };
         // Mapping a directory fails with ENODEV ("No such device"), which says nothing useful.
         if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
             return Err(ModelError::Parse { file: name, reason: "is a folder; name the model's .safetensors file".into() });
+        }
+        if crate::nir::is_nir_path(path) {
+            let bytes = std::fs::read(path).map_err(io)?;
+            let options = crate::nir::ImportOptions::from_meta(&overrides.values, &name)?;
+            let model = crate::nir::to_model_bytes(bytes, &name, &options)?;
+            // The lowered file records the options in its own spelling; compare nothing twice.
+            let mut rest = overrides.clone();
+            rest.values.retain(|k, _| k != crate::nir::DT_KEY && k != crate::nir::SEMANTICS_KEY);
+            return Self::from_bytes(&model, &name, &rest);
         }
         let file = std::fs::File::open(path).map_err(io)?;
         // SAFETY: read-only map used only while building the graph; weights are copied out.

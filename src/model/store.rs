@@ -102,7 +102,9 @@ impl<'a> TensorStore<'a> {
         let got = &shape[squeeze(&shape)..];
         let want_start = expected.iter().position(|d| *d != Dim::Is(1)).unwrap_or(expected.len().saturating_sub(1));
         let want = &expected[want_start..];
-        let fits = got.len() == want.len() && got.iter().zip(want).all(|(g, w)| matches!(w, Dim::Any) || *w == Dim::Is(*g));
+        let same = |got: &[usize], want: &[Dim]| got.len() == want.len() && got.iter().zip(want).all(|(g, w)| matches!(w, Dim::Any) || *w == Dim::Is(*g));
+        // Unsqueezed too: a [1, 1] linear weight squeezes to [1] but is the [*, 1] asked for.
+        let fits = same(got, want) || same(&shape, expected);
         if !fits {
             let expected = format!("[{}]", expected.iter().map(|d| match d { Dim::Is(n) => n.to_string(), Dim::Any => "*".into() }).collect::<Vec<_>>().join(", "));
             return Err(ModelError::ShapeMismatch { file: self.file.clone(), tensor: name.into(), expected, got: shape });

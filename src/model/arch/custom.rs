@@ -10,7 +10,9 @@
 //!  {"op":"gap"}, {"op":"flatten"}, {"op":"linear","name":"fc"}]
 //! ```
 //! Tensors: `{name}.weight`, `{name}.bias`, BN `{bn}.weight|bias|running_mean|running_var`,
-//! TEBN `{name}.te`.
+//! TEBN `{name}.te`. Any layer may say `"input":"skip"` to read a saved value instead of the
+//! current one, and a neuron may carry its own rule, `"neuron":{"kind":"if",…}` (the `neuron`
+//! metadata's JSON), instead of the file-wide one: NIR imports (`src/nir/`) use both.
 
 use std::collections::HashMap;
 
@@ -31,6 +33,9 @@ pub(super) fn build(b: &mut Builder) -> Result<(), ModelError> {
         let s = |k: &str| layer.get(k).and_then(|x| x.as_str()).map(str::to_string);
         let n = |k: &str, d: usize| layer.get(k).and_then(|x| x.as_u64()).map_or(d, |x| x as usize);
         let name = s("name").unwrap_or_else(|| format!("layer{i}"));
+        if let Some(input) = s("input") {
+            v = *saved.get(&input).ok_or_else(|| bad(i, format!("input: no saved value '{input}'")))?;
+        }
         v = match s("op").as_deref() {
             Some("conv") => b.conv(v, ConvSpec {
                 name: &name,
@@ -42,7 +47,13 @@ pub(super) fn build(b: &mut Builder) -> Result<(), ModelError> {
                 stride: n("stride", 1),
                 padding: n("padding", 0),
             })?,
-            Some("neuron") => b.neuron(v, &name, default, &format!("{name}.init_state"))?,
+            Some("neuron") => match layer.get("neuron") {
+                None => b.neuron(v, &name, default, &format!("{name}.init_state"))?,
+                Some(rule) => {
+                    let kind = NeuronKind::from_json(&rule.to_string()).map_err(|e| bad(i, format!("neuron: {e}")))?;
+                    b.neuron_with(v, &name, kind, &format!("{name}.init_state"))?
+                }
+            },
             Some("avgpool") => b.avg_pool(v, &name, n("kernel", 2), n("stride", n("kernel", 2)), n("padding", 0))?,
             Some("gap") => b.global_avg_pool(v, &name),
             Some("flatten") => b.flatten(v, &name),

@@ -122,10 +122,14 @@ impl Builder<'_, '_> {
 
     /// Adds a neuron layer; its IMP is `imp_tensor` when the file has it.
     pub fn neuron(&mut self, input: usize, name: &str, default: NeuronKind, imp_tensor: &str) -> Result<usize, ModelError> {
+        self.neuron_with(input, name, self.meta.neuron.unwrap_or(default), imp_tensor)
+    }
+
+    /// Adds a neuron layer with its own rule `kind` (not the file-wide `neuron` metadata).
+    pub fn neuron_with(&mut self, input: usize, name: &str, kind: NeuronKind, imp_tensor: &str) -> Result<usize, ModelError> {
         let s = self.graph.value_shape(input);
         let dims = if s.is_vector() { vec![Dim::Is(1), Dim::Is(s.c)] } else { vec![Dim::Is(1), Dim::Is(s.c), Dim::Is(s.h), Dim::Is(s.w)] };
         let imp = self.store.optional(imp_tensor, &dims)?.map(|t| t.data);
-        let kind = self.meta.neuron.unwrap_or(default);
         let v = self.graph.push(name, Op::Neuron(Neuron { kind, imp }), vec![input], s);
         self.sources(Sources { imp: Some(imp_tensor.to_string()), ..Sources::default() });
         Ok(v)

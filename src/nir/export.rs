@@ -1,0 +1,165 @@
+//! The engine's layer graph as a NIR graph (`export-nir`).
+//!
+//! Exact: convolutions (Conv2d), linear layers (Affine), average pools (AvgPool2d; the global
+//! one as a window over the whole map), Flatten, additions (NIR sums several edges into one
+//! node), IF and SpikingJelly LIF (`decay_input`) neurons with hard reset, written so that
+//! `--nir-semantics spikingjelly` reads them back to the same rule: IF with `r = 1`; LIF with
+//! `τ = τ'·dt`, `r = 1`, `v_leak = v_reset`. The legacy LIF (`mem = β·V + X`, `>`, reset to 0,
+//! snnTorch's Leaky) is written as snnTorch exports it: `τ = dt/(1 − β)`, `r = τ/dt`.
+//!
+//! Without a NIR field, refused unless `lossy`: soft (subtractive) reset, TEBN's per-timestep
+//! scale, learned IMP, and LIF without `decay_input`. With `lossy` they go into the node's
+//! metadata (which NIR consumers ignore) and [`Export::ignored`] lists them.
+
+use std::collections::BTreeMap;
+
+use super::hdf5::{Array, RawNode, Value};
+use crate::model::graph::{Graph, Op};
+use crate::model::neuron::{NeuronKind, Reset};
+
+/// A graph ready to write, and what a NIR consumer will not see.
+pub struct Export {
+    pub top: RawNode,
+    /// One line per dropped feature: `node 'x': …`.
+    pub ignored: Vec<String>,
+}
+
+fn arr(shape: &[usize], data: Vec<f64>) -> Value {
+    Value::Array(Array { shape: shape.to_vec(), data })
+}
+
+fn filled(shape: &[usize], v: f32) -> Value {
+    arr(shape, vec![f64::from(v); shape.iter().product()])
+}
+
+fn pair(v: usize) -> Value {
+    arr(&[2], vec![v as f64; 2])
+}
+
+fn node(kind: &str, params: Vec<(&str, Value)>) -> RawNode {
+    RawNode { kind: kind.into(), params: params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), ..RawNode::default() }
+}
+
+/// Builds the NIR graph of `graph`; `dt` (seconds per timestep) sets the time constants.
+/// An error names the layer and what has no NIR field.
+pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
+    let mut nodes: BTreeMap<String, RawNode> = BTreeMap::new();
+    let mut ignored = Vec::new();
+    // NIR node names of each value (an Add is the list of what it sums).
+    let mut sources: Vec<Vec<String>> = vec![vec!["input".into()]];
+    let mut edges = Vec::new();
+    let dims = |s: crate::model::Shape| if s.is_vector() { vec![s.c] } else { vec![s.c, s.h, s.w] };
+    nodes.insert("input".into(), node("Input", vec![("shape", arr(&[dims(graph.input).len()], dims(graph.input).iter().map(|&d| d as f64).collect()))]));
+    for n in &graph.nodes {
+        let name = n.name.replace('/', "_");
+        let input = graph.value_shape(n.inputs[0]);
+        let mut drop = |what: String, key: &str, value: Value, nir: &mut RawNode| -> Result<(), String> {
+            if !lossy {
+                return Err(format!("layer '{}': {what} has no NIR field; pass --lossy to write it into the node's metadata, which NIR consumers ignore", n.name));
+            }
+            nir.metadata.insert(key.into(), value);
+            ignored.push(format!("node '{name}': {what} (metadata '{key}')"));
+            Ok(())
+        };
+        let mut nir = match &n.op {
+            Op::Add => {
+                sources.push(n.inputs.iter().flat_map(|&v| sources[v].clone()).collect());
+                continue;
+            }
+            Op::Conv(c) => {
+                let mut x = node("Conv2d", vec![
+                    ("weight", arr(&[c.out_ch, c.in_ch, c.kernel, c.kernel], c.weight.iter().map(|&v| f64::from(v)).collect())),
+                    ("bias", arr(&[c.out_ch], c.bias.iter().map(|&v| f64::from(v)).collect())),
+                    ("stride", pair(c.stride)),
+                    ("padding", pair(c.padding)),
+                    ("dilation", pair(1)),
+                    ("groups", arr(&[], vec![1.0])),
+                    ("input_shape", arr(&[2], vec![input.h as f64, input.w as f64])),
+                ]);
+                if let Some(scale) = &c.time_scale {
+                    drop("TEBN's per-timestep output scale".into(), "tebn_time_scale", arr(&[scale.len()], scale.iter().map(|&v| f64::from(v)).collect()), &mut x)?;
+                }
+                x
+            }
+            Op::Linear(l) => node("Affine", vec![
+                ("weight", arr(&[l.outputs, l.inputs], l.weight.iter().map(|&v| f64::from(v)).collect())),
+                ("bias", arr(&[l.outputs], l.bias.iter().map(|&v| f64::from(v)).collect())),
+            ]),
+            Op::AvgPool(p) => {
+                if !p.count_include_pad && p.padding > 0 {
+                    return Err(format!("layer '{}': average pooling that leaves padding out of the count has no NIR form", n.name));
+                }
+                node("AvgPool2d", vec![("kernel_size", pair(p.kernel)), ("stride", pair(p.stride)), ("padding", pair(p.padding))])
+            }
+            Op::GlobalAvgPool => {
+                let hw = arr(&[2], vec![input.h as f64, input.w as f64]);
+                node("AvgPool2d", vec![("kernel_size", hw.clone()), ("stride", hw), ("padding", pair(0))])
+            }
+            Op::Flatten => {
+                let d = dims(input);
+                node("Flatten", vec![("start_dim", arr(&[], vec![0.0])), ("end_dim", arr(&[], vec![-1.0])), ("input_type", arr(&[d.len()], d.iter().map(|&x| x as f64).collect()))])
+            }
+            Op::Neuron(neuron) => {
+                let shape = dims(n.shape);
+                let (mut x, soft) = match neuron.kind {
+                    NeuronKind::If { v_th, reset } => {
+                        let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
+                        (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]), reset == Reset::Soft)
+                    }
+                    NeuronKind::Lif { tau, v_th, reset, .. } => {
+                        let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
+                        let tau_s = (f64::from(tau) * dt) as f32;
+                        let x = node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, vr)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]);
+                        (x, reset == Reset::Soft)
+                    }
+                    NeuronKind::LegacyLif { decay, v_th } => {
+                        let tau_s = (dt / (1.0 - f64::from(decay))) as f32;
+                        let r = (f64::from(tau_s) / dt) as f32;
+                        (node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, r)), ("v_leak", filled(&shape, 0.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+                    }
+                };
+                if soft {
+                    drop("subtractive (soft) reset".into(), "reset", Value::Text(vec!["subtract".into()]), &mut x)?;
+                }
+                if let NeuronKind::Lif { decay_input: false, tau, .. } = neuron.kind {
+                    drop(format!("LIF without decay_input (input not divided by τ' = {tau})"), "decay_input", Value::Text(vec!["false".into()]), &mut x)?;
+                }
+                if let NeuronKind::LegacyLif { decay, .. } = neuron.kind {
+                    if !(decay < 1.0) {
+                        return Err(format!("layer '{}': a legacy LIF with decay {decay} (not below 1) has no NIR time constant", n.name));
+                    }
+                }
+                if let Some(imp) = &neuron.imp {
+                    drop("learned initial membrane potential (IMP)".into(), "imp", arr(&shape, imp.iter().map(|&v| f64::from(v)).collect()), &mut x)?;
+                }
+                x
+            }
+        };
+        nir.metadata.insert("spikestream_layer".into(), Value::Text(vec![n.name.clone()]));
+        for from in n.inputs.iter().flat_map(|&v| sources[v].clone()) {
+            edges.push((from, name.clone()));
+        }
+        if nodes.insert(name.clone(), nir).is_some() || name == "input" || name == "output" {
+            return Err(format!("layer name '{}' is used twice (or is 'input'/'output')", n.name));
+        }
+        sources.push(vec![name]);
+    }
+    let last = sources.last().cloned().unwrap_or_default();
+    if last.len() != 1 || last[0] == "input" {
+        return Err("the network must end in a layer (not an addition or the input itself) to be exported".into());
+    }
+    let out = graph.value_shape(graph.output());
+    nodes.insert("output".into(), node("Output", vec![("shape", arr(&[1], vec![out.len() as f64]))]));
+    edges.push((last[0].clone(), "output".into()));
+    let mut top = RawNode { kind: "NIRGraph".into(), nodes, edges, ..RawNode::default() };
+    top.metadata.insert("dt".into(), arr(&[], vec![dt]));
+    // The semantics that reads every neuron back to its rule.
+    let legacy: Vec<bool> = graph.nodes.iter().filter_map(|n| if let Op::Neuron(x) = &n.op { Some(matches!(x.kind, NeuronKind::LegacyLif { .. })) } else { None }).collect();
+    let semantics = match (legacy.iter().any(|&l| l), legacy.iter().all(|&l| l)) {
+        (true, true) => "snntorch",
+        (true, false) => return Err("the network mixes the legacy LIF (snnTorch's rule on import) with SpikingJelly neurons; no one --nir-semantics reads both back".into()),
+        _ => "spikingjelly",
+    };
+    top.metadata.insert("nir_semantics".into(), Value::Text(vec![semantics.into()]));
+    Ok(Export { top, ignored })
+}

@@ -1,0 +1,102 @@
+//! Reading a NIR node's parameters as the engine needs them: shapes, whole numbers, square
+//! windows, vectors of a given length, and neuron parameters reduced to their one value.
+//! Every error says which key is wrong and why.
+
+use serde_json::{Value as Json, json};
+
+use super::hdf5::{Array, RawNode, Value};
+use crate::model::graph::Shape;
+
+/// Output size along one axis of a `k`-window with `stride` and `padding` over `n` (of `input`).
+pub fn window(n: usize, k: usize, stride: usize, padding: usize, input: Shape) -> Result<usize, String> {
+    (n + 2 * padding).checked_sub(k).map(|d| d / stride.max(1) + 1).ok_or_else(|| format!("a {k}x{k} window does not fit {input}"))
+}
+
+pub fn shape_of_input(a: &Array) -> Result<Shape, String> {
+    let dims: Vec<usize> = a.data.iter().map(|&d| d as usize).collect();
+    let mut d: &[usize] = &dims;
+    while d.len() > 3 && d[0] == 1 {
+        d = &d[1..];
+    }
+    match *d {
+        [n] => Ok(Shape::new(n, 1, 1)),
+        [c, h, w] => Ok(Shape::new(c, h, w)),
+        _ => Err(format!("input shape {dims:?}: [n] or [channels, height, width] is supported")),
+    }
+}
+
+pub fn array<'a>(node: &'a RawNode, key: &str) -> Result<&'a Array, String> {
+    match node.params.get(key) {
+        Some(Value::Array(a)) => Ok(a),
+        Some(Value::Text(t)) => Err(format!("'{key}' is text ({t:?}), numbers are expected")),
+        None => Err(format!("no '{key}'")),
+    }
+}
+
+pub fn f32s(a: &Array) -> Vec<f32> {
+    a.data.iter().map(|&v| v as f32).collect()
+}
+
+/// Parameter `key` as a vector of `n` values (a missing bias is zeros).
+pub fn vector(node: &RawNode, key: &str, n: usize) -> Result<Array, String> {
+    match node.params.get(key) {
+        None => Ok(Array { shape: vec![n], data: vec![0.0; n] }),
+        Some(_) => {
+            let a = array(node, key)?;
+            if a.data.len() != n {
+                return Err(format!("'{key}' has {} values for {n} outputs", a.data.len()));
+            }
+            Ok(a.clone())
+        }
+    }
+}
+
+/// Integer parameter `key` (`want` values; a single value stands for all); 1 when absent.
+pub fn ints(node: &RawNode, key: &str, want: usize) -> Result<Vec<i64>, String> {
+    let Some(_) = node.params.get(key) else { return Ok(vec![1; want]) };
+    let a = array(node, key)?;
+    if a.data.iter().any(|v| v.fract() != 0.0 || !v.is_finite()) {
+        return Err(format!("'{key}' = {:?} must be whole numbers", a.data));
+    }
+    Ok(a.data.iter().map(|&v| v as i64).collect())
+}
+
+/// A 2-D window parameter that must be the same along height and width.
+pub fn square(node: &RawNode, key: &str) -> Result<usize, String> {
+    let a = array(node, key)?;
+    let v: Vec<i64> = ints(node, key, 2)?;
+    match v[..] {
+        [x] | [x, _] if v.iter().all(|&y| y == x) && (0..=i64::from(u16::MAX)).contains(&x) => Ok(x as usize),
+        _ => Err(format!("'{key}' = {:?}: the same value along height and width (0 to 65535) is supported", a.data)),
+    }
+}
+
+/// A neuron parameter as its one value: a scalar or an array of `n` equal values.
+pub fn uniform(node: &RawNode, key: &str, n: usize) -> Result<f32, String> {
+    let a = array(node, key)?;
+    if a.data.len() != 1 && a.data.len() != n {
+        return Err(format!("'{key}' has {} values for {n} neurons", a.data.len()));
+    }
+    let first = a.data.first().copied().ok_or_else(|| format!("'{key}' is empty"))? as f32;
+    if let Some(other) = a.data.iter().map(|&v| v as f32).find(|&v| v.to_bits() != first.to_bits()) {
+        return Err(format!("'{key}' differs between neurons ({first} and {other}); the engine's neuron layers hold one value per parameter, per-neuron values are not supported yet"));
+    }
+    Ok(first)
+}
+
+pub fn scalar(v: &Value) -> Option<f64> {
+    match v {
+        Value::Array(a) if a.data.len() == 1 => Some(a.data[0]),
+        Value::Text(t) if t.len() == 1 => t[0].trim().parse().ok(),
+        _ => None,
+    }
+}
+
+pub fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Array(a) if a.data.len() == 1 => json!(a.data[0]),
+        Value::Array(a) => json!(a.data),
+        Value::Text(t) if t.len() == 1 => json!(t[0]),
+        Value::Text(t) => json!(t),
+    }
+}

@@ -1,0 +1,146 @@
+//! Discretisation of NIR's continuous-time neurons into the engine's neuron rules
+//! ([`NeuronKind`]), under the exporting framework's semantics where NIR leaves them open
+//! (threshold comparison `>` or `>=`, hard or subtractive reset, the leak's discrete form).
+//!
+//! NIR (`nir.ir.neuron`): LIF `τ·dv/dt = (v_leak − v) + R·I`, IF `dv/dt = R·I`, a spike when
+//! `v > v_threshold`, then `v = v_reset`; Threshold `z = H(v − θ)`. With a step `dt`:
+//!
+//! | semantics      | IF                                   | LIF                                                            |
+//! |----------------|--------------------------------------|----------------------------------------------------------------|
+//! | `spikingjelly` | `H = V + X`, `S = H ≥ θ`, `V = V_r`  | `H = V + (X − (V − V_r))/τ'`, `τ' = τ/dt`, `S = H ≥ θ`, `V = V_r` |
+//! | `sinabs`       | `H = V + X`, `S = H ≥ θ`, `V = H − S·θ` | refused (Sinabs: `α = exp(−dt/τ)`, multi-spike)              |
+//! | `snntorch`     | refused (`>` with subtractive reset)  | `H = β·V + X`, `β = 1 − dt/τ`, `S = H > θ/(R·dt/τ)`, `V = 0`     |
+//! | `norse`        | `H = V + X`, `S = H > θ`, `V = 0`    | refused (`V + dt/τ·(v_leak − V + R·X)` with `>`)               |
+//!
+//! Threshold maps to `H = X`, `S = H > θ` under every semantics. The engine's neuron holds one
+//! value per parameter and layer: per-neuron arrays must be uniform, else an error says so.
+
+use crate::model::neuron::{NeuronKind, Reset};
+
+/// The exporting framework whose import rules fix what NIR leaves open.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Semantics {
+    Snntorch,
+    Norse,
+    Spikingjelly,
+    Sinabs,
+}
+
+impl Semantics {
+    pub const NAMES: [&'static str; 4] = ["snntorch", "norse", "spikingjelly", "sinabs"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "snntorch" => Some(Self::Snntorch),
+            "norse" => Some(Self::Norse),
+            "spikingjelly" => Some(Self::Spikingjelly),
+            "sinabs" => Some(Self::Sinabs),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Snntorch => "snntorch",
+            Self::Norse => "norse",
+            Self::Spikingjelly => "spikingjelly",
+            Self::Sinabs => "sinabs",
+        }
+    }
+}
+
+/// A NIR neuron's parameters, each reduced to the one value the layer uses.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NirNeuron {
+    If { r: f32, v_threshold: f32, v_reset: f32 },
+    Lif { tau: f32, r: f32, v_leak: f32, v_threshold: f32, v_reset: f32 },
+    Threshold { threshold: f32 },
+}
+
+/// The engine rule for `neuron` under `semantics` with step `dt` (seconds). The error says what
+/// is missing or not expressible and what to do.
+pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f64>) -> Result<NeuronKind, String> {
+    if let NirNeuron::Threshold { threshold } = neuron {
+        // A stateless comparison: the legacy rule with no memory, `mem = 0·V + X`, `S = mem > θ`.
+        let kind = NeuronKind::LegacyLif { decay: 0.0, v_th: threshold };
+        return kind.check().map(|()| kind);
+    }
+    let semantics = semantics.ok_or_else(|| format!("NIR leaves the threshold comparison and the reset open; name the exporting framework with --nir-semantics ({})", Semantics::NAMES.join(", ")))?;
+    let s = semantics.name();
+    let unit_r = |r: f32| if r == 1.0 { Ok(()) } else { Err(format!("r = {r}: --nir-semantics {s} takes r = 1 only; fold r into the weights of the layer before it")) };
+    let kind = match (neuron, semantics) {
+        (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Spikingjelly) => {
+            unit_r(r)?;
+            NeuronKind::If { v_th: v_threshold, reset: Reset::Hard(v_reset) }
+        }
+        (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Sinabs) => {
+            unit_r(r)?;
+            if v_reset != 0.0 {
+                return Err(format!("v_reset = {v_reset}: Sinabs resets by subtracting the threshold; a hard reset value other than 0 has no meaning there"));
+            }
+            NeuronKind::If { v_th: v_threshold, reset: Reset::Soft }
+        }
+        (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Norse) => {
+            unit_r(r)?;
+            if v_reset != 0.0 {
+                return Err(format!("v_reset = {v_reset}: the engine's strict-threshold neuron resets to 0 only; use --nir-semantics spikingjelly for a hard reset to v_reset with ≥"));
+            }
+            NeuronKind::LegacyLif { decay: 1.0, v_th: v_threshold }
+        }
+        (NirNeuron::If { .. }, Semantics::Snntorch) => {
+            return Err("snnTorch imports IF as Leaky(β = 1) firing on v > θ with subtractive reset; the engine has no strict-threshold neuron with subtractive reset yet (sinabs semantics: ≥ with subtractive reset)".into());
+        }
+        (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Spikingjelly) => {
+            let dt = need_dt(dt)?;
+            unit_r(r)?;
+            if v_leak != v_reset {
+                return Err(format!("v_leak = {v_leak} differs from v_reset = {v_reset}: SpikingJelly's LIFNode leaks towards v_reset"));
+            }
+            NeuronKind::Lif { tau: (f64::from(tau) / dt) as f32, v_th: v_threshold, reset: Reset::Hard(v_reset), decay_input: true }
+        }
+        (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Snntorch) => {
+            let dt = need_dt(dt)? as f32;
+            if v_leak != 0.0 || v_reset != 0.0 {
+                return Err(format!("v_leak = {v_leak}, v_reset = {v_reset}: snnTorch's import takes v_leak = 0 and resets to 0"));
+            }
+            // snnTorch's import_nir, in f32 as NumPy computes it on the file's f32 arrays.
+            let beta = 1.0 - dt / tau;
+            let w_scale = r * dt / tau;
+            NeuronKind::LegacyLif { decay: beta, v_th: v_threshold / w_scale }
+        }
+        (NirNeuron::Lif { .. }, Semantics::Sinabs) => {
+            return Err("Sinabs integrates LIF with α = exp(−dt/τ) and multi-spike output, which the engine's neurons do not express yet".into());
+        }
+        (NirNeuron::Lif { .. }, Semantics::Norse) => {
+            return Err("Norse integrates LIF as V + dt/τ·(v_leak − V + R·I) and fires on V > θ; the engine's leaky neurons fire on ≥ or use a different leak form, so this is not supported yet".into());
+        }
+        (NirNeuron::Threshold { .. }, _) => unreachable!("handled above"),
+    };
+    kind.check().map(|()| kind)
+}
+
+fn need_dt(dt: Option<f64>) -> Result<f64, String> {
+    dt.ok_or_else(|| "a leaky neuron needs the timestep: give --dt SECONDS (the file's metadata has no 'dt')".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snntorch_lif_with_beta_one_half() {
+        // τ = 2·dt → β = 0.5; r = τ/dt (snnTorch's export) → w_scale = 1, θ unchanged.
+        let lif = NirNeuron::Lif { tau: 2e-3, r: 2.0, v_leak: 0.0, v_threshold: 1.0, v_reset: 0.0 };
+        assert_eq!(discretise(lif, Some(Semantics::Snntorch), Some(1e-3)), Ok(NeuronKind::LegacyLif { decay: 0.5, v_th: 1.0 }));
+        let kind = discretise(lif, Some(Semantics::Spikingjelly), Some(1e-3));
+        assert!(kind.as_ref().is_err_and(|e| e.contains("r = 2")), "{kind:?}");
+    }
+
+    #[test]
+    fn missing_dt_and_semantics_are_named() {
+        let lif = NirNeuron::Lif { tau: 2e-3, r: 1.0, v_leak: 0.0, v_threshold: 1.0, v_reset: 0.0 };
+        assert!(discretise(lif, Some(Semantics::Spikingjelly), None).is_err_and(|e| e.contains("--dt")));
+        assert!(discretise(lif, None, Some(1e-3)).is_err_and(|e| e.contains("--nir-semantics")));
+        assert_eq!(discretise(NirNeuron::Threshold { threshold: 0.5 }, None, None), Ok(NeuronKind::LegacyLif { decay: 0.0, v_th: 0.5 }));
+    }
+}

@@ -1,0 +1,107 @@
+//! NIR export and the CLI: `import-nir` writes a model file that `info` loads; `export-nir`
+//! writes files that spikestream reads back to the same network (the dyadic fixtures' outputs
+//! bit for bit) and that `nir.read` (nir 1.0.8, `SPIKESTREAM_PEER_PYTHON` from
+//! scripts/setup-peers.sh; skipped locally without it, required on CI) accepts; what NIR has no
+//! field for is refused unless `--lossy`, which prints what a consumer ignores.
+
+mod common;
+
+use std::process::Command;
+
+use spikestream::engine::Backend;
+use spikestream::engine::cpu::CpuBackend;
+use spikestream::model::{MetaOverrides, Model};
+use spikestream::nir::{DT_KEY, SEMANTICS_KEY};
+
+fn spikestream(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_spikestream")).args(args).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn load(path: &std::path::Path, semantics: &str) -> Model {
+    let mut o = MetaOverrides::default();
+    o.set(SEMANTICS_KEY, semantics);
+    o.set("timesteps", "6");
+    Model::load(path, &o).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn outputs(model: &Model, fixture: &str) -> Vec<Vec<f32>> {
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(common::data(&format!("nir/{fixture}.json"))).unwrap()).unwrap();
+    let frames: Vec<Vec<f32>> = serde_json::from_value(doc["input"].clone()).unwrap();
+    let mut cpu = CpuBackend::new(&model.graph, 1);
+    frames.iter().enumerate().map(|(t, f)| cpu.step(f, &[t], true).unwrap().unwrap()).collect()
+}
+
+/// `nir.read` on `path` through the light Python peer: the node names, or `None` when skipped.
+fn nir_read(path: &std::path::Path) -> Option<Vec<String>> {
+    let Some(python) = std::env::var_os("SPIKESTREAM_PEER_PYTHON") else {
+        assert!(!common::in_ci(), "CI must run nir.read: scripts/test.sh sets SPIKESTREAM_PEER_PYTHON");
+        eprintln!("skipped: SPIKESTREAM_PEER_PYTHON is not set (scripts/setup-peers.sh installs nir)");
+        return None;
+    };
+    let script = "import sys, nir\ng = nir.read(sys.argv[1])\nprint(' '.join(sorted(g.nodes)))\nprint(len(g.edges))";
+    let out = Command::new(python).args(["-c", script]).arg(path).output().unwrap();
+    assert!(out.status.success(), "nir.read refused {}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    Some(text.lines().next().unwrap_or("").split_whitespace().map(str::to_string).collect())
+}
+
+#[test]
+fn export_reads_back_to_the_same_outputs_and_passes_nir_read() {
+    let dir = tempfile::tempdir().unwrap();
+    for (fixture, semantics) in [("dyadic_cnn", "spikingjelly"), ("dyadic_cnn", "snntorch"), ("dyadic_residual", "spikingjelly")] {
+        let source = common::data(&format!("nir/{fixture}.nir"));
+        let original = load(&source, semantics);
+        let out = dir.path().join(format!("{fixture}_{semantics}.nir"));
+        let (ok, stdout, stderr) = spikestream(&["export-nir", source.to_str().unwrap(), out.to_str().unwrap(), "--nir-semantics", semantics, "--timesteps", "6"]);
+        assert!(ok, "{fixture} {semantics}: {stderr}");
+        assert!(stdout.contains("NIR nodes"), "{stdout}");
+        let back = load(&out, semantics);
+        assert_eq!(back.meta.raw[DT_KEY], "0.001", "dt comes back from the exported metadata");
+        let (a, b) = (outputs(&original, fixture), outputs(&back, fixture));
+        assert!(a.iter().flatten().zip(b.iter().flatten()).all(|(x, y)| x.to_bits() == y.to_bits()) && a.len() == b.len(), "{fixture} {semantics}: {a:?} vs {b:?}");
+        if let Some(nodes) = nir_read(&out) {
+            assert!(nodes.contains(&"input".to_string()) && nodes.contains(&"output".to_string()), "{nodes:?}");
+            assert_eq!(nodes.len(), original.graph.nodes.iter().filter(|n| n.op.kind() != "add").count() + 2, "{nodes:?}");
+        }
+    }
+}
+
+#[test]
+fn soft_reset_is_refused_unless_lossy_which_prints_what_is_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::data("nir/dyadic_residual.nir");
+    let out = dir.path().join("soft.nir");
+    let base = ["export-nir", source.to_str().unwrap(), out.to_str().unwrap(), "--nir-semantics", "sinabs", "--timesteps", "6"];
+    let (ok, _, stderr) = spikestream(&base);
+    assert!(!ok && stderr.contains("layer 'sn1'") && stderr.contains("soft") && stderr.contains("--lossy"), "{stderr}");
+    assert!(!out.exists(), "nothing written on refusal");
+    let (ok, _, stderr) = spikestream(&[&base[..], &["--lossy"]].concat());
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("lossy: a NIR consumer ignores node 'sn1': subtractive (soft) reset"), "{stderr}");
+    if let Some(nodes) = nir_read(&out) {
+        assert!(nodes.contains(&"sn2".to_string()), "{nodes:?}");
+    }
+}
+
+#[test]
+fn import_nir_writes_a_model_file_that_info_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cnn.safetensors");
+    let source = common::data("nir/cnn_sinabs.nir");
+    let (ok, stdout, stderr) = spikestream(&["import-nir", source.to_str().unwrap(), out.to_str().unwrap(), "--nir-semantics", "sinabs", "--timesteps", "8"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("input 2x34x34, 10 outputs, semantics sinabs"), "{stdout}");
+    let (ok, stdout, stderr) = spikestream(&["info", out.to_str().unwrap(), "--json"]);
+    assert!(ok, "{stderr}");
+    let info: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(info["layers"].as_array().unwrap().iter().filter(|l| l["op"] == "neuron").count(), 5, "{info}");
+    // The same graph as loading the .nir directly (one code path).
+    let direct = load(&source, "sinabs");
+    let imported = Model::load(&out, &MetaOverrides::default()).unwrap();
+    assert!(direct.graph.nodes == imported.graph.nodes && direct.graph.input == imported.graph.input, "the imported file's graph differs from the .nir's");
+    // No semantics: an error naming the flag, and nothing written.
+    let bad = dir.path().join("bad.safetensors");
+    let (ok, _, stderr) = spikestream(&["import-nir", source.to_str().unwrap(), bad.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("--nir-semantics") && !bad.exists(), "{stderr}");
+}
