@@ -1,9 +1,9 @@
 //! `spikestream.Model`: a loaded IMP-SNN model, its framing and a backend, from Python.
 //!
-//! [`Engine`] is the one place that drives the crate's engine (`engine::run_frames` on a
-//! backend opened like the CLI's `--backend`, padding a short batch as `classify` does); it is
-//! meant to become a thin wrapper of `engine::Session` once that exists. Everything here runs
-//! without the GIL.
+//! [`Engine`] wraps the crate's [`Session`] (backend choice and fallback, batching and padding
+//! live there, once); `step` runs a batch-1 backend opened by the same rule
+//! ([`spikestream::engine::session::backend::open`]) so it can return every step's logits.
+//! Everything here runs without the GIL.
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -11,14 +11,12 @@ use std::sync::Mutex;
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArrayDyn, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use spikestream::engine::cpu::CpuBackend;
-use spikestream::engine::gpu::{ConvMode, GpuBackend};
-use spikestream::engine::run::{Decoded, decode_scores};
-use spikestream::engine::{Backend, run_frames};
+use spikestream::engine::Backend;
+use spikestream::engine::gpu::ConvMode;
+use spikestream::engine::session::backend;
 use spikestream::events::{Recording, Resolution, read_bytes};
-use spikestream::frames::framing::{Framing, FramingError};
-use spikestream::gpu::{AdapterRequest, GpuContext};
-use spikestream::model::{MetaOverrides, Model};
+use spikestream::frames::framing::FramingError;
+use spikestream::{BackendChoice, Decode, Session, SessionOptions};
 
 use crate::errors::{invalid, message, to_py};
 use crate::events::{from_bytes, read_options};
@@ -26,60 +24,41 @@ use crate::events::{from_bytes, read_options};
 /// The error type of [`Engine`]: the Rust message, turned into a Python exception by the caller.
 type Result<T> = std::result::Result<T, PyErr>;
 
-/// A model with its framing and a backend of `batch` lanes.
+fn choice(backend: &str) -> Result<BackendChoice> {
+    match backend {
+        "auto" => Ok(BackendChoice::Auto),
+        "gpu" => Ok(BackendChoice::Gpu),
+        "cpu" => Ok(BackendChoice::Cpu),
+        other => Err(invalid(format!("backend='{other}': 'auto', 'gpu' or 'cpu' expected"))),
+    }
+}
+
+/// A [`Session`] of `batch` lanes that keeps every step's logits.
 struct Engine {
-    model: Model,
-    framing: Framing,
-    backend: Box<dyn Backend>,
-    /// Which backend runs, and why.
-    device: String,
+    session: Session,
 }
 
 impl Engine {
     /// Loads `path` and opens `backend` (`auto`: a hardware GPU, else the CPU; `gpu`: any GPU
     /// adapter; `cpu`), as the CLI's `--backend` does.
     fn open(path: &Path, backend: &str, batch: usize) -> Result<Self> {
-        let model = Model::load(path, &MetaOverrides::default()).map_err(to_py)?;
-        let framing = Framing::from_json(model.meta.framing.as_ref(), model.meta.timesteps).map_err(|e| invalid(format!("{}: {}", path.display(), message(&e))))?;
-        model.graph.check_batch(batch, "batch").map_err(|e| invalid(e.to_string()))?;
-        let request = match backend {
-            "cpu" => None,
-            "auto" => Some(AdapterRequest::from_env_or(AdapterRequest::Auto)),
-            "gpu" => Some(AdapterRequest::from_env_or(AdapterRequest::Any)),
-            other => return Err(invalid(format!("backend='{other}': 'auto', 'gpu' or 'cpu' expected"))),
-        };
-        let (backend, device): (Box<dyn Backend>, String) = match request {
-            None => (Box::new(CpuBackend::new(&model.graph, batch)), "cpu".into()),
-            Some(request) => match GpuContext::open(&request).map_err(to_py)? {
-                (Some(ctx), why) => (Box::new(GpuBackend::with_context(ctx, &model.graph, batch, ConvMode::default()).map_err(to_py)?), format!("gpu: {}", why.reason)),
-                (None, why) => (Box::new(CpuBackend::new(&model.graph, batch)), format!("cpu: {}", why.reason)),
-            },
-        };
-        Ok(Self { model, framing, backend, device })
+        // Per-step decoding keeps the logits of every step; the model's own decode is applied
+        // to them in `classify_frames`.
+        let options = SessionOptions { backend: choice(backend)?, batch, decode: Some(Decode::PerStep), ..SessionOptions::default() };
+        Ok(Self { session: Session::open(path, options).map_err(to_py)? })
     }
 
-    /// Runs `frames` (`[T, B, C, H, W]`, any B) in groups of the backend's batch, padding the
-    /// last group with empty frames. Returns the decoded scores `[B, K]` (the model's decode)
-    /// and the logits of every step `[T, B, K]`.
+    /// Runs `frames` (`[T, B, C, H, W]`, any B). Returns the scores `[B, K]` (the model's
+    /// decode) and the logits of every step `[T, B, K]`.
     fn classify_frames(&mut self, frames: &[f32], samples: usize) -> Result<(Vec<f32>, Vec<f32>)> {
-        let (t, k) = (self.model.meta.timesteps, self.model.meta.num_classes);
-        let per = self.model.graph.input.len();
-        let lanes = self.backend.batch();
-        let (mut scores, mut steps) = (vec![0f32; samples * k], vec![0f32; t * samples * k]);
-        for first in (0..samples).step_by(lanes) {
-            let n = lanes.min(samples - first);
-            let mut group = vec![0f32; t * lanes * per];
-            for s in 0..t {
-                let from = (s * samples + first) * per;
-                group[s * lanes * per..(s * lanes + n) * per].copy_from_slice(&frames[from..from + n * per]);
-            }
-            let p = run_frames(&mut *self.backend, &group, t, k, Decoded::PerStep).map_err(|e| invalid(format!("samples {first}..{}: {}", first + n, message(&e))))?;
-            let decoded = decode_scores(self.model.meta.decode.into(), &p.per_step, lanes, k, t);
-            for b in 0..n {
-                scores[(first + b) * k..(first + b + 1) * k].copy_from_slice(&decoded[b]);
-                for (s, rows) in p.per_step.iter().enumerate() {
-                    steps[(s * samples + first + b) * k..(s * samples + first + b + 1) * k].copy_from_slice(&rows[b]);
-                }
+        let meta = self.session.model().meta.clone();
+        let (t, k, [c, h, w]) = (meta.timesteps, meta.num_classes, meta.input);
+        let results = self.session.classify_frames(&[t, samples, c, h, w], frames).map_err(to_py)?;
+        let (mut scores, mut steps) = (Vec::with_capacity(samples * k), vec![0f32; t * samples * k]);
+        for (b, r) in results.iter().enumerate() {
+            scores.extend(meta.decode.scores(r.logits.iter().map(Vec::as_slice), k, t));
+            for (s, row) in r.logits.iter().enumerate() {
+                steps[(s * samples + b) * k..(s * samples + b + 1) * k].copy_from_slice(row);
             }
         }
         Ok((scores, steps))
@@ -93,8 +72,8 @@ struct PyEngine {
     path: PathBuf,
     backend: String,
     batch: usize,
-    /// The online state of `step`: a batch-1 engine and the logits of the steps so far.
-    online: Mutex<Option<(Engine, Vec<Vec<f32>>)>>,
+    /// The online state of `step`: a batch-1 backend and the logits of the steps so far.
+    online: Mutex<Option<(Box<dyn Backend>, Vec<Vec<f32>>)>>,
 }
 
 /// A framing error: a read error names its file already, the others get `path` in front.
@@ -125,7 +104,7 @@ impl PyEngine {
     /// The model's metadata as a dict.
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let e = lock(&self.engine);
-        let m = &e.model.meta;
+        let m = &e.session.model().meta;
         let d = PyDict::new(py);
         d.set_item("path", self.path.display().to_string())?;
         d.set_item("arch", &m.arch)?;
@@ -134,8 +113,8 @@ impl PyEngine {
         d.set_item("classes", &m.classes)?;
         d.set_item("input", (m.input[0], m.input[1], m.input[2]))?;
         d.set_item("framing", m.framing.as_ref().map(|f| f.to_string()))?;
-        d.set_item("decode", format!("{:?}", Decoded::from(m.decode)).to_lowercase())?;
-        d.set_item("backend", &e.device)?;
+        d.set_item("decode", format!("{:?}", m.decode).to_lowercase())?;
+        d.set_item("backend", e.session.describe_backend())?;
         d.set_item("batch", self.batch)?;
         Ok(d)
     }
@@ -150,7 +129,8 @@ impl PyEngine {
         let shape = frames.shape().to_vec();
         let (t, k, input) = {
             let e = lock(&self.engine);
-            (e.model.meta.timesteps, e.model.meta.num_classes, e.model.meta.input)
+            let m = &e.session.model().meta;
+            (m.timesteps, m.num_classes, m.input)
         };
         let [c, h, w] = input;
         let samples = match shape[..] {
@@ -168,7 +148,7 @@ impl PyEngine {
         let options = read_options(format, sensor)?;
         let frames = py.detach(|| {
             let e = lock(&self.engine);
-            e.framing.frames_from_file(&path, options, e.model.meta.input).map_err(|err| framing_error(&path, err))
+            e.session.framing().frames_from_file(&path, options, e.session.model().meta.input).map_err(|err| framing_error(&path, err))
         })?;
         let shape = frames.shape();
         array(py, frames.data, &shape)
@@ -182,7 +162,7 @@ impl PyEngine {
         let frames = py.detach(|| {
             let e = lock(&self.engine);
             let recording = read_bytes(data, &name, options).map_err(to_py)?;
-            e.framing.frames(&recording, e.model.meta.input).map_err(|err| framing_error(&name, err))
+            e.session.framing().frames(&recording, e.session.model().meta.input).map_err(|err| framing_error(&name, err))
         })?;
         let shape = frames.shape();
         array(py, frames.data, &shape)
@@ -194,7 +174,7 @@ impl PyEngine {
         let recording = Recording { resolution: sensor.map(|(w, h)| Resolution::new(w, h)), events: from_bytes(&events)?, ..Default::default() };
         let frames = py.detach(|| {
             let e = lock(&self.engine);
-            e.framing.frames(&recording, e.model.meta.input).map_err(|err| invalid(message(&err)))
+            e.session.framing().frames(&recording, e.session.model().meta.input).map_err(|err| invalid(message(&err)))
         })?;
         let shape = frames.shape();
         array(py, frames.data, &shape)
@@ -206,28 +186,30 @@ impl PyEngine {
         let data = frame.as_slice().map_err(|e| invalid(format!("frame: {e}")))?;
         let shape = frame.shape().to_vec();
         let done = py.detach(|| -> PyResult<Option<(Vec<f32>, Vec<f32>, usize)>> {
-            let mut online = lock(&self.online);
-            if online.is_none() {
-                *online = Some((Engine::open(&self.path, &self.backend, 1)?, Vec::new()));
-            }
-            let (engine, steps) = online.as_mut().expect("set above");
-            let meta = &engine.model.meta;
+            let meta = lock(&self.engine).session.model().meta.clone();
             let [c, h, w] = meta.input;
             if shape != [c, h, w] {
                 return Err(invalid(format!("frame of shape {shape:?}; [{c}, {h}, {w}] float32 expected")));
             }
+            let mut online = lock(&self.online);
+            if online.is_none() {
+                let graph = &lock(&self.engine).session.model().graph.clone();
+                let (b, _) = backend::open(choice(&self.backend)?, None, graph, 1, ConvMode::default()).map_err(to_py)?;
+                *online = Some((b, Vec::new()));
+            }
+            let (engine, steps) = online.as_mut().expect("set above");
             if steps.is_empty() {
-                engine.backend.reset_all();
+                engine.reset_all();
             }
             let step = steps.len();
-            let logits = engine.backend.step(data, &[step], true).map_err(to_py)?.ok_or_else(|| invalid("the backend returned no logits"))?;
+            let logits = engine.step(data, &[step], true).map_err(to_py)?.ok_or_else(|| invalid("the backend returned no logits"))?;
             steps.push(logits);
             if steps.len() < meta.timesteps {
                 return Ok(None);
             }
-            let per_step: Vec<Vec<Vec<f32>>> = steps.drain(..).map(|l| vec![l]).collect();
-            let scores = decode_scores(meta.decode.into(), &per_step, 1, meta.num_classes, meta.timesteps).remove(0);
-            Ok(Some((scores, per_step.into_iter().flatten().flatten().collect(), meta.num_classes)))
+            let per_step: Vec<Vec<f32>> = steps.drain(..).collect();
+            let scores = meta.decode.scores(per_step.iter().map(Vec::as_slice), meta.num_classes, meta.timesteps);
+            Ok(Some((scores, per_step.into_iter().flatten().collect(), meta.num_classes)))
         })?;
         let Some((scores, steps, k)) = done else { return Ok(None) };
         let t = steps.len() / k;

@@ -13,7 +13,9 @@ use anyhow::bail;
 use clap::{Args, ValueEnum};
 use spikestream::frames::incremental::Close;
 use spikestream::frames::Slicing;
+use spikestream::stream::resync::JumpBound;
 use spikestream::stream::source::{Backoff, OpenOptions, Speed, open};
+use spikestream::stream::stats::Ending;
 use spikestream::stream::{Output, Overload, SourceSpec, StreamPrediction, Summary};
 use spikestream::{Decode, SessionOptions};
 
@@ -83,6 +85,13 @@ pub struct StreamArgs {
     /// How logits become a prediction (default: the model's decode metadata).
     #[arg(long, value_parser = parse_decode)]
     pub decode: Option<Decode>,
+    /// An event time this far ahead of the last event is a clock glitch: the stream
+    /// resynchronises (new windows from the event after it, the engine's lanes reset).
+    #[arg(long, default_value_t = 10_000)]
+    pub jump_forward_ms: u64,
+    /// An event time this far behind the last event is a clock reset (cameras never step back).
+    #[arg(long, default_value_t = 1_000)]
+    pub jump_backward_ms: u64,
 }
 
 /// `mean` or `last` (a stream window has no per-step report).
@@ -127,6 +136,7 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
     config.sensor = args.input.sensor;
     config.record = args.record.clone();
     config.stats_every = args.stats.then(|| Duration::from_secs_f64(args.stats_every.max(0.1)));
+    config.jumps = JumpBound { forward_us: args.jump_forward_ms * 1000, backward_us: args.jump_backward_ms * 1000 };
 
     let options = OpenOptions {
         format: args.input.format,
@@ -166,6 +176,11 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
     });
     print_summary(&summary, json && !stdout_gone);
     result?;
+    if matches!(summary.ending, Ending::Stopped) && summary.events == 0 && matches!(args.source, SourceSpec::Dv(_) | SourceSpec::Udp(_)) {
+        let why = if args.reconnect { " (it never connected)" } else { "" };
+        eprintln!("error: nothing was received from {} before the stream was stopped{why}", summary.source);
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -178,6 +193,8 @@ fn check_numbers(a: &StreamArgs) -> anyhow::Result<()> {
     limits::real("--stats-every", a.stats_every, 0.1, 86_400.0, "seconds between reports")?;
     limits::count("--idle-ms", a.idle_ms, 1, 3_600_000, "ms of quiet before frames advance by wall time")?;
     limits::count("--reconnect-max-ms", a.reconnect_max_ms, 100, 3_600_000, "longest wait between reconnection attempts")?;
+    limits::count("--jump-forward-ms", a.jump_forward_ms, 1, 86_400_000, "how far ahead an event time may jump before it is a glitch")?;
+    limits::count("--jump-backward-ms", a.jump_backward_ms, 1, 86_400_000, "how far back an event time may step before it is a clock reset")?;
     if let Some(us) = a.frame_us {
         limits::count("--frame-us", us, 1, 3_600_000_000, "µs of event time per frame")?;
     }
