@@ -157,3 +157,42 @@ fn bad_requests_are_refused_naming_what_is_wrong() {
     assert!(!ok && err.contains("input"), "{err}");
     assert_eq!(std::fs::read(&copy).unwrap(), std::fs::read(&s).unwrap());
 }
+
+#[test]
+fn the_overlay_shows_the_numbers_classify_gives_step_by_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo/sim10_vgg48_legacy.safetensors");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo/samples/rotate_cw/0080.aedat4");
+    let still = dir.path().join("overlay.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_spikestream"))
+        .args(["render", p(&sample), "--out", p(&still), "--model", p(&model), "--labels-from-dirs", "--timecode", "--json", "--backend", "cpu", "--end", "250ms"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let classify = Command::new(env!("CARGO_BIN_EXE_spikestream"))
+        .args(["classify", p(&model), p(&sample), "--decode", "per-step", "--json", "--backend", "cpu"])
+        .output()
+        .unwrap();
+    assert!(classify.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&classify.stdout).unwrap();
+    let logits: Vec<Vec<f32>> = serde_json::from_value(json["results"][0]["logits"].clone()).unwrap();
+    let classes: Vec<String> = spikestream::model::Model::load(&model, &Default::default()).unwrap().meta.classes;
+    let mut last_step = 0;
+    for frame in &shown {
+        let Some(step) = frame["step"].as_u64().map(|s| s as usize) else { continue };
+        assert!(step >= last_step, "steps only advance: {frame}");
+        last_step = step;
+        let p = spikestream::engine::session::softmax(&logits[step - 1]);
+        for entry in frame["top"].as_array().unwrap() {
+            let (name, prob) = (entry[0].as_str().unwrap(), entry[1].as_f64().unwrap() as f32);
+            let i = classes.iter().position(|c| c == name).unwrap();
+            assert_eq!(prob, p[i], "frame {frame}: {name} at step {step}");
+        }
+    }
+    assert!(last_step >= 6, "the overlay reached step {last_step}");
+    if std::env::var_os("SPIKESTREAM_BLESS").is_some() {
+        std::fs::copy(&still, golden_dir().join("overlay.png")).unwrap();
+    }
+    assert!(std::fs::read(&still).unwrap() == std::fs::read(golden_dir().join("overlay.png")).unwrap(), "overlay.png differs from the committed one");
+}

@@ -5,9 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use anyhow::bail;
 use clap::Args;
+use spikestream::frames::streamed::{FileTimeline, rereadable};
+use spikestream::frames::timeline::Timeline;
 use spikestream::output::refuse_same_file;
+use spikestream::render::overlay::Decisions;
 use spikestream::render::{Decay, Palette, RenderOptions, render_file};
+use spikestream::{BackendChoice, Decode, Session, SessionOptions};
 
 use super::{InputArgs, limits};
 
@@ -46,6 +51,25 @@ pub struct RenderArgs {
     /// Draw the time since the first event in the top-left corner.
     #[arg(long)]
     pub timecode: bool,
+    /// Classify the recording with this model (as `classify --decode per-step` does) and draw,
+    /// at every video frame, the last closed timestep's top classes and a confidence strip.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// The true class, drawn beside the prediction.
+    #[arg(long, requires = "model")]
+    pub label: Option<String>,
+    /// The true class is the name of the recording's folder.
+    #[arg(long, requires = "model", conflicts_with = "label")]
+    pub labels_from_dirs: bool,
+    /// Classes listed in the overlay.
+    #[arg(long, default_value_t = 3, requires = "model")]
+    pub top_k: usize,
+    /// Engine backend for --model: auto (a hardware GPU, else the CPU), gpu or cpu.
+    #[arg(long, default_value = "auto", requires = "model")]
+    pub backend: String,
+    /// With --model: one JSON line per video frame on stdout (frame, t, step, top classes).
+    #[arg(long, requires = "model")]
+    pub json: bool,
     #[command(flatten)]
     pub input_args: InputArgs,
 }
@@ -92,8 +116,17 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         limits::count("--scale", scale as u64, 1, 64, "pixels per sensor pixel")?;
     }
     let options = RenderOptions { period_us, decay: args.decay, tau_us: args.tau_us, palette: args.colormap, scale: args.scale, start_us: args.start, end_us: args.end, timecode: args.timecode };
+    let decisions = decisions(&args)?;
     let started = Instant::now();
-    let stats = render_file(&args.input, args.input_args.read_options(), &options, &args.out, &mut |_, _| Ok(()))?;
+    let stats = render_file(&args.input, args.input_args.read_options(), &options, &args.out, &mut |info, image| {
+        if let Some(d) = &decisions {
+            let shown = d.draw(info, image);
+            if args.json {
+                println!("{}", serde_json::to_string(&shown).unwrap_or_default());
+            }
+        }
+        Ok(())
+    })?;
     let (frames, w, h) = (stats.frames, stats.width, stats.height);
     let secs = started.elapsed().as_secs_f64();
     let span = stats.last_t.zip(stats.first_t).map_or(0, |(l, f)| l.saturating_sub(f));
@@ -107,4 +140,43 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         frames as f64 / options.fps() / secs.max(1e-9),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// With `--model`: the recording classified step by step, and when each step's frame closed.
+fn decisions(args: &RenderArgs) -> anyhow::Result<Option<Decisions>> {
+    let Some(model) = &args.model else { return Ok(None) };
+    limits::count("--top-k", args.top_k as u64, 1, 100, "classes listed")?;
+    if !rereadable(&args.input) {
+        bail!("{}: render --model reads the recording twice (to classify it and to draw it); give a file, not a pipe", args.input.display());
+    }
+    let backend = match args.backend.as_str() {
+        "auto" => BackendChoice::Auto,
+        "gpu" => BackendChoice::Gpu,
+        "cpu" => BackendChoice::Cpu,
+        other => bail!("--backend {other}: auto, gpu or cpu"),
+    };
+    let options = SessionOptions { backend, batch: 1, decode: Some(Decode::PerStep), top_k: args.top_k, ..SessionOptions::default() };
+    let mut session = Session::open(model, options)?;
+    if let Some(line) = session.backend_notice() {
+        eprintln!("{line}");
+    }
+    let read = args.input_args.read_options();
+    let classification = session.classify_file(&args.input, read)?.remove(0);
+    // Step i closes with the last event the framing puts in frame i.
+    let mut timeline = FileTimeline::open(&args.input, read)?;
+    let ranges = timeline.ranges(session.framing().slicing)?;
+    let mut last: Vec<(usize, usize)> = ranges.iter().enumerate().map(|(k, r)| (r.end.saturating_sub(1), k)).collect();
+    last.sort_unstable();
+    let mut closes = vec![0u64; ranges.len()];
+    let mut next = 0;
+    timeline.pass(&mut |i, t| {
+        while next < last.len() && last[next].0 == i {
+            closes[last[next].1] = t;
+            next += 1;
+        }
+    })?;
+    let truth = args.label.clone().or_else(|| {
+        args.labels_from_dirs.then(|| args.input.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned())).flatten()
+    });
+    Ok(Some(Decisions { closes, probabilities: classification.probabilities, classes: session.classes().to_vec(), truth, top_k: args.top_k }))
 }

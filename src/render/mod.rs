@@ -10,10 +10,11 @@
 //! - [`schedule`] walks a recording (read batch by batch, bounded memory) and cuts it into
 //!   frames of a fixed period.
 //!
-//! It does not decode bytes ([`crate::events`]) or classify ([`crate::engine`]); an overlay
-//! of predictions is drawn by its caller with [`text`] onto the painted indices.
+//! [`overlay`] draws a model's per-step decisions (computed by the caller with a
+//! [`crate::Session`]) on the frames. It does not decode bytes ([`crate::events`]) or classify.
 
 pub mod canvas;
+pub mod overlay;
 pub mod palette;
 pub mod schedule;
 pub mod text;
