@@ -63,14 +63,26 @@ fn training_lowers_the_loss_and_the_engine_runs_the_result() {
         a
     });
     assert_eq!(log_rows(&out).len(), 9, "--resume appends epoch 9 to the log");
+    // The curves beside the log are redrawn each epoch (a PNG of the plot's size).
+    let curves = tmp.path().join("model.curves.png");
+    let png = std::fs::read(&curves).unwrap_or_else(|e| panic!("{}: {e}", curves.display()));
+    assert_eq!(&png[1..4], b"PNG");
+    assert_eq!((u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap())), (720, 440));
 
     // The model file carries everything classify needs.
     let model = Model::load(&out, &MetaOverrides::default()).unwrap();
     assert_eq!(model.meta.classes, ["bar_left", "bar_right"]);
     assert_eq!(model.meta.timesteps, 4);
     assert!(model.meta.framing.is_some());
-    let classify = spikestream(&["classify", o, &format!("{d}/test"), "--labels-from-dirs", "--backend", "cpu"]);
+    let plots = tmp.path().join("plots");
+    let classify = spikestream(&["classify", o, &format!("{d}/test"), "--labels-from-dirs", "--backend", "cpu", "--decode", "per-step", "--plot", plots.to_str().unwrap()]);
     assert!(classify.contains("bar_"), "classify output: {classify}");
+    for chart in ["confusion.png", "accuracy_per_step.png", "spike_rates.png"] {
+        assert!(std::fs::read(plots.join(chart)).is_ok_and(|b| &b[1..4] == b"PNG"), "classify --plot wrote no {chart}");
+    }
+    let eval_plots = tmp.path().join("eval_plots");
+    spikestream(&["eval", o, d, "--device", "flex", "--plot", eval_plots.to_str().unwrap()]);
+    assert!(eval_plots.join("confusion.png").is_file() && eval_plots.join("spike_rates.png").is_file(), "eval --plot");
 
     // eval reports accuracy at every timestep.
     let report: serde_json::Value = serde_json::from_str(&spikestream(&["eval", o, d, "--json", "--device", "flex"])).unwrap();

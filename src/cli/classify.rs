@@ -56,6 +56,10 @@ pub struct ClassifyArgs {
     /// JSON lines appended to OUT.jsonl, skipping the inputs it already holds (implies --jsonl).
     #[arg(long, value_name = "OUT.jsonl", conflicts_with = "json")]
     pub resume: Option<PathBuf>,
+    /// Write charts to this folder: the confusion matrix (with labels), accuracy per timestep
+    /// (with labels and --decode per-step) and spike rates per layer, as PNG.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
     #[command(flatten)]
     pub input: InputArgs,
 }
@@ -150,6 +154,9 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     if !jsonl {
         super::classify_report::print(&args, &classes, session.decode(), &results, &failed, other.as_ref().map(|_| largest_difference))?;
+    }
+    if let Some(dir) = &args.plot {
+        super::classify_report::plot(dir, &classes, session.decode(), &results, &session.spike_rates())?;
     }
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(SOME_FAILED) })
 }

@@ -44,22 +44,52 @@ pub(super) fn record(sample: &SampleRef, done: &[Classification], classes: &[Str
     }
 }
 
-pub(super) fn print(args: &ClassifyArgs, classes: &[String], decode: Decode, results: &[Row], failed: &[(PathBuf, String)], compare: Option<f32>) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+/// The confusion matrix `[label][predicted]` of the labelled results, how many they are, and
+/// the accuracy at every step (with per-step decoding).
+fn scores(classes: &[String], decode: Decode, results: &[Row]) -> (Vec<Vec<u64>>, usize, Vec<f64>) {
     let labelled: Vec<&Row> = results.iter().filter(|r| r.0.label.is_some()).collect();
     let k = classes.len();
     let mut confusion = vec![vec![0u64; k]; k];
     for r in &labelled {
         confusion[r.0.label.unwrap_or(0)][r.1.prediction.index] += 1;
     }
-    let correct: u64 = (0..k).map(|i| confusion[i][i]).sum();
-    let accuracy = (!labelled.is_empty()).then(|| correct as f64 / labelled.len() as f64);
     let steps = results.first().map_or(0, |r| r.1.logits.len());
     let per_step_accuracy: Vec<f64> = if decode == Decode::PerStep && !labelled.is_empty() {
         (0..steps).map(|s| labelled.iter().filter(|r| Some(argmax(&r.1.logits[s])) == r.0.label).count() as f64 / labelled.len() as f64).collect()
     } else {
         Vec::new()
     };
+    (confusion, labelled.len(), per_step_accuracy)
+}
+
+/// `--plot DIR`: the charts of what [`print`] reports.
+pub(super) fn plot(dir: &std::path::Path, classes: &[String], decode: Decode, results: &[Row], spike_rates: &[(String, f64)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("--plot {}: cannot create the folder: {e}", dir.display()))?;
+    let (confusion, labelled, per_step) = scores(classes, decode, results);
+    let mut wrote = Vec::new();
+    if labelled > 0 {
+        let counts: Vec<Vec<usize>> = confusion.iter().map(|r| r.iter().map(|&c| c as usize).collect()).collect();
+        spikestream::plot::confusion_matrix(&dir.join("confusion.png"), classes, &counts)?;
+        wrote.push("confusion.png");
+    }
+    if !per_step.is_empty() {
+        spikestream::plot::accuracy_per_step(&dir.join("accuracy_per_step.png"), &per_step)?;
+        wrote.push("accuracy_per_step.png");
+    }
+    if !spike_rates.is_empty() {
+        spikestream::plot::spike_rates(&dir.join("spike_rates.png"), spike_rates)?;
+        wrote.push("spike_rates.png");
+    }
+    eprintln!("wrote {} to {}", wrote.join(", "), dir.display());
+    Ok(())
+}
+
+pub(super) fn print(args: &ClassifyArgs, classes: &[String], decode: Decode, results: &[Row], failed: &[(PathBuf, String)], compare: Option<f32>) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let (confusion, labelled, per_step_accuracy) = scores(classes, decode, results);
+    let k = classes.len();
+    let correct: u64 = (0..k).map(|i| confusion[i][i]).sum();
+    let accuracy = (labelled > 0).then(|| correct as f64 / labelled as f64);
     if args.json {
         let items: Vec<serde_json::Value> = results
             .iter()
@@ -92,7 +122,7 @@ pub(super) fn print(args: &ClassifyArgs, classes: &[String], decode: Decode, res
         writeln!(out, "{}\t{}{label}", s.path.display(), shown.join("  "))?;
     }
     if let Some(a) = accuracy {
-        writeln!(out, "accuracy {correct}/{} = {a:.4}", labelled.len())?;
+        writeln!(out, "accuracy {correct}/{labelled} = {a:.4}")?;
         if !per_step_accuracy.is_empty() {
             let text: Vec<String> = per_step_accuracy.iter().enumerate().map(|(t, a)| format!("t{t} {a:.3}")).collect();
             writeln!(out, "accuracy per step: {}", text.join(" "))?;

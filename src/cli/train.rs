@@ -101,6 +101,9 @@ pub struct EvalArgs {
     pub device: String,
     #[arg(long)]
     pub json: bool,
+    /// Write the confusion matrix, accuracy per timestep and spike rates as PNG to this folder.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<std::path::PathBuf>,
 }
 
 #[cfg(not(feature = "train"))]
@@ -207,6 +210,13 @@ mod with_train {
         let dev = device(&a.device)?;
         let mut net = FoldedNet::new(model, &TrainOptions::default(), &dev);
         let report = evaluate(&mut net, &loader, readout, &dev)?;
+        if let Some(dir) = &a.plot {
+            std::fs::create_dir_all(dir).with_context(|| format!("--plot {}: cannot create the folder", dir.display()))?;
+            spikestream::plot::confusion_matrix(&dir.join("confusion.png"), &classes, &report.confusion)?;
+            spikestream::plot::accuracy_per_step(&dir.join("accuracy_per_step.png"), &report.accuracy_at)?;
+            spikestream::plot::spike_rates(&dir.join("spike_rates.png"), &report.spike_rates)?;
+            eprintln!("wrote confusion.png, accuracy_per_step.png, spike_rates.png to {}", dir.display());
+        }
         if a.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
             return Ok(ExitCode::SUCCESS);

@@ -17,19 +17,21 @@ pub fn confusion_matrix(path: &Path, classes: &[String], counts: &[Vec<usize>]) 
     let k = classes.len().max(1);
     let cell_px = (560 / k as u32).clamp(14, 60);
     let side = cell_px * k as u32;
-    write_chart(path, side + 200, side + 170, |root| {
+    write_chart(path, side + 230, side + 110, |root| {
         let total: usize = counts.iter().flatten().sum();
         let correct: usize = (0..counts.len()).map(|i| counts[i].get(i).copied().unwrap_or(0)).sum();
         let title = format!("confusion matrix: {correct}/{total} correct ({:.1} %)", 100.0 * correct as f64 / total.max(1) as f64);
         let mut chart = ChartBuilder::on(root)
             .caption(title, font(18.0))
             .margin(10)
-            .x_label_area_size(110)
-            .y_label_area_size(140)
-            .build_cartesian_2d((0..k).into_segmented(), (0..k).into_segmented())
+            .x_label_area_size(50)
+            .y_label_area_size(190)
+            .build_cartesian_2d((0..k - 1).into_segmented(), (0..k - 1).into_segmented())
             .map_err(msg)?;
+        // Rows are named "i: class"; columns by the index alone, which always fits a cell.
         let name = |v: &SegmentValue<usize>, flip: bool| match v {
-            SegmentValue::CenterOf(i) if *i < k => classes.get(if flip { k - 1 - i } else { *i }).cloned().unwrap_or_default(),
+            SegmentValue::CenterOf(i) if *i < k && flip => format!("{}: {}", k - 1 - i, classes.get(k - 1 - i).cloned().unwrap_or_default()),
+            SegmentValue::CenterOf(i) if *i < k => i.to_string(),
             _ => String::new(),
         };
         chart
@@ -41,7 +43,7 @@ pub fn confusion_matrix(path: &Path, classes: &[String], counts: &[Vec<usize>]) 
             .y_label_formatter(&|v| name(v, true))
             .x_desc("predicted")
             .y_desc("true")
-            .x_label_style(font(12.0).transform(FontTransform::Rotate90))
+            .x_label_style(font(12.0))
             .y_label_style(font(12.0))
             .axis_desc_style(font(14.0))
             .draw()
@@ -109,26 +111,29 @@ fn lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, x: (f64, f64), y:
 pub fn spike_rates(path: &Path, layers: &[(String, f64)]) -> Result<(), PlotError> {
     let n = layers.len().max(1);
     let top = layers.iter().map(|l| l.1).fold(0.05, f64::max) * 1.15;
-    write_chart(path, (120 + 50 * n as u32).max(480), 440, |root| {
+    write_chart(path, (120 + 80 * n as u32).max(480), 440, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption("spike rate per layer", font(18.0))
             .margin(12)
-            .x_label_area_size(90)
+            .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(0..n, 0.0..top)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0.0..top)
             .map_err(msg)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .x_labels(n)
-            .x_label_formatter(&|i| layers.get(*i).map(|l| l.0.clone()).unwrap_or_default())
-            .x_label_style(font(11.0).transform(FontTransform::Rotate90))
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => layers.get(*i).map(|l| l.0.clone()).unwrap_or_default(),
+                _ => String::new(),
+            })
             .y_desc("spikes per neuron per timestep")
             .label_style(font(12.0))
             .axis_desc_style(font(14.0))
             .draw()
             .map_err(msg)?;
-        chart.draw_series(layers.iter().enumerate().map(|(i, l)| Rectangle::new([(i, 0.0), (i + 1, l.1)], RGBColor(0, 114, 178).filled()))).map_err(msg)?;
+        let bar = |i: usize, v: f64| Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)], RGBColor(0, 114, 178).filled());
+        chart.draw_series(layers.iter().enumerate().map(|(i, l)| bar(i, l.1))).map_err(msg)?;
         Ok(())
     })
 }

@@ -215,6 +215,8 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
         let report = if test_loader.is_empty() { None } else { Some(evaluate(&mut folded, &test_loader, readout, device)?) };
         let test_acc = report.as_ref().map(|r| r.accuracy);
         writeln!(log, "{epoch},{epoch_loss:.6},{:.6},{},{lr:.6e},{seconds:.2},{:.2}", correct as f64 / seen.max(1) as f64, test_acc.map_or(String::new(), |a| format!("{a:.6}")), seen as f64 / seconds)?;
+        log.flush()?;
+        plot_log(&log_path)?;
         if cfg.progress {
             eprintln!(
                 "epoch {}/{}: loss {epoch_loss:.4}, train accuracy {:.3}, test accuracy {}, {:.1} samples/s",
@@ -278,4 +280,28 @@ fn predictions(logits: Tensor<3>, readout: super::loss::Readout) -> Result<Vec<u
             crate::engine::run::argmax(&acc)
         })
         .collect())
+}
+
+/// `MODEL.curves.png` beside the CSV log: loss and accuracies per epoch, redrawn after each
+/// epoch from the log (so a resumed run's curves include the earlier epochs).
+fn plot_log(log_path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(log_path).with_context(|| format!("reading {}", log_path.display()))?;
+    let (mut loss, mut train_acc, mut test_acc) = (Vec::new(), Vec::new(), Vec::new());
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let Some(epoch) = f.first().and_then(|v| v.parse::<f64>().ok()) else { continue };
+        let x = epoch + 1.0;
+        let push = |i: usize, into: &mut Vec<(f64, f64)>| {
+            if let Some(v) = f.get(i).and_then(|v| v.parse::<f64>().ok()) {
+                into.push((x, v));
+            }
+        };
+        push(1, &mut loss);
+        push(2, &mut train_acc);
+        push(3, &mut test_acc);
+    }
+    let name = log_path.to_string_lossy();
+    let out = std::path::PathBuf::from(format!("{}.curves.png", name.strip_suffix(".log.csv").unwrap_or(&name)));
+    crate::plot::training_curves(&out, &loss, &train_acc, &test_acc)?;
+    Ok(())
 }

@@ -75,6 +75,10 @@ pub struct Session {
     /// Whether stream windows are open (a whole-sequence run abandons them).
     streaming: bool,
     notice: Option<String>,
+    /// Spikes per neuron layer and the lane-steps they came from, of the batches run without
+    /// padding lanes (`full`) and of those with (`padded`), for [`Session::spike_rates`].
+    full: (Vec<u64>, u64),
+    padded: (Vec<u64>, u64),
 }
 
 impl Session {
@@ -98,7 +102,7 @@ impl Session {
         let (backend, notice) = backend::open(options.backend, options.adapter.as_deref(), &model.graph, batch, ConvMode::default())?;
         let [c, h, w] = meta.input;
         let lanes = Lanes::new(backend, meta.timesteps, hop, meta.num_classes, decode, c * h * w)?;
-        Ok(Self { model, loader, decode, options, lanes, streaming: false, notice })
+        Ok(Self { model, loader, decode, options, lanes, streaming: false, notice, full: (Vec::new(), 0), padded: (Vec::new(), 0) })
     }
 
     pub fn model(&self) -> &Model {
@@ -190,12 +194,25 @@ impl Session {
                 }
             }
             let run = run_frames(self.lanes.backend_mut(), &frames, t, k, self.decode).map_err(|e| self.engine_error(e))?;
+            let (counts, steps) = if group.len() == b { &mut self.full } else { &mut self.padded };
+            counts.resize(run.spike_counts.len(), 0);
+            counts.iter_mut().zip(&run.spike_counts).for_each(|(c, n)| *c += n);
+            *steps += (t * b) as u64;
             for (i, scores) in run.scores.into_iter().take(group.len()).enumerate() {
                 let logits = run.per_step.iter().map(|rows| rows[i].clone()).collect();
                 out.push(Classification::new(logits, scores, self.classes(), self.options.top_k));
             }
         }
         Ok(out)
+    }
+
+    /// Spikes per neuron and timestep of every neuron layer, over the samples classified so far
+    /// (layer name, rate). Counted from the batches without padding lanes; only when every
+    /// batch was padded (fewer samples than the batch), from those, padding lanes included.
+    pub fn spike_rates(&self) -> Vec<(String, f64)> {
+        let (counts, steps) = if self.full.1 > 0 { &self.full } else { &self.padded };
+        let graph = &self.model.graph;
+        graph.neuron_nodes().iter().zip(counts).map(|(&i, &c)| (graph.nodes[i].name.clone(), c as f64 / (*steps as f64 * graph.nodes[i].shape.len() as f64).max(1.0))).collect()
     }
 
     /// Overflowing logits: the error says which weight is the largest.
