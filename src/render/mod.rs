@@ -22,7 +22,7 @@ pub mod video;
 
 pub use canvas::{Canvas, Decay};
 pub use palette::Palette;
-pub use schedule::{RenderOptions, RenderStats, render_file};
+pub use schedule::{Live, RenderOptions, RenderStats, render_file};
 pub use video::{VideoFormat, VideoWriter};
 
 #[derive(Debug, thiserror::Error)]

@@ -60,6 +60,8 @@ pub struct RenderStats {
     pub first_t: Option<u64>,
     pub last_t: Option<u64>,
     pub clock_jumps: u64,
+    /// Frames that repeated the previous one because the caller was behind ([`Live`]).
+    pub frames_repeated: u64,
 }
 
 /// A frame about to be written: its index, time, and the (scaled) pixels to draw on.
@@ -78,43 +80,105 @@ pub type Overlay<'a> = dyn FnMut(&FrameInfo, &mut Image) -> Result<(), RenderErr
 pub fn render_file(path: &Path, read: ReadOptions, options: &RenderOptions, out: &Path, overlay: &mut Overlay) -> Result<RenderStats, RenderError> {
     let mut reader = EventReader::open(path, read)?;
     let mut batch: Vec<Event> = Vec::new();
-    let mut stats = RenderStats::default();
-    let mut state: Option<(Renderer, VideoWriter)> = None;
+    let mut live = Live::new(out, options.clone());
     while reader.next_batch(&mut batch)? {
         if batch.is_empty() {
             continue;
         }
-        let (r, video) = match &mut state {
-            Some(s) => s,
-            None => {
-                let sensor = reader.resolution().ok_or_else(|| RenderError::Options(format!("{}: the sensor size is not in the header; pass --sensor WxH", path.display())))?;
-                let scale = options.scale_for(sensor);
-                let (w, h) = (usize::from(sensor.width) * scale, usize::from(sensor.height) * scale);
-                crate::limits::tensor(|| format!("a {w}x{h} video frame (sensor {}x{} at scale {scale})", sensor.width, sensor.height), &[h, w], 4)?;
-                (stats.width, stats.height) = (w, h);
-                stats.first_t = Some(batch[0].t);
-                let video = VideoWriter::create(out, w, h, options.fps(), options.palette)?;
-                state.insert((Renderer::new(Canvas::new(sensor)?, options, scale, batch[0].t), video))
-            }
-        };
-        let taken = r.take(&batch, options, video, overlay, &mut stats)?;
-        stats.events += taken as u64;
-        stats.last_t = batch[..taken].last().map(|e| e.t).or(stats.last_t);
-        if taken < batch.len() {
+        if !live.started() {
+            live.start(reader.resolution().ok_or_else(|| RenderError::Options(format!("{}: the sensor size is not in the header; pass --sensor WxH", path.display())))?)?;
+        }
+        if !live.push(&batch, overlay)? {
             break;
         }
     }
-    let Some((mut r, mut video)) = state else {
+    if !live.started() {
         return Err(RenderError::Options(format!("{}: the recording has no events; there is nothing to render", path.display())));
-    };
-    r.flush(options, &mut video, overlay, &mut stats)?;
-    video.finish()?;
-    Ok(stats)
+    }
+    live.finish(overlay)
+}
+
+/// A video rendered from events pushed as they come (a file read batch by batch, or a live
+/// stream): [`Live::start`] with the sensor, [`Live::push`] every batch, [`Live::finish`].
+/// While [`Live::set_behind`] says the caller is behind, due frames repeat the last painted one
+/// instead of painting (counted in [`RenderStats::frames_repeated`]): the video keeps its timing
+/// and every event still reaches the canvas.
+pub struct Live {
+    out: std::path::PathBuf,
+    options: RenderOptions,
+    sensor: Option<Resolution>,
+    state: Option<(Renderer, VideoWriter)>,
+    stats: RenderStats,
+    behind: bool,
+}
+
+impl Live {
+    pub fn new(out: &Path, options: RenderOptions) -> Self {
+        Self { out: out.to_path_buf(), options, sensor: None, state: None, stats: RenderStats::default(), behind: false }
+    }
+
+    pub fn started(&self) -> bool {
+        self.sensor.is_some()
+    }
+
+    /// The sensor: the video's size is the sensor's times the scale (checked before anything
+    /// is written).
+    pub fn start(&mut self, sensor: Resolution) -> Result<(), RenderError> {
+        let scale = self.options.scale_for(sensor);
+        let (w, h) = (usize::from(sensor.width) * scale, usize::from(sensor.height) * scale);
+        crate::limits::tensor(|| format!("a {w}x{h} video frame (sensor {}x{} at scale {scale})", sensor.width, sensor.height), &[h, w], 4)?;
+        (self.stats.width, self.stats.height) = (w, h);
+        self.sensor = Some(sensor);
+        Ok(())
+    }
+
+    pub fn set_behind(&mut self, behind: bool) {
+        self.behind = behind;
+    }
+
+    pub fn stats(&self) -> &RenderStats {
+        &self.stats
+    }
+
+    /// Puts `batch` on the canvas and writes the frames it completes; false once past `--end`
+    /// (later events are not wanted).
+    pub fn push(&mut self, batch: &[Event], overlay: &mut Overlay) -> Result<bool, RenderError> {
+        let (Some(first), Some(sensor)) = (batch.first(), self.sensor) else { return Ok(true) };
+        let options = &self.options;
+        let (r, video) = match &mut self.state {
+            Some(s) => s,
+            None => {
+                self.stats.first_t = Some(first.t);
+                let video = VideoWriter::create(&self.out, self.stats.width, self.stats.height, options.fps(), options.palette)?;
+                self.state.insert((Renderer::new(Canvas::new(sensor)?, options, options.scale_for(sensor), first.t), video))
+            }
+        };
+        r.behind = self.behind;
+        let taken = r.take(batch, options, video, overlay, &mut self.stats)?;
+        self.stats.events += taken as u64;
+        self.stats.last_t = batch[..taken].last().map(|e| e.t).or(self.stats.last_t);
+        Ok(taken == batch.len())
+    }
+
+    /// Writes the frame that shows the last events and completes the video.
+    pub fn finish(mut self, overlay: &mut Overlay) -> Result<RenderStats, RenderError> {
+        match self.state.take() {
+            Some((mut r, mut video)) => {
+                r.behind = false;
+                r.flush(&self.options, &mut video, overlay, &mut self.stats)?;
+                video.finish()?;
+                Ok(self.stats)
+            }
+            None => Err(RenderError::Options(format!("{}: no events arrived; there is nothing to render", self.out.display()))),
+        }
+    }
 }
 
 struct Renderer {
     canvas: Canvas,
     fade: Fade,
+    /// Repeat the last painted frame instead of painting ([`Live::set_behind`]).
+    behind: bool,
     scale: usize,
     /// The time frame 0 would show, the next frame's index and its time.
     origin: u64,
@@ -131,7 +195,7 @@ struct Renderer {
 
 impl Renderer {
     fn new(canvas: Canvas, options: &RenderOptions, scale: usize, first_t: u64) -> Self {
-        let mut r = Self { canvas, fade: Fade::new(options.decay, options.tau_us), scale, origin: 0, next: 0, next_t: 0, first_t, end_t: options.end_us.map(|e| first_t.saturating_add(e)), last_t: None, pending: false, small: Vec::new(), big: Vec::new() };
+        let mut r = Self { canvas, fade: Fade::new(options.decay, options.tau_us), behind: false, scale, origin: 0, next: 0, next_t: 0, first_t, end_t: options.end_us.map(|e| first_t.saturating_add(e)), last_t: None, pending: false, small: Vec::new(), big: Vec::new() };
         r.restart(first_t.saturating_add(options.start_us), options);
         r
     }
@@ -192,15 +256,19 @@ impl Renderer {
 
     fn write(&mut self, options: &RenderOptions, out: &mut VideoWriter, overlay: &mut Overlay, stats: &mut RenderStats) -> Result<(), RenderError> {
         let t = self.next_t;
-        self.canvas.paint(t, &self.fade, &mut self.small);
-        let (w, h) = (self.canvas.width() * self.scale, self.canvas.height() * self.scale);
-        upscale(&self.small, self.canvas.width(), self.canvas.height(), self.scale, &mut self.big);
-        let info = FrameInfo { index: out.frames(), t, elapsed_us: t.saturating_sub(self.first_t) };
-        let mut image = Image { pixels: &mut self.big, width: w, height: h };
-        if options.timecode {
-            image.text(4, 4, &timecode(info.elapsed_us), (w / 320).max(1), INK_WHITE);
+        if self.behind && !self.big.is_empty() {
+            stats.frames_repeated += 1;
+        } else {
+            self.canvas.paint(t, &self.fade, &mut self.small);
+            let (w, h) = (self.canvas.width() * self.scale, self.canvas.height() * self.scale);
+            upscale(&self.small, self.canvas.width(), self.canvas.height(), self.scale, &mut self.big);
+            let info = FrameInfo { index: out.frames(), t, elapsed_us: t.saturating_sub(self.first_t) };
+            let mut image = Image { pixels: &mut self.big, width: w, height: h };
+            if options.timecode {
+                image.text(4, 4, &timecode(info.elapsed_us), (w / 320).max(1), INK_WHITE);
+            }
+            overlay(&info, &mut image)?;
         }
-        overlay(&info, &mut image)?;
         if out.frames() >= MAX_VIDEO_FRAMES {
             return Err(RenderError::Options(format!("more than {MAX_VIDEO_FRAMES} frames; raise --frame-us or lower --fps, or render a part with --start/--end")));
         }
