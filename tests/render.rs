@@ -196,3 +196,57 @@ fn the_overlay_shows_the_numbers_classify_gives_step_by_step() {
     }
     assert!(std::fs::read(&still).unwrap() == std::fs::read(golden_dir().join("overlay.png")).unwrap(), "overlay.png differs from the committed one");
 }
+
+#[test]
+fn stream_render_writes_the_video_of_what_it_streams_and_changes_no_prediction() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo/sim10_vgg48_legacy.safetensors");
+    let source = format!("replay:{}", sample().display());
+    let stream = |extra: &[&str]| {
+        let mut args = vec!["stream", p(&model), "--source", &source, "--speed", "max", "--frame-us", "10000", "--hop", "2", "--backend", "cpu", "--json"];
+        args.extend_from_slice(extra);
+        let o = Command::new(env!("CARGO_BIN_EXE_spikestream")).args(&args).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let predictions: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v.get("window").is_some())
+            .map(|mut v| {
+                v.as_object_mut().unwrap().remove("latency_ms");
+                v
+            })
+            .collect();
+        (predictions, String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let gif = dir.path().join("live.gif");
+    let (plain, _) = stream(&[]);
+    let (rendered, err) = stream(&["--render", p(&gif)]);
+    assert_eq!(plain, rendered, "rendering changed the predictions");
+    assert!(err.contains("0 events dropped"), "{err}");
+    // The same frames as rendering the file (30 fps, the whole recording).
+    let still = dir.path().join("file.gif");
+    let (ok, _) = spikestream(&["render", p(&sample()), "--out", p(&still)]);
+    assert!(ok);
+    let count = |path: &Path| {
+        let mut d = gif::DecodeOptions::new().read_info(std::fs::File::open(path).unwrap()).unwrap();
+        let mut n = 0;
+        while d.read_next_frame().unwrap().is_some() {
+            n += 1;
+        }
+        n
+    };
+    assert_eq!(count(&gif), count(&still));
+    assert!(err.contains(&format!("rendered {} frames", count(&still))), "{err}");
+}
+
+#[test]
+fn a_live_source_renders_the_same_video_as_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, file) = (dir.path().join("live.y4m"), dir.path().join("file.y4m"));
+    let source = format!("replay:{}", sample().display());
+    let (ok, err) = spikestream(&["render", "--source", &source, "--out", p(&live), "--fps", "60"]);
+    assert!(ok, "{err}");
+    let (ok, err) = spikestream(&["render", p(&sample()), "--out", p(&file), "--fps", "60"]);
+    assert!(ok, "{err}");
+    assert!(std::fs::read(&live).unwrap() == std::fs::read(&file).unwrap(), "the live render differs from the file's");
+}

@@ -12,14 +12,26 @@ use spikestream::frames::timeline::Timeline;
 use spikestream::output::refuse_same_file;
 use spikestream::render::overlay::Decisions;
 use spikestream::render::{Decay, Palette, RenderOptions, render_file};
+use spikestream::render::Live;
+use spikestream::stream::SourceSpec;
+use spikestream::stream::source::{OpenOptions, Status, open};
 use spikestream::{BackendChoice, Decode, Session, SessionOptions};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use anyhow::Context;
 
 use super::{InputArgs, limits};
 
 #[derive(Args, Debug)]
 pub struct RenderArgs {
-    /// The recording (any readable format).
-    pub input: PathBuf,
+    /// The recording (any readable format); or `--source` for a live stream.
+    #[arg(required_unless_present = "source", conflicts_with = "source")]
+    pub input: Option<PathBuf>,
+    /// Render a live source instead, as `stream --source` takes it (tcp://HOST:PORT, udp://…,
+    /// replay:FILE, -), until it ends or Ctrl-C.
+    #[arg(long, value_parser = SourceSpec::parse, conflicts_with = "model")]
+    pub source: Option<SourceSpec>,
     /// Output: .gif, .mp4 (needs ffmpeg on the PATH), .y4m, .png (the last frame) or
     /// NAME-%06d.png (every frame).
     #[arg(long)]
@@ -96,7 +108,9 @@ pub fn parse_time(s: &str) -> Result<u64, String> {
 }
 
 pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
-    refuse_same_file(&[&args.input], &args.out)?;
+    if let Some(input) = &args.input {
+        refuse_same_file(&[input], &args.out)?;
+    }
     let period_us = match (args.fps, args.frame_us) {
         (Some(fps), _) => {
             limits::real("--fps", fps, 1e-3, 1e6, "frames per second of event time")?;
@@ -118,7 +132,14 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     let options = RenderOptions { period_us, decay: args.decay, tau_us: args.tau_us, palette: args.colormap, scale: args.scale, start_us: args.start, end_us: args.end, timecode: args.timecode };
     let decisions = decisions(&args)?;
     let started = Instant::now();
-    let stats = render_file(&args.input, args.input_args.read_options(), &options, &args.out, &mut |info, image| {
+    let Some(input) = &args.input else {
+        let spec = args.source.clone().expect("clap: input or --source");
+        if let SourceSpec::Replay(file) = &spec {
+            refuse_same_file(&[file], &args.out)?;
+        }
+        return render_source(&spec, &args, options);
+    };
+    let stats = render_file(input, args.input_args.read_options(), &options, &args.out, &mut |info, image| {
         if let Some(d) = &decisions {
             let shown = d.draw(info, image);
             if args.json {
@@ -144,10 +165,10 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
 
 /// With `--model`: the recording classified step by step, and when each step's frame closed.
 fn decisions(args: &RenderArgs) -> anyhow::Result<Option<Decisions>> {
-    let Some(model) = &args.model else { return Ok(None) };
+    let (Some(model), Some(input)) = (&args.model, &args.input) else { return Ok(None) };
     limits::count("--top-k", args.top_k as u64, 1, 100, "classes listed")?;
-    if !rereadable(&args.input) {
-        bail!("{}: render --model reads the recording twice (to classify it and to draw it); give a file, not a pipe", args.input.display());
+    if !rereadable(input) {
+        bail!("{}: render --model reads the recording twice (to classify it and to draw it); give a file, not a pipe", input.display());
     }
     let backend = match args.backend.as_str() {
         "auto" => BackendChoice::Auto,
@@ -161,9 +182,9 @@ fn decisions(args: &RenderArgs) -> anyhow::Result<Option<Decisions>> {
         eprintln!("{line}");
     }
     let read = args.input_args.read_options();
-    let classification = session.classify_file(&args.input, read)?.remove(0);
+    let classification = session.classify_file(input, read)?.remove(0);
     // Step i closes with the last event the framing puts in frame i.
-    let mut timeline = FileTimeline::open(&args.input, read)?;
+    let mut timeline = FileTimeline::open(input, read)?;
     let ranges = timeline.ranges(session.framing().slicing)?;
     let mut last: Vec<(usize, usize)> = ranges.iter().enumerate().map(|(k, r)| (r.end.saturating_sub(1), k)).collect();
     last.sort_unstable();
@@ -176,7 +197,42 @@ fn decisions(args: &RenderArgs) -> anyhow::Result<Option<Decisions>> {
         }
     })?;
     let truth = args.label.clone().or_else(|| {
-        args.labels_from_dirs.then(|| args.input.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned())).flatten()
+        args.labels_from_dirs.then(|| input.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned())).flatten()
     });
     Ok(Some(Decisions { closes, probabilities: classification.probabilities, classes: session.classes().to_vec(), truth, top_k: args.top_k }))
+}
+
+/// `render --source`: a live source drawn as it arrives, until it ends or a signal stops it.
+fn render_source(spec: &SourceSpec, args: &RenderArgs, options: RenderOptions) -> anyhow::Result<ExitCode> {
+    let read = args.input_args.read_options();
+    let open_options = OpenOptions { format: read.format, decoder: read.decoder, ..OpenOptions::default() };
+    let mut source = open(spec, &open_options)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    spikestream::output::signals::stop_gracefully(Arc::clone(&stop));
+    let mut live = Live::new(&args.out, options);
+    let mut batch = Vec::new();
+    let started = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        batch.clear();
+        let status = source.poll(&mut batch, Duration::from_millis(100))?;
+        if !live.started() && !batch.is_empty() {
+            let sensor = read.decoder.resolution.or(source.resolution()).with_context(|| format!("{}: the source gives no sensor size; pass --sensor WxH", source.describe()))?;
+            live.start(sensor)?;
+        }
+        if !live.push(&batch, &mut |_, _| Ok(()))? {
+            break;
+        }
+        match status {
+            Status::Ended => break,
+            Status::Lost { reason, retrying: false, .. } => {
+                eprintln!("{}: {reason}", source.describe());
+                break;
+            }
+            Status::Lost { reason, .. } | Status::Connected { message: reason, .. } => eprintln!("{}: {reason}", source.describe()),
+            Status::Data | Status::Idle => {}
+        }
+    }
+    let stats = live.finish(&mut |_, _| Ok(()))?;
+    eprintln!("{}: {} frames {}x{} from {} events of {} in {:.2} s", args.out.display(), stats.frames, stats.width, stats.height, stats.events, source.describe(), started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
 }

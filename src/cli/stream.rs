@@ -16,6 +16,8 @@ use spikestream::frames::Slicing;
 use spikestream::stream::resync::JumpBound;
 use spikestream::stream::source::{Backoff, OpenOptions, Speed, open};
 use spikestream::stream::stats::Ending;
+use spikestream::stream::tap::TapMsg;
+use spikestream::render::{Decay, Palette, RenderOptions};
 use spikestream::stream::{Output, Overload, SourceSpec, StreamPrediction, Summary};
 use spikestream::{Decode, SessionOptions};
 
@@ -85,6 +87,14 @@ pub struct StreamArgs {
     /// How logits become a prediction (default: the model's decode metadata).
     #[arg(long, value_parser = parse_decode)]
     pub decode: Option<Decode>,
+    /// Render what the stream receives to this video (.gif, .mp4, .y4m, NAME-%06d.png) while
+    /// it streams, with the latest prediction drawn; on its own thread, repeating frames
+    /// (counted) rather than slowing the stream.
+    #[arg(long, value_name = "OUT")]
+    pub render: Option<PathBuf>,
+    /// Frames per second of event time for --render.
+    #[arg(long, default_value_t = 30.0, requires = "render")]
+    pub render_fps: f64,
     /// An event time this far ahead of the last event is a clock glitch: the stream
     /// resynchronises (new windows from the event after it, the engine's lanes reset).
     #[arg(long, default_value_t = 10_000)]
@@ -137,6 +147,20 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
     config.record = args.record.clone();
     config.stats_every = args.stats.then(|| Duration::from_secs_f64(args.stats_every.max(0.1)));
     config.jumps = JumpBound { forward_us: args.jump_forward_ms * 1000, backward_us: args.jump_backward_ms * 1000 };
+    let render = match &args.render {
+        Some(out) => {
+            limits::real("--render-fps", args.render_fps, 0.1, 1000.0, "frames per second of event time")?;
+            if let SourceSpec::Replay(input) = &args.source {
+                refuse_same_file(&[input], out)?;
+            }
+            spikestream::render::VideoFormat::of(out)?;
+            let options = RenderOptions { period_us: 1e6 / args.render_fps, decay: Decay::Exponential, tau_us: 200_000.0, palette: Palette::Gray, scale: None, start_us: 0, end_us: None, timecode: true };
+            let (tap, thread) = spikestream::render::live_thread::spawn(out.clone(), options);
+            config.tap = Some(tap.clone());
+            Some((tap, thread, out.clone()))
+        }
+        None => None,
+    };
 
     let options = OpenOptions {
         format: args.input.format,
@@ -157,8 +181,12 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
     let json = args.json;
     let mut stdout_gone = false;
     let stop_on_pipe = Arc::clone(&stop);
+    let render_tap = render.as_ref().map(|r| r.0.clone());
     let (summary, result) = session.run_stream(source, config, stop, |o| match o {
         Output::Prediction(p) => {
+            if let Some(tap) = &render_tap {
+                tap.send(TapMsg::Prediction { t_end: p.t_end, class: classes.get(p.class).cloned().unwrap_or_default(), score: p.score });
+            }
             if !stdout_gone && print_prediction(&p, &classes, json).is_err() {
                 // `spikestream stream … | head`: stop quietly.
                 stdout_gone = true;
@@ -174,7 +202,17 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
         }
         Output::Notice(line) => eprintln!("note: {line}"),
     });
+    drop(render_tap);
     print_summary(&summary, json && !stdout_gone);
+    if let Some((tap, thread, out)) = render {
+        let dropped = tap.dropped();
+        drop(tap);
+        match thread.join() {
+            Ok(Ok(r)) => eprintln!("rendered {} frames {}x{} to {} ({} repeated while the renderer was behind, {dropped} events dropped)", r.frames, r.width, r.height, out.display(), r.frames_repeated),
+            Ok(Err(e)) => eprintln!("--render {}: {e}", out.display()),
+            Err(_) => eprintln!("--render {}: the render thread panicked", out.display()),
+        }
+    }
     result?;
     if matches!(summary.ending, Ending::Stopped) && summary.events == 0 && matches!(args.source, SourceSpec::Dv(_) | SourceSpec::Udp(_)) {
         let why = if args.reconnect { " (it never connected)" } else { "" };

@@ -14,6 +14,7 @@
 //! [`crate::Session`]) on the frames. It does not decode bytes ([`crate::events`]) or classify.
 
 pub mod canvas;
+pub mod live_thread;
 pub mod overlay;
 pub mod palette;
 pub mod schedule;

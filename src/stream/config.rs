@@ -43,6 +43,9 @@ pub struct StreamConfig {
     pub poll: Duration,
     /// Event-time jumps beyond this are clock glitches: the stream resynchronises.
     pub jumps: JumpBound,
+    /// A copy of the sensor and every event batch for a consumer that must not slow the stream
+    /// (`--render`); `None`: no copy.
+    pub tap: Option<super::tap::Tap>,
 }
 
 impl StreamConfig {
@@ -66,6 +69,7 @@ impl StreamConfig {
             stats_every: None,
             poll: Duration::from_millis(20),
             jumps: JumpBound::default(),
+            tap: None,
         }
     }
 

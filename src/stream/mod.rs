@@ -17,6 +17,7 @@ pub mod queue;
 pub mod source;
 pub mod stage;
 pub mod stats;
+pub mod tap;
 
 mod dv;
 mod engine_thread;

@@ -15,6 +15,7 @@ use super::stage::{Output, Shared};
 use super::record::RecordMsg;
 use super::source::{Source, Status};
 use super::stats::{Counters, Ending};
+use super::tap::TapMsg;
 use crate::events::Resolution;
 
 pub(super) struct SourceReport {
@@ -53,6 +54,9 @@ pub(super) fn source_loop(
                 if let Some(r) = &record_tx {
                     let _ = r.send(RecordMsg::Start(res));
                 }
+                if let Some(tap) = &config.tap {
+                    tap.send(TapMsg::Start(res));
+                }
                 if events_tx.send(SourceMsg::Start(res)).is_err() {
                     break Ok(());
                 }
@@ -71,6 +75,9 @@ pub(super) fn source_loop(
             // The recording comes first: whatever happens downstream, it holds every event.
             if let Some(r) = &record_tx {
                 let _ = r.send(RecordMsg::Events(batch.clone()));
+            }
+            if let Some(tap) = &config.tap {
+                tap.send(TapMsg::Events(batch.clone(), arrival));
             }
             Counters::add(&c.batches, 1);
             if events_tx.send(SourceMsg::Events(batch, arrival)).is_err() {
