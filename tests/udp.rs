@@ -91,6 +91,18 @@ fn udp_from_spikestream_equals_replay_in_both_formats() {
 }
 
 #[test]
+fn stream_forward_sends_what_it_receives() {
+    let want = replayed();
+    let (got, err) = receive("t64_x16_y16_on8", |port| {
+        let o = stream(&format!("replay:{}", sample().display()), &["--speed", "max", "--forward", &format!("udp://127.0.0.1:{port}")]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(err.contains("forwarded 5454 events") && err.contains("0 events dropped"), "{err}");
+    });
+    assert_same_windows(&got, &want, "forwarded", &err);
+}
+
+#[test]
 fn udp_from_faery_equals_replay() {
     let python = std::env::var("SPIKESTREAM_PEER_PYTHON").unwrap_or_else(|_| "python3".into());
     let has_faery = Command::new(&python).args(["-c", "import faery"]).output().is_ok_and(|o| o.status.success());

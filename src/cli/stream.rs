@@ -17,6 +17,7 @@ use spikestream::stream::resync::JumpBound;
 use spikestream::stream::source::{Backoff, OpenOptions, Speed, open};
 use spikestream::stream::stats::Ending;
 use spikestream::stream::tap::TapMsg;
+use spikestream::stream::udp::{UdpAddress, spawn_forward};
 use spikestream::render::{Decay, Palette, RenderOptions};
 use spikestream::stream::{Output, Overload, SourceSpec, StreamPrediction, Summary};
 use spikestream::{Decode, SessionOptions};
@@ -92,6 +93,10 @@ pub struct StreamArgs {
     /// (counted) rather than slowing the stream.
     #[arg(long, value_name = "OUT")]
     pub render: Option<PathBuf>,
+    /// Send every event received to udp://HOST:PORT[?format=t64_x16_y16_on8|t32_x16_y15_on1]
+    /// as faery and aestream do, on its own thread (a full queue drops batches, counted).
+    #[arg(long, value_name = "udp://HOST:PORT", value_parser = parse_forward)]
+    pub forward: Option<UdpAddress>,
     /// Frames per second of event time for --render.
     #[arg(long, default_value_t = 30.0, requires = "render")]
     pub render_fps: f64,
@@ -107,6 +112,10 @@ pub struct StreamArgs {
 /// `mean` or `last` (a stream window has no per-step report).
 fn parse_decode(s: &str) -> Result<Decode, String> {
     Decode::parse(s).filter(|d| *d != Decode::PerStep).ok_or_else(|| format!("'{s}' is not a decode; mean or last"))
+}
+
+fn parse_forward(s: &str) -> Result<UdpAddress, String> {
+    UdpAddress::parse(s).unwrap_or_else(|| Err(format!("'{s}': --forward takes udp://HOST:PORT[?format=…]")))
 }
 
 fn parse_speed(s: &str) -> Result<Speed, String> {
@@ -156,7 +165,7 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
             spikestream::render::VideoFormat::of(out)?;
             let options = RenderOptions { period_us: 1e6 / args.render_fps, decay: Decay::Exponential, tau_us: 200_000.0, palette: Palette::Gray, scale: None, start_us: 0, end_us: None, timecode: true };
             let (tap, thread) = spikestream::render::live_thread::spawn(out.clone(), options);
-            config.tap = Some(tap.clone());
+            config.taps.push(tap.clone());
             Some((tap, thread, out.clone()))
         }
         None => None,
@@ -181,6 +190,14 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
     let json = args.json;
     let mut stdout_gone = false;
     let stop_on_pipe = Arc::clone(&stop);
+    let forward = match &args.forward {
+        Some(spec) => {
+            let (tap, thread) = spawn_forward(spec.clone())?;
+            config.taps.push(tap.clone());
+            Some((tap, thread, spec.address.clone()))
+        }
+        None => None,
+    };
     let render_tap = render.as_ref().map(|r| r.0.clone());
     let (summary, result) = session.run_stream(source, config, stop, |o| match o {
         Output::Prediction(p) => {
@@ -204,6 +221,15 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
     });
     drop(render_tap);
     print_summary(&summary, json && !stdout_gone);
+    if let Some((tap, thread, address)) = forward {
+        let dropped = tap.dropped();
+        drop(tap);
+        match thread.join() {
+            Ok(Ok((events, datagrams))) => eprintln!("forwarded {events} events in {datagrams} datagrams to udp://{address} ({dropped} events dropped)"),
+            Ok(Err(e)) => eprintln!("--forward udp://{address}: {e}"),
+            Err(_) => eprintln!("--forward udp://{address}: the forward thread panicked"),
+        }
+    }
     if let Some((tap, thread, out)) = render {
         let dropped = tap.dropped();
         drop(tap);

@@ -43,9 +43,9 @@ pub struct StreamConfig {
     pub poll: Duration,
     /// Event-time jumps beyond this are clock glitches: the stream resynchronises.
     pub jumps: JumpBound,
-    /// A copy of the sensor and every event batch for a consumer that must not slow the stream
-    /// (`--render`); `None`: no copy.
-    pub tap: Option<super::tap::Tap>,
+    /// Copies of the sensor and every event batch for consumers that must not slow the stream
+    /// (`--render`, `--forward`).
+    pub taps: Vec<super::tap::Tap>,
 }
 
 impl StreamConfig {
@@ -69,7 +69,7 @@ impl StreamConfig {
             stats_every: None,
             poll: Duration::from_millis(20),
             jumps: JumpBound::default(),
-            tap: None,
+            taps: Vec::new(),
         }
     }
 

@@ -54,7 +54,7 @@ pub(super) fn source_loop(
                 if let Some(r) = &record_tx {
                     let _ = r.send(RecordMsg::Start(res));
                 }
-                if let Some(tap) = &config.tap {
+                for tap in &config.taps {
                     tap.send(TapMsg::Start(res));
                 }
                 if events_tx.send(SourceMsg::Start(res)).is_err() {
@@ -76,7 +76,7 @@ pub(super) fn source_loop(
             if let Some(r) = &record_tx {
                 let _ = r.send(RecordMsg::Events(batch.clone()));
             }
-            if let Some(tap) = &config.tap {
+            for tap in &config.taps {
                 tap.send(TapMsg::Events(batch.clone(), arrival));
             }
             Counters::add(&c.batches, 1);

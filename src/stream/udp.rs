@@ -341,3 +341,25 @@ mod tests {
         assert_eq!(source.counts(), UdpCounts { datagrams: 5, events: 5, reordered: 1, ragged: 1, wraps: 1 });
     }
 }
+
+/// `stream --forward udp://…`: a thread that sends every event batch of a stream's tap as
+/// datagrams; returns the events and datagrams sent. A full tap queue drops batches (the tap
+/// counts them), so forwarding never slows the stream.
+pub fn spawn_forward(spec: UdpAddress) -> Result<(super::tap::Tap, std::thread::JoinHandle<Result<(u64, u64), StreamError>>), StreamError> {
+    let mut sender = UdpSender::connect(spec)?;
+    let (tap, rx) = super::tap::Tap::new(1024);
+    let handle = std::thread::Builder::new()
+        .name("forward".into())
+        .spawn(move || {
+            let mut events = 0u64;
+            for msg in rx.iter() {
+                if let super::tap::TapMsg::Events(batch, _) = msg {
+                    sender.send(&batch)?;
+                    events += batch.len() as u64;
+                }
+            }
+            Ok((events, sender.datagrams))
+        })
+        .map_err(|source| StreamError::Io { what: "starting the forward thread".into(), source })?;
+    Ok((tap, handle))
+}
