@@ -79,6 +79,14 @@ def main():
                     times[who].append(time.perf_counter() - t0)
             s, f = min(times["s"]), min(times["f"])
             print(f"| {ext} | {s:.2f} | {f:.2f} | {a.seconds / s:.1f} | {a.seconds / f:.1f} | {f / s:.2f} |")
+        # Y4M needs no encoder (faery has no Y4M output): spikestream alone.
+        times = []
+        for _ in range(a.rounds):
+            t0 = time.perf_counter()
+            run_spikestream(src, os.path.join(d, "out.y4m"))
+            times.append(time.perf_counter() - t0)
+        s = min(times)
+        print(f"| y4m | {s:.2f} | - | {a.seconds / s:.1f} | - | - |")
 
 
 if __name__ == "__main__":
