@@ -26,7 +26,7 @@ start=$(date +%s)
 pip_status=${PIPESTATUS[0]}
 echo "python package built and installed in $(( $(date +%s) - start )) s"
 if [[ $pip_status -eq 0 ]]; then
-  SPIKESTREAM_BIN="$PWD/target/release/spikestream" "$SPIKESTREAM_PEER_PYTHON" -m pytest -q -rs python/tests 2>&1 | tee -a "$pylog"
+  SPIKESTREAM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/spikestream" "$SPIKESTREAM_PEER_PYTHON" -m pytest -q -rs python/tests 2>&1 | tee -a "$pylog"
   py_status=${PIPESTATUS[0]}
 else
   echo "pytest: not run, the Python package did not install" | tee -a "$pylog"
