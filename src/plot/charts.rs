@@ -7,6 +7,10 @@ use plotters::prelude::*;
 
 use super::{PlotError, font, write_chart};
 
+/// Classes of a confusion matrix or layers of a bar chart that still make a picture (and keep
+/// its pixels bounded: a model may declare a million classes).
+const MAX_BARS: usize = 300;
+
 fn msg<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
@@ -15,6 +19,9 @@ fn msg<E: std::fmt::Display>(e: E) -> String {
 /// rows normalised (each row's share), class names on both axes.
 pub fn confusion_matrix(path: &Path, classes: &[String], counts: &[Vec<usize>]) -> Result<(), PlotError> {
     let k = classes.len().max(1);
+    if k > MAX_BARS {
+        return Err(PlotError::Draw { path: path.to_path_buf(), why: format!("{k} classes are too many to draw (at most {MAX_BARS}); the JSON output has the matrix") });
+    }
     let cell_px = (560 / k as u32).clamp(14, 60);
     let side = cell_px * k as u32;
     write_chart(path, side + 230, side + 110, |root| {
@@ -110,6 +117,9 @@ fn lines(path: &Path, title: &str, x_desc: &str, y_desc: &str, x: (f64, f64), y:
 /// Mean spike rate of every spiking layer, as bars.
 pub fn spike_rates(path: &Path, layers: &[(String, f64)]) -> Result<(), PlotError> {
     let n = layers.len().max(1);
+    if n > MAX_BARS {
+        return Err(PlotError::Draw { path: path.to_path_buf(), why: format!("{n} layers are too many to draw (at most {MAX_BARS})") });
+    }
     let top = layers.iter().map(|l| l.1).fold(0.05, f64::max) * 1.15;
     write_chart(path, (120 + 80 * n as u32).max(480), 440, |root| {
         let mut chart = ChartBuilder::on(root)
@@ -172,6 +182,9 @@ mod tests {
         assert!(px.chunks_exact(3).any(|p| p == [0, 114, 178]), "the curve's colour");
         spike_rates(&dir.path().join("d.png"), &[("conv1".into(), 0.12), ("fc".into(), 0.3)]).unwrap();
         training_curves(&dir.path().join("e.png"), &[(1.0, 2.3), (2.0, 1.2)], &[(1.0, 0.3), (2.0, 0.6)], &[]).unwrap();
+        let many: Vec<String> = (0..1_000_000).map(|i| i.to_string()).collect();
+        let err = confusion_matrix(&dir.path().join("f.png"), &many, &[]).unwrap_err().to_string();
+        assert!(err.contains("too many") && !dir.path().join("f.png").exists(), "{err}");
         assert!(dir.path().join("e.png").is_file());
         if let Some(keep) = std::env::var_os("SPIKESTREAM_KEEP_PLOTS") {
             for f in ["a.png", "c.png", "d.png", "e.png"] {
