@@ -77,8 +77,8 @@ pub struct RenderArgs {
     #[arg(long, default_value_t = 3, requires = "model")]
     pub top_k: usize,
     /// Engine backend for --model: auto (a hardware GPU, else the CPU), gpu or cpu.
-    #[arg(long, default_value = "auto", requires = "model")]
-    pub backend: String,
+    #[arg(long, value_enum, default_value = "auto", requires = "model")]
+    pub backend: BackendChoice,
     /// With --model: one JSON line per video frame on stdout (frame, t, step, top classes).
     #[arg(long, requires = "model")]
     pub json: bool,
@@ -170,13 +170,7 @@ fn decisions(args: &RenderArgs) -> anyhow::Result<Option<Decisions>> {
     if !rereadable(input) {
         bail!("{}: render --model reads the recording twice (to classify it and to draw it); give a file, not a pipe", input.display());
     }
-    let backend = match args.backend.as_str() {
-        "auto" => BackendChoice::Auto,
-        "gpu" => BackendChoice::Gpu,
-        "cpu" => BackendChoice::Cpu,
-        other => bail!("--backend {other}: auto, gpu or cpu"),
-    };
-    let options = SessionOptions { backend, batch: 1, decode: Some(Decode::PerStep), top_k: args.top_k, ..SessionOptions::default() };
+    let options = SessionOptions { backend: args.backend, batch: 1, decode: Some(Decode::PerStep), top_k: args.top_k, ..SessionOptions::default() };
     let mut session = Session::open(model, options)?;
     if let Some(line) = session.backend_notice() {
         eprintln!("{line}");
@@ -199,7 +193,7 @@ fn decisions(args: &RenderArgs) -> anyhow::Result<Option<Decisions>> {
     let truth = args.label.clone().or_else(|| {
         args.labels_from_dirs.then(|| input.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned())).flatten()
     });
-    Ok(Some(Decisions { closes, probabilities: classification.probabilities, classes: session.classes().to_vec(), truth, top_k: args.top_k }))
+    Ok(Some(Decisions { closes, logits: classification.logits, classes: session.classes().to_vec(), truth, top_k: args.top_k }))
 }
 
 /// `render --source`: a live source drawn as it arrives, until it ends or a signal stops it.

@@ -8,14 +8,16 @@
 use super::palette::{INK_STRIP, INK_WHITE};
 use super::schedule::FrameInfo;
 use super::text::Image;
+use crate::engine::session::{softmax, top_k};
 
 /// The per-step decisions of one recording and when each step's frame closed.
 #[derive(Clone, Debug)]
 pub struct Decisions {
     /// Event time at which step i's frame closed.
     pub closes: Vec<u64>,
-    /// Softmax probabilities `[T][K]`.
-    pub probabilities: Vec<Vec<f32>>,
+    /// Logits `[T][K]`; probabilities and rankings come from [`crate::engine::session::top_k`]
+    /// and `softmax`, as the session's own.
+    pub logits: Vec<Vec<f32>>,
     pub classes: Vec<String>,
     pub truth: Option<String>,
     pub top_k: usize,
@@ -40,10 +42,7 @@ impl Decisions {
     }
 
     fn ranked(&self, step: usize) -> Vec<(usize, f32)> {
-        let p = &self.probabilities[step - 1];
-        let mut idx: Vec<usize> = (0..p.len()).collect();
-        idx.sort_by(|&a, &b| p[b].total_cmp(&p[a]).then(a.cmp(&b)));
-        idx.into_iter().take(self.top_k.max(1)).map(|i| (i, p[i])).collect()
+        top_k(&self.logits[step - 1], self.top_k)
     }
 
     /// Draws the decisions known at `info.t` on `image` and says what was shown.
@@ -51,7 +50,7 @@ impl Decisions {
         let scale = (image.width / 320).max(1);
         let line = 10 * scale;
         let step = self.step_at(info.t);
-        let steps = self.probabilities.len();
+        let steps = self.logits.len();
         let mut top = Vec::new();
         let mut y = 4 + line; // below the timecode
         if let Some(truth) = &self.truth {
@@ -78,14 +77,15 @@ impl Decisions {
     /// The bottom strip: one column per step, the probabilities of the final top classes
     /// stacked, for the steps closed so far.
     fn strip(&self, step: Option<usize>, image: &mut Image, scale: usize) {
-        let steps = self.probabilities.len().max(1);
+        let steps = self.logits.len().max(1);
         let height = (12 * scale).min(image.height / 4);
         let finals = self.ranked(steps).into_iter().take(INK_STRIP.len()).map(|(i, _)| i).collect::<Vec<_>>();
         for s in 1..=step.unwrap_or(0) {
             let (x0, x1) = ((s - 1) * image.width / steps, s * image.width / steps);
             let mut y = image.height;
+            let p = softmax(&self.logits[s - 1]);
             for (rank, &class) in finals.iter().enumerate() {
-                let h = (self.probabilities[s - 1][class] * height as f32).round() as usize;
+                let h = (p[class] * height as f32).round() as usize;
                 image.fill(x0, y.saturating_sub(h), (x1 - x0).saturating_sub(1).max(1), h, INK_STRIP[rank]);
                 y = y.saturating_sub(h);
             }
