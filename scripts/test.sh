@@ -6,6 +6,11 @@
 # cargo test binary's result and pytest's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+mkdir -p "$target_dir"
+# The build needs ~10 GB (every test executable links wgpu and burn); say what is free, so a
+# full disk shows in the log as a full disk and not as a linker crash.
+echo "disk before the build: $(df -h "$target_dir" | awk 'NR == 2 { print $4 " free of " $2 }')"
 scripts/setup-peers.sh --ray
 export SPIKESTREAM_PEER_PYTHON="$PWD/.venv-peers/bin/python"
 scripts/setup-lavapipe.sh
@@ -26,13 +31,14 @@ start=$(date +%s)
 pip_status=${PIPESTATUS[0]}
 echo "python package built and installed in $(( $(date +%s) - start )) s"
 if [[ $pip_status -eq 0 ]]; then
-  SPIKESTREAM_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/spikestream" "$SPIKESTREAM_PEER_PYTHON" -m pytest -q -rs python/tests 2>&1 | tee -a "$pylog"
+  SPIKESTREAM_BIN="$target_dir/release/spikestream" "$SPIKESTREAM_PEER_PYTHON" -m pytest -q -rs python/tests 2>&1 | tee -a "$pylog"
   py_status=${PIPESTATUS[0]}
 else
   echo "pytest: not run, the Python package did not install" | tee -a "$pylog"
   py_status=1
 fi
 set -e
+echo "disk after the tests: $(df -h "$target_dir" | awk 'NR == 2 { print $4 " free" }'), target dir $(du -sh "$target_dir" | cut -f1)"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "cargo: %d passed, %d failed\n", p, f }' "$log" > "$log.sum"
 # pytest's last line, e.g. "== 40 passed, 2 skipped in 9.1s ==" or "== 1 failed, 39 passed in 9s ==".
