@@ -9,9 +9,10 @@ The recording is synthetic, 640x480 (a bar sweeping across plus 20 % background 
 1 M events/s), written as EVT2 and converted to AEDAT4 (LZ4) by spikestream, so both tools read
 the same file. Both render 30 fps with an exponential decay of 200 ms to GIF and to MP4 (faery's
 vendored x264, ffmpeg's libx264 for spikestream); "x real time" is seconds of event time per
-second of wall time.
+second of wall time. The CPU seconds (user + system of the whole process tree, ffmpeg
+included) are printed too: on a loaded machine they show the work when the wall time does not.
 """
-import argparse, os, subprocess, sys, tempfile, time
+import argparse, os, resource, subprocess, sys, tempfile, time
 
 import numpy as np
 
@@ -42,8 +43,8 @@ def synth_evt2(path, seconds, rate=1_000_000, w=640, h=480, seed=0):
     return n
 
 
-def run_spikestream(src, out):
-    subprocess.run(["taskset", "-c", "0", BIN, "render", src, "--out", out, "--fps", "30", "--tau-us", "200000"], check=True, capture_output=True)
+def run_spikestream(src, out, *extra):
+    subprocess.run(["taskset", "-c", "0", BIN, "render", src, "--out", out, "--fps", "30", "--tau-us", "200000", *extra], check=True, capture_output=True)
 
 
 FAERY = """
@@ -67,26 +68,32 @@ def main():
         n = synth_evt2(raw, a.seconds)
         subprocess.run([BIN, "convert", raw, src, "--compression", "lz4"], check=True, capture_output=True)
         print(f"# {n} events, {a.seconds} s, 640x480; load {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M')}")
-        print("| output | spikestream s | faery s | spikestream x real time | faery x real time | ratio |")
+        print("| output | spikestream s (CPU s) | faery s (CPU s) | spikestream x real time (CPU) | faery x real time (CPU) | faery / spikestream |")
         print("|---|---:|---:|---:|---:|---:|")
-        for ext in ["gif", "mp4"]:
+
+        def timed(fn, *args):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            fn(*args)
+            wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+        # mp4 (ultrafast): spikestream's --mp4-preset ultrafast against faery's default.
+        for ext, extra in [("gif", []), ("mp4", []), ("mp4", ["--mp4-preset", "ultrafast"]), ("y4m", [])]:
             times = {"s": [], "f": []}
             for _ in range(a.rounds):
-                for who, fn in [("s", run_spikestream), ("f", run_faery)]:
-                    out = os.path.join(d, f"out-{who}.{ext}")
-                    t0 = time.perf_counter()
-                    fn(src, out)
-                    times[who].append(time.perf_counter() - t0)
-            s, f = min(times["s"]), min(times["f"])
-            print(f"| {ext} | {s:.2f} | {f:.2f} | {a.seconds / s:.1f} | {a.seconds / f:.1f} | {f / s:.2f} |")
-        # Y4M needs no encoder (faery has no Y4M output): spikestream alone.
-        times = []
-        for _ in range(a.rounds):
-            t0 = time.perf_counter()
-            run_spikestream(src, os.path.join(d, "out.y4m"))
-            times.append(time.perf_counter() - t0)
-        s = min(times)
-        print(f"| y4m | {s:.2f} | - | {a.seconds / s:.1f} | - | - |")
+                # Y4M needs no encoder (faery has no Y4M output): spikestream alone.
+                times["s"].append(timed(run_spikestream, src, os.path.join(d, f"out-s.{ext}"), *extra))
+                if ext != "y4m":
+                    times["f"].append(timed(run_faery, src, os.path.join(d, f"out-f.{ext}")))
+            name = f"{ext} ({extra[-1]})" if extra else ext
+            (s, sc), x = min(times["s"]), a.seconds
+            if times["f"]:
+                f, fc = min(times["f"])
+                print(f"| {name} | {s:.2f} ({sc:.2f}) | {f:.2f} ({fc:.2f}) | {x / s:.1f} ({x / sc:.1f}) | {x / f:.1f} ({x / fc:.1f}) | {f / s:.2f} |")
+            else:
+                print(f"| {name} | {s:.2f} ({sc:.2f}) | - | {x / s:.1f} ({x / sc:.1f}) | - | - |")
 
 
 if __name__ == "__main__":

@@ -127,6 +127,28 @@ fn mp4_goes_through_ffmpeg_or_says_how_to_get_it() {
         .unwrap();
     let text = String::from_utf8_lossy(&probe.stdout);
     assert_eq!(text.trim(), "h264,25/1,5", "{text}");
+    // The colours survive the encode: the MP4's last frame, decoded to RGB, is close to the PNG
+    // still of the same moment (H.264 is lossy; a range or matrix mix-up shifts every pixel).
+    let still = dir.path().join("still.png");
+    let (ok, err) = spikestream(&["render", p(&sample()), "--out", p(&still), "--fps", "25", "--end", "200ms"]);
+    assert!(ok, "{err}");
+    let decoded = Command::new("ffmpeg").args(["-v", "error", "-sseof", "-0.04", "-i", p(&out), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]).output().unwrap();
+    assert!(decoded.status.success(), "{}", String::from_utf8_lossy(&decoded.stderr));
+    let png = image_rgb(&still);
+    assert_eq!(decoded.stdout.len(), png.len(), "frame size");
+    let mean_error = decoded.stdout.iter().zip(&png).map(|(&a, &b)| f64::from(a.abs_diff(b))).sum::<f64>() / png.len() as f64;
+    assert!(mean_error < 6.0, "mean |MP4 − PNG| = {mean_error:.2} per channel");
+}
+
+/// The RGB bytes of an indexed or RGB PNG.
+fn image_rgb(path: &std::path::Path) -> Vec<u8> {
+    let mut decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    decoder.set_transformations(png::Transformations::EXPAND);
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    buf
 }
 
 #[test]

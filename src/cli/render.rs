@@ -11,7 +11,7 @@ use spikestream::frames::streamed::{FileTimeline, rereadable};
 use spikestream::frames::timeline::Timeline;
 use spikestream::output::refuse_same_file;
 use spikestream::render::overlay::Decisions;
-use spikestream::render::{Decay, Palette, RenderOptions, render_file};
+use spikestream::render::{Decay, Mp4Preset, Palette, RenderOptions, render_file};
 use spikestream::render::Live;
 use spikestream::stream::SourceSpec;
 use spikestream::stream::source::{OpenOptions, Status, open};
@@ -42,15 +42,21 @@ pub struct RenderArgs {
     /// Event time between frames, µs.
     #[arg(long)]
     pub frame_us: Option<f64>,
-    /// How a pixel fades after its event: exponential e^(−Δt/τ), linear 1 − Δt/2τ, window (Δt ≤ τ).
+    /// How a pixel fades after its event: exponential e^(−Δt/τ), linear 1 − Δt/2τ, window (Δt ≤ τ),
+    /// or cumulative (Σ ±e^(−Δt/τ) over all its events, tone-mapped per frame).
     #[arg(long, value_enum, default_value = "exponential")]
     pub decay: Decay,
     /// The decay's time constant τ, µs.
     #[arg(long, default_value_t = 200_000.0)]
     pub tau_us: f64,
-    /// Colours: gray (grey background, ON light, OFF dark), dark, red-blue, paper.
-    #[arg(long, value_enum, default_value = "gray")]
+    /// Colours: gray (grey background, ON light, OFF dark), dark, red-blue, paper, or one of
+    /// faery's scientific colour maps (batlow, vik, roma, berlin, lajolla, …; a wrong name lists them all).
+    #[arg(long, default_value = "gray", value_parser = Palette::parse)]
     pub colormap: Palette,
+    /// x264's speed/size trade-off for .mp4: ultrafast is ~3× faster than veryfast at ~1.5× the
+    /// size on event video; slower presets than veryfast barely shrink it (BENCHMARKS.md).
+    #[arg(long, value_enum, default_value = "veryfast")]
+    pub mp4_preset: Mp4Preset,
     /// Integer upscaling of each sensor pixel (default: 1, or enough for 320 pixels across on small sensors).
     #[arg(long)]
     pub scale: Option<usize>,
@@ -129,7 +135,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
     if let Some(scale) = args.scale {
         limits::count("--scale", scale as u64, 1, 64, "pixels per sensor pixel")?;
     }
-    let options = RenderOptions { period_us, decay: args.decay, tau_us: args.tau_us, palette: args.colormap, scale: args.scale, start_us: args.start, end_us: args.end, timecode: args.timecode };
+    let options = RenderOptions { period_us, decay: args.decay, tau_us: args.tau_us, palette: args.colormap, scale: args.scale, start_us: args.start, end_us: args.end, mp4_preset: args.mp4_preset, timecode: args.timecode };
     let decisions = decisions(&args)?;
     let started = Instant::now();
     let Some(input) = &args.input else {

@@ -18,7 +18,7 @@ use spikestream::stream::source::{Backoff, OpenOptions, Speed, open};
 use spikestream::stream::stats::Ending;
 use spikestream::stream::tap::TapMsg;
 use spikestream::stream::udp::{UdpAddress, spawn_forward};
-use spikestream::render::{Decay, Palette, RenderOptions};
+use spikestream::render::{Decay, Mp4Preset, Palette, RenderOptions};
 use spikestream::stream::{Output, Overload, SourceSpec, StreamPrediction, Summary};
 use spikestream::{Decode, SessionOptions};
 
@@ -163,7 +163,7 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
                 refuse_same_file(&[input], out)?;
             }
             spikestream::render::VideoFormat::of(out)?;
-            let options = RenderOptions { period_us: 1e6 / args.render_fps, decay: Decay::Exponential, tau_us: 200_000.0, palette: Palette::Gray, scale: None, start_us: 0, end_us: None, timecode: true };
+            let options = RenderOptions { period_us: 1e6 / args.render_fps, decay: Decay::Exponential, tau_us: 200_000.0, palette: Palette::Gray, scale: None, start_us: 0, end_us: None, mp4_preset: Mp4Preset::Veryfast, timecode: true };
             let (tap, thread) = spikestream::render::live_thread::spawn(out.clone(), options);
             config.taps.push(tap.clone());
             Some((tap, thread, out.clone()))

@@ -3,6 +3,11 @@
 //! (faery's three: `exponential` e^(−Δt/τ), `linear` 1 − Δt/(2τ) (2τ gives each event the same
 //! light as the exponential), `window` 1 while Δt ≤ τ). Brightness is quantised to
 //! [`LEVELS`] steps of the palette, so a frame is one byte a pixel.
+//!
+//! faery's fourth decay, `cumulative`, shows every event, not only the latest: each pixel holds
+//! `Σ ±e^(−Δt/τ)` over its events (ON +1, OFF −1), and each frame is tone-mapped by the
+//! magnitudes' quantiles (faery's defaults: the smallest non-zero value is dark, the 99th
+//! percentile and above full), so a pixel's colour says how much happened there lately.
 
 use super::RenderError;
 use super::palette::{LEVELS, index};
@@ -13,14 +18,19 @@ pub enum Decay {
     Exponential,
     Linear,
     Window,
+    Cumulative,
 }
+
+/// Cumulative tone mapping: the quantiles of the non-zero magnitudes that map to dark and to
+/// full brightness (faery's `minimum_clip` and `maximum_clip` defaults).
+const CLIP: (f64, f64) = (0.0, 0.99);
 
 impl Decay {
     /// The brightness level (0 = background) of an event `dt` µs old, for time constant `tau`.
     pub fn level(self, dt: u64, tau: f64) -> u8 {
         let dt = dt as f64;
         let v = match self {
-            Decay::Exponential => (-dt / tau).exp(),
+            Decay::Exponential | Decay::Cumulative => (-dt / tau).exp(),
             Decay::Linear => (1.0 - dt / (2.0 * tau)).max(0.0),
             Decay::Window => f64::from(u8::from(dt <= tau)),
         };
@@ -32,7 +42,7 @@ impl Decay {
     fn horizon(self, tau: f64) -> u64 {
         let h = match self {
             // LEVELS·e^(−x) < 0.5 from x = ln(2·LEVELS).
-            Decay::Exponential => tau * (2.0 * f64::from(LEVELS)).ln(),
+            Decay::Exponential | Decay::Cumulative => tau * (2.0 * f64::from(LEVELS)).ln(),
             Decay::Linear => 2.0 * tau,
             Decay::Window => tau,
         };
@@ -49,6 +59,10 @@ pub struct Canvas {
     on: Vec<bool>,
     /// Events taken so far (for error messages).
     pushed: u64,
+    /// With [`Decay::Cumulative`]: τ, and each pixel's signed sum at its latest event.
+    cumulative: Option<(f64, Vec<f32>)>,
+    /// Magnitudes of one frame, for the cumulative tone mapping's quantiles.
+    scratch: Vec<f32>,
 }
 
 const NEVER: u64 = u64::MAX;
@@ -57,7 +71,16 @@ impl Canvas {
     /// A blank canvas; its size is checked against [`crate::limits`] before allocating.
     pub fn new(sensor: Resolution) -> Result<Self, RenderError> {
         let n = crate::limits::tensor(|| format!("the {}x{} canvas", sensor.width, sensor.height), &[usize::from(sensor.height), usize::from(sensor.width)], 9)?;
-        Ok(Self { width: sensor.width, height: sensor.height, last: vec![NEVER; n], on: vec![false; n], pushed: 0 })
+        Ok(Self { width: sensor.width, height: sensor.height, last: vec![NEVER; n], on: vec![false; n], pushed: 0, cumulative: None, scratch: Vec::new() })
+    }
+
+    /// A blank canvas that paints with `decay` (a cumulative one keeps a sum per pixel).
+    pub fn with_decay(sensor: Resolution, decay: Decay, tau: f64) -> Result<Self, RenderError> {
+        let mut canvas = Self::new(sensor)?;
+        if decay == Decay::Cumulative {
+            canvas.cumulative = Some((tau, vec![0.0; canvas.last.len()]));
+        }
+        Ok(canvas)
     }
 
     pub fn width(&self) -> usize {
@@ -75,6 +98,10 @@ impl Canvas {
                 return Err(RenderError::OutsideSensor { index: self.pushed, t: e.t, x: e.x, y: e.y, width: self.width, height: self.height });
             }
             let i = usize::from(e.y) * usize::from(self.width) + usize::from(e.x);
+            if let Some((tau, sum)) = &mut self.cumulative {
+                let kept = if self.last[i] == NEVER { 0.0 } else { sum[i] * decayed(e.t.saturating_sub(self.last[i]), *tau) };
+                sum[i] = kept + if e.p { 1.0 } else { -1.0 };
+            }
             self.last[i] = e.t;
             self.on[i] = e.p;
             self.pushed += 1;
@@ -84,8 +111,11 @@ impl Canvas {
 
     /// Paints the frame at `render_t` into `out` (`height × width` palette indices, resized).
     /// An event later than `render_t` (out of order) counts as age 0.
-    pub fn paint(&self, render_t: u64, fade: &Fade, out: &mut Vec<u8>) {
+    pub fn paint(&mut self, render_t: u64, fade: &Fade, out: &mut Vec<u8>) {
         out.clear();
+        if let Some((tau, sum)) = &self.cumulative {
+            return paint_cumulative(&self.last, sum, *tau, render_t, &mut self.scratch, out);
+        }
         out.extend(self.last.iter().zip(&self.on).map(|(&t, &on)| {
             if t == NEVER {
                 return 0;
@@ -96,6 +126,35 @@ impl Canvas {
             }
         }));
     }
+}
+
+/// e^(−dt/τ) in f32.
+fn decayed(dt: u64, tau: f64) -> f32 {
+    (-(dt as f64) / tau).exp() as f32
+}
+
+/// The cumulative frame: each pixel's sum decayed to `render_t`, its magnitude tone-mapped
+/// between the [`CLIP`] quantiles of the frame's non-zero magnitudes, its sign the polarity.
+fn paint_cumulative(last: &[u64], sum: &[f32], tau: f64, render_t: u64, scratch: &mut Vec<f32>, out: &mut Vec<u8>) {
+    let now = |i: usize| if last[i] == NEVER { 0.0 } else { sum[i] * decayed(render_t.saturating_sub(last[i]), tau) };
+    scratch.clear();
+    scratch.extend((0..last.len()).map(|i| now(i).abs()).filter(|&v| v > 0.0));
+    let quantile = |scratch: &mut Vec<f32>, q: f64| {
+        let k = ((q * scratch.len() as f64) as usize).min(scratch.len() - 1);
+        *scratch.select_nth_unstable_by(k, f32::total_cmp).1
+    };
+    let (lo, hi) = if scratch.is_empty() { (0.0, 1.0) } else { (quantile(scratch, CLIP.0), quantile(scratch, CLIP.1)) };
+    out.extend((0..last.len()).map(|i| {
+        let v = now(i);
+        if v == 0.0 {
+            return 0;
+        }
+        let a = if hi > lo { ((v.abs() - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 1.0 };
+        match (a * f32::from(LEVELS)).round() as u8 {
+            0 => 0,
+            level => index(v > 0.0, level),
+        }
+    }));
 }
 
 /// [`Decay::level`] for one τ as a table, exactly: the level at the start of each of at most
@@ -211,5 +270,31 @@ mod tests {
         assert_eq!(big.len(), 24);
         assert_eq!(&big[0..6], &[0, 0, out[1], out[1], 0, 0]);
         assert_eq!(&big[6..12], &big[0..6]);
+    }
+
+    #[test]
+    fn cumulative_counts_every_event_and_tone_maps_by_quantile() {
+        let tau = 1000.0;
+        let mut c = Canvas::with_decay(Resolution::new(4, 1), Decay::Cumulative, tau).unwrap();
+        // Pixel 0: three ON events at t = 100; pixel 1: one ON; pixel 2: two OFF; pixel 3: none.
+        let on = |x| Event::new(100, x, 0, true);
+        let off = |x| Event::new(100, x, 0, false);
+        c.push(&[on(0), on(0), on(0), on(1), off(2), off(2)]).unwrap();
+        let mut out = Vec::new();
+        c.paint(100, &Fade::new(Decay::Cumulative, tau), &mut out);
+        // Magnitudes 3, 1, 2: the smallest non-zero (1) is dark, the 99th percentile (3) full.
+        assert_eq!(out, vec![index(true, LEVELS), 0, index(false, LEVELS / 2), 0]);
+        // The sums decay together, so the picture is the same τ later …
+        c.paint(1100, &Fade::new(Decay::Cumulative, tau), &mut out);
+        assert_eq!(out, vec![index(true, LEVELS), 0, index(false, LEVELS / 2), 0]);
+        // … and a new event adds to the decayed sum: pixel 1 at 1·e^(−1) + 1 ≈ 1.37.
+        c.push(&[Event::new(1100, 1, 0, true)]).unwrap();
+        c.paint(1100, &Fade::new(Decay::Cumulative, tau), &mut out);
+        let (s0, s1) = (3.0 * (-1.0f32).exp(), (-1.0f32).exp() + 1.0);
+        let s2 = 2.0 * (-1.0f32).exp();
+        // Now the smallest magnitude is pixel 2's (0.74) and the largest pixel 1's (1.37).
+        assert!(s1 > s0 && s0 > s2);
+        let level = ((s0 - s2) / (s1 - s2) * f32::from(LEVELS)).round() as u8;
+        assert_eq!(out, vec![index(true, level), index(true, LEVELS), 0, 0]);
     }
 }

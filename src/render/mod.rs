@@ -3,9 +3,10 @@
 //!
 //! - [`canvas`] holds each pixel's latest event and paints a frame at a render time with a
 //!   [`Decay`] into palette indices (one byte a pixel, upscaled by an integer factor);
-//! - [`palette`] turns indices into colours (grey background, ON light, OFF dark by default);
+//! - [`palette`] turns indices into colours (grey background, ON light, OFF dark by default,
+//!   or one of faery's scientific [`colormaps`]);
 //! - [`text`] draws labels with an embedded 8×8 bitmap font (no system font);
-//! - [`video`] writes the frames: GIF and PNG through their crates, Y4M by hand (no codec),
+//! - [`video`] writes the frames: GIF (its own fast [`lzw`] compression) and PNG through their crates, Y4M by hand (no codec),
 //!   MP4 by piping raw frames to `ffmpeg` when it is on the PATH;
 //! - [`schedule`] walks a recording (read batch by batch, bounded memory) and cuts it into
 //!   frames of a fixed period.
@@ -14,7 +15,9 @@
 //! [`crate::Session`]) on the frames. It does not decode bytes ([`crate::events`]) or classify.
 
 pub mod canvas;
+pub mod colormaps;
 pub mod live_thread;
+pub mod lzw;
 pub mod overlay;
 pub mod palette;
 pub mod schedule;
@@ -24,7 +27,7 @@ pub mod video;
 pub use canvas::{Canvas, Decay};
 pub use palette::Palette;
 pub use schedule::{Live, RenderOptions, RenderStats, render_file};
-pub use video::{VideoFormat, VideoWriter};
+pub use video::{Mp4Preset, VideoFormat, VideoWriter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

@@ -12,7 +12,7 @@ use super::canvas::{Canvas, Decay, Fade, upscale};
 use super::palette::INK_WHITE;
 use super::text::Image;
 use super::video::VideoWriter;
-use super::{Palette, RenderError};
+use super::{Mp4Preset, Palette, RenderError};
 use crate::events::ReadOptions;
 use crate::events::{Event, EventReader, Resolution};
 use crate::stream::resync::JumpBound;
@@ -34,6 +34,8 @@ pub struct RenderOptions {
     /// Offsets from the first event, µs.
     pub start_us: u64,
     pub end_us: Option<u64>,
+    /// The x264 preset of MP4 output (speed against size).
+    pub mp4_preset: Mp4Preset,
     /// Draw the time since the first event in the top-left corner.
     pub timecode: bool,
 }
@@ -149,8 +151,8 @@ impl Live {
             Some(s) => s,
             None => {
                 self.stats.first_t = Some(first.t);
-                let video = VideoWriter::create(&self.out, self.stats.width, self.stats.height, options.fps(), options.palette)?;
-                self.state.insert((Renderer::new(Canvas::new(sensor)?, options, options.scale_for(sensor), first.t), video))
+                let video = VideoWriter::create(&self.out, self.stats.width, self.stats.height, options.fps(), options.palette, options.mp4_preset)?;
+                self.state.insert((Renderer::new(Canvas::with_decay(sensor, options.decay, options.tau_us)?, options, options.scale_for(sensor), first.t), video))
             }
         };
         r.behind = self.behind;

@@ -2,14 +2,15 @@
 //! [`AtomicOutput`] (a temporary renamed into place when complete), so an interrupted render
 //! leaves the old file as it was.
 //!
-//! - GIF (`gif` crate): the palette is the GIF's global colour table, so frames are stored as
-//!   they are; delays are hundredths of a second, rounded so that their running sum follows
+//! - GIF (`gif` crate for the container, [`super::lzw`] for the compression): the palette is
+//!   the GIF's global colour table, so frames are stored as they are; delays are hundredths of a second, rounded so that their running sum follows
 //!   the frame times exactly (30 fps: 3, 3, 4, …);
 //! - PNG (`png` crate), indexed colour: `OUT.png` holds the last frame rendered (a still at
 //!   `--end`), `OUT-%06d.png` (any `%0Nd`) one file per frame;
 //! - Y4M: YUV4MPEG2 4:4:4, BT.601 full range, written directly, so video needs no codec;
-//! - MP4: raw RGB piped to `ffmpeg` (libx264, yuv420p) when it is on the PATH; when it is not,
-//!   the error says so and suggests `.y4m` or `.gif`. No codec is vendored.
+//! - MP4: YUV 4:2:0 frames (full range; chroma averaged over 2×2 here, so ffmpeg converts
+//!   nothing) piped as Y4M to `ffmpeg` (libx264, `--mp4-preset`, default veryfast) when it is on the PATH;
+//!   when it is not, the error says so and suggests `.y4m` or `.gif`. No codec is vendored.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -68,15 +69,17 @@ pub struct VideoWriter {
 }
 
 enum Sink {
-    Gif(gif::Encoder<BufWriter<std::fs::File>>, AtomicOutput),
+    /// The container writer, the LZW encoder and its output buffer (kept across frames).
+    Gif(gif::Encoder<BufWriter<std::fs::File>>, AtomicOutput, Box<super::lzw::Lzw>, Vec<u8>),
     Y4m(BufWriter<std::fs::File>, AtomicOutput),
-    Ffmpeg(Child, AtomicOutput),
+    /// ffmpeg, the output, and the frame's bytes (kept across frames).
+    Ffmpeg(Child, AtomicOutput, Vec<u8>),
     /// PNG frames: the latest frame (a still) or nothing kept (a sequence writes each).
     Png(Vec<u8>),
 }
 
 impl VideoWriter {
-    pub fn create(path: &Path, width: usize, height: usize, fps: f64, palette: Palette) -> Result<Self, RenderError> {
+    pub fn create(path: &Path, width: usize, height: usize, fps: f64, palette: Palette, preset: Mp4Preset) -> Result<Self, RenderError> {
         let format = VideoFormat::of(path)?;
         let colors = palette.colors();
         let io = |what| io_error(path, what);
@@ -91,7 +94,7 @@ impl VideoWriter {
                 let flat: Vec<u8> = colors.iter().flatten().copied().collect();
                 let mut enc = gif::Encoder::new(file, w, h, &flat).map_err(|e| RenderError::Encoder(format!("{}: {e}", path.display())))?;
                 enc.set_repeat(gif::Repeat::Infinite).map_err(|e| RenderError::Encoder(format!("{}: {e}", path.display())))?;
-                Sink::Gif(enc, out)
+                Sink::Gif(enc, out, Box::default(), Vec::new())
             }
             VideoFormat::Y4m => {
                 let out = AtomicOutput::create(path)?;
@@ -102,7 +105,13 @@ impl VideoWriter {
             }
             VideoFormat::Mp4 => {
                 let out = AtomicOutput::create(path)?;
-                Sink::Ffmpeg(ffmpeg(out.temp_path(), width, height, fps).map_err(|e| RenderError::Encoder(format!("{}: {e}", path.display())))?, out)
+                let mut child = ffmpeg(out.temp_path(), preset).map_err(|e| RenderError::Encoder(format!("{}: {e}", path.display())))?;
+                // 4:2:0 needs even sides: the last row and column repeat where they are odd.
+                let (num, den) = rational(fps);
+                let header = format!("YUV4MPEG2 W{} H{} F{num}:{den} Ip A1:1 C420jpeg XCOLORRANGE=FULL\n", width.next_multiple_of(2), height.next_multiple_of(2));
+                let stdin = child.stdin.as_mut().ok_or_else(|| RenderError::Encoder("ffmpeg's input is closed".into()))?;
+                stdin.write_all(header.as_bytes()).map_err(|e| RenderError::Encoder(format!("{}: ffmpeg stopped reading ({e}); run it by hand to see why", path.display())))?;
+                Sink::Ffmpeg(child, out, Vec::new())
             }
             VideoFormat::Png | VideoFormat::PngSequence { .. } => Sink::Png(Vec::new()),
         };
@@ -121,12 +130,14 @@ impl VideoWriter {
         let path = self.path.clone();
         let io = |what| io_error(&path, what);
         match &mut self.sink {
-            Sink::Gif(enc, _) => {
-                let mut frame = gif::Frame::from_indexed_pixels(self.width as u16, self.height as u16, pixels.to_vec(), None);
+            Sink::Gif(enc, _, lzw, data) => {
+                data.clear();
+                lzw.encode_frame(pixels, data);
+                let mut frame = gif::Frame { width: self.width as u16, height: self.height as u16, buffer: std::borrow::Cow::Borrowed(&data[..]), ..gif::Frame::default() };
                 // Hundredths of a second, so that the running sum follows frame k at k / fps.
                 let at = |k: u64| (k as f64 * 100.0 / self.fps).round() as u64;
                 frame.delay = (at(self.frames + 1) - at(self.frames)).min(u64::from(u16::MAX)) as u16;
-                enc.write_frame(&frame).map_err(|e| RenderError::Encoder(format!("{}: {e}", self.path.display())))?;
+                enc.write_lzw_pre_encoded_frame(&frame).map_err(|e| RenderError::Encoder(format!("{}: {e}", self.path.display())))?;
             }
             Sink::Y4m(file, _) => {
                 file.write_all(b"FRAME\n").map_err(io("writing"))?;
@@ -135,10 +146,10 @@ impl VideoWriter {
                     file.write_all(&bytes).map_err(io("writing"))?;
                 }
             }
-            Sink::Ffmpeg(child, _) => {
-                let rgb: Vec<u8> = pixels.iter().flat_map(|&i| self.colors[usize::from(i)]).collect();
+            Sink::Ffmpeg(child, _, frame) => {
+                yuv420(pixels, self.width, self.height, &self.yuv, frame);
                 let stdin = child.stdin.as_mut().ok_or_else(|| RenderError::Encoder("ffmpeg's input is closed".into()))?;
-                stdin.write_all(&rgb).map_err(|e| RenderError::Encoder(format!("{}: ffmpeg stopped reading frames ({e}); run it by hand to see why", self.path.display())))?;
+                stdin.write_all(frame).map_err(|e| RenderError::Encoder(format!("{}: ffmpeg stopped reading frames ({e}); run it by hand to see why", self.path.display())))?;
             }
             Sink::Png(last) => match &self.format {
                 VideoFormat::PngSequence { before, after, digits } => {
@@ -160,7 +171,7 @@ impl VideoWriter {
         let path = self.path.clone();
         let io = |what| io_error(&path, what);
         match self.sink {
-            Sink::Gif(enc, out) => {
+            Sink::Gif(enc, out, ..) => {
                 let mut file = enc.into_inner().map_err(|e| RenderError::Encoder(format!("{}: finishing the GIF: {e}", path.display())))?;
                 file.flush().map_err(io("writing"))?;
                 out.commit()?;
@@ -170,7 +181,7 @@ impl VideoWriter {
                 drop(file);
                 out.commit()?;
             }
-            Sink::Ffmpeg(mut child, out) => {
+            Sink::Ffmpeg(mut child, out, _) => {
                 drop(child.stdin.take());
                 let result = child.wait_with_output().map_err(io("waiting for ffmpeg"))?;
                 if !result.status.success() {
@@ -223,14 +234,54 @@ fn rational(fps: f64) -> (u64, u64) {
     ((fps * den as f64).round() as u64, den)
 }
 
-/// `ffmpeg` reading raw RGB frames on its input and writing H.264 MP4 to `out`.
-fn ffmpeg(out: &Path, width: usize, height: usize, fps: f64) -> Result<Child, String> {
-    let (num, den) = rational(fps);
+/// One Y4M 4:2:0 frame (`FRAME`, Y, Cb, Cr) of palette indices `pixels` into `out`; odd sides
+/// repeat their last row or column, chroma is the rounded mean of each 2×2 block.
+fn yuv420(pixels: &[u8], width: usize, height: usize, lut: &[[u8; 256]; 3], out: &mut Vec<u8>) {
+    let (w2, h2) = (width.div_ceil(2), height.div_ceil(2));
+    out.clear();
+    out.extend_from_slice(b"FRAME\n");
+    let row = |y: usize| &pixels[y.min(height - 1) * width..][..width];
+    for y in 0..2 * h2 {
+        let r = row(y);
+        out.extend(r.iter().map(|&i| lut[0][usize::from(i)]));
+        if width % 2 == 1 {
+            out.push(lut[0][usize::from(r[width - 1])]);
+        }
+    }
+    for plane in &lut[1..] {
+        for y in 0..h2 {
+            let (a, b) = (row(2 * y), row(2 * y + 1));
+            out.extend((0..w2).map(|x| {
+                let (x0, x1) = (2 * x, (2 * x + 1).min(width - 1));
+                let sum: u16 = [a[x0], a[x1], b[x0], b[x1]].iter().map(|&i| u16::from(plane[usize::from(i)])).sum();
+                ((sum + 2) / 4) as u8
+            }));
+        }
+    }
+}
+
+/// x264's presets, fastest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mp4Preset {
+    Ultrafast,
+    Superfast,
+    Veryfast,
+    Faster,
+    Fast,
+    Medium,
+    Slow,
+    Slower,
+    Veryslow,
+}
+
+/// `ffmpeg` reading Y4M frames on its input and writing H.264 MP4 to `out`.
+fn ffmpeg(out: &Path, preset: Mp4Preset) -> Result<Child, String> {
+    let preset = clap::ValueEnum::to_possible_value(&preset).expect("every preset has a name");
     Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"])
-        .args(["-s", &format!("{width}x{height}"), "-framerate", &format!("{num}/{den}"), "-i", "-"])
-        // yuv420p needs even sides: pad by one pixel where needed.
-        .args(["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4"])
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "-"])
+        // The default, veryfast: event video is mostly noise-like texture that the slower
+        // presets' searches barely compress better, at 2–3× the time (BENCHMARKS.md).
+        .args(["-c:v", "libx264", "-preset", preset.get_name(), "-movflags", "+faststart", "-f", "mp4"])
         .arg(out)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -257,5 +308,23 @@ mod tests {
         assert_eq!(rational(29.97), (29970, 1000));
         assert_eq!(yuv([255, 255, 255]), [255, 128, 128]);
         assert_eq!(yuv([0, 0, 0]), [0, 128, 128]);
+    }
+
+    #[test]
+    fn yuv420_repeats_odd_edges_and_averages_chroma() {
+        // Index i has Y = i, Cb = 10·i, Cr = 200 − i.
+        let lut: [[u8; 256]; 3] = [std::array::from_fn(|i| i as u8), std::array::from_fn(|i| (10 * i).min(255) as u8), std::array::from_fn(|i| 200u8.saturating_sub(i as u8))];
+        let pixels = [1, 2, 3, 4, 5, 6, 7, 8, 9]; // 3×3
+        let mut out = Vec::new();
+        yuv420(&pixels, 3, 3, &lut, &mut out);
+        let y = [1, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9, 9, 7, 8, 9, 9];
+        // Cb blocks: (1,2,4,5), (3,3,6,6), (7,8,7,8), (9,9,9,9) → means of 10× those.
+        let cb = [30, 45, 75, 90];
+        let cr = [197, 196, 193, 191];
+        assert_eq!(&out[..6], b"FRAME\n");
+        assert_eq!(&out[6..22], &y);
+        assert_eq!(&out[22..26], &cb);
+        assert_eq!(&out[26..30], &cr);
+        assert_eq!(out.len(), 30);
     }
 }
