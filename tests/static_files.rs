@@ -33,6 +33,16 @@ fn png_colour_types_decode_to_planar_values() {
     // Alpha is dropped: RGBA gives the RGB planes.
     let rgb_of_rgba: Vec<u8> = rgba.chunks(4).flat_map(|p| p[..3].to_vec()).collect();
     assert_eq!(read("rgba.png").data, planar(&rgb_of_rgba, 3));
+    // Palette: expanded to RGB.
+    let palette = [10u8, 20, 30, 200, 100, 0, 255, 255, 255];
+    let indices = [0u8, 1, 2, 1, 0, 2];
+    let file = std::fs::File::create(dir.path().join("palette.png")).unwrap();
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), 3, 2);
+    encoder.set_color(png::ColorType::Indexed);
+    encoder.set_palette(palette.to_vec());
+    encoder.write_header().unwrap().write_image_data(&indices).unwrap();
+    let rgb_of_palette: Vec<u8> = indices.iter().flat_map(|&i| palette[3 * i as usize..3 * i as usize + 3].to_vec()).collect();
+    assert_eq!(read("palette.png"), Image { channels: 3, height: 2, width: 3, data: planar(&rgb_of_palette, 3) });
     // 16-bit grey: x / 65535.
     let deep: Vec<u8> = [0u16, 65535, 32768, 1, 4660, 65534].iter().flat_map(|v| v.to_be_bytes()).collect();
     write_png_depth(&dir.path().join("deep.png"), 3, 2, png::ColorType::Grayscale, png::BitDepth::Sixteen, &deep);
@@ -180,4 +190,23 @@ fn classify_cli_takes_image_folders_with_labels() {
         assert_eq!(entry["class"], class.as_str(), "{name}");
     }
     assert!(report["accuracy"].as_f64().is_some(), "{text}");
+}
+
+#[test]
+fn info_shows_a_static_input_and_its_normalisation() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = grey_model(dir.path());
+    let run = |json: bool| {
+        let mut args = vec!["info", model.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_spikestream")).args(&args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let doc: serde_json::Value = serde_json::from_str(&run(true)).unwrap();
+    assert_eq!(doc["input_kind"], serde_json::json!({"kind": "static", "mean": [0.5], "std": [0.25]}));
+    let text = run(false);
+    assert!(text.contains("static image [1, 16, 16]") && text.contains("mean [0.5] std [0.25]") && !text.contains("framing"), "{text}");
 }
