@@ -112,6 +112,13 @@ fn npz_arrays_train_like_the_image_folder() {
     let train: Vec<Vec<f32>> = x.chunks(256).map(|c| planar(c, 1)).collect();
     let (mean, std) = channel_stats(&train, [1, 16, 16]);
     assert_eq!(model.meta.input_kind, InputKind::Static { mean, std }, "uint8 x is divided by 255");
+    // One FILE.npz: a seeded 90/10 split per class (at least one test image per class).
+    let one = tmp.path().join("one.npz");
+    write_npz(&one, &x, n, &labels);
+    let opened = spikestream::train::data::open(&one).unwrap();
+    assert_eq!((opened.dataset.train.len(), opened.dataset.test.len()), (8, 2));
+    assert_eq!(opened.dataset.test.iter().map(|s| s.label).collect::<Vec<_>>(), [0, 1]);
+    assert_eq!(opened.images.as_ref().map(|(imgs, shape)| (imgs.len(), *shape)), Some((n, [1, 16, 16])));
     // A y of the wrong length is refused naming the file and the array.
     let bad = tmp.path().join("bad");
     std::fs::create_dir_all(&bad).unwrap();
