@@ -24,7 +24,8 @@ const SOME_FAILED: u8 = 3;
 pub struct ClassifyArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Event files, folders (searched recursively) or .npy frames [T,2,H,W] / [T,B,2,H,W].
+    /// Event files, folders (searched recursively) or .npy frames [T,2,H,W] / [T,B,2,H,W]; for a
+    /// static model, PNG/JPEG images, folders of them, or .npy float32 arrays [N,C,H,W].
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     #[arg(long, conflicts_with = "jsonl")]

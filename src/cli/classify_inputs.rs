@@ -1,12 +1,12 @@
-//! Which files `classify` reads: those named, every recording or `.npy` array in the folders
-//! named, and with `--shard I/N` the I-th of N stable parts of them.
+//! Which files `classify` reads: those named, every recording, PNG/JPEG image or `.npy` array
+//! in the folders named, and with `--shard I/N` the I-th of N stable parts of them.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use spikestream::events::detect::{DETECT_BYTES, detect};
 
-/// The files to classify: those named, and in each folder named, every event recording or
+/// The files to classify: those named, and in each folder named, every event recording, image or
 /// `.npy` array below it (by content: `simulate.json`, READMEs and the like are skipped, and
 /// how many were is said on stderr, also with `--json`, whose stdout stays the report).
 pub fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -16,9 +16,9 @@ pub fn collect_inputs(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             let mut found = Vec::new();
             walk(input, &mut found).with_context(|| format!("{}: cannot list", input.display()))?;
             found.sort();
-            let (kept, skipped): (Vec<PathBuf>, Vec<PathBuf>) = found.into_iter().partition(|p| is_recording(p));
+            let (kept, skipped): (Vec<PathBuf>, Vec<PathBuf>) = found.into_iter().partition(|p| is_input(p));
             if let Some(example) = skipped.first() {
-                eprintln!("note: {}: skipped {} file(s) that are not event recordings or .npy frames, e.g. {}", input.display(), skipped.len(), example.display());
+                eprintln!("note: {}: skipped {} file(s) that are not event recordings, images or .npy arrays, e.g. {}", input.display(), skipped.len(), example.display());
             }
             files.extend(kept);
         } else {
@@ -43,16 +43,17 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Whether a file found in a folder walk starts like an `.npy` array or a recording of a
-/// format spikestream detects (the first [`DETECT_BYTES`], or the whole file when shorter).
-fn is_recording(path: &Path) -> bool {
+/// Whether a file found in a folder walk starts like an `.npy` array, a PNG or JPEG image, or a
+/// recording of a format spikestream detects (the first [`DETECT_BYTES`], or the whole file when
+/// shorter). Which kind the model takes is checked when the file is read.
+fn is_input(path: &Path) -> bool {
     use std::io::Read;
     let Ok(file) = std::fs::File::open(path) else { return true };
     let mut head = Vec::new();
     if file.take(DETECT_BYTES as u64).read_to_end(&mut head).is_err() {
         return true; // let the real read report it
     }
-    head.starts_with(b"\x93NUMPY") || detect(&head).is_ok()
+    head.starts_with(b"\x93NUMPY") || spikestream::frames::image::sniff(&head).is_some() || detect(&head).is_ok()
 }
 
 /// `--shard I/N`: part I (from 0) of N.

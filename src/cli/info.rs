@@ -53,7 +53,7 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let doc = serde_json::json!({
             "arch": m.arch, "format": m.format, "timesteps": m.timesteps, "num_classes": m.num_classes, "classes": m.classes,
-            "input": m.input, "decode": format!("{:?}", m.decode).to_lowercase(), "framing": m.framing,
+            "input": m.input, "input_kind": m.input_kind, "decode": format!("{:?}", m.decode).to_lowercase(), "framing": m.framing,
             "parameters": params, "imp_values": imp, "macs_per_timestep": macs, "flops_per_timestep": 2 * macs, "layers": layers,
         });
         println!("{doc}");
@@ -61,9 +61,17 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     }
     println!("model        {}", args.model.model_file.display());
     println!("arch         {} (format {})", m.arch, m.format);
-    println!("input        [{}, {}, {}] per timestep, {} timesteps, decode {:?}", m.input[0], m.input[1], m.input[2], m.timesteps, m.decode);
+    match &m.input_kind {
+        spikestream::model::InputKind::Events => println!("input        [{}, {}, {}] per timestep, {} timesteps, decode {:?}", m.input[0], m.input[1], m.input[2], m.timesteps, m.decode),
+        spikestream::model::InputKind::Static { mean, std } => println!(
+            "input        static image [{}, {}, {}] fed at each of {} timesteps (direct encoding), normalised (x/255 - mean)/std with mean {mean:?} std {std:?}, decode {:?}",
+            m.input[0], m.input[1], m.input[2], m.timesteps, m.decode
+        ),
+    }
     println!("classes      {} {:?}", m.num_classes, m.classes);
-    println!("framing      {}", m.framing.as_ref().map_or("default (split by number into T frames)".into(), |f| f.to_string()));
+    if !m.input_kind.is_static() {
+        println!("framing      {}", m.framing.as_ref().map_or("default (split by number into T frames)".into(), |f| f.to_string()));
+    }
     println!("parameters   {params} weights (BN folded) + {imp} learned initial potentials");
     println!("cost         {:.3} GFLOP per timestep per sample (dense; {macs} MAC)", 2.0 * macs as f64 / 1e9);
     println!("layers:");

@@ -132,6 +132,7 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
     }
     let options = SessionOptions { batch: 1, decode: args.decode, hop: args.hop, ..SessionOptions::default() };
     let session = args.model.open_session(options, false)?;
+    session.check_events("an event stream")?;
     let close = match (args.frame_us, args.frame_events, session.framing().slicing) {
         (Some(us), _, _) if us > 0 => Close::EveryMicros(us),
         (_, Some(n), _) if n > 0 => Close::EveryEvents(n),

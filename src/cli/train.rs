@@ -12,7 +12,9 @@ pub struct TrainArgs {
     #[arg(long, default_value = "vgg11_48_legacy")]
     pub arch: String,
     /// Dataset folder: DIR/{train,test}/<class>/…, DIR/<class>/… (CIFAR10-DVS, N-Caltech101,
-    /// N-MNIST, simulator output) or a DVS128 Gesture folder.
+    /// N-MNIST, simulator output) or a DVS128 Gesture folder; static images (a static model,
+    /// direct encoding): the same folders of PNG/JPEG files, DIR with train.npz and test.npz, or
+    /// one FILE.npz (x [N,C,H,W] uint8 or float in [0,1], y [N]).
     #[arg(long)]
     pub data: PathBuf,
     /// The model file to write (best epoch); a checkpoint, optimiser state and CSV log go next to it.
@@ -20,7 +22,8 @@ pub struct TrainArgs {
     pub out: PathBuf,
     #[arg(long, default_value_t = 8)]
     pub timesteps: usize,
-    /// Per-step input size HxW; frames are resized to it when the sensor differs.
+    /// Per-step input size HxW; frames are resized to it when the sensor differs (static image
+    /// datasets keep their images' size: they are not resized).
     #[arg(long, default_value = "48x48")]
     pub size: String,
     /// Divide every channel width of the architecture by this (1 = the paper's widths).
@@ -89,7 +92,7 @@ pub struct TrainArgs {
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     pub model: PathBuf,
-    /// Dataset folder (its test split is evaluated; --split train for the training split).
+    /// Dataset folder or .npz (its test split is evaluated; --split train for the training split).
     pub data: PathBuf,
     #[arg(long, default_value = "test", value_parser = ["test", "train"])]
     pub split: String,
@@ -122,12 +125,10 @@ pub use with_train::{run_eval, run_train};
 #[cfg(feature = "train")]
 mod with_train {
     use std::process::ExitCode;
-    use std::sync::Arc;
 
     use anyhow::{Context, Result};
-    use spikestream::frames::framing::Framing;
     use spikestream::model::{MetaOverrides, Model};
-    use spikestream::train::data::{Augment, FrameCache, Loader, discover};
+    use spikestream::train::data::{Augment, Loader};
     use spikestream::train::eval::evaluate;
     use spikestream::train::loss::{Loss, Readout};
     use spikestream::train::net::{FoldedNet, TrainOptions};
@@ -195,14 +196,12 @@ mod with_train {
 
     pub fn run_eval(a: EvalArgs) -> Result<ExitCode> {
         let model = Model::load(&a.model, &MetaOverrides::default())?;
-        let dataset = discover(&a.data)?;
+        let mut opened = spikestream::train::data::open(&a.data)?;
+        let dataset = opened.dataset.clone();
         if dataset.classes.len() != model.meta.num_classes {
             anyhow::bail!("{} has {} classes but the model has {}", a.data.display(), dataset.classes.len(), model.meta.num_classes);
         }
-        let framing = Framing::from_json(model.meta.framing.as_ref(), model.meta.timesteps).context("model framing")?;
-        let framing_json = model.meta.framing.as_ref().map(|f| f.to_string()).unwrap_or_default();
-        let cache_root = a.cache.unwrap_or_else(|| a.data.join(".spikestream-cache"));
-        let cache = Arc::new(FrameCache::new(&cache_root, framing, &framing_json, model.meta.input));
+        let cache = opened.source(&a.data, &model.meta, a.cache)?;
         let samples = if a.split == "train" { dataset.train } else { dataset.test };
         let loader = Loader::new(cache, samples, a.batch, Augment::None, 0);
         let readout = if model.meta.decode == spikestream::model::meta::Decode::Last { Readout::Last } else { Readout::Mean };

@@ -14,7 +14,7 @@ pub mod trace;
 pub mod session;
 
 pub use crate::model::meta::Decode;
-pub use run::{RunOutput, run_frames};
+pub use run::{RunOutput, run_frames, run_repeated};
 pub use session::{BackendChoice, Classification, Prediction, Session, SessionError, SessionOptions};
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +73,13 @@ pub trait Backend: Send {
     /// without waiting and reads the logits back once.
     fn run(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
         run::run_steps(self, frames, timesteps, classes, decode)
+    }
+
+    /// Runs the same `input` (`[B, C, H, W]`) at each of `timesteps` steps from the learned
+    /// initial state, as `run` would with T copies of it, without making them (a static image,
+    /// or its first layers' output). The default steps one timestep at a time.
+    fn run_repeated(&mut self, input: &[f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
+        run::run_steps_with(self, &|_| input, timesteps, classes, decode)
     }
 
     /// Whether `run` may use the layer-major order (all T steps of a layer at once); returns

@@ -32,6 +32,14 @@ pub fn run_frames(backend: &mut dyn Backend, frames: &[f32], timesteps: usize, c
     Ok(p)
 }
 
+/// Runs one input `[B, C, H, W]` at every one of `timesteps` steps from the learned initial
+/// state ([`Backend::run_repeated`]).
+pub fn run_repeated(backend: &mut dyn Backend, input: &[f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
+    let p = backend.run_repeated(input, timesteps, classes, decode)?;
+    check_finite(&p, timesteps)?;
+    Ok(p)
+}
+
 /// A logit, or their mean over timesteps, that overflowed would decode to `null` scores or an
 /// arbitrary class: an error naming the sample and timestep instead.
 pub fn check_finite(p: &RunOutput, timesteps: usize) -> Result<(), EngineError> {
@@ -71,13 +79,19 @@ pub fn decode_scores(decode: Decode, per_step: &[Vec<Vec<f32>>], batch: usize, c
 
 /// One [`Backend::step`] per timestep: the reference way to run a sequence.
 pub fn run_steps<B: Backend + ?Sized>(backend: &mut B, frames: &[f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
-    let b = backend.batch();
     let per = per_step_len(frames, timesteps)?;
+    run_steps_with(backend, &|t| &frames[t * per..(t + 1) * per], timesteps, classes, decode)
+}
+
+/// [`run_steps`] with step `t`'s input `[B, C, H, W]` from `frame(t)` (the same slice at every
+/// step for a static input: no T copies).
+pub fn run_steps_with<'a, B: Backend + ?Sized>(backend: &mut B, frame: &dyn Fn(usize) -> &'a [f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
+    let b = backend.batch();
     backend.reset_all();
     let mut per_step = Vec::new();
     for t in 0..timesteps {
         let steps = vec![t; b];
-        if let Some(logits) = backend.step(&frames[t * per..(t + 1) * per], &steps, head_at(decode, t, timesteps))? {
+        if let Some(logits) = backend.step(frame(t), &steps, head_at(decode, t, timesteps))? {
             per_step.push(logits.chunks(classes).map(<[f32]>::to_vec).collect());
         }
     }

@@ -12,6 +12,7 @@ pub mod augment;
 pub mod bin;
 pub mod framing;
 pub mod gpu_binning;
+pub mod image;
 pub mod incremental;
 pub mod npy;
 pub mod picture;

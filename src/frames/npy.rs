@@ -35,6 +35,22 @@ pub fn write_f32(out: impl Write, shape: &[usize], data: &[f32]) -> io::Result<(
 }
 
 pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
+    read_typed(bytes, false).map(|(a, _)| a)
+}
+
+/// The element type an array was stored with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    Float,
+    /// `uint8` (pixels, 0 to 255).
+    U8,
+    /// `int32` / `int64` / `uint8` labels (values below 2^24 are exact in f32).
+    Int,
+}
+
+/// [`read`], also accepting `uint8`, `int32` and `int64` arrays (`.npz` images and labels);
+/// says which kind of element the file held.
+pub fn read_typed(bytes: &[u8], integers: bool) -> Result<(Array, Stored), NpyError> {
     let bad = |m: &str| NpyError::Format(m.to_string());
     if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
         return Err(bad("missing the \\x93NUMPY magic"));
@@ -59,26 +75,34 @@ pub fn read(bytes: &[u8]) -> Result<Array, NpyError> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|_| bad("bad shape")))
         .collect::<Result<_, _>>()?;
-    let width = match descr {
-        "<f4" => 4,
-        "<f8" => 8,
+    let (width, stored) = match descr {
+        "<f4" => (4, Stored::Float),
+        "<f8" => (8, Stored::Float),
+        "|u1" if integers => (1, Stored::U8),
+        "<i4" if integers => (4, Stored::Int),
+        "<i8" if integers => (8, Stored::Int),
+        other if integers => return Err(NpyError::Format(format!("dtype {other}; float32, float64, uint8, int32 or int64 expected"))),
         other => return Err(NpyError::Format(format!("dtype {other}; float32 or float64 expected"))),
     };
     // Checked before anything is allocated: a shape whose product or byte size overflows, or
     // that the file does not hold, is refused (it used to wrap and abort on allocation).
     let count = crate::limits::tensor(|| format!("the .npy shape {shape:?}"), &shape, 4)?;
     let body = &bytes[start + header_len..];
-    let stored = count.checked_mul(width).filter(|&n| n <= body.len()).ok_or_else(|| {
+    let stored_len = count.checked_mul(width).filter(|&n| n <= body.len()).ok_or_else(|| {
         NpyError::Format(format!("the shape {shape:?} needs {count} values of {width} bytes but the file holds {} bytes of data; it is truncated or corrupt", body.len()))
     })?;
-    let data: Vec<f32> = match width {
-        4 => body[..stored].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-        _ => body[..stored].chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()) as f32).collect(),
+    let body = &body[..stored_len];
+    let data: Vec<f32> = match (width, stored) {
+        (1, _) => body.iter().map(|&b| f32::from(b)).collect(),
+        (4, Stored::Int) => body.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f32).collect(),
+        (4, _) => body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+        (_, Stored::Int) => body.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or_default()) as f32).collect(),
+        _ => body.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or_default()) as f32).collect(),
     };
     if let Some((index, value)) = data.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(NpyError::NonFinite { index: position(&shape, index), value: *value });
     }
-    Ok(Array { shape, data })
+    Ok((Array { shape, data }, stored))
 }
 
 /// The multi-index of flat index `i` in a C-ordered array of `shape`.

@@ -52,6 +52,64 @@ impl Decode {
     }
 }
 
+/// What a model's input is (metadata `input`, `mean`, `std`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum InputKind {
+    /// Event frames binned as the `framing` metadata says, a new frame at every timestep.
+    Events,
+    /// One image `[C, H, W]` (1 or 3 channels) fed unchanged at every timestep (direct
+    /// encoding), normalised per channel as `(x − mean[c]) / std[c]` with `x` in `[0, 1]`
+    /// (8-bit pixels divided by 255, as torchvision's `ToTensor` then `Normalize`).
+    Static { mean: Vec<f32>, std: Vec<f32> },
+}
+
+impl InputKind {
+    pub fn is_static(&self) -> bool {
+        matches!(self, InputKind::Static { .. })
+    }
+
+    /// `static` (with `channels`) and the `mean` / `std` keys (a JSON list of one number per
+    /// channel, or one number for all; default 0 and 1); an error is (key, value, reason).
+    fn resolve(is_static: bool, channels: usize, mean: Option<&str>, std: Option<&str>, framing: Option<&str>) -> Result<Self, (&'static str, String, String)> {
+        if !is_static {
+            return match (mean, std) {
+                (Some(v), _) => Err(("mean", v.into(), "mean and std apply to a static input ('input': 'static CxHxW') only".into())),
+                (_, Some(v)) => Err(("std", v.into(), "mean and std apply to a static input ('input': 'static CxHxW') only".into())),
+                _ => Ok(InputKind::Events),
+            };
+        }
+        if channels != 1 && channels != 3 {
+            return Err(("input", format!("static {channels}x…"), "a static input has 1 (grey) or 3 (RGB) channels".into()));
+        }
+        if let Some(f) = framing {
+            return Err(("framing", f.into(), "a static input has no framing (framing makes frames of events)".into()));
+        }
+        let list = |key: &'static str, text: Option<&str>, default: f32| -> Result<Vec<f32>, (&'static str, String, String)> {
+            let Some(text) = text else { return Ok(vec![default; channels]) };
+            let bad = |why: &str| (key, text.to_string(), why.to_string());
+            let values: Vec<f32> = match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Array(a)) => a.iter().map(|v| v.as_f64().map(|x| x as f32)).collect::<Option<_>>().ok_or_else(|| bad("a JSON list of numbers is expected"))?,
+                Ok(serde_json::Value::Number(n)) => vec![n.as_f64().unwrap_or(f64::NAN) as f32; channels],
+                _ => return Err(bad("a number or a JSON list of one number per channel is expected")),
+            };
+            if values.len() != channels {
+                return Err(bad(&format!("{} values for {channels} channel(s)", values.len())));
+            }
+            if values.iter().any(|v| !v.is_finite() || (key == "std" && *v <= 0.0)) {
+                return Err(bad(if key == "std" { "every std must be a finite number above 0" } else { "every mean must be a finite number" }));
+            }
+            Ok(values)
+        };
+        Ok(InputKind::Static { mean: list("mean", mean, 0.0)?, std: list("std", std, 1.0)? })
+    }
+
+    /// The metadata text of `input` for a per-step shape: `2x48x48` or `static 3x32x32`.
+    pub fn input_text(&self, [c, h, w]: [usize; 3]) -> String {
+        if self.is_static() { format!("static {c}x{h}x{w}") } else { format!("{c}x{h}x{w}") }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelMeta {
     pub format: String,
@@ -59,8 +117,10 @@ pub struct ModelMeta {
     pub timesteps: usize,
     pub num_classes: usize,
     pub classes: Vec<String>,
-    /// Per-sample input `[channels, height, width]`.
+    /// Per-sample input `[channels, height, width]` of one timestep.
     pub input: [usize; 3],
+    /// Event frames (a new frame every timestep) or one static image (direct encoding).
+    pub input_kind: InputKind,
     /// How events become frames (JSON object, kept verbatim), if the file says.
     pub framing: Option<serde_json::Value>,
     pub decode: Decode,
@@ -127,12 +187,17 @@ impl ModelMeta {
         }
         let classes = if classes.is_empty() { (0..num_classes).map(|i| i.to_string()).collect() } else { classes };
         let input_text = get("input")?;
-        let dims: Vec<usize> = input_text.split(['x', 'X']).filter_map(|d| d.trim().parse().ok()).collect();
+        let (is_static, dims_text) = match input_text.trim().strip_prefix("static") {
+            Some(rest) => (true, rest),
+            None => (false, input_text),
+        };
+        let dims: Vec<usize> = dims_text.split(['x', 'X']).map(|d| d.trim().parse().ok()).collect::<Option<_>>().unwrap_or_default();
         let input = match dims[..] {
             [c, h, w] if c > 0 && h > 0 && w > 0 => [c, h, w],
-            _ => return Err(bad("input", input_text, "CxHxW expected, e.g. 2x48x48")),
+            _ => return Err(bad("input", input_text, "CxHxW expected (events, e.g. 2x48x48) or 'static CxHxW' (an image, e.g. static 3x32x32)")),
         };
         crate::limits::tensor(|| "one input frame".into(), &input, 4).map_err(|e| bad("input", input_text, &e.to_string()))?;
+        let input_kind = InputKind::resolve(is_static, input[0], raw.get("mean").map(String::as_str), raw.get("std").map(String::as_str), raw.get("framing").map(String::as_str)).map_err(|(key, value, why)| bad(key, &value, &why))?;
         let decode = match raw.get("decode") {
             None => Decode::Mean,
             // `per-step` is a way to run a model, not a property of it.
@@ -151,6 +216,6 @@ impl ModelMeta {
             None => None,
             Some(n) => Some(NeuronKind::from_json(n).map_err(|e| bad("neuron", n, &e))?),
         };
-        Ok(Self { format: raw.get("format").cloned().unwrap_or_else(|| "1".into()), arch, timesteps, num_classes, classes, input, framing, decode, neuron, raw })
+        Ok(Self { format: raw.get("format").cloned().unwrap_or_else(|| "1".into()), arch, timesteps, num_classes, classes, input, input_kind, framing, decode, neuron, raw })
     }
 }

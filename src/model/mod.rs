@@ -17,7 +17,7 @@ pub mod synth;
 
 pub use error::ModelError;
 pub use graph::{Graph, Node, Op, Shape};
-pub use meta::{MetaOverrides, ModelMeta};
+pub use meta::{InputKind, MetaOverrides, ModelMeta};
 pub use neuron::{NeuronKind, Reset};
 
 use std::path::Path;

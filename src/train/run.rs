@@ -12,12 +12,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::data::{Augment, FrameCache, Loader, discover};
+use super::data::images::channel_stats;
+use super::data::{Augment, Loader};
 use super::eval::{EvalReport, evaluate};
 use super::loss::Loss;
 use super::net::{FoldedNet, TrainNet, TrainOptions};
 use super::optim::{Optimizer, OptimizerKind, cosine_lr};
-use crate::frames::framing::Framing;
 use crate::model::synth::{SynthSpec, synth_model_bytes};
 use crate::model::{MetaOverrides, Model};
 
@@ -72,8 +72,15 @@ fn paths(out: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (PathBuf::from(format!("{}.ckpt.safetensors", stem.display())), PathBuf::from(format!("{}.optim.safetensors", stem.display())), PathBuf::from(format!("{}.log.csv", stem.display())))
 }
 
+/// What a fresh run feeds the network: event frames of a framing (its JSON), or static images of
+/// a shape with the training set's per-channel mean and std (direct encoding).
+enum InputSpec {
+    Events { framing_json: String },
+    Static { shape: [usize; 3], mean: Vec<f32>, std: Vec<f32> },
+}
+
 /// The model file a fresh run starts from: `arch` with seeded weights and the run's metadata.
-fn initial_model(cfg: &TrainConfig, classes: &[String], framing_json: &str) -> Result<Vec<u8>> {
+fn initial_model(cfg: &TrainConfig, classes: &[String], input: &InputSpec) -> Result<Vec<u8>> {
     if let Some(init) = &cfg.init {
         return std::fs::read(init).with_context(|| format!("reading {}", init.display()));
     }
@@ -81,7 +88,10 @@ fn initial_model(cfg: &TrainConfig, classes: &[String], framing_json: &str) -> R
         arch: cfg.arch.clone(),
         num_classes: classes.len(),
         timesteps: cfg.timesteps,
-        input: [2, cfg.size.0, cfg.size.1],
+        input: match input {
+            InputSpec::Events { .. } => [2, cfg.size.0, cfg.size.1],
+            InputSpec::Static { shape, .. } => *shape,
+        },
         width_div: cfg.width_div,
         imp: cfg.imp,
         seed: cfg.seed,
@@ -89,7 +99,16 @@ fn initial_model(cfg: &TrainConfig, classes: &[String], framing_json: &str) -> R
     let bytes = synth_model_bytes(&spec)?;
     let mut meta = safetensors::SafeTensors::read_metadata(&bytes)?.1.metadata().clone().unwrap_or_default();
     meta.insert("classes".into(), serde_json::to_string(classes)?);
-    meta.insert("framing".into(), framing_json.into());
+    match input {
+        InputSpec::Events { framing_json } => {
+            meta.insert("framing".into(), framing_json.clone());
+        }
+        InputSpec::Static { shape: [c, h, w], mean, std } => {
+            meta.insert("input".into(), format!("static {c}x{h}x{w}"));
+            meta.insert("mean".into(), serde_json::to_string(mean)?);
+            meta.insert("std".into(), serde_json::to_string(std)?);
+        }
+    }
     meta.insert("decode".into(), if cfg.loss.readout() == super::loss::Readout::Last { "last" } else { "mean" }.into());
     rewrite_metadata(&bytes, meta)
 }
@@ -118,13 +137,22 @@ fn framing_for(cfg: &TrainConfig, first: &Path) -> Result<String> {
 }
 
 pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
-    let dataset = discover(&cfg.data)?;
+    let mut opened = super::data::open(&cfg.data)?;
+    let dataset = opened.dataset.clone();
     let (ckpt_path, optim_path, log_path) = paths(&cfg.out);
     let model_bytes = if cfg.resume {
         std::fs::read(&ckpt_path).with_context(|| format!("--resume: reading {}", ckpt_path.display()))?
     } else {
-        let framing_json = framing_for(cfg, &dataset.train[0].path)?;
-        initial_model(cfg, &dataset.classes, &framing_json)?
+        let input = match &opened.images {
+            // Normalised with the training images' per-channel statistics (as CIFAR's constants).
+            Some((images, shape)) => {
+                let train: Vec<Vec<f32>> = dataset.train.iter().filter_map(|s| s.item.map(|i| images[i].clone())).collect();
+                let (mean, std) = channel_stats(&train, *shape);
+                InputSpec::Static { shape: *shape, mean, std }
+            }
+            None => InputSpec::Events { framing_json: framing_for(cfg, &dataset.train[0].path)? },
+        };
+        initial_model(cfg, &dataset.classes, &input)?
     };
     device.seed(cfg.seed);
     let ad = device.clone().autodiff();
@@ -132,10 +160,7 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
     if net.meta.num_classes != dataset.classes.len() {
         bail!("the model has {} classes but {} has {}", net.meta.num_classes, cfg.data.display(), dataset.classes.len());
     }
-    let framing = Framing::from_json(net.meta.framing.as_ref(), net.meta.timesteps).context("model framing")?;
-    let framing_json = net.meta.framing.as_ref().map(|f| f.to_string()).unwrap_or_default();
-    let cache_root = cfg.cache.clone().unwrap_or_else(|| cfg.data.join(".spikestream-cache"));
-    let cache = Arc::new(FrameCache::new(&cache_root, framing, &framing_json, net.meta.input));
+    let cache = opened.source(&cfg.data, &net.meta, cfg.cache.clone())?;
     let train_loader = Loader::new(Arc::clone(&cache), dataset.train.clone(), cfg.batch, cfg.augment, cfg.seed);
     let test_loader = Loader::new(Arc::clone(&cache), dataset.test.clone(), cfg.batch, Augment::None, cfg.seed);
     train_loader.warm_cache()?;

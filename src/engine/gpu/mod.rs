@@ -173,6 +173,11 @@ impl Backend for GpuBackend {
         }
     }
 
+    /// Step by step without waiting (the layer-major order would need T copies of the input).
+    fn run_repeated(&mut self, input: &[f32], timesteps: usize, classes: usize, decode: crate::model::meta::Decode) -> Result<crate::engine::run::RunOutput, EngineError> {
+        self.run_sequence_with(&|_| input, timesteps, classes, decode)
+    }
+
     fn set_layer_major(&mut self, on: bool) -> bool {
         self.prefer_layer_major = on && self.plan.mode == ConvMode::Fused;
         self.prefer_layer_major == on

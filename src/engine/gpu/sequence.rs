@@ -42,6 +42,11 @@ impl GpuBackend {
     /// See the module doc. `frames` is `[T, B, C, H, W]`.
     pub fn run_sequence(&mut self, frames: &[f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
         let per = per_step_len(frames, timesteps)?;
+        self.run_sequence_with(&|t| &frames[t * per..(t + 1) * per], timesteps, classes, decode)
+    }
+
+    /// [`Self::run_sequence`] with step `t`'s input `[B, C, H, W]` from `frame(t)`.
+    pub fn run_sequence_with<'a>(&mut self, frame: &dyn Fn(usize) -> &'a [f32], timesteps: usize, classes: usize, decode: Decode) -> Result<RunOutput, EngineError> {
         let b = self.state.batch;
         let k = self.model.graph.num_classes();
         if classes != k {
@@ -55,7 +60,7 @@ impl GpuBackend {
         let counts = 4 * (b * self.state.neuron_nodes) as u64;
         let mut heads = Vec::new();
         for t in 0..timesteps {
-            self.upload(&frames[t * per..(t + 1) * per], &vec![t; b])?;
+            self.upload(frame(t), &vec![t; b])?;
             let head = head_at(decode, t, timesteps);
             let h = self.history.as_ref().expect("made above");
             let mut encoder = self.ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("timestep") });

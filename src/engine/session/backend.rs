@@ -25,17 +25,28 @@ pub enum BackendChoice {
 /// chose and why (`None` where nothing was to choose). `adapter` (a name fragment) implies a GPU;
 /// `gpu` and `adapter` fail when they cannot be met.
 pub fn open(choice: BackendChoice, adapter: Option<&str>, graph: &Graph, batch: usize, mode: ConvMode) -> Result<(Box<dyn Backend>, Option<String>), SessionError> {
+    let (mut backends, notice) = open_many(choice, adapter, &[graph], batch, mode)?;
+    Ok((backends.remove(0), notice))
+}
+
+/// One backend per graph, all on the same device (one GPU context), as [`open`] chooses it.
+pub fn open_many(choice: BackendChoice, adapter: Option<&str>, graphs: &[&Graph], batch: usize, mode: ConvMode) -> Result<(Vec<Box<dyn Backend>>, Option<String>), SessionError> {
+    let cpu = |graphs: &[&Graph]| -> Vec<Box<dyn Backend>> { graphs.iter().map(|g| Box::new(CpuBackend::new(g, batch)) as Box<dyn Backend>).collect() };
     let request = match (choice, adapter) {
         (BackendChoice::Cpu, Some(_)) => return Err(SessionError::AdapterOnCpu),
-        (BackendChoice::Cpu, None) => return Ok((Box::new(CpuBackend::new(graph, batch)), None)),
+        (BackendChoice::Cpu, None) => return Ok((cpu(graphs), None)),
         (_, Some(name)) => AdapterRequest::Named(name.to_string()),
         (BackendChoice::Gpu, None) => AdapterRequest::from_env_or(AdapterRequest::Any),
         (BackendChoice::Auto, None) => AdapterRequest::from_env_or(AdapterRequest::Auto),
     };
     let (ctx, why) = GpuContext::open(&request)?;
     let Some(ctx) = ctx else {
-        return Ok((Box::new(CpuBackend::new(graph, batch)), Some(format!("notice: running on the CPU backend: {}", why.reason))));
+        return Ok((cpu(graphs), Some(format!("notice: running on the CPU backend: {}", why.reason))));
     };
     let notice = (choice == BackendChoice::Auto).then(|| format!("notice: running on the GPU: {}", why.reason));
-    Ok((Box::new(GpuBackend::with_context(ctx, graph, batch, mode)?), notice))
+    let mut backends: Vec<Box<dyn Backend>> = Vec::new();
+    for g in graphs {
+        backends.push(Box::new(GpuBackend::with_context(ctx.clone(), g, batch, mode)?));
+    }
+    Ok((backends, notice))
 }

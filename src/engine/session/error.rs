@@ -45,4 +45,16 @@ pub enum SessionError {
     Steps { got: usize, timesteps: usize },
     #[error("framing gives {got} frames but the model runs {timesteps} timesteps")]
     FramingSteps { got: usize, timesteps: usize },
+    #[error(transparent)]
+    Image(#[from] crate::frames::image::ImageError),
+    /// A PNG or JPEG that cannot be decoded (inside [`SessionError::Input`], which names the file).
+    #[error("{0}")]
+    ImageDecode(String),
+    /// An input of the other kind than the model's (an image for an event model, events or
+    /// frames for a static one); `input` is the model's input as its metadata says.
+    #[error("{what}, but the model's input is {input}{hint}")]
+    InputKind { what: String, input: String, hint: &'static str },
+    /// A static image or array whose shape is not the model's.
+    #[error("{what} of shape {got:?}, but the model's input is static {c}x{h}x{w} (images are not resized)", c = want[0], h = want[1], w = want[2])]
+    ImageShape { what: String, got: Vec<usize>, want: [usize; 3] },
 }

@@ -3,7 +3,8 @@
 //! [`backend`]), splits inputs into samples ([`input`]), groups them into the backend's batch
 //! (padding the last group with zero frames), runs them, and decodes the logits ([`Decode`],
 //! softmax and top-k in [`result`]). [`Session::step`] runs a stream frame by frame through
-//! [`Lanes`], so overlapping windows (`hop`) share one batched step.
+//! [`Lanes`], so overlapping windows (`hop`) share one batched step. A static model (an image
+//! fed at every timestep) computes its first layers once per batch ([`static_input`]).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,6 +19,7 @@ pub mod backend;
 mod error;
 pub mod input;
 mod result;
+pub mod static_input;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,7 +37,9 @@ use crate::events::Recording;
 use crate::events::file::ReadOptions;
 use crate::frames::framing::Framing;
 use crate::frames::incremental::Close;
-use crate::model::{MetaOverrides, Model};
+use crate::frames::image::Image;
+use crate::model::{InputKind, MetaOverrides, Model};
+use static_input::StaticRunner;
 use crate::stream::lanes::lane_count;
 use crate::stream::{Lanes, Output, Source, StreamConfig, StreamError, Summary};
 
@@ -75,6 +79,8 @@ pub struct Session {
     /// Whether stream windows are open (a whole-sequence run abandons them).
     streaming: bool,
     notice: Option<String>,
+    /// For a static model: what computes its first layers once per batch.
+    static_runner: Option<StaticRunner>,
     /// Spikes per neuron layer and the lane-steps they came from, of the batches run without
     /// padding lanes (`full`) and of those with (`padded`), for [`Session::spike_rates`].
     full: (Vec<u64>, u64),
@@ -93,16 +99,29 @@ impl Session {
     pub fn with_model(model: Model, name: &str, options: SessionOptions) -> Result<Self, SessionError> {
         let meta = &model.meta;
         let framing = Framing::from_json(meta.framing.as_ref(), meta.timesteps).map_err(|source| SessionError::Framing { file: name.into(), source })?;
-        let loader = Loader { framing, input: meta.input, timesteps: meta.timesteps };
+        let loader = Loader { framing, input: meta.input, timesteps: meta.timesteps, kind: meta.input_kind.clone() };
         let decode = options.decode.unwrap_or(meta.decode);
         let hop = options.hop.unwrap_or(meta.timesteps);
         crate::limits::count(|| "hop".into(), hop as u64, u32::MAX as u64)?;
         let batch = crate::limits::count(|| "batch".into(), options.batch as u64, crate::limits::MAX_BATCH)?.max(lane_count(meta.timesteps, hop));
         model.graph.check_batch(batch, "batch")?;
-        let (backend, notice) = backend::open(options.backend, options.adapter.as_deref(), &model.graph, batch, ConvMode::default())?;
-        let [c, h, w] = meta.input;
-        let lanes = Lanes::new(backend, meta.timesteps, hop, meta.num_classes, decode, c * h * w)?;
-        Ok(Self { model, loader, decode, options, lanes, streaming: false, notice, full: (Vec::new(), 0), padded: (Vec::new(), 0) })
+        let (choice, adapter, mode) = (options.backend, options.adapter.as_deref(), ConvMode::default());
+        let split = if meta.input_kind.is_static() { static_input::split(&model.graph) } else { None };
+        let (backend, static_runner, notice, frame_len) = match split {
+            Some((prefix, suffix)) => {
+                let (mut backends, notice) = backend::open_many(choice, adapter, &[&suffix, &prefix], batch, mode)?;
+                let prefix_backend = backends.pop().expect("two backends");
+                let runner = StaticRunner::new(Some((prefix_backend, prefix.nodes.len())));
+                (backends.pop().expect("two backends"), Some(runner), notice, suffix.input.len())
+            }
+            None => {
+                let (backend, notice) = backend::open(choice, adapter, &model.graph, batch, mode)?;
+                let runner = meta.input_kind.is_static().then(|| StaticRunner::new(None));
+                (backend, runner, notice, model.graph.input.len())
+            }
+        };
+        let lanes = Lanes::new(backend, meta.timesteps, hop, meta.num_classes, decode, frame_len)?;
+        Ok(Self { model, loader, decode, options, lanes, streaming: false, notice, static_runner, full: (Vec::new(), 0), padded: (Vec::new(), 0) })
     }
 
     pub fn model(&self) -> &Model {
@@ -159,7 +178,22 @@ impl Session {
         Ok(self.classify_samples(&[sample.as_slice()])?.remove(0))
     }
 
-    /// Frames of `shape` `[T, C, H, W]` (one sample) or `[T, B, C, H, W]` (B samples), in order.
+    /// Layers a static model computes once per batch instead of at every timestep (0 for an
+    /// event model, or a static one whose first layer has a per-timestep scale).
+    pub fn static_prefix_layers(&self) -> usize {
+        self.static_runner.as_ref().map_or(0, StaticRunner::prefix_layers)
+    }
+
+    /// One image (a static model): normalised as the model's `mean` and `std` say and fed
+    /// unchanged at every timestep.
+    pub fn classify_image(&mut self, image: &Image) -> Result<Classification, SessionError> {
+        let sample = self.loader.image(image)?;
+        Ok(self.classify_samples(&[sample.as_slice()])?.remove(0))
+    }
+
+    /// Frames of `shape` `[T, C, H, W]` (one sample) or `[T, B, C, H, W]` (B samples), in order;
+    /// for a static model, images `[C, H, W]` or `[N, C, H, W]` of values in `[0, 1]` (as
+    /// torchvision's `ToTensor` gives), normalised as the model's `mean` and `std` say.
     pub fn classify_frames(&mut self, shape: &[usize], data: &[f32]) -> Result<Vec<Classification>, SessionError> {
         let samples = self.loader.frames(shape, data)?;
         self.classify_samples(&samples.iter().map(Vec::as_slice).collect::<Vec<_>>())
@@ -171,13 +205,14 @@ impl Session {
         self.classify_samples(&samples.iter().map(Vec::as_slice).collect::<Vec<_>>())
     }
 
-    /// Samples of `[T, C, H, W]` each, run [`Session::batch`] at a time from the learned initial
-    /// state; abandons open stream windows.
+    /// Samples of `[T, C, H, W]` each (a static model: `[C, H, W]` normalised images), run
+    /// [`Session::batch`] at a time from the learned initial state; abandons open stream windows.
     pub fn classify_samples(&mut self, samples: &[&[f32]]) -> Result<Vec<Classification>, SessionError> {
         let (t, k) = (self.timesteps(), self.model.meta.num_classes);
         let per = self.loader.input.iter().product::<usize>();
-        if let Some(bad) = samples.iter().find(|s| s.len() != t * per) {
-            return Err(EngineError::InputSize { what: format!("one sample of {t} frames of {:?}", self.loader.input), expected: t * per, got: bad.len() }.into());
+        let (len, what) = if self.static_runner.is_some() { (per, format!("one static image {:?}", self.loader.input)) } else { (t * per, format!("one sample of {t} frames of {:?}", self.loader.input)) };
+        if let Some(bad) = samples.iter().find(|s| s.len() != len) {
+            return Err(EngineError::InputSize { what, expected: len, got: bad.len() }.into());
         }
         if self.streaming {
             self.lanes.resync();
@@ -186,14 +221,27 @@ impl Session {
         let b = self.batch();
         let mut out = Vec::with_capacity(samples.len());
         for group in samples.chunks(b) {
-            // `[B][T, C, H, W]` → `[T, B, C, H, W]`, a short group padded with zero frames.
-            let mut frames = vec![0f32; t * b * per];
-            for (i, sample) in group.iter().enumerate() {
-                for s in 0..t {
-                    frames[(s * b + i) * per..(s * b + i + 1) * per].copy_from_slice(&sample[s * per..(s + 1) * per]);
+            let run = match self.static_runner.as_mut() {
+                Some(runner) => {
+                    // `[B][C, H, W]` → `[B, C, H, W]`, a short group padded with zero images.
+                    let mut images = vec![0f32; b * per];
+                    for (i, sample) in group.iter().enumerate() {
+                        images[i * per..(i + 1) * per].copy_from_slice(sample);
+                    }
+                    runner.run(self.lanes.backend_mut(), &images, t, k, self.decode)
+                }
+                None => {
+                    // `[B][T, C, H, W]` → `[T, B, C, H, W]`, a short group padded with zero frames.
+                    let mut frames = vec![0f32; t * b * per];
+                    for (i, sample) in group.iter().enumerate() {
+                        for s in 0..t {
+                            frames[(s * b + i) * per..(s * b + i + 1) * per].copy_from_slice(&sample[s * per..(s + 1) * per]);
+                        }
+                    }
+                    run_frames(self.lanes.backend_mut(), &frames, t, k, self.decode)
                 }
             }
-            let run = run_frames(self.lanes.backend_mut(), &frames, t, k, self.decode).map_err(|e| self.engine_error(e))?;
+            .map_err(|e| self.engine_error(e))?;
             let (counts, steps) = if group.len() == b { &mut self.full } else { &mut self.padded };
             counts.resize(run.spike_counts.len(), 0);
             counts.iter_mut().zip(&run.spike_counts).for_each(|(c, n)| *c += n);
@@ -226,9 +274,18 @@ impl Session {
     /// One stream frame `[C, H, W]`: steps every lane, and returns the decision of the window
     /// it completes (every `hop` frames once T frames have come).
     pub fn step(&mut self, frame: &[f32]) -> Result<Option<Prediction>, SessionError> {
+        self.check_events("a stream frame")?;
         self.streaming = true;
         let done = self.lanes.push(frame).map_err(|e| self.engine_error(e))?;
         Ok(done.into_iter().next().map(|p| Prediction::from_scores(p.scores, &self.model.meta.classes, self.options.top_k)))
+    }
+
+    /// An error when the model takes static images, not event frames (`what` names the input).
+    pub fn check_events(&self, what: &str) -> Result<(), SessionError> {
+        match &self.model.meta.input_kind {
+            InputKind::Events => Ok(()),
+            kind => Err(SessionError::InputKind { what: what.into(), input: kind.input_text(self.model.meta.input), hint: " (an image fed at every timestep; give it PNG/JPEG files or .npy [N, C, H, W])" }),
+        }
     }
 
     /// Abandons the open stream windows: the next frame starts a new window.

@@ -70,3 +70,9 @@ impl FrameCache {
         self.framing.frames(&recording, self.input).with_context(|| format!("framing {}", sample.path.display()))
     }
 }
+
+impl super::FrameSource for FrameCache {
+    fn get(&self, sample: &Sample) -> Result<Frames> {
+        FrameCache::get(self, sample)
+    }
+}

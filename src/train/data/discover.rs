@@ -11,6 +11,8 @@ pub struct Sample {
     pub label: usize,
     /// Event-time window `[start, end)` in µs (DVS128 Gesture), or the whole recording.
     pub window: Option<(u64, u64)>,
+    /// Index of an in-memory image (static datasets, [`super::images`]).
+    pub item: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -62,7 +64,7 @@ pub fn discover(dir: &Path) -> Result<Dataset> {
             for (label, class) in classes.iter().enumerate() {
                 let d = root.join(class);
                 if d.is_dir() {
-                    out.extend(sorted_files(&d)?.into_iter().map(|path| Sample { path, label, window: None }));
+                    out.extend(sorted_files(&d)?.into_iter().map(|path| Sample { path, label, window: None, item: None }));
                 }
             }
             Ok(out)
@@ -85,7 +87,7 @@ pub fn discover(dir: &Path) -> Result<Dataset> {
         if !files.is_empty() && indices.iter().all(Option::is_some) {
             cifar = true;
             for (f, i) in files.into_iter().zip(indices) {
-                let s = Sample { path: f, label, window: None };
+                let s = Sample { path: f, label, window: None, item: None };
                 if i.unwrap_or(0) < 100 { test.push(s) } else { train.push(s) }
             }
         } else {
@@ -94,7 +96,7 @@ pub fn discover(dir: &Path) -> Result<Dataset> {
             let n_test = (files.len() / 10).max(usize::from(files.len() > 1));
             let split = files.len() - n_test;
             for (k, f) in files.into_iter().enumerate() {
-                let s = Sample { path: f, label, window: None };
+                let s = Sample { path: f, label, window: None, item: None };
                 if k < split { train.push(s) } else { test.push(s) }
             }
         }

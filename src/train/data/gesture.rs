@@ -44,7 +44,7 @@ fn windows(dir: &Path, recording: &str) -> Result<Vec<Sample>> {
         if !(1..=11).contains(&class) {
             bail!("{}:{}: class {class} is not 1–11", labels.display(), line_no + 1);
         }
-        out.push(Sample { path: dir.join(recording), label: class as usize - 1, window: Some((start, end)) });
+        out.push(Sample { path: dir.join(recording), label: class as usize - 1, window: Some((start, end)), item: None });
     }
     Ok(out)
 }

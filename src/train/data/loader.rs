@@ -1,6 +1,8 @@
-//! Batches: a seeded shuffle per epoch, frames from the [`FrameCache`] loaded and augmented on
-//! the rayon pool, laid out `[T, B, C, H, W]` (time-major, as the network takes them), and
-//! prefetched by a producer thread so loading overlaps the training step.
+//! Batches: a seeded shuffle per epoch, frames from a [`FrameSource`] (the [`FrameCache`] of
+//! event frames, or static images) loaded and augmented on the rayon pool, laid out
+//! `[T, B, C, H, W]` (time-major, as the network takes them), and prefetched by a producer
+//! thread so loading overlaps the training step. A static image is augmented, then normalised
+//! and repeated at every timestep (direct encoding).
 
 use std::sync::Arc;
 
@@ -8,6 +10,7 @@ use anyhow::Result;
 use crossbeam_channel::{Receiver, bounded};
 use rayon::prelude::*;
 
+#[cfg(doc)]
 use super::cache::FrameCache;
 use super::discover::{Sample, seeded_shuffle};
 use crate::frames::Frames;
@@ -32,8 +35,20 @@ pub struct Batch {
     pub labels: Vec<usize>,
 }
 
+/// Where a sample's frames come from.
+pub trait FrameSource: Send + Sync {
+    /// The frames `[T, C, H, W]` of `sample` (a static image: one frame of values in `[0, 1]`).
+    fn get(&self, sample: &Sample) -> Result<Frames>;
+
+    /// For static images: the per-channel mean and std to normalise with after augmentation,
+    /// and the timesteps to repeat the image over.
+    fn direct(&self) -> Option<(&[f32], &[f32], usize)> {
+        None
+    }
+}
+
 pub struct Loader {
-    cache: Arc<FrameCache>,
+    cache: Arc<dyn FrameSource>,
     samples: Arc<Vec<Sample>>,
     pub batch_size: usize,
     augment: Augment,
@@ -46,7 +61,7 @@ fn splitmix(mut z: u64) -> u64 {
 }
 
 impl Loader {
-    pub fn new(cache: Arc<FrameCache>, samples: Vec<Sample>, batch_size: usize, augment: Augment, seed: u64) -> Self {
+    pub fn new(cache: Arc<dyn FrameSource>, samples: Vec<Sample>, batch_size: usize, augment: Augment, seed: u64) -> Self {
         Self { cache, samples: Arc::new(samples), batch_size: batch_size.max(1), augment, seed }
     }
 
@@ -77,7 +92,7 @@ impl Loader {
         let (cache, samples, batch_size, augment, seed) = (Arc::clone(&self.cache), Arc::clone(&self.samples), self.batch_size, self.augment, self.seed);
         std::thread::spawn(move || {
             for chunk in order.chunks(batch_size) {
-                let batch = make_batch(&cache, &samples, chunk, augment, seed ^ splitmix(epoch as u64 + 1));
+                let batch = make_batch(cache.as_ref(), &samples, chunk, augment, seed ^ splitmix(epoch as u64 + 1));
                 if tx.send(batch).is_err() {
                     return;
                 }
@@ -87,7 +102,7 @@ impl Loader {
     }
 }
 
-fn make_batch(cache: &FrameCache, samples: &[Sample], chunk: &[usize], augment: Augment, seed: u64) -> Result<Batch> {
+fn make_batch(cache: &dyn FrameSource, samples: &[Sample], chunk: &[usize], augment: Augment, seed: u64) -> Result<Batch> {
     let frames: Vec<Frames> = chunk
         .par_iter()
         .map(|&i| {
@@ -97,13 +112,17 @@ fn make_batch(cache: &FrameCache, samples: &[Sample], chunk: &[usize], augment: 
                 state = splitmix(state);
                 state
             };
-            Ok(match augment {
+            let f = match augment {
                 Augment::None => f,
                 Augment::CropFlip { padding } => CropFlip::sample(padding, next).apply(&f),
                 Augment::SpikFormer { flip } => {
                     let flipped = if flip && next() & 1 == 1 { CropFlip { padding: 0, dy: 0, dx: 0, flip: true }.apply(&f) } else { f };
                     SpikFormerOp::sample(flipped.height, flipped.width, next).apply(&flipped)
                 }
+            };
+            Ok(match cache.direct() {
+                Some((mean, std, t)) => repeat(&f, mean, std, t),
+                None => f,
             })
         })
         .collect::<Result<_>>()?;
@@ -119,4 +138,11 @@ fn make_batch(cache: &FrameCache, samples: &[Sample], chunk: &[usize], augment: 
         }
     }
     Ok(Batch { x, shape: [t, b, c, h, w], labels: chunk.iter().map(|&i| samples[i].label).collect() })
+}
+
+/// A static image `[1, C, H, W]` normalised per channel and repeated at `t` timesteps.
+fn repeat(f: &Frames, mean: &[f32], std: &[f32], t: usize) -> Frames {
+    let one = crate::frames::image::normalise(&f.data, f.height * f.width, mean, std);
+    let data = (0..t).flat_map(|_| one.iter().copied()).collect();
+    Frames { frames: t, channels: f.channels, height: f.height, width: f.width, data }
 }
