@@ -74,9 +74,20 @@ class Model:
             return self._engine.frames_of_bytes(bytes(x), "<bytes>", format, sensor_pair(sensor))
         return self._engine.frames_of_events(raw(x), sensor_pair(sensor))
 
+    @property
+    def is_static(self) -> bool:
+        """Whether the model takes still images (direct encoding) rather than event frames."""
+        return bool(self.info.get("static"))
+
     def classify(self, x, sensor: Sensor = None, format: Optional[str] = None) -> Prediction:
         """Classifies a recording (path), events (structured array), or frames: a float32 array
-        ``[T, C, H, W]`` (one sample) or ``[T, B, C, H, W]`` (a batch), or a ``.npy`` of either."""
+        ``[T, C, H, W]`` (one sample) or ``[T, B, C, H, W]`` (a batch), or a ``.npy`` of either.
+
+        A static model (``is_static``) takes images instead: a PNG or JPEG path, a ``.npy`` of
+        ``[N, C, H, W]``, or an array ``[C, H, W]`` (one) or ``[N, C, H, W]`` (a batch) of values
+        in [0, 1]; the model's ``mean`` and ``std`` are applied as its file says."""
+        if self.is_static:
+            return self._classify_images(x)
         if isinstance(x, (str, os.PathLike)) and os.fspath(x).lower().endswith(".npy"):
             x = np.load(x)  # frames [T, (B,) C, H, W], or events as `spikestream convert` writes them
         if isinstance(x, np.ndarray) and x.dtype.names is None:
@@ -87,6 +98,20 @@ class Model:
             logits, per_step = self._engine.classify_frames(frames[:, None])
             return Prediction(logits[0], per_step[:, 0], self.classes)
         logits, per_step = self._engine.classify_frames(frames)
+        return Prediction(logits, per_step, self.classes)
+
+    def _classify_images(self, x) -> Prediction:
+        if isinstance(x, (str, os.PathLike)):
+            logits, per_step = self._engine.classify_file(os.fspath(x))
+            is_npy = os.fspath(x).lower().endswith(".npy")
+            if not is_npy:
+                return Prediction(logits[0], per_step[:, 0], self.classes)
+            return Prediction(logits, per_step, self.classes)
+        images = np.ascontiguousarray(x, dtype=np.float32)
+        if images.ndim == 3:
+            logits, per_step = self._engine.classify_frames(images[None])
+            return Prediction(logits[0], per_step[:, 0], self.classes)
+        logits, per_step = self._engine.classify_frames(images)
         return Prediction(logits, per_step, self.classes)
 
     def step(self, frame: np.ndarray) -> Optional[Prediction]:

@@ -48,12 +48,24 @@ impl Engine {
         Ok(Self { session: Session::open(path, options).map_err(to_py)? })
     }
 
-    /// Runs `frames` (`[T, B, C, H, W]`, any B). Returns the scores `[B, K]` (the model's
-    /// decode) and the logits of every step `[T, B, K]`.
-    fn classify_frames(&mut self, frames: &[f32], samples: usize) -> Result<(Vec<f32>, Vec<f32>)> {
-        let meta = self.session.model().meta.clone();
-        let (t, k, [c, h, w]) = (meta.timesteps, meta.num_classes, meta.input);
-        let results = self.session.classify_frames(&[t, samples, c, h, w], frames).map_err(to_py)?;
+    /// Runs `frames` of `shape` (`[T, B, C, H, W]`, any B; a static model: images
+    /// `[B, C, H, W]`). Returns the scores `[B, K]` (the model's decode) and the logits of
+    /// every step `[T, B, K]`.
+    fn classify_frames(&mut self, shape: &[usize], frames: &[f32]) -> Result<(Vec<f32>, Vec<f32>, usize)> {
+        let results = self.session.classify_frames(shape, frames).map_err(to_py)?;
+        Ok(self.collect(&results))
+    }
+
+    /// A static model's image file (PNG, JPEG) or `.npy` images; as [`Engine::classify_frames`].
+    fn classify_file(&mut self, path: &Path) -> Result<(Vec<f32>, Vec<f32>, usize)> {
+        let results = self.session.classify_file(path, Default::default()).map_err(to_py)?;
+        Ok(self.collect(&results))
+    }
+
+    /// (scores `[B, K]`, per-step logits `[T, B, K]`, B) of `results`.
+    fn collect(&self, results: &[spikestream::Classification]) -> (Vec<f32>, Vec<f32>, usize) {
+        let meta = &self.session.model().meta;
+        let (t, k, samples) = (meta.timesteps, meta.num_classes, results.len());
         let (mut scores, mut steps) = (Vec::with_capacity(samples * k), vec![0f32; t * samples * k]);
         for (b, r) in results.iter().enumerate() {
             scores.extend(meta.decode.scores(r.logits.iter().map(Vec::as_slice), k, t));
@@ -61,7 +73,7 @@ impl Engine {
                 steps[(s * samples + b) * k..(s * samples + b + 1) * k].copy_from_slice(row);
             }
         }
-        Ok((scores, steps))
+        (scores, steps, samples)
     }
 }
 
@@ -112,6 +124,7 @@ impl PyEngine {
         d.set_item("num_classes", m.num_classes)?;
         d.set_item("classes", &m.classes)?;
         d.set_item("input", (m.input[0], m.input[1], m.input[2]))?;
+        d.set_item("static", m.input_kind.is_static())?;
         d.set_item("framing", m.framing.as_ref().map(|f| f.to_string()))?;
         d.set_item("decode", format!("{:?}", m.decode).to_lowercase())?;
         d.set_item("backend", e.session.describe_backend())?;
@@ -124,21 +137,37 @@ impl PyEngine {
         (self.path.clone(), self.backend.clone(), self.batch)
     }
 
-    /// `[T, B, C, H, W]` float32 frames -> (scores `[B, K]`, per-step logits `[T, B, K]`).
+    /// `[T, B, C, H, W]` float32 frames (a static model: `[B, C, H, W]` images in [0, 1]) ->
+    /// (scores `[B, K]`, per-step logits `[T, B, K]`).
     fn classify_frames<'py>(&self, py: Python<'py>, frames: PyReadonlyArrayDyn<'_, f32>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         let shape = frames.shape().to_vec();
-        let (t, k, input) = {
+        let (t, k, [c, h, w], is_static) = {
             let e = lock(&self.engine);
             let m = &e.session.model().meta;
-            (m.timesteps, m.num_classes, m.input)
+            (m.timesteps, m.num_classes, m.input, m.input_kind.is_static())
         };
-        let [c, h, w] = input;
-        let samples = match shape[..] {
-            [st, b, cc, hh, ww] if [st, cc, hh, ww] == [t, c, h, w] => b,
-            _ => return Err(invalid(format!("frames of shape {shape:?}; [{t}, B, {c}, {h}, {w}] float32 expected (T = the model's {t} timesteps)"))),
+        let expected = match (is_static, &shape[..]) {
+            (false, &[st, _, cc, hh, ww]) => [st, cc, hh, ww] == [t, c, h, w],
+            (true, &[_, cc, hh, ww]) => [cc, hh, ww] == [c, h, w],
+            _ => false,
         };
+        if !expected {
+            let want = if is_static { format!("[B, {c}, {h}, {w}] float32 images in [0, 1] expected (a static model)") } else { format!("[{t}, B, {c}, {h}, {w}] float32 expected (T = the model's {t} timesteps)") };
+            return Err(invalid(format!("frames of shape {shape:?}; {want}")));
+        }
         let data = frames.as_slice().map_err(|e| invalid(format!("frames: {e}")))?;
-        let (scores, steps) = py.detach(|| lock(&self.engine).classify_frames(data, samples))?;
+        let (scores, steps, samples) = py.detach(|| lock(&self.engine).classify_frames(&shape, data))?;
+        Ok((array(py, scores, &[samples, k])?, array(py, steps, &[t, samples, k])?))
+    }
+
+    /// A static model's image file (PNG, JPEG) or `.npy` `[N, C, H, W]` images -> (scores
+    /// `[N, K]`, per-step logits `[T, N, K]`).
+    fn classify_file<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let (t, k) = {
+            let e = lock(&self.engine);
+            (e.session.model().meta.timesteps, e.session.model().meta.num_classes)
+        };
+        let (scores, steps, samples) = py.detach(|| lock(&self.engine).classify_file(&path))?;
         Ok((array(py, scores, &[samples, k])?, array(py, steps, &[t, samples, k])?))
     }
 

@@ -93,6 +93,11 @@ impl<'a> TensorStore<'a> {
         })
     }
 
+    /// The number of dimensions of tensor `name`, if the file has it.
+    pub fn rank(&self, name: &str) -> Option<usize> {
+        self.tensors.get(name).map(|view| view.shape().len())
+    }
+
     /// Like [`TensorStore::get`], but `None` when the file has no such tensor.
     pub fn optional(&self, name: &str, expected: &[Dim]) -> Result<Option<Tensor>, ModelError> {
         let Some(view) = self.tensors.get(name) else { return Ok(None) };

@@ -177,3 +177,19 @@ pub fn synth_model_bytes(spec: &SynthSpec) -> Result<Vec<u8>, ModelError> {
         .collect();
     safetensors::serialize(views, Some(meta)).map_err(|e| ModelError::Parse { file: "(synthetic)".into(), reason: e.to_string() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sew_resnet_whose_last_stage_is_one_pixel_loads_with_its_imps() {
+        // 8×8 in, four stride-2 stages: the last feature maps are 1×1 and their IMPs
+        // `[1, C, 1, 1]`, which the loader takes for the vector shape it sees there.
+        let spec = SynthSpec { arch: "sew_resnet18".into(), num_classes: 10, timesteps: 2, input: [1, 8, 8], width_div: 8, imp: true, seed: 3 };
+        let model = super::super::Model::from_bytes(&synth_model_bytes(&spec).unwrap(), "sew8", &Default::default()).unwrap();
+        let with_imp: Vec<_> = model.graph.nodes.iter().filter(|n| matches!(&n.op, super::super::graph::Op::Neuron(x) if x.imp.is_some())).collect();
+        assert!(with_imp.len() > 10, "{} neuron layers with IMP", with_imp.len());
+        assert!(with_imp.iter().any(|n| n.shape.is_vector()), "no 1×1 layer: the case is not exercised");
+    }
+}

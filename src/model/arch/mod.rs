@@ -128,7 +128,10 @@ impl Builder<'_, '_> {
     /// Adds a neuron layer with its own rule `kind` (not the file-wide `neuron` metadata).
     pub fn neuron_with(&mut self, input: usize, name: &str, kind: NeuronKind, imp_tensor: &str) -> Result<usize, ModelError> {
         let s = self.graph.value_shape(input);
-        let dims = if s.is_vector() { vec![Dim::Is(1), Dim::Is(s.c)] } else { vec![Dim::Is(1), Dim::Is(s.c), Dim::Is(s.h), Dim::Is(s.w)] };
+        // A vector's IMP is `[1, C]`; a 1×1 feature map's (a small input through a deep net) is
+        // `[1, C, 1, 1]` in the reference's files, which is the same C values.
+        let vector = s.is_vector() && self.store.rank(imp_tensor) != Some(4);
+        let dims = if vector { vec![Dim::Is(1), Dim::Is(s.c)] } else { vec![Dim::Is(1), Dim::Is(s.c), Dim::Is(s.h), Dim::Is(s.w)] };
         let imp = self.store.optional(imp_tensor, &dims)?.map(|t| t.data);
         let v = self.graph.push(name, Op::Neuron(Neuron { kind, imp }), vec![input], s);
         self.sources(Sources { imp: Some(imp_tensor.to_string()), ..Sources::default() });
