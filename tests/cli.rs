@@ -196,3 +196,17 @@ fn the_default_backend_is_never_a_software_rasterizer() {
     let (ok, _, err) = spikestream(&["bench", "--arch", "vgg11_48_legacy", "--width-div", "8", "--steps", "1", "--adapter", "no-such-gpu-xyz"]);
     assert!(!ok && err.contains("no-such-gpu-xyz"), "{err}");
 }
+
+#[test]
+fn a_closed_stdout_ends_a_command_quietly() {
+    // `spikestream info MODEL | head -1`, with the reader gone before the first write: the
+    // write fails with a broken pipe, which ends the command with success and no panic.
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo/sim10_vgg48_legacy.safetensors");
+    for args in [vec!["info", path(&model)], vec!["info", "--json", path(&model)]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_spikestream")).args(&args).stdout(writer).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !err.contains("panicked"), "{args:?}: {:?} {err}", out.status);
+    }
+}

@@ -129,39 +129,39 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         if let Some(path) = &args.trace {
             v["trace"] = serde_json::json!(path.display().to_string());
         }
-        println!("{v}");
+        outln!("{v}")?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("model      {} {} (input {}, T={})", model.meta.arch, args.model.as_ref().map_or("random weights".into(), |p| p.display().to_string()), graph.input, graph.timesteps);
-    print_report(&report, args.profile_steps);
+    outln!("model      {} {} (input {}, T={})", model.meta.arch, args.model.as_ref().map_or("random weights".into(), |p| p.display().to_string()), graph.input, graph.timesteps)?;
+    print_report(&report, args.profile_steps)?;
     if let (Some(path), Some(trace)) = (&args.trace, &trace) {
-        println!("trace      {} ({} events; open in chrome://tracing or https://ui.perfetto.dev)", path.display(), trace.len());
+        outln!("trace      {} ({} events; open in chrome://tracing or https://ui.perfetto.dev)", path.display(), trace.len())?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_report(r: &BenchReport, profile_steps: usize) {
-    println!("backend    {}{}", r.backend, if r.software_adapter { " (a software adapter: the CPU runs the shaders)" } else { "" });
-    println!("batch      {}", r.batch);
-    println!(
+fn print_report(r: &BenchReport, profile_steps: usize) -> std::io::Result<()> {
+    outln!("backend    {}{}", r.backend, if r.software_adapter { " (a software adapter: the CPU runs the shaders)" } else { "" })?;
+    outln!("batch      {}", r.batch)?;
+    outln!(
         "latency    p50 {:.3} ms  p99 {:.3} ms  min {:.3} ms per timestep, wall clock with device sync ({} timed)",
         r.p50_ms_per_timestep, r.p99_ms_per_timestep, r.min_ms_per_timestep, r.timesteps_measured
-    );
-    println!("throughput {:.1} samples/s ({} timesteps per sample)", r.samples_per_s, r.model_timesteps);
-    println!(
+    )?;
+    outln!("throughput {:.1} samples/s ({} timesteps per sample)", r.samples_per_s, r.model_timesteps)?;
+    outln!(
         "napkin     {:.4} GFLOP per timestep dense -> {:.2} GFLOP/s dense-equivalent; {:.4} G synaptic ops per timestep actually needed ({:.1}% of dense MACs) -> {:.3} GSOP/s",
         r.flops_per_timestep / 1e9,
         r.achieved_gflops,
         r.sops_per_timestep / 1e9,
         100.0 * r.sops_per_timestep / (r.flops_per_timestep / 2.0),
         r.achieved_gsops
-    );
-    println!("sequences  {:.3} ms per timestep, p50 of {} whole sequences (mean decode, no wait between steps)", r.sequence_ms_per_timestep_p50, r.sequences_timed);
+    )?;
+    outln!("sequences  {:.3} ms per timestep, p50 of {} whole sequences (mean decode, no wait between steps)", r.sequence_ms_per_timestep_p50, r.sequences_timed)?;
     if let Some(ms) = r.layer_major_ms_per_timestep_p50 {
-        println!("           {ms:.3} ms per timestep in layer-major order (each layer over all T·B inputs at once)");
+        outln!("           {ms:.3} ms per timestep in layer-major order (each layer over all T·B inputs at once)")?;
     }
     if let Some(p) = &r.plan {
-        println!(
+        outln!(
             "plan       {} dispatches per step ({} without the head), {:.2} submits per step, {:.2} read-backs per sample; longest dependent chain {} trips; smallest grid {} workgroups (convolutions {}); {:.2} MB of global memory per step",
             p.stats.dispatches_per_step,
             p.dispatches_per_step_without_head,
@@ -171,19 +171,19 @@ fn print_report(r: &BenchReport, profile_steps: usize) {
             p.stats.min_workgroups,
             p.stats.min_conv_workgroups,
             p.stats.bytes_per_step as f64 / 1e6
-        );
+        )?;
     }
     if let Some(bytes) = r.gpu_memory_bytes {
-        println!("memory     {:.2} MiB of GPU buffers (weights, state, scratch)", bytes as f64 / (1u64 << 20) as f64);
+        outln!("memory     {:.2} MiB of GPU buffers (weights, state, scratch)", bytes as f64 / (1u64 << 20) as f64)?;
     }
     let rates: Vec<String> = r.spike_rates.iter().map(|(n, v)| format!("{n} {:.1}%", 100.0 * v)).collect();
-    println!("spike rate {}", rates.join(", "));
+    outln!("spike rate {}", rates.join(", "))?;
     match (r.layer_clock, r.kernel_ms_per_timestep_p50) {
         (Some(clock), Some(kernels)) => {
-            println!("layers     {}, p50 of {} profiled timesteps:", clock.describe(), r.timesteps_profiled);
+            outln!("layers     {}, p50 of {} profiled timesteps:", clock.describe(), r.timesteps_profiled)?;
             for l in &r.layers {
                 let spikes = l.spike_rate.map_or(String::new(), |s| format!("  spikes {:.1}%", 100.0 * s));
-                println!("  {:<14} {:<22} {:>9.3} ms {:>5.1}%{spikes}", l.op, l.name, l.ms_p50, 100.0 * l.share);
+                outln!("  {:<14} {:<22} {:>9.3} ms {:>5.1}%{spikes}", l.op, l.name, l.ms_p50, 100.0 * l.share)?;
             }
             print!("kernels    {kernels:.3} ms per timestep summed");
             match r.loop_overhead_ratio {
@@ -191,14 +191,15 @@ fn print_report(r: &BenchReport, profile_steps: usize) {
                     let what = if clock == Clock::GpuTimestamps { "upload, encode, submit, wait, readback" } else { "input transpose, logits copy" };
                     let ms = r.loop_overhead_ms.unwrap_or(f64::NAN);
                     let min = r.loop_overhead_ratio_min.map_or(String::new(), |m| format!("; min / min {:+.1}%", 100.0 * m));
-                    println!("; the loop ({what}) adds {:+.1}% = {ms:+.3} ms (wall p50 / kernel p50 - 1{min})", 100.0 * o)
+                    outln!("; the loop ({what}) adds {:+.1}% = {ms:+.3} ms (wall p50 / kernel p50 - 1{min})", 100.0 * o)?
                 }
-                None => println!(),
+                None => outln!()?,
             }
         }
-        _ if profile_steps > 0 && r.backend.starts_with("gpu") => println!("layers     not profiled: {} has no timestamp queries", r.adapter),
-        _ => println!("layers     not profiled (--profile-steps 0)"),
+        _ if profile_steps > 0 && r.backend.starts_with("gpu") => outln!("layers     not profiled: {} has no timestamp queries", r.adapter)?,
+        _ => outln!("layers     not profiled (--profile-steps 0)")?,
     }
+    Ok(())
 }
 
 fn parse_chw(s: &str) -> anyhow::Result<[usize; 3]> {

@@ -34,28 +34,28 @@ pub fn run(args: DevicesArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         let auto = chosen.clone().unwrap_or_else(|| "cpu".into());
-        println!("{}", serde_json::json!({"adapters": list, "auto": auto, "auto_reason": choice.reason}));
+        outln!("{}", serde_json::json!({"adapters": list, "auto": auto, "auto_reason": choice.reason}))?;
         return Ok(ExitCode::SUCCESS);
     }
     if adapters.is_empty() {
-        println!("no GPU adapter found; spikestream runs on the CPU backend (install a Vulkan driver, e.g. mesa-vulkan-drivers for lavapipe)");
+        outln!("no GPU adapter found; spikestream runs on the CPU backend (install a Vulkan driver, e.g. mesa-vulkan-drivers for lavapipe)")?;
     }
     for a in &adapters {
         let soft = if is_software(a) { ", software rasterizer" } else { "" };
-        println!("{} ({:?}, {:?}{soft}, driver {})", a.name, a.backend, a.device_type, a.driver);
-        println!(
+        outln!("{} ({:?}, {:?}{soft}, driver {})", a.name, a.backend, a.device_type, a.driver)?;
+        outln!(
             "    max storage binding {} MiB, max buffer {} MiB, {} invocations/workgroup, {} storage buffers/stage, timestamp queries {}",
             a.max_storage_buffer_binding_size >> 20,
             a.max_buffer_size >> 20,
             a.max_compute_invocations_per_workgroup,
             a.max_storage_buffers_per_shader_stage,
             if a.timestamps { "yes" } else { "no" }
-        );
+        )?;
     }
     match chosen {
-        Some(name) => println!("--backend auto uses: {name} ({})", choice.reason),
-        None => println!("--backend auto uses the CPU backend: {}", choice.reason),
+        Some(name) => outln!("--backend auto uses: {name} ({})", choice.reason)?,
+        None => outln!("--backend auto uses the CPU backend: {}", choice.reason)?,
     }
-    println!("(probed: Vulkan, Metal, DX12; set WGPU_BACKEND=gl to probe OpenGL)");
+    outln!("(probed: Vulkan, Metal, DX12; set WGPU_BACKEND=gl to probe OpenGL)")?;
     Ok(ExitCode::SUCCESS)
 }

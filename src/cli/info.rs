@@ -56,28 +56,28 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
             "input": m.input, "input_kind": m.input_kind, "decode": format!("{:?}", m.decode).to_lowercase(), "framing": m.framing,
             "parameters": params, "imp_values": imp, "macs_per_timestep": macs, "flops_per_timestep": 2 * macs, "layers": layers,
         });
-        println!("{doc}");
+        outln!("{doc}")?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!("model        {}", args.model.model_file.display());
-    println!("arch         {} (format {})", m.arch, m.format);
+    outln!("model        {}", args.model.model_file.display())?;
+    outln!("arch         {} (format {})", m.arch, m.format)?;
     match &m.input_kind {
-        spikestream::model::InputKind::Events => println!("input        [{}, {}, {}] per timestep, {} timesteps, decode {:?}", m.input[0], m.input[1], m.input[2], m.timesteps, m.decode),
-        spikestream::model::InputKind::Static { mean, std } => println!(
+        spikestream::model::InputKind::Events => outln!("input        [{}, {}, {}] per timestep, {} timesteps, decode {:?}", m.input[0], m.input[1], m.input[2], m.timesteps, m.decode)?,
+        spikestream::model::InputKind::Static { mean, std } => outln!(
             "input        static image [{}, {}, {}] fed at each of {} timesteps (direct encoding), normalised (x/255 - mean)/std with mean {mean:?} std {std:?}, decode {:?}",
             m.input[0], m.input[1], m.input[2], m.timesteps, m.decode
-        ),
+        )?,
     }
-    println!("classes      {} {:?}", m.num_classes, m.classes);
+    outln!("classes      {} {:?}", m.num_classes, m.classes)?;
     if !m.input_kind.is_static() {
-        println!("framing      {}", m.framing.as_ref().map_or("default (split by number into T frames)".into(), |f| f.to_string()));
+        outln!("framing      {}", m.framing.as_ref().map_or("default (split by number into T frames)".into(), |f| f.to_string()))?;
     }
-    println!("parameters   {params} weights (BN folded) + {imp} learned initial potentials");
-    println!("cost         {:.3} GFLOP per timestep per sample (dense; {macs} MAC)", 2.0 * macs as f64 / 1e9);
-    println!("layers:");
+    outln!("parameters   {params} weights (BN folded) + {imp} learned initial potentials")?;
+    outln!("cost         {:.3} GFLOP per timestep per sample (dense; {macs} MAC)", 2.0 * macs as f64 / 1e9)?;
+    outln!("layers:")?;
     for (n, l) in g.nodes.iter().zip(&layers) {
         let imp = l.get("imp").map(|i| format!("  IMP mean {:.4} std {:.4} [{:.3}, {:.3}]", i["mean"].as_f64().unwrap_or(0.0), i["std"].as_f64().unwrap_or(0.0), i["min"].as_f64().unwrap_or(0.0), i["max"].as_f64().unwrap_or(0.0))).unwrap_or_default();
-        println!("  {:<28} {:<8} {}{imp}", n.name, n.op.kind(), n.shape);
+        outln!("  {:<28} {:<8} {}{imp}", n.name, n.op.kind(), n.shape)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,16 @@
 //! clap subcommands and their dispatch. Numerical work lives in the library; this folder parses,
 //! resolves arguments into ready objects and prints.
 
+/// `println!` for a command's output, as an `io::Result`: with `?`, a closed stdout
+/// (`spikestream info MODEL | head`) ends the command as a broken pipe, which `main` treats as
+/// success, instead of a panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod bench;
 mod classify;
 mod classify_inputs;

@@ -73,14 +73,14 @@ pub fn run_import(args: ImportNirArgs) -> anyhow::Result<ExitCode> {
     out.commit()?;
     let neurons = model.graph.neuron_nodes().len();
     let [c, h, w] = model.meta.input;
-    println!(
+    outln!(
         "{}: {} layers ({neurons} neuron layers), input {c}x{h}x{w}, {} outputs, semantics {}, dt {}",
         args.output.display(),
         model.graph.nodes.len(),
         model.meta.num_classes,
         options.semantics.map_or("none", Semantics::name),
         model.meta.raw.get(DT_KEY).map_or("none", String::as_str),
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -115,6 +115,6 @@ pub fn run_export(args: ExportNirArgs) -> anyhow::Result<ExitCode> {
     for line in &export.ignored {
         eprintln!("lossy: a NIR consumer ignores {line}");
     }
-    println!("{}: {} NIR nodes, dt {dt}", args.output.display(), export.top.nodes.len());
+    outln!("{}: {} NIR nodes, dt {dt}", args.output.display(), export.top.nodes.len())?;
     Ok(ExitCode::SUCCESS)
 }

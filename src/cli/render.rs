@@ -149,7 +149,7 @@ pub fn run(args: RenderArgs) -> anyhow::Result<ExitCode> {
         if let Some(d) = &decisions {
             let shown = d.draw(info, image);
             if args.json {
-                println!("{}", serde_json::to_string(&shown).unwrap_or_default());
+                outln!("{}", serde_json::to_string(&shown).unwrap_or_default()).map_err(|error| spikestream::render::RenderError::Io { path: "<stdout>".into(), what: "writing", error })?;
             }
         }
         Ok(())

@@ -140,7 +140,7 @@ impl SimulateArgs {
 pub fn run(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     if args.list_classes {
         for class in Class::ALL {
-            println!("{:<20} {}", class.name(), class.description());
+            outln!("{:<20} {}", class.name(), class.description())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -168,7 +168,7 @@ fn record_one(args: &SimulateArgs, simulator: &Simulator, class: Class, out: &Pa
     let on = events.iter().filter(|e| e.p).count();
     if args.json {
         let summary = serde_json::json!({"out": out, "class": class.name(), "index": args.index, "seed": args.seed, "events": events.len(), "on": on});
-        println!("{summary}");
+        outln!("{summary}")?;
     } else {
         eprintln!("wrote {} events ({on} ON) of {} to {} in {:.2?}", events.len(), class.name(), out.display(), started.elapsed());
     }
@@ -209,9 +209,9 @@ fn record_dataset(args: &SimulateArgs, simulator: &Simulator, out: &Path) -> any
             "events_per_file_mean": mean, "events_per_file_min": fewest, "events_per_file_max": most,
             "seconds": elapsed.as_secs_f64(), "threads": threads,
         });
-        println!("{summary}");
+        outln!("{summary}")?;
     } else {
-        println!(
+        outln!(
             "wrote {} files ({} classes x {}) to {} in {:.2?} on {threads} thread{}",
             written.len(),
             classes.len(),
@@ -219,8 +219,8 @@ fn record_dataset(args: &SimulateArgs, simulator: &Simulator, out: &Path) -> any
             out.display(),
             elapsed,
             if threads == 1 { "" } else { "s" }
-        );
-        println!("{events} events: {mean} per file (min {fewest}, max {most}), {:.1} % ON", 100.0 * on as f64 / events.max(1) as f64);
+        )?;
+        outln!("{events} events: {mean} per file (min {fewest}, max {most}), {:.1} % ON", 100.0 * on as f64 / events.max(1) as f64)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -59,7 +59,7 @@ pub fn run(args: &SimulateArgs, images: &Path, out: &Path) -> anyhow::Result<Exi
     progress.finish();
     folder.commit(args.force)?;
     let events: usize = written.iter().map(|w| w.events).sum();
-    println!(
+    outln!(
         "wrote {} recordings ({iw}x{ih} images on a {}x{} sensor, saccades of {} px) to {} in {:.2?}; {} events per recording on average",
         written.len(),
         sensor.width,
@@ -68,7 +68,7 @@ pub fn run(args: &SimulateArgs, images: &Path, out: &Path) -> anyhow::Result<Exi
         out.display(),
         started.elapsed(),
         events / written.len().max(1)
-    );
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -310,12 +310,12 @@ pub(super) fn list_cameras(json: bool) -> anyhow::Result<ExitCode> {
         Err(reason) => (Vec::new(), Some(reason)),
     };
     if json {
-        println!("{}", serde_json::json!({ "cameras": cameras, "note": reason }));
+        outln!("{}", serde_json::json!({ "cameras": cameras, "note": reason }))?;
     } else if cameras.is_empty() {
-        println!("no cameras found{}", reason.map(|r| format!(" ({r})")).unwrap_or_default());
+        outln!("no cameras found{}", reason.map(|r| format!(" ({r})")).unwrap_or_default())?;
     } else {
         for c in &cameras {
-            println!("camera:{}  {}  {}", c.serial.as_deref().unwrap_or("?"), c.kind, c.connection);
+            outln!("camera:{}  {}  {}", c.serial.as_deref().unwrap_or("?"), c.kind, c.connection)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -179,7 +179,7 @@ mod with_train {
         let dev = device(&a.device)?;
         let summary = train(&cfg, &dev)?;
         match &summary.best {
-            Some((epoch, r)) => println!(
+            Some((epoch, r)) => outln!(
                 "{}: best epoch {} of {}, test accuracy {:.4} ({} samples); {} steps, {:.1} samples/s",
                 a.out.display(),
                 epoch + 1,
@@ -188,8 +188,8 @@ mod with_train {
                 r.samples,
                 summary.steps,
                 summary.samples_per_s
-            ),
-            None => println!("{}: {} epochs, {} steps (no test split), {:.1} samples/s", a.out.display(), summary.epochs_run, summary.steps, summary.samples_per_s),
+            )?,
+            None => outln!("{}: {} epochs, {} steps (no test split), {:.1} samples/s", a.out.display(), summary.epochs_run, summary.steps, summary.samples_per_s)?,
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -217,16 +217,16 @@ mod with_train {
             eprintln!("wrote confusion.png, accuracy_per_step.png, spike_rates.png to {}", dir.display());
         }
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            outln!("{}", serde_json::to_string_pretty(&report)?).ok();
             return Ok(ExitCode::SUCCESS);
         }
-        println!("{} on {} ({} split, {} samples): accuracy {:.4}", a.model.display(), a.data.display(), a.split, report.samples, report.accuracy);
-        println!("accuracy at every timestep: {}", report.accuracy_at.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" "));
-        println!("spike rates: {}", report.spike_rates.iter().map(|(n, r)| format!("{n} {r:.3}")).collect::<Vec<_>>().join(", "));
-        println!("confusion (rows: true class, columns: predicted):");
+        outln!("{} on {} ({} split, {} samples): accuracy {:.4}", a.model.display(), a.data.display(), a.split, report.samples, report.accuracy).ok();
+        outln!("accuracy at every timestep: {}", report.accuracy_at.iter().map(|v| format!("{v:.3}")).collect::<Vec<_>>().join(" ")).ok();
+        outln!("spike rates: {}", report.spike_rates.iter().map(|(n, r)| format!("{n} {r:.3}")).collect::<Vec<_>>().join(", ")).ok();
+        outln!("confusion (rows: true class, columns: predicted):").ok();
         let width = classes.iter().map(String::len).max().unwrap_or(4).max(4);
         for (i, row) in report.confusion.iter().enumerate() {
-            println!("  {:>width$} {}", classes[i], row.iter().map(|n| format!("{n:>4}")).collect::<String>());
+            outln!("  {:>width$} {}", classes[i], row.iter().map(|n| format!("{n:>4}")).collect::<String>()).ok();
         }
         Ok(ExitCode::SUCCESS)
     }
