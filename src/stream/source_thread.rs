@@ -18,6 +18,9 @@ use super::stats::{Counters, Ending};
 use super::tap::TapMsg;
 use crate::events::Resolution;
 
+/// The most events one message to the framer carries (1 MiB of events).
+const FRAMER_SLICE: usize = 65_536;
+
 pub(super) struct SourceReport {
     pub(super) ending: Ending,
     pub(super) describe: String,
@@ -79,8 +82,18 @@ pub(super) fn source_loop(
             for tap in &config.taps {
                 tap.send(TapMsg::Events(batch.clone(), arrival));
             }
-            Counters::add(&c.batches, 1);
-            if events_tx.send(SourceMsg::Events(batch, arrival)).is_err() {
+            // The framer's queue holds 64 messages: slices of at most FRAMER_SLICE events keep
+            // it under 64 MiB however large a packet decodes (a DV packet can hold millions).
+            let gone = if batch.len() <= FRAMER_SLICE {
+                Counters::add(&c.batches, 1);
+                events_tx.send(SourceMsg::Events(batch, arrival)).is_err()
+            } else {
+                batch.chunks(FRAMER_SLICE).any(|slice| {
+                    Counters::add(&c.batches, 1);
+                    events_tx.send(SourceMsg::Events(slice.to_vec(), arrival)).is_err()
+                })
+            };
+            if gone {
                 // The framer is gone (stop or error): nothing more to do here.
                 break Ok(());
             }
