@@ -20,10 +20,13 @@ pub struct Param {
     pub value: Tensor<1>,
     /// Weight decay applies (not to IMP, TEBN scales or BatchNorm affine parameters).
     pub decay: bool,
+    /// A learned initial membrane potential (its learning rate is scaled by `--imp-lr-mult`, its
+    /// drift reported).
+    pub imp: bool,
 }
 
 /// Parameters and buffers of a network.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ParamSet {
     pub params: Vec<Param>,
     index: HashMap<String, usize>,
@@ -73,7 +76,14 @@ impl ParamSet {
         let n = data.len();
         let value = Tensor::<1>::from_data(TensorData::new(data, [n]), device).require_grad();
         self.index.insert(name.clone(), self.params.len());
-        self.params.push(Param { name, shape, value, decay });
+        self.params.push(Param { name, shape, value, decay, imp: false });
+    }
+
+    /// Marks the parameter `name` as an IMP (no-op when absent).
+    pub fn mark_imp(&mut self, name: &str) {
+        if let Some(&i) = self.index.get(name) {
+            self.params[i].imp = true;
+        }
     }
 
     pub fn contains(&self, name: &str) -> bool {
