@@ -55,3 +55,15 @@ fn imp_lr_mult_scales_the_imp_drift_and_the_drift_is_reported() {
     assert_eq!(meta(&four).get("imp_lr_mult").map(String::as_str), Some("4"));
     assert!(!meta(&one).contains_key("imp_lr_mult"), "the reference's 1 is not marked as a deviation");
 }
+
+#[test]
+fn a_negative_imp_lr_mult_is_refused_by_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_spikestream"))
+        .args(["train", "--data", tmp.path().to_str().unwrap(), "--out", tmp.path().join("m.safetensors").to_str().unwrap(), "--imp-lr-mult=-1", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--imp-lr-mult -1"), "stderr: {err}");
+}
