@@ -44,6 +44,10 @@ pub struct TrainArgs {
     pub optimizer: String,
     #[arg(long, default_value_t = 0.05)]
     pub lr: f64,
+    /// Multiply the IMP parameters' learning rate by this (1 = the reference; any other value is a
+    /// deviation from it, recorded in the model's metadata as `imp_lr_mult`).
+    #[arg(long, default_value_t = 1.0)]
+    pub imp_lr_mult: f32,
     #[arg(long, default_value_t = 5e-4)]
     pub weight_decay: f32,
     #[arg(long, default_value_t = 1)]
@@ -159,6 +163,7 @@ mod with_train {
             loss: Loss::parse(&a.loss).map_err(anyhow::Error::msg)?,
             optimizer: OptimizerKind::parse(&a.optimizer).map_err(anyhow::Error::msg)?,
             lr: a.lr,
+            imp_lr_mult: a.imp_lr_mult,
             weight_decay: a.weight_decay,
             warmup_epochs: a.warmup_epochs,
             clip_norm: a.clip,
@@ -176,6 +181,9 @@ mod with_train {
             sensor: a.sensor.map(|r| (r.width, r.height)),
             progress: !a.quiet,
         };
+        if !(a.imp_lr_mult.is_finite() && a.imp_lr_mult >= 0.0) {
+            anyhow::bail!("--imp-lr-mult {}: expected a finite number >= 0", a.imp_lr_mult);
+        }
         let dev = device(&a.device)?;
         let summary = train(&cfg, &dev)?;
         match &summary.best {
@@ -190,6 +198,9 @@ mod with_train {
                 summary.samples_per_s
             )?,
             None => outln!("{}: {} epochs, {} steps (no test split), {:.1} samples/s", a.out.display(), summary.epochs_run, summary.steps, summary.samples_per_s)?,
+        }
+        for layer in &summary.imp_drift {
+            println!("{}", layer.line());
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -2,9 +2,10 @@
 //! differentiable network ([`net`]), the neuron forward from the engine's own WGSL on burn's wgpu
 //! backend with a surrogate-gradient backward ([`neuron`]), the reference's losses ([`loss`]),
 //! optimisers and schedule ([`optim`]), datasets with a frame cache and loader ([`data`]), the
-//! loop ([`run`]) and evaluation ([`eval`]). The output is the engine's model file.
+//! loop ([`run`]), evaluation ([`eval`]) and the IMP drift report ([`drift`]). The output is the engine's model file.
 
 pub mod data;
+pub mod drift;
 pub mod eval;
 pub mod loss;
 pub mod net;
@@ -13,7 +14,7 @@ pub mod optim;
 mod progress;
 pub mod run;
 
-pub use run::{TrainConfig, TrainSummary, train};
+pub use run::{StepOutput, TrainConfig, TrainSummary, train, train_step};
 
 use burn::tensor::Device;
 

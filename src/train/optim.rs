@@ -1,6 +1,7 @@
 //! Optimisers over a [`ParamSet`]: SGD with momentum (PyTorch's rule) and AdamW (decoupled
 //! weight decay), a cosine learning-rate schedule with linear warmup, global-norm gradient
-//! clipping, and weight decay only where [`Param::decay`] says (not on IMP, TEBN scales, BN γ/β).
+//! clipping, weight decay only where [`Param::decay`] says (not on IMP, TEBN scales, BN γ/β), and
+//! a learning-rate multiplier for the IMP parameters ([`Param::imp`]).
 //! State lives next to the parameters as inner (non-autodiff) tensors and round-trips through
 //! checkpoints.
 
@@ -41,6 +42,9 @@ pub struct Optimizer {
     pub weight_decay: f32,
     /// Clip the global gradient L2 norm to this (none when 0).
     pub clip_norm: f32,
+    /// The IMP parameters' learning rate is `lr × imp_lr_mult` (1 in the reference; other values
+    /// are a deviation from it, `--imp-lr-mult`).
+    pub imp_lr_mult: f32,
     pub step: usize,
     /// First moment (SGD: momentum buffer) and second moment per parameter name.
     first: HashMap<String, Tensor<1>>,
@@ -49,7 +53,7 @@ pub struct Optimizer {
 
 impl Optimizer {
     pub fn new(kind: OptimizerKind, weight_decay: f32, clip_norm: f32) -> Self {
-        Self { kind, weight_decay, clip_norm, step: 0, first: HashMap::new(), second: HashMap::new() }
+        Self { kind, weight_decay, clip_norm, imp_lr_mult: 1.0, step: 0, first: HashMap::new(), second: HashMap::new() }
     }
 
     /// One update of every parameter that has a gradient; returns the gradient norm before
@@ -72,6 +76,7 @@ impl Optimizer {
                 g = g * scale;
             }
             let p = &mut params.params[i];
+            let lr = if p.imp { lr * self.imp_lr_mult } else { lr };
             let mut value = p.value.clone().inner();
             let wd = if p.decay { self.weight_decay } else { 0.0 };
             match self.kind {
@@ -140,7 +145,27 @@ impl Optimizer {
 
 #[cfg(test)]
 mod tests {
-    use super::cosine_lr;
+    use burn::tensor::Device;
+
+    use super::*;
+
+    /// Plain SGD (no momentum, no decay) on `loss = Σ 2·w` moves every weight by `2·lr`; the IMP by
+    /// `2·lr·imp_lr_mult`.
+    #[test]
+    fn imp_learning_rate_is_multiplied() {
+        let device = Device::flex().autodiff();
+        let mut params = ParamSet::default();
+        params.push("conv.weight".into(), vec![2], vec![0.5, -0.5], true, &device);
+        params.push("features.1.mem".into(), vec![2], vec![0.25, -0.25], false, &device);
+        params.mark_imp("features.1.mem");
+        let mut optim = Optimizer::new(OptimizerKind::Sgd { momentum: 0.0 }, 0.0, 0.0);
+        optim.imp_lr_mult = 8.0;
+        let loss = (params.get("conv.weight").sum() + params.get("features.1.mem").sum()) * 2.0;
+        optim.step(&mut params, &loss.backward(), 0.0625);
+        let read = |n: &str| params.get(n).inner().into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(read("conv.weight"), vec![0.375, -0.625]);
+        assert_eq!(read("features.1.mem"), vec![-0.75, -1.25]);
+    }
 
     #[test]
     fn warmup_then_cosine() {

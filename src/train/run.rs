@@ -14,6 +14,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::data::images::channel_stats;
 use super::data::{Augment, Loader};
+use super::drift::{ImpStart, LayerDrift};
 use super::eval::{EvalReport, evaluate};
 use super::loss::Loss;
 use super::net::{FoldedNet, TrainNet, TrainOptions};
@@ -38,6 +39,9 @@ pub struct TrainConfig {
     pub loss: Loss,
     pub optimizer: OptimizerKind,
     pub lr: f64,
+    /// Learning-rate multiplier of the IMP parameters (1 as the reference; other values are a
+    /// deviation from it, recorded in the model's metadata as `imp_lr_mult`).
+    pub imp_lr_mult: f32,
     pub weight_decay: f32,
     pub warmup_epochs: usize,
     pub clip_norm: f32,
@@ -65,11 +69,42 @@ pub struct TrainSummary {
     pub step_losses: Vec<f64>,
     pub best: Option<(usize, EvalReport)>,
     pub samples_per_s: f64,
+    /// How far each IMP tensor moved from the run's start (empty without IMP).
+    pub imp_drift: Vec<LayerDrift>,
+}
+
+/// What one optimiser step returns.
+pub struct StepOutput {
+    pub loss: f64,
+    /// `[T, B, K]` logits of the forward (before the update).
+    pub logits: Tensor<3>,
+    /// Spikes per neuron layer of the forward (see [`super::net::Forward::spikes`]).
+    pub spikes: Vec<(usize, Tensor<1>, usize)>,
+}
+
+/// One training step on a batch `x` `[T, B, C, H, W]` (on the autodiff device of `net`): forward
+/// in train mode, `loss`, backward, and `optim`'s update at `lr`. The loop of [`train`] and the
+/// step-by-step comparison with PyTorch (`tests/train_reference.rs`) both call it.
+pub fn train_step(net: &mut TrainNet, optim: &mut Optimizer, loss: Loss, x: Tensor<5>, labels: &[usize], lr: f64) -> Result<StepOutput> {
+    net.training = true;
+    let out = net.forward(x);
+    let value = loss.compute(out.logits.clone(), labels);
+    let loss_value = f64::from(value.clone().into_scalar::<f32>());
+    if !loss_value.is_finite() {
+        bail!("the loss became {loss_value} at step {}; lower --lr or set --clip", optim.step);
+    }
+    let grads = value.backward();
+    optim.step(&mut net.params, &grads, lr);
+    Ok(StepOutput { loss: loss_value, logits: out.logits.inner(), spikes: out.spikes.into_iter().map(|(i, s, n)| (i, s.inner(), n)).collect() })
 }
 
 fn paths(out: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let stem = out.with_extension("");
-    (PathBuf::from(format!("{}.ckpt.safetensors", stem.display())), PathBuf::from(format!("{}.optim.safetensors", stem.display())), PathBuf::from(format!("{}.log.csv", stem.display())))
+    (sibling(out, "ckpt.safetensors"), sibling(out, "optim.safetensors"), sibling(out, "log.csv"))
+}
+
+/// `MODEL.<suffix>` next to the model file `out`.
+pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    PathBuf::from(format!("{}.{suffix}", out.with_extension("").display()))
 }
 
 /// What a fresh run feeds the network: event frames of a framing (its JSON), or static images of
@@ -167,6 +202,11 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
     test_loader.warm_cache()?;
 
     let mut optim = Optimizer::new(cfg.optimizer, cfg.weight_decay, cfg.clip_norm);
+    optim.imp_lr_mult = cfg.imp_lr_mult;
+    if cfg.imp_lr_mult != 1.0 {
+        net.params.metadata.insert("imp_lr_mult".into(), cfg.imp_lr_mult.to_string());
+    }
+    let mut imp_start = ImpStart::capture(&net.params)?;
     let mut start_epoch = 0;
     let mut best: Option<(usize, EvalReport)> = None;
     if cfg.resume {
@@ -176,7 +216,10 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
         let step = train_state["step"].as_u64().unwrap_or(0) as usize;
         let optim_bytes = std::fs::read(&optim_path).with_context(|| format!("--resume: reading {}", optim_path.display()))?;
         let st = safetensors::SafeTensors::deserialize(&optim_bytes)?;
-        let tensors = st.tensors().into_iter().map(|(n, v)| (n, v.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())).collect();
+        let tensors: Vec<(String, Vec<f32>)> = st.tensors().into_iter().map(|(n, v)| (n, v.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())).collect();
+        if let Some(start) = ImpStart::from_state(&tensors) {
+            imp_start = start;
+        }
         optim.restore(step, tensors, &net.params);
         if let Some(acc) = train_state["best_accuracy"].as_f64() {
             best = Some((train_state["best_epoch"].as_u64().unwrap_or(0) as usize, EvalReport { samples: 0, accuracy: acc, accuracy_at: vec![], confusion: vec![], spike_rates: vec![] }));
@@ -188,9 +231,14 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
     let mut log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).with_context(|| format!("opening {}", log_path.display()))?;
     if !cfg.resume {
         log.set_len(0)?;
-        writeln!(log, "epoch,train_loss,train_accuracy,test_accuracy,lr,seconds,samples_per_s")?;
+        writeln!(log, "epoch,train_loss,train_accuracy,test_accuracy,lr,seconds,samples_per_s,imp_drift")?;
     }
-    let mut summary = TrainSummary { epochs_run: 0, steps: optim.step, losses: vec![], step_losses: vec![], best: None, samples_per_s: 0.0 };
+    let mut summary = TrainSummary { epochs_run: 0, steps: optim.step, losses: vec![], step_losses: vec![], best: None, samples_per_s: 0.0, imp_drift: vec![] };
+    let drift_path = sibling(&cfg.out, "imp_drift.json");
+    let mut drift_log: Vec<serde_json::Value> = match (cfg.resume, std::fs::read_to_string(&drift_path)) {
+        (true, Ok(text)) => serde_json::from_str(&text).with_context(|| format!("--resume: reading {}", drift_path.display()))?,
+        _ => Vec::new(),
+    };
     let readout = cfg.loss.readout();
     let started = Instant::now();
     let mut samples_seen = 0usize;
@@ -199,20 +247,13 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
         let epoch_start = Instant::now();
         let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
         let mut lr = cfg.lr;
-        net.training = true;
         for batch in train_loader.epoch(epoch, true) {
             let batch = batch?;
             let x = Tensor::<5>::from_data(TensorData::new(batch.x, batch.shape), &ad);
-            let out = net.forward(x);
-            let loss = cfg.loss.compute(out.logits.clone(), &batch.labels);
-            let loss_value = f64::from(loss.clone().into_scalar::<f32>());
-            if !loss_value.is_finite() {
-                bail!("the loss became {loss_value} at step {} (epoch {epoch}); lower --lr or set --clip", optim.step);
-            }
-            let grads = loss.backward();
             lr = cosine_lr(cfg.lr, optim.step, warmup, total_steps);
-            optim.step(&mut net.params, &grads, lr);
-            let preds = predictions(out.logits.inner(), readout)?;
+            let step = train_step(&mut net, &mut optim, cfg.loss, x, &batch.labels, lr).with_context(|| format!("epoch {epoch}"))?;
+            let loss_value = step.loss;
+            let preds = predictions(step.logits, readout)?;
             correct += preds.iter().zip(&batch.labels).filter(|(p, y)| p == y).count();
             seen += batch.labels.len();
             samples_seen += batch.labels.len();
@@ -239,7 +280,21 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
         let mut folded = FoldedNet::new(model, &cfg.options, device);
         let report = if test_loader.is_empty() { None } else { Some(evaluate(&mut folded, &test_loader, readout, device)?) };
         let test_acc = report.as_ref().map(|r| r.accuracy);
-        writeln!(log, "{epoch},{epoch_loss:.6},{:.6},{},{lr:.6e},{seconds:.2},{:.2}", correct as f64 / seen.max(1) as f64, test_acc.map_or(String::new(), |a| format!("{a:.6}")), seen as f64 / seconds)?;
+        let drift = imp_start.measure(&net.params)?;
+        let drift_mean = overall_drift(&drift);
+        writeln!(
+            log,
+            "{epoch},{epoch_loss:.6},{:.6},{},{lr:.6e},{seconds:.2},{:.2},{}",
+            correct as f64 / seen.max(1) as f64,
+            test_acc.map_or(String::new(), |a| format!("{a:.6}")),
+            seen as f64 / seconds,
+            drift_mean.map_or(String::new(), |d| format!("{d:.6e}"))
+        )?;
+        if !drift.is_empty() {
+            drift_log.push(serde_json::json!({"epoch": epoch, "step": optim.step, "imp_lr_mult": cfg.imp_lr_mult, "layers": drift}));
+            crate::output::write_atomic(&drift_path, serde_json::to_string_pretty(&drift_log)?.as_bytes())?;
+        }
+        summary.imp_drift = drift;
         log.flush()?;
         plot_log(&log_path)?;
         if cfg.progress {
@@ -269,7 +324,7 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
         ckpt_meta.insert("train_state".into(), serde_json::json!({"epoch": epoch + 1, "step": optim.step, "best_epoch": best.as_ref().map(|b| b.0), "best_accuracy": best_acc}).to_string());
         net.params.metadata = ckpt_meta.clone();
         crate::output::write_atomic(&ckpt_path, &net.params.to_safetensors(&ckpt_meta)?)?;
-        write_optimizer(&optim_path, &optim)?;
+        write_optimizer(&optim_path, &optim, &imp_start)?;
         if cfg.max_steps > 0 && optim.step >= cfg.max_steps {
             break;
         }
@@ -280,8 +335,15 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
     Ok(summary)
 }
 
-fn write_optimizer(path: &Path, optim: &Optimizer) -> Result<()> {
-    let state = optim.state();
+/// Mean `|IMP − init|` over every IMP value of the network (none without IMP).
+fn overall_drift(layers: &[LayerDrift]) -> Option<f64> {
+    let n: usize = layers.iter().map(|l| l.values).sum();
+    (n > 0).then(|| layers.iter().map(|l| l.mean_abs * l.values as f64).sum::<f64>() / n as f64)
+}
+
+fn write_optimizer(path: &Path, optim: &Optimizer, imp_start: &ImpStart) -> Result<()> {
+    let mut state = optim.state();
+    state.extend(imp_start.state());
     let bytes: Vec<(String, Vec<u8>, usize)> = state.iter().map(|(n, d)| (n.clone(), d.iter().flat_map(|v| v.to_le_bytes()).collect(), d.len())).collect();
     let views: Vec<(String, safetensors::tensor::TensorView)> =
         bytes.iter().map(|(n, b, len)| Ok((n.clone(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![*len], b)?))).collect::<Result<_, safetensors::SafeTensorError>>()?;

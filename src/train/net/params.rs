@@ -18,12 +18,15 @@ pub struct Param {
     /// The shape in the file (PyTorch's).
     pub shape: Vec<usize>,
     pub value: Tensor<1>,
-    /// Weight decay applies (not to IMP, TEBN scales or BatchNorm affine parameters).
+    /// Weight decay applies (not to IMP, TEBN scales, biases or BatchNorm affine parameters).
     pub decay: bool,
+    /// A learned initial membrane potential (its learning rate is scaled by `--imp-lr-mult`, its
+    /// drift reported).
+    pub imp: bool,
 }
 
 /// Parameters and buffers of a network.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ParamSet {
     pub params: Vec<Param>,
     index: HashMap<String, usize>,
@@ -34,10 +37,11 @@ pub struct ParamSet {
     pub metadata: HashMap<String, String>,
 }
 
-/// Whether weight decay applies to the tensor `name` (the reference configs exclude the IMP
-/// `.mem` / `.init_state` and TEBN `.te`; BatchNorm γ/β are excluded too, as is usual).
+/// Whether weight decay applies to the tensor `name`: the reference configs exclude the IMP
+/// `.mem` / `.init_state` and TEBN `.te`, and their common `paramwise_cfg` (`norm_decay_mult=0`,
+/// `bias_decay_mult=0`, `reference/imp-snn.md` §7) BatchNorm γ/β and every bias.
 pub fn decays(name: &str, is_bn_affine: bool) -> bool {
-    !(name.ends_with(".mem") || name.ends_with(".init_state") || name.ends_with(".te") || is_bn_affine)
+    !(name.ends_with(".mem") || name.ends_with(".init_state") || name.ends_with(".te") || name.ends_with(".bias") || is_bn_affine)
 }
 
 impl ParamSet {
@@ -73,7 +77,14 @@ impl ParamSet {
         let n = data.len();
         let value = Tensor::<1>::from_data(TensorData::new(data, [n]), device).require_grad();
         self.index.insert(name.clone(), self.params.len());
-        self.params.push(Param { name, shape, value, decay });
+        self.params.push(Param { name, shape, value, decay, imp: false });
+    }
+
+    /// Marks the parameter `name` as an IMP (no-op when absent).
+    pub fn mark_imp(&mut self, name: &str) {
+        if let Some(&i) = self.index.get(name) {
+            self.params[i].imp = true;
+        }
     }
 
     pub fn contains(&self, name: &str) -> bool {

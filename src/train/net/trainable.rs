@@ -72,7 +72,10 @@ impl TrainNet {
         let model = Model::from_bytes(bytes, file, &MetaOverrides::default()).with_context(|| format!("loading {file} for training"))?;
         let bn_prefixes: Vec<String> = model.graph.nodes.iter().filter_map(|n| n.sources.bn.clone()).collect();
         let is_bn_affine = |name: &str| bn_prefixes.iter().any(|p| name == format!("{p}.weight") || name == format!("{p}.bias"));
-        let params = ParamSet::from_bytes(bytes, file, device, &is_bn_affine)?;
+        let mut params = ParamSet::from_bytes(bytes, file, device, &is_bn_affine)?;
+        for imp in model.graph.nodes.iter().filter_map(|n| n.sources.imp.as_deref()) {
+            params.mark_imp(imp);
+        }
         let specs = neuron_specs(&model.graph, &options);
         Ok(Self { meta: model.meta, graph: std::sync::Arc::new(model.graph), params, specs, options, training: true, device: device.clone() })
     }
