@@ -50,7 +50,8 @@ pub struct RenderArgs {
     #[arg(long, default_value_t = 200_000.0)]
     pub tau_us: f64,
     /// Colours: gray (grey background, ON light, OFF dark), dark, red-blue, paper, or one of
-    /// faery's scientific colour maps (batlow, vik, roma, berlin, lajolla, …; a wrong name lists them all).
+    /// faery's scientific colour maps (batlow, vik, roma, berlin, lajolla, …; a wrong name lists them all),
+    /// or a file FILE.csv[:sequential|diverging|cyclic] of r,g,b rows (0…1 or 0…255; default diverging).
     #[arg(long, default_value = "gray", value_parser = Palette::parse)]
     pub colormap: Palette,
     /// x264's speed/size trade-off for .mp4: ultrafast is ~3× faster than veryfast at ~1.5× the

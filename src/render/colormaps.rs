@@ -1,7 +1,8 @@
 //! Fabio Crameri's Scientific Colour Maps under the names faery uses for them (`batlow`, `vik`,
 //! `roma_o`, …), read from `assets/colormaps/crameri.bin` (written by
 //! `scripts/assets/colormaps.py` from the MIT-licensed `cmcrameri` package) that is embedded
-//! in the binary.
+//! in the binary; and any map from a file ([`from_file`]), e.g. faery's own `starry_night`
+//! (LGPL, so not embedded here), written out with faery.
 
 use std::sync::OnceLock;
 
@@ -16,6 +17,7 @@ pub enum Kind {
     Cyclic,
 }
 
+#[derive(Debug, PartialEq, Eq)]
 pub struct Colormap {
     pub name: String,
     pub kind: Kind,
@@ -56,6 +58,53 @@ fn parse(bytes: &[u8]) -> Result<Vec<Colormap>, String> {
         return Err(format!("{} bytes after the last map", rest.len()));
     }
     Ok(maps)
+}
+
+/// The most rows a colour map file may have (a file is read whole).
+const MAX_ROWS: usize = 65_536;
+
+/// A colour map from a text file: one colour a line, three numbers separated by commas or
+/// spaces, all in 0…1 or all in 0…255 (decided by the largest); `#` starts a comment. Any
+/// number of rows (2…65,536) is resampled to 256 by linear interpolation. `kind`:
+/// `sequential`, `diverging` or `cyclic`. Errors name the file and line.
+pub fn from_file(path: &std::path::Path, kind: &str) -> Result<Colormap, String> {
+    let name = path.display().to_string();
+    let kind = match kind {
+        "sequential" => Kind::Sequential,
+        "diverging" => Kind::Diverging,
+        "cyclic" => Kind::Cyclic,
+        other => return Err(format!("{name}: colour map kind '{other}' (sequential, diverging or cyclic)")),
+    };
+    let meta = std::fs::metadata(path).map_err(|e| format!("{name}: {e}"))?;
+    if meta.len() > 64 * MAX_ROWS as u64 {
+        return Err(format!("{name}: {} bytes is too large for a colour map", meta.len()));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{name}: {e}"))?;
+    let mut rows: Vec<[f64; 3]> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let values: Vec<f64> = line.split(|c: char| c == ',' || c.is_whitespace()).filter(|v| !v.is_empty()).map(str::parse).collect::<Result<_, _>>().map_err(|_| format!("{name}: line {}: '{line}' is not three numbers", i + 1))?;
+        match values[..] {
+            [r, g, b] if values.iter().all(|v| v.is_finite() && *v >= 0.0 && *v <= 255.0) => rows.push([r, g, b]),
+            _ => return Err(format!("{name}: line {}: '{line}': three numbers in 0…1 or 0…255 expected", i + 1)),
+        }
+        if rows.len() > MAX_ROWS {
+            return Err(format!("{name}: more than {MAX_ROWS} colours"));
+        }
+    }
+    if rows.len() < 2 {
+        return Err(format!("{name}: a colour map needs at least 2 colours, found {}", rows.len()));
+    }
+    let scale = if rows.iter().flatten().any(|&v| v > 1.0) { 1.0 } else { 255.0 };
+    let rgb = std::array::from_fn(|j| {
+        let x = j as f64 / 255.0 * (rows.len() - 1) as f64;
+        let (i, f) = ((x.floor() as usize).min(rows.len() - 2), x - x.floor().min((rows.len() - 2) as f64));
+        std::array::from_fn(|k| ((rows[i][k] + (rows[i + 1][k] - rows[i][k]) * f) * scale).round().clamp(0.0, 255.0) as u8)
+    });
+    Ok(Colormap { name, kind, rgb })
 }
 
 impl Colormap {

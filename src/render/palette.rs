@@ -34,6 +34,8 @@ pub enum Palette {
     Paper,
     /// One of faery's scientific colour maps: its index in [`colormaps::all`].
     Scientific(u8),
+    /// A colour map read from a file ([`colormaps::from_file`]), kept for the process.
+    File(&'static colormaps::Colormap),
 }
 
 const OWN: [(&str, Palette); 4] = [("gray", Palette::Gray), ("dark", Palette::Dark), ("red-blue", Palette::RedBlue), ("paper", Palette::Paper)];
@@ -44,8 +46,15 @@ impl Palette {
         OWN.iter().map(|(n, _)| *n).chain(colormaps::all().iter().map(|m| m.name.as_str())).collect()
     }
 
-    /// The palette called `name` (as [`Palette::names`] lists them); the error lists the names.
+    /// The palette called `name` (as [`Palette::names`] lists them), or a colour map file
+    /// `FILE.csv[:sequential|diverging|cyclic]` (see [`colormaps::from_file`]); the error lists
+    /// the names.
     pub fn parse(name: &str) -> Result<Self, String> {
+        let (file, kind) = name.rsplit_once(':').filter(|(_, k)| ["sequential", "diverging", "cyclic"].contains(k)).unwrap_or((name, "diverging"));
+        if [".csv", ".txt"].iter().any(|ext| file.to_ascii_lowercase().ends_with(ext)) {
+            let map = colormaps::from_file(std::path::Path::new(file), kind)?;
+            return Ok(Palette::File(Box::leak(Box::new(map))));
+        }
         let name = name.trim().to_ascii_lowercase();
         if let Some((_, p)) = OWN.iter().find(|(n, _)| *n == name) {
             return Ok(*p);
@@ -60,8 +69,12 @@ impl Palette {
     pub fn colors(self) -> [[u8; 3]; 256] {
         let mut c = [[0u8; 3]; 256];
         let (bg, on, off): ([u8; 3], Box<dyn Fn(f32) -> [u8; 3]>, Box<dyn Fn(f32) -> [u8; 3]>) = match self {
-            Palette::Scientific(i) => {
-                let map = &colormaps::all()[usize::from(i)];
+            Palette::Scientific(_) | Palette::File(_) => {
+                let map = match self {
+                    Palette::File(map) => map,
+                    Palette::Scientific(i) => &colormaps::all()[usize::from(i)],
+                    _ => unreachable!(),
+                };
                 match map.kind {
                     Kind::Sequential => (map.at(0.0), Box::new(|a| map.at(a)), Box::new(|a| map.at(a))),
                     // The centre of 256 entries lies between 127 and 128: take the mean.
@@ -126,6 +139,17 @@ mod tests {
         // Sequential: both polarities fade from the start to the end.
         let batlow = Palette::parse("batlow").unwrap().colors();
         assert_eq!(batlow[usize::from(index(true, LEVELS))], batlow[usize::from(index(false, LEVELS))]);
+        // A file: two rows, blue to red, resampled to 256 and read as diverging.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("br.csv");
+        std::fs::write(&file, "0,0,1\n1.0, 0.0, 0.0\n").unwrap();
+        let c = Palette::parse(file.to_str().unwrap()).unwrap().colors();
+        assert_eq!((c[usize::from(index(true, LEVELS))], c[usize::from(index(false, LEVELS))], c[0]), ([255, 0, 0], [0, 0, 255], [128, 0, 128]));
+        let c = Palette::parse(&format!("{}:sequential", file.display())).unwrap().colors();
+        assert_eq!((c[0], c[usize::from(index(false, LEVELS))]), ([0, 0, 255], [255, 0, 0]));
+        std::fs::write(&file, "0,0,1\n1,0\n").unwrap();
+        let err = Palette::parse(file.to_str().unwrap()).unwrap_err();
+        assert!(err.contains("br.csv") && err.contains("line 2"), "{err}");
         let err = Palette::parse("jet").unwrap_err();
         assert!(err.contains("jet") && err.contains("batlow") && err.contains("gray"), "{err}");
     }
