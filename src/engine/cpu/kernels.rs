@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::model::graph::{Pool, Shape};
-use crate::model::neuron::NeuronKind;
+use crate::model::neuron::{F32, NeuronKind};
 
 /// `out[b, oy, ox, o] = bias[o] + Σ_{i,ky,kx} w[o, i, ky, kx] · in[b, oy·s + ky − p, ox·s + kx − p, i]`
 ///
@@ -144,12 +144,22 @@ fn block<const N: usize, const BINARY: bool>(px: &mut [f32], c0: usize, taps: &[
     px[c0..c0 + N].copy_from_slice(&acc);
 }
 
-/// One timestep of one sample's neurons ([`NeuronKind::step`] per element): updates the
-/// membrane `mem`, writes spikes (0/1) to `out`, returns how many fired.
+/// One timestep of one sample's neurons ([`NeuronKind::step`] per element, the kind's rule
+/// built once): updates the membrane `mem`, writes spikes (0/1) to `out` (a non-spiking
+/// readout: the membrane), returns how many fired.
 pub fn neuron_step(kind: &NeuronKind, mem: &mut [f32], x: &[f32], out: &mut [f32]) -> u64 {
+    let rule = kind.rule();
+    if !kind.spikes() {
+        for ((m, &x), o) in mem.iter_mut().zip(x).zip(out.iter_mut()) {
+            *m = rule.step(&F32, *m, x).0;
+            *o = *m;
+        }
+        return 0;
+    }
     let mut fired = 0;
     for ((m, &x), o) in mem.iter_mut().zip(x).zip(out.iter_mut()) {
-        let s = kind.step(m, x);
+        let (v, s) = rule.step(&F32, *m, x);
+        *m = v;
         *o = if s { 1.0 } else { 0.0 };
         fired += u64::from(s);
     }

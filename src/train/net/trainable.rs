@@ -74,6 +74,11 @@ impl TrainNet {
         let is_bn_affine = |name: &str| bn_prefixes.iter().any(|p| name == format!("{p}.weight") || name == format!("{p}.bias"));
         let params = ParamSet::from_bytes(bytes, file, device, &is_bn_affine)?;
         let specs = neuron_specs(&model.graph, &options);
+        for (node, spec) in model.graph.nodes.iter().zip(&specs) {
+            if let Some(spec) = spec {
+                spec.trainable().map_err(|e| anyhow::anyhow!("{file}: layer '{}': {e}", node.name))?;
+            }
+        }
         Ok(Self { meta: model.meta, graph: std::sync::Arc::new(model.graph), params, specs, options, training: true, device: device.clone() })
     }
 
