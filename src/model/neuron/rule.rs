@@ -111,6 +111,7 @@ impl Charge {
     ];
 
     /// The form's code and its two parameters (`p0`, `p1`), as the GPU receives them.
+    #[inline(always)]
     pub fn code(&self) -> (u32, f32, f32) {
         match *self {
             Charge::Decay { a } => (0, a, 0.0),
