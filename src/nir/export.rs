@@ -6,7 +6,8 @@
 //! `--nir-semantics spikingjelly` reads them back to the same rule: IF with `r = 1`; LIF with
 //! `τ = τ'·dt`, `r = 1`, `v_leak = v_reset`. The legacy LIF (`mem = β·V + X`, `>`, reset to 0,
 //! snnTorch's Leaky) is written as snnTorch exports it: `τ = dt/(1 − β)`, `r = τ/dt`; snnTorch's
-//! IF (Leaky with β = 1 and subtractive reset) as IF; Norse's LIF box as LIF with `τ = dt/k`.
+//! IF (Leaky with β = 1 and snnTorch's subtractive reset) as IF; Norse's IAF as IF and its LIF
+//! box as LIF with `τ = dt/k`; the readouts as LI (`τ = dt/k`) and I.
 //!
 //! Without a NIR field, refused unless `lossy`: soft (subtractive) reset, TEBN's per-timestep
 //! scale, learned IMP, and LIF without `decay_input`. With `lossy` they go into the node's
@@ -113,6 +114,10 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
                         let x = node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, vr)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]);
                         (x, !matches!(reset, Reset::Hard(_)))
                     }
+                    // Norse's IAF (`H = V + X`, `>`, reset to 0), which its import rebuilds from IF.
+                    NeuronKind::LegacyLif { decay, v_th } | NeuronKind::Leaky { beta: decay, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } if decay == 1.0 => {
+                        (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+                    }
                     NeuronKind::LegacyLif { decay, v_th } | NeuronKind::Leaky { beta: decay, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } if decay < 1.0 => {
                         let tau_s = (dt / (1.0 - f64::from(decay))) as f32;
                         let r = (f64::from(tau_s) / dt) as f32;
@@ -182,7 +187,8 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
 /// The `--nir-semantics` that reads a neuron back to its rule (none for the readouts, which
 /// every semantics but Sinabs reads alike).
 fn family(kind: &NeuronKind) -> Option<&'static str> {
-    match kind {
+    match *kind {
+        NeuronKind::LegacyLif { decay, .. } | NeuronKind::Leaky { beta: decay, fire: Fire::Above, reset: Reset::Hard(0.0), .. } if decay == 1.0 => Some("norse"),
         NeuronKind::LegacyLif { .. } | NeuronKind::Leaky { .. } => Some("snntorch"),
         NeuronKind::LifBox { .. } => Some("norse"),
         NeuronKind::Lif { .. } | NeuronKind::If { .. } => Some("spikingjelly"),
