@@ -2,7 +2,8 @@
 //! and files written by `nir` 1.0.8 with gzip-compressed arrays load; the dyadic fixtures of
 //! scripts/fixtures/nir_dyadic.py (a conv/LIF/sum-pool/affine network and a SEW-style residual
 //! network, under every semantics that reads them, snnTorch's IF and Norse's LIF included; two
-//! networks ending in a non-spiking LI or Integrator readout whose membrane is the output) give the
+//! networks ending in a non-spiking LI or Integrator readout whose membrane is the output; CubaLIF
+//! and CubaLI as Norse chains them) give the
 //! NumPy reference's outputs bit for bit at every timestep, on the CPU backend
 //! and on the WGSL kernels (lavapipe); unsupported semantics and damaged files are errors that
 //! name the node or the HDF5 path, never panics.
@@ -94,7 +95,7 @@ fn the_nir_paper_lif_files_discretise_as_documented() {
 fn dyadic_fixtures_match_the_numpy_reference_bit_for_bit_on_cpu_and_gpu() {
     let ctx = gpu_common::gpu();
     let mut compared = 0;
-    for name in ["dyadic_cnn", "dyadic_residual", "dyadic_li", "dyadic_integrator"] {
+    for name in ["dyadic_cnn", "dyadic_residual", "dyadic_li", "dyadic_integrator", "dyadic_cubalif", "dyadic_cubali"] {
         let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(common::data(&format!("nir/{name}.json"))).unwrap()).unwrap();
         let frames: Vec<Vec<f32>> = serde_json::from_value::<Vec<Vec<f32>>>(doc["input"].clone()).unwrap();
         for (semantics, expected) in doc["expected"].as_object().unwrap() {
@@ -113,7 +114,7 @@ fn dyadic_fixtures_match_the_numpy_reference_bit_for_bit_on_cpu_and_gpu() {
             compared += 1;
         }
     }
-    assert_eq!(compared, 10, "cnn: spikingjelly, snntorch, norse; residual: those and sinabs; li: norse; integrator: spikingjelly, norse");
+    assert_eq!(compared, 12, "cnn: spikingjelly, snntorch, norse; residual: those and sinabs; li: norse; integrator: spikingjelly, norse; cubalif, cubali: norse");
 }
 
 #[test]

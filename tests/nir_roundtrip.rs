@@ -58,6 +58,7 @@ fn export_reads_back_to_the_same_outputs_and_passes_nir_read() {
         ("dyadic_residual", "norse"),
         ("dyadic_li", "norse"),
         ("dyadic_integrator", "spikingjelly"),
+        ("dyadic_cubalif", "norse"),
     ];
     for (fixture, semantics) in cases {
         let source = common::data(&format!("nir/{fixture}.nir"));

@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 
 use super::hdf5::{RawNode, Value};
 use super::params::{array, f32s, ints, scalar, shape_of_input, square, to_json, uniform, vector, window};
-use super::semantics::{NirNeuron, discretise};
+use super::semantics::{NirNeuron, discretise, discretise_cuba};
 use super::{DT_KEY, ImportOptions, NirError, SEMANTICS_KEY};
 use crate::model::graph::Shape;
 
@@ -228,7 +228,18 @@ fn lower_node(out: &mut Lowered, node: &RawNode, layer: &str, read: Option<Strin
             Ok(input)
         }
         "Delay" => Err("Delay is not supported: the engine has no per-connection delay line; remove the delay or fold it into the input timing".into()),
-        "CubaLIF" | "CubaLI" => Err("current-based neurons hold a second state variable (the synaptic current), which the engine's neurons do not have yet".into()),
+        "CubaLIF" | "CubaLI" => {
+            let n = input.len();
+            let u = |key: &str| uniform(node, key, n);
+            let zero = |key: &str| if node.params.contains_key(key) { u(key) } else { Ok(0.0) };
+            let spike = if node.kind == "CubaLIF" { Some((u("v_threshold")?, zero("v_reset")?)) } else { None };
+            let w_in = if node.params.contains_key("w_in") { u("w_in")? } else { 1.0 };
+            let [synapse, membrane] = discretise_cuba(u("tau_syn")?, u("tau_mem")?, u("r")?, w_in, zero("v_leak")?, spike, options.semantics, dt)?;
+            // The synaptic current is a layer of its own; the membrane layer carries the node's name.
+            push(json!({"op": "neuron", "name": format!("{layer}.synapse"), "neuron": synapse.to_json()}));
+            out.layers.push(json!({"op": "neuron", "name": layer, "neuron": membrane.to_json()}));
+            Ok(input)
+        }
         "NIRGraph" => Err("nested graphs are not supported; flatten the subgraph into the top graph".into()),
         "Conv1d" => Err("Conv1d is not supported; the engine runs 2-D convolutions".into()),
         "Input" => Err("a second Input: only one network input is supported".into()),

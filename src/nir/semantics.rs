@@ -156,6 +156,32 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
     kind.check().map(|()| kind)
 }
 
+/// NIR's current-based neurons (CubaLIF, and CubaLI without `spike`) as two engine layers:
+/// the synaptic current, a readout whose membrane is the current, then the membrane. This is
+/// Norse's import, which chains `LIBoxCell(1/τ_syn, v_leak)` into `LIFBoxCell(1/τ_mem, v_leak,
+/// θ)` (or `LIBoxCell` for CubaLI), so only `--nir-semantics norse` reads it; `spike` is
+/// `(v_threshold, v_reset)`.
+pub fn discretise_cuba(tau_syn: f32, tau_mem: f32, r: f32, w_in: f32, v_leak: f32, spike: Option<(f32, f32)>, semantics: Option<Semantics>, dt: Option<f64>) -> Result<[NeuronKind; 2], String> {
+    if semantics != Some(Semantics::Norse) {
+        return Err("a current-based neuron is read as Norse reads it (a leaky-integrator synapse chained into the membrane); give --nir-semantics norse (snnTorch's Synaptic also resets its current on a spike, which the engine does not express)".into());
+    }
+    if r != 1.0 || w_in != 1.0 {
+        return Err(format!("r = {r}, w_in = {w_in}: only 1 is supported; fold them into the weights of the layer before it"));
+    }
+    let dt = need_dt(dt)? as f32;
+    // Norse, in f32: tau_*_inv = 1/τ, then dt·tau_*_inv.
+    let synapse = NeuronKind::Li { k: dt * (1.0 / tau_syn), v_leak };
+    let k = dt * (1.0 / tau_mem);
+    let membrane = match spike {
+        Some((_, v_reset)) if v_reset != 0.0 => return Err(format!("v_reset = {v_reset}: Norse's import resets to 0 whatever the file says; export with v_reset = 0")),
+        Some((v_th, _)) => NeuronKind::LifBox { k, v_leak, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) },
+        None => NeuronKind::Li { k, v_leak },
+    };
+    synapse.check()?;
+    membrane.check()?;
+    Ok([synapse, membrane])
+}
+
 fn need_dt(dt: Option<f64>) -> Result<f64, String> {
     dt.ok_or_else(|| "a leaky neuron needs the timestep: give --dt SECONDS (the file's metadata has no 'dt')".to_string())
 }
@@ -183,6 +209,17 @@ mod tests {
         assert_eq!(discretise(lif, Some(Semantics::Norse), Some(1.0 / 1024.0)), Ok(kind));
         let moved = NirNeuron::Lif { tau: 1.0 / 512.0, r: 1.0, v_leak: 0.25, v_threshold: 1.0, v_reset: 0.5 };
         assert!(discretise(moved, Some(Semantics::Norse), Some(1.0 / 1024.0)).is_err_and(|e| e.contains("v_reset = 0.5")));
+    }
+
+    #[test]
+    fn cuba_neurons_are_norse_synapse_then_membrane() {
+        let (dt, norse) = (Some(1.0 / 1024.0), Some(Semantics::Norse));
+        let got = discretise_cuba(1.0 / 512.0, 1.0 / 256.0, 1.0, 1.0, 0.0, Some((0.5, 0.0)), norse, dt);
+        let membrane = NeuronKind::LifBox { k: 0.25, v_leak: 0.0, v_th: 0.5, fire: Fire::Above, reset: Reset::Hard(0.0) };
+        assert_eq!(got, Ok([NeuronKind::Li { k: 0.5, v_leak: 0.0 }, membrane]));
+        assert_eq!(discretise_cuba(1.0 / 512.0, 1.0 / 256.0, 1.0, 1.0, 0.0, None, norse, dt), Ok([NeuronKind::Li { k: 0.5, v_leak: 0.0 }, NeuronKind::Li { k: 0.25, v_leak: 0.0 }]));
+        assert!(discretise_cuba(1.0, 1.0, 1.0, 1.0, 0.0, None, Some(Semantics::Snntorch), dt).is_err_and(|e| e.contains("--nir-semantics norse")));
+        assert!(discretise_cuba(1.0, 1.0, 1.0, 2.0, 0.0, None, norse, dt).is_err_and(|e| e.contains("w_in = 2")));
     }
 
     #[test]
