@@ -197,13 +197,19 @@ pub fn neuron_step(kind: &NeuronKind, mem: &mut [f32], x: &[f32], out: &mut [f32
         });
         return 0;
     }
+    // Spikes are counted in u32 (which vectorises twice as wide as u64) per chunk of 2³⁰.
+    const CHUNK: usize = 1 << 30;
     specialised!(kind.rule(), |rule| {
-        let mut fired = 0;
-        for ((m, &x), o) in mem.iter_mut().zip(x).zip(out.iter_mut()) {
-            let (v, s) = rule.step(&F32, *m, x);
-            *m = v;
-            *o = if s { 1.0 } else { 0.0 };
-            fired += u64::from(s);
+        let mut fired = 0u64;
+        for ((mem, x), out) in mem.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(out.chunks_mut(CHUNK)) {
+            let mut chunk = 0u32;
+            for ((m, &x), o) in mem.iter_mut().zip(x).zip(out.iter_mut()) {
+                let (v, s) = rule.step(&F32, *m, x);
+                *m = v;
+                *o = if s { 1.0 } else { 0.0 };
+                chunk += u32::from(s);
+            }
+            fired += u64::from(chunk);
         }
         fired
     })
