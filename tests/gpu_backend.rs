@@ -168,6 +168,22 @@ fn spike_conv_matches_cpu() {
     }
 }
 
+/// A readout's membrane (not spikes) into a convolution and a convolution into a readout: the
+/// GPU must neither take the membrane for 0/1 spikes (accumulate-only kernels) nor fuse the
+/// readout into the conv's spike epilogue. Every conv mode against the CPU.
+#[test]
+fn readouts_are_not_treated_as_spikes() {
+    let mut rng = Rng(9);
+    let s = Shape::new(8, 6, 5);
+    let mut g = Graph::new(s, 3);
+    let li = g.push("li", neuron(&mut rng, NeuronKind::Li { k: 0.5, v_leak: 0.25 }, s, false), vec![0], s);
+    let shape = conv_shape(&g, li, 8, 3, 1, 1);
+    let c = g.push("conv", conv(&mut rng, 8, 8, 3, 1, 1, None, true), vec![li], shape);
+    g.push("out", neuron(&mut rng, NeuronKind::Integrator, shape, false), vec![c], shape);
+    g.finish();
+    compare_run(&g, 2, 4, &mut rng, true, EXACT, &[ConvMode::Fused, ConvMode::Sparse, ConvMode::Dense]);
+}
+
 /// Every neuron rule, with and without IMP, on random (non-dyadic) currents: spikes (and the
 /// readouts' membranes) bit for bit.
 #[test]
