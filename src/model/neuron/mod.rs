@@ -2,6 +2,10 @@
 //! charge + fire + reset ([`rule`]), the WGSL derived from that rule ([`wgsl`]) and the
 //! `neuron` JSON of the model metadata ([`json`]). Rules follow the reference code exactly
 //! (`reference/imp-snn.md` §1) and the import rules of snnTorch and Norse (README, NIR section).
+//!
+//! A new kind whose charge is one of [`Charge`]'s forms is a variant here with its `rule()`,
+//! `check()` and JSON arms: the CPU kernel, the WGSL and the trainer follow from the rule. A new
+//! charge form is one arm of [`Charge::apply`] (and its code); nothing else is written again.
 
 pub mod json;
 pub mod rule;
