@@ -5,7 +5,9 @@
 //!
 //! A new kind whose charge is one of [`Charge`]'s forms is a variant here with its `rule()`,
 //! `check()` and JSON arms: the CPU kernel, the WGSL and the trainer follow from the rule. A new
-//! charge form is one arm of [`Charge::apply`] (and its code); nothing else is written again.
+//! charge form is one arm of [`Charge::apply`] plus its code and [`Charge::FORMS`] entry (and a
+//! line in the CPU kernel's dispatch, which the compiler asks for); the charge is not written
+//! again anywhere.
 
 pub mod json;
 pub mod rule;
