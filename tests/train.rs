@@ -8,7 +8,8 @@ mod common;
 
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use spikestream::frames::npy;
-use spikestream::model::{Fire, MetaOverrides, Model, NeuronKind, Reset};
+use spikestream::model::neuron::Fire;
+use spikestream::model::{MetaOverrides, Model, NeuronKind, Reset};
 use spikestream::train::net::{FoldedNet, TrainNet, TrainOptions};
 use spikestream::train::neuron::reference::spike_layer_reference;
 use spikestream::train::neuron::{NeuronSpec, Surrogate, spike_layer};

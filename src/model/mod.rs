@@ -18,7 +18,7 @@ pub mod synth;
 pub use error::ModelError;
 pub use graph::{Graph, Node, Op, Shape};
 pub use meta::{MetaOverrides, ModelMeta};
-pub use neuron::{Fire, NeuronKind, Reset};
+pub use neuron::{NeuronKind, Reset};
 
 use std::path::Path;
 

@@ -130,9 +130,9 @@ mod tests {
     fn rules_without_a_backward_pass_are_refused_by_name() {
         let li = NeuronSpec::reference_default(NeuronKind::Li { k: 0.5, v_leak: 0.0 });
         assert!(li.trainable().is_err_and(|e| e.contains("'li'") && e.contains("readout")));
-        let early = NeuronKind::Leaky { beta: 1.0, v_th: 1.0, fire: crate::model::Fire::Above, reset: Reset::SoftSnntorch };
+        let early = NeuronKind::Leaky { beta: 1.0, v_th: 1.0, fire: crate::model::neuron::Fire::Above, reset: Reset::SoftSnntorch };
         assert!(NeuronSpec::reference_default(early).trainable().is_err_and(|e| e.contains("'leaky'") && e.contains("soft_snntorch")));
-        let leaky = NeuronKind::Leaky { beta: 0.5, v_th: 1.0, fire: crate::model::Fire::Above, reset: Reset::Hard(0.0) };
+        let leaky = NeuronKind::Leaky { beta: 0.5, v_th: 1.0, fire: crate::model::neuron::Fire::Above, reset: Reset::Hard(0.0) };
         assert_eq!(NeuronSpec::reference_default(leaky).trainable(), Ok(()));
     }
 
