@@ -15,7 +15,7 @@
 // added in a fixed tree order. SKIP: a chunk whose 32-channel bit word is zero at every pixel
 // of the tile is skipped by the whole workgroup (a uniform branch); BINARY: inputs are 0/1
 // spikes and are only accumulated, never multiplied. Both are exact: skipped terms are zeros.
-// `neuron_step` comes from shaders/neuron_rule.wgsl, prepended to this file.
+// `neuron_step` is generated from the one neuron rule and prepended (`Kernel::source`).
 
 override K: u32 = 3u;
 override STRIDE: u32 = 1u;
@@ -39,8 +39,8 @@ struct Params {
     out_bits: u32, out_words: u32,   // BITS_OUT: the same for the spikes written here
     px_tiles: u32, chunks: u32,      // ⌈Ho·Wo / BM⌉, K²·⌈Ci/32⌉
     count_index: u32, count_stride: u32,
-    kind: u32, hard_reset: u32, decay_input: u32, zero: u32,
-    a: f32, v_th: f32, v_reset: f32,
+    form: u32, reset: u32, fire: u32, zero: u32, // `NeuronRule` (shaders/neuron_rule.wgsl)
+    p0: f32, p1: f32, v_th: f32, v_reset: f32,
 }
 
 // p: shapes and the neuron (uniform per layer)
@@ -121,13 +121,13 @@ fn epilogue(b: u32, q: u32, g0: u32, g: u32, r: u32, acc: vec4<f32>) -> u32 {
         }
         return 0u;
     }
-    let rule = NeuronRule(p.kind, p.hard_reset != 0u, p.decay_input != 0u, p.a, p.v_th, p.v_reset, p.zero);
+    let rule = NeuronRule(p.form, p.reset, p.fire, p.zero, p.p0, p.p1, p.v_th, p.v_reset);
     var fired_here = 0u;
     var word = 0u;
     for (var k = 0u; k < n; k++) {
         let s = neuron_step(rule, mem[base + k], x[k]);
         mem[base + k] = s.x;
-        out[base + k] = s.y;
+        out[base + k] = neuron_out(rule, s);
         let spike = u32(s.y);
         fired_here += spike;
         word |= spike << ((4u * g + k) % 32u);

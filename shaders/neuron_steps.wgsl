@@ -1,7 +1,7 @@
-// T timesteps of LIF / IF neurons in one dispatch (layer-major order, as SpikingJelly's
+// T timesteps of spiking neurons in one dispatch (layer-major order, as SpikingJelly's
 // multi-step mode): for each lane b and neuron i the membrane stays in a register while
 //   (v, s[t, b, i]) = neuron_step(v, x[t, b, i])   for t = 0 … T−1,
-// then goes back to `v`. The rule is `neuron_step` (shaders/neuron_rule.wgsl, prepended), the
+// then goes back to `v`. The rule is `neuron_step` (generated from src/model/neuron/rule.rs, prepended), the
 // one the step-major kernels use, so both orders give the same spikes bit for bit.
 
 struct Params {
@@ -9,8 +9,8 @@ struct Params {
     lanes: u32,       // B
     steps: u32,       // T
     count_index: u32, count_stride: u32,
-    kind: u32, hard_reset: u32, decay_input: u32, zero: u32,
-    a: f32, v_th: f32, v_reset: f32,
+    form: u32, reset: u32, fire: u32, zero: u32, // `NeuronRule` (shaders/neuron_rule.wgsl)
+    p0: f32, p1: f32, v_th: f32, v_reset: f32,
 }
 
 // p: sizes and the neuron
@@ -19,7 +19,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 // v: [B, N] f32 membranes, updated in place
 @group(0) @binding(2) var<storage, read_write> v: array<f32>;
-// s: [T, B, N] f32 spikes out, 0.0 or 1.0
+// s: [T, B, N] f32 spikes out, 0.0 or 1.0 (a non-spiking readout: its membrane)
 @group(0) @binding(3) var<storage, read_write> s: array<f32>;
 // counts: [B, count_stride] u32 spikes per lane and neuron node
 @group(0) @binding(4) var<storage, read_write> counts: array<atomic<u32>>;
@@ -31,7 +31,7 @@ var<workgroup> fired: atomic<u32>;
 // Workgroups: x over the neurons of one lane (one neuron per invocation), y is the lane.
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-    let rule = NeuronRule(p.kind, p.hard_reset != 0u, p.decay_input != 0u, p.a, p.v_th, p.v_reset, p.zero);
+    let rule = NeuronRule(p.form, p.reset, p.fire, p.zero, p.p0, p.p1, p.v_th, p.v_reset);
     let b = wg.y;
     let i = wg.x * WG + lid;
     var mine = 0u;
@@ -41,7 +41,7 @@ fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: ve
             let at = (t * p.lanes + b) * p.n + i;
             let r = neuron_step(rule, vi, x[at]);
             vi = r.x;
-            s[at] = r.y;
+            s[at] = neuron_out(rule, r);
             mine += u32(r.y);
         }
         v[b * p.n + i] = vi;

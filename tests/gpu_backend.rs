@@ -13,7 +13,7 @@ use spikestream::engine::cpu::CpuBackend;
 use spikestream::engine::gpu::{ConvMode, GpuContext, Kernel};
 use spikestream::engine::{Backend, EngineError};
 use spikestream::model::graph::{Conv, Graph, Linear, Neuron, Op, Pool, Shape, out_size};
-use spikestream::model::neuron::{NeuronKind, Reset};
+use spikestream::model::neuron::{Fire, NeuronKind, Reset};
 
 #[allow(clippy::too_many_arguments)]
 fn conv(rng: &mut Rng, in_ch: usize, out_ch: usize, kernel: usize, stride: usize, padding: usize, tebn: Option<usize>, dyadic: bool) -> Op {
@@ -168,7 +168,24 @@ fn spike_conv_matches_cpu() {
     }
 }
 
-/// Every neuron rule, with and without IMP, on random (non-dyadic) currents: spikes bit for bit.
+/// A readout's membrane (not spikes) into a convolution and a convolution into a readout: the
+/// GPU must neither take the membrane for 0/1 spikes (accumulate-only kernels) nor fuse the
+/// readout into the conv's spike epilogue. Every conv mode against the CPU.
+#[test]
+fn readouts_are_not_treated_as_spikes() {
+    let mut rng = Rng(9);
+    let s = Shape::new(8, 6, 5);
+    let mut g = Graph::new(s, 3);
+    let li = g.push("li", neuron(&mut rng, NeuronKind::Li { k: 0.5, v_leak: 0.25 }, s, false), vec![0], s);
+    let shape = conv_shape(&g, li, 8, 3, 1, 1);
+    let c = g.push("conv", conv(&mut rng, 8, 8, 3, 1, 1, None, true), vec![li], shape);
+    g.push("out", neuron(&mut rng, NeuronKind::Integrator, shape, false), vec![c], shape);
+    g.finish();
+    compare_run(&g, 2, 4, &mut rng, true, EXACT, &[ConvMode::Fused, ConvMode::Sparse, ConvMode::Dense]);
+}
+
+/// Every neuron rule, with and without IMP, on random (non-dyadic) currents: spikes (and the
+/// readouts' membranes) bit for bit.
 #[test]
 fn neurons_match_cpu_bit_for_bit() {
     let kinds = [
@@ -180,6 +197,15 @@ fn neurons_match_cpu_bit_for_bit() {
         NeuronKind::Lif { tau: 2.5, v_th: 1.0, reset: Reset::Hard(-0.2), decay_input: false },
         NeuronKind::If { v_th: 1.0, reset: Reset::Soft },
         NeuronKind::If { v_th: 0.9, reset: Reset::Hard(0.0) },
+        NeuronKind::If { v_th: 0.9, reset: Reset::None },
+        NeuronKind::Leaky { beta: 1.0, v_th: 1.0, fire: Fire::Above, reset: Reset::Soft },
+        NeuronKind::Leaky { beta: 1.0, v_th: 0.5, fire: Fire::Above, reset: Reset::SoftSnntorch },
+        NeuronKind::Leaky { beta: 0.6, v_th: 0.8, fire: Fire::Above, reset: Reset::Hard(0.0) },
+        NeuronKind::Leaky { beta: 0.9, v_th: 1.1, fire: Fire::AtLeast, reset: Reset::Hard(-0.3) },
+        NeuronKind::LifBox { k: 0.3, v_leak: 0.1, v_th: 1.0, fire: Fire::Above, reset: Reset::Hard(0.0) },
+        NeuronKind::LifBox { k: 0.7, v_leak: -0.2, v_th: 0.6, fire: Fire::AtLeast, reset: Reset::Soft },
+        NeuronKind::Li { k: 0.3, v_leak: 0.2 },
+        NeuronKind::Integrator,
     ];
     let mut rng = Rng(3);
     for kind in kinds {

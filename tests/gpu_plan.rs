@@ -88,12 +88,16 @@ fn the_other_architectures_keep_chains_short_and_grids_full_at_batch_1() {
     }
 }
 
-/// The neuron rule is a file of its own, valid WGSL by itself, and written nowhere else.
+/// The neuron rule's WGSL is shaders/neuron_rule.wgsl (valid by itself) plus the functions
+/// generated from src/model/neuron/rule.rs (valid together), and written nowhere else.
 #[test]
 fn the_neuron_rule_is_written_once() {
     let rule = include_str!("../shaders/neuron_rule.wgsl");
     naga::front::wgsl::parse_str(rule).expect("neuron_rule.wgsl parses by itself");
+    naga::front::wgsl::parse_str(&spikestream::gpu::kernel::neuron_rule_source()).expect("the generated rule parses");
     for kernel in Kernel::ALL {
-        assert!(!kernel.file().contains("fn neuron_step") && !kernel.file().contains("fn rounded"), "{} redefines the neuron rule", kernel.name());
+        for f in ["fn neuron_step", "fn neuron_charge", "fn neuron_fire", "fn neuron_reset", "fn rounded"] {
+            assert!(!kernel.file().contains(f), "{} redefines the neuron rule ({f})", kernel.name());
+        }
     }
 }

@@ -1,7 +1,10 @@
 //! NIR import: the NIR paper's files (Sinabs CNN, NIR 0.2, superblock 0; Norse and Rockpool LIF)
 //! and files written by `nir` 1.0.8 with gzip-compressed arrays load; the dyadic fixtures of
 //! scripts/fixtures/nir_dyadic.py (a conv/LIF/sum-pool/affine network and a SEW-style residual
-//! network) give the NumPy reference's outputs bit for bit at every timestep, on the CPU backend
+//! network, under every semantics that reads them, snnTorch's IF and Norse's LIF included; two
+//! networks ending in a non-spiking LI or Integrator readout whose membrane is the output; CubaLIF
+//! and CubaLI as Norse chains them) give the
+//! NumPy reference's outputs bit for bit at every timestep, on the CPU backend
 //! and on the WGSL kernels (lavapipe); unsupported semantics and damaged files are errors that
 //! name the node or the HDF5 path, never panics.
 
@@ -52,12 +55,10 @@ fn the_nir_paper_sinabs_cnn_loads_under_sinabs_semantics() {
 
 #[test]
 fn semantics_that_the_engine_cannot_express_are_refused_naming_the_node() {
-    let err = load("cnn_sinabs.nir", Some("snntorch"), None).unwrap_err();
-    assert!(err.contains("NIR node '1' (IF)") && err.contains("snnTorch"), "{err}");
+    let err = load("lif_norse.nir", Some("sinabs"), Some("0.001")).unwrap_err();
+    assert!(err.contains("NIR node '1' (LIF)") && err.contains("Sinabs"), "{err}");
     let err = load("cnn_sinabs.nir", None, None).unwrap_err();
     assert!(err.contains("--nir-semantics"), "{err}");
-    let err = load("lif_norse.nir", Some("norse"), Some("0.001")).unwrap_err();
-    assert!(err.contains("(LIF)") && err.contains("Norse"), "{err}");
     let err = load("lif_norse.nir", Some("spikingjelly"), None).unwrap_err();
     assert!(err.contains("--dt"), "{err}");
     // Rockpool writes r = 24.02: SpikingJelly has no input resistance, snnTorch divides θ by r·dt/τ.
@@ -70,7 +71,7 @@ fn semantics_that_the_engine_cannot_express_are_refused_naming_the_node() {
 #[test]
 fn the_nir_paper_lif_files_discretise_as_documented() {
     use spikestream::model::graph::Op;
-    use spikestream::model::neuron::{NeuronKind, Reset};
+    use spikestream::model::neuron::{Fire, NeuronKind, Reset};
     let kind = |m: &Model| match &m.graph.nodes[m.graph.neuron_nodes()[0]].op {
         Op::Neuron(n) => n.kind,
         _ => unreachable!(),
@@ -81,14 +82,20 @@ fn the_nir_paper_lif_files_discretise_as_documented() {
     // snnTorch: β = 1 − dt/τ = 0.6, θ / (r·dt/τ) in f32 as NumPy computes it.
     let m = load("lif_rockpool.nir", Some("snntorch"), Some("0.001")).unwrap();
     let (r, tau, dt) = (24.019737f32, 0.0025f32, 0.001f32);
-    assert_eq!(kind(&m), NeuronKind::LegacyLif { decay: 1.0 - dt / tau, v_th: 0.1 / (r * dt / tau) });
+    assert_eq!(kind(&m), NeuronKind::Leaky { beta: 1.0 - dt / tau, v_th: 0.1 / (r * dt / tau), fire: Fire::Above, reset: Reset::Hard(0.0) });
+    // Norse: LIFBoxCell with k = dt·(1/τ) in f32, firing on H − θ > 0, reset to 0.
+    let m = load("lif_norse.nir", Some("norse"), Some("0.001")).unwrap();
+    assert_eq!(kind(&m), NeuronKind::LifBox { k: 0.001f32 * (1.0 / 0.0025f32), v_leak: 0.0, v_th: 0.1, fire: Fire::Above, reset: Reset::Hard(0.0) });
+    // snnTorch's IF: Leaky(β = 1), firing on H − θ > 0, subtractive reset.
+    let m = load("cnn_sinabs.nir", Some("snntorch"), None).unwrap();
+    assert!(matches!(kind(&m), NeuronKind::Leaky { beta: 1.0, fire: Fire::Above, reset: Reset::SoftSnntorch, .. }), "{:?}", kind(&m));
 }
 
 #[test]
 fn dyadic_fixtures_match_the_numpy_reference_bit_for_bit_on_cpu_and_gpu() {
     let ctx = gpu_common::gpu();
     let mut compared = 0;
-    for name in ["dyadic_cnn", "dyadic_residual"] {
+    for name in ["dyadic_cnn", "dyadic_residual", "dyadic_li", "dyadic_integrator", "dyadic_cubalif", "dyadic_cubali"] {
         let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(common::data(&format!("nir/{name}.json"))).unwrap()).unwrap();
         let frames: Vec<Vec<f32>> = serde_json::from_value::<Vec<Vec<f32>>>(doc["input"].clone()).unwrap();
         for (semantics, expected) in doc["expected"].as_object().unwrap() {
@@ -107,7 +114,7 @@ fn dyadic_fixtures_match_the_numpy_reference_bit_for_bit_on_cpu_and_gpu() {
             compared += 1;
         }
     }
-    assert_eq!(compared, 4, "two semantics per fixture");
+    assert_eq!(compared, 12, "cnn: spikingjelly, snntorch, norse; residual: those and sinabs; li: norse; integrator: spikingjelly, norse; cubalif, cubali: norse");
 }
 
 #[test]

@@ -91,8 +91,9 @@ fn scale_and_threshold_compute_what_nir_defines_exactly() {
 fn unsupported_nodes_and_parameters_are_errors_naming_the_node() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (graph(vec![("d", node("Delay", &[("delay", uniform(&[2, 4, 4], 1.0))]))], 32, &[]), "NIR node 'd' (Delay): Delay is not supported"),
-        (graph(vec![("c", node("CubaLIF", &[("tau_mem", uniform(&[2, 4, 4], 1.0))]))], 32, &[]), "'c' (CubaLIF): current-based neurons hold a second state variable"),
-        (graph(vec![("li", node("LI", &[("tau", uniform(&[2, 4, 4], 1.0))]))], 32, &[]), "'li' (LI): non-spiking readouts"),
+        (graph(vec![("c", node("CubaLIF", &[("tau_mem", uniform(&[2, 4, 4], 1.0))]))], 32, &[]), "'c' (CubaLIF): no 'v_threshold'"),
+        (graph(vec![("li", node("LI", &[("tau", uniform(&[2, 4, 4], 1.0)), ("r", uniform(&[2, 4, 4], 2.0)), ("v_leak", uniform(&[2, 4, 4], 0.0))]))], 32, &[]), "'li' (LI): r = 2: an LI takes r = 1"),
+        (graph(vec![("i", node("I", &[("r", uniform(&[2, 4, 4], 0.5))]))], 32, &[]), "'i' (I): r = 0.5: an Integrator takes r = 1"),
         (graph(vec![("g", conv(2.0, 1.0))], 32, &[]), "'g' (Conv2d): groups other than 1"),
         (graph(vec![("k", conv(1.0, 2.0))], 32, &[]), "'k' (Conv2d): dilation other than 1"),
         (graph(vec![("n", if_node(&[2, 4, 4], arr(&[2, 4, 4], &(0..32).map(|i| 1.0 + f64::from(i)).collect::<Vec<_>>())))], 32, &[]), "'n' (IF): 'v_threshold' differs between neurons"),

@@ -49,7 +49,18 @@ fn nir_read(path: &std::path::Path) -> Option<Vec<String>> {
 #[test]
 fn export_reads_back_to_the_same_outputs_and_passes_nir_read() {
     let dir = tempfile::tempdir().unwrap();
-    for (fixture, semantics) in [("dyadic_cnn", "spikingjelly"), ("dyadic_cnn", "snntorch"), ("dyadic_residual", "spikingjelly")] {
+    let cases = [
+        ("dyadic_cnn", "spikingjelly"),
+        ("dyadic_cnn", "snntorch"),
+        ("dyadic_cnn", "norse"),
+        ("dyadic_residual", "spikingjelly"),
+        ("dyadic_residual", "snntorch"),
+        ("dyadic_residual", "norse"),
+        ("dyadic_li", "norse"),
+        ("dyadic_integrator", "spikingjelly"),
+        ("dyadic_cubalif", "norse"),
+    ];
+    for (fixture, semantics) in cases {
         let source = common::data(&format!("nir/{fixture}.nir"));
         let original = load(&source, semantics);
         let out = dir.path().join(format!("{fixture}_{semantics}.nir"));

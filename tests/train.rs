@@ -8,6 +8,7 @@ mod common;
 
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use spikestream::frames::npy;
+use spikestream::model::neuron::Fire;
 use spikestream::model::{MetaOverrides, Model, NeuronKind, Reset};
 use spikestream::train::net::{FoldedNet, TrainNet, TrainOptions};
 use spikestream::train::neuron::reference::spike_layer_reference;
@@ -29,6 +30,10 @@ fn specs() -> Vec<(&'static str, NeuronSpec)> {
         ("sj lif no decay_input, triangle", NeuronSpec { kind: lif_nodecay, surrogate: Surrogate::Triangle { gamma: 0.5 }, detach_reset: true }),
         ("if soft, atan", NeuronSpec::reference_default(if_soft)),
         ("if hard v_reset -0.1, atan, detached", NeuronSpec { detach_reset: true, ..NeuronSpec::reference_default(if_hard) }),
+        ("snntorch if (leaky β 1, >, subtract)", NeuronSpec::reference_default(NeuronKind::Leaky { beta: 1.0, v_th: 1.0, fire: Fire::Above, reset: Reset::Soft })),
+        ("snntorch leaky β 0.5, >, zero, attached", NeuronSpec { detach_reset: false, ..NeuronSpec::reference_default(NeuronKind::Leaky { beta: 0.5, v_th: 0.8, fire: Fire::Above, reset: Reset::Hard(0.0) }) }),
+        ("leaky no reset, >=", NeuronSpec::reference_default(NeuronKind::Leaky { beta: 0.25, v_th: 1.0, fire: Fire::AtLeast, reset: Reset::None })),
+        ("norse lif box, atan, attached", NeuronSpec::reference_default(NeuronKind::LifBox { k: 0.5, v_leak: 0.125, v_th: 0.5, fire: Fire::Above, reset: Reset::Hard(0.0) })),
     ]
 }
 

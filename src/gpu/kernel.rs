@@ -5,7 +5,7 @@
 //! constants. The engine requests no optional shader capability (no f16, no subgroups), and the
 //! naga validation test checks every file with exactly that.
 
-use crate::model::neuron::{NeuronKind, Reset};
+use crate::model::neuron::NeuronKind;
 
 /// A compute kernel: one `shaders/*.wgsl` file with entry point `main`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -97,10 +97,10 @@ impl Kernel {
         self.spec().file
     }
 
-    /// The WGSL source: the kernel's file, after `shaders/neuron_rule.wgsl` for the kernels
-    /// that update neurons (the one place the rule is written).
+    /// The WGSL source: the kernel's file, after [`neuron_rule_source`] for the kernels that
+    /// update neurons.
     pub fn source(self) -> String {
-        if self.spec().neuron_rule { format!("{}\n{}", include_str!("../../shaders/neuron_rule.wgsl"), self.file()) } else { self.file().to_string() }
+        if self.spec().neuron_rule { format!("{}\n{}", neuron_rule_source(), self.file()) } else { self.file().to_string() }
     }
 
     /// Workgroup size along x of the kernels whose size is fixed in the file (the 1-D ones).
@@ -145,34 +145,35 @@ impl std::fmt::Display for Constants {
     }
 }
 
+/// `shaders/neuron_rule.wgsl` (the `NeuronRule` struct, `rounded`) and the functions generated
+/// from the one neuron rule (`neuron_step` and its parts, [`crate::model::neuron::wgsl`]).
+pub fn neuron_rule_source() -> String {
+    format!("{}\n{}", include_str!("../../shaders/neuron_rule.wgsl"), crate::model::neuron::wgsl::functions())
+}
+
 /// A neuron rule as the shaders' parameter blocks end (`NeuronRule` in
 /// shaders/neuron_rule.wgsl, in the order conv_fused.wgsl and neuron_steps.wgsl declare it).
 /// `zero` must stay 0: it keeps the compiler from fusing the neuron's multiply-adds.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct NeuronWords {
-    pub kind: u32,
-    pub hard_reset: u32,
-    pub decay_input: u32,
+    pub form: u32,
+    pub reset: u32,
+    pub fire: u32,
     pub zero: u32,
-    pub a: f32,
+    pub p0: f32,
+    pub p1: f32,
     pub v_th: f32,
     pub v_reset: f32,
 }
 
 impl NeuronWords {
-    /// The one place a [`NeuronKind`] is encoded for the GPU.
+    /// The one place a [`NeuronKind`] is encoded for the GPU: its [`crate::model::neuron::Rule`].
     pub fn of(kind: &NeuronKind) -> Self {
-        let (code, a, v_th, reset, decay_input) = match *kind {
-            NeuronKind::LegacyLif { decay, v_th } => (0, decay, v_th, Reset::Soft, false),
-            NeuronKind::Lif { tau, v_th, reset, decay_input } => (1, tau, v_th, reset, decay_input),
-            NeuronKind::If { v_th, reset } => (2, 0.0, v_th, reset, false),
-        };
-        let (hard_reset, v_reset) = match reset {
-            Reset::Soft => (0, 0.0),
-            Reset::Hard(v) => (1, v),
-        };
-        Self { kind: code, hard_reset, decay_input: u32::from(decay_input), zero: 0, a, v_th, v_reset }
+        let rule = kind.rule();
+        let (form, p0, p1) = rule.charge.code();
+        let (reset, v_reset) = rule.reset.code();
+        Self { form, reset, fire: rule.fire.code(), zero: 0, p0, p1, v_th: rule.v_th, v_reset }
     }
 }
 
@@ -181,5 +182,5 @@ impl NeuronWords {
 /// (`src/train/neuron/`) both call it.
 pub fn neuron_params(kind: &NeuronKind, n: usize, count_index: usize, count_stride: usize) -> [u32; 12] {
     let w = NeuronWords::of(kind);
-    [n as u32, w.kind, w.hard_reset, w.decay_input, count_index as u32, count_stride as u32, w.a.to_bits(), w.v_th.to_bits(), w.v_reset.to_bits(), w.zero, 0, 0]
+    [n as u32, w.form, w.reset, w.fire, count_index as u32, count_stride as u32, w.p0.to_bits(), w.p1.to_bits(), w.v_th.to_bits(), w.v_reset.to_bits(), w.zero, 0]
 }

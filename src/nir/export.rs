@@ -5,7 +5,9 @@
 //! node), IF and SpikingJelly LIF (`decay_input`) neurons with hard reset, written so that
 //! `--nir-semantics spikingjelly` reads them back to the same rule: IF with `r = 1`; LIF with
 //! `τ = τ'·dt`, `r = 1`, `v_leak = v_reset`. The legacy LIF (`mem = β·V + X`, `>`, reset to 0,
-//! snnTorch's Leaky) is written as snnTorch exports it: `τ = dt/(1 − β)`, `r = τ/dt`.
+//! snnTorch's Leaky) is written as snnTorch exports it: `τ = dt/(1 − β)`, `r = τ/dt`; snnTorch's
+//! IF (Leaky with β = 1 and snnTorch's subtractive reset) as IF; Norse's IAF as IF and its LIF
+//! box as LIF with `τ = dt/k`; the readouts as LI (`τ = dt/k`) and I.
 //!
 //! Without a NIR field, refused unless `lossy`: soft (subtractive) reset, TEBN's per-timestep
 //! scale, learned IMP, and LIF without `decay_input`. With `lossy` they go into the node's
@@ -15,7 +17,7 @@ use std::collections::BTreeMap;
 
 use super::hdf5::{Array, RawNode, Value};
 use crate::model::graph::{Graph, Op};
-use crate::model::neuron::{NeuronKind, Reset};
+use crate::model::neuron::{Fire, NeuronKind, Reset};
 
 /// A graph ready to write, and what a NIR consumer will not see.
 pub struct Export {
@@ -102,20 +104,44 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
             Op::Neuron(neuron) => {
                 let shape = dims(n.shape);
                 let (mut x, soft) = match neuron.kind {
-                    NeuronKind::If { v_th, reset } => {
+                    NeuronKind::If { v_th, reset } if reset != Reset::None => {
                         let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
-                        (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]), reset == Reset::Soft)
+                        (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]), !matches!(reset, Reset::Hard(_)))
                     }
-                    NeuronKind::Lif { tau, v_th, reset, .. } => {
+                    NeuronKind::Lif { tau, v_th, reset, .. } if reset != Reset::None => {
                         let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
                         let tau_s = (f64::from(tau) * dt) as f32;
                         let x = node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, vr)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]);
-                        (x, reset == Reset::Soft)
+                        (x, !matches!(reset, Reset::Hard(_)))
                     }
-                    NeuronKind::LegacyLif { decay, v_th } => {
+                    // Norse's IAF (`H = V + X`, `>`, reset to 0), which its import rebuilds from IF.
+                    NeuronKind::LegacyLif { decay, v_th } | NeuronKind::Leaky { beta: decay, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } if decay == 1.0 => {
+                        (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+                    }
+                    NeuronKind::LegacyLif { decay, v_th } | NeuronKind::Leaky { beta: decay, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } if decay < 1.0 => {
                         let tau_s = (dt / (1.0 - f64::from(decay))) as f32;
                         let r = (f64::from(tau_s) / dt) as f32;
                         (node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, r)), ("v_leak", filled(&shape, 0.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+                    }
+                    // snnTorch's IF: Leaky(β = 1) with subtractive reset, which its import rebuilds.
+                    NeuronKind::Leaky { beta, v_th, fire: Fire::Above, reset: Reset::SoftSnntorch } if beta == 1.0 => {
+                        (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+                    }
+                    NeuronKind::LifBox { k, v_leak, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } => {
+                        let tau_s = (dt / f64::from(k)) as f32;
+                        (node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, v_leak)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+                    }
+                    NeuronKind::Li { k, v_leak } => {
+                        let tau_s = (dt / f64::from(k)) as f32;
+                        (node("LI", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, v_leak))]), false)
+                    }
+                    NeuronKind::Integrator => (node("I", vec![("r", filled(&shape, 1.0))]), false),
+                    NeuronKind::LegacyLif { decay, .. } | NeuronKind::Leaky { beta: decay, fire: Fire::Above, reset: Reset::Hard(0.0), .. } => {
+                        return Err(format!("layer '{}': a leaky neuron with decay {decay} (not below 1) has no NIR time constant", n.name));
+                    }
+                    other => {
+                        let rule = other.rule();
+                        return Err(format!("layer '{}': a {} neuron firing on {} with reset {:?} has no NIR reading under any --nir-semantics", n.name, other.name(), rule.fire.symbol(), rule.reset));
                     }
                 };
                 if soft {
@@ -123,11 +149,6 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
                 }
                 if let NeuronKind::Lif { decay_input: false, tau, .. } = neuron.kind {
                     drop(format!("LIF without decay_input (input not divided by τ' = {tau})"), "decay_input", Value::Text(vec!["false".into()]), &mut x)?;
-                }
-                if let NeuronKind::LegacyLif { decay, .. } = neuron.kind {
-                    if !(decay < 1.0) {
-                        return Err(format!("layer '{}': a legacy LIF with decay {decay} (not below 1) has no NIR time constant", n.name));
-                    }
                 }
                 if let Some(imp) = &neuron.imp {
                     drop("learned initial membrane potential (IMP)".into(), "imp", arr(&shape, imp.iter().map(|&v| f64::from(v)).collect()), &mut x)?;
@@ -154,12 +175,23 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
     let mut top = RawNode { kind: "NIRGraph".into(), nodes, edges, ..RawNode::default() };
     top.metadata.insert("dt".into(), arr(&[], vec![dt]));
     // The semantics that reads every neuron back to its rule.
-    let legacy: Vec<bool> = graph.nodes.iter().filter_map(|n| if let Op::Neuron(x) = &n.op { Some(matches!(x.kind, NeuronKind::LegacyLif { .. })) } else { None }).collect();
-    let semantics = match (legacy.iter().any(|&l| l), legacy.iter().all(|&l| l)) {
-        (true, true) => "snntorch",
-        (true, false) => return Err("the network mixes the legacy LIF (snnTorch's rule on import) with SpikingJelly neurons; no one --nir-semantics reads both back".into()),
-        _ => "spikingjelly",
-    };
+    let families: Vec<&str> = graph.nodes.iter().filter_map(|n| if let Op::Neuron(x) = &n.op { family(&x.kind) } else { None }).collect();
+    let semantics = families.first().copied().unwrap_or("spikingjelly");
+    if let Some(other) = families.iter().find(|&&f| f != semantics) {
+        return Err(format!("the network mixes neurons that only --nir-semantics {semantics} reads back with ones that only {other} does; no one semantics reads both"));
+    }
     top.metadata.insert("nir_semantics".into(), Value::Text(vec![semantics.into()]));
     Ok(Export { top, ignored })
+}
+
+/// The `--nir-semantics` that reads a neuron back to its rule (none for the readouts, which
+/// every semantics but Sinabs reads alike).
+fn family(kind: &NeuronKind) -> Option<&'static str> {
+    match *kind {
+        NeuronKind::LegacyLif { decay, .. } | NeuronKind::Leaky { beta: decay, fire: Fire::Above, reset: Reset::Hard(0.0), .. } if decay == 1.0 => Some("norse"),
+        NeuronKind::LegacyLif { .. } | NeuronKind::Leaky { .. } => Some("snntorch"),
+        NeuronKind::LifBox { .. } => Some("norse"),
+        NeuronKind::Lif { .. } | NeuronKind::If { .. } => Some("spikingjelly"),
+        NeuronKind::Li { .. } | NeuronKind::Integrator => None,
+    }
 }

@@ -14,10 +14,9 @@ use serde_json::{Value as Json, json};
 
 use super::hdf5::{RawNode, Value};
 use super::params::{array, f32s, ints, scalar, shape_of_input, square, to_json, uniform, vector, window};
-use super::semantics::{NirNeuron, discretise};
+use super::semantics::{NirNeuron, discretise, discretise_cuba};
 use super::{DT_KEY, ImportOptions, NirError, SEMANTICS_KEY};
 use crate::model::graph::Shape;
-use crate::model::neuron::{NeuronKind, Reset};
 
 /// What lowering builds: the layer list, the tensors and the model metadata.
 struct Lowered {
@@ -213,51 +212,38 @@ fn lower_node(out: &mut Lowered, node: &RawNode, layer: &str, read: Option<Strin
             }
             Ok(input)
         }
-        "IF" | "LIF" | "Threshold" => {
+        "IF" | "LIF" | "Threshold" | "LI" | "I" => {
             let n = input.len();
             let u = |key: &str| uniform(node, key, n);
             let zero = |key: &str| if node.params.contains_key(key) { u(key) } else { Ok(0.0) };
             let neuron = match node.kind.as_str() {
                 "IF" => NirNeuron::If { r: u("r")?, v_threshold: u("v_threshold")?, v_reset: zero("v_reset")? },
                 "LIF" => NirNeuron::Lif { tau: u("tau")?, r: u("r")?, v_leak: zero("v_leak")?, v_threshold: u("v_threshold")?, v_reset: zero("v_reset")? },
+                "LI" => NirNeuron::Li { tau: u("tau")?, r: u("r")?, v_leak: zero("v_leak")? },
+                "I" => NirNeuron::Integrator { r: u("r")? },
                 _ => NirNeuron::Threshold { threshold: u("threshold")? },
             };
             let kind = discretise(neuron, options.semantics, dt)?;
-            push(json!({"op": "neuron", "name": layer, "neuron": neuron_json(&kind)}));
+            push(json!({"op": "neuron", "name": layer, "neuron": kind.to_json()}));
             Ok(input)
         }
         "Delay" => Err("Delay is not supported: the engine has no per-connection delay line; remove the delay or fold it into the input timing".into()),
-        "LI" | "I" => Err("non-spiking readouts (LI, I) are not supported yet: the engine's neurons spike; end the graph with the layer before the readout".into()),
-        "CubaLIF" | "CubaLI" => Err("current-based neurons hold a second state variable (the synaptic current), which the engine's neurons do not have yet".into()),
+        "CubaLIF" | "CubaLI" => {
+            let n = input.len();
+            let u = |key: &str| uniform(node, key, n);
+            let zero = |key: &str| if node.params.contains_key(key) { u(key) } else { Ok(0.0) };
+            let spike = if node.kind == "CubaLIF" { Some((u("v_threshold")?, zero("v_reset")?)) } else { None };
+            let w_in = if node.params.contains_key("w_in") { u("w_in")? } else { 1.0 };
+            let [synapse, membrane] = discretise_cuba(u("tau_syn")?, u("tau_mem")?, u("r")?, w_in, zero("v_leak")?, spike, options.semantics, dt)?;
+            // The synaptic current is a layer of its own; the membrane layer carries the node's name.
+            push(json!({"op": "neuron", "name": format!("{layer}.synapse"), "neuron": synapse.to_json()}));
+            out.layers.push(json!({"op": "neuron", "name": layer, "neuron": membrane.to_json()}));
+            Ok(input)
+        }
         "NIRGraph" => Err("nested graphs are not supported; flatten the subgraph into the top graph".into()),
         "Conv1d" => Err("Conv1d is not supported; the engine runs 2-D convolutions".into()),
         "Input" => Err("a second Input: only one network input is supported".into()),
         other => Err(format!("node type '{other}' is not supported")),
-    }
-}
-
-/// A neuron rule in the `neuron` JSON that [`NeuronKind::from_json`] reads.
-fn neuron_json(kind: &NeuronKind) -> Json {
-    let reset = |r: &Reset| match r {
-        Reset::Soft => json!({"reset": "soft"}),
-        Reset::Hard(v) => json!({"reset": "hard", "v_reset": v}),
-    };
-    match kind {
-        NeuronKind::LegacyLif { decay, v_th } => json!({"kind": "legacy_lif", "tau": decay, "v_th": v_th}),
-        NeuronKind::Lif { tau, v_th, reset: r, decay_input } => {
-            let mut j = reset(r);
-            j["kind"] = json!("lif");
-            j["tau"] = json!(tau);
-            j["decay_input"] = json!(decay_input);
-            j["v_th"] = json!(v_th);
-            j
-        }
-        NeuronKind::If { v_th, reset: r } => {
-            let mut j = reset(r);
-            j["kind"] = json!("if");
-            j["v_th"] = json!(v_th);
-            j
-        }
     }
 }
 

@@ -9,13 +9,18 @@
 //! |----------------|--------------------------------------|----------------------------------------------------------------|
 //! | `spikingjelly` | `H = V + X`, `S = H ≥ θ`, `V = V_r`  | `H = V + (X − (V − V_r))/τ'`, `τ' = τ/dt`, `S = H ≥ θ`, `V = V_r` |
 //! | `sinabs`       | `H = V + X`, `S = H ≥ θ`, `V = H − S·θ` | refused (Sinabs: `α = exp(−dt/τ)`, multi-spike)              |
-//! | `snntorch`     | refused (`>` with subtractive reset)  | `H = β·V + X`, `β = 1 − dt/τ`, `S = H > θ/(R·dt/τ)`, `V = 0`     |
-//! | `norse`        | `H = V + X`, `S = H > θ`, `V = 0`    | refused (`V + dt/τ·(v_leak − V + R·X)` with `>`)               |
+//! | `snntorch`     | `H = V + X`, `S = H − θ > 0`, `V = H − S·θ` (snnTorch's early form, `Reset::SoftSnntorch`) | `H = β·V + X`, `β = 1 − dt/τ`, `S = H − θ' > 0`, `θ' = θ/(r·dt/τ)`, `V = 0` |
+//! | `norse`        | `H = V + X`, `S = H − θ > 0`, `V = 0` | `H = V + k·((X + v_leak) − V)`, `k = dt·(1/τ)`, `S = H − θ > 0`, `V = 0`; `V₀ = v_leak` |
+//!
+//! snnTorch imports IF as `Leaky(β = 1, reset_mechanism = "subtract", reset_delay = False)` and
+//! LIF as `Leaky(β, reset_mechanism = "zero", reset_delay = False)`; Norse imports IF as
+//! `IAFCell` and LIF as `LIFBoxCell` (`tau_mem_inv = 1/τ`, `v_reset` left at 0, `r` ignored),
+//! whose step is `v + dt·tau_mem_inv·(x + v_leak − v)` in f32.
 //!
 //! Threshold maps to `H = X`, `S = H > θ` under every semantics. The engine's neuron holds one
 //! value per parameter and layer: per-neuron arrays must be uniform, else an error says so.
 
-use crate::model::neuron::{NeuronKind, Reset};
+use crate::model::neuron::{Fire, NeuronKind, Reset};
 
 /// The exporting framework whose import rules fix what NIR leaves open.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,6 +60,8 @@ pub enum NirNeuron {
     If { r: f32, v_threshold: f32, v_reset: f32 },
     Lif { tau: f32, r: f32, v_leak: f32, v_threshold: f32, v_reset: f32 },
     Threshold { threshold: f32 },
+    Li { tau: f32, r: f32, v_leak: f32 },
+    Integrator { r: f32 },
 }
 
 /// The engine rule for `neuron` under `semantics` with step `dt` (seconds). The error says what
@@ -63,6 +70,26 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
     if let NirNeuron::Threshold { threshold } = neuron {
         // A stateless comparison: the legacy rule with no memory, `mem = 0·V + X`, `S = mem > θ`.
         let kind = NeuronKind::LegacyLif { decay: 0.0, v_th: threshold };
+        return kind.check().map(|()| kind);
+    }
+    let readout = match neuron {
+        // Non-spiking readouts: no threshold or reset for a framework to decide.
+        NirNeuron::Integrator { r } if r == 1.0 => Some(NeuronKind::Integrator),
+        NirNeuron::Integrator { r } => return Err(format!("r = {r}: an Integrator takes r = 1 only; fold r into the weights of the layer before it")),
+        NirNeuron::Li { tau, r, v_leak } => {
+            if semantics == Some(Semantics::Sinabs) {
+                return Err("Sinabs reads LI as ExpLeak (α = exp(−dt/τ)), which the engine does not express; use --nir-semantics norse for NIR's forward-Euler step".into());
+            }
+            if r != 1.0 {
+                return Err(format!("r = {r}: an LI takes r = 1 only (Norse ignores r); fold r into the weights of the layer before it"));
+            }
+            let dt = need_dt(dt)? as f32;
+            // Norse's LIBoxCell, in f32: tau_mem_inv = 1/τ, then dt·tau_mem_inv.
+            Some(NeuronKind::Li { k: dt * (1.0 / tau), v_leak })
+        }
+        _ => None,
+    };
+    if let Some(kind) = readout {
         return kind.check().map(|()| kind);
     }
     let semantics = semantics.ok_or_else(|| format!("NIR leaves the threshold comparison and the reset open; name the exporting framework with --nir-semantics ({})", Semantics::NAMES.join(", ")))?;
@@ -87,8 +114,12 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
             }
             NeuronKind::LegacyLif { decay: 1.0, v_th: v_threshold }
         }
-        (NirNeuron::If { .. }, Semantics::Snntorch) => {
-            return Err("snnTorch imports IF as Leaky(β = 1) firing on v > θ with subtractive reset; the engine has no strict-threshold neuron with subtractive reset yet (sinabs semantics: ≥ with subtractive reset)".into());
+        (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Snntorch) => {
+            unit_r(r)?;
+            if v_reset != 0.0 {
+                return Err(format!("v_reset = {v_reset}: snnTorch imports IF with a subtractive reset; a hard reset value other than 0 has no meaning there"));
+            }
+            NeuronKind::Leaky { beta: 1.0, v_th: v_threshold, fire: Fire::Above, reset: Reset::SoftSnntorch }
         }
         (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Spikingjelly) => {
             let dt = need_dt(dt)?;
@@ -106,17 +137,49 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
             // snnTorch's import_nir, in f32 as NumPy computes it on the file's f32 arrays.
             let beta = 1.0 - dt / tau;
             let w_scale = r * dt / tau;
-            NeuronKind::LegacyLif { decay: beta, v_th: v_threshold / w_scale }
+            NeuronKind::Leaky { beta, v_th: v_threshold / w_scale, fire: Fire::Above, reset: Reset::Hard(0.0) }
         }
         (NirNeuron::Lif { .. }, Semantics::Sinabs) => {
             return Err("Sinabs integrates LIF with α = exp(−dt/τ) and multi-spike output, which the engine's neurons do not express yet".into());
         }
-        (NirNeuron::Lif { .. }, Semantics::Norse) => {
-            return Err("Norse integrates LIF as V + dt/τ·(v_leak − V + R·I) and fires on V > θ; the engine's leaky neurons fire on ≥ or use a different leak form, so this is not supported yet".into());
+        (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Norse) => {
+            let dt = need_dt(dt)? as f32;
+            unit_r(r)?;
+            if v_reset != 0.0 {
+                return Err(format!("v_reset = {v_reset}: Norse's import resets LIF to 0 whatever the file says; export with v_reset = 0"));
+            }
+            // Norse's LIFBoxCell, in f32: tau_mem_inv = 1/τ, then dt·tau_mem_inv.
+            NeuronKind::LifBox { k: dt * (1.0 / tau), v_leak, v_th: v_threshold, fire: Fire::Above, reset: Reset::Hard(0.0) }
         }
-        (NirNeuron::Threshold { .. }, _) => unreachable!("handled above"),
+        (NirNeuron::Threshold { .. } | NirNeuron::Li { .. } | NirNeuron::Integrator { .. }, _) => unreachable!("handled above"),
     };
     kind.check().map(|()| kind)
+}
+
+/// NIR's current-based neurons (CubaLIF, and CubaLI without `spike`) as two engine layers:
+/// the synaptic current, a readout whose membrane is the current, then the membrane. This is
+/// Norse's import, which chains `LIBoxCell(1/τ_syn, v_leak)` into `LIFBoxCell(1/τ_mem, v_leak,
+/// θ)` (or `LIBoxCell` for CubaLI), so only `--nir-semantics norse` reads it; `spike` is
+/// `(v_threshold, v_reset)`.
+pub fn discretise_cuba(tau_syn: f32, tau_mem: f32, r: f32, w_in: f32, v_leak: f32, spike: Option<(f32, f32)>, semantics: Option<Semantics>, dt: Option<f64>) -> Result<[NeuronKind; 2], String> {
+    if semantics != Some(Semantics::Norse) {
+        return Err("a current-based neuron is read as Norse reads it (a leaky-integrator synapse chained into the membrane); give --nir-semantics norse (snnTorch's Synaptic also resets its current on a spike, which the engine does not express)".into());
+    }
+    if r != 1.0 || w_in != 1.0 {
+        return Err(format!("r = {r}, w_in = {w_in}: only 1 is supported; fold them into the weights of the layer before it"));
+    }
+    let dt = need_dt(dt)? as f32;
+    // Norse, in f32: tau_*_inv = 1/τ, then dt·tau_*_inv.
+    let synapse = NeuronKind::Li { k: dt * (1.0 / tau_syn), v_leak };
+    let k = dt * (1.0 / tau_mem);
+    let membrane = match spike {
+        Some((_, v_reset)) if v_reset != 0.0 => return Err(format!("v_reset = {v_reset}: Norse's import resets to 0 whatever the file says; export with v_reset = 0")),
+        Some((v_th, _)) => NeuronKind::LifBox { k, v_leak, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) },
+        None => NeuronKind::Li { k, v_leak },
+    };
+    synapse.check()?;
+    membrane.check()?;
+    Ok([synapse, membrane])
 }
 
 fn need_dt(dt: Option<f64>) -> Result<f64, String> {
@@ -131,9 +194,32 @@ mod tests {
     fn snntorch_lif_with_beta_one_half() {
         // τ = 2·dt → β = 0.5; r = τ/dt (snnTorch's export) → w_scale = 1, θ unchanged.
         let lif = NirNeuron::Lif { tau: 2e-3, r: 2.0, v_leak: 0.0, v_threshold: 1.0, v_reset: 0.0 };
-        assert_eq!(discretise(lif, Some(Semantics::Snntorch), Some(1e-3)), Ok(NeuronKind::LegacyLif { decay: 0.5, v_th: 1.0 }));
+        assert_eq!(discretise(lif, Some(Semantics::Snntorch), Some(1e-3)), Ok(NeuronKind::Leaky { beta: 0.5, v_th: 1.0, fire: Fire::Above, reset: Reset::Hard(0.0) }));
         let kind = discretise(lif, Some(Semantics::Spikingjelly), Some(1e-3));
         assert!(kind.as_ref().is_err_and(|e| e.contains("r = 2")), "{kind:?}");
+    }
+
+    #[test]
+    fn snntorch_if_and_norse_lif() {
+        let if_node = NirNeuron::If { r: 1.0, v_threshold: 0.75, v_reset: 0.0 };
+        assert_eq!(discretise(if_node, Some(Semantics::Snntorch), None), Ok(NeuronKind::Leaky { beta: 1.0, v_th: 0.75, fire: Fire::Above, reset: Reset::SoftSnntorch }));
+        // dt = 2⁻¹⁰ s, τ = 2⁻⁹ s: k = dt·(1/τ) = 0.5 exactly.
+        let lif = NirNeuron::Lif { tau: 1.0 / 512.0, r: 1.0, v_leak: 0.25, v_threshold: 1.0, v_reset: 0.0 };
+        let kind = NeuronKind::LifBox { k: 0.5, v_leak: 0.25, v_th: 1.0, fire: Fire::Above, reset: Reset::Hard(0.0) };
+        assert_eq!(discretise(lif, Some(Semantics::Norse), Some(1.0 / 1024.0)), Ok(kind));
+        let moved = NirNeuron::Lif { tau: 1.0 / 512.0, r: 1.0, v_leak: 0.25, v_threshold: 1.0, v_reset: 0.5 };
+        assert!(discretise(moved, Some(Semantics::Norse), Some(1.0 / 1024.0)).is_err_and(|e| e.contains("v_reset = 0.5")));
+    }
+
+    #[test]
+    fn cuba_neurons_are_norse_synapse_then_membrane() {
+        let (dt, norse) = (Some(1.0 / 1024.0), Some(Semantics::Norse));
+        let got = discretise_cuba(1.0 / 512.0, 1.0 / 256.0, 1.0, 1.0, 0.0, Some((0.5, 0.0)), norse, dt);
+        let membrane = NeuronKind::LifBox { k: 0.25, v_leak: 0.0, v_th: 0.5, fire: Fire::Above, reset: Reset::Hard(0.0) };
+        assert_eq!(got, Ok([NeuronKind::Li { k: 0.5, v_leak: 0.0 }, membrane]));
+        assert_eq!(discretise_cuba(1.0 / 512.0, 1.0 / 256.0, 1.0, 1.0, 0.0, None, norse, dt), Ok([NeuronKind::Li { k: 0.5, v_leak: 0.0 }, NeuronKind::Li { k: 0.25, v_leak: 0.0 }]));
+        assert!(discretise_cuba(1.0, 1.0, 1.0, 1.0, 0.0, None, Some(Semantics::Snntorch), dt).is_err_and(|e| e.contains("--nir-semantics norse")));
+        assert!(discretise_cuba(1.0, 1.0, 1.0, 2.0, 0.0, None, norse, dt).is_err_and(|e| e.contains("w_in = 2")));
     }
 
     #[test]

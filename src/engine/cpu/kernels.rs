@@ -5,7 +5,7 @@
 use rayon::prelude::*;
 
 use crate::model::graph::{Pool, Shape};
-use crate::model::neuron::NeuronKind;
+use crate::model::neuron::{Charge, F32, Fire, NeuronKind, Reset, Rule};
 
 /// `out[b, oy, ox, o] = bias[o] + Σ_{i,ky,kx} w[o, i, ky, kx] · in[b, oy·s + ky − p, ox·s + kx − p, i]`
 ///
@@ -144,16 +144,75 @@ fn block<const N: usize, const BINARY: bool>(px: &mut [f32], c0: usize, taps: &[
     px[c0..c0 + N].copy_from_slice(&acc);
 }
 
-/// One timestep of one sample's neurons ([`NeuronKind::step`] per element): updates the
-/// membrane `mem`, writes spikes (0/1) to `out`, returns how many fired.
+/// Runs `$body` with `$r` bound to `$rule` rebuilt from literal variants, one copy per
+/// combination of charge form, fire and reset. In each copy the compiler knows which arms
+/// [`crate::model::neuron::Rule::step`] takes, so the loop over neurons is straight-line
+/// (vectorised) code instead of three branches per neuron.
+macro_rules! specialised {
+    ($rule:expr, |$r:ident| $body:expr) => {{
+        let rule: Rule = $rule;
+        match rule.charge {
+            Charge::Decay { a } => specialised!(@fire rule, Charge::Decay { a }, $r, $body),
+            Charge::TauInput { tau } => specialised!(@fire rule, Charge::TauInput { tau }, $r, $body),
+            Charge::TauInputTo { tau, v_r } => specialised!(@fire rule, Charge::TauInputTo { tau, v_r }, $r, $body),
+            Charge::TauTo { tau, v_r } => specialised!(@fire rule, Charge::TauTo { tau, v_r }, $r, $body),
+            Charge::Integrate => specialised!(@fire rule, Charge::Integrate, $r, $body),
+            Charge::Euler { k, v_leak } => specialised!(@fire rule, Charge::Euler { k, v_leak }, $r, $body),
+            Charge::LeakBox { k, v_leak } => specialised!(@fire rule, Charge::LeakBox { k, v_leak }, $r, $body),
+        }
+    }};
+    (@fire $rule:ident, $charge:expr, $r:ident, $body:expr) => {
+        match $rule.fire {
+            Fire::Above => specialised!(@reset $rule, $charge, Fire::Above, $r, $body),
+            Fire::AtLeast => specialised!(@reset $rule, $charge, Fire::AtLeast, $r, $body),
+            Fire::Never => specialised!(@reset $rule, $charge, Fire::Never, $r, $body),
+        }
+    };
+    (@reset $rule:ident, $charge:expr, $fire:expr, $r:ident, $body:expr) => {
+        match $rule.reset {
+            Reset::Soft => specialised!(@run $rule, $charge, $fire, Reset::Soft, $r, $body),
+            // Reset to +0 (the usual value) as a constant: a select against zero is one op fewer.
+            Reset::Hard(v) if v.to_bits() == 0 => specialised!(@run $rule, $charge, $fire, Reset::Hard(0.0), $r, $body),
+            Reset::Hard(v) => specialised!(@run $rule, $charge, $fire, Reset::Hard(v), $r, $body),
+            Reset::None => specialised!(@run $rule, $charge, $fire, Reset::None, $r, $body),
+            Reset::SoftSnntorch => specialised!(@run $rule, $charge, $fire, Reset::SoftSnntorch, $r, $body),
+        }
+    };
+    (@run $rule:ident, $charge:expr, $fire:expr, $reset:expr, $r:ident, $body:expr) => {{
+        let $r = Rule { charge: $charge, v_th: $rule.v_th, fire: $fire, reset: $reset };
+        $body
+    }};
+}
+
+/// One timestep of one sample's neurons ([`NeuronKind::step`] per element, the kind's rule
+/// built once): updates the membrane `mem`, writes spikes (0/1) to `out` (a non-spiking
+/// readout: the membrane), returns how many fired.
 pub fn neuron_step(kind: &NeuronKind, mem: &mut [f32], x: &[f32], out: &mut [f32]) -> u64 {
-    let mut fired = 0;
-    for ((m, &x), o) in mem.iter_mut().zip(x).zip(out.iter_mut()) {
-        let s = kind.step(m, x);
-        *o = if s { 1.0 } else { 0.0 };
-        fired += u64::from(s);
+    if !kind.spikes() {
+        specialised!(kind.rule(), |rule| {
+            for ((m, &x), o) in mem.iter_mut().zip(x).zip(out.iter_mut()) {
+                *m = rule.step(&F32, *m, x).0;
+                *o = *m;
+            }
+        });
+        return 0;
     }
-    fired
+    // Spikes are counted in u32 (which vectorises twice as wide as u64) per chunk of 2³⁰.
+    const CHUNK: usize = 1 << 30;
+    specialised!(kind.rule(), |rule| {
+        let mut fired = 0u64;
+        for ((mem, x), out) in mem.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(out.chunks_mut(CHUNK)) {
+            let mut chunk = 0u32;
+            for ((m, &x), o) in mem.iter_mut().zip(x).zip(out.iter_mut()) {
+                let (v, s) = rule.step(&F32, *m, x);
+                *m = v;
+                *o = if s { 1.0 } else { 0.0 };
+                chunk += u32::from(s);
+            }
+            fired += u64::from(chunk);
+        }
+        fired
+    })
 }
 
 /// `out[b, oy, ox, c] = (Σ_{ky,kx} in[b, oy·s + ky − p, ox·s + kx − p, c]) / divisor`, the sum

@@ -40,9 +40,10 @@ impl Fusion {
         let mut f = Fusion { neuron_of: vec![None; n], fused_into: vec![None; n], pool_of: vec![None; n], pool_folded: vec![false; n], bits: vec![false; n + 1] };
         for (i, node) in g.nodes.iter().enumerate() {
             let Op::Conv(_) = node.op else { continue };
-            // The conv's only reader is a neuron: the neuron runs in the epilogue.
+            // The conv's only reader is a spiking neuron: the neuron runs in the epilogue (which
+            // writes spike bits; a readout's membrane runs in its own pass).
             if let [j] = readers(i + 1)[..] {
-                if matches!(g.nodes[j].op, Op::Neuron(_)) && g.nodes[j].inputs == [i + 1] && g.nodes[j].head == node.head {
+                if matches!(&g.nodes[j].op, Op::Neuron(n) if n.kind.spikes()) && g.nodes[j].inputs == [i + 1] && g.nodes[j].head == node.head {
                     f.neuron_of[i] = Some(j);
                     f.fused_into[j] = Some(i);
                 }

@@ -77,6 +77,11 @@ impl TrainNet {
             params.mark_imp(imp);
         }
         let specs = neuron_specs(&model.graph, &options);
+        for (node, spec) in model.graph.nodes.iter().zip(&specs) {
+            if let Some(spec) = spec {
+                spec.trainable().map_err(|e| anyhow::anyhow!("{file}: layer '{}': {e}", node.name))?;
+            }
+        }
         Ok(Self { meta: model.meta, graph: std::sync::Arc::new(model.graph), params, specs, options, training: true, device: device.clone() })
     }
 

@@ -1,8 +1,8 @@
 //! Surrogate-gradient backpropagation through time for one neuron layer, written with burn's
 //! primitive ops so it runs on every backend (the wgpu backend after the WGSL forward, and Flex).
 //!
-//! Forward, per timestep: `H_t = cv·V_{t−1} + cx·X_t` (as the rule computes it), `S_t = Θ(H_t −
-//! v_th)`, then the reset `V_t = H_t − S_t·v_th` (soft) or `(1 − S_t)·H_t + S_t·v_r` (hard), with
+//! Forward, per timestep: `H_t = cv·V_{t−1} + cx·X_t + c` (the rule's charge, computed as the
+//! engine computes it), `S_t = Θ(H_t − v_th)`, then the reset `V_t = H_t − S_t·v_th` (soft) or `(1 − S_t)·H_t + S_t·v_r` (hard), with
 //! `V_{−1}` the initial potential (the IMP). Backward, with `σ'_t` the surrogate at `H_t − v_th`
 //! and `R_t = ∂V_t/∂H_t`:
 //!
@@ -10,15 +10,19 @@
 //! gH_t = gS_t·σ'_t + gV_t·R_t        gX_t = cx·gH_t        gV_{t−1} = cv·gH_t
 //! R_t = 1 | 1 − v_th·σ'_t            (soft, detached | attached)
 //! R_t = 1 − S_t | 1 − S_t + (v_r − H_t)·σ'_t   (hard, detached | attached)
+//! R_t = 1                            (no reset)
 //! ```
 //!
 //! The membrane trace is not stored by the forward: it is recomputed here from `X`, `V_{−1}` and
 //! the forward's spikes (so the reset follows the spikes the shader actually emitted).
 
+use std::marker::PhantomData;
+
 use burn::backend::{Backend, Scalar, Shape, Slice};
 use burn::backend::tensor::FloatTensor;
 
 use super::{NeuronSpec, Surrogate};
+use crate::model::neuron::{Arith, Reset, Slot, Spiking};
 
 fn time_slice<B: Backend>(t: &FloatTensor<B>, step: usize) -> FloatTensor<B> {
     let s = Slice::new(step as isize, Some(step as isize + 1), 1);
@@ -33,49 +37,84 @@ fn scalar(v: f32) -> Scalar {
     Scalar::from(v)
 }
 
-/// `H = charge(V, X)`, operation for operation as `NeuronKind::step`.
-pub(crate) fn charge<B: Backend>(spec: &NeuronSpec, v: FloatTensor<B>, x: FloatTensor<B>) -> FloatTensor<B> {
-    use crate::model::{NeuronKind, Reset};
-    match spec.kind {
-        NeuronKind::LegacyLif { decay, .. } => B::float_add(B::float_mul_scalar(v, scalar(decay)), x),
-        NeuronKind::Lif { tau, reset, decay_input, .. } => match (decay_input, reset) {
-            (true, Reset::Soft) => B::float_add(v.clone(), B::float_div_scalar(B::float_sub(x, v), scalar(tau))),
-            (true, Reset::Hard(vr)) => {
-                let leak = B::float_sub(x, B::float_sub_scalar(v.clone(), scalar(vr)));
-                B::float_add(v, B::float_div_scalar(leak, scalar(tau)))
-            }
-            (false, Reset::Soft) => B::float_add(B::float_mul_scalar(v, scalar(1.0 - 1.0 / tau)), x),
-            (false, Reset::Hard(vr)) => {
-                let leak = B::float_div_scalar(B::float_sub_scalar(v.clone(), scalar(vr)), scalar(tau));
-                B::float_add(B::float_sub(v, leak), x)
-            }
-        },
-        NeuronKind::If { .. } => B::float_add(v, x),
+/// burn's primitive float ops as the rule's arithmetic ([`Arith`], [`Spiking`]): the charge,
+/// fire and reset of `src/model/neuron/rule.rs`, operation for operation as the engine's. A
+/// spike is a 0.0 / 1.0 tensor, made without boolean tensors.
+pub(crate) struct Prim<B>(PhantomData<B>);
+
+impl<B: Backend> Prim<B> {
+    pub(crate) const OPS: Self = Prim(PhantomData);
+}
+
+impl<B: Backend> Arith for Prim<B> {
+    type V = FloatTensor<B>;
+    type P = f32;
+    fn param(&self, _: Slot, value: f32) -> f32 {
+        value
+    }
+    fn add(&self, a: Self::V, b: Self::V) -> Self::V {
+        B::float_add(a, b)
+    }
+    fn sub(&self, a: Self::V, b: Self::V) -> Self::V {
+        B::float_sub(a, b)
+    }
+    fn mul_p(&self, a: Self::V, p: f32) -> Self::V {
+        B::float_mul_scalar(a, scalar(p))
+    }
+    fn div_p(&self, a: Self::V, p: f32) -> Self::V {
+        B::float_div_scalar(a, scalar(p))
+    }
+    fn add_p(&self, a: Self::V, p: f32) -> Self::V {
+        B::float_add_scalar(a, scalar(p))
+    }
+    fn sub_p(&self, a: Self::V, p: f32) -> Self::V {
+        B::float_sub_scalar(a, scalar(p))
+    }
+    /// `(−a) + p`, which is `p − a` exactly.
+    fn rsub_p(&self, a: Self::V, p: f32) -> Self::V {
+        B::float_add_scalar(B::float_neg(a), scalar(p))
     }
 }
 
-/// `V` after the reset, given the spikes `s` (0 or 1), exact for both values of `s`.
-pub(crate) fn reset<B: Backend>(spec: &NeuronSpec, h: FloatTensor<B>, s: FloatTensor<B>) -> FloatTensor<B> {
-    match spec.hard_reset() {
-        None => B::float_sub(h, B::float_mul_scalar(s, scalar(spec.v_th()))),
-        Some(vr) => {
-            let keep = B::float_add_scalar(B::float_neg(s.clone()), scalar(1.0));
-            let kept = B::float_mul(h, keep);
-            if vr == 0.0 { kept } else { B::float_add(kept, B::float_mul_scalar(s, scalar(vr))) }
-        }
+impl<B: Backend> Spiking for Prim<B> {
+    type S = FloatTensor<B>;
+    /// `clamp(sign(h − θ), 0, 1)` is 1 exactly when `h − θ > 0`.
+    fn above(&self, h: Self::V, th: f32) -> Self::S {
+        B::float_clamp(B::float_sign(B::float_sub_scalar(h, scalar(th))), scalar(0.0), scalar(1.0))
     }
-}
-
-/// The spike of `h` as 0.0 / 1.0, without boolean tensors: `clamp(sign(h − v_th), 0, 1)` is 1
-/// exactly when `h − v_th > 0` (strict); `1 − clamp(sign(v_th − h), 0, 1)` when `h ≥ v_th`.
-pub(crate) fn fire<B: Backend>(spec: &NeuronSpec, h: FloatTensor<B>) -> FloatTensor<B> {
-    let th = scalar(spec.v_th());
-    if spec.strict_threshold() {
-        B::float_clamp(B::float_sign(B::float_sub_scalar(h, th)), scalar(0.0), scalar(1.0))
-    } else {
-        let below = B::float_clamp(B::float_sign(B::float_add_scalar(B::float_neg(h), th)), scalar(0.0), scalar(1.0));
+    /// `1 − clamp(sign(θ − h), 0, 1)` is 1 exactly when `h ≥ θ`.
+    fn at_least(&self, h: Self::V, th: f32) -> Self::S {
+        let below = B::float_clamp(B::float_sign(B::float_add_scalar(B::float_neg(h), scalar(th))), scalar(0.0), scalar(1.0));
         B::float_add_scalar(B::float_neg(below), scalar(1.0))
     }
+    /// `h − ∞ > 0` is false for every `h`.
+    fn never(&self, h: Self::V) -> Self::S {
+        self.above(h, f32::INFINITY)
+    }
+    /// `h − s·θ`, exact for both values of `s`.
+    fn subtract(&self, h: Self::V, s: Self::S, th: f32) -> Self::V {
+        B::float_sub(h, B::float_mul_scalar(s, scalar(th)))
+    }
+    /// `h·(1 − s) + s·v_r`, exact for both values of `s`.
+    fn set(&self, h: Self::V, s: Self::S, v_r: f32) -> Self::V {
+        let keep = B::float_add_scalar(B::float_neg(s.clone()), scalar(1.0));
+        let kept = B::float_mul(h, keep);
+        if v_r == 0.0 { kept } else { B::float_add(kept, B::float_mul_scalar(s, scalar(v_r))) }
+    }
+    /// `m − (s − p)·θ`, exact: `(s − p)·θ` is `−θ`, 0 or `θ`.
+    fn settle(&self, m: Self::V, s: Self::S, p: Self::S, th: f32) -> Self::V {
+        B::float_sub(m, B::float_mul_scalar(B::float_sub(s, p), scalar(th)))
+    }
+}
+
+/// `H = charge(V, X)`, operation for operation as `NeuronKind::step`.
+pub(crate) fn charge<B: Backend>(spec: &NeuronSpec, v: FloatTensor<B>, x: FloatTensor<B>) -> FloatTensor<B> {
+    spec.rule().charge.apply(&Prim::<B>::OPS, v, x)
+}
+
+/// `V` after the reset, given the spikes `s` (0 or 1).
+pub(crate) fn reset<B: Backend>(spec: &NeuronSpec, h: FloatTensor<B>, s: FloatTensor<B>) -> FloatTensor<B> {
+    spec.rule().reset.apply(&Prim::<B>::OPS, h, s, spec.v_th())
 }
 
 /// The surrogate derivative at `u`.
@@ -104,10 +143,10 @@ pub(crate) fn forward<B: Backend>(spec: &NeuronSpec, x: FloatTensor<B>, v0: Floa
     let [t_len, b, n] = dims3::<B>(&x);
     let mut v = v0;
     let mut spikes = Vec::with_capacity(t_len);
+    let rule = spec.rule();
     for t in 0..t_len {
-        let h = charge::<B>(spec, v, squeeze_time::<B>(time_slice::<B>(&x, t), b, n));
-        let s = fire::<B>(spec, h.clone());
-        v = reset::<B>(spec, h, s.clone());
+        let (next, s) = rule.step(&Prim::<B>::OPS, v, squeeze_time::<B>(time_slice::<B>(&x, t), b, n));
+        v = next;
         spikes.push(B::float_reshape(s, Shape::new([1, b, n])));
     }
     B::float_cat(spikes, 0)
@@ -146,11 +185,11 @@ pub fn backward<B: Backend>(
         let sg = surrogate::<B>(spec.surrogate, B::float_sub_scalar(h.clone(), scalar(th)));
         let gs = squeeze_time::<B>(time_slice::<B>(&grad, t), b, n);
         let s = squeeze_time::<B>(time_slice::<B>(&spikes, t), b, n);
-        let r = match (spec.hard_reset(), spec.detach_reset) {
-            (None, true) => None,
-            (None, false) => Some(B::float_add_scalar(B::float_neg(B::float_mul_scalar(sg.clone(), scalar(th))), scalar(1.0))),
-            (Some(_), true) => Some(B::float_add_scalar(B::float_neg(s), scalar(1.0))),
-            (Some(vr), false) => {
+        let r = match (spec.rule().reset, spec.detach_reset) {
+            (Reset::None, _) | (Reset::Soft | Reset::SoftSnntorch, true) => None,
+            (Reset::Soft | Reset::SoftSnntorch, false) => Some(B::float_add_scalar(B::float_neg(B::float_mul_scalar(sg.clone(), scalar(th))), scalar(1.0))),
+            (Reset::Hard(_), true) => Some(B::float_add_scalar(B::float_neg(s), scalar(1.0))),
+            (Reset::Hard(vr), false) => {
                 let keep = B::float_add_scalar(B::float_neg(s), scalar(1.0));
                 let through = B::float_mul(B::float_add_scalar(B::float_neg(h), scalar(vr)), sg.clone());
                 Some(B::float_add(keep, through))

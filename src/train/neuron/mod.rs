@@ -11,7 +11,8 @@ pub mod bptt;
 pub mod op;
 pub mod reference;
 
-use crate::model::{NeuronKind, Reset};
+use crate::model::NeuronKind;
+use crate::model::neuron::{Reset, Rule};
 
 /// Surrogate derivative `dS/du` of the Heaviside spike at `u = H − v_th`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -67,47 +68,46 @@ pub struct NeuronSpec {
 impl NeuronSpec {
     /// The reference's choice for each neuron rule (`reference/imp-snn.md` §1.2 table): the
     /// legacy 48×48 LIF uses the triangle and an attached reset, SpikingJelly LIF a sigmoid
-    /// (α = 4) with detached reset, IF an arctan (α = 2) with attached reset.
+    /// (α = 4) with detached reset, IF an arctan (α = 2) with attached reset. snnTorch's
+    /// `Leaky` defaults to the arctan (α = 2) and detaches its reset; Norse's LIF box takes the
+    /// arctan here (its SuperSpike surrogate is not one of ours) with an attached reset.
     pub fn reference_default(kind: NeuronKind) -> Self {
+        let atan = Surrogate::Atan { alpha: 2.0 };
         match kind {
             NeuronKind::LegacyLif { .. } => Self { kind, surrogate: Surrogate::Triangle { gamma: 1.0 }, detach_reset: false },
             NeuronKind::Lif { .. } => Self { kind, surrogate: Surrogate::Sigmoid { alpha: 4.0 }, detach_reset: true },
-            NeuronKind::If { .. } => Self { kind, surrogate: Surrogate::Atan { alpha: 2.0 }, detach_reset: false },
+            NeuronKind::If { .. } | NeuronKind::LifBox { .. } | NeuronKind::Li { .. } | NeuronKind::Integrator => Self { kind, surrogate: atan, detach_reset: false },
+            NeuronKind::Leaky { .. } => Self { kind, surrogate: atan, detach_reset: true },
         }
+    }
+
+    /// The layer's rule (charge, fire, reset), the one the engine runs.
+    pub fn rule(&self) -> Rule {
+        self.kind.rule()
     }
 
     pub fn v_th(&self) -> f32 {
-        match self.kind {
-            NeuronKind::LegacyLif { v_th, .. } | NeuronKind::Lif { v_th, .. } | NeuronKind::If { v_th, .. } => v_th,
+        self.kind.v_th()
+    }
+
+    /// Whether the backward pass of [`bptt`] covers this rule; the error names the kind.
+    pub fn trainable(&self) -> Result<(), String> {
+        if !self.kind.spikes() {
+            return Err(format!("neuron kind '{}' is a non-spiking readout (its output is the membrane), which the trainer's spiking layer does not train yet", self.kind.name()));
+        }
+        match self.rule().reset {
+            Reset::SoftSnntorch => Err(format!(
+                "neuron kind '{}' with reset 'soft_snntorch' (snnTorch's subtractive reset with reset_delay=False) has no backward pass yet; train with reset 'soft' instead",
+                self.kind.name()
+            )),
+            _ => Ok(()),
         }
     }
 
-    /// `H = cv·V + cx·X + c0` written as the rule computes it; the partial derivatives
-    /// `(∂H/∂V, ∂H/∂X)` for the backward pass.
+    /// `(∂H/∂V, ∂H/∂X)` of the charge, for the backward pass: the rule evaluated on
+    /// derivatives ([`crate::model::neuron::Partials`]), not a second copy of it.
     pub fn charge_partials(&self) -> (f32, f32) {
-        match self.kind {
-            NeuronKind::LegacyLif { decay, .. } => (decay, 1.0),
-            NeuronKind::Lif { tau, decay_input: true, .. } => (1.0 - 1.0 / tau, 1.0 / tau),
-            NeuronKind::Lif { tau, decay_input: false, .. } => (1.0 - 1.0 / tau, 1.0),
-            NeuronKind::If { .. } => (1.0, 1.0),
-        }
-    }
-
-    /// The reset: `None` for soft (`V = H − S·v_th`), `Some(v_r)` for hard (the legacy LIF
-    /// resets to 0).
-    pub fn hard_reset(&self) -> Option<f32> {
-        match self.kind {
-            NeuronKind::LegacyLif { .. } => Some(0.0),
-            NeuronKind::Lif { reset, .. } | NeuronKind::If { reset, .. } => match reset {
-                Reset::Soft => None,
-                Reset::Hard(v) => Some(v),
-            },
-        }
-    }
-
-    /// Legacy LIF fires on `H − v_th > 0`, SpikingJelly neurons on `H ≥ v_th`.
-    pub fn strict_threshold(&self) -> bool {
-        matches!(self.kind, NeuronKind::LegacyLif { .. })
+        self.rule().charge.partials()
     }
 }
 
@@ -124,6 +124,16 @@ mod tests {
         assert!((Surrogate::Sigmoid { alpha: 4.0 }.derivative(0.0) - 1.0).abs() < 1e-6);
         assert!((Surrogate::Atan { alpha: 2.0 }.derivative(0.0) - 1.0).abs() < 1e-6);
         assert!(Surrogate::Atan { alpha: 2.0 }.derivative(0.5) < 1.0);
+    }
+
+    #[test]
+    fn rules_without_a_backward_pass_are_refused_by_name() {
+        let li = NeuronSpec::reference_default(NeuronKind::Li { k: 0.5, v_leak: 0.0 });
+        assert!(li.trainable().is_err_and(|e| e.contains("'li'") && e.contains("readout")));
+        let early = NeuronKind::Leaky { beta: 1.0, v_th: 1.0, fire: crate::model::neuron::Fire::Above, reset: Reset::SoftSnntorch };
+        assert!(NeuronSpec::reference_default(early).trainable().is_err_and(|e| e.contains("'leaky'") && e.contains("soft_snntorch")));
+        let leaky = NeuronKind::Leaky { beta: 0.5, v_th: 1.0, fire: crate::model::neuron::Fire::Above, reset: Reset::Hard(0.0) };
+        assert_eq!(NeuronSpec::reference_default(leaky).trainable(), Ok(()));
     }
 
     #[test]

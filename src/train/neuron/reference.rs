@@ -7,7 +7,62 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::sigmoid;
 
 use super::{NeuronSpec, Surrogate};
-use crate::model::{NeuronKind, Reset};
+use crate::model::neuron::{Arith, Slot, Spiking};
+
+/// burn's tensor API as the rule's arithmetic: the charge, fire (the Heaviside in value) and
+/// reset of `src/model/neuron/rule.rs`, on tensors that autodiff tracks.
+struct Ops;
+
+impl Arith for Ops {
+    type V = Tensor<2>;
+    type P = f32;
+    fn param(&self, _: Slot, value: f32) -> f32 {
+        value
+    }
+    fn add(&self, a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+        a + b
+    }
+    fn sub(&self, a: Tensor<2>, b: Tensor<2>) -> Tensor<2> {
+        a - b
+    }
+    fn mul_p(&self, a: Tensor<2>, p: f32) -> Tensor<2> {
+        a * p
+    }
+    fn div_p(&self, a: Tensor<2>, p: f32) -> Tensor<2> {
+        a / p
+    }
+    fn add_p(&self, a: Tensor<2>, p: f32) -> Tensor<2> {
+        a + p
+    }
+    fn sub_p(&self, a: Tensor<2>, p: f32) -> Tensor<2> {
+        a - p
+    }
+    fn rsub_p(&self, a: Tensor<2>, p: f32) -> Tensor<2> {
+        a.neg() + p
+    }
+}
+
+impl Spiking for Ops {
+    type S = Tensor<2>;
+    fn above(&self, h: Tensor<2>, th: f32) -> Tensor<2> {
+        (h - th).greater_elem(0.0).float()
+    }
+    fn at_least(&self, h: Tensor<2>, th: f32) -> Tensor<2> {
+        h.greater_equal_elem(th).float()
+    }
+    fn never(&self, h: Tensor<2>) -> Tensor<2> {
+        self.above(h, f32::INFINITY)
+    }
+    fn subtract(&self, h: Tensor<2>, s: Tensor<2>, th: f32) -> Tensor<2> {
+        h - s * th
+    }
+    fn set(&self, h: Tensor<2>, s: Tensor<2>, v_r: f32) -> Tensor<2> {
+        h * (s.clone().neg() + 1.0) + s * v_r
+    }
+    fn settle(&self, m: Tensor<2>, s: Tensor<2>, p: Tensor<2>, th: f32) -> Tensor<2> {
+        m - (s - p) * th
+    }
+}
 
 fn surrogate_of(surrogate: Surrogate, u: Tensor<2>) -> Tensor<2> {
     match surrogate {
@@ -26,32 +81,21 @@ fn surrogate_of(surrogate: Surrogate, u: Tensor<2>) -> Tensor<2> {
 /// Spikes `[T, B, N]` of `x` `[T, B, N]` from `v0` `[B, N]`.
 pub fn spike_layer_reference(x: Tensor<3>, v0: Tensor<2>, spec: NeuronSpec) -> Tensor<3> {
     let [t_len, b, n] = x.dims();
-    let th = spec.v_th();
+    let rule = spec.rule();
+    let th = rule.v_th;
     let mut v = v0;
     let mut out = Vec::with_capacity(t_len);
     for t in 0..t_len {
         let xt: Tensor<2> = x.clone().narrow(0, t, 1).reshape([b, n]);
-        let h = match spec.kind {
-            NeuronKind::LegacyLif { decay, .. } => v.clone() * decay + xt,
-            NeuronKind::Lif { tau, reset, decay_input, .. } => match (decay_input, reset) {
-                (true, Reset::Soft) => v.clone() + (xt - v.clone()) / tau,
-                (true, Reset::Hard(vr)) => v.clone() + (xt - (v.clone() - vr)) / tau,
-                (false, Reset::Soft) => v.clone() * (1.0 - 1.0 / tau) + xt,
-                (false, Reset::Hard(vr)) => v.clone() - (v.clone() - vr) / tau + xt,
-            },
-            NeuronKind::If { .. } => v.clone() + xt,
-        };
+        let h = rule.charge.apply(&Ops, v, xt);
         let u = h.clone() - th;
-        let heaviside = if spec.strict_threshold() { u.clone().greater_elem(0.0).float() } else { u.clone().greater_equal_elem(0.0).float() };
+        let heaviside = rule.fire.apply(&Ops, h.clone(), th);
         let slope = surrogate_of(spec.surrogate, u.clone().detach()).detach();
         let through = u * slope;
-        // `through − throughᵈ` is exactly 0 in value, so S is exactly Θ(u).
+        // `through − throughᵈ` is exactly 0 in value, so S is exactly Θ.
         let s = heaviside.detach() + (through.clone() - through.detach());
         let s_reset = if spec.detach_reset { s.clone().detach() } else { s.clone() };
-        v = match spec.hard_reset() {
-            None => h - s_reset * th,
-            Some(vr) => h * (s_reset.clone().neg() + 1.0) + s_reset * vr,
-        };
+        v = rule.reset.apply(&Ops, h, s_reset, th);
         out.push(s.reshape([1, b, n]));
     }
     Tensor::cat(out, 0)
