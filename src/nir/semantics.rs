@@ -7,7 +7,7 @@
 //!
 //! | semantics      | IF                                   | LIF                                                            |
 //! |----------------|--------------------------------------|----------------------------------------------------------------|
-//! | `spikingjelly` | `H = V + X`, `S = H ≥ θ`, `V = V_r`  | `H = V + (X − (V − V_r))/τ'`, `τ' = τ/dt`, `S = H ≥ θ`, `V = V_r` |
+//! | `spikingjelly` | `H = V + X`, `S = H ≥ θ`, `V = V_r` (r = 1 or 1/dt) | `H = V + (X − (V − V_r))/τ'`, `τ' = τ/dt`, `S = H ≥ θ`, `V = V_r` |
 //! | `sinabs`       | `H = V + X`, `S = H ≥ θ`, `V = H − S·θ` | refused (Sinabs: `α = exp(−dt/τ)`, multi-spike)              |
 //! | `snntorch`     | `H = V + X`, `S = H − θ > 0`, `V = H − S·θ` (snnTorch's early form, `Reset::SoftSnntorch`) | `H = β·V + X`, `β = 1 − dt/τ`, `S = H − θ' > 0`, `θ' = θ/(r·dt/τ)`, `V = 0` |
 //! | `norse`        | `H = V + X`, `S = H − θ > 0`, `V = 0` | `H = V + k·((X + v_leak) − V)`, `k = dt·(1/τ)`, `S = H − θ > 0`, `V = 0`; `V₀ = v_leak` |
@@ -97,7 +97,11 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
     let unit_r = |r: f32| if r == 1.0 { Ok(()) } else { Err(format!("r = {r}: --nir-semantics {s} takes r = 1 only; fold r into the weights of the layer before it")) };
     let kind = match (neuron, semantics) {
         (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Spikingjelly) => {
-            unit_r(r)?;
+            // SpikingJelly (2.0) writes IF with r = 1/dt, so that R·dt = 1 (and its import
+            // asks for that); r = 1 reads the same, as the other frameworks write it.
+            if !(r == 1.0 || dt.is_some_and(|dt| (f64::from(r) * dt - 1.0).abs() <= 1e-6)) {
+                return Err(format!("r = {r}: --nir-semantics spikingjelly takes r = 1, or r = 1/dt as SpikingJelly exports IF (give --dt); otherwise fold r into the weights of the layer before it"));
+            }
             NeuronKind::If { v_th: v_threshold, reset: Reset::Hard(v_reset) }
         }
         (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Sinabs) => {
