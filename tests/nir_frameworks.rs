@@ -18,7 +18,7 @@ use spikestream::engine::gpu::ConvMode;
 use spikestream::model::{MetaOverrides, Model};
 use spikestream::nir::{DT_KEY, SEMANTICS_KEY};
 
-const DYADIC: [&str; 6] = ["snntorch_cnn", "spikingjelly_cnn", "spikingjelly_cnn_no_decay_input", "spikingjelly_residual", "sinabs_cnn", "norse_cnn"];
+const DYADIC: [&str; 7] = ["snntorch_cnn", "spikingjelly_cnn", "spikingjelly_cnn_no_decay_input", "spikingjelly_residual", "sinabs_cnn", "norse_cnn", "norse_iaf"];
 
 /// A committed fixture's JSON; a missing file fails the test.
 fn doc(name: &str) -> Value {
