@@ -7,7 +7,7 @@
 //!
 //! | semantics      | IF                                   | LIF                                                            |
 //! |----------------|--------------------------------------|----------------------------------------------------------------|
-//! | `spikingjelly` | `H = V + X`, `S = H ≥ θ`, `V = V_r`  | `H = V + (X − (V − V_r))/τ'`, `τ' = τ/dt`, `S = H ≥ θ`, `V = V_r` |
+//! | `spikingjelly` | `H = V + X`, `S = H ≥ θ`, `V = V_r` (r = 1 or 1/dt) | `H = V + (X − (V − V_r))/τ'` (r = 1; r = τ': `H = V − (V − V_r)/τ' + X`), `τ' = τ/dt`, `S = H ≥ θ`, `V = V_r` |
 //! | `sinabs`       | `H = V + X`, `S = H ≥ θ`, `V = H − S·θ` | refused (Sinabs: `α = exp(−dt/τ)`, multi-spike)              |
 //! | `snntorch`     | `H = V + X`, `S = H − θ > 0`, `V = H − S·θ` (snnTorch's early form, `Reset::SoftSnntorch`) | `H = β·V + X`, `β = 1 − dt/τ`, `S = H − θ' > 0`, `θ' = θ/(r·dt/τ)`, `V = 0` |
 //! | `norse`        | `H = V + X`, `S = H − θ > 0`, `V = 0` | `H = V + k·((X + v_leak) − V)`, `k = dt·(1/τ)`, `S = H − θ > 0`, `V = 0`; `V₀ = v_leak` |
@@ -97,7 +97,11 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
     let unit_r = |r: f32| if r == 1.0 { Ok(()) } else { Err(format!("r = {r}: --nir-semantics {s} takes r = 1 only; fold r into the weights of the layer before it")) };
     let kind = match (neuron, semantics) {
         (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Spikingjelly) => {
-            unit_r(r)?;
+            // SpikingJelly (2.0) writes IF with r = 1/dt, so that R·dt = 1 (and its import
+            // asks for that); r = 1 reads the same, as the other frameworks write it.
+            if !(r == 1.0 || dt.is_some_and(|dt| (f64::from(r) * dt - 1.0).abs() <= 1e-6)) {
+                return Err(format!("r = {r}: --nir-semantics spikingjelly takes r = 1, or r = 1/dt as SpikingJelly exports IF (give --dt); otherwise fold r into the weights of the layer before it"));
+            }
             NeuronKind::If { v_th: v_threshold, reset: Reset::Hard(v_reset) }
         }
         (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Sinabs) => {
@@ -123,11 +127,19 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
         }
         (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Spikingjelly) => {
             let dt = need_dt(dt)?;
-            unit_r(r)?;
+            let tau = (f64::from(tau) / dt) as f32;
+            // SpikingJelly writes r = 1 for decay_input=True and r = τ' for decay_input=False.
+            let decay_input = if r == 1.0 {
+                true
+            } else if (r - tau).abs() <= 1e-6 * tau.abs() {
+                false
+            } else {
+                return Err(format!("r = {r}: --nir-semantics spikingjelly takes r = 1 (LIFNode with decay_input) or r = τ/dt = {tau} (without) only; fold r into the weights of the layer before it"));
+            };
             if v_leak != v_reset {
                 return Err(format!("v_leak = {v_leak} differs from v_reset = {v_reset}: SpikingJelly's LIFNode leaks towards v_reset"));
             }
-            NeuronKind::Lif { tau: (f64::from(tau) / dt) as f32, v_th: v_threshold, reset: Reset::Hard(v_reset), decay_input: true }
+            NeuronKind::Lif { tau, v_th: v_threshold, reset: Reset::Hard(v_reset), decay_input }
         }
         (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Snntorch) => {
             let dt = need_dt(dt)? as f32;
@@ -195,8 +207,12 @@ mod tests {
         // τ = 2·dt → β = 0.5; r = τ/dt (snnTorch's export) → w_scale = 1, θ unchanged.
         let lif = NirNeuron::Lif { tau: 2e-3, r: 2.0, v_leak: 0.0, v_threshold: 1.0, v_reset: 0.0 };
         assert_eq!(discretise(lif, Some(Semantics::Snntorch), Some(1e-3)), Ok(NeuronKind::Leaky { beta: 0.5, v_th: 1.0, fire: Fire::Above, reset: Reset::Hard(0.0) }));
+        // r = τ/dt is how SpikingJelly writes LIFNode(decay_input=False): H = V − V/τ' + X, β·V + X.
         let kind = discretise(lif, Some(Semantics::Spikingjelly), Some(1e-3));
-        assert!(kind.as_ref().is_err_and(|e| e.contains("r = 2")), "{kind:?}");
+        assert_eq!(kind, Ok(NeuronKind::Lif { tau: 2.0, v_th: 1.0, reset: Reset::Hard(0.0), decay_input: false }));
+        let other = NirNeuron::Lif { tau: 2e-3, r: 3.0, v_leak: 0.0, v_threshold: 1.0, v_reset: 0.0 };
+        let kind = discretise(other, Some(Semantics::Spikingjelly), Some(1e-3));
+        assert!(kind.as_ref().is_err_and(|e| e.contains("r = 3")), "{kind:?}");
     }
 
     #[test]
