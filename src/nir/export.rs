@@ -2,15 +2,16 @@
 //!
 //! Exact: convolutions (Conv2d), linear layers (Affine), average pools (AvgPool2d; the global
 //! one as a window over the whole map), Flatten, additions (NIR sums several edges into one
-//! node), IF and SpikingJelly LIF (`decay_input`) neurons with hard reset, written so that
-//! `--nir-semantics spikingjelly` reads them back to the same rule: IF with `r = 1`; LIF with
-//! `τ = τ'·dt`, `r = 1`, `v_leak = v_reset`. The legacy LIF (`mem = β·V + X`, `>`, reset to 0,
+//! node), IF and SpikingJelly LIF neurons with hard reset, written so that `--nir-semantics
+//! spikingjelly` reads them back to the same rule: IF with `r = 1`; LIF with `τ = τ'·dt`,
+//! `v_leak = v_reset`, and `r = 1` with `decay_input`, `r = τ'` without (as SpikingJelly 2.0
+//! writes `LIFNode(decay_input=False)`). The legacy LIF (`mem = β·V + X`, `>`, reset to 0,
 //! snnTorch's Leaky) is written as snnTorch exports it: `τ = dt/(1 − β)`, `r = τ/dt`; snnTorch's
 //! IF (Leaky with β = 1 and snnTorch's subtractive reset) as IF; Norse's IAF as IF and its LIF
 //! box as LIF with `τ = dt/k`; the readouts as LI (`τ = dt/k`) and I.
 //!
 //! Without a NIR field, refused unless `lossy`: soft (subtractive) reset, TEBN's per-timestep
-//! scale, learned IMP, and LIF without `decay_input`. With `lossy` they go into the node's
+//! scale and learned IMP. With `lossy` they go into the node's
 //! metadata (which NIR consumers ignore) and [`Export::ignored`] lists them.
 
 use std::collections::BTreeMap;
@@ -108,10 +109,12 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
                         let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
                         (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]), !matches!(reset, Reset::Hard(_)))
                     }
-                    NeuronKind::Lif { tau, v_th, reset, .. } if reset != Reset::None => {
+                    NeuronKind::Lif { tau, v_th, reset, decay_input } if reset != Reset::None => {
                         let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
                         let tau_s = (f64::from(tau) * dt) as f32;
-                        let x = node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, vr)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]);
+                        // SpikingJelly's own convention: r = 1 with decay_input, r = τ' = τ/dt without.
+                        let r = if decay_input { 1.0 } else { tau };
+                        let x = node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, r)), ("v_leak", filled(&shape, vr)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]);
                         (x, !matches!(reset, Reset::Hard(_)))
                     }
                     // Norse's IAF (`H = V + X`, `>`, reset to 0), which its import rebuilds from IF.
@@ -146,9 +149,6 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
                 };
                 if soft {
                     drop("subtractive (soft) reset".into(), "reset", Value::Text(vec!["subtract".into()]), &mut x)?;
-                }
-                if let NeuronKind::Lif { decay_input: false, tau, .. } = neuron.kind {
-                    drop(format!("LIF without decay_input (input not divided by τ' = {tau})"), "decay_input", Value::Text(vec!["false".into()]), &mut x)?;
                 }
                 if let Some(imp) = &neuron.imp {
                     drop("learned initial membrane potential (IMP)".into(), "imp", arr(&shape, imp.iter().map(|&v| f64::from(v)).collect()), &mut x)?;
