@@ -136,16 +136,16 @@ fn decayed(dt: u64, tau: f64) -> f32 {
 /// The cumulative frame: each pixel's sum decayed to `render_t`, its magnitude tone-mapped
 /// between the [`CLIP`] quantiles of the frame's non-zero magnitudes, its sign the polarity.
 fn paint_cumulative(last: &[u64], sum: &[f32], tau: f64, render_t: u64, scratch: &mut Vec<f32>, out: &mut Vec<u8>) {
-    let now = |i: usize| if last[i] == NEVER { 0.0 } else { sum[i] * decayed(render_t.saturating_sub(last[i]), tau) };
+    // Each pixel's value at `render_t`, computed once (one exp a pixel) for both passes.
+    let mut values: Vec<f32> = (0..last.len()).map(|i| if last[i] == NEVER { 0.0 } else { sum[i] * decayed(render_t.saturating_sub(last[i]), tau) }).collect();
     scratch.clear();
-    scratch.extend((0..last.len()).map(|i| now(i).abs()).filter(|&v| v > 0.0));
+    scratch.extend(values.iter().map(|v| v.abs()).filter(|&v| v > 0.0));
     let quantile = |scratch: &mut Vec<f32>, q: f64| {
         let k = ((q * scratch.len() as f64) as usize).min(scratch.len() - 1);
         *scratch.select_nth_unstable_by(k, f32::total_cmp).1
     };
     let (lo, hi) = if scratch.is_empty() { (0.0, 1.0) } else { (quantile(scratch, CLIP.0), quantile(scratch, CLIP.1)) };
-    out.extend((0..last.len()).map(|i| {
-        let v = now(i);
+    out.extend(values.drain(..).map(|v| {
         if v == 0.0 {
             return 0;
         }

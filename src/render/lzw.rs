@@ -52,7 +52,8 @@ impl Lzw {
         }
         let start = out.len();
         self.encode(pixels, out);
-        let literal = Self::literal_len(pixels.len(), Self::min_code_size(pixels));
+        // The image data starts with its min code size: no second pass over the pixels.
+        let literal = Self::literal_len(pixels.len(), out[start]);
         if (out.len() - start) as f64 > WORTH_IT * literal as f64 {
             self.literal_frames = RETRY;
         }
