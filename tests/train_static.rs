@@ -2,7 +2,8 @@
 //! image folder and the same images as `.npz` arrays; `train` writes a static model (`input:
 //! static CxHxW`, the training set's per-channel mean and std, `decode last` for LTS) that
 //! `eval` and `classify` run; the loader's crop-and-flip augmentation is seeded and pads with
-//! black before normalising, as torchvision's `RandomCrop(padding=4)` on a PIL image does.
+//! black before normalising, as torchvision's `RandomCrop(padding=4)` on a PIL image does; its
+//! label-aware flips give a mirrored image the mirror class's label.
 #![cfg(feature = "train")]
 
 mod static_common;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use spikestream::model::{InputKind, MetaOverrides, Model};
 use spikestream::train::data::images::{ImageSet, channel_stats};
-use spikestream::train::data::{Augment, Loader, Sample};
+use spikestream::train::data::{Augment, FlipSpec, LabelFlips, Loader, Sample, parse_pairs};
 use static_common::{pixels, planar, write_png};
 
 fn spikestream(args: &[&str]) -> String {
@@ -148,4 +149,41 @@ fn static_augmentation_is_seeded_and_pads_black_before_normalising() {
     assert!(a.x.iter().all(|&v| v == -2.0 || v > 1.8), "{:?}", &a.x[..16]);
     let plain = Loader::new(set(1), samples.clone(), 4, Augment::None, 1).epoch(0, false).recv().unwrap().unwrap();
     assert_eq!(plain.x[..64].to_vec(), vec![2.0; 64], "(1 - 0.5) / 0.25");
+}
+
+#[test]
+fn label_aware_flips_give_a_mirrored_image_the_mirror_class() {
+    // Four classes of 8x8 images, one bright pixel one step in from a corner: top-left,
+    // top-right, bottom-left, bottom-right (a crop of padding 1 moves it by at most 1). A horizontal flip turns tl into tr (and bl into br), a vertical one tl into bl.
+    let classes: Vec<String> = ["tl", "tr", "bl", "br"].iter().map(|s| s.to_string()).collect();
+    let corner = |k: usize| (if k >= 2 { 6 * 8 } else { 8 }) + if k % 2 == 1 { 6 } else { 1 };
+    let images: Vec<Vec<f32>> = (0..64).map(|i| (0..64).map(|p| if p == corner(i % 4) { 1.0 } else { 0.0 }).collect()).collect();
+    let samples: Vec<Sample> = (0..64).map(|i| Sample { path: "mem".into(), label: i % 4, window: None, item: Some(i) }).collect();
+    let set = Arc::new(ImageSet::new(images, [1, 8, 8], vec![0.0], vec![1.0], 1));
+    let spec = FlipSpec {
+        h_swap: parse_pairs("--flip-swap", "tl=tr,bl=br").unwrap(),
+        vflip: true,
+        v_swap: parse_pairs("--vflip-swap", "tl=bl,tr=br").unwrap(),
+    };
+    let flips = LabelFlips::resolve(&spec, &classes).unwrap();
+    let loader = Loader::new(set, samples.clone(), 64, Augment::CropFlip { padding: 1 }, 5).with_flips(flips);
+    let batch = loader.epoch(0, true).recv().unwrap().unwrap();
+    let mut checked = 0;
+    for (b, &label) in batch.labels.iter().enumerate() {
+        let img = &batch.x[b * 64..(b + 1) * 64];
+        let p = img.iter().position(|&v| v == 1.0).expect("the pixel stays inside");
+        let (y, x) = (p / 8, p % 8);
+        let seen = if y >= 4 { 2 } else { 0 } + if x >= 4 { 1 } else { 0 };
+        assert_eq!(classes[label], classes[seen], "sample {b}: the bright pixel is at ({y}, {x}) but the label says {}", classes[label]);
+        checked += 1;
+    }
+    assert_eq!(checked, 64);
+    // Without the swaps, a flipped image keeps its label: some labels then disagree with the image.
+    let set = Arc::new(ImageSet::new((0..64).map(|i| (0..64).map(|p| if p == corner(i % 4) { 1.0 } else { 0.0 }).collect()).collect(), [1, 8, 8], vec![0.0], vec![1.0], 1));
+    let plain = Loader::new(set, samples, 64, Augment::CropFlip { padding: 1 }, 5).epoch(0, true).recv().unwrap().unwrap();
+    let wrong = plain.labels.iter().enumerate().filter(|&(b, &label)| {
+        let img = &plain.x[b * 64..(b + 1) * 64];
+        img.iter().position(|&v| v == 1.0).is_some_and(|p| (if p / 8 >= 4 { 2 } else { 0 } + if p % 8 >= 4 { 1 } else { 0 }) != label)
+    });
+    assert!(wrong.count() > 0, "plain horizontal flips move pixels without changing labels");
 }

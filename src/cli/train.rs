@@ -66,6 +66,16 @@ pub struct TrainArgs {
     /// Padding of the random crop of --augment crop-flip (0: no crop/flip augmentation).
     #[arg(long, default_value_t = 4)]
     pub crop_padding: usize,
+    /// Classes a horizontal flip turns into each other, swapped with the image (A=B,C=D; e.g.
+    /// bar_left=bar_right,rotate_cw=rotate_ccw for the simulator's classes).
+    #[arg(long, default_value = "")]
+    pub flip_swap: String,
+    /// Also flip vertically with p = 0.5 (crop-flip augmentation).
+    #[arg(long)]
+    pub vflip: bool,
+    /// Classes a vertical flip turns into each other (A=B,…; implies --vflip).
+    #[arg(long, default_value = "")]
+    pub vflip_swap: String,
     /// Dropout before the classifier (default: 0.25 for vgg11_48_legacy as the reference, else 0).
     #[arg(long)]
     pub dropout: Option<f64>,
@@ -132,7 +142,7 @@ mod with_train {
 
     use anyhow::{Context, Result};
     use spikestream::model::{MetaOverrides, Model};
-    use spikestream::train::data::{Augment, Loader};
+    use spikestream::train::data::{Augment, FlipSpec, Loader, parse_pairs};
     use spikestream::train::eval::evaluate;
     use spikestream::train::loss::{Loss, Readout};
     use spikestream::train::net::{FoldedNet, TrainOptions};
@@ -175,6 +185,7 @@ mod with_train {
                 "crop-flip" if a.crop_padding > 0 => Augment::CropFlip { padding: a.crop_padding },
                 _ => Augment::None,
             },
+            flips: FlipSpec { h_swap: parse_pairs("--flip-swap", &a.flip_swap)?, vflip: a.vflip, v_swap: parse_pairs("--vflip-swap", &a.vflip_swap)? },
             options: TrainOptions { surrogate, detach_reset: None, dropout },
             seed: a.seed,
             cache: a.cache,

@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::data::images::channel_stats;
-use super::data::{Augment, Loader};
+use super::data::{Augment, FlipSpec, LabelFlips, Loader};
 use super::drift::{ImpStart, LayerDrift};
 use super::eval::{EvalReport, evaluate};
 use super::loss::Loss;
@@ -50,6 +50,8 @@ pub struct TrainConfig {
     /// Stop after this many optimiser steps in all (0: no limit), for smoke runs.
     pub max_steps: usize,
     pub augment: Augment,
+    /// Label-aware flips (mirror-image classes swap labels; vertical flips), by class name.
+    pub flips: FlipSpec,
     pub options: TrainOptions,
     pub seed: u64,
     pub cache: Option<PathBuf>,
@@ -196,7 +198,17 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
         bail!("the model has {} classes but {} has {}", net.meta.num_classes, cfg.data.display(), dataset.classes.len());
     }
     let cache = opened.source(&cfg.data, &net.meta, cfg.cache.clone())?;
-    let train_loader = Loader::new(Arc::clone(&cache), dataset.train.clone(), cfg.batch, cfg.augment, cfg.seed);
+    let mut train_loader = Loader::new(Arc::clone(&cache), dataset.train.clone(), cfg.batch, cfg.augment, cfg.seed);
+    if cfg.flips != FlipSpec::default() {
+        if cfg.augment == Augment::None {
+            bail!("--flip-swap/--vflip/--vflip-swap need flip augmentation (--augment crop-flip with --crop-padding > 0, or spikformer)");
+        }
+        if matches!(cfg.augment, Augment::SpikFormer { .. }) && (cfg.flips.vflip || !cfg.flips.v_swap.is_empty()) {
+            bail!("--vflip/--vflip-swap: vertical flips are part of --augment crop-flip, not spikformer");
+        }
+        train_loader = train_loader.with_flips(LabelFlips::resolve(&cfg.flips, &dataset.classes)?);
+        net.params.metadata.insert("train_flips".into(), flips_json(&cfg.flips));
+    }
     let test_loader = Loader::new(Arc::clone(&cache), dataset.test.clone(), cfg.batch, Augment::None, cfg.seed);
     train_loader.warm_cache()?;
     test_loader.warm_cache()?;
@@ -391,4 +403,10 @@ fn plot_log(log_path: &Path) -> Result<()> {
     let out = std::path::PathBuf::from(format!("{}.curves.png", name.strip_suffix(".log.csv").unwrap_or(&name)));
     crate::plot::training_curves(&out, &loss, &train_acc, &test_acc)?;
     Ok(())
+}
+
+/// The flips a model was trained with, for its metadata (`train_flips`).
+fn flips_json(f: &FlipSpec) -> String {
+    let pairs = |p: &[(String, String)]| p.iter().map(|(a, b)| serde_json::json!([a, b])).collect::<Vec<_>>();
+    serde_json::json!({ "h_swap": pairs(&f.h_swap), "vflip": f.vflip || !f.v_swap.is_empty(), "v_swap": pairs(&f.v_swap) }).to_string()
 }

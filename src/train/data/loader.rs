@@ -13,6 +13,7 @@ use rayon::prelude::*;
 #[cfg(doc)]
 use super::cache::FrameCache;
 use super::discover::{Sample, seeded_shuffle};
+use super::flips::LabelFlips;
 use crate::frames::Frames;
 use crate::frames::augment::CropFlip;
 use crate::frames::spikformer::SpikFormerOp;
@@ -21,7 +22,8 @@ use crate::frames::spikformer::SpikFormerOp;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Augment {
     None,
-    /// Zero-pad by `padding`, random crop back to size, horizontal flip with p = 0.5.
+    /// Zero-pad by `padding`, random crop back to size, horizontal flip with p = 0.5 (and a
+    /// vertical one where the loader's [`LabelFlips`] turn it on; labels follow them).
     CropFlip { padding: usize },
     /// The reference's N-Caltech101 48×48 train pipeline: horizontal flip with p = 0.5 (when
     /// `flip`), then `SpikFormerDVS` (one op per sample, [`SpikFormerOp`]).
@@ -52,6 +54,8 @@ pub struct Loader {
     samples: Arc<Vec<Sample>>,
     pub batch_size: usize,
     augment: Augment,
+    /// Label swaps of mirror-image classes and vertical flips (`None`: labels never change).
+    flips: Option<Arc<LabelFlips>>,
     seed: u64,
 }
 
@@ -62,7 +66,13 @@ fn splitmix(mut z: u64) -> u64 {
 
 impl Loader {
     pub fn new(cache: Arc<dyn FrameSource>, samples: Vec<Sample>, batch_size: usize, augment: Augment, seed: u64) -> Self {
-        Self { cache, samples: Arc::new(samples), batch_size: batch_size.max(1), augment, seed }
+        Self { cache, samples: Arc::new(samples), batch_size: batch_size.max(1), augment, flips: None, seed }
+    }
+
+    /// Flips that swap the labels of mirror-image classes (and turn on vertical flips).
+    pub fn with_flips(mut self, flips: LabelFlips) -> Self {
+        self.flips = Some(Arc::new(flips));
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -90,9 +100,10 @@ impl Loader {
         }
         let (tx, rx) = bounded(2);
         let (cache, samples, batch_size, augment, seed) = (Arc::clone(&self.cache), Arc::clone(&self.samples), self.batch_size, self.augment, self.seed);
+        let flips = self.flips.clone();
         std::thread::spawn(move || {
             for chunk in order.chunks(batch_size) {
-                let batch = make_batch(cache.as_ref(), &samples, chunk, augment, seed ^ splitmix(epoch as u64 + 1));
+                let batch = make_batch(cache.as_ref(), &samples, chunk, augment, flips.as_deref(), seed ^ splitmix(epoch as u64 + 1));
                 if tx.send(batch).is_err() {
                     return;
                 }
@@ -102,8 +113,9 @@ impl Loader {
     }
 }
 
-fn make_batch(cache: &dyn FrameSource, samples: &[Sample], chunk: &[usize], augment: Augment, seed: u64) -> Result<Batch> {
-    let frames: Vec<Frames> = chunk
+fn make_batch(cache: &dyn FrameSource, samples: &[Sample], chunk: &[usize], augment: Augment, flips: Option<&LabelFlips>, seed: u64) -> Result<Batch> {
+    let vflip = flips.is_some_and(|f| f.v.is_some());
+    let drawn: Vec<(Frames, usize)> = chunk
         .par_iter()
         .map(|&i| {
             let f = cache.get(&samples[i])?;
@@ -112,20 +124,27 @@ fn make_batch(cache: &dyn FrameSource, samples: &[Sample], chunk: &[usize], augm
                 state = splitmix(state);
                 state
             };
-            let f = match augment {
-                Augment::None => f,
-                Augment::CropFlip { padding } => CropFlip::sample(padding, next).apply(&f),
+            let (f, hflip, vflipped) = match augment {
+                Augment::None => (f, false, false),
+                Augment::CropFlip { padding } => {
+                    let draw = CropFlip::sample(padding, vflip, next);
+                    (draw.apply(&f), draw.flip, draw.vflip)
+                }
                 Augment::SpikFormer { flip } => {
-                    let flipped = if flip && next() & 1 == 1 { CropFlip { padding: 0, dy: 0, dx: 0, flip: true }.apply(&f) } else { f };
-                    SpikFormerOp::sample(flipped.height, flipped.width, next).apply(&flipped)
+                    let hflip = flip && next() & 1 == 1;
+                    let flipped = if hflip { CropFlip { padding: 0, dy: 0, dx: 0, flip: true, vflip: false }.apply(&f) } else { f };
+                    (SpikFormerOp::sample(flipped.height, flipped.width, next).apply(&flipped), hflip, false)
                 }
             };
-            Ok(match cache.direct() {
+            let label = flips.map_or(samples[i].label, |m| m.label(samples[i].label, hflip, vflipped));
+            let f = match cache.direct() {
                 Some((mean, std, t)) => repeat(&f, mean, std, t),
                 None => f,
-            })
+            };
+            Ok((f, label))
         })
         .collect::<Result<_>>()?;
+    let (frames, labels): (Vec<Frames>, Vec<usize>) = drawn.into_iter().unzip();
     let b = frames.len();
     let (t, c, h, w) = (frames[0].frames, frames[0].channels, frames[0].height, frames[0].width);
     let per_step = c * h * w;
@@ -137,7 +156,7 @@ fn make_batch(cache: &dyn FrameSource, samples: &[Sample], chunk: &[usize], augm
             x[dst..dst + per_step].copy_from_slice(&f.data[ti * per_step..(ti + 1) * per_step]);
         }
     }
-    Ok(Batch { x, shape: [t, b, c, h, w], labels: chunk.iter().map(|&i| samples[i].label).collect() })
+    Ok(Batch { x, shape: [t, b, c, h, w], labels })
 }
 
 /// A static image `[1, C, H, W]` normalised per channel and repeated at `t` timesteps.

@@ -15,12 +15,14 @@
 mod cache;
 mod gesture;
 mod discover;
+mod flips;
 pub mod images;
 mod loader;
 
 pub use cache::FrameCache;
 use gesture::discover_gesture;
 pub use discover::{Dataset, Sample, discover};
+pub use flips::{FlipSpec, LabelFlips, parse_pairs};
 pub use loader::{Augment, Batch, FrameSource, Loader};
 
 use std::path::{Path, PathBuf};
