@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Trains the shipped demo model, models/demo/sim10_vgg48_legacy.safetensors, on data of
-spikestream's own synthetic event camera, and checks it with spikestream itself.
+"""The PyTorch cross-check of the shipped demo model: trains the demo's task with the reference
+PyTorch code (models/demo/pytorch/: model, report, card) and checks it with spikestream itself.
+The shipped model (models/demo/sim10_vgg48_legacy.safetensors) is trained by `spikestream train`
+(scripts/demo_model.py); both trainers on the same data should land within noise of each other.
 
 1. `spikestream simulate`: a labelled 10-class dataset (64x64 sensor, fixed seed, train/test split).
 2. `spikestream frames FILE --frames T --split-by number --size 48x48 --out X.npy` for every
@@ -19,7 +21,7 @@ spikestream's own synthetic event camera, and checks it with spikestream itself.
    adapter exists): accuracy and per-file agreement with PyTorch.
 6. Sample recordings for models/demo/samples/<class>/NNNN.aedat4: the first test-split files of
    every class (no selection by outcome), re-simulated with zstd compression (same events).
-7. models/demo/train_report.json and models/demo/MODEL_CARD.md from the numbers above.
+7. models/demo/pytorch/{train_report.json, MODEL_CARD.md} from the numbers above.
 
 Run: scripts/setup-reference.sh && .venv-reference/bin/python scripts/train_demo.py
 (about 12 minutes on a busy two-core machine; torch runs on one thread, --threads).
@@ -353,19 +355,19 @@ def write_card(r, path):
               ("17 / 18", f"TEBNLayer({w[6]}→{w[7]}) / LIF", f"{w[7]}×6×6"), ("19", "AvgPool 2", f"{w[7]}×3×3"),
               ("classifier", f"flatten → Dropout(0.25) → Linear({w[7] * 9}→{K}), per timestep", f"[T, B, {K}] logits")]
     layer_rows = "\n".join(f"| {a_} | {b_} | {c_} |" for a_, b_, c_ in layers)
-    text = f"""# Demo model: `sim10_vgg48_legacy`
+    text = f"""# PyTorch cross-check of the demo model: `sim10_vgg48_legacy`
 
-A small IMP-SNN (the 48×48 legacy VGG-11 of IMP-SNN with learnable initial membrane potentials,
-TEBN and the TET-S loss) trained on recordings of spikestream's own synthetic event camera, so
-that `spikestream classify` has a real model to run on a fresh machine:
+**The PyTorch cross-check.** The shipped demo model (`../sim10_vgg48_legacy.safetensors`,
+`../MODEL_CARD.md`) is trained by `spikestream train`; this one is the same task trained by the
+reference PyTorch code, kept to show that both trainers land within noise of each other. It was
+the shipped model until `spikestream train` retrained it (its paths below are from that time):
 
 ```sh
-cargo run --release -- classify models/demo/sim10_vgg48_legacy.safetensors models/demo/samples --labels-from-dirs
+cargo run --release -- classify models/demo/pytorch/sim10_vgg48_legacy.safetensors models/demo/samples --labels-from-dirs
 ```
 
 This file, `train_report.json` (every number below, per-epoch log, per-file sample results) and
-the model are written by `scripts/train_demo.py`; `tests/demo_model.rs` checks the samples
-section against the engine.
+the model are written by `scripts/train_demo.py`.
 
 | file | size |
 |---|---|
@@ -461,7 +463,7 @@ Confusion matrix of `spikestream classify` on the test split (rows: label):
 
 `{r['classify_samples']}`
 
-Shipped samples: {smp['correct']} / {smp['total']} correct.{sample_gpu} (PyTorch: {smp['torch_correct']} / {smp['total']}.)
+Samples: {smp['correct']} / {smp['total']} correct.{sample_gpu} (PyTorch: {smp['torch_correct']} / {smp['total']}.)
 
 | sample | label | spikestream | correct | size |
 |---|---|---|---|---|
@@ -488,7 +490,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--spikestream", help="the spikestream binary (default: cargo build --release)")
     p.add_argument("--data", default=str(ROOT / "target/demo-data"), help="dataset and frame cache folder")
-    p.add_argument("--out-dir", default=str(ROOT / "models/demo"))
+    p.add_argument("--out-dir", default=str(ROOT / "models/demo/pytorch"))
+    p.add_argument("--samples-dir", default=str(ROOT / "models/demo/samples"))
     p.add_argument("--sim-seed", type=int, default=10)
     p.add_argument("--per-class", type=int, default=100)
     p.add_argument("--split", type=float, default=0.8)
@@ -614,7 +617,7 @@ def main():
 
     # ---- spikestream on the test split
     rel = lambda p_: os.path.relpath(p_, ROOT)
-    sample_dir = out_dir / "samples"
+    sample_dir = Path(a.samples_dir)
     test_dir = sim_dir / "test"
     t0 = time.time()
     cpu = classify(binary, model_path, [test_dir], "cpu")

@@ -1,4 +1,4 @@
-//! The shipped demo model (`models/demo`, made by `scripts/train_demo.py`) on its shipped sample
+//! The shipped demo model (`models/demo`, trained by `spikestream train` through `scripts/demo_model.py`) on its shipped sample
 //! recordings: the CPU backend must classify them exactly as `models/demo/MODEL_CARD.md` says
 //! (count and per-sample classes, so the card cannot drift from the engine), and the GPU backend
 //! must give the same classes. Without any GPU adapter the GPU part prints a note and passes,
@@ -126,7 +126,7 @@ fn demo_samples_match_the_model_card() {
 
     let ((n, m), rows) = card_samples(&card());
     assert_eq!(m, samples.len(), "MODEL_CARD.md lists {m} samples, models/demo/samples has {}", samples.len());
-    assert_eq!(n, correct, "MODEL_CARD.md says {n} / {m} correct, the CPU backend gets {correct} / {m}: regenerate the card (scripts/train_demo.py)");
+    assert_eq!(n, correct, "MODEL_CARD.md says {n} / {m} correct, the CPU backend gets {correct} / {m}: regenerate the card (scripts/demo_model.py)");
     assert_eq!(rows.len(), samples.len(), "sample table rows in MODEL_CARD.md");
     for ((_, name, label), p) in samples.iter().zip(&got) {
         let row = rows.iter().find(|r| &r.0 == name).unwrap_or_else(|| panic!("MODEL_CARD.md has no row for {name}"));

@@ -3,7 +3,7 @@
 //! static CxHxW`, the training set's per-channel mean and std, `decode last` for LTS) that
 //! `eval` and `classify` run; the loader's crop-and-flip augmentation is seeded and pads with
 //! black before normalising, as torchvision's `RandomCrop(padding=4)` on a PIL image does; its
-//! label-aware flips give a mirrored image the mirror class's label.
+//! label-aware flips give a mirrored image the mirror class's label, and its RandAugment is seeded.
 #![cfg(feature = "train")]
 
 mod static_common;
@@ -186,4 +186,39 @@ fn label_aware_flips_give_a_mirrored_image_the_mirror_class() {
         img.iter().position(|&v| v == 1.0).is_some_and(|p| (if p / 8 >= 4 { 2 } else { 0 } + if p % 8 >= 4 { 1 } else { 0 }) != label)
     });
     assert!(wrong.count() > 0, "plain horizontal flips move pixels without changing labels");
+}
+
+#[test]
+fn randaugment_is_seeded_recorded_in_the_model_and_its_flag_checked() {
+    let images: Vec<Vec<f32>> = (0..8).map(|i| (0..3 * 64).map(|p| ((p * 7 + i * 13) % 256) as f32 / 255.0).collect()).collect();
+    let samples: Vec<Sample> = (0..8).map(|i| Sample { path: "mem".into(), label: i % 2, window: None, item: Some(i) }).collect();
+    let set = || Arc::new(ImageSet::new(images.clone(), [3, 8, 8], vec![0.0; 3], vec![1.0; 3], 1));
+    let policy = spikestream::frames::randaugment::RandAugment::parse("--randaugment", "2:9").unwrap();
+    let batch = |ra: bool, seed: u64| {
+        let loader = Loader::new(set(), samples.clone(), 8, Augment::None, seed);
+        let loader = if ra { loader.with_randaugment(policy) } else { loader };
+        loader.epoch(0, false).recv().unwrap().unwrap()
+    };
+    let (plain, a, b, c) = (batch(false, 1), batch(true, 1), batch(true, 1), batch(true, 2));
+    assert_eq!(a.x, b.x, "same seed, same images");
+    assert_ne!(a.x, plain.x, "RandAugment changed some image");
+    assert_ne!(a.x, c.x, "another seed, other ops");
+    assert!(a.x.iter().all(|v| (0.0..=1.0).contains(v)), "mean 0, std 1: values stay in [0, 1]");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    image_folder(&data);
+    let out = tmp.path().join("ra.safetensors");
+    let (d, o) = (data.to_str().unwrap(), out.to_str().unwrap());
+    let mut args = train_args(d, o);
+    args.extend(["--randaugment", "2:9"]);
+    spikestream(&args);
+    let bytes = std::fs::read(&out).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    assert_eq!(header["__metadata__"]["train_randaugment"], "2:9");
+    let mut bad = train_args(d, o);
+    bad.extend(["--randaugment", "2:40"]);
+    let e = Command::new(env!("CARGO_BIN_EXE_spikestream")).args(&bad).output().unwrap();
+    assert!(!e.status.success() && String::from_utf8_lossy(&e.stderr).contains("--randaugment"), "{}", String::from_utf8_lossy(&e.stderr));
 }

@@ -73,6 +73,10 @@ pub struct TrainArgs {
     /// Also flip vertically with p = 0.5 (crop-flip augmentation).
     #[arg(long)]
     pub vflip: bool,
+    /// RandAugment N:M for static image datasets (N ops per image at magnitude bin M of 31, e.g.
+    /// 2:9, torchvision's op space), after the crop and flip.
+    #[arg(long)]
+    pub randaugment: Option<String>,
     /// Classes a vertical flip turns into each other (A=B,…; implies --vflip).
     #[arg(long, default_value = "")]
     pub vflip_swap: String,
@@ -141,6 +145,7 @@ mod with_train {
     use std::process::ExitCode;
 
     use anyhow::{Context, Result};
+    use spikestream::frames::randaugment::RandAugment;
     use spikestream::model::{MetaOverrides, Model};
     use spikestream::train::data::{Augment, FlipSpec, Loader, parse_pairs};
     use spikestream::train::eval::evaluate;
@@ -186,6 +191,7 @@ mod with_train {
                 _ => Augment::None,
             },
             flips: FlipSpec { h_swap: parse_pairs("--flip-swap", &a.flip_swap)?, vflip: a.vflip, v_swap: parse_pairs("--vflip-swap", &a.vflip_swap)? },
+            randaugment: a.randaugment.as_deref().map(|v| RandAugment::parse("--randaugment", v)).transpose()?,
             options: TrainOptions { surrogate, detach_reset: None, dropout },
             seed: a.seed,
             cache: a.cache,

@@ -16,6 +16,7 @@ pub mod image;
 pub mod incremental;
 pub mod npy;
 pub mod picture;
+pub mod randaugment;
 pub mod resize;
 pub mod slicing;
 pub mod spikformer;

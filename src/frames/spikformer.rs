@@ -85,29 +85,18 @@ impl SpikFormerOp {
     /// torchvision's inverse affine matrix `[a, b, c, d, e, f]` (centre-relative coordinates) of
     /// the affine ops; `None` for Identity and Cutout.
     fn inverse_matrix(&self) -> Option<[f64; 6]> {
-        // _get_inverse_affine_matrix(center=[0,0], angle, translate, scale=1, shear).
-        let inverse = |angle_deg: f64, (tx, ty): (f64, f64), shear_x_deg: f64| {
-            let rot = angle_deg.to_radians();
-            let sx = shear_x_deg.to_radians();
-            let (a, b) = (rot.cos(), -rot.cos() * sx.tan() - rot.sin());
-            let (c, d) = (rot.sin(), -rot.sin() * sx.tan() + rot.cos());
-            let mut m = [d, -b, 0.0, -c, a, 0.0];
-            m[2] += m[0] * -tx + m[1] * -ty;
-            m[5] += m[3] * -tx + m[4] * -ty;
-            m
-        };
         match *self {
             Self::Identity | Self::Cutout { .. } => None,
-            Self::ShearX { m } => Some(inverse(0.0, (0.0, 0.0), m.to_degrees())),
-            Self::TranslateX { pixels } => Some(inverse(0.0, (pixels as f64, 0.0), 0.0)),
-            Self::TranslateY { pixels } => Some(inverse(0.0, (0.0, pixels as f64), 0.0)),
+            Self::ShearX { m } => Some(inverse_affine(0.0, (0.0, 0.0), (m.to_degrees(), 0.0))),
+            Self::TranslateX { pixels } => Some(inverse_affine(0.0, (pixels as f64, 0.0), (0.0, 0.0))),
+            Self::TranslateY { pixels } => Some(inverse_affine(0.0, (0.0, pixels as f64), (0.0, 0.0))),
             // F.rotate passes -angle.
-            Self::Rotate { degrees } => Some(inverse(-degrees, (0.0, 0.0), 0.0)),
+            Self::Rotate { degrees } => Some(inverse_affine(-degrees, (0.0, 0.0), (0.0, 0.0))),
         }
     }
 
     /// For each output pixel of an `h`×`w` plane, the source pixel it reads (`None`: fill 0).
-    fn source_map(m: [f64; 6], h: usize, w: usize) -> Vec<Option<usize>> {
+    pub(crate) fn source_map(m: [f64; 6], h: usize, w: usize) -> Vec<Option<usize>> {
         // _gen_affine_grid: theta (f32) transposed and divided by (W/2, H/2); grid_sample
         // (align_corners=False) unnormalises with ((g + 1)·size − 1) / 2 and rounds half to even.
         let (wf, hf) = (w as f32, h as f32);
@@ -145,22 +134,42 @@ impl SpikFormerOp {
                 }
                 out
             }
-            _ => {
-                let map = Self::source_map(self.inverse_matrix().expect("affine op"), h, w);
-                let mut out = Frames::zeros(frames.frames, frames.channels, h, w);
-                for p in 0..planes {
-                    let src = &frames.data[p * h * w..(p + 1) * h * w];
-                    let dst = &mut out.data[p * h * w..(p + 1) * h * w];
-                    for (d, s) in dst.iter_mut().zip(&map) {
-                        if let Some(s) = *s {
-                            *d = src[s];
-                        }
-                    }
-                }
-                out
+            _ => warp(frames, self.inverse_matrix().expect("affine op")),
+        }
+    }
+}
+
+/// torchvision's `_get_inverse_affine_matrix` about the image centre (`center = [0, 0]` in
+/// centre-relative coordinates), scale 1: rotation `angle_deg`, translation `(tx, ty)` pixels,
+/// shear `(x°, y°)`.
+pub(crate) fn inverse_affine(angle_deg: f64, (tx, ty): (f64, f64), (shear_x_deg, shear_y_deg): (f64, f64)) -> [f64; 6] {
+    let rot = angle_deg.to_radians();
+    let (sx, sy) = (shear_x_deg.to_radians(), shear_y_deg.to_radians());
+    let a = (rot - sy).cos() / sy.cos();
+    let b = -(rot - sy).cos() * sx.tan() / sy.cos() - rot.sin();
+    let c = (rot - sy).sin() / sy.cos();
+    let d = -(rot - sy).sin() * sx.tan() / sy.cos() + rot.cos();
+    let mut m = [d, -b, 0.0, -c, a, 0.0];
+    m[2] += m[0] * -tx + m[1] * -ty;
+    m[5] += m[3] * -tx + m[4] * -ty;
+    m
+}
+
+/// Every plane of `frames` through the inverse affine matrix `m` (nearest, fill 0).
+pub(crate) fn warp(frames: &Frames, m: [f64; 6]) -> Frames {
+    let (h, w) = (frames.height, frames.width);
+    let map = SpikFormerOp::source_map(m, h, w);
+    let mut out = Frames::zeros(frames.frames, frames.channels, h, w);
+    for p in 0..frames.frames * frames.channels {
+        let src = &frames.data[p * h * w..(p + 1) * h * w];
+        let dst = &mut out.data[p * h * w..(p + 1) * h * w];
+        for (d, s) in dst.iter_mut().zip(&map) {
+            if let Some(s) = *s {
+                *d = src[s];
             }
         }
     }
+    out
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use super::eval::{EvalReport, evaluate};
 use super::loss::Loss;
 use super::net::{FoldedNet, TrainNet, TrainOptions};
 use super::optim::{Optimizer, OptimizerKind, cosine_lr};
+use crate::frames::randaugment::RandAugment;
 use crate::model::synth::{SynthSpec, synth_model_bytes};
 use crate::model::{MetaOverrides, Model};
 
@@ -52,6 +53,8 @@ pub struct TrainConfig {
     pub augment: Augment,
     /// Label-aware flips (mirror-image classes swap labels; vertical flips), by class name.
     pub flips: FlipSpec,
+    /// RandAugment of static images (after crop and flip).
+    pub randaugment: Option<RandAugment>,
     pub options: TrainOptions,
     pub seed: u64,
     pub cache: Option<PathBuf>,
@@ -208,6 +211,13 @@ pub fn train(cfg: &TrainConfig, device: &Device) -> Result<TrainSummary> {
         }
         train_loader = train_loader.with_flips(LabelFlips::resolve(&cfg.flips, &dataset.classes)?);
         net.params.metadata.insert("train_flips".into(), flips_json(&cfg.flips));
+    }
+    if let Some(ra) = cfg.randaugment {
+        if cache.direct().is_none() {
+            bail!("--randaugment: RandAugment is for static image datasets; {} holds event recordings", cfg.data.display());
+        }
+        train_loader = train_loader.with_randaugment(ra);
+        net.params.metadata.insert("train_randaugment".into(), format!("{}:{}", ra.ops, ra.magnitude));
     }
     let test_loader = Loader::new(Arc::clone(&cache), dataset.test.clone(), cfg.batch, Augment::None, cfg.seed);
     train_loader.warm_cache()?;

@@ -16,6 +16,7 @@ use super::discover::{Sample, seeded_shuffle};
 use super::flips::LabelFlips;
 use crate::frames::Frames;
 use crate::frames::augment::CropFlip;
+use crate::frames::randaugment::RandAugment;
 use crate::frames::spikformer::SpikFormerOp;
 
 /// Training-time augmentation of the reference's 48×48 pipelines.
@@ -56,6 +57,8 @@ pub struct Loader {
     augment: Augment,
     /// Label swaps of mirror-image classes and vertical flips (`None`: labels never change).
     flips: Option<Arc<LabelFlips>>,
+    /// RandAugment of static images, after crop and flip, before normalisation.
+    randaugment: Option<RandAugment>,
     seed: u64,
 }
 
@@ -66,7 +69,13 @@ fn splitmix(mut z: u64) -> u64 {
 
 impl Loader {
     pub fn new(cache: Arc<dyn FrameSource>, samples: Vec<Sample>, batch_size: usize, augment: Augment, seed: u64) -> Self {
-        Self { cache, samples: Arc::new(samples), batch_size: batch_size.max(1), augment, flips: None, seed }
+        Self { cache, samples: Arc::new(samples), batch_size: batch_size.max(1), augment, flips: None, randaugment: None, seed }
+    }
+
+    /// RandAugment on static images (torchvision's order: crop, flip, RandAugment, normalise).
+    pub fn with_randaugment(mut self, policy: RandAugment) -> Self {
+        self.randaugment = Some(policy);
+        self
     }
 
     /// Flips that swap the labels of mirror-image classes (and turn on vertical flips).
@@ -100,10 +109,11 @@ impl Loader {
         }
         let (tx, rx) = bounded(2);
         let (cache, samples, batch_size, augment, seed) = (Arc::clone(&self.cache), Arc::clone(&self.samples), self.batch_size, self.augment, self.seed);
-        let flips = self.flips.clone();
+        let (flips, randaugment) = (self.flips.clone(), self.randaugment);
         std::thread::spawn(move || {
             for chunk in order.chunks(batch_size) {
-                let batch = make_batch(cache.as_ref(), &samples, chunk, augment, flips.as_deref(), seed ^ splitmix(epoch as u64 + 1));
+                let policy = Policy { augment, flips: flips.as_deref(), randaugment };
+                let batch = make_batch(cache.as_ref(), &samples, chunk, &policy, seed ^ splitmix(epoch as u64 + 1));
                 if tx.send(batch).is_err() {
                     return;
                 }
@@ -113,7 +123,15 @@ impl Loader {
     }
 }
 
-fn make_batch(cache: &dyn FrameSource, samples: &[Sample], chunk: &[usize], augment: Augment, flips: Option<&LabelFlips>, seed: u64) -> Result<Batch> {
+/// What a training batch's samples go through.
+struct Policy<'a> {
+    augment: Augment,
+    flips: Option<&'a LabelFlips>,
+    randaugment: Option<RandAugment>,
+}
+
+fn make_batch(cache: &dyn FrameSource, samples: &[Sample], chunk: &[usize], policy: &Policy, seed: u64) -> Result<Batch> {
+    let Policy { augment, flips, randaugment } = *policy;
     let vflip = flips.is_some_and(|f| f.v.is_some());
     let drawn: Vec<(Frames, usize)> = chunk
         .par_iter()
@@ -127,19 +145,20 @@ fn make_batch(cache: &dyn FrameSource, samples: &[Sample], chunk: &[usize], augm
             let (f, hflip, vflipped) = match augment {
                 Augment::None => (f, false, false),
                 Augment::CropFlip { padding } => {
-                    let draw = CropFlip::sample(padding, vflip, next);
+                    let draw = CropFlip::sample(padding, vflip, &mut next);
                     (draw.apply(&f), draw.flip, draw.vflip)
                 }
                 Augment::SpikFormer { flip } => {
                     let hflip = flip && next() & 1 == 1;
                     let flipped = if hflip { CropFlip { padding: 0, dy: 0, dx: 0, flip: true, vflip: false }.apply(&f) } else { f };
-                    (SpikFormerOp::sample(flipped.height, flipped.width, next).apply(&flipped), hflip, false)
+                    (SpikFormerOp::sample(flipped.height, flipped.width, &mut next).apply(&flipped), hflip, false)
                 }
             };
             let label = flips.map_or(samples[i].label, |m| m.label(samples[i].label, hflip, vflipped));
-            let f = match cache.direct() {
-                Some((mean, std, t)) => repeat(&f, mean, std, t),
-                None => f,
+            let f = match (cache.direct(), randaugment) {
+                (Some((mean, std, t)), Some(ra)) => repeat(&ra.apply(&f, next), mean, std, t),
+                (Some((mean, std, t)), None) => repeat(&f, mean, std, t),
+                (None, _) => f,
             };
             Ok((f, label))
         })
