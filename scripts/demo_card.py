@@ -11,6 +11,13 @@ s)`, `mem` starting at the IMP), AvgPool 2 after convs 2, 4, 6 and 8, Dropout 0.
 the convolutions when it writes the file, as the engine runs it."""
 
 
+def time_text(r):
+    logged = f"{r['train_log_s'] / 60:.1f} min (the epochs' times in the training log)"
+    if r.get("train_wall_s") is None:
+        return logged
+    return f"{r['train_wall_s'] / 60:.1f} min wall, {r['train_cpu_s'] / 60:.1f} min CPU; {logged}"
+
+
 def pct(x):
     return f"{100 * x:.1f} %"
 
@@ -106,7 +113,7 @@ Command, run in the folder holding the dataset as `sim/` (CPU, {r['machine']}, l
 | schedule | cosine to 0 over 8 epochs (per step), no warm-up, batch 32 |
 | augmentation | random crop of the frames zero-padded by 4; horizontal and vertical flips with p = 0.5 that swap the labels of mirror-image classes (`--flip-swap`, `--vflip-swap`) |
 | seed | 1 (initialisation, order, dropout, augmentation); data seed 10 |
-| time | **{r['train_wall_s'] / 60:.1f} min wall, {r['train_cpu_s'] / 60:.1f} min CPU** for training and the per-epoch test evaluation |
+| time | **{time_text(r)}** for the 8 epochs with their test evaluations, on a machine shared with other jobs |
 | selection | test accuracy after every epoch; the best epoch is kept (the reference's `save_best`): epoch **{best + 1}** |
 
 | epoch | lr (end) | loss | train acc (augmented) | test acc | time |

@@ -15,7 +15,7 @@ with `--features train`) and Python's standard library: no torch.
    are written from the numbers above (tests/demo_model.rs reads the card's samples section).
 
 Run: cargo build --release --features train && python3 scripts/demo_model.py
-(about 15 minutes on the project's two-core machine).
+(about 15 minutes on the project's two-core machine; --reuse takes a finished run of TRAIN).
 """
 import argparse, hashlib, json, os, platform, resource, shutil, subprocess, sys, time
 from pathlib import Path
@@ -68,6 +68,8 @@ def main():
     p.add_argument("--spikestream", help="the binary (default: target/release/spikestream)")
     p.add_argument("--work", default=str(ROOT / "target/demo-train"), help="dataset and training folder")
     p.add_argument("--card-only", action="store_true", help="rewrite MODEL_CARD.md from train_report.json")
+    p.add_argument("--reuse", action="store_true",
+                   help="take the finished run of exactly TRAIN in --work (its model and log) instead of training again")
     a = p.parse_args()
     if a.card_only:
         write_card(json.loads((DEMO / "train_report.json").read_text()))
@@ -75,13 +77,19 @@ def main():
     bin_, work = binary(a.spikestream), Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
     reused = simulate(bin_, work / "sim", SIM)
-    for f in work.glob(f"{NAME}.*"):
-        f.unlink()
-    before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
-    train_out = run(bin_, *TRAIN, cwd=work)
-    after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.time() - t0
     model = work / f"{NAME}.safetensors"
+    if a.reuse and model.exists():
+        train_out, wall, cpu = "(reused a finished run in --work)", None, None
+    else:
+        for f in work.glob(f"{NAME}.*"):
+            f.unlink()
+        before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
+        train_out = run(bin_, *TRAIN, cwd=work)
+        after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.time() - t0
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     log = read_log(work / f"{NAME}.log.csv")
+    if len(log) != int(TRAIN[TRAIN.index("--epochs") + 1]):
+        sys.exit(f"{work / (NAME + '.log.csv')}: {len(log)} epochs logged, TRAIN asks for {TRAIN[TRAIN.index('--epochs') + 1]}")
     drift = json.loads((work / f"{NAME}.imp_drift.json").read_text())
     ev = json.loads(run(bin_, "eval", model, work / "sim", "--json", "--device", "flex"))
     test = classify(bin_, model, work / "sim/test")
@@ -104,7 +112,8 @@ def main():
         simulate="spikestream simulate --out DIR " + " ".join(SIM), dataset_reused=reused,
         other_simulate="spikestream simulate --out DIR " + " ".join(OTHER),
         train_command="spikestream " + " ".join(TRAIN), train_stdout=train_out.strip().splitlines(),
-        train_wall_s=round(wall, 1), train_cpu_s=round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
+        train_wall_s=None if wall is None else round(wall, 1), train_cpu_s=None if cpu is None else round(cpu, 1),
+        train_log_s=round(sum(e["seconds"] for e in log), 1),
         log=log, imp_drift=drift[-1] if isinstance(drift, list) else drift,
         model=dict(bytes=len(data), sha256=hashlib.sha256(data).hexdigest()),
         eval=dict(accuracy=ev["accuracy"], accuracy_at=ev["accuracy_at"], samples=ev["samples"]),
