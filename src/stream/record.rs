@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use super::StreamError;
 use super::config::StreamConfig;
@@ -32,6 +32,10 @@ use crate::output::AtomicOutput;
 
 /// The longest a received event waits in memory before it is written to the file.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// Messages the recorder's queue holds (each at most `FRAMER_SLICE` events, about 1 MiB): when
+/// the disk falls behind, the source thread waits rather than memory growing.
+pub const QUEUE: usize = 64;
 
 /// Source thread → recorder.
 pub(super) enum RecordMsg {
@@ -53,7 +57,7 @@ pub(super) fn start(config: &StreamConfig, out: &Sender<Output>, shared: &Arc<Sh
         output.target().display(),
         output.temp_path().display()
     )));
-    let (tx, rx) = unbounded();
+    let (tx, rx) = bounded(QUEUE);
     let s = Arc::clone(shared);
     Ok((Some(tx), Some(spawn("recorder", move || recorder(output, rx, s)))))
 }

@@ -76,8 +76,14 @@ pub(super) fn source_loop(
             event_time = Some(event_time.map_or((first.t, last.t), |(a, _)| (a, last.t)));
             Counters::add(&c.events, batch.len() as u64);
             // The recording comes first: whatever happens downstream, it holds every event.
+            // Its queue is bounded like the framer's (slices of at most FRAMER_SLICE events), so a
+            // disk slower than the stream holds the source back instead of growing memory.
             if let Some(r) = &record_tx {
-                let _ = r.send(RecordMsg::Events(batch.clone()));
+                for slice in batch.chunks(FRAMER_SLICE) {
+                    if r.send(RecordMsg::Events(slice.to_vec())).is_err() {
+                        break;
+                    }
+                }
             }
             for tap in &config.taps {
                 tap.send(TapMsg::Events(batch.clone(), arrival));
