@@ -43,14 +43,15 @@ def card(r):
 `scripts/train_demo.py` (PyTorch, the reference architecture and loss, the same data, hyperparameters
 and label-aware flips; run at git `{t['git']}` on {t['machine']}, {t['train_seconds']:.0f} s of training)
 wrote `pytorch/{'sim10_vgg48_legacy'}.safetensors` and `pytorch/MODEL_CARD.md`. Both models on the same
-200 test recordings with `spikestream classify --backend cpu`:
+200 test recordings and the {other['files']} other-camera recordings with `spikestream classify --backend cpu`:
 
-| trainer | test accuracy | errors |
-|---|---|---|
-| `spikestream train` (this model) | {pct(test['accuracy'])} | {', '.join(test['errors']) or 'none'} |
-| PyTorch (`pytorch/`, best epoch {t['best_epoch'] + 1}) | {pct(t['test']['accuracy'])} | {', '.join(t['test']['errors']) or 'none'} |
+| trainer | test accuracy | other camera | other-camera errors |
+|---|---|---|---|
+| `spikestream train` (this model) | {pct(test['accuracy'])} | {pct(other['accuracy'])} | {', '.join(other['errors']) or 'none'} |
+| PyTorch (`pytorch/`, best epoch {t['best_epoch']}) | {pct(t['test']['accuracy'])} | {pct(t['other']['accuracy'])} | {', '.join(t['other']['errors']) or 'none'} |
 
-The two models predict the same class for {t['agree']} / {test['files']} recordings. With 200 test
+The two models predict the same class for {t['agree']} / {test['files']} test recordings and
+{t['agree_other']} / {other['files']} other-camera recordings. With 200 test
 recordings one error is 0.5 %, so two trainers within a point or two of each other land within
 noise; different seeds, initialisation code and the trainer's per-step cosine schedule (the
 reference's is per epoch) mean their weights differ.

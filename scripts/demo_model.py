@@ -98,6 +98,7 @@ def main():
     other = classify(bin_, model, work / "other")
     torch_model = DEMO / "pytorch" / f"{NAME}.safetensors"
     torch_test = classify(bin_, torch_model, work / "sim/test") if torch_model.exists() else None
+    torch_other = classify(bin_, torch_model, work / "other") if torch_model.exists() else None
     torch_report = json.loads((DEMO / "pytorch/train_report.json").read_text()) if torch_model.exists() else None
 
     tmp = DEMO / f".{NAME}.safetensors.partial"
@@ -119,8 +120,9 @@ def main():
         eval=dict(accuracy=ev["accuracy"], accuracy_at=ev["accuracy_at"], samples=ev["samples"]),
         test=summary(test), samples=summary(samples), other=summary(other),
         torch=None if torch_test is None else dict(
-            test=summary(torch_test),
+            test=summary(torch_test), other=summary(torch_other),
             agree=sum(a["class"] == b["class"] for a, b in zip(test["results"], torch_test["results"])),
+            agree_other=sum(a["class"] == b["class"] for a, b in zip(other["results"], torch_other["results"])),
             best_epoch=torch_report["best_epoch"], train_seconds=round(torch_report["train_seconds"], 1),
             machine=torch_report["machine"], git=torch_report["git"]),
     )

@@ -27,7 +27,8 @@ mod simulate_images;
 mod render;
 mod stream;
 mod train;
-mod limits;
+/// The command line's numbers, checked (`spikestream::limits::flags`).
+use spikestream::limits::flags as limits;
 mod model_args;
 mod outputs;
 mod progress;

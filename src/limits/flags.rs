@@ -4,7 +4,7 @@
 //! `Duration` overflows. Commands call these right after parsing.
 
 use anyhow::bail;
-use spikestream::limits::human;
+use super::human;
 
 /// An integer flag within `[min, max]`; `why` says what the number is, for the message.
 pub fn count(flag: &str, value: u64, min: u64, max: u64, why: &str) -> anyhow::Result<()> {

@@ -13,7 +13,11 @@
 //! - one AEDAT4 packet may hold at most [`DEFAULT_MAX_PACKET_BYTES`] (64 MiB) decompressed;
 //!   `SPIKESTREAM_MAX_PACKET_MB` changes that;
 //! - counts have fixed limits: [`MAX_TIMESTEPS`], [`MAX_FRAMES`], [`MAX_BATCH`],
-//!   [`MAX_PROFILE_STEPS`], [`MAX_CLASSES`].
+//!   [`MAX_PROFILE_STEPS`], [`MAX_CLASSES`];
+//! - the numbers typed on the command line are checked by [`flags`] against each flag's stated
+//!   range or the memory it would need.
+
+pub mod flags;
 
 use std::sync::OnceLock;
 
