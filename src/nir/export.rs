@@ -3,7 +3,8 @@
 //! Exact: convolutions (Conv2d), linear layers (Affine), average pools (AvgPool2d; the global
 //! one as a window over the whole map), Flatten, additions (NIR sums several edges into one
 //! node), IF and SpikingJelly LIF neurons with hard reset, written so that `--nir-semantics
-//! spikingjelly` reads them back to the same rule: IF with `r = 1`; LIF with `τ = τ'·dt`,
+//! spikingjelly` reads them back to the same rule: IF with `r = 1/dt` (as SpikingJelly writes and
+//! requires it); LIF with `τ = τ'·dt`,
 //! `v_leak = v_reset`, and `r = 1` with `decay_input`, `r = τ'` without (as SpikingJelly 2.0
 //! writes `LIFNode(decay_input=False)`). The legacy LIF (`mem = β·V + X`, `>`, reset to 0,
 //! snnTorch's Leaky) is written as snnTorch exports it: `τ = dt/(1 − β)`, `r = τ/dt`; snnTorch's
@@ -107,7 +108,10 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
                 let (mut x, soft) = match neuron.kind {
                     NeuronKind::If { v_th, reset } if reset != Reset::None => {
                         let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
-                        (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]), !matches!(reset, Reset::Hard(_)))
+                        // r = 1/dt: NIR's `dv/dt = R·I` stepped by dt adds exactly the input, and
+                        // SpikingJelly's import requires it (snnTorch's and Norse's IFs below keep r = 1, as they do).
+                        let r = (1.0 / dt) as f32;
+                        (node("IF", vec![("r", filled(&shape, r)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]), !matches!(reset, Reset::Hard(_)))
                     }
                     NeuronKind::Lif { tau, v_th, reset, decay_input } if reset != Reset::None => {
                         let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
