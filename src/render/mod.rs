@@ -2,7 +2,8 @@
 //! its latest event faded by its age, as faery, Metavision and DV viewers draw them.
 //!
 //! - [`canvas`] holds each pixel's latest event and paints a frame at a render time with a
-//!   [`Decay`] into palette indices (one byte a pixel, upscaled by an integer factor);
+//!   [`Decay`] into palette indices (one byte a pixel, upscaled by an integer factor), through
+//!   a [`fade`] table (a decay's exact level at every age, without an `exp` a pixel);
 //! - [`palette`] turns indices into colours (grey background, ON light, OFF dark by default,
 //!   or one of faery's scientific [`colormaps`]);
 //! - [`text`] draws labels with an embedded 8×8 bitmap font (no system font);
@@ -16,6 +17,7 @@
 
 pub mod canvas;
 pub mod colormaps;
+pub mod fade;
 pub mod live_thread;
 pub mod lzw;
 pub mod overlay;

@@ -71,7 +71,8 @@ pub struct VideoWriter {
 enum Sink {
     /// The container writer, the LZW encoder and its output buffer (kept across frames).
     Gif(gif::Encoder<BufWriter<std::fs::File>>, AtomicOutput, Box<super::lzw::Lzw>, Vec<u8>),
-    Y4m(BufWriter<std::fs::File>, AtomicOutput),
+    /// The file, the output, and one plane's bytes (kept across frames).
+    Y4m(BufWriter<std::fs::File>, AtomicOutput, Vec<u8>),
     /// ffmpeg, the output, and the frame's bytes (kept across frames).
     Ffmpeg(Child, AtomicOutput, Vec<u8>),
     /// PNG frames: the latest frame (a still) or nothing kept (a sequence writes each).
@@ -101,7 +102,7 @@ impl VideoWriter {
                 let mut file = BufWriter::new(out.try_clone_file()?);
                 let (num, den) = rational(fps);
                 write!(file, "YUV4MPEG2 W{width} H{height} F{num}:{den} Ip A1:1 C444 XCOLORRANGE=FULL\n").map_err(io("writing"))?;
-                Sink::Y4m(file, out)
+                Sink::Y4m(file, out, Vec::new())
             }
             VideoFormat::Mp4 => {
                 let out = AtomicOutput::create(path)?;
@@ -139,11 +140,12 @@ impl VideoWriter {
                 frame.delay = (at(self.frames + 1) - at(self.frames)).min(u64::from(u16::MAX)) as u16;
                 enc.write_lzw_pre_encoded_frame(&frame).map_err(|e| RenderError::Encoder(format!("{}: {e}", self.path.display())))?;
             }
-            Sink::Y4m(file, _) => {
+            Sink::Y4m(file, _, plane) => {
                 file.write_all(b"FRAME\n").map_err(io("writing"))?;
                 for lut in &self.yuv {
-                    let bytes: Vec<u8> = pixels.iter().map(|&i| lut[usize::from(i)]).collect();
-                    file.write_all(&bytes).map_err(io("writing"))?;
+                    plane.clear();
+                    plane.extend(pixels.iter().map(|&i| lut[usize::from(i)]));
+                    file.write_all(plane).map_err(io("writing"))?;
                 }
             }
             Sink::Ffmpeg(child, _, frame) => {
@@ -176,7 +178,7 @@ impl VideoWriter {
                 file.flush().map_err(io("writing"))?;
                 out.commit()?;
             }
-            Sink::Y4m(mut file, out) => {
+            Sink::Y4m(mut file, out, _) => {
                 file.flush().map_err(io("writing"))?;
                 drop(file);
                 out.commit()?;
@@ -238,24 +240,36 @@ fn rational(fps: f64) -> (u64, u64) {
 /// repeat their last row or column, chroma is the rounded mean of each 2×2 block.
 fn yuv420(pixels: &[u8], width: usize, height: usize, lut: &[[u8; 256]; 3], out: &mut Vec<u8>) {
     let (w2, h2) = (width.div_ceil(2), height.div_ceil(2));
-    out.clear();
-    out.extend_from_slice(b"FRAME\n");
+    let (luma, chroma) = (4 * w2 * h2, w2 * h2);
+    out.resize(6 + luma + 2 * chroma, 0);
+    let (head, planes) = out.split_at_mut(6);
+    head.copy_from_slice(b"FRAME\n");
+    let (y_plane, uv) = planes.split_at_mut(luma);
+    let (u_plane, v_plane) = uv.split_at_mut(chroma);
     let row = |y: usize| &pixels[y.min(height - 1) * width..][..width];
-    for y in 0..2 * h2 {
+    for (y, dst) in y_plane.chunks_exact_mut(2 * w2).enumerate() {
         let r = row(y);
-        out.extend(r.iter().map(|&i| lut[0][usize::from(i)]));
+        for (d, &i) in dst.iter_mut().zip(r) {
+            *d = lut[0][usize::from(i)];
+        }
         if width % 2 == 1 {
-            out.push(lut[0][usize::from(r[width - 1])]);
+            dst[width] = lut[0][usize::from(r[width - 1])];
         }
     }
-    for plane in &lut[1..] {
-        for y in 0..h2 {
-            let (a, b) = (row(2 * y), row(2 * y + 1));
-            out.extend((0..w2).map(|x| {
-                let (x0, x1) = (2 * x, (2 * x + 1).min(width - 1));
-                let sum: u16 = [a[x0], a[x1], b[x0], b[x1]].iter().map(|&i| u16::from(plane[usize::from(i)])).sum();
-                ((sum + 2) / 4) as u8
-            }));
+    // Cb and Cr of an index in one word (Cb + Cr·2^16), so a 2×2 block is four lookups and
+    // three additions for both planes (each sum is at most 4·255).
+    let both: [u32; 256] = std::array::from_fn(|i| u32::from(lut[1][i]) | u32::from(lut[2][i]) << 16);
+    for (y, (u_row, v_row)) in u_plane.chunks_exact_mut(w2).zip(v_plane.chunks_exact_mut(w2)).enumerate() {
+        let (a, b) = (row(2 * y), row(2 * y + 1));
+        let block = |x0: usize, x1: usize| both[usize::from(a[x0])] + both[usize::from(a[x1])] + both[usize::from(b[x0])] + both[usize::from(b[x1])];
+        let even = width / 2;
+        for (x, (u, v)) in u_row[..even].iter_mut().zip(&mut v_row[..even]).enumerate() {
+            let sum = block(2 * x, 2 * x + 1);
+            (*u, *v) = ((((sum & 0xffff) + 2) / 4) as u8, (((sum >> 16) + 2) / 4) as u8);
+        }
+        if width % 2 == 1 {
+            let sum = block(width - 1, width - 1);
+            (u_row[even], v_row[even]) = ((((sum & 0xffff) + 2) / 4) as u8, (((sum >> 16) + 2) / 4) as u8);
         }
     }
 }
@@ -277,7 +291,7 @@ pub enum Mp4Preset {
 /// `ffmpeg` reading Y4M frames on its input and writing H.264 MP4 to `out`.
 fn ffmpeg(out: &Path, preset: Mp4Preset) -> Result<Child, String> {
     let preset = clap::ValueEnum::to_possible_value(&preset).expect("every preset has a name");
-    Command::new("ffmpeg")
+    let child = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "-"])
         // The default, veryfast: event video is mostly noise-like texture that the slower
         // presets' searches barely compress better, at 2–3× the time (BENCHMARKS.md).
@@ -290,7 +304,17 @@ fn ffmpeg(out: &Path, preset: Mp4Preset) -> Result<Child, String> {
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => "MP4 needs ffmpeg, which is not on the PATH; install it (Debian/Ubuntu: apt install ffmpeg), or write .y4m (plays in ffplay/mpv/VLC, no codec needed) or .gif".to_string(),
             _ => format!("cannot start ffmpeg: {e}"),
-        })
+        })?;
+    // A 1 MiB pipe (Linux's limit for anyone) holds a whole 640×480 frame, so the two processes
+    // take turns once a frame instead of every 64 KiB; where the kernel refuses, the pipe keeps
+    // its size.
+    #[cfg(target_os = "linux")]
+    if let Some(stdin) = &child.stdin {
+        use std::os::fd::AsRawFd;
+        // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own; it reads nothing through pointers.
+        unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+    }
+    Ok(child)
 }
 
 #[cfg(test)]
