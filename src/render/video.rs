@@ -9,7 +9,7 @@
 //!   `--end`), `OUT-%06d.png` (any `%0Nd`) one file per frame;
 //! - Y4M: YUV4MPEG2 4:4:4, BT.601 full range, written directly, so video needs no codec;
 //! - MP4: YUV 4:2:0 frames (full range; chroma averaged over 2×2 here, so ffmpeg converts
-//!   nothing) piped as Y4M to `ffmpeg` (libx264, `--mp4-preset`, default veryfast) when it is on the PATH;
+//!   nothing) piped as Y4M to `ffmpeg` (libx264, `--mp4-preset`, default ultrafast) when it is on the PATH;
 //!   when it is not, the error says so and suggests `.y4m` or `.gif`. No codec is vendored.
 
 use std::io::{BufWriter, Write};
@@ -293,8 +293,9 @@ fn ffmpeg(out: &Path, preset: Mp4Preset) -> Result<Child, String> {
     let preset = clap::ValueEnum::to_possible_value(&preset).expect("every preset has a name");
     let child = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "-"])
-        // The default, veryfast: event video is mostly noise-like texture that the slower
-        // presets' searches barely compress better, at 2–3× the time (BENCHMARKS.md).
+        // The default, ultrafast: event video is mostly noise-like texture that the slower
+        // presets' searches compress at most 1.5× better, at 3.5× the time and more
+        // (BENCHMARKS.md), and render's goal is 10× real time on one core.
         .args(["-c:v", "libx264", "-preset", preset.get_name(), "-movflags", "+faststart", "-f", "mp4"])
         .arg(out)
         .stdin(Stdio::piped())
