@@ -10,7 +10,7 @@
 //! percentile and above full), so a pixel's colour says how much happened there lately.
 
 use super::RenderError;
-use super::fade::Fade;
+use super::fade::{Fade, NEVER};
 use super::palette::{LEVELS, index};
 use crate::events::{Event, Resolution};
 
@@ -66,7 +66,6 @@ pub struct Canvas {
     scratch: Vec<f32>,
 }
 
-const NEVER: u64 = u64::MAX;
 /// Event times must be below this to fit [`Canvas::last`]'s packing (2^63 − 1 µs is 292,000
 /// years, so only a corrupt timestamp is refused).
 const MAX_T: u64 = (NEVER >> 1) - 1;
@@ -123,13 +122,8 @@ impl Canvas {
         if let Some((tau, sum)) = &self.cumulative {
             return paint_cumulative(&self.last, sum, *tau, render_t, &mut self.scratch, out);
         }
-        // Branch-free for the common pixel (a never-lit one's age is all ones, which the fade
-        // clamps to its horizon), so this loop is one table lookup a pixel.
         out.resize(self.last.len(), 0);
-        for (o, &s) in out.iter_mut().zip(&self.last) {
-            let age = render_t.saturating_sub(s >> 1) | u64::from(s == NEVER).wrapping_neg();
-            *o = fade.index(age, s & 1);
-        }
+        fade.paint(&self.last, render_t, out);
     }
 }
 

@@ -8,7 +8,7 @@
 //!   or one of faery's scientific [`colormaps`]);
 //! - [`text`] draws labels with an embedded 8×8 bitmap font (no system font);
 //! - [`video`] writes the frames: GIF (its own fast [`lzw`] compression) and PNG through their crates, Y4M by hand (no codec),
-//!   MP4 by piping raw frames to `ffmpeg` when it is on the PATH;
+//!   MP4 by piping raw frames to `ffmpeg` when it is on the PATH, both as [`yuv`] planes;
 //! - [`schedule`] walks a recording (read batch by batch, bounded memory) and cuts it into
 //!   frames of a fixed period.
 //!
@@ -25,6 +25,7 @@ pub mod palette;
 pub mod schedule;
 pub mod text;
 pub mod video;
+pub mod yuv;
 
 pub use canvas::{Canvas, Decay};
 pub use palette::Palette;

@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 
 use super::RenderError;
 use super::palette::Palette;
+use super::yuv::{lookup, yuv, yuv420};
 use crate::output::AtomicOutput;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,8 +144,8 @@ impl VideoWriter {
             Sink::Y4m(file, _, plane) => {
                 file.write_all(b"FRAME\n").map_err(io("writing"))?;
                 for lut in &self.yuv {
-                    plane.clear();
-                    plane.extend(pixels.iter().map(|&i| lut[usize::from(i)]));
+                    plane.resize(pixels.len(), 0);
+                    lookup(lut, pixels, plane);
                     file.write_all(plane).map_err(io("writing"))?;
                 }
             }
@@ -223,55 +224,10 @@ fn write_png(path: &Path, width: usize, height: usize, colors: &[[u8; 3]; 256], 
     Ok(())
 }
 
-/// BT.601 full-range Y, Cb, Cr of an RGB colour.
-fn yuv([r, g, b]: [u8; 3]) -> [u8; 3] {
-    let (r, g, b) = (f64::from(r), f64::from(g), f64::from(b));
-    let clamp = |v: f64| v.round().clamp(0.0, 255.0) as u8;
-    [clamp(0.299 * r + 0.587 * g + 0.114 * b), clamp(128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b), clamp(128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b)]
-}
-
 /// `fps` as a ratio of integers (30 → 30:1, 29.97 → 2997:100).
 fn rational(fps: f64) -> (u64, u64) {
     let den = if (fps - fps.round()).abs() < 1e-9 { 1 } else { 1000 };
     ((fps * den as f64).round() as u64, den)
-}
-
-/// One Y4M 4:2:0 frame (`FRAME`, Y, Cb, Cr) of palette indices `pixels` into `out`; odd sides
-/// repeat their last row or column, chroma is the rounded mean of each 2×2 block.
-fn yuv420(pixels: &[u8], width: usize, height: usize, lut: &[[u8; 256]; 3], out: &mut Vec<u8>) {
-    let (w2, h2) = (width.div_ceil(2), height.div_ceil(2));
-    let (luma, chroma) = (4 * w2 * h2, w2 * h2);
-    out.resize(6 + luma + 2 * chroma, 0);
-    let (head, planes) = out.split_at_mut(6);
-    head.copy_from_slice(b"FRAME\n");
-    let (y_plane, uv) = planes.split_at_mut(luma);
-    let (u_plane, v_plane) = uv.split_at_mut(chroma);
-    let row = |y: usize| &pixels[y.min(height - 1) * width..][..width];
-    for (y, dst) in y_plane.chunks_exact_mut(2 * w2).enumerate() {
-        let r = row(y);
-        for (d, &i) in dst.iter_mut().zip(r) {
-            *d = lut[0][usize::from(i)];
-        }
-        if width % 2 == 1 {
-            dst[width] = lut[0][usize::from(r[width - 1])];
-        }
-    }
-    // Cb and Cr of an index in one word (Cb + Cr·2^16), so a 2×2 block is four lookups and
-    // three additions for both planes (each sum is at most 4·255).
-    let both: [u32; 256] = std::array::from_fn(|i| u32::from(lut[1][i]) | u32::from(lut[2][i]) << 16);
-    for (y, (u_row, v_row)) in u_plane.chunks_exact_mut(w2).zip(v_plane.chunks_exact_mut(w2)).enumerate() {
-        let (a, b) = (row(2 * y), row(2 * y + 1));
-        let block = |x0: usize, x1: usize| both[usize::from(a[x0])] + both[usize::from(a[x1])] + both[usize::from(b[x0])] + both[usize::from(b[x1])];
-        let even = width / 2;
-        for (x, (u, v)) in u_row[..even].iter_mut().zip(&mut v_row[..even]).enumerate() {
-            let sum = block(2 * x, 2 * x + 1);
-            (*u, *v) = ((((sum & 0xffff) + 2) / 4) as u8, (((sum >> 16) + 2) / 4) as u8);
-        }
-        if width % 2 == 1 {
-            let sum = block(width - 1, width - 1);
-            (u_row[even], v_row[even]) = ((((sum & 0xffff) + 2) / 4) as u8, (((sum >> 16) + 2) / 4) as u8);
-        }
-    }
 }
 
 /// x264's presets, fastest first.
@@ -331,25 +287,5 @@ mod tests {
         assert!(VideoFormat::of(Path::new("f-%x.png")).is_err());
         assert_eq!(rational(30.0), (30, 1));
         assert_eq!(rational(29.97), (29970, 1000));
-        assert_eq!(yuv([255, 255, 255]), [255, 128, 128]);
-        assert_eq!(yuv([0, 0, 0]), [0, 128, 128]);
-    }
-
-    #[test]
-    fn yuv420_repeats_odd_edges_and_averages_chroma() {
-        // Index i has Y = i, Cb = 10·i, Cr = 200 − i.
-        let lut: [[u8; 256]; 3] = [std::array::from_fn(|i| i as u8), std::array::from_fn(|i| (10 * i).min(255) as u8), std::array::from_fn(|i| 200u8.saturating_sub(i as u8))];
-        let pixels = [1, 2, 3, 4, 5, 6, 7, 8, 9]; // 3×3
-        let mut out = Vec::new();
-        yuv420(&pixels, 3, 3, &lut, &mut out);
-        let y = [1, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9, 9, 7, 8, 9, 9];
-        // Cb blocks: (1,2,4,5), (3,3,6,6), (7,8,7,8), (9,9,9,9) → means of 10× those.
-        let cb = [30, 45, 75, 90];
-        let cr = [197, 196, 193, 191];
-        assert_eq!(&out[..6], b"FRAME\n");
-        assert_eq!(&out[6..22], &y);
-        assert_eq!(&out[22..26], &cb);
-        assert_eq!(&out[26..30], &cr);
-        assert_eq!(out.len(), 30);
     }
 }
