@@ -1,12 +1,12 @@
 //! A [`Decay`] for one τ as tables, exactly equal to [`Decay::level`] at every age in µs, so
 //! painting a frame costs a few instructions a pixel instead of an `exp`.
 //!
-//! Ages up to the decay's horizon are cut into at most [`BUCKETS`] buckets. A bucket's levels
-//! drop at most once in nearly every bucket (a bucket is narrower than a level step: τ/747
-//! for the exponential against its steepest step τ/120), so one word a bucket holds the
-//! palette index of both polarities before and after that drop and the drop's offset in the
-//! bucket: a pixel is one lookup, one comparison and a shift. The rare bucket where levels drop
-//! at two different ages is marked and walked down the list of drop ages instead.
+//! Ages up to the decay's horizon are cut into at most [`BUCKETS`] buckets (a power of two of
+//! µs wide). Levels drop at most once in nearly every bucket (for the exponential a bucket is
+//! at most τ/374 wide, its steepest step τ/120), so one word a bucket holds the palette index
+//! of both polarities before and after that drop and the drop's offset in the bucket: a pixel
+//! is one lookup, one comparison and a shift. The rare bucket where levels drop at two
+//! different ages is marked and walked down the list of drop ages instead.
 
 use super::canvas::Decay;
 use super::palette::{LEVELS, index};
@@ -19,7 +19,8 @@ pub const NEVER: u64 = u64::MAX;
 
 /// A bucket's drop offset when its levels drop at more than one age (walk [`Fade::drops`]).
 const SEVERAL: u32 = u32::MAX;
-/// A bucket's drop offset when its level does not drop inside it (no offset reaches it).
+/// A bucket's drop offset when its level does not drop inside it (its before and after
+/// indices are equal, so the comparison does not matter).
 const NONE: u32 = u32::MAX - 1;
 
 pub struct Fade {
