@@ -8,8 +8,9 @@ interleaved rounds. Not a test: prints a table for BENCHMARKS.md.
 The recording is synthetic, 640x480 (a bar sweeping across plus 20 % background noise, about
 1 M events/s), written as EVT2 and converted to AEDAT4 (LZ4) by spikestream, so both tools read
 the same file. Both render 30 fps with an exponential decay of 200 ms to GIF and to MP4 (faery's
-vendored x264, ffmpeg's libx264 for spikestream); "x real time" is seconds of event time per
-second of wall time. The CPU seconds (user + system of the whole process tree, ffmpeg
+vendored x264, ffmpeg's libx264 for spikestream, at its default preset ultrafast and at
+veryfast); "x real time" is seconds of event time per second of wall time. The last rows time
+ffmpeg alone on the same frames, the bound of any MP4 row. The CPU seconds (user + system of the whole process tree, ffmpeg
 included) are printed too: on a loaded machine they show the work when the wall time does not.
 """
 import argparse, os, resource, subprocess, sys, tempfile, time
@@ -68,8 +69,8 @@ def main():
         n = synth_evt2(raw, a.seconds)
         subprocess.run([BIN, "convert", raw, src, "--compression", "lz4"], check=True, capture_output=True)
         print(f"# {n} events, {a.seconds} s, 640x480; load {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M')}")
-        print("| output | spikestream s (CPU s) | faery s (CPU s) | spikestream x real time (CPU) | faery x real time (CPU) | faery / spikestream |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("| output | spikestream s (CPU s) | faery s (CPU s) | spikestream x real time (CPU) | faery x real time (CPU) | faery / spikestream | spikestream MB |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
 
         def timed(fn, *args):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -79,22 +80,38 @@ def main():
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
-        # mp4 (ultrafast): spikestream's --mp4-preset ultrafast against faery's default.
-        for ext, extra in [("gif", []), ("mp4", []), ("mp4", ["--mp4-preset", "ultrafast"]), ("y4m", [])]:
+        # mp4: spikestream's default (--mp4-preset ultrafast) and veryfast (smaller files, the
+        # default before 2026-12-06 13:30) against faery's default; faery's time is measured
+        # once per format.
+        faery = {}
+        for ext, extra in [("gif", []), ("mp4", []), ("mp4", ["--mp4-preset", "veryfast"]), ("y4m", [])]:
             times = {"s": [], "f": []}
             for _ in range(a.rounds):
                 # Y4M needs no encoder (faery has no Y4M output): spikestream alone.
                 times["s"].append(timed(run_spikestream, src, os.path.join(d, f"out-s.{ext}"), *extra))
-                if ext != "y4m":
+                if ext != "y4m" and ext not in faery:
                     times["f"].append(timed(run_faery, src, os.path.join(d, f"out-f.{ext}")))
+            if times["f"]:
+                faery[ext] = min(times["f"])
             name = f"{ext} ({extra[-1]})" if extra else ext
             (s, sc), x = min(times["s"]), a.seconds
-            if times["f"]:
-                f, fc = min(times["f"])
-                print(f"| {name} | {s:.2f} ({sc:.2f}) | {f:.2f} ({fc:.2f}) | {x / s:.1f} ({x / sc:.1f}) | {x / f:.1f} ({x / fc:.1f}) | {f / s:.2f} |")
+            size = os.path.getsize(os.path.join(d, f"out-s.{ext}")) / 1e6
+            if ext in faery:
+                f, fc = faery[ext]
+                print(f"| {name} | {s:.2f} ({sc:.2f}) | {f:.2f} ({fc:.2f}) | {x / s:.1f} ({x / sc:.1f}) | {x / f:.1f} ({x / fc:.1f}) | {f / s:.2f} | {size:.1f} |")
             else:
-                print(f"| {name} | {s:.2f} ({sc:.2f}) | - | {x / s:.1f} ({x / sc:.1f}) | - | - |")
+                print(f"| {name} | {s:.2f} ({sc:.2f}) | - | {x / s:.1f} ({x / sc:.1f}) | - | - | {size:.1f} |")
 
+        # The encoder alone: ffmpeg/libx264 reading the same frames as a 4:2:0 Y4M file (what
+        # render pipes to it), one core; the MP4 rows cannot beat 1 / (1/ours + 1/this).
+        y420 = os.path.join(d, "frames420.y4m")
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", os.path.join(d, "out-s.y4m"), "-pix_fmt", "yuvj420p", "-strict", "-1", "-f", "yuv4mpegpipe", y420], check=True)
+        for preset in ["ultrafast", "veryfast"]:
+            enc = lambda: subprocess.run(["taskset", "-c", "0", "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", y420, "-c:v", "libx264", "-preset", preset, "-movflags", "+faststart", "-f", "mp4", os.path.join(d, "enc.mp4")], check=True)
+            e, ec = min(timed(enc) for _ in range(a.rounds))
+            size = os.path.getsize(os.path.join(d, "enc.mp4")) / 1e6
+            print(f"| ffmpeg alone ({preset}, from a 4:2:0 Y4M file) | {e:.2f} ({ec:.2f}) | - | {a.seconds / e:.1f} ({a.seconds / ec:.1f}) | - | - | {size:.1f} |")
+        print(f"# load at the end {os.getloadavg()[0]:.2f}")
 
 if __name__ == "__main__":
     main()

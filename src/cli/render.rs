@@ -54,9 +54,10 @@ pub struct RenderArgs {
     /// or a file FILE.csv[:sequential|diverging|cyclic] of r,g,b rows (0…1 or 0…255; default diverging).
     #[arg(long, default_value = "gray", value_parser = Palette::parse)]
     pub colormap: Palette,
-    /// x264's speed/size trade-off for .mp4: ultrafast is ~3× faster than veryfast at ~1.5× the
-    /// size on event video; slower presets than veryfast barely shrink it (BENCHMARKS.md).
-    #[arg(long, value_enum, default_value = "veryfast")]
+    /// x264's speed/size trade-off for .mp4: the default, ultrafast, is ~3.5× cheaper than
+    /// veryfast at ~1.5× the size on event video (and plays everywhere: Constrained Baseline);
+    /// veryfast for smaller files; slower presets barely shrink it further (BENCHMARKS.md).
+    #[arg(long, value_enum, default_value = "ultrafast")]
     pub mp4_preset: Mp4Preset,
     /// Integer upscaling of each sensor pixel (default: 1, or enough for 320 pixels across on small sensors).
     #[arg(long)]

@@ -164,7 +164,7 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
                 refuse_same_file(&[input], out)?;
             }
             spikestream::render::VideoFormat::of(out)?;
-            let options = RenderOptions { period_us: 1e6 / args.render_fps, decay: Decay::Exponential, tau_us: 200_000.0, palette: Palette::Gray, scale: None, start_us: 0, end_us: None, mp4_preset: Mp4Preset::Veryfast, timecode: true };
+            let options = RenderOptions { period_us: 1e6 / args.render_fps, decay: Decay::Exponential, tau_us: 200_000.0, palette: Palette::Gray, scale: None, start_us: 0, end_us: None, mp4_preset: Mp4Preset::Ultrafast, timecode: true };
             let (tap, thread) = spikestream::render::live_thread::spawn(out.clone(), options);
             config.taps.push(tap.clone());
             Some((tap, thread, out.clone()))

@@ -10,6 +10,7 @@
 //! percentile and above full), so a pixel's colour says how much happened there lately.
 
 use super::RenderError;
+use super::fade::{Fade, NEVER};
 use super::palette::{LEVELS, index};
 use crate::events::{Event, Resolution};
 
@@ -39,7 +40,7 @@ impl Decay {
 
     /// The age beyond which an event is background, in µs (so painting skips old pixels
     /// without evaluating the decay).
-    fn horizon(self, tau: f64) -> u64 {
+    pub(super) fn horizon(self, tau: f64) -> u64 {
         let h = match self {
             // LEVELS·e^(−x) < 0.5 from x = ln(2·LEVELS).
             Decay::Exponential | Decay::Cumulative => tau * (2.0 * f64::from(LEVELS)).ln(),
@@ -54,9 +55,9 @@ impl Decay {
 pub struct Canvas {
     width: u16,
     height: u16,
-    /// Timestamp of the pixel's latest event; `NEVER` before its first.
+    /// The pixel's latest event as `t << 1 | on` (one word, so an event touches one cache
+    /// line); `NEVER` before its first.
     last: Vec<u64>,
-    on: Vec<bool>,
     /// Events taken so far (for error messages).
     pushed: u64,
     /// With [`Decay::Cumulative`]: τ, and each pixel's signed sum at its latest event.
@@ -65,13 +66,15 @@ pub struct Canvas {
     scratch: Vec<f32>,
 }
 
-const NEVER: u64 = u64::MAX;
+/// Event times must be below this to fit [`Canvas::last`]'s packing (2^63 − 1 µs is 292,000
+/// years, so only a corrupt timestamp is refused).
+const MAX_T: u64 = (NEVER >> 1) - 1;
 
 impl Canvas {
     /// A blank canvas; its size is checked against [`crate::limits`] before allocating.
     pub fn new(sensor: Resolution) -> Result<Self, RenderError> {
         let n = crate::limits::tensor(|| format!("the {}x{} canvas", sensor.width, sensor.height), &[usize::from(sensor.height), usize::from(sensor.width)], 9)?;
-        Ok(Self { width: sensor.width, height: sensor.height, last: vec![NEVER; n], on: vec![false; n], pushed: 0, cumulative: None, scratch: Vec::new() })
+        Ok(Self { width: sensor.width, height: sensor.height, last: vec![NEVER; n], pushed: 0, cumulative: None, scratch: Vec::new() })
     }
 
     /// A blank canvas that paints with `decay` (a cumulative one keeps a sum per pixel).
@@ -93,19 +96,22 @@ impl Canvas {
 
     /// Takes events in order; one outside the sensor is an error naming it.
     pub fn push(&mut self, events: &[Event]) -> Result<(), RenderError> {
-        for e in events {
-            if e.x >= self.width || e.y >= self.height {
-                return Err(RenderError::OutsideSensor { index: self.pushed, t: e.t, x: e.x, y: e.y, width: self.width, height: self.height });
+        for (k, e) in events.iter().enumerate() {
+            if e.x >= self.width || e.y >= self.height || e.t > MAX_T {
+                let index = self.pushed + k as u64;
+                if e.t > MAX_T {
+                    return Err(RenderError::Options(format!("event {index} has the time {} µs, beyond any recording (at most {MAX_T}); the file's timestamps are corrupt", e.t)));
+                }
+                return Err(RenderError::OutsideSensor { index, t: e.t, x: e.x, y: e.y, width: self.width, height: self.height });
             }
             let i = usize::from(e.y) * usize::from(self.width) + usize::from(e.x);
             if let Some((tau, sum)) = &mut self.cumulative {
-                let kept = if self.last[i] == NEVER { 0.0 } else { sum[i] * decayed(e.t.saturating_sub(self.last[i]), *tau) };
+                let kept = if self.last[i] == NEVER { 0.0 } else { sum[i] * decayed(e.t.saturating_sub(self.last[i] >> 1), *tau) };
                 sum[i] = kept + if e.p { 1.0 } else { -1.0 };
             }
-            self.last[i] = e.t;
-            self.on[i] = e.p;
-            self.pushed += 1;
+            self.last[i] = e.t << 1 | u64::from(e.p);
         }
+        self.pushed += events.len() as u64;
         Ok(())
     }
 
@@ -116,15 +122,8 @@ impl Canvas {
         if let Some((tau, sum)) = &self.cumulative {
             return paint_cumulative(&self.last, sum, *tau, render_t, &mut self.scratch, out);
         }
-        out.extend(self.last.iter().zip(&self.on).map(|(&t, &on)| {
-            if t == NEVER {
-                return 0;
-            }
-            match fade.level(render_t.saturating_sub(t)) {
-                0 => 0,
-                level => index(on, level),
-            }
-        }));
+        out.resize(self.last.len(), 0);
+        fade.paint(&self.last, render_t, out);
     }
 }
 
@@ -137,7 +136,7 @@ fn decayed(dt: u64, tau: f64) -> f32 {
 /// between the [`CLIP`] quantiles of the frame's non-zero magnitudes, its sign the polarity.
 fn paint_cumulative(last: &[u64], sum: &[f32], tau: f64, render_t: u64, scratch: &mut Vec<f32>, out: &mut Vec<u8>) {
     // Each pixel's value at `render_t`, computed once (one exp a pixel) for both passes.
-    let mut values: Vec<f32> = (0..last.len()).map(|i| if last[i] == NEVER { 0.0 } else { sum[i] * decayed(render_t.saturating_sub(last[i]), tau) }).collect();
+    let mut values: Vec<f32> = (0..last.len()).map(|i| if last[i] == NEVER { 0.0 } else { sum[i] * decayed(render_t.saturating_sub(last[i] >> 1), tau) }).collect();
     scratch.clear();
     scratch.extend(values.iter().map(|v| v.abs()).filter(|&v| v > 0.0));
     let quantile = |scratch: &mut Vec<f32>, q: f64| {
@@ -155,49 +154,6 @@ fn paint_cumulative(last: &[u64], sum: &[f32], tau: f64, render_t: u64, scratch:
             level => index(v > 0.0, level),
         }
     }));
-}
-
-/// [`Decay::level`] for one τ as a table, exactly: the level at the start of each of at most
-/// 4096 age buckets, then the ages where the level drops, walked from there (the level never
-/// rises with age, and a bucket is narrower than most steps, so this is one or two
-/// comparisons a pixel instead of an `exp`).
-pub struct Fade {
-    horizon: u64,
-    shift: u32,
-    coarse: Vec<u8>,
-    /// `drops[l]`: the youngest age whose level is below `l`.
-    drops: Vec<u64>,
-}
-
-impl Fade {
-    pub fn new(decay: Decay, tau: f64) -> Self {
-        let horizon = decay.horizon(tau);
-        let shift = (64 - horizon.leading_zeros()).saturating_sub(12);
-        let coarse = (0..=horizon >> shift).map(|b| decay.level(b << shift, tau)).collect();
-        let drops = (0..=u64::from(LEVELS))
-            .map(|l| {
-                // The level is non-increasing in age: binary search for the first age below `l`.
-                let (mut lo, mut hi) = (0u64, horizon);
-                while lo < hi {
-                    let mid = lo + (hi - lo) / 2;
-                    if u64::from(decay.level(mid, tau)) < l { hi = mid } else { lo = mid + 1 }
-                }
-                lo
-            })
-            .collect();
-        Self { horizon, shift, coarse, drops }
-    }
-
-    pub fn level(&self, dt: u64) -> u8 {
-        if dt >= self.horizon {
-            return 0;
-        }
-        let mut level = self.coarse[(dt >> self.shift) as usize];
-        while level > 0 && dt >= self.drops[usize::from(level)] {
-            level -= 1;
-        }
-        level
-    }
 }
 
 /// `src` (`height × width`) with every pixel repeated `scale × scale` times.
@@ -241,20 +197,6 @@ mod tests {
     }
 
     #[test]
-    fn the_fade_table_equals_the_decay_at_every_age() {
-        for decay in [Decay::Exponential, Decay::Linear, Decay::Window] {
-            for tau in [1.0, 7.0, 1000.0, 200_000.0, 3.3e6] {
-                let fade = Fade::new(decay, tau);
-                let h = decay.horizon(tau);
-                let step = (h / 20_000).max(1);
-                for dt in (0..h + 10).step_by(step as usize).chain(fade.drops.iter().flat_map(|&d| [d.saturating_sub(1), d, d + 1])) {
-                    assert_eq!(fade.level(dt), decay.level(dt, tau), "{decay:?} tau {tau} age {dt}");
-                }
-            }
-        }
-    }
-
-    #[test]
     fn a_pixel_shows_its_latest_event_and_outside_events_are_refused() {
         let mut c = Canvas::new(Resolution::new(3, 2)).unwrap();
         c.push(&[Event::new(10, 1, 0, true), Event::new(20, 1, 0, false), Event::new(30, 2, 1, true)]).unwrap();
@@ -265,6 +207,9 @@ mod tests {
         assert_eq!(out, vec![0, index(false, LEVELS), 0, 0, 0, index(true, LEVELS)]);
         let e = c.push(&[Event::new(40, 3, 0, true)]).unwrap_err().to_string();
         assert!(e.contains("event 3") && e.contains("3x2"), "{e}");
+        // A time that cannot be packed with its polarity is refused, not wrapped.
+        let e = c.push(&[Event::new(u64::MAX - 1, 0, 0, true)]).unwrap_err().to_string();
+        assert!(e.contains("event 3") && e.contains("corrupt"), "{e}");
         let mut big = Vec::new();
         upscale(&out, 3, 2, 2, &mut big);
         assert_eq!(big.len(), 24);

@@ -2,12 +2,13 @@
 //! its latest event faded by its age, as faery, Metavision and DV viewers draw them.
 //!
 //! - [`canvas`] holds each pixel's latest event and paints a frame at a render time with a
-//!   [`Decay`] into palette indices (one byte a pixel, upscaled by an integer factor);
+//!   [`Decay`] into palette indices (one byte a pixel, upscaled by an integer factor), through
+//!   a [`fade`] table (a decay's exact level at every age, without an `exp` a pixel);
 //! - [`palette`] turns indices into colours (grey background, ON light, OFF dark by default,
 //!   or one of faery's scientific [`colormaps`]);
 //! - [`text`] draws labels with an embedded 8×8 bitmap font (no system font);
 //! - [`video`] writes the frames: GIF (its own fast [`lzw`] compression) and PNG through their crates, Y4M by hand (no codec),
-//!   MP4 by piping raw frames to `ffmpeg` when it is on the PATH;
+//!   MP4 by piping raw frames to `ffmpeg` when it is on the PATH, both as [`yuv`] planes;
 //! - [`schedule`] walks a recording (read batch by batch, bounded memory) and cuts it into
 //!   frames of a fixed period.
 //!
@@ -16,6 +17,7 @@
 
 pub mod canvas;
 pub mod colormaps;
+pub mod fade;
 pub mod live_thread;
 pub mod lzw;
 pub mod overlay;
@@ -23,6 +25,7 @@ pub mod palette;
 pub mod schedule;
 pub mod text;
 pub mod video;
+pub mod yuv;
 
 pub use canvas::{Canvas, Decay};
 pub use palette::Palette;

@@ -8,7 +8,8 @@
 
 use std::path::Path;
 
-use super::canvas::{Canvas, Decay, Fade, upscale};
+use super::canvas::{Canvas, Decay, upscale};
+use super::fade::Fade;
 use super::palette::INK_WHITE;
 use super::text::Image;
 use super::video::VideoWriter;
@@ -261,9 +262,13 @@ impl Renderer {
         if self.behind && !self.big.is_empty() {
             stats.frames_repeated += 1;
         } else {
-            self.canvas.paint(t, &self.fade, &mut self.small);
             let (w, h) = (self.canvas.width() * self.scale, self.canvas.height() * self.scale);
-            upscale(&self.small, self.canvas.width(), self.canvas.height(), self.scale, &mut self.big);
+            if self.scale == 1 {
+                self.canvas.paint(t, &self.fade, &mut self.big);
+            } else {
+                self.canvas.paint(t, &self.fade, &mut self.small);
+                upscale(&self.small, self.canvas.width(), self.canvas.height(), self.scale, &mut self.big);
+            }
             let info = FrameInfo { index: out.frames(), t, elapsed_us: t.saturating_sub(self.first_t) };
             let mut image = Image { pixels: &mut self.big, width: w, height: h };
             if options.timecode {

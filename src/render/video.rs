@@ -9,7 +9,7 @@
 //!   `--end`), `OUT-%06d.png` (any `%0Nd`) one file per frame;
 //! - Y4M: YUV4MPEG2 4:4:4, BT.601 full range, written directly, so video needs no codec;
 //! - MP4: YUV 4:2:0 frames (full range; chroma averaged over 2×2 here, so ffmpeg converts
-//!   nothing) piped as Y4M to `ffmpeg` (libx264, `--mp4-preset`, default veryfast) when it is on the PATH;
+//!   nothing) piped as Y4M to `ffmpeg` (libx264, `--mp4-preset`, default ultrafast) when it is on the PATH;
 //!   when it is not, the error says so and suggests `.y4m` or `.gif`. No codec is vendored.
 
 use std::io::{BufWriter, Write};
@@ -18,6 +18,7 @@ use std::process::{Child, Command, Stdio};
 
 use super::RenderError;
 use super::palette::Palette;
+use super::yuv::{lookup, yuv, yuv420};
 use crate::output::AtomicOutput;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +72,8 @@ pub struct VideoWriter {
 enum Sink {
     /// The container writer, the LZW encoder and its output buffer (kept across frames).
     Gif(gif::Encoder<BufWriter<std::fs::File>>, AtomicOutput, Box<super::lzw::Lzw>, Vec<u8>),
-    Y4m(BufWriter<std::fs::File>, AtomicOutput),
+    /// The file, the output, and one plane's bytes (kept across frames).
+    Y4m(BufWriter<std::fs::File>, AtomicOutput, Vec<u8>),
     /// ffmpeg, the output, and the frame's bytes (kept across frames).
     Ffmpeg(Child, AtomicOutput, Vec<u8>),
     /// PNG frames: the latest frame (a still) or nothing kept (a sequence writes each).
@@ -101,7 +103,7 @@ impl VideoWriter {
                 let mut file = BufWriter::new(out.try_clone_file()?);
                 let (num, den) = rational(fps);
                 write!(file, "YUV4MPEG2 W{width} H{height} F{num}:{den} Ip A1:1 C444 XCOLORRANGE=FULL\n").map_err(io("writing"))?;
-                Sink::Y4m(file, out)
+                Sink::Y4m(file, out, Vec::new())
             }
             VideoFormat::Mp4 => {
                 let out = AtomicOutput::create(path)?;
@@ -139,11 +141,12 @@ impl VideoWriter {
                 frame.delay = (at(self.frames + 1) - at(self.frames)).min(u64::from(u16::MAX)) as u16;
                 enc.write_lzw_pre_encoded_frame(&frame).map_err(|e| RenderError::Encoder(format!("{}: {e}", self.path.display())))?;
             }
-            Sink::Y4m(file, _) => {
+            Sink::Y4m(file, _, plane) => {
                 file.write_all(b"FRAME\n").map_err(io("writing"))?;
                 for lut in &self.yuv {
-                    let bytes: Vec<u8> = pixels.iter().map(|&i| lut[usize::from(i)]).collect();
-                    file.write_all(&bytes).map_err(io("writing"))?;
+                    plane.resize(pixels.len(), 0);
+                    lookup(lut, pixels, plane);
+                    file.write_all(plane).map_err(io("writing"))?;
                 }
             }
             Sink::Ffmpeg(child, _, frame) => {
@@ -176,7 +179,7 @@ impl VideoWriter {
                 file.flush().map_err(io("writing"))?;
                 out.commit()?;
             }
-            Sink::Y4m(mut file, out) => {
+            Sink::Y4m(mut file, out, _) => {
                 file.flush().map_err(io("writing"))?;
                 drop(file);
                 out.commit()?;
@@ -221,43 +224,10 @@ fn write_png(path: &Path, width: usize, height: usize, colors: &[[u8; 3]; 256], 
     Ok(())
 }
 
-/// BT.601 full-range Y, Cb, Cr of an RGB colour.
-fn yuv([r, g, b]: [u8; 3]) -> [u8; 3] {
-    let (r, g, b) = (f64::from(r), f64::from(g), f64::from(b));
-    let clamp = |v: f64| v.round().clamp(0.0, 255.0) as u8;
-    [clamp(0.299 * r + 0.587 * g + 0.114 * b), clamp(128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b), clamp(128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b)]
-}
-
 /// `fps` as a ratio of integers (30 → 30:1, 29.97 → 2997:100).
 fn rational(fps: f64) -> (u64, u64) {
     let den = if (fps - fps.round()).abs() < 1e-9 { 1 } else { 1000 };
     ((fps * den as f64).round() as u64, den)
-}
-
-/// One Y4M 4:2:0 frame (`FRAME`, Y, Cb, Cr) of palette indices `pixels` into `out`; odd sides
-/// repeat their last row or column, chroma is the rounded mean of each 2×2 block.
-fn yuv420(pixels: &[u8], width: usize, height: usize, lut: &[[u8; 256]; 3], out: &mut Vec<u8>) {
-    let (w2, h2) = (width.div_ceil(2), height.div_ceil(2));
-    out.clear();
-    out.extend_from_slice(b"FRAME\n");
-    let row = |y: usize| &pixels[y.min(height - 1) * width..][..width];
-    for y in 0..2 * h2 {
-        let r = row(y);
-        out.extend(r.iter().map(|&i| lut[0][usize::from(i)]));
-        if width % 2 == 1 {
-            out.push(lut[0][usize::from(r[width - 1])]);
-        }
-    }
-    for plane in &lut[1..] {
-        for y in 0..h2 {
-            let (a, b) = (row(2 * y), row(2 * y + 1));
-            out.extend((0..w2).map(|x| {
-                let (x0, x1) = (2 * x, (2 * x + 1).min(width - 1));
-                let sum: u16 = [a[x0], a[x1], b[x0], b[x1]].iter().map(|&i| u16::from(plane[usize::from(i)])).sum();
-                ((sum + 2) / 4) as u8
-            }));
-        }
-    }
 }
 
 /// x264's presets, fastest first.
@@ -277,10 +247,11 @@ pub enum Mp4Preset {
 /// `ffmpeg` reading Y4M frames on its input and writing H.264 MP4 to `out`.
 fn ffmpeg(out: &Path, preset: Mp4Preset) -> Result<Child, String> {
     let preset = clap::ValueEnum::to_possible_value(&preset).expect("every preset has a name");
-    Command::new("ffmpeg")
+    let child = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "-"])
-        // The default, veryfast: event video is mostly noise-like texture that the slower
-        // presets' searches barely compress better, at 2–3× the time (BENCHMARKS.md).
+        // The default, ultrafast: event video is mostly noise-like texture that the slower
+        // presets' searches compress at most 1.5× better, at 3.5× the time and more
+        // (BENCHMARKS.md), and render's goal is 10× real time on one core.
         .args(["-c:v", "libx264", "-preset", preset.get_name(), "-movflags", "+faststart", "-f", "mp4"])
         .arg(out)
         .stdin(Stdio::piped())
@@ -290,7 +261,17 @@ fn ffmpeg(out: &Path, preset: Mp4Preset) -> Result<Child, String> {
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => "MP4 needs ffmpeg, which is not on the PATH; install it (Debian/Ubuntu: apt install ffmpeg), or write .y4m (plays in ffplay/mpv/VLC, no codec needed) or .gif".to_string(),
             _ => format!("cannot start ffmpeg: {e}"),
-        })
+        })?;
+    // A 1 MiB pipe (Linux's limit for anyone) holds a whole 640×480 frame, so the two processes
+    // take turns once a frame instead of every 64 KiB; where the kernel refuses, the pipe keeps
+    // its size.
+    #[cfg(target_os = "linux")]
+    if let Some(stdin) = &child.stdin {
+        use std::os::fd::AsRawFd;
+        // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own; it reads nothing through pointers.
+        unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) };
+    }
+    Ok(child)
 }
 
 #[cfg(test)]
@@ -306,25 +287,5 @@ mod tests {
         assert!(VideoFormat::of(Path::new("f-%x.png")).is_err());
         assert_eq!(rational(30.0), (30, 1));
         assert_eq!(rational(29.97), (29970, 1000));
-        assert_eq!(yuv([255, 255, 255]), [255, 128, 128]);
-        assert_eq!(yuv([0, 0, 0]), [0, 128, 128]);
-    }
-
-    #[test]
-    fn yuv420_repeats_odd_edges_and_averages_chroma() {
-        // Index i has Y = i, Cb = 10·i, Cr = 200 − i.
-        let lut: [[u8; 256]; 3] = [std::array::from_fn(|i| i as u8), std::array::from_fn(|i| (10 * i).min(255) as u8), std::array::from_fn(|i| 200u8.saturating_sub(i as u8))];
-        let pixels = [1, 2, 3, 4, 5, 6, 7, 8, 9]; // 3×3
-        let mut out = Vec::new();
-        yuv420(&pixels, 3, 3, &lut, &mut out);
-        let y = [1, 2, 3, 3, 4, 5, 6, 6, 7, 8, 9, 9, 7, 8, 9, 9];
-        // Cb blocks: (1,2,4,5), (3,3,6,6), (7,8,7,8), (9,9,9,9) → means of 10× those.
-        let cb = [30, 45, 75, 90];
-        let cr = [197, 196, 193, 191];
-        assert_eq!(&out[..6], b"FRAME\n");
-        assert_eq!(&out[6..22], &y);
-        assert_eq!(&out[22..26], &cb);
-        assert_eq!(&out[26..30], &cr);
-        assert_eq!(out.len(), 30);
     }
 }
