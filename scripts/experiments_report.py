@@ -186,8 +186,9 @@ def plots(res, out):
             ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(os.path.join(out, "obs4_convergence.png"), dpi=110)
-    with_drift = [n for n, runs in res.items() if all(r.get("drift") for r in runs.values()) and any(
-        l["mean_abs"] > 0 for r in runs.values() for l in r["drift"]["layers"])]
+    shown = ["digits_sew_T4_learned", "digits_sew_T4_learned_x100", "digits_sew_T4_lts", "digits_sew_T6_learned",
+             "digits_vgg_T4_learned", "ndigits_vgg_T4_tet-s", "motion_vgg_T4_tet-s"]
+    with_drift = [n for n in shown if n in res and all(res[n][s].get("drift") for s in res[n])]
     if with_drift:
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
         for n in with_drift:

@@ -78,6 +78,13 @@ def main():
         fig.colorbar(im, ax=ax, label=f"spikes in T = {T} steps")
         for t in (2, 4, T):
             lines.append(f"| {n['kind']} | {t} | {2 ** t} | {len(reachable(p, v0, 0, 0, t))} | {len(reachable(p, v0, -0.2, 0.2, t))} | {len(reachable(p, v0, -1, 1, t))} |")
+    bits = lambda b, t: "".join("1" if b >> i & 1 else "0" for i in range(t))
+    lines += ["", "Patterns at T = 4 (t = 1..4 left to right, 1 = spike):", ""]
+    for n in neurons:
+        p = np.array(n["patterns"], dtype=np.int64)
+        zero = sorted(reachable(p, v0, 0, 0, 4))
+        imp = sorted(reachable(p, v0, -0.2, 0.2, 4) - set(zero))
+        lines.append(f"- {n['kind']}: from v0 = 0: {', '.join(bits(b, 4) for b in zero)}; added by v0 in [-0.2, 0.2]: {', '.join(bits(b, 4) for b in imp)}")
     fig.suptitle("Observation 2: hatched = a spike pattern no input reaches from v0 = 0 (red line)", fontsize=10)
     fig.tight_layout()
     fig.savefig(os.path.join(a.out, "neuron_patterns_obs2.png"), dpi=110)
