@@ -123,6 +123,15 @@ def tables(res, comps):
         dr = [drift_mean(r) for r in rs]
         drs = f"{st.mean(dr):.4f}" if all(v is not None for v in dr) else "(no IMP)"
         L.append(f"| {name} | {len(rs)} | {fmt(*mstd([r['accuracy'] for r in rs]))} | {step} | {cum} | {drs} | {st.mean([r['seconds'] for r in rs]):.0f} |")
+    L += ["", "## Rise over the timesteps: accuracy at t = T alone − at t = 1 alone, paired within each seed (95% t-interval)", "",
+          "| configuration | n | t = 1 alone | t = T alone | mean rise | 95% CI |", "|---|---|---|---|---|---|"]
+    for name, runs in res.items():
+        T = len(next(iter(runs.values()))["accuracy_at_step"])
+        p = paired(metric(runs, ("step", T)), metric(runs, ("step", 1)))
+        if p:
+            sig = " **" if p["lo"] > 0 or p["hi"] < 0 else ""
+            L.append(f"| {name} | {p['n']} | {st.mean(metric(runs, ('step', 1)).values()):.3f} | {st.mean(metric(runs, ('step', T)).values()):.3f} | "
+                     f"{p['mean']:+.4f}{sig} | [{p['lo']:+.4f}, {p['hi']:+.4f}] |")
     L += ["", "## Paired differences A − B (95% t-interval over seeds; W/T/L: seeds where A is above / equal / below B)", ""]
     for c in comps:
         L += [f"### {c['title']}", "", "| A | B | metric | n | mean A − B | 95% CI | W/T/L |", "|---|---|---|---|---|---|---|"]
