@@ -13,7 +13,7 @@ every configuration, so configurations are compared seed by seed (paired).
 
   groups: obs3      static digits, SEW-ResNet18/8, T = 4, TET-S: zero / learned / fixed IMP, and
                     learned IMP with --imp-lr-mult 100 (a deviation from the reference)
-          obs3t2    the same at T = 2 (without the x100 run); obs3t6: at T = 6
+          obs3t2    the same at T = 2; obs3t6: at T = 6
           obs3vgg   static digits, vgg11_48_legacy/8: zero / learned / fixed IMP at T = 4 (TET-S)
           obs4      static digits, SEW T = 4, learned IMP: SDT, TET, LTS (TET-S is in obs3)
           ndigits   N-Digits, VGG T = 4: SDT / TET / TET-S (learned IMP); zero vs learned IMP at T = 2
@@ -54,8 +54,7 @@ def grid(epochs):
         add(group, f"digits_sew_T{T}_zero", "digits", T, imp="off")
         add(group, f"digits_sew_T{T}_learned", "digits", T)
         add(group, f"digits_sew_T{T}_fixed", "digits", T, mult=0.0)
-        if T == 4:
-            add(group, "digits_sew_T4_learned_x100", "digits", T, mult=100.0)
+        add(group, f"digits_sew_T{T}_learned_x100", "digits", T, mult=100.0)
     for loss in ("sdt", "tet", "lts"):
         add("obs4", f"digits_sew_T4_{loss}", "digits", 4, loss=loss)
     for imp, mult, tag in (("off", 1.0, "zero"), ("on", 1.0, "learned"), ("on", 0.0, "fixed")):

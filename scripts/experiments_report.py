@@ -111,8 +111,30 @@ def fmt(m, s):
     return f"{m:.3f} ± {s:.3f}" if not math.isnan(s) else f"{m:.3f}"
 
 
+def summaries(res):
+    """The two summary tables of EXPERIMENTS.md: Obs. 3 grid and event-data losses."""
+    def cell(name, key="step"):
+        if name not in res:
+            return "–"
+        rs = list(res[name].values())
+        if key == "step":
+            T = len(rs[0]["accuracy_at_step"])
+            return " / ".join(f"{st.mean([r['accuracy_at_step'][t] for r in rs]):.3f}" for t in range(T)) + f" (n={len(rs)})"
+        return fmt(*mstd([r["accuracy"] for r in rs])) + f" (n={len(rs)})"
+    L = ["### Obs. 3 summary: accuracy of step t alone, t = 1 … T (mean over seeds)", "",
+         "| model, T | zero IMP | learned IMP | fixed IMP | learned ×100 |", "|---|---|---|---|---|"]
+    for title, pre in [("SEW T = 2", "digits_sew_T2_"), ("SEW T = 4", "digits_sew_T4_"), ("SEW T = 6", "digits_sew_T6_"), ("VGG T = 4", "digits_vgg_T4_")]:
+        L.append(f"| {title} | " + " | ".join(cell(pre + k) for k in ("zero", "learned", "fixed", "learned_x100")) + " |")
+    L += ["", "### Event data summary: kept-epoch accuracy (mean ± std over seeds)", "",
+          "| data | SDT | TET | TET-S | T = 2 zero IMP | T = 2 learned IMP |", "|---|---|---|---|---|---|"]
+    for d in ("ndigits", "motion"):
+        p = f"{d}_vgg_"
+        L.append(f"| {d} | " + " | ".join(cell(p + k, "final") for k in ("T4_sdt", "T4_tet", "T4_tet-s", "T2_zero", "T2_learned")) + " |")
+    return L + [""]
+
+
 def tables(res, comps):
-    L = ["Each cell: mean ± std over the seeds (n). Accuracy on the 450 test images (digits, N-Digits) or 120 test recordings (motion).",
+    L = summaries(res) + ["Each cell: mean ± std over the seeds (n). Accuracy on the 450 test images (digits, N-Digits) or 120 test recordings (motion).",
          "\"kept epoch\": the epoch `train` kept (best test accuracy, so slightly optimistic), read as the model decodes it (mean of all steps; LTS: last step).", "",
          "| configuration | n | kept-epoch accuracy | accuracy at t alone, t = 1 … T | mean of logits 1..t, t = 1 … T | mean \\|IMP − init\\| | train s |", "|---|---|---|---|---|---|---|"]
     for name, runs in res.items():
@@ -163,6 +185,7 @@ def plots(res, out):
         s = [st.stdev([y[t] for y in ys]) if len(ys) > 1 else 0 for t in range(T)]
         xs = range(1, T + 1)
         ax.errorbar(xs, m, yerr=s, marker=marker, capsize=3, label=f"{label} (n={len(ys)})")
+        ax.set_xticks(list(xs))
 
     panels = [(f"SEW T = {T}", f"digits_sew_T{T}_") for T in (2, 4, 6)] + [("VGG T = 4", "digits_vgg_T4_")]
     panels = [p for p in panels if any(k.startswith(p[1]) and k[len(p[1]):] in ("zero", "learned", "fixed", "learned_x100") for k in res)]
