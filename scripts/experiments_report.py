@@ -86,7 +86,7 @@ def comparisons(res):
     a = "digits_sew_T4_"
     obs3.append(("Obs. 4, static digits, SEW T = 4, learned IMP: losses (epoch = test accuracy after that epoch, the model's own readout)",
                  [(a + "lts", a + "tet"), (a + "lts", a + "sdt"), (a + "learned", a + "tet"), (a + "tet", a + "sdt")],
-                 [("epoch", e) for e in range(1, 7)] + ["final"]))
+                 [("epoch", e) for e in range(1, 7)] + ["final", ("step", 1), ("step", 4)]))
     for d, title in (("ndigits", "N-Digits"), ("motion", "motion classes")):
         p = f"{d}_vgg_"
         obs3.append((f"{title}, VGG-11 legacy/8: losses at T = 4 (learned IMP), zero vs learned IMP at T = 2",
