@@ -15,6 +15,7 @@ every configuration, so configurations are compared seed by seed (paired).
                     learned IMP with --imp-lr-mult 100 (a deviation from the reference)
           obs3t2    the same at T = 2; obs3t6: at T = 6
           obs3vgg   static digits, vgg11_48_legacy/8: zero / learned / fixed IMP at T = 4 (TET-S)
+          obs3vgg_t2  the same at T = 2; obs3vgg_t6: at T = 6
           obs4      static digits, SEW T = 4, learned IMP: SDT, TET, LTS (TET-S is in obs3)
           ndigits   N-Digits, VGG T = 4: SDT / TET / TET-S (learned IMP); zero vs learned IMP at T = 2
           motion    motion classes, same five runs as ndigits
@@ -57,8 +58,9 @@ def grid(epochs):
         add(group, f"digits_sew_T{T}_learned_x100", "digits", T, mult=100.0)
     for loss in ("sdt", "tet", "lts"):
         add("obs4", f"digits_sew_T4_{loss}", "digits", 4, loss=loss)
-    for imp, mult, tag in (("off", 1.0, "zero"), ("on", 1.0, "learned"), ("on", 0.0, "fixed")):
-        add("obs3vgg", f"digits_vgg_T4_{tag}", "digits", 4, imp=imp, mult=mult, arch="vgg11_48_legacy")
+    for T, group in ((4, "obs3vgg"), (2, "obs3vgg_t2"), (6, "obs3vgg_t6")):
+        for imp, mult, tag in (("off", 1.0, "zero"), ("on", 1.0, "learned"), ("on", 0.0, "fixed")):
+            add(group, f"digits_vgg_T{T}_{tag}", "digits", T, imp=imp, mult=mult, arch=vgg)
     for data in ("ndigits", "motion"):
         for loss in ("tet-s", "tet", "sdt"):
             add(data, f"{data}_vgg_T4_{loss}", data, 4, loss=loss, arch=vgg)
@@ -158,7 +160,7 @@ def save(results, a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--groups", default="obs3,obs4,obs3vgg,obs3t2,ndigits,motion,obs3t6", help="comma-separated groups, run in this order")
+    ap.add_argument("--groups", default="obs3,obs4,obs3vgg,obs3t2,ndigits,motion,obs3t6,obs3vgg_t2,obs3vgg_t6", help="comma-separated groups, run in this order")
     ap.add_argument("--only", default="", help="comma-separated configuration names (default: all of the groups)")
     ap.add_argument("--skip", default="", help="comma-separated configuration names not to run")
     ap.add_argument("--seeds", default="1,2,3,4,5")

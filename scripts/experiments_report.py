@@ -80,9 +80,10 @@ def comparisons(res):
         z, l, f, x = (f"digits_sew_T{T}_{k}" for k in ("zero", "learned", "fixed", "learned_x100"))
         ms = ["final", "last"] + [("step", t) for t in range(1, T + 1)]
         obs3.append((f"Obs. 3, static digits, SEW-ResNet18/8, T = {T}, TET-S", [(l, z), (f, z), (l, f), (x, l), (x, z)], ms))
-    obs3.append(("Obs. 3, static digits, VGG-11 legacy/8, T = 4, TET-S",
-                 [("digits_vgg_T4_learned", "digits_vgg_T4_zero"), ("digits_vgg_T4_fixed", "digits_vgg_T4_zero"), ("digits_vgg_T4_learned", "digits_vgg_T4_fixed")],
-                 ["final", "last"] + [("step", t) for t in range(1, 5)]))
+    for T in (2, 4, 6):
+        z, l, f = (f"digits_vgg_T{T}_{k}" for k in ("zero", "learned", "fixed"))
+        obs3.append((f"Obs. 3, static digits, VGG-11 legacy/8, T = {T}, TET-S", [(l, z), (f, z), (l, f)],
+                     ["final", "last"] + [("step", t) for t in range(1, T + 1)]))
     a = "digits_sew_T4_"
     obs3.append(("Obs. 4, static digits, SEW T = 4, learned IMP: losses (epoch = test accuracy after that epoch, the model's own readout)",
                  [(a + "lts", a + "tet"), (a + "lts", a + "sdt"), (a + "learned", a + "tet"), (a + "tet", a + "sdt")],
@@ -123,7 +124,8 @@ def summaries(res):
         return fmt(*mstd([r["accuracy"] for r in rs])) + f" (n={len(rs)})"
     L = ["### Obs. 3 summary: accuracy of step t alone, t = 1 … T (mean over seeds)", "",
          "| model, T | zero IMP | learned IMP | fixed IMP | learned ×100 |", "|---|---|---|---|---|"]
-    for title, pre in [("SEW T = 2", "digits_sew_T2_"), ("SEW T = 4", "digits_sew_T4_"), ("SEW T = 6", "digits_sew_T6_"), ("VGG T = 4", "digits_vgg_T4_")]:
+    for title, pre in [("SEW T = 2", "digits_sew_T2_"), ("SEW T = 4", "digits_sew_T4_"), ("SEW T = 6", "digits_sew_T6_"),
+                       ("VGG T = 2", "digits_vgg_T2_"), ("VGG T = 4", "digits_vgg_T4_"), ("VGG T = 6", "digits_vgg_T6_")]:
         L.append(f"| {title} | " + " | ".join(cell(pre + k) for k in ("zero", "learned", "fixed", "learned_x100")) + " |")
     L += ["", "### Event data summary: kept-epoch accuracy (mean ± std over seeds)", "",
           "| data | SDT | TET | TET-S | T = 2 zero IMP | T = 2 learned IMP |", "|---|---|---|---|---|---|"]
@@ -187,11 +189,15 @@ def plots(res, out):
         ax.errorbar(xs, m, yerr=s, marker=marker, capsize=3, label=f"{label} (n={len(ys)})")
         ax.set_xticks(list(xs))
 
-    panels = [(f"SEW T = {T}", f"digits_sew_T{T}_") for T in (2, 4, 6)] + [("VGG T = 4", "digits_vgg_T4_")]
+    panels = [(f"{m} T = {T}", f"digits_{m.lower()}_T{T}_") for m in ("SEW", "VGG") for T in (2, 4, 6)]
     panels = [p for p in panels if any(k.startswith(p[1]) and k[len(p[1]):] in ("zero", "learned", "fixed", "learned_x100") for k in res)]
     if panels:
-        fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.4), squeeze=False)
-        for ax, (title, pre) in zip(axes[0], panels):
+        cols = min(3, len(panels))
+        rows = -(-len(panels) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows), squeeze=False)
+        for ax in axes.flat[len(panels):]:
+            ax.set_visible(False)
+        for ax, (title, pre) in zip(axes.flat, panels):
             for k in ("zero", "learned", "fixed", "learned_x100"):
                 if pre + k in res:
                     band(ax, [r["accuracy_at_step"] for r in res[pre + k].values()], k)
@@ -199,7 +205,8 @@ def plots(res, out):
             ax.set_xlabel("timestep t (logits of step t alone)")
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
-        axes[0][0].set_ylabel("test accuracy (mean ± std over seeds)")
+        for row in axes:
+            row[0].set_ylabel("test accuracy (mean ± std over seeds)")
         fig.tight_layout()
         fig.savefig(os.path.join(out, "obs3_accuracy_per_timestep.png"), dpi=110)
     groups = [("static digits, SEW T = 4", "digits_sew_T4_", {"sdt": "sdt", "tet": "tet", "learned": "tet-s", "lts": "lts"}),
