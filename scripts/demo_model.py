@@ -79,6 +79,7 @@ def main():
     reused = simulate(bin_, work / "sim", SIM)
     model = work / f"{NAME}.safetensors"
     if a.reuse and model.exists():
+        check_reused(model)
         train_out, wall, cpu = "(reused a finished run in --work)", None, None
     else:
         for f in work.glob(f"{NAME}.*"):
@@ -130,6 +131,19 @@ def main():
     tmp.write_text(json.dumps(report, indent=1) + "\n")
     os.replace(tmp, DEMO / "train_report.json")
     write_card(report)
+
+
+def check_reused(model):
+    """The reused model must be what TRAIN makes: its architecture, timesteps and flips."""
+    import struct
+    data = model.read_bytes()
+    meta = json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]])["__metadata__"]
+    flag = lambda name: TRAIN[TRAIN.index(name) + 1]
+    flips = json.loads(meta.get("train_flips", "{}"))
+    want_h = [p.split("=") for p in flag("--flip-swap").split(",")]
+    want_v = [p.split("=") for p in flag("--vflip-swap").split(",")]
+    if (meta.get("arch"), meta.get("timesteps")) != (flag("--arch"), flag("--timesteps")) or flips.get("h_swap") != want_h or flips.get("v_swap") != want_v:
+        sys.exit(f"--reuse: {model} was not made by TRAIN (arch {meta.get('arch')}, timesteps {meta.get('timesteps')}, flips {flips})")
 
 
 def read_log(path):
