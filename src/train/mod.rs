@@ -13,6 +13,7 @@ pub mod neuron;
 pub mod optim;
 mod progress;
 pub mod run;
+mod start;
 
 pub use run::{StepOutput, TrainConfig, TrainSummary, train, train_step};
 

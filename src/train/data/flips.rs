@@ -39,11 +39,6 @@ pub struct LabelFlips {
 }
 
 impl LabelFlips {
-    /// No label changes and no vertical flips (the behaviour without flags).
-    pub fn identity(classes: usize) -> Self {
-        Self { h: (0..classes).collect(), v: None }
-    }
-
     /// Resolves `spec` against `classes`; an unknown class or a class in two pairs of one flag is
     /// an error naming the flag.
     pub fn resolve(spec: &FlipSpec, classes: &[String]) -> Result<Self> {
