@@ -3,11 +3,11 @@
 interleaved rounds. Not a test: prints a table for BENCHMARKS.md.
 
     python3 -m venv /tmp/venv-faery && /tmp/venv-faery/bin/pip install faery==0.7.1 numpy
-    /tmp/venv-faery/bin/python scripts/bench_render.py [--seconds 10] [--rounds 3]
+    /tmp/venv-faery/bin/python scripts/bench_render.py [--seconds 10] [--rounds 3] [--input aedat4|evt2]
 
 The recording is synthetic, 640x480 (a bar sweeping across plus 20 % background noise, about
-1 M events/s), written as EVT2 and converted to AEDAT4 (LZ4) by spikestream, so both tools read
-the same file. Both render 30 fps with an exponential decay of 200 ms to GIF and to MP4 (faery's
+1 M events/s), written as EVT2 and (by default, `--input aedat4`) converted to AEDAT4 (LZ4) by
+spikestream; both tools read the same file. Both render 30 fps with an exponential decay of 200 ms to GIF and to MP4 (faery's
 vendored x264, ffmpeg's libx264 for spikestream, at its default preset ultrafast and at
 veryfast); "x real time" is seconds of event time per second of wall time. The last rows time
 ffmpeg alone on the same frames, the bound of any MP4 row. The CPU seconds (user + system of the whole process tree, ffmpeg
@@ -63,12 +63,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--input", choices=["aedat4", "evt2"], default="aedat4",
+                    help="the recording's format: AEDAT4 with LZ4 (16 bytes an event before compression) or Prophesee EVT2 (4 bytes an event)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        raw, src = os.path.join(d, "in.raw"), os.path.join(d, "in.aedat4")
+        raw = os.path.join(d, "in.raw")
         n = synth_evt2(raw, a.seconds)
-        subprocess.run([BIN, "convert", raw, src, "--compression", "lz4"], check=True, capture_output=True)
-        print(f"# {n} events, {a.seconds} s, 640x480; load {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M')}")
+        src = raw
+        if a.input == "aedat4":
+            src = os.path.join(d, "in.aedat4")
+            subprocess.run([BIN, "convert", raw, src, "--compression", "lz4"], check=True, capture_output=True)
+        print(f"# {n} events, {a.seconds} s, 640x480, read from {a.input} ({os.path.getsize(src) / 1e6:.0f} MB); load {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M')}")
         print("| output | spikestream s (CPU s) | faery s (CPU s) | spikestream x real time (CPU) | faery x real time (CPU) | faery / spikestream | spikestream MB |")
         print("|---|---:|---:|---:|---:|---:|---:|")
 
