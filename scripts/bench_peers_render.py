@@ -59,6 +59,9 @@ def _config(info, doc):
         rows.append(["max \\|Δ logit\\|", "–"] + [
             f"{chk['max_abs_logit_diff'][rt]:.2g}" if rt in chk["max_abs_logit_diff"] else (f"– ({err})" if err else "–")
             for rt in have])
+        tvp = chk.get("timed_vs_probe", {})
+        rows.append(["timed graph vs probe, last step's \|Δ logit\|", "–"] + [
+            f"{tvp[rt]:.2g}" if rt in tvp else "–" for rt in have])
         out += _table(["layer", "spikestream"] + [_label(rt, doc) for rt in have], rows)
     c = info.get("compile")
     if c:

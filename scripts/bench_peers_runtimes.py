@@ -1,6 +1,7 @@
 """The peer runtimes of scripts/bench_peers.py, each behind one interface: `r.step(i)` runs timestep
 `i % T` of a sequence (feeding the IMP membranes at each sequence start, the previous step's
-membranes otherwise), `r.begin()` sets the thread count before a timed run, and `r.probe()` runs
+membranes otherwise), `r.begin()` sets the thread count before a timed run, `r.last_logits()` are those of the last
+step run, and `r.probe()` runs
 one sequence of the probe graph (scripts/bench_peers_step.py) and returns per-step logits
 [T,B,K] and per-layer spike rates [T,L].
 
@@ -42,7 +43,10 @@ class TorchRunner:
     def step(self, i):
         t = i % self.T
         out = self.fn(self.x, self.ts[t], *(self.mems0 if t == 0 else self.mems))
-        self.mems = out[1:]
+        self.logits, self.mems = out[0], out[1:]
+
+    def last_logits(self):
+        return self.logits.numpy()
 
     @torch.no_grad()
     def probe(self):
@@ -91,7 +95,7 @@ class OrtRunner:
         xv, tv = ov(x.numpy()), [ov(np.array([t], np.int64)) for t in range(T)]
         m0 = [ov(m) for m in self.mems0]
         bufs = [[ov(np.empty_like(m)) for m in self.mems0] for _ in range(2)]
-        logits = ov(np.empty((x.shape[0], self.sess.get_outputs()[0].shape[1]), np.float32))
+        self.logits = logits = ov(np.empty((x.shape[0], self.sess.get_outputs()[0].shape[1]), np.float32))
         self.io = []
         for t in range(T):  # one binding per timestep: t=0 reads the IMP, writes set 0; t reads set (t-1)%2
             io = self.sess.io_binding()
@@ -110,6 +114,9 @@ class OrtRunner:
 
     def step(self, i):
         self.sess.run_with_iobinding(self.io[i % self.T])
+
+    def last_logits(self):
+        return self.logits.numpy()
 
     def probe(self):
         ins, outs = io_names_from(self.probe_sess)
@@ -165,6 +172,9 @@ class OpenVinoRunner:
             r.set_tensor(f"mem{k}", src[k])
             r.set_tensor(f"mem{k}_out", dst[k])
         r.infer()
+
+    def last_logits(self):
+        return np.array(self.req.get_tensor("logits").data)
 
     def probe(self):
         req = self.probe_compiled.create_infer_request()
