@@ -118,7 +118,7 @@ def prepare(arch, args, tmp, cache, doc):
 def check(arch, batch, x, T, path, net, mems0, runners, args):
     """Per-step logits and per-layer spike rates of every runtime over one sequence, against spikestream."""
     ref, err = spikestream_logits(args.bin, path, x.numpy(), T, args.timeout)
-    out = {"spikestream_logits_error": err, "rates": {}, "max_abs_logit_diff": {}, "ref_max_abs_logit": None,
+    out = {"spikestream_logits_error": err, "rates": {}, "max_abs_logit_diff": {}, "mean_abs_logit_diff": {}, "ref_max_abs_logit": None,
            "timed_vs_probe": {}}
     if ref is not None:
         out["ref_max_abs_logit"] = float(np.abs(ref).max())
@@ -135,6 +135,7 @@ def check(arch, batch, x, T, path, net, mems0, runners, args):
         out["rates"][rt] = dict(zip(net.names, map(float, rates.mean(0))))
         if ref is not None:
             out["max_abs_logit_diff"][rt] = float(np.abs(logits - ref).max())
+            out["mean_abs_logit_diff"][rt] = float(np.abs(logits - ref).mean())
         log(f"   {arch} batch {batch} {rt}: max |logit - spikestream| "
             f"{out['max_abs_logit_diff'].get(rt, float('nan')):.2e}; timed graph vs probe {out['timed_vs_probe'][rt]:.1e}")
     return out

@@ -59,6 +59,8 @@ def _config(info, doc):
         rows.append(["max \\|Δ logit\\|", "–"] + [
             f"{chk['max_abs_logit_diff'][rt]:.2g}" if rt in chk["max_abs_logit_diff"] else (f"– ({err})" if err else "–")
             for rt in have])
+        mean = chk.get("mean_abs_logit_diff", {})
+        rows.append(["mean \|Δ logit\|", "–"] + [f"{mean[rt]:.2g}" if rt in mean else "–" for rt in have])
         tvp = chk.get("timed_vs_probe", {})
         rows.append(["timed graph vs probe, last step's \|Δ logit\|", "–"] + [
             f"{tvp[rt]:.2g}" if rt in tvp else "–" for rt in have])
