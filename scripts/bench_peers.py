@@ -31,7 +31,7 @@ Run:  scripts/setup-bench-peers.sh && cargo build --release
           [--models DIR] [--json OUT.json] [--render SAVED.json]
 The spikestream binary: --bin, else $SPIKESTREAM_BIN, else target/release/spikestream.
 """
-import argparse, datetime, json, os, platform, shlex, statistics, subprocess, sys, tempfile, time
+import argparse, datetime, json, os, platform, shlex, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import numpy as np
@@ -109,8 +109,6 @@ def prepare(arch, args, tmp, cache, doc):
                         r.step(i)
                     log(f"   {arch} {rt} threads {th} batch {batch}: ready in {time.perf_counter() - t0:.1f} s")
         info["checks"][str(batch)] = check(arch, batch, x, T, path, net, mems0, runners, args)
-    if compiled:
-        info["compile"]["counters_after_setup"] = R.dynamo_counters()
     info["neurons"] = net.names
     return info, runners, path
 
@@ -145,7 +143,8 @@ def measure(rt, r, arch, batch, th, path, args):
     T = BT.PRESETS[arch][0]
     steps = -(-args.steps // T) * T
     if rt == "spikestream":
-        ss, err = BT.run_spikestream(args.bin, path, batch, "cpu", steps, args.warmup, args.spike_rate, th, args.timeout)
+        ss, err = BT.run_spikestream(args.bin, path, batch, "cpu", steps, args.warmup, args.spike_rate, th, args.timeout,
+                                     extra=("--profile-steps", "0"))  # no per-layer profile after the timed steps
         if ss is None:
             sys.exit(f"spikestream bench failed on {arch} batch {batch}: {err}")
         return ss["p50_ms_per_timestep"], dict(ss["spike_rates"])
@@ -223,28 +222,28 @@ def main():
         for arch in configs:
             log(f"== {arch}: model, exports, runtimes")
             setups.append(prepare(arch, args, out_dir, cache, doc))
+        if "torch_compile" in args.runtimes:  # every graph is compiled by now (each runner ran a sequence)
+            doc["dynamo_counters"] = {"after_setup": R.dynamo_counters()}
         for (info, _, _) in setups:
-            for th in args.threads:
-                for b in args.batches:
+            for b in args.batches:  # rows as the issue's table: 1/1, 2/1, 1/16, 2/16
+                for th in args.threads:
                     info["cells"][f"{th}/{b}"] = {rt: [] for rt in args.runtimes}
             info["spikestream_rates"], info["load_per_round"] = {}, []
         for rnd in range(args.rounds):
             for info, runners, path in setups:
-                for th in args.threads:
-                    for b in args.batches:
-                        cell = info["cells"][f"{th}/{b}"]
-                        for rt in args.runtimes:
-                            p50, rates = measure(rt, runners.get((rt, th, b)), info["arch"], b, th, path, args)
-                            cell[rt].append(p50)
-                            if rates is not None:
-                                info["spikestream_rates"].setdefault(str(b), rates)
-                        log(f"  round {rnd + 1} {info['arch']} {th}/{b}: " +
-                            ", ".join(f"{rt} {cell[rt][-1]:.2f}" for rt in args.runtimes))
+                for key, cell in info["cells"].items():
+                    th, b = map(int, key.split("/"))
+                    for rt in args.runtimes:
+                        p50, rates = measure(rt, runners.get((rt, th, b)), info["arch"], b, th, path, args)
+                        cell[rt].append(p50)
+                        if rates is not None:
+                            info["spikestream_rates"].setdefault(str(b), rates)
+                    log(f"  round {rnd + 1} {info['arch']} {th}/{b}: " +
+                        ", ".join(f"{rt} {cell[rt][-1]:.2f}" for rt in args.runtimes))
                 info["load_per_round"].append(os.getloadavg()[0])
-        for info, _, _ in setups:
-            if "compile" in info:
-                info["compile"]["counters_after_timing"] = R.dynamo_counters()
-            doc["configs"].append(info)
+        if "dynamo_counters" in doc:
+            doc["dynamo_counters"]["after_timing"] = R.dynamo_counters()
+        doc["configs"] += [info for info, _, _ in setups]
     doc.update(load_end=os.getloadavg()[0], uptime_end=subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
                wall_s=time.time() - t_start)
     log(f"total {doc['wall_s']:.0f} s")

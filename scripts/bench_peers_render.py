@@ -67,13 +67,8 @@ def _config(info, doc):
         out += _table(["layer", "spikestream"] + [_label(rt, doc) for rt in have], rows)
     c = info.get("compile")
     if c:
-        a, z = c.get("counters_after_setup", {}), c.get("counters_after_timing", {})
         out += ["", f"torch.compile: `torch._dynamo.explain` of one step: {c['graphs']} graph(s), {c['graph_breaks']} graph "
-                    f"break(s){': ' + '; '.join(c['break_reasons']) if c['break_reasons'] else ''}. Dynamo counters after "
-                    f"setup: {a.get('unique_graphs')} graphs compiled, {a.get('graph_breaks')} breaks, "
-                    f"{a.get('recompile_limit_hits')} recompile-limit hits; after all timed rounds: "
-                    f"{z.get('unique_graphs')} graphs, {z.get('graph_breaks')} breaks, {z.get('recompile_limit_hits')} "
-                    "limit hits (equal numbers: no recompilation, so no silent fallback to eager, while timing)."]
+                    f"break(s){': ' + '; '.join(c['break_reasons']) if c['break_reasons'] else ''}."]
     out.append(f"\nLoad average after each round: {', '.join(f'{v:.1f}' for v in info['load_per_round'])}.")
     return out
 
@@ -99,6 +94,16 @@ def markdown(doc):
            "INFERENCE_PRECISION_HINT f32, default without it (precision used: "
            + ", ".join(f"{LABELS[k]} {p}" for k, p in doc.get("openvino_precision", {}).items()) + ").",
            ""]
+    dc = doc.get("dynamo_counters")
+    if dc:
+        a, z = dc["after_setup"], dc.get("after_timing", {})
+        out.insert(-1, f"- torch.compile, dynamo counters over the whole run: {a['unique_graphs']} graphs compiled "
+                       "(explain's one per model, one per model, batch and thread count, one probe per model and batch), "
+                       f"{a['graph_breaks']} graph breaks, {a['frames_not_compiled']} frames left to eager before the "
+                       f"timed rounds; {z.get('unique_graphs')} graphs, {z.get('graph_breaks')} breaks, "
+                       f"{z.get('frames_not_compiled')} frames left to eager after them (the same numbers: no "
+                       "recompilation, so no silent fallback to eager, while timing; `fullgraph=True` also makes a "
+                       "graph break or an exceeded recompile limit an error).")
     for info in doc["configs"]:
         out += _config(info, doc) + [""]
     return "\n".join(out)

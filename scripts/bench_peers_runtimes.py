@@ -76,7 +76,7 @@ def dynamo_counters():
     return {"unique_graphs": counters["stats"].get("unique_graphs", 0),
             "calls_captured": counters["stats"].get("calls_captured", 0),
             "graph_breaks": sum(counters["graph_break"].values()),
-            "recompile_limit_hits": sum(v for k, v in counters["frames"].items() if "limit" in k)}
+            "frames_not_compiled": counters["frames"].get("total", 0) - counters["frames"].get("ok", 0)}
 
 
 class OrtRunner:
