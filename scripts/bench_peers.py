@@ -116,8 +116,8 @@ def prepare(arch, args, tmp, cache, doc):
 def check(arch, batch, x, T, path, net, mems0, runners, args):
     """Per-step logits and per-layer spike rates of every runtime over one sequence, against spikestream."""
     ref, err = spikestream_logits(args.bin, path, x.numpy(), T, args.timeout)
-    out = {"spikestream_logits_error": err, "rates": {}, "max_abs_logit_diff": {}, "mean_abs_logit_diff": {}, "ref_max_abs_logit": None,
-           "timed_vs_probe": {}}
+    out = {"spikestream_logits_error": err, "rates": {}, "max_abs_logit_diff": {}, "mean_abs_logit_diff": {},
+           "ref_max_abs_logit": None, "timed_vs_probe": {}}
     if ref is not None:
         out["ref_max_abs_logit"] = float(np.abs(ref).max())
     th = args.threads[0]
