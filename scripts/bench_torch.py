@@ -65,10 +65,10 @@ def spikestream_input(n, rate, seed=42):
     return out
 
 
-def run_spikestream(binary, path, batch, backend, steps, warmup, rate, threads, timeout):
+def run_spikestream(binary, path, batch, backend, steps, warmup, rate, threads, timeout, extra=()):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), LP_NUM_THREADS=str(threads))
     cmd = [binary, "bench", str(path), "--batch", str(batch), "--backend", backend, "--spike-rate", str(rate),
-           "--steps", str(steps), "--warmup", str(warmup), "--json"]
+           "--steps", str(steps), "--warmup", str(warmup), "--json", *extra]
     try:
         p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
