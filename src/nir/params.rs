@@ -1,5 +1,5 @@
 //! Reading a NIR node's parameters as the engine needs them: shapes, whole numbers, square
-//! windows, vectors of a given length, and neuron parameters reduced to their one value.
+//! windows, vectors of a given length, and neuron parameters per neuron or reduced to one value.
 //! Every error says which key is wrong and why.
 
 use serde_json::{Value as Json, json};
@@ -79,9 +79,23 @@ pub fn uniform(node: &RawNode, key: &str, n: usize) -> Result<f32, String> {
     }
     let first = a.data.first().copied().ok_or_else(|| format!("'{key}' is empty"))? as f32;
     if let Some(other) = a.data.iter().map(|&v| v as f32).find(|&v| v.to_bits() != first.to_bits()) {
-        return Err(format!("'{key}' differs between neurons ({first} and {other}); the engine's neuron layers hold one value per parameter, per-neuron values are not supported yet"));
+        return Err(format!("'{key}' differs between neurons ({first} and {other}); per-neuron values are supported for IF, LIF, LI, I and Threshold, a current-based neuron (CubaLIF, CubaLI) takes one value per parameter"));
     }
     Ok(first)
+}
+
+/// A neuron parameter per neuron of `shape` (`[C, H, W]` order): one value for all, one per
+/// channel (shape `[C]` or `[C, 1, 1]`, broadcast over height and width) or one per neuron.
+pub fn per_neuron(node: &RawNode, key: &str, shape: Shape) -> Result<Vec<f32>, String> {
+    let a = array(node, key)?;
+    let (n, c) = (shape.len(), shape.c);
+    match a.data.len() {
+        0 => Err(format!("'{key}' is empty")),
+        1 => Ok(vec![a.data[0] as f32; n]),
+        len if len == n => Ok(f32s(a)),
+        len if len == c => Ok(a.data.iter().flat_map(|&v| std::iter::repeat_n(v as f32, shape.h * shape.w)).collect()),
+        len => Err(format!("'{key}' has {len} values (shape {:?}) for {shape}: one value, one per channel ({c}) or one per neuron ({n}) is supported", a.shape)),
+    }
 }
 
 pub fn scalar(v: &Value) -> Option<f64> {

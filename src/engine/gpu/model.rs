@@ -89,6 +89,10 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
                 bias: ctx.storage_init(&label("linear bias"), &l.bias),
             }
         }
+        Op::Neuron(n) if !n.arrays.is_empty() => {
+            let keys: Vec<&str> = n.arrays.params.iter().map(|(k, _)| *k).collect();
+            return Err(bad(node, format!("per-neuron parameters ({}) run on the CPU backend only so far; use --backend cpu", keys.join(", "))));
+        }
         Op::Neuron(n) => {
             let s = node.shape;
             let init = match &n.imp {

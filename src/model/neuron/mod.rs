@@ -9,10 +9,12 @@
 //! line in the CPU kernel's dispatch, which the compiler asks for); the charge is not written
 //! again anywhere.
 
+pub mod arrays;
 pub mod json;
 pub mod rule;
 pub mod wgsl;
 
+pub use arrays::NeuronArrays;
 pub use rule::{Arith, Charge, F32, Fire, Partials, Reset, Rule, Slot, Spiking};
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
