@@ -2,7 +2,7 @@
 //! `LIFBoxCell` / `LIBoxCell` with τ, v_leak and θ per neuron), against each framework's own
 //! simulation (fixtures of scripts/fixtures/nir_per_neuron.py in tests/data/nir_per_neuron/):
 //! outputs and every spiking layer's spikes per step bit for bit on the CPU backend and on the
-//! WGSL kernels (lavapipe). Then the storage: `import-nir` writes the arrays as tensors
+//! WGSL kernels (lavapipe; step by step, and whole sequences step-major and layer-major). Then the storage: `import-nir` writes the arrays as tensors
 //! `<layer>.neuron.<key>`, `info` shows them, loading checks their shape and values (the error
 //! names the tensor), and `export-nir` writes them back.
 
@@ -14,6 +14,7 @@ use std::process::Command;
 
 use nir_common::{check_dyadic, frames, load, run};
 use spikestream::engine::cpu::CpuBackend;
+use spikestream::engine::{Backend, Decode};
 use spikestream::engine::gpu::ConvMode;
 use spikestream::model::graph::Op;
 use spikestream::model::{MetaOverrides, Model};
@@ -41,8 +42,18 @@ fn per_neuron_framework_exports_match_each_framework_bit_for_bit_on_cpu_and_gpu(
         let want: Vec<Vec<&str>> = if name.starts_with("snntorch") { vec![vec!["beta", "v_th"]; 2] } else { vec![vec!["dt_tau", "v_leak", "v_th"], vec!["dt_tau"]] };
         assert_eq!(keys, want, "{name}: the layers' per-neuron parameters");
         check_dyadic(name, &doc, "cpu", &run(&mut CpuBackend::new(&model.graph, 1), &model, &input));
-        if let Some(ctx) = &ctx {
-            check_dyadic(name, &doc, "gpu", &run(&mut gpu_common::gpu_backend(ctx, &model.graph, 1, ConvMode::default()), &model, &input));
+        let Some(ctx) = &ctx else { continue };
+        check_dyadic(name, &doc, "gpu", &run(&mut gpu_common::gpu_backend(ctx, &model.graph, 1, ConvMode::default()), &model, &input));
+        // Whole sequences, step-major and layer-major (each neuron layer over all T steps in one
+        // `neuron_steps` dispatch): the same outputs per step.
+        let want = frames(&doc["expected"]);
+        for layer_major in [false, true] {
+            let mut gpu = gpu_common::gpu_backend(ctx, &model.graph, 1, ConvMode::default());
+            assert!(gpu.set_layer_major(layer_major));
+            let seq = gpu.run(&input.concat(), input.len(), want[0].len(), Decode::PerStep).unwrap();
+            for (t, (got, w)) in seq.per_step.iter().zip(&want).enumerate() {
+                assert!(nir_common::same_bits(&got[0], w), "{name} [gpu, layer-major {layer_major}] output at t={t}: {:?}, the framework gives {w:?}", got[0]);
+            }
         }
     }
 }
