@@ -134,3 +134,17 @@ fn export_nir_writes_the_arrays_back() {
         check_dyadic(&format!("{name} (exported)"), &doc, "cpu", &run(&mut CpuBackend::new(&model.graph, 1), &model, &input));
     }
 }
+
+/// `train` runs neuron layers with one value per parameter: a model with per-neuron tensors is
+/// refused, naming the tensor.
+#[cfg(feature = "train")]
+#[test]
+fn train_refuses_per_neuron_parameters_by_name() {
+    use spikestream::train::net::{TrainNet, TrainOptions};
+    let source = common::data("nir_per_neuron/norse_per_neuron.nir");
+    let options = spikestream::nir::ImportOptions { dt: Some(2f64.powi(-10)), semantics: spikestream::nir::semantics::Semantics::parse("norse"), timesteps: Some(6) };
+    let bytes = spikestream::nir::to_model_bytes(std::fs::read(&source).unwrap(), "norse_per_neuron.nir", &options).unwrap();
+    let device = burn::tensor::Device::flex().autodiff();
+    let err = TrainNet::from_bytes(&bytes, "norse_per_neuron.safetensors", &device, TrainOptions::default()).err().expect("per-neuron parameters cannot be trained").to_string();
+    assert!(err.contains("1.neuron.dt_tau") && err.contains("per-neuron"), "{err}");
+}

@@ -6,7 +6,7 @@
 //! value is saved under its node's name and read back by `input`. SumPool2d and Scale become
 //! convolutions (or linear layers) whose weights are 1 or the scale on the diagonal and 0
 //! elsewhere, so their results are exact. Neurons become per-layer neuron rules
-//! ([`super::semantics`]).
+//! ([`super::semantics`]); parameters that differ between neurons become per-neuron tensors.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 

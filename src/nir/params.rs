@@ -114,3 +114,21 @@ pub fn to_json(v: &Value) -> Json {
         Value::Text(t) => json!(t),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(key: &str, shape: Vec<usize>, data: Vec<f64>) -> RawNode {
+        RawNode { kind: "LIF".into(), params: [(key.to_string(), Value::Array(Array { shape, data }))].into(), ..RawNode::default() }
+    }
+
+    #[test]
+    fn per_neuron_values_are_one_per_channel_or_per_neuron() {
+        let s = Shape::new(2, 1, 2);
+        assert_eq!(per_neuron(&node("tau", vec![2, 1, 1], vec![1.0, 2.0]), "tau", s), Ok(vec![1.0, 1.0, 2.0, 2.0]), "per channel, broadcast");
+        assert_eq!(per_neuron(&node("tau", vec![], vec![3.0]), "tau", s), Ok(vec![3.0; 4]));
+        assert_eq!(per_neuron(&node("tau", vec![2, 1, 2], vec![1.0, 2.0, 3.0, 4.0]), "tau", s), Ok(vec![1.0, 2.0, 3.0, 4.0]));
+        assert!(per_neuron(&node("tau", vec![3], vec![1.0; 3]), "tau", s).is_err_and(|e| e.contains("'tau' has 3 values")));
+    }
+}

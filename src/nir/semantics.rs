@@ -17,8 +17,9 @@
 //! `IAFCell` and LIF as `LIFBoxCell` (`tau_mem_inv = 1/τ`, `v_reset` left at 0, `r` ignored),
 //! whose step is `v + dt·tau_mem_inv·(x + v_leak − v)` in f32.
 //!
-//! Threshold maps to `H = X`, `S = H > θ` under every semantics. The engine's neuron holds one
-//! value per parameter and layer: per-neuron arrays must be uniform, else an error says so.
+//! Threshold maps to `H = X`, `S = H > θ` under every semantics. Each call discretises one
+//! neuron's values; a layer whose values differ is discretised neuron by neuron
+//! (`super::lower`, [`crate::model::neuron::NeuronArrays`]).
 
 use crate::model::neuron::{Fire, NeuronKind, Reset};
 
@@ -54,7 +55,7 @@ impl Semantics {
     }
 }
 
-/// A NIR neuron's parameters, each reduced to the one value the layer uses.
+/// One NIR neuron's parameters (a layer's, when they are uniform).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NirNeuron {
     If { r: f32, v_threshold: f32, v_reset: f32 },

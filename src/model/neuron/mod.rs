@@ -1,6 +1,6 @@
 //! The neuron, owned once: the kinds and their parameters ([`NeuronKind`]), each kind's rule as
 //! charge + fire + reset ([`rule`]), the WGSL derived from that rule ([`wgsl`]) and the
-//! `neuron` JSON of the model metadata ([`json`]). Rules follow the reference code exactly
+//! `neuron` JSON of the model metadata ([`json`]), and per-neuron parameters ([`arrays`]). Rules follow the reference code exactly
 //! (`reference/imp-snn.md` §1) and the import rules of snnTorch and Norse (README, NIR section).
 //!
 //! A new kind whose charge is one of [`Charge`]'s forms is a variant here with its `rule()`,
