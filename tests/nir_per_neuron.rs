@@ -1,5 +1,6 @@
 //! Per-neuron NIR neuron parameters (snnTorch `Leaky` with β and θ per neuron, Norse
-//! `LIFBoxCell` / `LIBoxCell` with τ, v_leak and θ per neuron), against each framework's own
+//! `LIFBoxCell` / `LIBoxCell` with τ, v_leak and θ per neuron, Sinabs `LIFSqueeze` with τ per
+//! neuron read as `α = exp(−1/τ)`), against each framework's own
 //! simulation (fixtures of scripts/fixtures/nir_per_neuron.py in tests/data/nir_per_neuron/):
 //! outputs and every spiking layer's spikes per step bit for bit on the CPU backend and on the
 //! WGSL kernels (lavapipe; step by step, and whole sequences step-major and layer-major). Then the storage: `import-nir` writes the arrays as tensors
@@ -19,7 +20,7 @@ use spikestream::engine::gpu::ConvMode;
 use spikestream::model::graph::Op;
 use spikestream::model::{MetaOverrides, Model};
 
-const CASES: [&str; 2] = ["snntorch_per_neuron", "norse_per_neuron"];
+const CASES: [&str; 3] = ["snntorch_per_neuron", "norse_per_neuron", "sinabs_lif_per_neuron"];
 
 fn spikestream(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_spikestream")).args(args).output().unwrap();
@@ -39,7 +40,11 @@ fn per_neuron_framework_exports_match_each_framework_bit_for_bit_on_cpu_and_gpu(
         let input = frames(&doc["input"]);
         let model = load(&doc, input.len());
         let keys = array_keys(&model);
-        let want: Vec<Vec<&str>> = if name.starts_with("snntorch") { vec![vec!["beta", "v_th"]; 2] } else { vec![vec!["dt_tau", "v_leak", "v_th"], vec!["dt_tau"]] };
+        let want: Vec<Vec<&str>> = match name {
+            "snntorch_per_neuron" => vec![vec!["beta", "v_th"]; 2],
+            "norse_per_neuron" => vec![vec!["dt_tau", "v_leak", "v_th"], vec!["dt_tau"]],
+            _ => vec![vec!["beta"]; 2],
+        };
         assert_eq!(keys, want, "{name}: the layers' per-neuron parameters");
         check_dyadic(name, &doc, "cpu", &run(&mut CpuBackend::new(&model.graph, 1), &model, &input));
         let Some(ctx) = &ctx else { continue };
