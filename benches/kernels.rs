@@ -36,7 +36,7 @@ fn weights(n: usize, seed: u64) -> Vec<f32> {
 /// IF neurons with threshold 1 and hard reset: a 0/1 input comes out as the same spikes, so the
 /// layer after it sees binary input (the GPU then uses the accumulate-only sparse conv).
 fn spikes_of(g: &mut Graph, v: usize, s: Shape) -> usize {
-    g.push("spikes", Op::Neuron(Neuron { kind: NeuronKind::If { v_th: 1.0, reset: Reset::Hard(0.0) }, imp: None }), vec![v], s)
+    g.push("spikes", Op::Neuron(Neuron { kind: NeuronKind::If { v_th: 1.0, reset: Reset::Hard(0.0) }, imp: None, arrays: Default::default() }), vec![v], s)
 }
 
 fn conv(ci: usize, co: usize, seed: u64) -> Op {
@@ -74,7 +74,7 @@ fn cases() -> Vec<Case> {
     // neuron: legacy LIF on 32×24×24 inputs.
     let s = Shape::new(32, 24, 24);
     let mut g = Graph::new(s, 4);
-    g.push("layer", Op::Neuron(Neuron { kind: NeuronKind::LegacyLif { decay: 0.25, v_th: 0.5 }, imp: Some(weights(s.len(), 3)) }), vec![0], s);
+    g.push("layer", Op::Neuron(Neuron { kind: NeuronKind::LegacyLif { decay: 0.25, v_th: 0.5 }, imp: Some(weights(s.len(), 3)), arrays: Default::default() }), vec![0], s);
     g.finish();
     out.push(Case { name: "neuron legacy LIF 32x24x24", input: random_input(BATCH * s.len(), 0.5, 13), mode: ConvMode::Sparse, macs: 0, graph: g });
     // pooling: 2×2 average on 32×24×24 spikes.

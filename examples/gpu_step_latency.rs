@@ -43,7 +43,7 @@ fn mid_size(rng: &mut Rng) -> Graph {
         let conv = Conv { in_ch: ci, out_ch: co, kernel: 3, stride: 1, padding: 1, weight, bias: rng.vec(co, 0.1), time_scale: Some(vec![1.0; 8]) };
         s = Shape::new(co, s.h, s.w);
         v = g.push(format!("conv{i}"), Op::Conv(conv), vec![v], s);
-        v = g.push(format!("sn{i}"), Op::Neuron(Neuron { kind: lif, imp: Some(rng.vec(s.len(), 0.3)) }), vec![v], s);
+        v = g.push(format!("sn{i}"), Op::Neuron(Neuron { kind: lif, imp: Some(rng.vec(s.len(), 0.3)), arrays: Default::default() }), vec![v], s);
         if i < 3 {
             s = Shape::new(co, out_size(s.h, 2, 2, 0), out_size(s.w, 2, 2, 0));
             v = g.push(format!("pool{i}"), Op::AvgPool(Pool { kernel: 2, stride: 2, padding: 0, count_include_pad: true }), vec![v], s);
@@ -83,7 +83,7 @@ fn sparsity_sweep(ctx: &std::sync::Arc<GpuContext>) {
     let mut rng = Rng(7);
     let mut g = Graph::new(s, 1);
     // IF with v_th 1 and soft reset: an input of 1 is a spike, 0 is none, every step.
-    let v = g.push("sn", Op::Neuron(Neuron { kind: NeuronKind::If { v_th: 1.0, reset: Reset::Hard(0.0) }, imp: None }), vec![0], s);
+    let v = g.push("sn", Op::Neuron(Neuron { kind: NeuronKind::If { v_th: 1.0, reset: Reset::Hard(0.0) }, imp: None, arrays: Default::default() }), vec![0], s);
     let conv = Conv { in_ch: 64, out_ch: 128, kernel: 3, stride: 1, padding: 1, weight: rng.vec(128 * 64 * 9, 0.1), bias: rng.vec(128, 0.1), time_scale: None };
     g.push("conv", Op::Conv(conv), vec![v], Shape::new(128, 16, 16));
     g.finish();

@@ -1,7 +1,7 @@
 // T timesteps of spiking neurons in one dispatch (layer-major order, as SpikingJelly's
 // multi-step mode): for each lane b and neuron i the membrane stays in a register while
 //   (v, s[t, b, i]) = neuron_step(v, x[t, b, i])   for t = 0 … T−1,
-// then goes back to `v`. The rule is `neuron_step` (generated from src/model/neuron/rule.rs, prepended), the
+// then goes back to `v`; with PER_NEURON the rule's numbers are the neuron's own. The rule is `neuron_step` (generated from src/model/neuron/rule.rs, prepended), the
 // one the step-major kernels use, so both orders give the same spikes bit for bit.
 
 struct Params {
@@ -23,6 +23,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> s: array<f32>;
 // counts: [B, count_stride] u32 spikes per lane and neuron node
 @group(0) @binding(4) var<storage, read_write> counts: array<atomic<u32>>;
+// per_neuron: [N] (p0, p1, v_th, v_reset) of each neuron, read with PER_NEURON (a layer whose
+// neurons have their own parameters); otherwise one vec4 that is never read.
+@group(0) @binding(5) var<storage, read> per_neuron: array<vec4<f32>>;
+
+override PER_NEURON: bool = false;
 
 const WG: u32 = 256u;
 
@@ -31,11 +36,18 @@ var<workgroup> fired: atomic<u32>;
 // Workgroups: x over the neurons of one lane (one neuron per invocation), y is the lane.
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
-    let rule = NeuronRule(p.form, p.reset, p.fire, p.zero, p.p0, p.p1, p.v_th, p.v_reset);
+    var rule = NeuronRule(p.form, p.reset, p.fire, p.zero, p.p0, p.p1, p.v_th, p.v_reset);
     let b = wg.y;
     let i = wg.x * WG + lid;
     var mine = 0u;
     if i < p.n {
+        if PER_NEURON {
+            let q = per_neuron[i];
+            rule.p0 = q.x;
+            rule.p1 = q.y;
+            rule.v_th = q.z;
+            rule.v_reset = q.w;
+        }
         var vi = v[b * p.n + i];
         for (var t = 0u; t < p.steps; t++) {
             let at = (t * p.lanes + b) * p.n + i;

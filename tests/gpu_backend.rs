@@ -25,7 +25,7 @@ fn conv(rng: &mut Rng, in_ch: usize, out_ch: usize, kernel: usize, stride: usize
 }
 
 fn neuron(rng: &mut Rng, kind: NeuronKind, shape: Shape, imp: bool) -> Op {
-    Neuron { kind, imp: imp.then(|| rng.vec(shape.len(), |g| g.dyadic(0.5))) }.into_op()
+    Neuron { kind, imp: imp.then(|| rng.vec(shape.len(), |g| g.dyadic(0.5))), arrays: Default::default() }.into_op()
 }
 
 trait IntoOp {

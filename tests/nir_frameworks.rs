@@ -10,75 +10,19 @@
 
 mod common;
 mod gpu_common;
+mod nir_common;
 
-use serde_json::Value;
+use nir_common::{check_dyadic, frames, load, run};
 use spikestream::engine::Backend;
 use spikestream::engine::cpu::CpuBackend;
 use spikestream::engine::gpu::ConvMode;
-use spikestream::model::{MetaOverrides, Model};
-use spikestream::nir::{DT_KEY, SEMANTICS_KEY};
+use spikestream::model::Model;
+
+fn doc(name: &str) -> serde_json::Value {
+    nir_common::doc("nir_frameworks", name)
+}
 
 const DYADIC: [&str; 7] = ["snntorch_cnn", "spikingjelly_cnn", "spikingjelly_cnn_no_decay_input", "spikingjelly_residual", "sinabs_cnn", "norse_cnn", "norse_iaf"];
-
-/// A committed fixture's JSON; a missing file fails the test.
-fn doc(name: &str) -> Value {
-    let path = common::data(&format!("nir_frameworks/{name}.json"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (committed fixtures; rerun scripts/fixtures/nir_frameworks.py)", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn load(doc: &Value, timesteps: usize) -> Model {
-    let mut o = MetaOverrides::default();
-    o.set(SEMANTICS_KEY, doc["semantics"].as_str().unwrap());
-    if let Some(dt) = doc["dt"].as_f64() {
-        o.set(DT_KEY, dt.to_string());
-    }
-    o.set("timesteps", timesteps.to_string());
-    let file = doc["nir"].as_str().unwrap();
-    Model::load(&common::data(&format!("nir_frameworks/{file}")), &o).unwrap_or_else(|e| panic!("{file}: {e}"))
-}
-
-fn frames(v: &Value) -> Vec<Vec<f32>> {
-    serde_json::from_value(v.clone()).unwrap()
-}
-
-/// Per step: the output, and the spikes of every neuron layer that spikes (graph order).
-type Trace = (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>);
-
-fn run(backend: &mut dyn Backend, model: &Model, input: &[Vec<f32>]) -> Trace {
-    let spiking: Vec<usize> = model.graph.neuron_nodes();
-    backend.reset_all();
-    let mut outputs = Vec::new();
-    let mut layers = vec![Vec::new(); spiking.len()];
-    for (t, f) in input.iter().enumerate() {
-        outputs.push(backend.step(f, &[t], true).unwrap().unwrap());
-        for (l, &node) in spiking.iter().enumerate() {
-            layers[l].push(backend.last_spikes(node).unwrap());
-        }
-    }
-    (outputs, layers)
-}
-
-fn same_bits(a: &[f32], b: &[f32]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-}
-
-fn check_dyadic(name: &str, doc: &Value, backend: &str, (outputs, layers): &Trace) {
-    let want = frames(&doc["expected"]);
-    assert_eq!(outputs.len(), want.len(), "{name} [{backend}]");
-    for (t, (g, w)) in outputs.iter().zip(&want).enumerate() {
-        assert!(same_bits(g, w), "{name} [{backend}] output at t={t}: {g:?}, the framework gives {w:?}");
-    }
-    let want_layers = doc["layers"].as_array().unwrap();
-    // A non-spiking readout is a neuron node too, but the framework records spiking layers only.
-    assert!(layers.len() >= want_layers.len(), "{name}: {} neuron layers for {} recorded", layers.len(), want_layers.len());
-    for (l, entry) in want_layers.iter().enumerate() {
-        let key = entry[0].as_str().unwrap();
-        for (t, w) in frames(&entry[1]).iter().enumerate() {
-            assert!(same_bits(&layers[l][t], w), "{name} [{backend}] layer '{key}' spikes at t={t} differ from the framework's");
-        }
-    }
-}
 
 #[test]
 fn dyadic_framework_exports_match_each_framework_bit_for_bit_on_cpu_and_gpu() {

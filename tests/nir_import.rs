@@ -55,8 +55,8 @@ fn the_nir_paper_sinabs_cnn_loads_under_sinabs_semantics() {
 
 #[test]
 fn semantics_that_the_engine_cannot_express_are_refused_naming_the_node() {
-    let err = load("lif_norse.nir", Some("sinabs"), Some("0.001")).unwrap_err();
-    assert!(err.contains("NIR node '1' (LIF)") && err.contains("Sinabs"), "{err}");
+    let err = load("dyadic_li.nir", Some("sinabs"), Some("0.0009765625")).unwrap_err();
+    assert!(err.contains("(LI)") && err.contains("Sinabs reads LI as ExpLeak"), "{err}");
     let err = load("cnn_sinabs.nir", None, None).unwrap_err();
     assert!(err.contains("--nir-semantics"), "{err}");
     let err = load("lif_norse.nir", Some("spikingjelly"), None).unwrap_err();
@@ -86,6 +86,9 @@ fn the_nir_paper_lif_files_discretise_as_documented() {
     // Norse: LIFBoxCell with k = dt·(1/τ) in f32, firing on H − θ > 0, reset to 0.
     let m = load("lif_norse.nir", Some("norse"), Some("0.001")).unwrap();
     assert_eq!(kind(&m), NeuronKind::LifBox { k: 0.001f32 * (1.0 / 0.0025f32), v_leak: 0.0, v_th: 0.1, fire: Fire::Above, reset: Reset::Hard(0.0) });
+    // Sinabs: LIFSqueeze(tau_mem = τ) counts τ in timesteps, α = exp(−1/τ) in f32, H ≥ θ, subtract.
+    let m = load("lif_norse.nir", Some("sinabs"), None).unwrap();
+    assert_eq!(kind(&m), NeuronKind::Leaky { beta: (-1.0f32 / 0.0025f32).exp(), v_th: 0.1, fire: Fire::AtLeast, reset: Reset::Soft });
     // snnTorch's IF: Leaky(β = 1), firing on H − θ > 0, subtractive reset.
     let m = load("cnn_sinabs.nir", Some("snntorch"), None).unwrap();
     assert!(matches!(kind(&m), NeuronKind::Leaky { beta: 1.0, fire: Fire::Above, reset: Reset::SoftSnntorch, .. }), "{:?}", kind(&m));

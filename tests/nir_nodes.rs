@@ -87,6 +87,18 @@ fn scale_and_threshold_compute_what_nir_defines_exactly() {
     assert_eq!(out, want, "x = 0.5 does not fire");
 }
 
+/// A CubaLIF over `[2, 4, 4]` with the given `tau_syn`, the rest uniform.
+fn cuba(tau_syn: Value) -> RawNode {
+    let u = |v: f64| uniform(&[2, 4, 4], v);
+    node("CubaLIF", &[("tau_syn", tau_syn), ("tau_mem", u(1.0)), ("r", u(1.0)), ("v_leak", u(0.0)), ("v_threshold", u(1.0)), ("v_reset", u(0.0))])
+}
+
+/// A LIF over `[2, 4, 4]` with τ = 2 ms (τ' = 2 at the tests' dt = 1 ms) and the given `r`.
+fn lif(r: Value) -> RawNode {
+    let u = |v: f64| uniform(&[2, 4, 4], v);
+    node("LIF", &[("tau", u(0.002)), ("r", r), ("v_leak", u(0.0)), ("v_threshold", u(1.0)), ("v_reset", u(0.0))])
+}
+
 #[test]
 fn unsupported_nodes_and_parameters_are_errors_naming_the_node() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
@@ -96,7 +108,11 @@ fn unsupported_nodes_and_parameters_are_errors_naming_the_node() {
         (graph(vec![("i", node("I", &[("r", uniform(&[2, 4, 4], 0.5))]))], 32, &[]), "'i' (I): r = 0.5: an Integrator takes r = 1"),
         (graph(vec![("g", conv(2.0, 1.0))], 32, &[]), "'g' (Conv2d): groups other than 1"),
         (graph(vec![("k", conv(1.0, 2.0))], 32, &[]), "'k' (Conv2d): dilation other than 1"),
-        (graph(vec![("n", if_node(&[2, 4, 4], arr(&[2, 4, 4], &(0..32).map(|i| 1.0 + f64::from(i)).collect::<Vec<_>>())))], 32, &[]), "'n' (IF): 'v_threshold' differs between neurons"),
+        // Per-neuron values are read (tests/nir_per_neuron.rs), but not for the current-based
+        // neurons, nor where they would give neurons of different forms (r = 1 and r = τ' under
+        // spikingjelly: with and without decay_input).
+        (graph(vec![("c", cuba(arr(&[2, 4, 4], &(0..32).map(|i| 1.0 + f64::from(i)).collect::<Vec<_>>())))], 32, &[]), "'c' (CubaLIF): 'tau_syn' differs between neurons"),
+        (graph(vec![("l", lif(arr(&[2, 4, 4], &(0..32).map(|i| f64::from(1 + i % 2)).collect::<Vec<_>>())))], 32, &[]), "'l' (LIF): neuron 1 is"),
         (graph(vec![("f", node("Flatten", &[("start_dim", arr(&[], &[1.0])), ("end_dim", arr(&[], &[-1.0]))]))], 32, &[]), "'f' (Flatten): start_dim 1"),
         (graph(vec![("a", if_node(&[2, 4, 4], uniform(&[2, 4, 4], 1.0))), ("b", if_node(&[2, 4, 4], uniform(&[2, 4, 4], 1.0)))], 32, &[("b", "a")]), "node 'a' is on a cycle"),
         (graph(vec![("p", node("AvgPool2d", &[("kernel_size", arr(&[2], &[2.0, 3.0])), ("stride", arr(&[2], &[2.0, 2.0])), ("padding", arr(&[2], &[0.0, 0.0]))]))], 32, &[]), "'p' (AvgPool2d): 'kernel_size' = [2.0, 3.0]"),

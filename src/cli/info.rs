@@ -35,6 +35,10 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
             let mut v = serde_json::json!({"name": n.name, "op": n.op.kind(), "shape": [n.shape.c, n.shape.h, n.shape.w]});
             if let Op::Neuron(nr) = &n.op {
                 v["neuron"] = serde_json::json!(format!("{:?}", nr.kind));
+                for (key, values) in &nr.arrays.params {
+                    let (mean, std, min, max) = stats(values);
+                    v["per_neuron"][key] = serde_json::json!({"tensor": format!("{}.neuron.{key}", n.name), "count": values.len(), "mean": mean, "std": std, "min": min, "max": max});
+                }
                 if let Some(p) = &nr.imp {
                     let (mean, std, min, max) = stats(p);
                     v["imp"] = serde_json::json!({"count": p.len(), "mean": mean, "std": std, "min": min, "max": max});
@@ -77,7 +81,8 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     outln!("layers:")?;
     for (n, l) in g.nodes.iter().zip(&layers) {
         let imp = l.get("imp").map(|i| format!("  IMP mean {:.4} std {:.4} [{:.3}, {:.3}]", i["mean"].as_f64().unwrap_or(0.0), i["std"].as_f64().unwrap_or(0.0), i["min"].as_f64().unwrap_or(0.0), i["max"].as_f64().unwrap_or(0.0))).unwrap_or_default();
-        outln!("  {:<28} {:<8} {}{imp}", n.name, n.op.kind(), n.shape)?;
+        let per: String = l.get("per_neuron").and_then(|p| p.as_object()).map_or(String::new(), |p| p.iter().map(|(k, a)| format!("  per-neuron {k} [{:.4}, {:.4}]", a["min"].as_f64().unwrap_or(0.0), a["max"].as_f64().unwrap_or(0.0))).collect());
+        outln!("  {:<28} {:<8} {}{imp}{per}", n.name, n.op.kind(), n.shape)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::neuron::NeuronKind;
+use super::neuron::{NeuronArrays, NeuronKind};
 
 /// Per-sample shape of a value: `[channels, height, width]` (a vector is `[n, 1, 1]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -54,6 +54,28 @@ pub struct Neuron {
     pub kind: NeuronKind,
     /// Learned initial membrane potential `[C, H, W]` (per neuron), or none (rest potential).
     pub imp: Option<Vec<f32>>,
+    /// Per-neuron parameters (`[C, H, W]` order), empty for a layer with one value each.
+    pub arrays: NeuronArrays,
+}
+
+impl Neuron {
+    /// Each neuron's kind (`[C, H, W]` order) for a layer with per-neuron arrays, else `None`.
+    /// The arrays were checked when the model was built, so the kinds are valid.
+    pub fn kinds(&self, n: usize) -> Option<Vec<NeuronKind>> {
+        if self.arrays.is_empty() {
+            return None;
+        }
+        Some(self.arrays.kinds(self.kind, n).expect("per-neuron arrays are checked when the model is built"))
+    }
+
+    /// The membrane before any input, per neuron (`[C, H, W]`): the IMP, else each neuron's rest.
+    pub fn initial(&self, n: usize) -> Vec<f32> {
+        match (&self.imp, self.kinds(n)) {
+            (Some(imp), _) => imp.clone(),
+            (None, Some(kinds)) => kinds.iter().map(NeuronKind::rest).collect(),
+            (None, None) => vec![self.kind.rest(); n],
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

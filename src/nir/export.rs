@@ -15,7 +15,7 @@
 //! scale and learned IMP. With `lossy` they go into the node's
 //! metadata (which NIR consumers ignore) and [`Export::ignored`] lists them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use super::hdf5::{Array, RawNode, Value};
 use crate::model::graph::{Graph, Op};
@@ -105,51 +105,9 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
             }
             Op::Neuron(neuron) => {
                 let shape = dims(n.shape);
-                let (mut x, soft) = match neuron.kind {
-                    NeuronKind::If { v_th, reset } if reset != Reset::None => {
-                        let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
-                        // r = 1/dt: NIR's `dv/dt = R·I` stepped by dt adds exactly the input, and
-                        // SpikingJelly's import requires it (snnTorch's and Norse's IFs below keep r = 1, as they do).
-                        let r = (1.0 / dt) as f32;
-                        (node("IF", vec![("r", filled(&shape, r)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]), !matches!(reset, Reset::Hard(_)))
-                    }
-                    NeuronKind::Lif { tau, v_th, reset, decay_input } if reset != Reset::None => {
-                        let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
-                        let tau_s = (f64::from(tau) * dt) as f32;
-                        // SpikingJelly's own convention: r = 1 with decay_input, r = τ' = τ/dt without.
-                        let r = if decay_input { 1.0 } else { tau };
-                        let x = node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, r)), ("v_leak", filled(&shape, vr)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]);
-                        (x, !matches!(reset, Reset::Hard(_)))
-                    }
-                    // Norse's IAF (`H = V + X`, `>`, reset to 0), which its import rebuilds from IF.
-                    NeuronKind::LegacyLif { decay, v_th } | NeuronKind::Leaky { beta: decay, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } if decay == 1.0 => {
-                        (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
-                    }
-                    NeuronKind::LegacyLif { decay, v_th } | NeuronKind::Leaky { beta: decay, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } if decay < 1.0 => {
-                        let tau_s = (dt / (1.0 - f64::from(decay))) as f32;
-                        let r = (f64::from(tau_s) / dt) as f32;
-                        (node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, r)), ("v_leak", filled(&shape, 0.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
-                    }
-                    // snnTorch's IF: Leaky(β = 1) with subtractive reset, which its import rebuilds.
-                    NeuronKind::Leaky { beta, v_th, fire: Fire::Above, reset: Reset::SoftSnntorch } if beta == 1.0 => {
-                        (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
-                    }
-                    NeuronKind::LifBox { k, v_leak, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } => {
-                        let tau_s = (dt / f64::from(k)) as f32;
-                        (node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, v_leak)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
-                    }
-                    NeuronKind::Li { k, v_leak } => {
-                        let tau_s = (dt / f64::from(k)) as f32;
-                        (node("LI", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, v_leak))]), false)
-                    }
-                    NeuronKind::Integrator => (node("I", vec![("r", filled(&shape, 1.0))]), false),
-                    NeuronKind::LegacyLif { decay, .. } | NeuronKind::Leaky { beta: decay, fire: Fire::Above, reset: Reset::Hard(0.0), .. } => {
-                        return Err(format!("layer '{}': a leaky neuron with decay {decay} (not below 1) has no NIR time constant", n.name));
-                    }
-                    other => {
-                        let rule = other.rule();
-                        return Err(format!("layer '{}': a {} neuron firing on {} with reset {:?} has no NIR reading under any --nir-semantics", n.name, other.name(), rule.fire.symbol(), rule.reset));
-                    }
+                let (mut x, soft) = match neuron.kinds(n.shape.len()) {
+                    None => neuron_node(neuron.kind, &shape, dt, &n.name)?,
+                    Some(kinds) => per_neuron_node(&kinds, neuron.kind, &shape, dt, &n.name)?,
                 };
                 if soft {
                     drop("subtractive (soft) reset".into(), "reset", Value::Text(vec!["subtract".into()]), &mut x)?;
@@ -186,6 +144,88 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
     }
     top.metadata.insert("nir_semantics".into(), Value::Text(vec![semantics.into()]));
     Ok(Export { top, ignored })
+}
+
+/// The NIR node of one neuron rule over `shape`, and whether its reset is subtractive (which
+/// NIR has no field for). The error names `layer`.
+fn neuron_node(kind: NeuronKind, shape: &[usize], dt: f64, layer: &str) -> Result<(RawNode, bool), String> {
+    Ok(match kind {
+        NeuronKind::If { v_th, reset } if reset != Reset::None => {
+            let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
+            // r = 1/dt: NIR's `dv/dt = R·I` stepped by dt adds exactly the input, and
+            // SpikingJelly's import requires it (snnTorch's and Norse's IFs below keep r = 1, as they do).
+            let r = (1.0 / dt) as f32;
+            (node("IF", vec![("r", filled(&shape, r)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]), !matches!(reset, Reset::Hard(_)))
+        }
+        NeuronKind::Lif { tau, v_th, reset, decay_input } if reset != Reset::None => {
+            let vr = if let Reset::Hard(v) = reset { v } else { 0.0 };
+            let tau_s = (f64::from(tau) * dt) as f32;
+            // SpikingJelly's own convention: r = 1 with decay_input, r = τ' = τ/dt without.
+            let r = if decay_input { 1.0 } else { tau };
+            let x = node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, r)), ("v_leak", filled(&shape, vr)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, vr))]);
+            (x, !matches!(reset, Reset::Hard(_)))
+        }
+        // Norse's IAF (`H = V + X`, `>`, reset to 0), which its import rebuilds from IF.
+        NeuronKind::LegacyLif { decay, v_th } | NeuronKind::Leaky { beta: decay, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } if decay == 1.0 => {
+            (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+        }
+        NeuronKind::LegacyLif { decay, v_th } | NeuronKind::Leaky { beta: decay, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } if decay < 1.0 => {
+            let tau_s = (dt / (1.0 - f64::from(decay))) as f32;
+            let r = (f64::from(tau_s) / dt) as f32;
+            (node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, r)), ("v_leak", filled(&shape, 0.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+        }
+        // snnTorch's IF: Leaky(β = 1) with subtractive reset, which its import rebuilds.
+        NeuronKind::Leaky { beta, v_th, fire: Fire::Above, reset: Reset::SoftSnntorch } if beta == 1.0 => {
+            (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+        }
+        NeuronKind::LifBox { k, v_leak, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) } => {
+            let tau_s = (dt / f64::from(k)) as f32;
+            (node("LIF", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, v_leak)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+        }
+        NeuronKind::Li { k, v_leak } => {
+            let tau_s = (dt / f64::from(k)) as f32;
+            (node("LI", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, v_leak))]), false)
+        }
+        NeuronKind::Integrator => (node("I", vec![("r", filled(&shape, 1.0))]), false),
+        NeuronKind::LegacyLif { decay, .. } | NeuronKind::Leaky { beta: decay, fire: Fire::Above, reset: Reset::Hard(0.0), .. } => {
+            return Err(format!("layer '{}': a leaky neuron with decay {decay} (not below 1) has no NIR time constant", layer));
+        }
+        other => {
+            let rule = other.rule();
+            return Err(format!("layer '{}': a {} neuron firing on {} with reset {:?} has no NIR reading under any --nir-semantics", layer, other.name(), rule.fire.symbol(), rule.reset));
+        }
+    })
+}
+
+/// The NIR node of a layer whose neurons have their own parameters (`kinds`, `[C, H, W]`
+/// order): each neuron's node, gathered into arrays of `shape`. Neurons whose rules become
+/// different NIR nodes (an IF and a LIF, say) cannot share one node: an error says so.
+fn per_neuron_node(kinds: &[NeuronKind], template: NeuronKind, shape: &[usize], dt: f64, layer: &str) -> Result<(RawNode, bool), String> {
+    let mut seen: HashMap<Vec<u32>, usize> = HashMap::new();
+    let mut distinct: Vec<(RawNode, bool)> = Vec::new();
+    let mut which = Vec::with_capacity(kinds.len());
+    for kind in kinds {
+        let bits: Vec<u32> = template.keys().iter().map(|k| kind.get(k).unwrap_or(f32::NAN).to_bits()).collect();
+        let i = match seen.get(&bits) {
+            Some(&i) => i,
+            None => {
+                distinct.push(neuron_node(*kind, &[1], dt, layer)?);
+                seen.insert(bits, distinct.len() - 1);
+                distinct.len() - 1
+            }
+        };
+        which.push(i);
+    }
+    let (first, soft) = &distinct[0];
+    if let Some((other, _)) = distinct.iter().find(|(x, s)| x.kind != first.kind || s != soft) {
+        return Err(format!("layer '{layer}': its neurons' parameters make both {} and {} NIR nodes, which one node cannot hold", first.kind, other.kind));
+    }
+    let mut node = first.clone();
+    for (key, value) in node.params.iter_mut() {
+        let data = which.iter().map(|&i| match &distinct[i].0.params[key] { Value::Array(a) => a.data[0], Value::Text(_) => f64::NAN }).collect();
+        *value = arr(shape, data);
+    }
+    Ok((node, *soft))
 }
 
 /// The `--nir-semantics` that reads a neuron back to its rule (none for the readouts, which

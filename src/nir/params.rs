@@ -1,5 +1,5 @@
 //! Reading a NIR node's parameters as the engine needs them: shapes, whole numbers, square
-//! windows, vectors of a given length, and neuron parameters reduced to their one value.
+//! windows, vectors of a given length, and neuron parameters per neuron or reduced to one value.
 //! Every error says which key is wrong and why.
 
 use serde_json::{Value as Json, json};
@@ -79,9 +79,23 @@ pub fn uniform(node: &RawNode, key: &str, n: usize) -> Result<f32, String> {
     }
     let first = a.data.first().copied().ok_or_else(|| format!("'{key}' is empty"))? as f32;
     if let Some(other) = a.data.iter().map(|&v| v as f32).find(|&v| v.to_bits() != first.to_bits()) {
-        return Err(format!("'{key}' differs between neurons ({first} and {other}); the engine's neuron layers hold one value per parameter, per-neuron values are not supported yet"));
+        return Err(format!("'{key}' differs between neurons ({first} and {other}); per-neuron values are supported for IF, LIF, LI, I and Threshold, a current-based neuron (CubaLIF, CubaLI) takes one value per parameter"));
     }
     Ok(first)
+}
+
+/// A neuron parameter per neuron of `shape` (`[C, H, W]` order): one value for all, one per
+/// channel (shape `[C]` or `[C, 1, 1]`, broadcast over height and width) or one per neuron.
+pub fn per_neuron(node: &RawNode, key: &str, shape: Shape) -> Result<Vec<f32>, String> {
+    let a = array(node, key)?;
+    let (n, c) = (shape.len(), shape.c);
+    match a.data.len() {
+        0 => Err(format!("'{key}' is empty")),
+        1 => Ok(vec![a.data[0] as f32; n]),
+        len if len == n => Ok(f32s(a)),
+        len if len == c => Ok(a.data.iter().flat_map(|&v| std::iter::repeat_n(v as f32, shape.h * shape.w)).collect()),
+        len => Err(format!("'{key}' has {len} values (shape {:?}) for {shape}: one value, one per channel ({c}) or one per neuron ({n}) is supported", a.shape)),
+    }
 }
 
 pub fn scalar(v: &Value) -> Option<f64> {
@@ -98,5 +112,23 @@ pub fn to_json(v: &Value) -> Json {
         Value::Array(a) => json!(a.data),
         Value::Text(t) if t.len() == 1 => json!(t[0]),
         Value::Text(t) => json!(t),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(key: &str, shape: Vec<usize>, data: Vec<f64>) -> RawNode {
+        RawNode { kind: "LIF".into(), params: [(key.to_string(), Value::Array(Array { shape, data }))].into(), ..RawNode::default() }
+    }
+
+    #[test]
+    fn per_neuron_values_are_one_per_channel_or_per_neuron() {
+        let s = Shape::new(2, 1, 2);
+        assert_eq!(per_neuron(&node("tau", vec![2, 1, 1], vec![1.0, 2.0]), "tau", s), Ok(vec![1.0, 1.0, 2.0, 2.0]), "per channel, broadcast");
+        assert_eq!(per_neuron(&node("tau", vec![], vec![3.0]), "tau", s), Ok(vec![3.0; 4]));
+        assert_eq!(per_neuron(&node("tau", vec![2, 1, 2], vec![1.0, 2.0, 3.0, 4.0]), "tau", s), Ok(vec![1.0, 2.0, 3.0, 4.0]));
+        assert!(per_neuron(&node("tau", vec![3], vec![1.0; 3]), "tau", s).is_err_and(|e| e.contains("'tau' has 3 values")));
     }
 }

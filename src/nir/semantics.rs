@@ -8,7 +8,7 @@
 //! | semantics      | IF                                   | LIF                                                            |
 //! |----------------|--------------------------------------|----------------------------------------------------------------|
 //! | `spikingjelly` | `H = V + X`, `S = H ≥ θ`, `V = V_r` (r = 1 or 1/dt) | `H = V + (X − (V − V_r))/τ'` (r = 1; r = τ': `H = V − (V − V_r)/τ' + X`), `τ' = τ/dt`, `S = H ≥ θ`, `V = V_r` |
-//! | `sinabs`       | `H = V + X`, `S = H ≥ θ`, `V = H − S·θ` | refused (Sinabs: `α = exp(−dt/τ)`, multi-spike)              |
+//! | `sinabs`       | `H = V + X`, `S = H ≥ θ`, `V = H − S·θ` | `H = α·V + X`, `α = exp(−1/τ)` (τ in timesteps, dt unused), `S = H ≥ θ`, `V = H − S·θ`; one spike per step |
 //! | `snntorch`     | `H = V + X`, `S = H − θ > 0`, `V = H − S·θ` (snnTorch's early form, `Reset::SoftSnntorch`) | `H = β·V + X`, `β = 1 − dt/τ`, `S = H − θ' > 0`, `θ' = θ/(r·dt/τ)`, `V = 0` |
 //! | `norse`        | `H = V + X`, `S = H − θ > 0`, `V = 0` | `H = V + k·((X + v_leak) − V)`, `k = dt·(1/τ)`, `S = H − θ > 0`, `V = 0`; `V₀ = v_leak` |
 //!
@@ -17,8 +17,9 @@
 //! `IAFCell` and LIF as `LIFBoxCell` (`tau_mem_inv = 1/τ`, `v_reset` left at 0, `r` ignored),
 //! whose step is `v + dt·tau_mem_inv·(x + v_leak − v)` in f32.
 //!
-//! Threshold maps to `H = X`, `S = H > θ` under every semantics. The engine's neuron holds one
-//! value per parameter and layer: per-neuron arrays must be uniform, else an error says so.
+//! Threshold maps to `H = X`, `S = H > θ` under every semantics. Each call discretises one
+//! neuron's values; a layer whose values differ is discretised neuron by neuron
+//! (`super::lower`, [`crate::model::neuron::NeuronArrays`]).
 
 use crate::model::neuron::{Fire, NeuronKind, Reset};
 
@@ -54,7 +55,7 @@ impl Semantics {
     }
 }
 
-/// A NIR neuron's parameters, each reduced to the one value the layer uses.
+/// One NIR neuron's parameters (a layer's, when they are uniform).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum NirNeuron {
     If { r: f32, v_threshold: f32, v_reset: f32 },
@@ -151,8 +152,14 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
             let w_scale = r * dt / tau;
             NeuronKind::Leaky { beta, v_th: v_threshold / w_scale, fire: Fire::Above, reset: Reset::Hard(0.0) }
         }
-        (NirNeuron::Lif { .. }, Semantics::Sinabs) => {
-            return Err("Sinabs integrates LIF with α = exp(−dt/τ) and multi-spike output, which the engine's neurons do not express yet".into());
+        (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Sinabs) => {
+            unit_r(r)?;
+            if v_leak != 0.0 || v_reset != 0.0 {
+                return Err(format!("v_leak = {v_leak}, v_reset = {v_reset}: Sinabs' LIF leaks towards 0 and resets by subtracting the threshold; export with v_leak = v_reset = 0"));
+            }
+            // Sinabs' from_nir builds LIFSqueeze(tau_mem = τ, norm_input = False): τ counts
+            // timesteps (dt is not used) and α = exp(−1/τ), in f32 as torch computes it.
+            NeuronKind::Leaky { beta: (-1.0 / tau).exp(), v_th: v_threshold, fire: Fire::AtLeast, reset: Reset::Soft }
         }
         (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Norse) => {
             let dt = need_dt(dt)? as f32;

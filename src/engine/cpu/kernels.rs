@@ -215,6 +215,19 @@ pub fn neuron_step(kind: &NeuronKind, mem: &mut [f32], x: &[f32], out: &mut [f32
     })
 }
 
+/// [`neuron_step`] for a layer with per-neuron parameters: neuron `i` runs `rules[i]` (the same
+/// [`Rule::step`], other numbers). `spikes`: whether the layer spikes (else `out` is the membrane).
+pub fn neuron_step_each(rules: &[Rule], spikes: bool, mem: &mut [f32], x: &[f32], out: &mut [f32]) -> u64 {
+    let mut fired = 0u64;
+    for (((m, &x), o), rule) in mem.iter_mut().zip(x).zip(out.iter_mut()).zip(rules) {
+        let (v, s) = rule.step(&F32, *m, x);
+        *m = v;
+        *o = if spikes { f32::from(u8::from(s)) } else { v };
+        fired += u64::from(s);
+    }
+    fired
+}
+
 /// `out[b, oy, ox, c] = (Σ_{ky,kx} in[b, oy·s + ky − p, ox·s + kx − p, c]) / divisor`, the sum
 /// in window order; the divisor is `k²` with `count_include_pad`, else the valid taps.
 pub fn avg_pool(input: &[f32], out: &mut [f32], batch: usize, si: Shape, so: Shape, p: &Pool) {

@@ -4,13 +4,15 @@
 use super::conv::PackedConv;
 use crate::model::graph::{Graph, Node, Op};
 use crate::model::layout;
+use crate::model::neuron::{NeuronKind, Rule};
 
 /// Per-node data in the CPU kernels' layout.
 pub enum Prepared {
     /// Weights packed in output-channel blocks for [`super::conv`].
     Conv(PackedConv),
-    /// IMP `[H, W, C]`, if any.
-    Neuron { imp: Option<Vec<f32>> },
+    /// The initial membrane `[H, W, C]` (IMP, or each neuron's rest with per-neuron arrays),
+    /// if not the kind's rest; each neuron's rule `[H, W, C]` for a layer with per-neuron arrays.
+    Neuron { imp: Option<Vec<f32>>, rules: Option<Vec<Rule>> },
     /// Weights `[in, out]` with the input index in this backend's storage order.
     Linear { weight_t: Vec<f32> },
     None,
@@ -19,7 +21,16 @@ pub enum Prepared {
 pub fn prepare(graph: &Graph, node: &Node) -> Prepared {
     match &node.op {
         Op::Conv(c) => Prepared::Conv(PackedConv::new(c)),
-        Op::Neuron(n) => Prepared::Neuron { imp: n.imp.as_ref().map(|imp| layout::chw_to_hwc(imp, node.shape)) },
+        Op::Neuron(n) => {
+            let s = node.shape;
+            let hwc = |v: &[f32]| layout::chw_to_hwc(v, s);
+            let rules = (!n.arrays.is_empty()).then(|| {
+                let kinds = n.arrays.reordered(hwc).kinds(n.kind, s.len()).expect("per-neuron arrays are checked when the model is built");
+                kinds.iter().map(NeuronKind::rule).collect()
+            });
+            let imp = (n.imp.is_some() || rules.is_some()).then(|| hwc(&n.initial(s.len())));
+            Prepared::Neuron { imp, rules }
+        }
         Op::Linear(l) => Prepared::Linear { weight_t: layout::linear_by_input(graph, node, l) },
         _ => Prepared::None,
     }

@@ -72,7 +72,7 @@ impl Backend for CpuBackend {
 
     fn reset(&mut self, lanes: &[usize]) {
         for (i, node) in self.graph.nodes.iter().enumerate() {
-            if let (Op::Neuron(n), Prepared::Neuron { imp }) = (&node.op, &self.prepared[i]) {
+            if let (Op::Neuron(n), Prepared::Neuron { imp, .. }) = (&node.op, &self.prepared[i]) {
                 let len = node.shape.len();
                 for &b in lanes {
                     let m = &mut self.membranes[i][b * len..(b + 1) * len];
@@ -111,13 +111,17 @@ impl Backend for CpuBackend {
                     scale.iter_mut().zip(steps).for_each(|(s, &t)| *s = c.time_scale.as_ref().map_or(1.0, |ts| ts[t]));
                     conv::conv(input(0), out, in_shape, node.shape, packed, scale, &mut self.scratch);
                 }
-                (Op::Neuron(n), Prepared::Neuron { .. }) => {
+                (Op::Neuron(n), Prepared::Neuron { rules, .. }) => {
                     let len = node.shape.len();
+                    let spikes = n.kind.spikes();
                     let counts: Vec<u64> = self.membranes[i]
                         .par_chunks_mut(len)
                         .zip(out.par_chunks_mut(len))
                         .zip(input(0).par_chunks(len))
-                        .map(|((m, o), x)| kernels::neuron_step(&n.kind, m, x, o))
+                        .map(|((m, o), x)| match rules {
+                            None => kernels::neuron_step(&n.kind, m, x, o),
+                            Some(rules) => kernels::neuron_step_each(rules, spikes, m, x, o),
+                        })
                         .collect();
                     self.counts[i].iter_mut().zip(counts).for_each(|(c, n)| *c += n);
                 }

@@ -1,11 +1,13 @@
 //! The network's weights on the GPU, uploaded once and read-only afterwards: convolution and
 //! linear weights re-laid out for the kernels, TEBN scales, and each neuron layer's initial
-//! membrane (the IMP, or the rest potential) that a lane reset copies into its state.
+//! membrane (the IMP, or the rest potential) that a lane reset copies into its state, and the
+//! parameters of layers whose neurons have their own.
 
 use crate::engine::EngineError;
 use crate::gpu::GpuError;
 use crate::model::graph::{Graph, Node, Op};
 use crate::model::layout;
+use crate::gpu::kernel::NeuronWords;
 use crate::model::neuron::NeuronKind;
 
 use crate::gpu::GpuContext;
@@ -20,8 +22,10 @@ pub enum NodeWeights {
     /// `weight`: `[in, out]`, rows in this backend's storage order of the input; `rows`: the
     /// same as `[out, in]` (the split-K GEMV reads along the reduction); `bias`: `[out]`.
     Linear { weight: wgpu::Buffer, rows: wgpu::Buffer, bias: wgpu::Buffer },
-    /// `init`: `[H, W, C]`, the membrane of a lane after reset (IMP, or rest everywhere).
-    Neuron { init: wgpu::Buffer, kind: NeuronKind },
+    /// `init`: `[H, W, C]`, the membrane of a lane after reset (IMP, or each neuron's rest).
+    /// `params`: with `per_neuron`, each neuron's `(p0, p1, v_th, v_reset)` `[H, W, C]` (the
+    /// kind's form, fire and reset are the layer's), else one vec4 that no kernel reads.
+    Neuron { init: wgpu::Buffer, kind: NeuronKind, params: wgpu::Buffer, per_neuron: bool },
     None,
 }
 
@@ -96,7 +100,17 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
                 Some(imp) => layout::chw_to_hwc(imp, s),
                 None => vec![n.kind.rest(); s.len()],
             };
-            NodeWeights::Neuron { init: ctx.storage_init(&label("neuron initial membrane"), &init), kind: n.kind }
+            // Each neuron's (p0, p1, v_th, v_reset) `[H, W, C]`, or one unread vec4.
+            let per_neuron = match n.arrays.is_empty() {
+                true => vec![NeuronWords::default()],
+                false => n.arrays.reordered(|v| layout::chw_to_hwc(v, s)).kinds(n.kind, s.len()).map_err(|e| bad(node, e))?.iter().map(NeuronWords::of).collect(),
+            };
+            let params: Vec<[f32; 4]> = per_neuron.iter().map(|w| [w.p0, w.p1, w.v_th, w.v_reset]).collect();
+            let init = match (&n.imp, n.arrays.is_empty()) {
+                (None, false) => layout::chw_to_hwc(&n.initial(s.len()), s),
+                _ => init,
+            };
+            NodeWeights::Neuron { init: ctx.storage_init(&label("neuron initial membrane"), &init), kind: n.kind, params: ctx.storage_init(&label("neuron parameters per neuron"), &params), per_neuron: !n.arrays.is_empty() }
         }
         _ => NodeWeights::None,
     })

@@ -48,18 +48,6 @@ struct ConvParams {
     neuron: NeuronWords,
 }
 
-/// `Params` of shaders/neuron_steps.wgsl, field for field.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct StepsParams {
-    n: u32,
-    lanes: u32,
-    steps: u32,
-    count_index: u32,
-    count_stride: u32,
-    neuron: NeuronWords,
-}
-
 /// Which order a plan runs the network in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
@@ -173,17 +161,7 @@ pub fn build(ctx: &GpuContext, model: &GpuModel, state: &GpuState, scratch: &Scr
                 };
                 push(Kernel::ConvFused, constants, &label, &buffers, grid, node.head, cost);
             }
-            (Op::Neuron(_), NodeWeights::Neuron { kind, .. }) if layer_major => {
-                let n = so.len();
-                let index = state.count_index[i].expect("neuron nodes have a count column");
-                let u = |x: usize| x as u32;
-                let params = StepsParams { n: u(n), lanes: u(lanes), steps: u(steps_per_run), count_index: u(index), count_stride: u(state.neuron_nodes), neuron: NeuronWords::of(kind) };
-                let p = ctx.uniform_struct(&format!("{name} params"), &params);
-                let mem = state.membranes[i].as_ref().expect("neuron nodes have a membrane");
-                let grid = [n.div_ceil(256) as u32, lanes as u32, 1];
-                let cost = DispatchCost { serial_trips: steps_per_run as u64, bytes: bound_bytes(&[input, out]) + 2 * mem.size(), conv: false };
-                push(Kernel::NeuronSteps, Constants::default(), name, &[&p, input, mem, out, &state.counts], grid, node.head, cost);
-            }
+            (Op::Neuron(_), _) if layer_major => super::passes::neuron_steps(ctx, model, state, i, (input, out), lanes, steps_per_run, push),
             (Op::Neuron(_), _) if f.fused_into[i].is_some() => {}
             (Op::AvgPool(_), _) if f.pool_folded[i] => {}
             (Op::Linear(l), NodeWeights::Linear { rows, bias, .. }) => {

@@ -85,7 +85,7 @@ impl GpuBackend {
             .map(|n| match n {
                 NodeWeights::Conv { weight, bias, scale, consts, .. } => weight.size() + bias.size() + scale.size() + consts.size(),
                 NodeWeights::Linear { weight, rows, bias } => weight.size() + rows.size() + bias.size(),
-                NodeWeights::Neuron { init, .. } => init.size(),
+                NodeWeights::Neuron { init, params, .. } => init.size() + params.size(),
                 NodeWeights::None => 0,
             })
             .sum();

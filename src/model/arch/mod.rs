@@ -10,7 +10,7 @@ mod vgg_legacy;
 use super::fold::fold_bn;
 use super::graph::{Conv, Graph, Neuron, Op, Shape, Sources, out_size};
 use super::meta::ModelMeta;
-use super::neuron::NeuronKind;
+use super::neuron::{NeuronArrays, NeuronKind};
 use super::store::{Dim, TensorStore};
 use super::ModelError;
 
@@ -133,9 +133,30 @@ impl Builder<'_, '_> {
         let vector = s.is_vector() && self.store.rank(imp_tensor) != Some(4);
         let dims = if vector { vec![Dim::Is(1), Dim::Is(s.c)] } else { vec![Dim::Is(1), Dim::Is(s.c), Dim::Is(s.h), Dim::Is(s.w)] };
         let imp = self.store.optional(imp_tensor, &dims)?.map(|t| t.data);
-        let v = self.graph.push(name, Op::Neuron(Neuron { kind, imp }), vec![input], s);
+        let arrays = self.neuron_arrays(name, kind, s)?;
+        let v = self.graph.push(name, Op::Neuron(Neuron { kind, imp, arrays }), vec![input], s);
         self.sources(Sources { imp: Some(imp_tensor.to_string()), ..Sources::default() });
         Ok(v)
+    }
+
+    /// The per-neuron parameters of layer `name`: tensors `{name}.neuron.{key}` of the layer's
+    /// shape (`[C, H, W]`, or `[N]` for a vector), for the keys `kind` takes. Shapes are checked
+    /// before the data is read; every neuron's values are checked as the JSON's are.
+    fn neuron_arrays(&mut self, name: &str, kind: NeuronKind, s: Shape) -> Result<NeuronArrays, ModelError> {
+        let dims = if s.is_vector() { vec![Dim::Is(s.c)] } else { vec![Dim::Is(s.c), Dim::Is(s.h), Dim::Is(s.w)] };
+        let mut arrays = NeuronArrays::default();
+        for key in kind.keys() {
+            let tensor = format!("{name}.neuron.{key}");
+            if let Some(t) = self.store.optional(&tensor, &dims)? {
+                arrays.params.push((key, t.data));
+                let single = NeuronArrays { params: vec![arrays.params.last().cloned().expect("just pushed")] };
+                single.kinds(kind, s.len()).map_err(|e| ModelError::Inconsistent { file: self.file(), reason: format!("tensor '{tensor}': {e}") })?;
+            }
+        }
+        if !arrays.is_empty() {
+            arrays.kinds(kind, s.len()).map_err(|e| ModelError::Inconsistent { file: self.file(), reason: format!("layer '{name}' (tensors {name}.neuron.*): {e}") })?;
+        }
+        Ok(arrays)
     }
 
     pub fn avg_pool(&mut self, input: usize, name: &str, kernel: usize, stride: usize, padding: usize) -> Result<usize, ModelError> {

@@ -1,6 +1,6 @@
 //! The neuron, owned once: the kinds and their parameters ([`NeuronKind`]), each kind's rule as
 //! charge + fire + reset ([`rule`]), the WGSL derived from that rule ([`wgsl`]) and the
-//! `neuron` JSON of the model metadata ([`json`]). Rules follow the reference code exactly
+//! `neuron` JSON of the model metadata ([`json`]), and per-neuron parameters ([`arrays`]). Rules follow the reference code exactly
 //! (`reference/imp-snn.md` §1) and the import rules of snnTorch and Norse (README, NIR section).
 //!
 //! A new kind whose charge is one of [`Charge`]'s forms is a variant here with its `rule()`,
@@ -9,10 +9,12 @@
 //! line in the CPU kernel's dispatch, which the compiler asks for); the charge is not written
 //! again anywhere.
 
+pub mod arrays;
 pub mod json;
 pub mod rule;
 pub mod wgsl;
 
+pub use arrays::NeuronArrays;
 pub use rule::{Arith, Charge, F32, Fire, Partials, Reset, Rule, Slot, Spiking};
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

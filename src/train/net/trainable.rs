@@ -70,6 +70,13 @@ impl TrainNet {
     /// The network of a model file (`bytes`), its tensors on `device` (an autodiff device).
     pub fn from_bytes(bytes: &[u8], file: &str, device: &Device, options: TrainOptions) -> Result<Self> {
         let model = Model::from_bytes(bytes, file, &MetaOverrides::default()).with_context(|| format!("loading {file} for training"))?;
+        for node in &model.graph.nodes {
+            if let Op::Neuron(n) = &node.op
+                && let Some((key, _)) = n.arrays.params.first()
+            {
+                anyhow::bail!("{file}: layer '{}' has per-neuron parameters (tensor '{}.neuron.{key}'); train runs neuron layers with one value per parameter, so train the network in its framework (or make the values uniform) and import it again", node.name, node.name);
+            }
+        }
         let bn_prefixes: Vec<String> = model.graph.nodes.iter().filter_map(|n| n.sources.bn.clone()).collect();
         let is_bn_affine = |name: &str| bn_prefixes.iter().any(|p| name == format!("{p}.weight") || name == format!("{p}.bias"));
         let mut params = ParamSet::from_bytes(bytes, file, device, &is_bn_affine)?;
