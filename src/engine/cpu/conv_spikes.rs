@@ -185,6 +185,9 @@ fn emit(window: &[u8], offset: &[usize], base: &[u64], out: &mut [u8; MOST]) -> 
 /// Output pixels `t.pixels` of blocks `t.blocks` from the tile's row lists `r`.
 pub fn task(t: &Task, r: &TileRows, g: &Geometry) {
     assert!(r.start.len() == g.ci() / CW * t.pixels.len() + 1 && t.pixels.len() <= TILE);
+    if g.avx512 {
+        return super::conv_spikes_avx512::task(t, r, g);
+    }
     #[cfg(target_arch = "x86_64")]
     if g.simd {
         // SAFETY: `g.simd` is only set where AVX2, FMA and POPCNT were detected.
@@ -202,15 +205,30 @@ unsafe fn task_avx2(t: &Task, r: &TileRows, g: &Geometry) {
 #[inline(always)]
 fn task_generic(t: &Task, r: &TileRows, g: &Geometry) {
     match g.nb() {
-        64 => blocks::<64>(t, r, g),
-        32 => blocks::<32>(t, r, g),
-        16 => blocks::<16>(t, r, g),
-        _ => blocks::<8>(t, r, g),
+        64 => blocks::<64>(t, r, g, add_rows),
+        32 => blocks::<32>(t, r, g, add_rows),
+        16 => blocks::<16>(t, r, g, add_rows),
+        _ => blocks::<8>(t, r, g, add_rows),
     }
 }
 
+/// `sum += slab[row]` for every row of `rows`, in order (the AVX2 and portable builds; every
+/// build adds each lane's rows in this order, so all give the same bits).
 #[inline(always)]
-fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry) {
+pub(super) fn add_rows<const N: usize>(sum: &mut [f32; N], slab: &[[f32; N]], rows: &[u8]) {
+    let mut s = *sum;
+    for &row in rows {
+        let row = &slab[usize::from(row)];
+        for j in 0..N {
+            s[j] += row[j];
+        }
+    }
+    *sum = s;
+}
+
+/// One task with N-lane blocks; `add` is [`add_rows`] in the build of the caller's ISA.
+#[inline(always)]
+pub(super) fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry, add: impl Fn(&mut [f32; N], &[[f32; N]], &[u8])) {
     assert_eq!(N, g.nb());
     let (co, n) = (g.co(), t.pixels.len());
     let slab_len = g.k() * g.k() * CW;
@@ -244,14 +262,7 @@ fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry) {
                 if rows.is_empty() {
                     continue;
                 }
-                let mut sum = *a;
-                for &row in rows {
-                    let row = &slab[usize::from(row)];
-                    for j in 0..N {
-                        sum[j] += row[j];
-                    }
-                }
-                *a = sum;
+                add(a, slab, rows);
             }
         }
         let c0 = blk * N;
