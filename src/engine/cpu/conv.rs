@@ -32,7 +32,6 @@ use rayon::prelude::*;
 use super::conv_dense;
 use super::conv_sparse::{self, Nonzeros};
 use super::conv_spikes::{self, SpikeScratch, TileRows};
-use super::conv_spikes_avx512;
 use super::winograd::{self, Winograd, WinogradScratch};
 use crate::model::graph::{Conv, Shape};
 
@@ -200,7 +199,7 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     let plane = so.h * so.w;
     assert!(out.len() >= batch * plane * so.c);
     let out = OutPlanes { ptr: out.as_mut_ptr(), len: batch * plane * so.c, plane: plane * so.c };
-    let avx512 = simd && mode != Mode::Avx2 && conv_spikes_avx512::enabled();
+    let avx512 = simd && mode != Mode::Avx2 && super::conv_spikes_avx512::enabled();
     let geometry = |b: usize| Geometry { si, so, p, scale: scale[b], simd, avx512 };
     if binary && conv_spikes::applies(&geometry(0)) && (!simd || density <= SPIKES_DENSE_ABOVE) {
         spikes(input, &out, batch, plane, &geometry, &mut scratch.spikes);
@@ -348,8 +347,7 @@ pub struct Geometry<'a> {
     pub scale: f32,
     /// Run the AVX2 builds of the kernels (detected, and not turned off by [`conv_with`]).
     pub simd: bool,
-    /// Run the spike kernel's AVX-512 build ([`super::conv_spikes_avx512::enabled`], and not
-    /// turned off by [`conv_with`]).
+    /// Run the spike kernel's AVX-512 build (where [`super::conv_spikes_avx512::enabled`]).
     pub avx512: bool,
 }
 

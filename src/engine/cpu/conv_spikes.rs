@@ -13,7 +13,8 @@
 //! rows in registers and go back, while the chunk two ahead is prefetched into L2 (wide
 //! layers stream their weights from memory). The last chunk stores them with the TEBN scale. So
 //! a weight row comes from L2 once per tile and chunk instead of once per output pixel.
-//! The row adds ([`add_rows`]) have an AVX-512 build in [`super::conv_spikes_avx512`].
+//! The row adds ([`add_rows`]) and the 3×3 row lists ([`emit`]) have AVX-512 builds in
+//! [`super::conv_spikes_avx512`], bit for bit the same.
 
 use super::conv::{Geometry, Task};
 use crate::model::graph::Shape;
