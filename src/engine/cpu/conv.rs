@@ -147,6 +147,9 @@ pub(super) enum Mode {
     /// Never Winograd.
     #[cfg_attr(not(test), allow(dead_code))]
     NoWinograd,
+    /// Never Winograd, and the AVX2 builds even where AVX-512 is present.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Avx2,
     /// The portable code only (the sparse kernels built without AVX2, no Winograd or dense
     /// kernel), as on a CPU without AVX2 and FMA.
     Portable,
@@ -187,7 +190,7 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
         && match mode {
             Mode::Auto => winograd_pays(density, binary, si.c, so.c, batch * so.h * so.w),
             Mode::Winograd => true,
-            Mode::NoWinograd | Mode::Portable => false,
+            Mode::NoWinograd | Mode::Avx2 | Mode::Portable => false,
         }
     {
         winograd::conv(input, out, si, so, w, &p.bias[..p.co], scale, &mut scratch.winograd);
@@ -196,7 +199,8 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     let plane = so.h * so.w;
     assert!(out.len() >= batch * plane * so.c);
     let out = OutPlanes { ptr: out.as_mut_ptr(), len: batch * plane * so.c, plane: plane * so.c };
-    let geometry = |b: usize| Geometry { si, so, p, scale: scale[b], simd };
+    let avx512 = simd && mode != Mode::Avx2 && super::conv_spikes_avx512::enabled();
+    let geometry = |b: usize| Geometry { si, so, p, scale: scale[b], simd, avx512 };
     if binary && conv_spikes::applies(&geometry(0)) && (!simd || density <= SPIKES_DENSE_ABOVE) {
         spikes(input, &out, batch, plane, &geometry, &mut scratch.spikes);
         return Ran::Spikes;
@@ -343,6 +347,8 @@ pub struct Geometry<'a> {
     pub scale: f32,
     /// Run the AVX2 builds of the kernels (detected, and not turned off by [`conv_with`]).
     pub simd: bool,
+    /// Run the spike kernel's AVX-512 build (where [`super::conv_spikes_avx512::enabled`]).
+    pub avx512: bool,
 }
 
 impl Geometry<'_> {

@@ -13,6 +13,8 @@
 //! rows in registers and go back, while the chunk two ahead is prefetched into L2 (wide
 //! layers stream their weights from memory). The last chunk stores them with the TEBN scale. So
 //! a weight row comes from L2 once per tile and chunk instead of once per output pixel.
+//! The row adds ([`add_rows`]) and the 3×3 row lists ([`emit`]) have AVX-512 builds in
+//! [`super::conv_spikes_avx512`], bit for bit the same.
 
 use super::conv::{Geometry, Task};
 use crate::model::graph::Shape;
@@ -94,7 +96,7 @@ fn masks_generic(x: &[f32], si: Shape, pad: usize, dst: &mut [u8]) {
 }
 
 /// The set bits of every byte, lowest first, one per byte of the `u64` (the rest zero).
-static SET_BITS: [u64; 256] = {
+pub(super) static SET_BITS: [u64; 256] = {
     let mut table = [0u64; 256];
     let mut m = 0;
     while m < 256 {
@@ -115,26 +117,30 @@ static SET_BITS: [u64; 256] = {
 /// The row lists of output pixels `pixels` from the sample's padded spike mask ([`masks`]).
 pub fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
     assert!(applies(g) && mask.len() == g.ci() / CW * (g.si.h + 2 * g.pad()) * g.padded_w());
+    if g.avx512 && g.k() == 3 && super::conv_spikes_avx512::vbmi2() {
+        return super::conv_spikes_avx512::tile_rows(pixels, mask, g, dst);
+    }
     #[cfg(target_arch = "x86_64")]
     if g.simd {
         // SAFETY: `g.simd` is only set where AVX2, FMA and POPCNT were detected.
         return unsafe { tile_rows_avx2(pixels, mask, g, dst) };
     }
-    tile_rows_generic(pixels, mask, g, dst)
+    tile_rows_generic(pixels, mask, g, dst, emit)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,popcnt")]
 unsafe fn tile_rows_avx2(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
-    tile_rows_generic(pixels, mask, g, dst)
+    tile_rows_generic(pixels, mask, g, dst, emit)
 }
 
 /// A (chunk, pixel) lists at most every channel under every tap (k²·8 ≤ 256, `applies`); the
 /// last write needs 8 more bytes.
-const MOST: usize = 256 + 8;
+pub(super) const MOST: usize = 256 + 8;
 
+/// The row lists of a tile; `emit9` is [`emit`] for a 3×3 kernel in the build of the caller's ISA.
 #[inline(always)]
-fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
+pub(super) fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows, emit9: impl Fn(&[u8], &[usize], &[u64], &mut [u8; MOST]) -> usize) {
     let (k, s, wp, so) = (g.k(), g.stride(), g.padded_w(), g.so);
     let (chunks, n, kk) = (g.ci() / CW, pixels.len(), k * k);
     // Each tap's offset from its window's corner in the padded mask, and its rows' first index
@@ -159,7 +165,7 @@ fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, 
             let out: &mut [u8; MOST] = (&mut rows[at..at + MOST]).try_into().expect("MOST bytes");
             let window = &bits[corner..];
             // A 3×3 kernel's nine taps unrolled.
-            at += if kk == 9 { emit(window, &offset[..9], &base[..9], out) } else { emit(window, &offset[..kk], &base[..kk], out) };
+            at += if kk == 9 { emit9(window, &offset[..9], &base[..9], out) } else { emit(window, &offset[..kk], &base[..kk], out) };
         }
     }
     start.push(at as u32);
@@ -167,7 +173,7 @@ fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, 
 
 /// Writes the rows of every tap of one (chunk, pixel) to `out`; returns how many.
 #[inline(always)]
-fn emit(window: &[u8], offset: &[usize], base: &[u64], out: &mut [u8; MOST]) -> usize {
+pub(super) fn emit(window: &[u8], offset: &[usize], base: &[u64], out: &mut [u8; MOST]) -> usize {
     let mut k = 0;
     for (&o, &b) in offset.iter().zip(base) {
         // Every tap lies in the padded mask and `k` stays below k²·8 (at most 8 per tap): the
@@ -185,6 +191,9 @@ fn emit(window: &[u8], offset: &[usize], base: &[u64], out: &mut [u8; MOST]) -> 
 /// Output pixels `t.pixels` of blocks `t.blocks` from the tile's row lists `r`.
 pub fn task(t: &Task, r: &TileRows, g: &Geometry) {
     assert!(r.start.len() == g.ci() / CW * t.pixels.len() + 1 && t.pixels.len() <= TILE);
+    if g.avx512 {
+        return super::conv_spikes_avx512::task(t, r, g);
+    }
     #[cfg(target_arch = "x86_64")]
     if g.simd {
         // SAFETY: `g.simd` is only set where AVX2, FMA and POPCNT were detected.
@@ -202,15 +211,30 @@ unsafe fn task_avx2(t: &Task, r: &TileRows, g: &Geometry) {
 #[inline(always)]
 fn task_generic(t: &Task, r: &TileRows, g: &Geometry) {
     match g.nb() {
-        64 => blocks::<64>(t, r, g),
-        32 => blocks::<32>(t, r, g),
-        16 => blocks::<16>(t, r, g),
-        _ => blocks::<8>(t, r, g),
+        64 => blocks::<64>(t, r, g, add_rows),
+        32 => blocks::<32>(t, r, g, add_rows),
+        16 => blocks::<16>(t, r, g, add_rows),
+        _ => blocks::<8>(t, r, g, add_rows),
     }
 }
 
+/// `sum += slab[row]` for every row of `rows`, in order (the AVX2 and portable builds; every
+/// build adds each lane's rows in this order, so all give the same bits).
 #[inline(always)]
-fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry) {
+pub(super) fn add_rows<const N: usize>(sum: &mut [f32; N], slab: &[[f32; N]], rows: &[u8]) {
+    let mut s = *sum;
+    for &row in rows {
+        let row = &slab[usize::from(row)];
+        for j in 0..N {
+            s[j] += row[j];
+        }
+    }
+    *sum = s;
+}
+
+/// One task with N-lane blocks; `add` is [`add_rows`] in the build of the caller's ISA.
+#[inline(always)]
+pub(super) fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry, add: impl Fn(&mut [f32; N], &[[f32; N]], &[u8])) {
     assert_eq!(N, g.nb());
     let (co, n) = (g.co(), t.pixels.len());
     let slab_len = g.k() * g.k() * CW;
@@ -244,14 +268,7 @@ fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry) {
                 if rows.is_empty() {
                     continue;
                 }
-                let mut sum = *a;
-                for &row in rows {
-                    let row = &slab[usize::from(row)];
-                    for j in 0..N {
-                        sum[j] += row[j];
-                    }
-                }
-                *a = sum;
+                add(a, slab, rows);
             }
         }
         let c0 = blk * N;

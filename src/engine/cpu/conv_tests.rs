@@ -3,7 +3,8 @@
 //! order so both must agree bit for bit: spikes (the spike kernel, or Winograd where dense
 //! enough), average-pooled spikes (Winograd for 3×3 stride 1, else the dense kernel), event
 //! counts, several geometries, batches and channel counts that are no multiple of 8; every case
-//! also through the portable code. `conv_rates` (ignored) times the kernels for the cost model.
+//! also through the portable code; and the spike kernel's AVX-512 build against its AVX2 build
+//! on weights that round. `conv_rates` (ignored) times the kernels for the cost model.
 
 use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
 use super::kernels::conv_scatter;
@@ -117,6 +118,45 @@ fn spike_kernel_equals_the_specification() {
     for (ci, co, hw, k, stride, pad) in [(64, 72, 10, 3, 1, 1), (16, 20, 9, 3, 1, 1), (8, 10, 7, 3, 2, 1), (32, 40, 11, 1, 1, 0), (8, 16, 9, 5, 2, 2), (24, 8, 13, 3, 2, 0)] {
         for batch in [1, 2] {
             assert_eq!(check_with(ci, co, hw, k, stride, pad, batch, Kind::Spikes(0.2), Mode::NoWinograd), Ran::Spikes, "{ci}→{co} k{k} s{stride}");
+        }
+    }
+}
+
+/// The spike kernel's AVX-512 build against its AVX2 build and the portable code on weights
+/// that round (24-bit random mantissas, so any change in the order of the adds shows): all three
+/// must give the same bits. Shapes: several tiles and samples, partial 64-lane blocks, 32-, 16-
+/// and 8-lane blocks, 1×1, 5×5 and strided kernels, no padding.
+#[test]
+fn spike_kernel_avx512_equals_avx2_bit_for_bit() {
+    if !super::conv_spikes_avx512::enabled() {
+        eprintln!("spike_kernel_avx512_equals_avx2_bit_for_bit: skipped, this CPU has no AVX-512F (or SPIKESTREAM_CPU_ISA=avx2)");
+        return;
+    }
+    let cases = [(64, 128, 48, 3, 1, 1, 1), (256, 100, 24, 3, 1, 1, 2), (512, 72, 12, 3, 1, 1, 1), (32, 20, 17, 3, 1, 1, 2), (16, 10, 9, 3, 2, 1, 2), (24, 5, 13, 3, 2, 0, 1), (32, 40, 11, 1, 1, 0, 2), (8, 16, 9, 5, 2, 2, 1)];
+    for (ci, co, hw, k, stride, pad, batch) in cases {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (ci * 131 + co * 17 + k) as u64);
+        let mut c = layer(&mut rng, ci, co, k, stride, pad);
+        let mut float = || ((rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5) * 0.37;
+        c.weight.iter_mut().chain(&mut c.bias).for_each(|v| *v = float());
+        let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
+        let so = Shape::new(co, o, o);
+        let packed = PackedConv::new(&c);
+        let scale: Vec<f32> = (0..batch).map(|b| 0.3 + b as f32 * 0.7).collect();
+        for d in [0.05, 0.2, 0.5] {
+            let x = input(&mut rng, batch * si.len(), Kind::Spikes(d));
+            let mut scratch = ConvScratch::default();
+            let outs: Vec<Vec<f32>> = [Mode::NoWinograd, Mode::Avx2, Mode::Portable]
+                .into_iter()
+                .map(|m| {
+                    let mut got = vec![f32::NAN; batch * so.len()];
+                    assert_eq!(conv_with(&x, &mut got, si, so, &packed, &scale, &mut scratch, m), Ran::Spikes, "{ci}→{co} k{k} s{stride} at {d}, {m:?}");
+                    got
+                })
+                .collect();
+            for (m, got) in [Mode::Avx2, Mode::Portable].iter().zip(&outs[1..]) {
+                let bad = outs[0].iter().zip(got).position(|(a, b)| a.to_bits() != b.to_bits());
+                assert!(bad.is_none(), "{ci}→{co} k{k} s{stride} p{pad} {hw}×{hw} batch {batch} at {d}: AVX-512 differs from {m:?} at index {bad:?}");
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ mod conv;
 mod conv_dense;
 mod conv_sparse;
 mod conv_spikes;
+mod conv_spikes_avx512;
 #[cfg(test)]
 mod conv_tests;
 pub mod kernels;

@@ -1,0 +1,158 @@
+//! The AVX-512 build of the spike kernel's row adds ([`super::conv_spikes`]), chosen at run
+//! time next to the AVX2 one: a pixel's 64 accumulator lanes are four `zmm` registers instead
+//! of eight `ymm`, so each listed weight row is four load-adds instead of eight (Zen 4 runs a
+//! 512-bit op as two 256-bit halves: the gain is in instructions, not in adder width).
+//!
+//! Bit for bit the AVX2 result: every lane adds the same rows in the same order, only more
+//! lanes per instruction. `SPIKESTREAM_CPU_ISA=avx2` keeps the AVX2 build on an AVX-512 CPU
+//! (for comparisons); [`enabled`] reads it once.
+
+use super::conv::{Geometry, Task};
+use super::conv_spikes::TileRows;
+
+/// Whether the spike kernel runs its AVX-512 build: AVX-512F (and the AVX2 set the rest of the
+/// kernel uses) detected, and `SPIKESTREAM_CPU_ISA` is not `avx2` (`auto`, `avx512` or unset:
+/// whatever is detected; another value is named on stderr once and read as `auto`).
+pub fn enabled() -> bool {
+    static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        let isa = std::env::var("SPIKESTREAM_CPU_ISA").unwrap_or_default().trim().to_ascii_lowercase();
+        match isa.as_str() {
+            "avx2" => false,
+            "" | "auto" | "avx512" => detected(),
+            other => {
+                eprintln!("SPIKESTREAM_CPU_ISA={other:?}: not avx2, avx512 or auto; using auto");
+                detected()
+            }
+        }
+    })
+}
+
+/// Whether this CPU has AVX-512F, AVX2, FMA and POPCNT.
+pub fn detected() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx512f") && super::conv_dense::available();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Whether the row lists of 3×3 kernels take the AVX-512 VBMI2 build ([`tile_rows`]): detected
+/// next to [`enabled`].
+pub fn vbmi2() -> bool {
+    static VBMI2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    #[cfg(target_arch = "x86_64")]
+    return *VBMI2.get_or_init(|| detected() && std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vbmi2"));
+    #[cfg(not(target_arch = "x86_64"))]
+    *VBMI2.get_or_init(|| false)
+}
+
+/// [`super::conv_spikes::tile_rows`] of a 3×3 kernel with AVX-512 VBMI2: the first eight taps'
+/// rows of a (chunk, pixel) are one byte compress of the indices 0..64 under its 64 mask bits
+/// (bit `8·tap + channel` is row `8·tap + channel`, and the compress keeps their order), the
+/// ninth tap's through the table. The same lists as the other builds. Callers check [`vbmi2`].
+pub fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert!(vbmi2() && g.k() == 3, "the AVX-512 row lists need AVX-512 VBMI2 and a 3×3 kernel");
+        // SAFETY: the features are present (asserted).
+        unsafe { x86::tile_rows(pixels, mask, g, dst) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("the AVX-512 row lists run on x86-64 only ({pixels:?} {} {:?} {:p})", mask.len(), g.si, dst)
+}
+
+/// [`super::conv_spikes::task`] on AVX-512. Callers check [`detected`] first.
+pub fn task(t: &Task, r: &TileRows, g: &Geometry) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        assert!(detected(), "the AVX-512 spike kernel needs AVX-512F, AVX2, FMA and POPCNT");
+        // SAFETY: the features are present (asserted).
+        unsafe { x86::task(t, r, g) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("the AVX-512 spike kernel runs on x86-64 only ({:?} {:?})", t.pixels, g.si)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::{__m512, __m512i, _mm512_add_ps, _mm512_loadu_ps, _mm512_maskz_compress_epi8, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_storeu_si512};
+
+    use super::super::conv::{Geometry, Task};
+    use super::super::conv_spikes::{MOST, SET_BITS, TileRows, add_rows, blocks, tile_rows_generic};
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,avx2,fma,popcnt")]
+    pub unsafe fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
+        // SAFETY (the closure): this function only runs with AVX-512 VBMI2.
+        tile_rows_generic(pixels, mask, g, dst, |window, offset, base, out| unsafe { emit9(window, offset, base, out) })
+    }
+
+    /// The byte indices 0..64.
+    const IOTA: [u8; 64] = {
+        let mut v = [0u8; 64];
+        let mut i = 0;
+        while i < 64 {
+            v[i] = i as u8;
+            i += 1;
+        }
+        v
+    };
+
+    /// [`super::super::conv_spikes::emit`] of the nine taps of a 3×3 window (`offset`: each
+    /// tap's offset, rows of three at `offset[0]`, `offset[3]`, `offset[6]`).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt")]
+    #[inline]
+    unsafe fn emit9(window: &[u8], offset: &[usize], base: &[u64], out: &mut [u8; MOST]) -> usize {
+        // The three mask bytes of a window row, as the low 24 bits (missing bytes read as zero,
+        // as in `emit`; every tap lies inside the padded mask).
+        let row = |o: usize| match window.get(o..o + 4) {
+            Some(b) => u64::from(u32::from_le_bytes(b.try_into().expect("4 bytes")) & 0xff_ffff),
+            None => (0..3).fold(0, |m, j| m | u64::from(window.get(o + j).copied().unwrap_or(0)) << (8 * j)),
+        };
+        let (top, mid, bottom) = (row(offset[0]), row(offset[3]), row(offset[6]));
+        let first8 = top | mid << 24 | bottom << 48;
+        let ninth = (bottom >> 16) as u8;
+        // SAFETY: IOTA is 64 bytes; `out` holds MOST ≥ 64 bytes.
+        unsafe {
+            let iota: __m512i = std::mem::transmute(IOTA);
+            _mm512_storeu_si512(out.as_mut_ptr().cast(), _mm512_maskz_compress_epi8(first8, iota));
+        }
+        let k = first8.count_ones() as usize;
+        out[k..k + 8].copy_from_slice(&(SET_BITS[usize::from(ninth)] + base[8]).to_le_bytes());
+        k + ninth.count_ones() as usize
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma,popcnt")]
+    pub unsafe fn task(t: &Task, r: &TileRows, g: &Geometry) {
+        match g.nb() {
+            // SAFETY (each closure): this function only runs with AVX-512F.
+            64 => blocks::<64>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
+            32 => blocks::<32>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
+            16 => blocks::<16>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
+            // One `ymm` already holds the block.
+            _ => blocks::<8>(t, r, g, add_rows),
+        }
+    }
+
+    /// `sum += slab[row]` for every row of `rows`, in order, in `N / 16` registers.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn add_zmm<const N: usize>(sum: &mut [f32; N], slab: &[[f32; N]], rows: &[u8]) {
+        const { assert!(N.is_multiple_of(16) && N <= 64) };
+        let mut acc: [__m512; 4] = [_mm512_setzero_ps(); 4];
+        for (v, a) in acc.iter_mut().enumerate().take(N / 16) {
+            // SAFETY: lanes 16v..16v + 16 lie inside `sum` (N / 16 registers).
+            *a = unsafe { _mm512_loadu_ps(sum.as_ptr().add(16 * v)) };
+        }
+        for &row in rows {
+            let w = slab[usize::from(row)].as_ptr();
+            for (v, a) in acc.iter_mut().enumerate().take(N / 16) {
+                // SAFETY: as above, inside the row of N lanes.
+                *a = _mm512_add_ps(*a, unsafe { _mm512_loadu_ps(w.add(16 * v)) });
+            }
+        }
+        for (v, a) in acc.iter().enumerate().take(N / 16) {
+            // SAFETY: as for the loads.
+            unsafe { _mm512_storeu_ps(sum.as_mut_ptr().add(16 * v), *a) };
+        }
+    }
+}
