@@ -5,7 +5,8 @@
 //! Owns index arithmetic only; packing for a particular kernel (the CPU's output-channel blocks,
 //! the GPU's buffers) stays with its backend.
 
-use super::graph::{Conv, Graph, Linear, Node, Op, Shape};
+use super::graph::{Conv, Graph, Linear, Neuron, Node, Op, Shape};
+use super::neuron::NeuronKind;
 
 /// `[B, C, P]` → `[B, P, C]` (P = H·W): PyTorch's activations into channel-last storage.
 pub fn nchw_to_nhwc(src: &[f32], dst: &mut [f32], b: usize, c: usize, p: usize) {
@@ -36,6 +37,12 @@ pub fn chw_to_hwc(src: &[f32], shape: Shape) -> Vec<f32> {
     let mut dst = vec![0.0; src.len()];
     nchw_to_nhwc(src, &mut dst, 1, shape.c, shape.h * shape.w);
     dst
+}
+
+/// Each neuron's kind in channel-last order (`[H, W, C]`) for a layer with per-neuron
+/// parameters, else `None`; the arrays were checked when the model was built.
+pub fn neuron_kinds_hwc(n: &Neuron, shape: Shape) -> Option<Vec<NeuronKind>> {
+    (!n.arrays.is_empty()).then(|| n.arrays.reordered(|v| chw_to_hwc(v, shape)).kinds(n.kind, shape.len()).expect("per-neuron arrays are checked when the model is built"))
 }
 
 /// Conv weights `[Co, Ci, K, K]` as `[Ci, K, K, out_stride]`: one contiguous output-channel row

@@ -138,17 +138,15 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p: &PackedConv
 
 /// Which kernels [`conv_with`] may choose from (tests and measurements pin them).
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(super) enum Mode {
     /// By the input's density and the cost model, as [`conv`] does.
     Auto,
     /// Winograd wherever it applies.
-    #[cfg_attr(not(test), allow(dead_code))]
     Winograd,
     /// Never Winograd.
-    #[cfg_attr(not(test), allow(dead_code))]
     NoWinograd,
     /// Never Winograd, and the AVX2 builds even where AVX-512 is present.
-    #[cfg_attr(not(test), allow(dead_code))]
     Avx2,
     /// The portable code only (the sparse kernels built without AVX2, no Winograd or dense
     /// kernel), as on a CPU without AVX2 and FMA.

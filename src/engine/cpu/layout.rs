@@ -23,12 +23,8 @@ pub fn prepare(graph: &Graph, node: &Node) -> Prepared {
         Op::Conv(c) => Prepared::Conv(PackedConv::new(c)),
         Op::Neuron(n) => {
             let s = node.shape;
-            let hwc = |v: &[f32]| layout::chw_to_hwc(v, s);
-            let rules = (!n.arrays.is_empty()).then(|| {
-                let kinds = n.arrays.reordered(hwc).kinds(n.kind, s.len()).expect("per-neuron arrays are checked when the model is built");
-                kinds.iter().map(NeuronKind::rule).collect()
-            });
-            let imp = (n.imp.is_some() || rules.is_some()).then(|| hwc(&n.initial(s.len())));
+            let rules: Option<Vec<Rule>> = layout::neuron_kinds_hwc(n, s).map(|kinds| kinds.iter().map(NeuronKind::rule).collect());
+            let imp = (n.imp.is_some() || rules.is_some()).then(|| layout::chw_to_hwc(&n.initial(s.len()), s));
             Prepared::Neuron { imp, rules }
         }
         Op::Linear(l) => Prepared::Linear { weight_t: layout::linear_by_input(graph, node, l) },

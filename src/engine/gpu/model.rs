@@ -95,21 +95,14 @@ fn upload_node(ctx: &GpuContext, graph: &Graph, node: &Node) -> Result<NodeWeigh
         }
         Op::Neuron(n) => {
             let s = node.shape;
-            let init = match &n.imp {
-                Some(imp) if imp.len() != s.len() => return Err(bad(node, format!("IMP has {} values, expected {}", imp.len(), s.len()))),
-                Some(imp) => layout::chw_to_hwc(imp, s),
-                None => vec![n.kind.rest(); s.len()],
-            };
+            if let Some(imp) = n.imp.as_ref().filter(|imp| imp.len() != s.len()) {
+                return Err(bad(node, format!("IMP has {} values, expected {}", imp.len(), s.len())));
+            }
+            // The IMP, else each neuron's rest.
+            let init = layout::chw_to_hwc(&n.initial(s.len()), s);
             // Each neuron's (p0, p1, v_th, v_reset) `[H, W, C]`, or one unread vec4.
-            let per_neuron = match n.arrays.is_empty() {
-                true => vec![NeuronWords::default()],
-                false => n.arrays.reordered(|v| layout::chw_to_hwc(v, s)).kinds(n.kind, s.len()).map_err(|e| bad(node, e))?.iter().map(NeuronWords::of).collect(),
-            };
+            let per_neuron = layout::neuron_kinds_hwc(n, s).map_or_else(|| vec![NeuronWords::default()], |kinds| kinds.iter().map(NeuronWords::of).collect());
             let params: Vec<[f32; 4]> = per_neuron.iter().map(|w| [w.p0, w.p1, w.v_th, w.v_reset]).collect();
-            let init = match (&n.imp, n.arrays.is_empty()) {
-                (None, false) => layout::chw_to_hwc(&n.initial(s.len()), s),
-                _ => init,
-            };
             NodeWeights::Neuron { init: ctx.storage_init(&label("neuron initial membrane"), &init), kind: n.kind, params: ctx.storage_init(&label("neuron parameters per neuron"), &params), per_neuron: !n.arrays.is_empty() }
         }
         _ => NodeWeights::None,

@@ -148,9 +148,9 @@ impl Builder<'_, '_> {
         for key in kind.keys() {
             let tensor = format!("{name}.neuron.{key}");
             if let Some(t) = self.store.optional(&tensor, &dims)? {
-                arrays.params.push((key, t.data));
-                let single = NeuronArrays { params: vec![arrays.params.last().cloned().expect("just pushed")] };
+                let single = NeuronArrays { params: vec![(key, t.data)] };
                 single.kinds(kind, s.len()).map_err(|e| ModelError::Inconsistent { file: self.file(), reason: format!("tensor '{tensor}': {e}") })?;
+                arrays.params.extend(single.params);
             }
         }
         if !arrays.is_empty() {
