@@ -137,11 +137,17 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
     let mut top = RawNode { kind: "NIRGraph".into(), nodes, edges, ..RawNode::default() };
     top.metadata.insert("dt".into(), arr(&[], vec![dt]));
     // The semantics that reads every neuron back to its rule.
-    let families: Vec<&str> = graph.nodes.iter().filter_map(|n| if let Op::Neuron(x) = &n.op { family(&x.kind) } else { None }).collect();
-    let semantics = families.first().copied().unwrap_or("spikingjelly");
-    if let Some(other) = families.iter().find(|&&f| f != semantics) {
-        return Err(format!("the network mixes neurons that only --nir-semantics {semantics} reads back with ones that only {other} does; no one semantics reads both"));
-    }
+    let families: Vec<&[&str]> = graph.nodes.iter().filter_map(|n| if let Op::Neuron(x) = &n.op { family(&x.kind) } else { None }).collect();
+    let semantics = match families.first() {
+        None => "spikingjelly",
+        Some(first) => match first.iter().find(|s| families.iter().all(|f| f.contains(s))) {
+            Some(s) => s,
+            None => {
+                let other = families.iter().find(|f| !f.contains(&first[0])).map_or("", |f| f[0]);
+                return Err(format!("the network mixes neurons that only --nir-semantics {} reads back with ones that only {other} does; no one semantics reads both", first[0]));
+            }
+        },
+    };
     top.metadata.insert("nir_semantics".into(), Value::Text(vec![semantics.into()]));
     Ok(Export { top, ignored })
 }
@@ -187,6 +193,16 @@ fn neuron_node(kind: NeuronKind, shape: &[usize], dt: f64, layer: &str) -> Resul
             (node("LI", vec![("tau", filled(&shape, tau_s)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, v_leak))]), false)
         }
         NeuronKind::Integrator => (node("I", vec![("r", filled(&shape, 1.0))]), false),
+        // Sinabs' forms, which its from_nir rebuilds: IAF (MultiSpike, floor −θ), LIF and
+        // ExpLeak with τ in timesteps (α = exp(−1/τ)).
+        NeuronKind::Leaky { beta, v_th, fire: Fire::Count, reset: Reset::SoftFloor } if beta == 1.0 => {
+            (node("IF", vec![("r", filled(&shape, 1.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+        }
+        NeuronKind::Leaky { beta, v_th, fire: Fire::Count | Fire::AtLeast, reset: Reset::Soft } if beta < 1.0 => {
+            let tau = sinabs_tau(beta, layer)?;
+            (node("LIF", vec![("tau", filled(&shape, tau)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, 0.0)), ("v_threshold", filled(&shape, v_th)), ("v_reset", filled(&shape, 0.0))]), false)
+        }
+        NeuronKind::ExpLeak { alpha } => (node("LI", vec![("tau", filled(&shape, sinabs_tau(alpha, layer)?)), ("r", filled(&shape, 1.0)), ("v_leak", filled(&shape, 0.0))]), false),
         NeuronKind::LegacyLif { decay, .. } | NeuronKind::Leaky { beta: decay, fire: Fire::Above, reset: Reset::Hard(0.0), .. } => {
             return Err(format!("layer '{}': a leaky neuron with decay {decay} (not below 1) has no NIR time constant", layer));
         }
@@ -228,14 +244,35 @@ fn per_neuron_node(kinds: &[NeuronKind], template: NeuronKind, shape: &[usize], 
     Ok((node, *soft))
 }
 
-/// The `--nir-semantics` that reads a neuron back to its rule (none for the readouts, which
-/// every semantics but Sinabs reads alike).
-fn family(kind: &NeuronKind) -> Option<&'static str> {
+/// The `τ` (timesteps) whose `exp(−1/τ)` in f32 is `decay` exactly, as Sinabs reads it back:
+/// `−1/ln(decay)`, or the nearest f32 within 64 steps that reads back exactly.
+fn sinabs_tau(decay: f32, layer: &str) -> Result<f32, String> {
+    let reads = |tau: f32| (-1.0 / tau).exp() == decay;
+    let start = (-1.0 / f64::from(decay).ln()) as f32;
+    if start.is_finite() && start > 0.0 {
+        for step in 0..64u32 {
+            for tau in [f32::from_bits(start.to_bits() + step), f32::from_bits(start.to_bits() - step)] {
+                if reads(tau) {
+                    return Ok(tau);
+                }
+            }
+        }
+    }
+    Err(format!("layer '{layer}': no τ gives Sinabs' decay exp(−1/τ) = {decay} exactly in f32"))
+}
+
+/// The `--nir-semantics` values that read a neuron back to its rule, the preferred first (none
+/// for the readouts that every semantics but Sinabs reads alike).
+fn family(kind: &NeuronKind) -> Option<&'static [&'static str]> {
+    let rule = kind.rule();
     match *kind {
-        NeuronKind::LegacyLif { decay, .. } | NeuronKind::Leaky { beta: decay, fire: Fire::Above, reset: Reset::Hard(0.0), .. } if decay == 1.0 => Some("norse"),
-        NeuronKind::LegacyLif { .. } | NeuronKind::Leaky { .. } => Some("snntorch"),
-        NeuronKind::LifBox { .. } => Some("norse"),
-        NeuronKind::Lif { .. } | NeuronKind::If { .. } => Some("spikingjelly"),
+        NeuronKind::Leaky { .. } | NeuronKind::ExpLeak { .. } if rule.fire == Fire::Count || rule.reset == Reset::SoftFloor => Some(&["sinabs"]),
+        NeuronKind::Leaky { fire: Fire::AtLeast, reset: Reset::Soft, .. } => Some(&["sinabs-single"]),
+        NeuronKind::ExpLeak { .. } => Some(&["sinabs", "sinabs-single"]),
+        NeuronKind::LegacyLif { decay, .. } | NeuronKind::Leaky { beta: decay, fire: Fire::Above, reset: Reset::Hard(0.0), .. } if decay == 1.0 => Some(&["norse"]),
+        NeuronKind::LegacyLif { .. } | NeuronKind::Leaky { .. } => Some(&["snntorch"]),
+        NeuronKind::LifBox { .. } => Some(&["norse"]),
+        NeuronKind::Lif { .. } | NeuronKind::If { .. } => Some(&["spikingjelly"]),
         NeuronKind::Li { .. } | NeuronKind::Integrator => None,
     }
 }

@@ -12,9 +12,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::{Value as Json, json};
 
+use super::cuba::{Cuba, discretise_cuba};
 use super::hdf5::{RawNode, Value};
 use super::params::{array, f32s, ints, per_neuron, scalar, shape_of_input, square, to_json, uniform, vector, window};
-use super::semantics::{NirNeuron, discretise, discretise_cuba};
+use super::semantics::{NirNeuron, discretise};
 use super::{DT_KEY, ImportOptions, NirError, SEMANTICS_KEY};
 use crate::model::graph::Shape;
 use crate::model::neuron::{NeuronArrays, NeuronKind};
@@ -221,7 +222,8 @@ fn lower_node(out: &mut Lowered, node: &RawNode, layer: &str, read: Option<Strin
             let zero = |key: &str| if node.params.contains_key(key) { u(key) } else { Ok(0.0) };
             let spike = if node.kind == "CubaLIF" { Some((u("v_threshold")?, zero("v_reset")?)) } else { None };
             let w_in = if node.params.contains_key("w_in") { u("w_in")? } else { 1.0 };
-            let [synapse, membrane] = discretise_cuba(u("tau_syn")?, u("tau_mem")?, u("r")?, w_in, zero("v_leak")?, spike, options.semantics, dt)?;
+            let cuba = Cuba { tau_syn: u("tau_syn")?, tau_mem: u("tau_mem")?, r: u("r")?, w_in, v_leak: zero("v_leak")?, spike };
+            let [synapse, membrane] = discretise_cuba(cuba, options.semantics, dt)?;
             // The synaptic current is a layer of its own; the membrane layer carries the node's name.
             push(json!({"op": "neuron", "name": format!("{layer}.synapse"), "neuron": synapse.to_json()}));
             out.layers.push(json!({"op": "neuron", "name": layer, "neuron": membrane.to_json()}));

@@ -9,6 +9,7 @@
 //! parses them. Every unsupported node, parameter or shape is an error naming the node.
 //! [`export`] and [`write`] go the other way (`export-nir`).
 
+pub mod cuba;
 pub mod export;
 pub mod hdf5;
 pub mod lower;

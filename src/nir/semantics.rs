@@ -8,7 +8,8 @@
 //! | semantics      | IF                                   | LIF                                                            |
 //! |----------------|--------------------------------------|----------------------------------------------------------------|
 //! | `spikingjelly` | `H = V + X`, `S = H ≥ θ`, `V = V_r` (r = 1 or 1/dt) | `H = V + (X − (V − V_r))/τ'` (r = 1; r = τ': `H = V − (V − V_r)/τ' + X`), `τ' = τ/dt`, `S = H ≥ θ`, `V = V_r` |
-//! | `sinabs`       | `H = V + X`, `S = H ≥ θ`, `V = H − S·θ` | `H = α·V + X`, `α = exp(−1/τ)` (τ in timesteps, dt unused), `S = H ≥ θ`, `V = H − S·θ`; one spike per step |
+//! | `sinabs`       | `H = V + X`, `n = trunc(H/θ)` spikes (`H > 0`), `V = max(H − n·θ + θ, 0) − θ` | `H = α·V + X`, `α = exp(−1/τ)` (τ in timesteps, dt unused), `n = trunc(H/θ)` spikes (`H > 0`), `V = H − n·θ` |
+//! | `sinabs-single` | `H = V + X`, `S = H ≥ θ`, `V = H − S·θ` | as `sinabs`, with `S = H ≥ θ` (one spike per step), `V = H − S·θ` |
 //! | `snntorch`     | `H = V + X`, `S = H − θ > 0`, `V = H − S·θ` (snnTorch's early form, `Reset::SoftSnntorch`) | `H = β·V + X`, `β = 1 − dt/τ`, `S = H − θ' > 0`, `θ' = θ/(r·dt/τ)`, `V = 0` |
 //! | `norse`        | `H = V + X`, `S = H − θ > 0`, `V = 0` | `H = V + k·((X + v_leak) − V)`, `k = dt·(1/τ)`, `S = H − θ > 0`, `V = 0`; `V₀ = v_leak` |
 //!
@@ -16,6 +17,11 @@
 //! LIF as `Leaky(β, reset_mechanism = "zero", reset_delay = False)`; Norse imports IF as
 //! `IAFCell` and LIF as `LIFBoxCell` (`tau_mem_inv = 1/τ`, `v_reset` left at 0, `r` ignored),
 //! whose step is `v + dt·tau_mem_inv·(x + v_leak − v)` in f32.
+//!
+//! Sinabs' `from_nir` builds IF as `IAFSqueeze(min_v_mem = −θ)` and LIF as `LIFSqueeze`, both
+//! with its default `MultiSpike` (several spikes per step, the output is the count) and
+//! `MembraneSubtract`; `sinabs-single` reads a network trained with `SingleSpike` and no floor.
+//! Both read LI as `ExpLeakSqueeze`: `H = α·V + X`, `α = exp(−1/τ)`, the output is the membrane.
 //!
 //! Threshold maps to `H = X`, `S = H > θ` under every semantics. Each call discretises one
 //! neuron's values; a layer whose values differ is discretised neuron by neuron
@@ -29,11 +35,14 @@ pub enum Semantics {
     Snntorch,
     Norse,
     Spikingjelly,
+    /// Sinabs as its `from_nir` builds the network (`MultiSpike`; IF with the floor `−θ`).
     Sinabs,
+    /// Sinabs with `SingleSpike` and no membrane floor.
+    SinabsSingle,
 }
 
 impl Semantics {
-    pub const NAMES: [&'static str; 4] = ["snntorch", "norse", "spikingjelly", "sinabs"];
+    pub const NAMES: [&'static str; 5] = ["snntorch", "norse", "spikingjelly", "sinabs", "sinabs-single"];
 
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -41,6 +50,7 @@ impl Semantics {
             "norse" => Some(Self::Norse),
             "spikingjelly" => Some(Self::Spikingjelly),
             "sinabs" => Some(Self::Sinabs),
+            "sinabs-single" => Some(Self::SinabsSingle),
             _ => None,
         }
     }
@@ -51,7 +61,13 @@ impl Semantics {
             Self::Norse => "norse",
             Self::Spikingjelly => "spikingjelly",
             Self::Sinabs => "sinabs",
+            Self::SinabsSingle => "sinabs-single",
         }
+    }
+
+    /// Sinabs' reading, either spike function.
+    pub fn is_sinabs(self) -> bool {
+        matches!(self, Self::Sinabs | Self::SinabsSingle)
     }
 }
 
@@ -77,10 +93,14 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
         // Non-spiking readouts: no threshold or reset for a framework to decide.
         NirNeuron::Integrator { r } if r == 1.0 => Some(NeuronKind::Integrator),
         NirNeuron::Integrator { r } => return Err(format!("r = {r}: an Integrator takes r = 1 only; fold r into the weights of the layer before it")),
-        NirNeuron::Li { tau, r, v_leak } => {
-            if semantics == Some(Semantics::Sinabs) {
-                return Err("Sinabs reads LI as ExpLeak (α = exp(−dt/τ)), which the engine does not express; use --nir-semantics norse for NIR's forward-Euler step".into());
+        NirNeuron::Li { tau, r, v_leak } if semantics.is_some_and(Semantics::is_sinabs) => {
+            if r != 1.0 || v_leak != 0.0 {
+                return Err(format!("r = {r}, v_leak = {v_leak}: Sinabs reads LI as ExpLeak, which takes r = 1 and v_leak = 0 (its from_nir refuses others)"));
             }
+            // ExpLeakSqueeze(tau_mem = τ, norm_input = False): τ in timesteps, α = exp(−1/τ) in f32.
+            Some(NeuronKind::ExpLeak { alpha: sinabs_alpha(tau) })
+        }
+        NirNeuron::Li { tau, r, v_leak } => {
             if r != 1.0 {
                 return Err(format!("r = {r}: an LI takes r = 1 only (Norse ignores r); fold r into the weights of the layer before it"));
             }
@@ -105,12 +125,17 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
             }
             NeuronKind::If { v_th: v_threshold, reset: Reset::Hard(v_reset) }
         }
-        (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Sinabs) => {
+        (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Sinabs | Semantics::SinabsSingle) => {
             unit_r(r)?;
             if v_reset != 0.0 {
                 return Err(format!("v_reset = {v_reset}: Sinabs resets by subtracting the threshold; a hard reset value other than 0 has no meaning there"));
             }
-            NeuronKind::If { v_th: v_threshold, reset: Reset::Soft }
+            if semantics == Semantics::SinabsSingle {
+                NeuronKind::If { v_th: v_threshold, reset: Reset::Soft }
+            } else {
+                // IAFSqueeze: α = 1.0 (`1·V` is exact), MultiSpike, floor at −θ.
+                NeuronKind::Leaky { beta: 1.0, v_th: v_threshold, fire: Fire::Count, reset: Reset::SoftFloor }
+            }
         }
         (NirNeuron::If { r, v_threshold, v_reset }, Semantics::Norse) => {
             unit_r(r)?;
@@ -152,14 +177,15 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
             let w_scale = r * dt / tau;
             NeuronKind::Leaky { beta, v_th: v_threshold / w_scale, fire: Fire::Above, reset: Reset::Hard(0.0) }
         }
-        (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Sinabs) => {
+        (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Sinabs | Semantics::SinabsSingle) => {
             unit_r(r)?;
             if v_leak != 0.0 || v_reset != 0.0 {
                 return Err(format!("v_leak = {v_leak}, v_reset = {v_reset}: Sinabs' LIF leaks towards 0 and resets by subtracting the threshold; export with v_leak = v_reset = 0"));
             }
             // Sinabs' from_nir builds LIFSqueeze(tau_mem = τ, norm_input = False): τ counts
             // timesteps (dt is not used) and α = exp(−1/τ), in f32 as torch computes it.
-            NeuronKind::Leaky { beta: (-1.0 / tau).exp(), v_th: v_threshold, fire: Fire::AtLeast, reset: Reset::Soft }
+            let fire = if semantics == Semantics::Sinabs { Fire::Count } else { Fire::AtLeast };
+            NeuronKind::Leaky { beta: sinabs_alpha(tau), v_th: v_threshold, fire, reset: Reset::Soft }
         }
         (NirNeuron::Lif { tau, r, v_leak, v_threshold, v_reset }, Semantics::Norse) => {
             let dt = need_dt(dt)? as f32;
@@ -175,33 +201,12 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
     kind.check().map(|()| kind)
 }
 
-/// NIR's current-based neurons (CubaLIF, and CubaLI without `spike`) as two engine layers:
-/// the synaptic current, a readout whose membrane is the current, then the membrane. This is
-/// Norse's import, which chains `LIBoxCell(1/τ_syn, v_leak)` into `LIFBoxCell(1/τ_mem, v_leak,
-/// θ)` (or `LIBoxCell` for CubaLI), so only `--nir-semantics norse` reads it; `spike` is
-/// `(v_threshold, v_reset)`.
-pub fn discretise_cuba(tau_syn: f32, tau_mem: f32, r: f32, w_in: f32, v_leak: f32, spike: Option<(f32, f32)>, semantics: Option<Semantics>, dt: Option<f64>) -> Result<[NeuronKind; 2], String> {
-    if semantics != Some(Semantics::Norse) {
-        return Err("a current-based neuron is read as Norse reads it (a leaky-integrator synapse chained into the membrane); give --nir-semantics norse (snnTorch's Synaptic also resets its current on a spike, which the engine does not express)".into());
-    }
-    if r != 1.0 || w_in != 1.0 {
-        return Err(format!("r = {r}, w_in = {w_in}: only 1 is supported; fold them into the weights of the layer before it"));
-    }
-    let dt = need_dt(dt)? as f32;
-    // Norse, in f32: tau_*_inv = 1/τ, then dt·tau_*_inv.
-    let synapse = NeuronKind::Li { k: dt * (1.0 / tau_syn), v_leak };
-    let k = dt * (1.0 / tau_mem);
-    let membrane = match spike {
-        Some((_, v_reset)) if v_reset != 0.0 => return Err(format!("v_reset = {v_reset}: Norse's import resets to 0 whatever the file says; export with v_reset = 0")),
-        Some((v_th, _)) => NeuronKind::LifBox { k, v_leak, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) },
-        None => NeuronKind::Li { k, v_leak },
-    };
-    synapse.check()?;
-    membrane.check()?;
-    Ok([synapse, membrane])
+/// Sinabs' decay for `tau_mem = τ` timesteps: `exp(−1/τ)` in f32, as torch computes it.
+fn sinabs_alpha(tau: f32) -> f32 {
+    (-1.0 / tau).exp()
 }
 
-fn need_dt(dt: Option<f64>) -> Result<f64, String> {
+pub(super) fn need_dt(dt: Option<f64>) -> Result<f64, String> {
     dt.ok_or_else(|| "a leaky neuron needs the timestep: give --dt SECONDS (the file's metadata has no 'dt')".to_string())
 }
 
@@ -235,14 +240,18 @@ mod tests {
     }
 
     #[test]
-    fn cuba_neurons_are_norse_synapse_then_membrane() {
-        let (dt, norse) = (Some(1.0 / 1024.0), Some(Semantics::Norse));
-        let got = discretise_cuba(1.0 / 512.0, 1.0 / 256.0, 1.0, 1.0, 0.0, Some((0.5, 0.0)), norse, dt);
-        let membrane = NeuronKind::LifBox { k: 0.25, v_leak: 0.0, v_th: 0.5, fire: Fire::Above, reset: Reset::Hard(0.0) };
-        assert_eq!(got, Ok([NeuronKind::Li { k: 0.5, v_leak: 0.0 }, membrane]));
-        assert_eq!(discretise_cuba(1.0 / 512.0, 1.0 / 256.0, 1.0, 1.0, 0.0, None, norse, dt), Ok([NeuronKind::Li { k: 0.5, v_leak: 0.0 }, NeuronKind::Li { k: 0.25, v_leak: 0.0 }]));
-        assert!(discretise_cuba(1.0, 1.0, 1.0, 1.0, 0.0, None, Some(Semantics::Snntorch), dt).is_err_and(|e| e.contains("--nir-semantics norse")));
-        assert!(discretise_cuba(1.0, 1.0, 1.0, 2.0, 0.0, None, norse, dt).is_err_and(|e| e.contains("w_in = 2")));
+    fn sinabs_reads_multi_spike_and_the_floor_and_li_as_exp_leak() {
+        let if_node = NirNeuron::If { r: 1.0, v_threshold: 0.5, v_reset: 0.0 };
+        assert_eq!(discretise(if_node, Some(Semantics::Sinabs), None), Ok(NeuronKind::Leaky { beta: 1.0, v_th: 0.5, fire: Fire::Count, reset: Reset::SoftFloor }));
+        assert_eq!(discretise(if_node, Some(Semantics::SinabsSingle), None), Ok(NeuronKind::If { v_th: 0.5, reset: Reset::Soft }));
+        let lif = NirNeuron::Lif { tau: 2.0, r: 1.0, v_leak: 0.0, v_threshold: 0.5, v_reset: 0.0 };
+        let alpha = (-0.5f32).exp();
+        assert_eq!(discretise(lif, Some(Semantics::Sinabs), None), Ok(NeuronKind::Leaky { beta: alpha, v_th: 0.5, fire: Fire::Count, reset: Reset::Soft }));
+        assert_eq!(discretise(lif, Some(Semantics::SinabsSingle), None), Ok(NeuronKind::Leaky { beta: alpha, v_th: 0.5, fire: Fire::AtLeast, reset: Reset::Soft }));
+        let li = NirNeuron::Li { tau: 2.0, r: 1.0, v_leak: 0.0 };
+        assert_eq!(discretise(li, Some(Semantics::Sinabs), None), Ok(NeuronKind::ExpLeak { alpha }));
+        let leaky = NirNeuron::Li { tau: 2.0, r: 1.0, v_leak: 0.5 };
+        assert!(discretise(leaky, Some(Semantics::Sinabs), None).is_err_and(|e| e.contains("v_leak = 0.5")));
     }
 
     #[test]

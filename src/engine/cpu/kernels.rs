@@ -166,6 +166,7 @@ macro_rules! specialised {
             Fire::Above => specialised!(@reset $rule, $charge, Fire::Above, $r, $body),
             Fire::AtLeast => specialised!(@reset $rule, $charge, Fire::AtLeast, $r, $body),
             Fire::Never => specialised!(@reset $rule, $charge, Fire::Never, $r, $body),
+            Fire::Count => specialised!(@reset $rule, $charge, Fire::Count, $r, $body),
         }
     };
     (@reset $rule:ident, $charge:expr, $fire:expr, $r:ident, $body:expr) => {
@@ -176,6 +177,7 @@ macro_rules! specialised {
             Reset::Hard(v) => specialised!(@run $rule, $charge, $fire, Reset::Hard(v), $r, $body),
             Reset::None => specialised!(@run $rule, $charge, $fire, Reset::None, $r, $body),
             Reset::SoftSnntorch => specialised!(@run $rule, $charge, $fire, Reset::SoftSnntorch, $r, $body),
+            Reset::SoftFloor => specialised!(@run $rule, $charge, $fire, Reset::SoftFloor, $r, $body),
         }
     };
     (@run $rule:ident, $charge:expr, $fire:expr, $reset:expr, $r:ident, $body:expr) => {{
@@ -186,8 +188,12 @@ macro_rules! specialised {
 
 /// One timestep of one sample's neurons ([`NeuronKind::step`] per element, the kind's rule
 /// built once): updates the membrane `mem`, writes spikes (0/1) to `out` (a non-spiking
-/// readout: the membrane), returns how many fired.
+/// readout: the membrane; a counting neuron: its counts), returns how many spikes it emitted.
 pub fn neuron_step(kind: &NeuronKind, mem: &mut [f32], x: &[f32], out: &mut [f32]) -> u64 {
+    if kind.rule().fire == Fire::Count {
+        let rule = kind.rule();
+        return mem.iter_mut().zip(x).zip(out.iter_mut()).map(|((m, &x), o)| count_one(&rule, m, x, o)).sum();
+    }
     if !kind.spikes() {
         specialised!(kind.rule(), |rule| {
             for ((m, &x), o) in mem.iter_mut().zip(x).zip(out.iter_mut()) {
@@ -220,12 +226,25 @@ pub fn neuron_step(kind: &NeuronKind, mem: &mut [f32], x: &[f32], out: &mut [f32
 pub fn neuron_step_each(rules: &[Rule], spikes: bool, mem: &mut [f32], x: &[f32], out: &mut [f32]) -> u64 {
     let mut fired = 0u64;
     for (((m, &x), o), rule) in mem.iter_mut().zip(x).zip(out.iter_mut()).zip(rules) {
+        if rule.fire == Fire::Count {
+            fired += count_one(rule, m, x, o);
+            continue;
+        }
         let (v, s) = rule.step(&F32, *m, x);
         *m = v;
         *o = if spikes { f32::from(u8::from(s)) } else { v };
         fired += u64::from(s);
     }
     fired
+}
+
+/// One step of one counting neuron ([`Rule::count_step`]): the count goes to `out`.
+#[inline(always)]
+fn count_one(rule: &Rule, m: &mut f32, x: f32, out: &mut f32) -> u64 {
+    let (v, n) = rule.count_step(&F32, *m, x);
+    *m = v;
+    *out = n;
+    n as u64
 }
 
 /// `out[b, oy, ox, c] = (Σ_{ky,kx} in[b, oy·s + ky − p, ox·s + kx − p, c]) / divisor`, the sum

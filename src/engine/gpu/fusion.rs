@@ -44,7 +44,7 @@ impl Fusion {
             // writes spike bits; a readout's membrane runs in its own pass).
             if let [j] = readers(i + 1)[..] {
                 // Per-neuron parameters are read by `neuron_steps` only (its own pass).
-                if matches!(&g.nodes[j].op, Op::Neuron(n) if n.kind.spikes() && n.arrays.is_empty()) && g.nodes[j].inputs == [i + 1] && g.nodes[j].head == node.head {
+                if matches!(&g.nodes[j].op, Op::Neuron(n) if n.kind.binary() && n.arrays.is_empty()) && g.nodes[j].inputs == [i + 1] && g.nodes[j].head == node.head {
                     f.neuron_of[i] = Some(j);
                     f.fused_into[j] = Some(i);
                 }

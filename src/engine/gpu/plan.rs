@@ -135,7 +135,7 @@ pub fn packed_values(graph: &Graph, mode: ConvMode) -> Vec<bool> {
 
 /// Value `v` holds spikes (exactly 0 or 1): a spiking neuron's output (not a readout's membrane).
 fn is_spikes(graph: &Graph, v: usize) -> bool {
-    v > 0 && matches!(&graph.nodes[v - 1].op, Op::Neuron(n) if n.kind.spikes())
+    v > 0 && matches!(&graph.nodes[v - 1].op, Op::Neuron(n) if n.kind.binary())
 }
 
 impl Plan {

@@ -22,7 +22,7 @@ use super::state::{GpuState, Scratch};
 
 /// Value `v` holds spikes (exactly 0 or 1).
 fn is_spikes(g: &crate::model::Graph, v: usize) -> bool {
-    v > 0 && matches!(&g.nodes[v - 1].op, Op::Neuron(n) if n.kind.spikes())
+    v > 0 && matches!(&g.nodes[v - 1].op, Op::Neuron(n) if n.kind.binary())
 }
 
 /// `Params` of shaders/conv_fused.wgsl, field for field.

@@ -1,6 +1,6 @@
 //! Per-neuron parameters: a layer whose parameters differ between its neurons is a uniform
 //! [`NeuronKind`] (the template: kind, fire, reset form) plus one array per varying parameter,
-//! keyed by its `neuron` JSON name (`tau`, `beta`, `v_th`, `v_reset`, `dt_tau`, `v_leak`). The
+//! keyed by its `neuron` JSON name (`tau`, `beta`, `v_th`, `v_reset`, `dt_tau`, `v_leak`, `alpha`). The
 //! model file holds each array as the tensor `<layer>.neuron.<key>` in the layer's shape
 //! (`[C, H, W]` or `[N]`, row-major, PyTorch order).
 //!
@@ -32,6 +32,7 @@ impl NeuronKind {
             (NeuronKind::LifBox { .. }, false) => &["dt_tau", "v_leak", "v_th"],
             (NeuronKind::Li { .. }, _) => &["dt_tau", "v_leak"],
             (NeuronKind::Integrator, _) => &[],
+            (NeuronKind::ExpLeak { .. }, _) => &["alpha"],
         }
     }
 
@@ -43,7 +44,8 @@ impl NeuronKind {
         };
         match (*self, key) {
             (_, "v_reset") => v_reset,
-            (NeuronKind::Li { .. } | NeuronKind::Integrator, "v_th") => None,
+            (NeuronKind::Li { .. } | NeuronKind::Integrator | NeuronKind::ExpLeak { .. }, "v_th") => None,
+            (NeuronKind::ExpLeak { alpha }, "alpha") => Some(alpha),
             (_, "v_th") => Some(self.v_th()),
             (NeuronKind::LegacyLif { decay, .. }, "tau") => Some(decay),
             (NeuronKind::Lif { tau, .. }, "tau") => Some(tau),
@@ -63,6 +65,7 @@ impl NeuronKind {
             (NeuronKind::LegacyLif { v_th, .. } | NeuronKind::Lif { v_th, .. } | NeuronKind::If { v_th, .. } | NeuronKind::Leaky { v_th, .. } | NeuronKind::LifBox { v_th, .. }, "v_th") => *v_th = x,
             (NeuronKind::LegacyLif { decay: p, .. } | NeuronKind::Lif { tau: p, .. } | NeuronKind::Leaky { beta: p, .. }, "tau" | "beta") => *p = x,
             (NeuronKind::LifBox { k: p, .. } | NeuronKind::Li { k: p, .. }, "dt_tau") => *p = x,
+            (NeuronKind::ExpLeak { alpha }, "alpha") => *alpha = x,
             (NeuronKind::LifBox { v_leak: p, .. } | NeuronKind::Li { v_leak: p, .. }, "v_leak") => *p = x,
             _ => return None,
         }

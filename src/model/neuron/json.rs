@@ -2,10 +2,10 @@
 //! `{"kind":"lif","tau":2.0,"v_th":1.0,"reset":"soft"}`.
 //!
 //! Keys: `kind` (`legacy_lif`, `lif`, `if`, `leaky`, `lif_box`); `v_th`; `reset` (`soft`,
-//! `hard` with `v_reset`, `none`, `soft_snntorch`); `fire` (`>` or `>=`, for `leaky` and `lif_box`, whose
-//! frameworks differ); `tau` (legacy: the decay), `decay_input` (lif), `beta` (leaky), `dt_tau`
-//! and `v_leak` (lif_box, li). `li` and `integrator` are non-spiking readouts (no `v_th`,
-//! `fire` or `reset`).
+//! `hard` with `v_reset`, `none`, `soft_snntorch`, `soft_floor`); `fire` (`>`, `>=` or `multi`,
+//! for `leaky` and `lif_box`, whose frameworks differ); `tau` (legacy: the decay), `decay_input`
+//! (lif), `beta` (leaky), `dt_tau` and `v_leak` (lif_box, li), `alpha` (exp_leak). `li`,
+//! `integrator` and `exp_leak` are non-spiking readouts (no `v_th`, `fire` or `reset`).
 
 use serde_json::{Value, json};
 
@@ -24,12 +24,14 @@ impl NeuronKind {
             "hard" => Reset::Hard(num("v_reset", 0.0)),
             "none" => Reset::None,
             "soft_snntorch" => Reset::SoftSnntorch,
-            other => return Err(format!("reset '{other}' (soft, hard, none or soft_snntorch)")),
+            "soft_floor" => Reset::SoftFloor,
+            other => return Err(format!("reset '{other}' (soft, hard, none, soft_snntorch or soft_floor)")),
         };
         let fire = match v.get("fire").and_then(|f| f.as_str()) {
             None | Some(">") => Fire::Above,
             Some(">=") => Fire::AtLeast,
-            Some(other) => return Err(format!("fire '{other}' (> or >=)")),
+            Some("multi") => Fire::Count,
+            Some(other) => return Err(format!("fire '{other}' (>, >= or multi)")),
         };
         if v.get("fire").is_some() && !matches!(kind_name, Some("leaky" | "lif_box")) {
             return Err(format!("'fire' is fixed for kind {kind_name:?} (legacy_lif: >, lif and if: >=); use kind leaky or lif_box to choose it"));
@@ -47,7 +49,8 @@ impl NeuronKind {
             Some("lif_box") => NeuronKind::LifBox { k: num("dt_tau", 0.1), v_leak: num("v_leak", 0.0), v_th: num("v_th", 1.0), fire, reset },
             Some("li") => NeuronKind::Li { k: num("dt_tau", 0.1), v_leak: num("v_leak", 0.0) },
             Some("integrator") => NeuronKind::Integrator,
-            other => return Err(format!("kind {other:?} (legacy_lif, lif, if, leaky, lif_box, li or integrator)")),
+            Some("exp_leak") => NeuronKind::ExpLeak { alpha: num("alpha", 0.5) },
+            other => return Err(format!("kind {other:?} (legacy_lif, lif, if, leaky, lif_box, li, integrator or exp_leak)")),
         };
         kind.check()?;
         Ok(kind)
@@ -60,6 +63,7 @@ impl NeuronKind {
             Reset::Hard(v) => json!({"reset": "hard", "v_reset": v}),
             Reset::None => json!({"reset": "none"}),
             Reset::SoftSnntorch => json!({"reset": "soft_snntorch"}),
+            Reset::SoftFloor => json!({"reset": "soft_floor"}),
         };
         j["kind"] = json!(self.name());
         j["v_th"] = json!(self.v_th());
@@ -85,6 +89,7 @@ impl NeuronKind {
             // Readouts neither fire nor reset.
             NeuronKind::Li { k, v_leak } => j = json!({"kind": "li", "dt_tau": k, "v_leak": v_leak}),
             NeuronKind::Integrator => j = json!({"kind": "integrator"}),
+            NeuronKind::ExpLeak { alpha } => j = json!({"kind": "exp_leak", "alpha": alpha}),
         }
         j
     }
@@ -104,6 +109,9 @@ mod tests {
             NeuronKind::LifBox { k: 0.5, v_leak: 0.25, v_th: 1.0, fire: Fire::AtLeast, reset: Reset::Hard(0.0) },
             NeuronKind::Li { k: 0.25, v_leak: -1.0 },
             NeuronKind::Integrator,
+            NeuronKind::ExpLeak { alpha: 0.75 },
+            NeuronKind::Leaky { beta: 1.0, v_th: 0.5, fire: Fire::Count, reset: Reset::SoftFloor },
+            NeuronKind::Leaky { beta: 0.5, v_th: 0.5, fire: Fire::AtLeast, reset: Reset::SoftFloor },
         ];
         for kind in kinds {
             assert_eq!(NeuronKind::from_json(&kind.to_json().to_string()), Ok(kind), "{}", kind.to_json());
@@ -116,5 +124,7 @@ mod tests {
         assert!(NeuronKind::from_json(r#"{"kind":"leaky","fire":"<"}"#).is_err_and(|e| e.contains("fire '<'")));
         assert!(NeuronKind::from_json(r#"{"kind":"lif_box","dt_tau":0}"#).is_err_and(|e| e.contains("dt_tau")));
         assert!(NeuronKind::from_json(r#"{"kind":"leaky","beta":-1}"#).is_err_and(|e| e.contains("beta")));
+        assert!(NeuronKind::from_json(r#"{"kind":"leaky","fire":"multi","reset":"hard"}"#).is_err_and(|e| e.contains("'multi'")));
+        assert!(NeuronKind::from_json(r#"{"kind":"exp_leak","alpha":-0.5}"#).is_err_and(|e| e.contains("alpha")));
     }
 }

@@ -36,6 +36,9 @@ pub enum NeuronKind {
     Li { k: f32, v_leak: f32 },
     /// NIR's Integrator (I), a non-spiking readout: `H = V + X`; outputs the membrane.
     Integrator,
+    /// An exponential leak, a non-spiking readout: `H = α·V + X`; outputs the membrane (Sinabs
+    /// `ExpLeak` with `norm_input=False`, and snnTorch `Synaptic`'s current `syn`).
+    ExpLeak { alpha: f32 },
 }
 
 impl NeuronKind {
@@ -49,6 +52,7 @@ impl NeuronKind {
             NeuronKind::LifBox { .. } => "lif_box",
             NeuronKind::Li { .. } => "li",
             NeuronKind::Integrator => "integrator",
+            NeuronKind::ExpLeak { .. } => "exp_leak",
         }
     }
 
@@ -71,12 +75,20 @@ impl NeuronKind {
             NeuronKind::LifBox { k, v_leak, v_th, fire, reset } => Rule { charge: Charge::Euler { k, v_leak }, v_th, fire, reset },
             NeuronKind::Li { k, v_leak } => Rule { charge: Charge::LeakBox { k, v_leak }, v_th: 0.0, fire: Fire::Never, reset: Reset::None },
             NeuronKind::Integrator => Rule { charge: Charge::Integrate, v_th: 0.0, fire: Fire::Never, reset: Reset::None },
+            NeuronKind::ExpLeak { alpha } => Rule { charge: Charge::Decay { a: alpha }, v_th: 0.0, fire: Fire::Never, reset: Reset::None },
         }
     }
 
-    /// Whether the layer outputs spikes (0 or 1); a non-spiking readout outputs its membrane.
+    /// Whether the layer fires (outputs spikes or spike counts); a non-spiking readout outputs
+    /// its membrane.
     pub fn spikes(&self) -> bool {
         self.rule().fire != Fire::Never
+    }
+
+    /// Whether every output is 0 or 1 (spikes; not counts, not membranes), so that the next
+    /// layer may take the adds-only kernels.
+    pub fn binary(&self) -> bool {
+        !matches!(self.rule().fire, Fire::Never | Fire::Count)
     }
 
     /// The membrane potential before any input (without IMP): v_reset for SpikingJelly's hard
@@ -115,6 +127,7 @@ impl NeuronKind {
             NeuronKind::Lif { tau, .. } => positive("tau", tau)?,
             NeuronKind::If { .. } | NeuronKind::Integrator => {}
             NeuronKind::Leaky { beta, .. } => non_negative("beta", beta)?,
+            NeuronKind::ExpLeak { alpha } => non_negative("alpha", alpha)?,
             NeuronKind::LifBox { k, v_leak, .. } | NeuronKind::Li { k, v_leak } => {
                 positive("dt_tau", k)?;
                 finite("v_leak", v_leak)?;
@@ -122,6 +135,10 @@ impl NeuronKind {
         }
         if self.spikes() {
             positive("v_th", self.v_th())?;
+        }
+        let rule = self.rule();
+        if rule.fire == Fire::Count && !matches!(rule.reset, Reset::Soft | Reset::SoftFloor) {
+            return Err(format!("fire 'multi' (several spikes per step) subtracts the threshold once per spike: it takes reset 'soft' or 'soft_floor', not {:?}", rule.reset));
         }
         match self.rule().reset {
             Reset::Hard(v) => finite("v_reset", v),
@@ -212,6 +229,41 @@ mod tests {
         let (s, v) = trace(kind, 0.0, &[1.0, 1.0, 0.0]);
         assert_eq!(s, [true, true, false]);
         assert_eq!(v, [1.0, 1.5, 0.75]);
+    }
+
+    #[test]
+    fn sinabs_multi_spike_counts_and_floors_the_membrane() {
+        // IAFSqueeze(min_v_mem = −θ), MultiSpike, θ = 0.5, from 0: H = 1.25 → 2 spikes, V 0.25;
+        // H = −1.75 → floor −0.5; H = −0.25 (above the floor); H = 0.5 → 1 spike, V 0.
+        let kind = NeuronKind::Leaky { beta: 1.0, v_th: 0.5, fire: Fire::Count, reset: Reset::SoftFloor };
+        assert!(kind.spikes() && !kind.binary() && kind.check().is_ok());
+        let rule = kind.rule();
+        let mut v = 0.0;
+        let (counts, mems): (Vec<f32>, Vec<f32>) = [1.25, -2.0, 0.25, 0.75]
+            .iter()
+            .map(|&x| {
+                let (next, n) = rule.count_step(&F32, v, x);
+                v = next;
+                (n, v)
+            })
+            .unzip();
+        assert_eq!(counts, [2.0, 0.0, 0.0, 1.0]);
+        assert_eq!(mems, [0.25, -0.5, -0.25, 0.0]);
+        // `step` keeps the same membrane and says whether it fired at all.
+        assert_eq!(trace(kind, 0.0, &[1.25, -2.0, 0.25, 0.75]), (vec![true, false, false, true], mems));
+        // Without the floor (Sinabs' LIF): the membrane stays at −1.75.
+        let plain = NeuronKind::Leaky { beta: 1.0, v_th: 0.5, fire: Fire::Count, reset: Reset::Soft };
+        assert_eq!(trace(plain, 0.0, &[1.25, -2.0]).1, [0.25, -1.75]);
+        // The floor with one spike per step (H ≥ θ, subtract θ once).
+        let single = NeuronKind::Leaky { beta: 1.0, v_th: 0.5, fire: Fire::AtLeast, reset: Reset::SoftFloor };
+        assert_eq!(trace(single, 0.0, &[1.25, -2.0]), (vec![true, false], vec![0.75, -0.5]));
+    }
+
+    #[test]
+    fn exp_leak_is_a_decaying_readout() {
+        let kind = NeuronKind::ExpLeak { alpha: 0.5 };
+        assert!(!kind.spikes() && !kind.binary());
+        assert_eq!(trace(kind, 0.0, &[1.0, 1.0, 0.0]), (vec![false; 3], vec![1.0, 1.5, 0.75]));
     }
 
     #[test]

@@ -47,6 +47,10 @@ pub trait Spiking: Arith {
     fn subtract(&self, h: Self::V, s: Self::S, th: Self::P) -> Self::V;
     /// `S ? v_r : H`.
     fn set(&self, h: Self::V, s: Self::S, v_r: Self::P) -> Self::V;
+    /// `max(v, 0)` (torch's `relu`; used by the membrane floor).
+    fn relu(&self, v: Self::V) -> Self::V;
+    /// Sinabs' `MultiSpike`: `trunc(H / θ)` where `H > 0`, else 0 (a count, as a value).
+    fn count(&self, h: Self::V, th: Self::P) -> Self::V;
     /// `M − (S − P)·θ` for spikes `S`, `P` in {0, 1}: `M − θ`, `M + θ` or `M`.
     fn settle(&self, m: Self::V, s: Self::S, p: Self::S, th: Self::P) -> Self::V;
     #[inline(always)]
@@ -68,13 +72,15 @@ pub trait Spiking: Arith {
     }
 }
 
-/// Where a layer parameter lives (the WGSL `NeuronRule` fields `p0`, `p1`, `v_th`, `v_reset`).
+/// Where a layer parameter lives (the WGSL `NeuronRule` fields `p0`, `p1`, `v_th`, `v_reset`;
+/// `One` is the constant 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Slot {
     P0,
     P1,
     Threshold,
     ResetValue,
+    One,
 }
 
 /// The charge `H = f(V, X)`: the membrane before firing, from the membrane `V` after the last
@@ -184,6 +190,9 @@ pub enum Fire {
     AtLeast,
     /// Never: a non-spiking readout (LI, I), whose output is its membrane.
     Never,
+    /// Sinabs' `MultiSpike`: `trunc(H / θ)` spikes where `H > 0` (0, 1, 2, …), and the reset
+    /// subtracts `θ` once per spike. The layer outputs the count, so it is not binary.
+    Count,
 }
 
 impl Fire {
@@ -193,6 +202,11 @@ impl Fire {
             Fire::Above => a.above(h, th),
             Fire::AtLeast => a.at_least(h, th),
             Fire::Never => a.never(h),
+            // Whether it fires at all; the count itself comes from [`Rule::count_step`].
+            Fire::Count => {
+                let n = a.count(h, th);
+                a.at_least(n, a.param(Slot::One, 1.0))
+            }
         }
     }
 
@@ -202,6 +216,7 @@ impl Fire {
             Fire::AtLeast => 0,
             Fire::Above => 1,
             Fire::Never => 2,
+            Fire::Count => 3,
         }
     }
 
@@ -211,6 +226,7 @@ impl Fire {
             Fire::Above => ">",
             Fire::AtLeast => ">=",
             Fire::Never => "never",
+            Fire::Count => "multi",
         }
     }
 }
@@ -229,6 +245,9 @@ pub enum Reset {
     /// `S = M − v_th > 0`, then `V = M − (S − P)·v_th`. Equal to `Soft` whenever `P = 0`;
     /// with `P = 1` the spike needs `H > 2·v_th`.
     SoftSnntorch,
+    /// `Soft`, then the membrane floor `−v_th`: `V = max(V + v_th, 0) − v_th`, which is how Sinabs
+    /// computes `relu(V − m) + m` with `min_v_mem = m = −v_th` (its `from_nir` for IF).
+    SoftFloor,
 }
 
 impl Reset {
@@ -239,6 +258,7 @@ impl Reset {
             Reset::Hard(v) => (1, v),
             Reset::None => (2, 0.0),
             Reset::SoftSnntorch => (3, 0.0),
+            Reset::SoftFloor => (4, 0.0),
         }
     }
 
@@ -250,8 +270,18 @@ impl Reset {
             Reset::Soft | Reset::SoftSnntorch => a.subtract(h, s, th),
             Reset::Hard(v) => a.set(h, s, a.param(Slot::ResetValue, v)),
             Reset::None => h,
+            Reset::SoftFloor => floor(a, a.subtract(h, s, th.clone()), th),
         }
     }
+}
+
+/// Sinabs' membrane floor at `−θ`: `relu(v − (−θ)) + (−θ)`, which is `max(v + θ, 0) − θ`
+/// operation for operation.
+#[inline(always)]
+fn floor<A: Spiking>(a: &A, v: A::V, th: A::P) -> A::V {
+    let lifted = a.add_p(v, th.clone());
+    let kept = a.relu(lifted);
+    a.sub_p(kept, th)
 }
 
 /// A whole neuron: charge, then fire against `v_th`, then reset.
@@ -275,8 +305,31 @@ impl Rule {
             let s = a.bind_s(a.fire(self.fire, m.clone(), th.clone()));
             return (a.settle(m, s.clone(), pending, th), s);
         }
+        if self.fire == Fire::Count {
+            let (v, n) = self.count_step_from(a, h, th);
+            return (v, a.bind_s(a.at_least(n, a.param(Slot::One, 1.0))));
+        }
         let s = a.bind_s(a.fire(self.fire, h.clone(), th.clone()));
         (a.reset(self.reset, h, s.clone(), th), s)
+    }
+
+    /// One step of a [`Fire::Count`] neuron: `(V', n)`, the membrane and the spike count
+    /// `n = trunc(H / θ)` (`H > 0`), with `V' = H − n·θ` then the floor of
+    /// [`Reset::SoftFloor`] (Sinabs' `MultiSpike` with `MembraneSubtract`).
+    #[inline(always)]
+    pub fn count_step<A: Spiking>(&self, a: &A, v: A::V, x: A::V) -> (A::V, A::V) {
+        let th = a.param(Slot::Threshold, self.v_th);
+        let h = a.bind(a.charge(&self.charge, v, x));
+        self.count_step_from(a, h, th)
+    }
+
+    #[inline(always)]
+    fn count_step_from<A: Spiking>(&self, a: &A, h: A::V, th: A::P) -> (A::V, A::V) {
+        let n = a.bind(a.count(h.clone(), th.clone()));
+        let spent = a.mul_p(n.clone(), th.clone());
+        let v = a.bind(a.sub(h, spent));
+        let v = if self.reset == Reset::SoftFloor { a.bind(floor(a, v, th)) } else { v };
+        (v, n)
     }
 }
 
@@ -342,6 +395,14 @@ impl Spiking for F32 {
     #[inline(always)]
     fn set(&self, h: f32, s: bool, v_r: f32) -> f32 {
         if s { v_r } else { h }
+    }
+    #[inline(always)]
+    fn relu(&self, v: f32) -> f32 {
+        if v > 0.0 { v } else { 0.0 }
+    }
+    #[inline(always)]
+    fn count(&self, h: f32, th: f32) -> f32 {
+        if h > 0.0 { (h / th).trunc() } else { 0.0 }
     }
     #[inline(always)]
     fn settle(&self, m: f32, s: bool, p: bool, th: f32) -> f32 {

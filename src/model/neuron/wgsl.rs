@@ -41,6 +41,7 @@ impl Arith for Emit {
             Slot::P1 => "r.p1",
             Slot::Threshold => "r.v_th",
             Slot::ResetValue => "r.v_reset",
+            Slot::One => "1.0",
         }
     }
     fn add(&self, a: String, b: String) -> String {
@@ -86,6 +87,12 @@ impl Spiking for Emit {
     fn set(&self, h: String, s: String, v_r: &'static str) -> String {
         format!("select({h}, {v_r}, {s})")
     }
+    fn relu(&self, v: String) -> String {
+        format!("max({v}, 0.0)")
+    }
+    fn count(&self, h: String, th: &'static str) -> String {
+        format!("select(0.0, trunc({h} / {th}), {h} > 0.0)")
+    }
     fn settle(&self, m: String, s: String, p: String, th: &'static str) -> String {
         format!("select(select({m}, {m} + {th}, {p}), select({m} - {th}, {m}, {p}), {s})")
     }
@@ -121,6 +128,19 @@ fn step_text(reset: Reset) -> (String, String) {
     (e.body.into_inner(), format!("vec2<f32>({v}, select(0.0, 1.0, {s}))"))
 }
 
+/// The same for [`Rule::count_step`] (a [`Fire::Count`] neuron): the result carries the count.
+fn count_text(reset: Reset) -> (String, String) {
+    let e = Emit { calls: true, ..Emit::default() };
+    let rule = Rule { charge: Charge::Integrate, v_th: 0.0, fire: Fire::Count, reset };
+    let (v, n) = rule.count_step(&e, "vi".into(), "xi".into());
+    (e.body.into_inner(), format!("vec2<f32>({v}, {n})"))
+}
+
+/// `if {cond} {{ body; return result; }}`, indented inside a function.
+fn early_return(out: &mut String, cond: String, (body, result): (String, String)) {
+    let _ = writeln!(out, "    if {cond} {{\n{}        return {result};\n    }}", body.replace("\n    ", "\n        ").replacen("    ", "        ", 1));
+}
+
 /// The generated WGSL functions (see the module doc).
 pub fn functions() -> String {
     let e = Emit::default();
@@ -133,12 +153,14 @@ pub fn functions() -> String {
     let fires: Vec<(u32, String)> = [Fire::AtLeast, Fire::Above, Fire::Never].iter().map(|f| (f.code(), f.apply(&e, "h".into(), th))).collect();
     switch(&mut out, "r.fire", &fires);
     out.push_str("}\n\n// The membrane after the spike s, by the reset r.reset.\nfn neuron_reset(r: NeuronRule, h: f32, s: bool) -> f32 {\n");
-    let resets: Vec<(u32, String)> = [Reset::Soft, Reset::Hard(0.0), Reset::None].iter().map(|r| (r.code().0, r.apply(&e, "h".into(), "s".into(), th))).collect();
+    let resets: Vec<(u32, String)> = [Reset::Soft, Reset::Hard(0.0), Reset::SoftFloor, Reset::None].iter().map(|r| (r.code().0, r.apply(&e, "h".into(), "s".into(), th))).collect();
     switch(&mut out, "r.reset", &resets);
-    out.push_str("}\n\n// One step of one neuron: membrane `vi`, input current `xi` -> (new membrane, spike 0.0 / 1.0).\n");
+    out.push_str("}\n\n// One step of one neuron: membrane `vi`, input current `xi` -> (new membrane, spike 0.0 / 1.0,\n// or the spike count of a counting neuron).\n");
     out.push_str("fn neuron_step(r: NeuronRule, vi: f32, xi: f32) -> vec2<f32> {\n");
-    let (body, result) = step_text(Reset::SoftSnntorch);
-    let _ = writeln!(out, "    if r.reset == {}u {{\n{}        return {result};\n    }}", Reset::SoftSnntorch.code().0, body.replace("\n    ", "\n        ").replacen("    ", "        ", 1));
+    let (count, floor) = (Fire::Count.code(), Reset::SoftFloor.code().0);
+    early_return(&mut out, format!("r.fire == {count}u && r.reset == {floor}u"), count_text(Reset::SoftFloor));
+    early_return(&mut out, format!("r.fire == {count}u"), count_text(Reset::Soft));
+    early_return(&mut out, format!("r.reset == {}u", Reset::SoftSnntorch.code().0), step_text(Reset::SoftSnntorch));
     let (body, result) = step_text(Reset::Soft);
     let _ = write!(out, "{body}    return {result};\n}}\n");
     let _ = write!(

@@ -101,6 +101,15 @@ impl<B: Backend> Spiking for Prim<B> {
         let kept = B::float_mul(h, keep);
         if v_r == 0.0 { kept } else { B::float_add(kept, B::float_mul_scalar(s, scalar(v_r))) }
     }
+    fn relu(&self, v: Self::V) -> Self::V {
+        B::float_clamp_min(v, scalar(0.0))
+    }
+    /// `clamp(sign(h), 0, 1)·trunc(h / θ)` (the trainer refuses counting neurons; this keeps the
+    /// forward complete).
+    fn count(&self, h: Self::V, th: f32) -> Self::V {
+        let positive = B::float_clamp(B::float_sign(h.clone()), scalar(0.0), scalar(1.0));
+        B::float_mul(positive, B::float_trunc(B::float_div_scalar(h, scalar(th))))
+    }
     /// `m − (s − p)·θ`, exact: `(s − p)·θ` is `−θ`, 0 or `θ`.
     fn settle(&self, m: Self::V, s: Self::S, p: Self::S, th: f32) -> Self::V {
         B::float_sub(m, B::float_mul_scalar(B::float_sub(s, p), scalar(th)))
@@ -186,8 +195,9 @@ pub fn backward<B: Backend>(
         let gs = squeeze_time::<B>(time_slice::<B>(&grad, t), b, n);
         let s = squeeze_time::<B>(time_slice::<B>(&spikes, t), b, n);
         let r = match (spec.rule().reset, spec.detach_reset) {
-            (Reset::None, _) | (Reset::Soft | Reset::SoftSnntorch, true) => None,
-            (Reset::Soft | Reset::SoftSnntorch, false) => Some(B::float_add_scalar(B::float_neg(B::float_mul_scalar(sg.clone(), scalar(th))), scalar(1.0))),
+            // SoftSnntorch and SoftFloor are refused by `NeuronSpec::trainable`; taken as Soft here.
+            (Reset::None, _) | (Reset::Soft | Reset::SoftSnntorch | Reset::SoftFloor, true) => None,
+            (Reset::Soft | Reset::SoftSnntorch | Reset::SoftFloor, false) => Some(B::float_add_scalar(B::float_neg(B::float_mul_scalar(sg.clone(), scalar(th))), scalar(1.0))),
             (Reset::Hard(_), true) => Some(B::float_add_scalar(B::float_neg(s), scalar(1.0))),
             (Reset::Hard(vr), false) => {
                 let keep = B::float_add_scalar(B::float_neg(s), scalar(1.0));

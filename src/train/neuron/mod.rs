@@ -12,7 +12,7 @@ pub mod op;
 pub mod reference;
 
 use crate::model::NeuronKind;
-use crate::model::neuron::{Reset, Rule};
+use crate::model::neuron::{Fire, Reset, Rule};
 
 /// Surrogate derivative `dS/du` of the Heaviside spike at `u = H − v_th`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,7 +76,7 @@ impl NeuronSpec {
         match kind {
             NeuronKind::LegacyLif { .. } => Self { kind, surrogate: Surrogate::Triangle { gamma: 1.0 }, detach_reset: false },
             NeuronKind::Lif { .. } => Self { kind, surrogate: Surrogate::Sigmoid { alpha: 4.0 }, detach_reset: true },
-            NeuronKind::If { .. } | NeuronKind::LifBox { .. } | NeuronKind::Li { .. } | NeuronKind::Integrator => Self { kind, surrogate: atan, detach_reset: false },
+            NeuronKind::If { .. } | NeuronKind::LifBox { .. } | NeuronKind::Li { .. } | NeuronKind::Integrator | NeuronKind::ExpLeak { .. } => Self { kind, surrogate: atan, detach_reset: false },
             NeuronKind::Leaky { .. } => Self { kind, surrogate: atan, detach_reset: true },
         }
     }
@@ -95,7 +95,11 @@ impl NeuronSpec {
         if !self.kind.spikes() {
             return Err(format!("neuron kind '{}' is a non-spiking readout (its output is the membrane), which the trainer's spiking layer does not train yet", self.kind.name()));
         }
+        if self.rule().fire == Fire::Count {
+            return Err(format!("neuron kind '{}' with fire 'multi' (Sinabs' several spikes per step) has no backward pass yet; train with fire '>=' instead", self.kind.name()));
+        }
         match self.rule().reset {
+            Reset::SoftFloor => Err(format!("neuron kind '{}' with reset 'soft_floor' (Sinabs' membrane floor) has no backward pass yet; train with reset 'soft' instead", self.kind.name())),
             Reset::SoftSnntorch => Err(format!(
                 "neuron kind '{}' with reset 'soft_snntorch' (snnTorch's subtractive reset with reset_delay=False) has no backward pass yet; train with reset 'soft' instead",
                 self.kind.name()

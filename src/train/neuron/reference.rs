@@ -59,6 +59,12 @@ impl Spiking for Ops {
     fn set(&self, h: Tensor<2>, s: Tensor<2>, v_r: f32) -> Tensor<2> {
         h * (s.clone().neg() + 1.0) + s * v_r
     }
+    fn relu(&self, v: Tensor<2>) -> Tensor<2> {
+        v.clamp_min(0.0)
+    }
+    fn count(&self, h: Tensor<2>, th: f32) -> Tensor<2> {
+        h.clone().greater_elem(0.0).float() * (h / th).trunc()
+    }
     fn settle(&self, m: Tensor<2>, s: Tensor<2>, p: Tensor<2>, th: f32) -> Tensor<2> {
         m - (s - p) * th
     }
