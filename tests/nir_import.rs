@@ -55,8 +55,11 @@ fn the_nir_paper_sinabs_cnn_loads_under_sinabs_semantics() {
 
 #[test]
 fn semantics_that_the_engine_cannot_express_are_refused_naming_the_node() {
+    // Sinabs reads LI as ExpLeak, which takes v_leak = 0 (this file's is 0.25).
     let err = load("dyadic_li.nir", Some("sinabs"), Some("0.0009765625")).unwrap_err();
-    assert!(err.contains("(LI)") && err.contains("Sinabs reads LI as ExpLeak"), "{err}");
+    assert!(err.contains("(LI)") && err.contains("v_leak = 0.25") && err.contains("ExpLeak"), "{err}");
+    let err = load("dyadic_cubalif.nir", Some("sinabs"), None).unwrap_err();
+    assert!(err.contains("does not import current-based neurons"), "{err}");
     let err = load("cnn_sinabs.nir", None, None).unwrap_err();
     assert!(err.contains("--nir-semantics"), "{err}");
     let err = load("lif_norse.nir", Some("spikingjelly"), None).unwrap_err();
@@ -86,9 +89,15 @@ fn the_nir_paper_lif_files_discretise_as_documented() {
     // Norse: LIFBoxCell with k = dt·(1/τ) in f32, firing on H − θ > 0, reset to 0.
     let m = load("lif_norse.nir", Some("norse"), Some("0.001")).unwrap();
     assert_eq!(kind(&m), NeuronKind::LifBox { k: 0.001f32 * (1.0 / 0.0025f32), v_leak: 0.0, v_th: 0.1, fire: Fire::Above, reset: Reset::Hard(0.0) });
-    // Sinabs: LIFSqueeze(tau_mem = τ) counts τ in timesteps, α = exp(−1/τ) in f32, H ≥ θ, subtract.
+    // Sinabs: LIFSqueeze(tau_mem = τ) counts τ in timesteps, α = exp(−1/τ) in f32, MultiSpike
+    // (trunc(H/θ) spikes), subtract; sinabs-single: one spike when H ≥ θ.
     let m = load("lif_norse.nir", Some("sinabs"), None).unwrap();
+    assert_eq!(kind(&m), NeuronKind::Leaky { beta: (-1.0f32 / 0.0025f32).exp(), v_th: 0.1, fire: Fire::Count, reset: Reset::Soft });
+    let m = load("lif_norse.nir", Some("sinabs-single"), None).unwrap();
     assert_eq!(kind(&m), NeuronKind::Leaky { beta: (-1.0f32 / 0.0025f32).exp(), v_th: 0.1, fire: Fire::AtLeast, reset: Reset::Soft });
+    // Sinabs' IF: IAFSqueeze(min_v_mem = −θ), MultiSpike.
+    let m = load("cnn_sinabs.nir", Some("sinabs"), None).unwrap();
+    assert!(matches!(kind(&m), NeuronKind::Leaky { beta: 1.0, fire: Fire::Count, reset: Reset::SoftFloor, .. }), "{:?}", kind(&m));
     // snnTorch's IF: Leaky(β = 1), firing on H − θ > 0, subtractive reset.
     let m = load("cnn_sinabs.nir", Some("snntorch"), None).unwrap();
     assert!(matches!(kind(&m), NeuronKind::Leaky { beta: 1.0, fire: Fire::Above, reset: Reset::SoftSnntorch, .. }), "{:?}", kind(&m));
@@ -117,7 +126,7 @@ fn dyadic_fixtures_match_the_numpy_reference_bit_for_bit_on_cpu_and_gpu() {
             compared += 1;
         }
     }
-    assert_eq!(compared, 12, "cnn: spikingjelly, snntorch, norse; residual: those and sinabs; li: norse; integrator: spikingjelly, norse; cubalif, cubali: norse");
+    assert_eq!(compared, 13, "cnn: spikingjelly, snntorch, norse; residual: those, sinabs and sinabs-single; li: norse; integrator: spikingjelly, norse; cubalif, cubali: norse");
 }
 
 #[test]

@@ -83,13 +83,30 @@ fn soft_reset_is_refused_unless_lossy_which_prints_what_is_ignored() {
     let dir = tempfile::tempdir().unwrap();
     let source = common::data("nir/dyadic_residual.nir");
     let out = dir.path().join("soft.nir");
-    let base = ["export-nir", source.to_str().unwrap(), out.to_str().unwrap(), "--nir-semantics", "sinabs", "--timesteps", "6"];
+    // Read with one spike per step and no floor: IF with a subtractive reset, which NIR cannot say.
+    let base = ["export-nir", source.to_str().unwrap(), out.to_str().unwrap(), "--nir-semantics", "sinabs-single", "--timesteps", "6"];
     let (ok, _, stderr) = spikestream(&base);
     assert!(!ok && stderr.contains("layer 'sn1'") && stderr.contains("soft") && stderr.contains("--lossy"), "{stderr}");
     assert!(!out.exists(), "nothing written on refusal");
     let (ok, _, stderr) = spikestream(&[&base[..], &["--lossy"]].concat());
     assert!(ok, "{stderr}");
     assert!(stderr.contains("lossy: a NIR consumer ignores node 'sn1': subtractive (soft) reset"), "{stderr}");
+    if let Some(nodes) = nir_read(&out) {
+        assert!(nodes.contains(&"sn2".to_string()), "{nodes:?}");
+    }
+}
+
+#[test]
+fn sinabs_multi_spike_neurons_export_exactly_and_read_back_under_sinabs() {
+    use spikestream::model::graph::Op;
+    let dir = tempfile::tempdir().unwrap();
+    let source = common::data("nir/dyadic_residual.nir");
+    let out = dir.path().join("sinabs.nir");
+    let (ok, _, stderr) = spikestream(&["export-nir", source.to_str().unwrap(), out.to_str().unwrap(), "--nir-semantics", "sinabs", "--timesteps", "6"]);
+    assert!(ok && !stderr.contains("lossy"), "{stderr}");
+    let kinds = |m: &Model| m.graph.nodes.iter().filter_map(|n| if let Op::Neuron(x) = &n.op { Some(x.kind) } else { None }).collect::<Vec<_>>();
+    let (before, after) = (load(&source, "sinabs"), load(&out, "sinabs"));
+    assert_eq!(kinds(&after), kinds(&before), "the same neurons read back under sinabs");
     if let Some(nodes) = nir_read(&out) {
         assert!(nodes.contains(&"sn2".to_string()), "{nodes:?}");
     }
