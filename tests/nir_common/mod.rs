@@ -19,9 +19,9 @@ pub fn doc(dir: &str, name: &str) -> Value {
     doc
 }
 
-/// The script that writes the fixtures of `tests/data/{dir}/`.
+/// The script that writes the fixtures of `tests/data/{dir}/` (scripts/fixtures/{dir}.py).
 fn script(dir: &str) -> &str {
-    if dir == "nir_frameworks" { "nir_frameworks" } else { "nir_per_neuron" }
+    dir
 }
 
 /// The model of a fixture's NIR file, read under its semantics and dt.
@@ -45,11 +45,18 @@ pub fn frames(v: &Value) -> Vec<Vec<f32>> {
     serde_json::from_value(v.clone()).unwrap()
 }
 
-/// Per step: the output, and the spikes of every neuron layer that spikes (graph order).
+/// Per step: the output, and the spikes (or spike counts) of every neuron layer that fires
+/// (graph order; readouts, such as a current-based neuron's synapse, left out).
 pub type Trace = (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>);
 
+/// The neuron nodes that fire, in graph order: the layers a framework records.
+pub fn firing_nodes(model: &Model) -> Vec<usize> {
+    use spikestream::model::graph::Op;
+    model.graph.neuron_nodes().into_iter().filter(|&i| matches!(&model.graph.nodes[i].op, Op::Neuron(n) if n.kind.spikes())).collect()
+}
+
 pub fn run(backend: &mut dyn Backend, model: &Model, input: &[Vec<f32>]) -> Trace {
-    let spiking: Vec<usize> = model.graph.neuron_nodes();
+    let spiking = firing_nodes(model);
     backend.reset_all();
     let mut outputs = Vec::new();
     let mut layers = vec![Vec::new(); spiking.len()];
@@ -73,8 +80,8 @@ pub fn check_dyadic(name: &str, doc: &Value, backend: &str, (outputs, layers): &
         assert!(same_bits(g, w), "{name} [{backend}] output at t={t}: {g:?}, the framework gives {w:?}");
     }
     let want_layers = doc["layers"].as_array().unwrap();
-    // A non-spiking readout is a neuron node too, but the framework records spiking layers only.
-    assert!(layers.len() >= want_layers.len(), "{name}: {} neuron layers for {} recorded", layers.len(), want_layers.len());
+    // The output readout (LI, I) is not recorded by the framework as a spiking layer.
+    assert!(layers.len() >= want_layers.len(), "{name}: {} firing layers for {} recorded", layers.len(), want_layers.len());
     for (l, entry) in want_layers.iter().enumerate() {
         let key = entry[0].as_str().unwrap();
         for (t, w) in frames(&entry[1]).iter().enumerate() {
@@ -83,3 +90,50 @@ pub fn check_dyadic(name: &str, doc: &Value, backend: &str, (outputs, layers): &
     }
 }
 
+
+/// Predicted class (argmax of the summed outputs, first index on ties) and per-layer spike rates
+/// (spikes, counted with their multiplicity, per neuron and step) over `samples`.
+pub fn classify(backend: &mut dyn Backend, model: &Model, samples: &[Vec<Vec<f32>>]) -> (Vec<usize>, Vec<f64>) {
+    let spiking = firing_nodes(model);
+    let mut spikes = vec![0f64; spiking.len()];
+    let mut preds = Vec::new();
+    for sample in samples {
+        let (outputs, layers) = run(backend, model, sample);
+        let mut total = vec![0.0f32; outputs[0].len()];
+        for o in &outputs {
+            total.iter_mut().zip(o).for_each(|(s, v)| *s += v);
+        }
+        let best = total.iter().enumerate().fold(0, |b, (i, v)| if *v > total[b] { i } else { b });
+        preds.push(best);
+        for (l, steps) in layers.iter().enumerate() {
+            spikes[l] += steps.iter().flatten().map(|&s| f64::from(s)).sum::<f64>();
+        }
+    }
+    let steps = (samples.len() * samples[0].len()) as f64;
+    let rates = spiking.iter().zip(&spikes).map(|(&n, &s)| s / (model.graph.nodes[n].shape.len() as f64 * steps)).collect();
+    (preds, rates)
+}
+
+/// The realistic fixture `{name}_real` of `dir`: the framework's classes and spike rates within
+/// 1 %, on the CPU and (with a GPU) the WGSL kernels.
+pub fn check_realistic(dir: &str, name: &str, gpu: Option<&std::sync::Arc<spikestream::gpu::GpuContext>>) {
+    use spikestream::engine::cpu::CpuBackend;
+    let name = format!("{name}_real");
+    let doc = doc(dir, &name);
+    let samples: Vec<Vec<Vec<f32>>> = serde_json::from_value(doc["inputs"].clone()).unwrap();
+    let model = load(&doc, samples[0].len());
+    let want_preds: Vec<usize> = serde_json::from_value(doc["predictions"].clone()).unwrap();
+    let want_rates = doc["rates"].as_array().unwrap();
+    let check = |backend: &str, (preds, rates): (Vec<usize>, Vec<f64>)| {
+        assert_eq!(preds, want_preds, "{name} [{backend}]: predicted classes");
+        for (l, entry) in want_rates.iter().enumerate() {
+            let (key, want) = (entry[0].as_str().unwrap(), entry[1].as_f64().unwrap());
+            assert!((rates[l] - want).abs() <= 0.01 * want.max(1e-9), "{name} [{backend}] layer '{key}': spike rate {} vs the framework's {want}", rates[l]);
+        }
+    };
+    check("cpu", classify(&mut CpuBackend::new(&model.graph, 1), &model, &samples));
+    if let Some(ctx) = gpu {
+        let mut backend = crate::gpu_common::gpu_backend(ctx, &model.graph, 1, spikestream::engine::gpu::ConvMode::default());
+        check("gpu", classify(&mut backend, &model, &samples));
+    }
+}

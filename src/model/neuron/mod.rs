@@ -247,7 +247,8 @@ mod tests {
                 (n, v)
             })
             .unzip();
-        assert_eq!(counts, [2.0, 0.0, 0.0, 1.0]);
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&counts), bits(&[2.0, -0.0, -0.0, 1.0]), "a negative H counts −0, as torch does");
         assert_eq!(mems, [0.25, -0.5, -0.25, 0.0]);
         // `step` keeps the same membrane and says whether it fired at all.
         assert_eq!(trace(kind, 0.0, &[1.25, -2.0, 0.25, 0.75]), (vec![true, false, false, true], mems));

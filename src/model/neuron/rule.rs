@@ -49,7 +49,8 @@ pub trait Spiking: Arith {
     fn set(&self, h: Self::V, s: Self::S, v_r: Self::P) -> Self::V;
     /// `max(v, 0)` (torch's `relu`; used by the membrane floor).
     fn relu(&self, v: Self::V) -> Self::V;
-    /// Sinabs' `MultiSpike`: `trunc(H / θ)` where `H > 0`, else 0 (a count, as a value).
+    /// Sinabs' `MultiSpike`: `trunc(H / θ)` where `H > 0`, else a zero with `H`'s sign (a count,
+    /// as a value; torch's `(H > 0)·trunc(H / θ)` makes `−0` of a negative `H`).
     fn count(&self, h: Self::V, th: Self::P) -> Self::V;
     /// `M − (S − P)·θ` for spikes `S`, `P` in {0, 1}: `M − θ`, `M + θ` or `M`.
     fn settle(&self, m: Self::V, s: Self::S, p: Self::S, th: Self::P) -> Self::V;
@@ -333,6 +334,9 @@ impl Rule {
     }
 }
 
+/// The sign bit of an f32.
+const SIGN: u32 = 0x8000_0000;
+
 /// Plain f32 arithmetic: the CPU engine and the specification the kernels match.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct F32;
@@ -402,7 +406,7 @@ impl Spiking for F32 {
     }
     #[inline(always)]
     fn count(&self, h: f32, th: f32) -> f32 {
-        if h > 0.0 { (h / th).trunc() } else { 0.0 }
+        if h > 0.0 { (h / th).trunc() } else { f32::from_bits(h.to_bits() & SIGN) }
     }
     #[inline(always)]
     fn settle(&self, m: f32, s: bool, p: bool, th: f32) -> f32 {
