@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+mod common;
+mod gpu_common;
+
 use spikestream::engine::Backend;
 use spikestream::engine::cpu::CpuBackend;
 use spikestream::model::{MetaOverrides, Model};
@@ -36,7 +39,11 @@ fn graph(middle: Vec<(&str, RawNode)>, out_len: usize, extra: &[(&str, &str)]) -
 }
 
 fn import(bytes: Vec<u8>) -> Result<Model, String> {
-    let options = ImportOptions { dt: Some(1e-3), semantics: Some(Semantics::Spikingjelly), timesteps: Some(2) };
+    import_as(bytes, Semantics::Spikingjelly)
+}
+
+fn import_as(bytes: Vec<u8>, semantics: Semantics) -> Result<Model, String> {
+    let options = ImportOptions { dt: Some(1e-3), semantics: Some(semantics), timesteps: Some(2) };
     let model = spikestream::nir::to_model_bytes(bytes, "test.nir", &options).map_err(|e| e.to_string())?;
     Model::from_bytes(&model, "test.nir", &MetaOverrides::default()).map_err(|e| e.to_string())
 }
@@ -103,15 +110,15 @@ fn lif(r: Value) -> RawNode {
 fn unsupported_nodes_and_parameters_are_errors_naming_the_node() {
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (graph(vec![("d", node("Delay", &[("delay", uniform(&[2, 4, 4], 1.0))]))], 32, &[]), "NIR node 'd' (Delay): Delay is not supported"),
-        (graph(vec![("c", node("CubaLIF", &[("tau_mem", uniform(&[2, 4, 4], 1.0))]))], 32, &[]), "'c' (CubaLIF): no 'v_threshold'"),
+        (graph(vec![("c", node("CubaLIF", &[("tau_mem", uniform(&[2, 4, 4], 1.0))]))], 32, &[]), "'c' (CubaLIF): no 'tau_syn'"),
         (graph(vec![("li", node("LI", &[("tau", uniform(&[2, 4, 4], 1.0)), ("r", uniform(&[2, 4, 4], 2.0)), ("v_leak", uniform(&[2, 4, 4], 0.0))]))], 32, &[]), "'li' (LI): r = 2: an LI takes r = 1"),
         (graph(vec![("i", node("I", &[("r", uniform(&[2, 4, 4], 0.5))]))], 32, &[]), "'i' (I): r = 0.5: an Integrator takes r = 1"),
         (graph(vec![("g", conv(2.0, 1.0))], 32, &[]), "'g' (Conv2d): groups other than 1"),
         (graph(vec![("k", conv(1.0, 2.0))], 32, &[]), "'k' (Conv2d): dilation other than 1"),
-        // Per-neuron values are read (tests/nir_per_neuron.rs), but not for the current-based
-        // neurons, nor where they would give neurons of different forms (r = 1 and r = τ' under
-        // spikingjelly: with and without decay_input).
-        (graph(vec![("c", cuba(arr(&[2, 4, 4], &(0..32).map(|i| 1.0 + f64::from(i)).collect::<Vec<_>>())))], 32, &[]), "'c' (CubaLIF): 'tau_syn' differs between neurons"),
+        // Per-neuron values are read (tests/nir_per_neuron.rs, and below for CubaLIF), but not
+        // where they would give neurons of different forms (r = 1 and r = τ' under spikingjelly:
+        // with and without decay_input); SpikingJelly imports no current-based neuron.
+        (graph(vec![("c", cuba(arr(&[2, 4, 4], &(0..32).map(|i| 1.0 + f64::from(i)).collect::<Vec<_>>())))], 32, &[]), "'c' (CubaLIF): neuron 0: --nir-semantics spikingjelly: that framework does not import current-based neurons"),
         (graph(vec![("l", lif(arr(&[2, 4, 4], &(0..32).map(|i| f64::from(1 + i % 2)).collect::<Vec<_>>())))], 32, &[]), "'l' (LIF): neuron 1 is"),
         (graph(vec![("f", node("Flatten", &[("start_dim", arr(&[], &[1.0])), ("end_dim", arr(&[], &[-1.0]))]))], 32, &[]), "'f' (Flatten): start_dim 1"),
         (graph(vec![("a", if_node(&[2, 4, 4], uniform(&[2, 4, 4], 1.0))), ("b", if_node(&[2, 4, 4], uniform(&[2, 4, 4], 1.0)))], 32, &[("b", "a")]), "node 'a' is on a cycle"),
@@ -121,5 +128,42 @@ fn unsupported_nodes_and_parameters_are_errors_naming_the_node() {
     for (bytes, want) in cases {
         let err = import(bytes).unwrap_err();
         assert!(err.starts_with("test.nir") && err.contains(want), "expected '{want}' in: {err}");
+    }
+}
+
+#[test]
+fn a_cuba_lif_with_per_neuron_values_keeps_them_on_its_synapse_layer() {
+    use spikestream::model::graph::Op;
+    use spikestream::model::neuron::{Fire, NeuronKind, Reset};
+    // τ_syn alternates 2 ms and 4 ms (Norse's k_s = dt·(1/τ_syn) = 0.5, 0.25 at dt = 1 ms); the
+    // membrane's τ_mem = 2 ms (k = 0.5) is uniform.
+    let tau_syn: Vec<f64> = (0..32).map(|i| [0.002, 0.004][i % 2]).collect();
+    let mut c = cuba(arr(&[2, 4, 4], &tau_syn));
+    c.params.insert("tau_mem".into(), uniform(&[2, 4, 4], 0.002));
+    let model = import_as(graph(vec![("c", c)], 32, &[]), Semantics::Norse).unwrap();
+    let kinds: Vec<_> = model.graph.nodes.iter().filter_map(|n| if let Op::Neuron(x) = &n.op { Some((n.name.clone(), x.kind, x.arrays.params.len())) } else { None }).collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert_eq!((kinds[0].0.as_str(), kinds[0].2), ("c.synapse", 1), "one per-neuron array (dt_tau) on the synapse: {kinds:?}");
+    let membrane = NeuronKind::LifBox { k: 0.5, v_leak: 0.0, v_th: 1.0, fire: Fire::Above, reset: Reset::Hard(0.0) };
+    assert_eq!((kinds[1].0.as_str(), kinds[1].1, kinds[1].2), ("c", membrane, 0));
+    // Each neuron runs its own synapse: the spikes equal a neuron-by-neuron simulation (and come
+    // back in [C, H, W] order, which a spatial output once did not on the CPU).
+    let mut cpu = CpuBackend::new(&model.graph, 1);
+    let mut gpu = gpu_common::gpu().map(|ctx| gpu_common::gpu_backend(&ctx, &model.graph, 1, Default::default()));
+    let (mut i_syn, mut v) = (vec![0.0f32; 32], vec![0.0f32; 32]);
+    for t in 0..2 {
+        let x: Vec<f32> = (0..32).map(|i| ((i * 7 + t * 3) % 5) as f32 * 0.75).collect();
+        let got = cpu.step(&x, &[t], true).unwrap().unwrap();
+        let want: Vec<f32> = (0..32)
+            .map(|i| {
+                let synapse = NeuronKind::Li { k: [0.5, 0.25][i % 2], v_leak: 0.0 };
+                synapse.step(&mut i_syn[i], x[i]);
+                f32::from(u8::from(membrane.step(&mut v[i], i_syn[i])))
+            })
+            .collect();
+        assert_eq!(got, want, "t={t}");
+        if let Some(g) = gpu.as_mut() {
+            assert_eq!(g.step(&x, &[t], true).unwrap().unwrap(), want, "t={t} [gpu]");
+        }
     }
 }

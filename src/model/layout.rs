@@ -32,6 +32,17 @@ pub fn nhwc_to_nchw(src: &[f32], dst: &mut [f32], b: usize, c: usize, p: usize) 
     }
 }
 
+/// Network outputs as callers read them, `[C, H, W]` per sample, from the engines' `[H, W, C]`:
+/// every `shape.len()` values of `v` are one sample's output (a vector output is unchanged).
+pub fn output_to_chw(v: &mut Vec<f32>, shape: Shape) {
+    if shape.h * shape.w == 1 || shape.c == 1 {
+        return;
+    }
+    let mut out = vec![0.0; v.len()];
+    nhwc_to_nchw(v, &mut out, v.len() / shape.len(), shape.c, shape.h * shape.w);
+    *v = out;
+}
+
 /// A `[C, H, W]` tensor of `shape` (an IMP) as `[H, W, C]`.
 pub fn chw_to_hwc(src: &[f32], shape: Shape) -> Vec<f32> {
     let mut dst = vec![0.0; src.len()];

@@ -12,13 +12,11 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde_json::{Value as Json, json};
 
-use super::cuba::{Cuba, discretise_cuba};
 use super::hdf5::{RawNode, Value};
-use super::params::{array, f32s, ints, per_neuron, scalar, shape_of_input, square, to_json, uniform, vector, window};
-use super::semantics::{NirNeuron, discretise};
+use super::params::{array, f32s, ints, scalar, shape_of_input, square, to_json, vector, window};
+use super::neurons::neuron_layers;
 use super::{DT_KEY, ImportOptions, NirError, SEMANTICS_KEY};
 use crate::model::graph::Shape;
-use crate::model::neuron::{NeuronArrays, NeuronKind};
 
 /// What lowering builds: the layer list, the tensors and the model metadata.
 struct Lowered {
@@ -214,21 +212,8 @@ fn lower_node(out: &mut Lowered, node: &RawNode, layer: &str, read: Option<Strin
             }
             Ok(input)
         }
-        "IF" | "LIF" | "Threshold" | "LI" | "I" => lower_neuron(out, node, layer, read.as_deref(), input, options, dt),
+        "IF" | "LIF" | "Threshold" | "LI" | "I" | "CubaLIF" | "CubaLI" => lower_neuron(out, node, layer, read.as_deref(), input, options, dt),
         "Delay" => Err("Delay is not supported: the engine has no per-connection delay line; remove the delay or fold it into the input timing".into()),
-        "CubaLIF" | "CubaLI" => {
-            let n = input.len();
-            let u = |key: &str| uniform(node, key, n);
-            let zero = |key: &str| if node.params.contains_key(key) { u(key) } else { Ok(0.0) };
-            let spike = if node.kind == "CubaLIF" { Some((u("v_threshold")?, zero("v_reset")?)) } else { None };
-            let w_in = if node.params.contains_key("w_in") { u("w_in")? } else { 1.0 };
-            let cuba = Cuba { tau_syn: u("tau_syn")?, tau_mem: u("tau_mem")?, r: u("r")?, w_in, v_leak: zero("v_leak")?, spike };
-            let [synapse, membrane] = discretise_cuba(cuba, options.semantics, dt)?;
-            // The synaptic current is a layer of its own; the membrane layer carries the node's name.
-            push(json!({"op": "neuron", "name": format!("{layer}.synapse"), "neuron": synapse.to_json()}));
-            out.layers.push(json!({"op": "neuron", "name": layer, "neuron": membrane.to_json()}));
-            Ok(input)
-        }
         "NIRGraph" => Err("nested graphs are not supported; flatten the subgraph into the top graph".into()),
         "Conv1d" => Err("Conv1d is not supported; the engine runs 2-D convolutions".into()),
         "Input" => Err("a second Input: only one network input is supported".into()),
@@ -236,60 +221,19 @@ fn lower_node(out: &mut Lowered, node: &RawNode, layer: &str, read: Option<Strin
     }
 }
 
-/// A first-order NIR neuron as one neuron layer. Parameters that differ between neurons are
-/// discretised neuron by neuron and kept as the tensors `{layer}.neuron.{key}`
-/// ([`NeuronArrays`]); a node whose parameters are all uniform gives a layer without them.
+/// A NIR neuron node as its engine layers ([`neuron_layers`]): the first reads the node's input,
+/// each further one the layer before it; per-neuron arrays become `{layer}.neuron.{key}` tensors.
 fn lower_neuron(out: &mut Lowered, node: &RawNode, layer: &str, read: Option<&str>, input: Shape, options: &ImportOptions, dt: Option<f64>) -> Result<Shape, String> {
-    let n = input.len();
-    let mut push = |mut l: Json| {
-        if let Some(r) = read {
-            l["input"] = json!(r);
-        }
-        out.layers.push(l);
-    };
-    let keys: &[&str] = match node.kind.as_str() {
-        "IF" => &["r", "v_threshold", "v_reset"],
-        "LIF" => &["tau", "r", "v_leak", "v_threshold", "v_reset"],
-        "LI" => &["tau", "r", "v_leak"],
-        "I" => &["r"],
-        _ => &["threshold"],
-    };
-    // v_reset and v_leak may be absent (0).
-    let values = keys
-        .iter()
-        .map(|&k| if matches!(k, "v_reset" | "v_leak") && !node.params.contains_key(k) { Ok(vec![0.0; n]) } else { per_neuron(node, k, input) })
-        .collect::<Result<Vec<Vec<f32>>, String>>()?;
-    let neuron = |i: usize| {
-        let v = |j: usize| values[j][i];
-        match node.kind.as_str() {
-            "IF" => NirNeuron::If { r: v(0), v_threshold: v(1), v_reset: v(2) },
-            "LIF" => NirNeuron::Lif { tau: v(0), r: v(1), v_leak: v(2), v_threshold: v(3), v_reset: v(4) },
-            "LI" => NirNeuron::Li { tau: v(0), r: v(1), v_leak: v(2) },
-            "I" => NirNeuron::Integrator { r: v(0) },
-            _ => NirNeuron::Threshold { threshold: v(0) },
-        }
-    };
-    if values.iter().all(|v| v.iter().all(|x| x.to_bits() == v[0].to_bits())) {
-        let kind = discretise(neuron(0), options.semantics, dt)?;
-        push(json!({"op": "neuron", "name": layer, "neuron": kind.to_json()}));
-        return Ok(input);
-    }
-    // Neurons with the same parameters (often whole channels) are discretised once.
-    let mut seen: HashMap<Vec<u32>, NeuronKind> = HashMap::new();
-    let mut kinds = Vec::with_capacity(n);
-    for i in 0..n {
-        let bits: Vec<u32> = values.iter().map(|v| v[i].to_bits()).collect();
-        let kind = match seen.get(&bits) {
-            Some(k) => *k,
-            None => *seen.entry(bits).or_insert(discretise(neuron(i), options.semantics, dt).map_err(|e| format!("neuron {i}: {e}"))?),
-        };
-        kinds.push(kind);
-    }
-    let (template, arrays) = NeuronArrays::split(&kinds)?;
-    push(json!({"op": "neuron", "name": layer, "neuron": template.to_json()}));
     let dims = if input.is_vector() { vec![input.c] } else { vec![input.c, input.h, input.w] };
-    for (key, v) in arrays.params {
-        out.tensors.push((format!("{layer}.neuron.{key}"), dims.clone(), v));
+    for (i, l) in neuron_layers(node, layer, input, options.semantics, dt)?.into_iter().enumerate() {
+        let mut json = json!({"op": "neuron", "name": l.name, "neuron": l.kind.to_json()});
+        if let (0, Some(r)) = (i, read) {
+            json["input"] = json!(r);
+        }
+        out.layers.push(json);
+        for (key, v) in l.arrays.params {
+            out.tensors.push((format!("{}.neuron.{key}", l.name), dims.clone(), v));
+        }
     }
     Ok(input)
 }

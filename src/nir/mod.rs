@@ -13,6 +13,7 @@ pub mod cuba;
 pub mod export;
 pub mod hdf5;
 pub mod lower;
+pub mod neurons;
 pub mod params;
 pub mod semantics;
 pub mod write;

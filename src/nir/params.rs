@@ -71,19 +71,6 @@ pub fn square(node: &RawNode, key: &str) -> Result<usize, String> {
     }
 }
 
-/// A neuron parameter as its one value: a scalar or an array of `n` equal values.
-pub fn uniform(node: &RawNode, key: &str, n: usize) -> Result<f32, String> {
-    let a = array(node, key)?;
-    if a.data.len() != 1 && a.data.len() != n {
-        return Err(format!("'{key}' has {} values for {n} neurons", a.data.len()));
-    }
-    let first = a.data.first().copied().ok_or_else(|| format!("'{key}' is empty"))? as f32;
-    if let Some(other) = a.data.iter().map(|&v| v as f32).find(|&v| v.to_bits() != first.to_bits()) {
-        return Err(format!("'{key}' differs between neurons ({first} and {other}); per-neuron values are supported for IF, LIF, LI, I and Threshold, a current-based neuron (CubaLIF, CubaLI) takes one value per parameter"));
-    }
-    Ok(first)
-}
-
 /// A neuron parameter per neuron of `shape` (`[C, H, W]` order): one value for all, one per
 /// channel (shape `[C]` or `[C, 1, 1]`, broadcast over height and width) or one per neuron.
 pub fn per_neuron(node: &RawNode, key: &str, shape: Shape) -> Result<Vec<f32>, String> {

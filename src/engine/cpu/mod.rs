@@ -138,7 +138,12 @@ impl Backend for CpuBackend {
                 p.push(DispatchTime { name: node.name.clone(), op: node.op.kind().into(), start_ms, ms: started.elapsed().as_secs_f64() * 1e3 });
             }
         }
-        Ok(logits.then(|| self.values[g.output()].clone()))
+        // The output in the caller's [B, C, H, W] order (a vector head is the same either way).
+        Ok(logits.then(|| {
+            let mut out = self.values[g.output()].clone();
+            crate::model::layout::output_to_chw(&mut out, g.value_shape(g.output()));
+            out
+        }))
     }
 
     fn spike_counts(&mut self) -> Result<Vec<u64>, EngineError> {

@@ -101,7 +101,8 @@ impl GpuBackend {
         }
         ctx.submit(encoder);
         let bytes = ctx.map_and_copy(&readback, logits + counts)?;
-        let values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..logits as usize]);
+        let mut values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..logits as usize]);
+        crate::model::layout::output_to_chw(&mut values, self.model.graph.value_shape(out_value));
         let per_lane: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes[logits as usize..]);
         let all: Vec<Vec<Vec<f32>>> = values.chunks(b * k).map(|step| step.chunks(k).map(<[f32]>::to_vec).collect()).collect();
         let scores = decode_scores(decode, &all, b, k, timesteps);

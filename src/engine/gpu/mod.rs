@@ -137,7 +137,9 @@ impl Backend for GpuBackend {
         encoder.copy_buffer_to_buffer(out, 0, &self.scratch.logits, 0, bytes);
         self.ctx.submit(encoder);
         let data = self.ctx.map_and_copy(&self.scratch.logits, bytes)?;
-        Ok(Some(bytemuck::pod_collect_to_vec(&data)))
+        let mut out = bytemuck::pod_collect_to_vec(&data);
+        crate::model::layout::output_to_chw(&mut out, self.model.graph.value_shape(self.model.graph.output()));
+        Ok(Some(out))
     }
 
     fn spike_counts(&mut self) -> Result<Vec<u64>, EngineError> {

@@ -88,7 +88,8 @@ impl GpuBackend {
         }
         let h = self.history.as_ref().expect("made above");
         let bytes = self.ctx.map_and_copy(&h.readback, total + row + counts)?;
-        let values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..(total + row) as usize]);
+        let mut values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..(total + row) as usize]);
+        crate::model::layout::output_to_chw(&mut values, self.model.graph.value_shape(self.model.graph.output()));
         let lanes: Vec<u32> = bytemuck::pod_collect_to_vec(&bytes[(total + row) as usize..]);
         let nodes = self.state.neuron_nodes;
         let spike_counts = (0..nodes).map(|j| (0..b).map(|l| u64::from(lanes[l * nodes + j])).sum()).collect();
