@@ -74,3 +74,31 @@ fn the_fixtures_exercise_what_they_claim() {
     let (_, layers) = run(&mut CpuBackend::new(&model.graph, 1), &model, &frames(&doc["input"]));
     assert!(layers[0] != counts, "the floor −θ never acts in this fixture");
 }
+
+/// The trainer takes the chained current-based neuron too: its forward (Flex, autodiff) gives
+/// snnTorch's `Synaptic` outputs bit for bit, and the loss has a gradient through both layers
+/// down to the first convolution.
+#[cfg(feature = "train")]
+#[test]
+fn the_trainer_runs_and_differentiates_the_synaptic_chain() {
+    use burn::tensor::{Device, Tensor, TensorData};
+    use spikestream::train::net::{TrainNet, TrainOptions};
+    let doc = nir_common::doc("nir_imported", "snntorch_synaptic");
+    let input = frames(&doc["input"]);
+    let options = spikestream::nir::ImportOptions { dt: Some(1e-4), semantics: spikestream::nir::semantics::Semantics::parse("snntorch"), timesteps: Some(input.len()) };
+    let source = common::data("nir_imported/snntorch_synaptic.nir");
+    let bytes = spikestream::nir::to_model_bytes(std::fs::read(&source).unwrap(), "snntorch_synaptic.nir", &options).unwrap();
+    let device = Device::flex().autodiff();
+    let mut net = TrainNet::from_bytes(&bytes, "snntorch_synaptic.safetensors", &device, TrainOptions::default()).unwrap();
+    let x = Tensor::<5>::from_data(TensorData::new(input.concat(), [input.len(), 1, 2, 8, 8]), &device);
+    let out = net.forward(x);
+    let logits: Vec<f32> = out.logits.clone().inner().into_data().try_into_vec().unwrap();
+    let want: Vec<f32> = frames(&doc["expected"]).concat();
+    assert!(nir_common::same_bits(&logits, &want), "trainer forward {logits:?} vs snnTorch {want:?}");
+    assert_eq!(out.spikes.len(), 2, "two spiking layers reported; the synapses are readouts");
+    // A loss on the membrane-weighted outputs: the first conv's weights get a gradient.
+    let grads = out.logits.sum().backward();
+    let weight = net.params.get("0.weight");
+    let g: Vec<f32> = weight.grad(&grads).expect("a gradient for the first conv").into_data().try_into_vec().unwrap();
+    assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|&v| v != 0.0), "first conv gradient {g:?}");
+}

@@ -40,8 +40,8 @@ pub(crate) trait Layers {
 pub struct Forward {
     /// `[T, B, K]` per-timestep logits.
     pub logits: Tensor<3>,
-    /// Per neuron layer: graph node index, spikes at each timestep `[T]` (summed over the batch
-    /// and the layer), and neurons per timestep (`B·N`).
+    /// Per spiking neuron layer (readouts left out): graph node index, spikes at each timestep
+    /// `[T]` (summed over the batch and the layer), and neurons per timestep (`B·N`).
     pub spikes: Vec<(usize, Tensor<1>, usize)>,
 }
 
@@ -64,7 +64,10 @@ pub(crate) fn walk(graph: &Graph, specs: &[Option<NeuronSpec>], x: Tensor<5>, la
                 let x = input(0, &mut values).reshape([t_len, b, s.len()]);
                 let v0 = layers.initial_membrane(i, node, spec, b);
                 let out = spike_layer(x, v0, *spec);
-                spikes.push((i, out.clone().sum_dim(2).sum_dim(1).reshape([t_len]), b * s.len()));
+                // A readout's output is its membrane, not spikes: it has no rate to report.
+                if spec.kind.spikes() {
+                    spikes.push((i, out.clone().sum_dim(2).sum_dim(1).reshape([t_len]), b * s.len()));
+                }
                 out.reshape([t_len * b, s.c, s.h, s.w])
             }
             Op::AvgPool(p) => {

@@ -13,6 +13,9 @@
 //! R_t = 1                            (no reset)
 //! ```
 //!
+//! A non-spiking readout (LI, I, exp_leak) outputs its membrane `V_t = H_t`, so
+//! `gH_t = gOut_t + gV_t` (no surrogate, no reset).
+//!
 //! The membrane trace is not stored by the forward: it is recomputed here from `X`, `V_{−1}` and
 //! the forward's spikes (so the reset follows the spikes the shader actually emitted).
 
@@ -153,10 +156,13 @@ pub(crate) fn forward<B: Backend>(spec: &NeuronSpec, x: FloatTensor<B>, v0: Floa
     let mut v = v0;
     let mut spikes = Vec::with_capacity(t_len);
     let rule = spec.rule();
+    let readout = !spec.kind.spikes();
     for t in 0..t_len {
         let (next, s) = rule.step(&Prim::<B>::OPS, v, squeeze_time::<B>(time_slice::<B>(&x, t), b, n));
+        // A non-spiking readout outputs its membrane.
+        let out = if readout { next.clone() } else { s };
         v = next;
-        spikes.push(B::float_reshape(s, Shape::new([1, b, n])));
+        spikes.push(B::float_reshape(out, Shape::new([1, b, n])));
     }
     B::float_cat(spikes, 0)
 }
@@ -190,9 +196,16 @@ pub fn backward<B: Backend>(
     let mut gv = B::float_zeros(Shape::new([b, n]), &burn::backend::TensorMetadata::device(&v0), burn::backend::FloatDType::F32);
     let mut gx = vec![None; t_len];
     for t in (0..t_len).rev() {
+        let gs = squeeze_time::<B>(time_slice::<B>(&grad, t), b, n);
+        if !spec.kind.spikes() {
+            // A readout outputs V_t = H_t (no fire, no reset): gH_t = gOut_t + gV_t.
+            let gh = B::float_add(gs, gv);
+            gx[t] = Some(B::float_reshape(mul_or_same::<B>(gh.clone(), cx), Shape::new([1, b, n])));
+            gv = mul_or_same::<B>(gh, cv);
+            continue;
+        }
         let h = h_trace[t].clone();
         let sg = surrogate::<B>(spec.surrogate, B::float_sub_scalar(h.clone(), scalar(th)));
-        let gs = squeeze_time::<B>(time_slice::<B>(&grad, t), b, n);
         let s = squeeze_time::<B>(time_slice::<B>(&spikes, t), b, n);
         let r = match (spec.rule().reset, spec.detach_reset) {
             // SoftSnntorch and SoftFloor are refused by `NeuronSpec::trainable`; taken as Soft here.

@@ -92,9 +92,6 @@ impl NeuronSpec {
 
     /// Whether the backward pass of [`bptt`] covers this rule; the error names the kind.
     pub fn trainable(&self) -> Result<(), String> {
-        if !self.kind.spikes() {
-            return Err(format!("neuron kind '{}' is a non-spiking readout (its output is the membrane), which the trainer's spiking layer does not train yet", self.kind.name()));
-        }
         if self.rule().fire == Fire::Count {
             return Err(format!("neuron kind '{}' with fire 'multi' (Sinabs' several spikes per step) has no backward pass yet; train with fire '>=' instead", self.kind.name()));
         }
@@ -133,7 +130,9 @@ mod tests {
     #[test]
     fn rules_without_a_backward_pass_are_refused_by_name() {
         let li = NeuronSpec::reference_default(NeuronKind::Li { k: 0.5, v_leak: 0.0 });
-        assert!(li.trainable().is_err_and(|e| e.contains("'li'") && e.contains("readout")));
+        assert_eq!(li.trainable(), Ok(()), "readouts train (their output is the membrane)");
+        let multi = NeuronKind::Leaky { beta: 1.0, v_th: 1.0, fire: crate::model::neuron::Fire::Count, reset: Reset::SoftFloor };
+        assert!(NeuronSpec::reference_default(multi).trainable().is_err_and(|e| e.contains("'multi'")));
         let early = NeuronKind::Leaky { beta: 1.0, v_th: 1.0, fire: crate::model::neuron::Fire::Above, reset: Reset::SoftSnntorch };
         assert!(NeuronSpec::reference_default(early).trainable().is_err_and(|e| e.contains("'leaky'") && e.contains("soft_snntorch")));
         let leaky = NeuronKind::Leaky { beta: 0.5, v_th: 1.0, fire: crate::model::neuron::Fire::Above, reset: Reset::Hard(0.0) };

@@ -102,7 +102,9 @@ pub fn spike_layer_reference(x: Tensor<3>, v0: Tensor<2>, spec: NeuronSpec) -> T
         let s = heaviside.detach() + (through.clone() - through.detach());
         let s_reset = if spec.detach_reset { s.clone().detach() } else { s.clone() };
         v = rule.reset.apply(&Ops, h, s_reset, th);
-        out.push(s.reshape([1, b, n]));
+        // A non-spiking readout outputs its membrane (no reset: `v` is `H`).
+        let out_t = if spec.kind.spikes() { s } else { v.clone() };
+        out.push(out_t.reshape([1, b, n]));
     }
     Tensor::cat(out, 0)
 }
