@@ -6,8 +6,9 @@
 //!
 //! Here: every importer result marked equal must also equal what spikestream computes from the
 //! committed export, bit for bit on the CPU backend (so the stored framework outputs and the
-//! engine agree, and a change to the export or the engine that breaks that fails), and at least
-//! one framework must have imported one of our files exactly.
+//! engine agree, and a change to the export or the engine that breaks that fails), and
+//! SpikingJelly (its cnn) and Sinabs (its multi-spike IAF, LIF and ExpLeak, through NIRTorch)
+//! must have imported our files exactly.
 
 mod common;
 
@@ -27,12 +28,14 @@ fn json(path: &str) -> Value {
 fn frameworks_that_import_our_exports_exactly_agree_with_the_engine_bit_for_bit() {
     let results = json("nir_import_ours/results.json");
     let mut exact = 0;
+    let mut importers = std::collections::BTreeSet::new();
     for case in results["cases"].as_array().unwrap() {
         if case["equal"] != Value::Bool(true) {
             continue;
         }
         let source = case["source"].as_str().unwrap().trim_end_matches(".nir");
-        let fixture = json(&format!("nir_frameworks/{source}.json"));
+        let folder = case["folder"].as_str().unwrap_or("nir_frameworks");
+        let fixture = json(&format!("{folder}/{source}.json"));
         let mut o = MetaOverrides::default();
         o.set(SEMANTICS_KEY, fixture["semantics"].as_str().unwrap());
         if let Some(dt) = fixture["dt"].as_f64() {
@@ -51,6 +54,9 @@ fn frameworks_that_import_our_exports_exactly_agree_with_the_engine_bit_for_bit(
             assert!(same, "{file} imported by {}: step {t}: the engine gives {got:?}, the framework {want:?}", case["importer"]);
         }
         exact += 1;
+        importers.insert(case["importer"].as_str().unwrap().to_string());
     }
     assert!(exact >= 1, "no framework imported one of our exports exactly (results.json)");
+    // SpikingJelly's import_from_nir and Sinabs' from_nir (NIRTorch) run our files exactly.
+    assert!(importers.contains("spikingjelly") && importers.contains("sinabs"), "exact importers: {importers:?}");
 }
