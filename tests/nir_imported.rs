@@ -102,3 +102,29 @@ fn the_trainer_runs_and_differentiates_the_synaptic_chain() {
     let g: Vec<f32> = weight.grad(&grads).expect("a gradient for the first conv").into_data().try_into_vec().unwrap();
     assert!(g.iter().all(|v| v.is_finite()) && g.iter().any(|&v| v != 0.0), "first conv gradient {g:?}");
 }
+
+/// Per-neuron values with the counting neuron: Sinabs' per-neuron LIF fixture read as `from_nir`
+/// builds it (`MultiSpike`) gives the same counts and outputs on the CPU and the WGSL kernels
+/// (step by step through `neuron_steps` with `PER_NEURON`), and counts above 1 do occur. (The
+/// fixture's own expected outputs are `SingleSpike`'s, read under `sinabs-single`.)
+#[test]
+fn per_neuron_counting_neurons_agree_on_cpu_and_gpu() {
+    let mut doc = nir_common::doc("nir_per_neuron", "sinabs_lif_per_neuron");
+    doc["semantics"] = "sinabs".into();
+    let input = frames(&doc["input"]);
+    let model = load(&doc, input.len());
+    assert!(model.graph.nodes.iter().any(|n| matches!(&n.op, Op::Neuron(x) if x.kind.rule().fire == Fire::Count && !x.arrays.is_empty())));
+    let (out_cpu, layers_cpu) = run(&mut CpuBackend::new(&model.graph, 1), &model, &input);
+    assert!(layers_cpu.iter().flatten().flatten().any(|&c| c >= 2.0), "no count above 1: the case tests nothing");
+    if let Some(ctx) = gpu_common::gpu() {
+        let (out_gpu, layers_gpu) = run(&mut gpu_common::gpu_backend(&ctx, &model.graph, 1, ConvMode::default()), &model, &input);
+        for (t, (a, b)) in out_cpu.iter().zip(&out_gpu).enumerate() {
+            assert!(nir_common::same_bits(a, b), "output at t={t}: cpu {a:?}, gpu {b:?}");
+        }
+        for (l, (a, b)) in layers_cpu.iter().zip(&layers_gpu).enumerate() {
+            for (t, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(nir_common::same_bits(x, y), "layer {l} at t={t}: cpu and gpu counts differ");
+            }
+        }
+    }
+}
