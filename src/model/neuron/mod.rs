@@ -11,11 +11,13 @@
 
 pub mod arrays;
 pub mod json;
+pub mod plain;
 pub mod rule;
 pub mod wgsl;
 
 pub use arrays::NeuronArrays;
-pub use rule::{Arith, Charge, F32, Fire, Partials, Reset, Rule, Slot, Spiking};
+pub use plain::{F32, Partials};
+pub use rule::{Arith, Charge, Fire, Reset, Rule, Slot, Spiking};
 
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum NeuronKind {

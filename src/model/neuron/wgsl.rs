@@ -91,7 +91,7 @@ impl Spiking for Emit {
         format!("max({v}, 0.0)")
     }
     fn count(&self, h: String, th: &'static str) -> String {
-        // A non-positive H gives a zero with its sign (as the CPU's, see `rule::F32::count`).
+        // A non-positive H gives a zero with its sign (as the CPU's, see `plain::F32::count`).
         format!("select(bitcast<f32>(bitcast<u32>({h}) & 0x80000000u), trunc({h} / {th}), {h} > 0.0)")
     }
     fn settle(&self, m: String, s: String, p: String, th: &'static str) -> String {
