@@ -19,7 +19,8 @@ pub struct NirArgs {
     #[arg(long, value_name = "SECONDS")]
     pub dt: Option<f64>,
     /// The framework that exported a .nir model, which fixes the threshold comparison and the
-    /// reset NIR leaves open: snntorch, norse, spikingjelly or sinabs (README, "NIR").
+    /// reset NIR leaves open: snntorch, norse, spikingjelly, sinabs (as its from_nir builds: several
+    /// spikes per step, IF floored at −θ) or sinabs-single (one spike per step) (README, "NIR").
     #[arg(long, value_name = "FRAMEWORK", value_parser = parse_semantics)]
     pub nir_semantics: Option<Semantics>,
 }
