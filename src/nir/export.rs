@@ -9,7 +9,8 @@
 //! writes `LIFNode(decay_input=False)`). The legacy LIF (`mem = β·V + X`, `>`, reset to 0,
 //! snnTorch's Leaky) is written as snnTorch exports it: `τ = dt/(1 − β)`, `r = τ/dt`; snnTorch's
 //! IF (Leaky with β = 1 and snnTorch's subtractive reset) as IF; Norse's IAF as IF and its LIF
-//! box as LIF with `τ = dt/k`; the readouts as LI (`τ = dt/k`) and I.
+//! box as LIF with `τ = dt/k`; the readouts as LI (`τ = dt/k`) and I; a current-based neuron's
+//! two layers as one CubaLIF / CubaLI ([`super::cuba_export`]).
 //!
 //! Without a NIR field, refused unless `lossy`: soft (subtractive) reset, TEBN's per-timestep
 //! scale and learned IMP. With `lossy` they go into the node's
@@ -32,7 +33,7 @@ fn arr(shape: &[usize], data: Vec<f64>) -> Value {
     Value::Array(Array { shape: shape.to_vec(), data })
 }
 
-fn filled(shape: &[usize], v: f32) -> Value {
+pub(super) fn filled(shape: &[usize], v: f32) -> Value {
     arr(shape, vec![f64::from(v); shape.iter().product()])
 }
 
@@ -40,7 +41,7 @@ fn pair(v: usize) -> Value {
     arr(&[2], vec![v as f64; 2])
 }
 
-fn node(kind: &str, params: Vec<(&str, Value)>) -> RawNode {
+pub(super) fn node(kind: &str, params: Vec<(&str, Value)>) -> RawNode {
     RawNode { kind: kind.into(), params: params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(), ..RawNode::default() }
 }
 
@@ -54,7 +55,26 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
     let mut edges = Vec::new();
     let dims = |s: crate::model::Shape| if s.is_vector() { vec![s.c] } else { vec![s.c, s.h, s.w] };
     nodes.insert("input".into(), node("Input", vec![("shape", arr(&[dims(graph.input).len()], dims(graph.input).iter().map(|&d| d as f64).collect()))]));
-    for n in &graph.nodes {
+    let mut merged_into_previous = false;
+    for (i, n) in graph.nodes.iter().enumerate() {
+        if std::mem::take(&mut merged_into_previous) {
+            // The membrane of a current-based neuron, written with its synapse as one node.
+            sources.push(sources[i].clone());
+            continue;
+        }
+        if let Some(mut nir) = super::cuba_export::merged(graph, i, dt) {
+            let name = graph.nodes[i + 1].name.replace('/', "_");
+            nir.metadata.insert("spikestream_layer".into(), Value::Text(vec![graph.nodes[i + 1].name.clone()]));
+            for from in n.inputs.iter().flat_map(|&v| sources[v].clone()) {
+                edges.push((from, name.clone()));
+            }
+            if nodes.insert(name.clone(), nir).is_some() || name == "input" || name == "output" {
+                return Err(format!("layer name '{}' is used twice (or is 'input'/'output')", graph.nodes[i + 1].name));
+            }
+            sources.push(vec![name]);
+            merged_into_previous = true;
+            continue;
+        }
         let name = n.name.replace('/', "_");
         let input = graph.value_shape(n.inputs[0]);
         let mut drop = |what: String, key: &str, value: Value, nir: &mut RawNode| -> Result<(), String> {
@@ -137,7 +157,17 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
     let mut top = RawNode { kind: "NIRGraph".into(), nodes, edges, ..RawNode::default() };
     top.metadata.insert("dt".into(), arr(&[], vec![dt]));
     // The semantics that reads every neuron back to its rule.
-    let families: Vec<&[&str]> = graph.nodes.iter().filter_map(|n| if let Op::Neuron(x) = &n.op { family(&x.kind) } else { None }).collect();
+    let families: Vec<&[&str]> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| match &n.op {
+            // A synapse merged into its CubaLIF: the membrane's family decides.
+            Op::Neuron(_) if super::cuba_export::merged(graph, i, dt).is_some() => None,
+            Op::Neuron(x) => family(&x.kind),
+            _ => None,
+        })
+        .collect();
     let semantics = match families.first() {
         None => "spikingjelly",
         Some(first) => match first.iter().find(|s| families.iter().all(|f| f.contains(s))) {

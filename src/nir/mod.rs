@@ -10,6 +10,7 @@
 //! [`export`] and [`write`] go the other way (`export-nir`).
 
 pub mod cuba;
+pub mod cuba_export;
 pub mod export;
 pub mod hdf5;
 pub mod lower;
