@@ -14,9 +14,12 @@
 //! layers stream their weights from memory). The last chunk stores them with the TEBN scale. So
 //! a weight row comes from L2 once per tile and chunk instead of once per output pixel.
 //! The row adds ([`add_rows`]) and the 3×3 row lists ([`emit`]) have AVX-512 builds in
-//! [`super::conv_spikes_avx512`], bit for bit the same.
+//! [`super::conv_spikes_avx512`], bit for bit the same. Weights stored in 16 bits
+//! ([`super::precision`]) are widened as each row is added ([`add_ymm`] on AVX2), so the sums
+//! are those of f32 weights of the same values, in the same order.
 
 use super::conv::{Geometry, Task};
+use super::precision::{Weight, dispatch};
 use crate::model::graph::Shape;
 
 /// Input channels per chunk of weights (one mask byte).
@@ -199,42 +202,84 @@ pub fn task(t: &Task, r: &TileRows, g: &Geometry) {
         // SAFETY: `g.simd` is only set where AVX2, FMA and POPCNT were detected.
         return unsafe { task_avx2(t, r, g) };
     }
-    task_generic(t, r, g)
+    dispatch!(g.stored(), task_generic(t, r, g))
 }
 
+/// The AVX2 build: f32 weights by [`add_rows`] (which the compiler vectorises), 16-bit ones by
+/// [`add_ymm`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,popcnt")]
+#[target_feature(enable = "avx2,fma,popcnt,f16c")]
 unsafe fn task_avx2(t: &Task, r: &TileRows, g: &Geometry) {
-    task_generic(t, r, g)
-}
-
-#[inline(always)]
-fn task_generic(t: &Task, r: &TileRows, g: &Geometry) {
-    match g.nb() {
-        64 => blocks::<64>(t, r, g, add_rows),
-        32 => blocks::<32>(t, r, g, add_rows),
-        16 => blocks::<16>(t, r, g, add_rows),
-        _ => blocks::<8>(t, r, g, add_rows),
+    #[target_feature(enable = "avx2,fma,popcnt,f16c")]
+    unsafe fn half<W: Weight>(t: &Task, r: &TileRows, g: &Geometry) {
+        // SAFETY (each closure): this function only runs with AVX2 and F16C.
+        match g.nb() {
+            64 => blocks::<64, W>(t, r, g, |s, w, rows| unsafe { add_ymm(s, w, rows) }),
+            32 => blocks::<32, W>(t, r, g, |s, w, rows| unsafe { add_ymm(s, w, rows) }),
+            16 => blocks::<16, W>(t, r, g, |s, w, rows| unsafe { add_ymm(s, w, rows) }),
+            _ => blocks::<8, W>(t, r, g, |s, w, rows| unsafe { add_ymm(s, w, rows) }),
+        }
+    }
+    match g.stored().precision() {
+        super::precision::Precision::F32 => task_generic::<f32>(t, r, g),
+        // SAFETY: this function only runs with AVX2 and F16C.
+        _ => unsafe { dispatch!(g.stored(), half(t, r, g)) },
     }
 }
 
-/// `sum += slab[row]` for every row of `rows`, in order (the AVX2 and portable builds; every
+#[inline(always)]
+fn task_generic<W: Weight>(t: &Task, r: &TileRows, g: &Geometry) {
+    match g.nb() {
+        64 => blocks::<64, W>(t, r, g, add_rows),
+        32 => blocks::<32, W>(t, r, g, add_rows),
+        16 => blocks::<16, W>(t, r, g, add_rows),
+        _ => blocks::<8, W>(t, r, g, add_rows),
+    }
+}
+
+/// `sum += slab[row]` for every row of `rows`, in order (the AVX2 f32 and portable builds; every
 /// build adds each lane's rows in this order, so all give the same bits).
 #[inline(always)]
-pub(super) fn add_rows<const N: usize>(sum: &mut [f32; N], slab: &[[f32; N]], rows: &[u8]) {
+pub(super) fn add_rows<const N: usize, W: Weight>(sum: &mut [f32; N], slab: &[[W; N]], rows: &[u8]) {
     let mut s = *sum;
     for &row in rows {
         let row = &slab[usize::from(row)];
         for j in 0..N {
-            s[j] += row[j];
+            s[j] += row[j].widen();
         }
     }
     *sum = s;
 }
 
-/// One task with N-lane blocks; `add` is [`add_rows`] in the build of the caller's ISA.
+/// [`add_rows`] of 16-bit weights on AVX2: each row widened 8 lanes at a time ([`Weight::load8`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+pub(super) unsafe fn add_ymm<const N: usize, W: Weight>(sum: &mut [f32; N], slab: &[[W; N]], rows: &[u8]) {
+    use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps};
+    const { assert!(N.is_multiple_of(8) && N <= 64) };
+    let mut acc: [__m256; 8] = [_mm256_setzero_ps(); 8];
+    for (v, a) in acc.iter_mut().enumerate().take(N / 8) {
+        // SAFETY: lanes 8v..8v + 8 lie inside `sum`.
+        *a = unsafe { _mm256_loadu_ps(sum.as_ptr().add(8 * v)) };
+    }
+    for &row in rows {
+        let w = slab[usize::from(row)].as_ptr();
+        for (v, a) in acc.iter_mut().enumerate().take(N / 8) {
+            // SAFETY: inside the row of N lanes; AVX2 and F16C are present.
+            *a = _mm256_add_ps(*a, unsafe { W::load8(w.add(8 * v)) });
+        }
+    }
+    for (v, a) in acc.iter().enumerate().take(N / 8) {
+        // SAFETY: as for the loads.
+        unsafe { _mm256_storeu_ps(sum.as_mut_ptr().add(8 * v), *a) };
+    }
+}
+
+/// One task with N-lane blocks of `W` weights; `add` is [`add_rows`] in the build of the
+/// caller's ISA and precision.
 #[inline(always)]
-pub(super) fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry, add: impl Fn(&mut [f32; N], &[[f32; N]], &[u8])) {
+pub(super) fn blocks<const N: usize, W: Weight>(t: &Task, r: &TileRows, g: &Geometry, add: impl Fn(&mut [f32; N], &[[W; N]], &[u8])) {
     assert_eq!(N, g.nb());
     let (co, n) = (g.co(), t.pixels.len());
     let slab_len = g.k() * g.k() * CW;
@@ -242,15 +287,15 @@ pub(super) fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry, add: 
     let acc = &mut acc.0[..n];
     // The layer's weights, in the order the tasks read them, and one chunk's cache lines; none
     // to prefetch where they all fit in half the L2 (they stay there from task to task).
-    let all = g.weights(0..g.p.blocks());
-    let all = if all.len() * 4 <= PREFETCH_ABOVE { &[] } else { all };
-    let slab_lines = slab_len * N / 16;
+    let all = g.weights::<W>(0..g.p.blocks());
+    let all = if size_of_val(all) <= PREFETCH_ABOVE { &[] } else { all };
+    let slab_lines = slab_len * N / line::<W>();
     let per_pixel = slab_lines.div_ceil(n);
     // The chunks this tile adds rows from (silent inputs skip the others, and do not fetch them).
     let chunks = r.start.len() / n;
     let used: Vec<usize> = (0..chunks).filter(|&c| r.start[c * n] < r.start[(c + 1) * n]).collect();
     for blk in t.blocks.clone() {
-        let (w, bias) = g.block(blk);
+        let (w, bias) = g.block::<W>(blk);
         let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
         acc.fill(*bias);
         let (slabs, _) = w.as_chunks::<N>();
@@ -284,13 +329,18 @@ pub(super) fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry, add: 
     }
 }
 
-/// Asks for cache lines `lines` (of 16 floats) of `w` in L2, those that lie inside `w`.
+/// Weights per 64-byte cache line.
+const fn line<W>() -> usize {
+    64 / size_of::<W>()
+}
+
+/// Asks for cache lines `lines` (of [`line`] weights) of `w` in L2, those that lie inside `w`.
 #[inline(always)]
-fn prefetch(w: &[f32], lines: std::ops::Range<usize>) {
+fn prefetch<W>(w: &[W], lines: std::ops::Range<usize>) {
     #[cfg(target_arch = "x86_64")]
-    for line in lines.start..lines.end.min(w.len() / 16) {
+    for l in lines.start..lines.end.min(w.len() / line::<W>()) {
         // SAFETY: the address lies inside `w` (and a prefetch never faults anyway).
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(w.as_ptr().add(line * 16).cast()) }
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(w.as_ptr().add(l * line::<W>()).cast()) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (w, lines);

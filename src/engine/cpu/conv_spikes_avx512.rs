@@ -4,7 +4,7 @@
 //! 512-bit op as two 256-bit halves: the gain is in instructions, not in adder width).
 //!
 //! Bit for bit the AVX2 result: every lane adds the same rows in the same order, only more
-//! lanes per instruction. `SPIKESTREAM_CPU_ISA=avx2` keeps the AVX2 build on an AVX-512 CPU
+//! lanes per instruction. 16-bit weights ([`super::precision`]) are widened per row as in AVX2. `SPIKESTREAM_CPU_ISA=avx2` keeps the AVX2 build on an AVX-512 CPU
 //! (for comparisons); [`enabled`] reads it once.
 
 use super::conv::{Geometry, Task};
@@ -78,7 +78,8 @@ mod x86 {
     use std::arch::x86_64::{__m512, __m512i, _mm512_add_ps, _mm512_loadu_ps, _mm512_maskz_compress_epi8, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_storeu_si512};
 
     use super::super::conv::{Geometry, Task};
-    use super::super::conv_spikes::{MOST, SET_BITS, TileRows, add_rows, blocks, tile_rows_generic};
+    use super::super::conv_spikes::{MOST, SET_BITS, TileRows, add_ymm, blocks, tile_rows_generic};
+    use super::super::precision::{Weight, dispatch};
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,avx2,fma,popcnt")]
     pub unsafe fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
@@ -121,22 +122,28 @@ mod x86 {
         k + ninth.count_ones() as usize
     }
 
-    #[target_feature(enable = "avx512f,avx2,fma,popcnt")]
+    #[target_feature(enable = "avx512f,avx2,fma,popcnt,f16c")]
     pub unsafe fn task(t: &Task, r: &TileRows, g: &Geometry) {
+        // SAFETY: the same features.
+        unsafe { dispatch!(g.stored(), task_of(t, r, g)) }
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma,popcnt,f16c")]
+    unsafe fn task_of<W: Weight>(t: &Task, r: &TileRows, g: &Geometry) {
         match g.nb() {
-            // SAFETY (each closure): this function only runs with AVX-512F.
-            64 => blocks::<64>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
-            32 => blocks::<32>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
-            16 => blocks::<16>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
+            // SAFETY (each closure): this function only runs with AVX-512F, AVX2 and F16C.
+            64 => blocks::<64, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
+            32 => blocks::<32, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
+            16 => blocks::<16, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
             // One `ymm` already holds the block.
-            _ => blocks::<8>(t, r, g, add_rows),
+            _ => blocks::<8, W>(t, r, g, |sum, slab, rows| unsafe { add_ymm(sum, slab, rows) }),
         }
     }
 
-    /// `sum += slab[row]` for every row of `rows`, in order, in `N / 16` registers.
+    /// `sum += slab[row]` (widened) for every row of `rows`, in order, in `N / 16` registers.
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn add_zmm<const N: usize>(sum: &mut [f32; N], slab: &[[f32; N]], rows: &[u8]) {
+    unsafe fn add_zmm<const N: usize, W: Weight>(sum: &mut [f32; N], slab: &[[W; N]], rows: &[u8]) {
         const { assert!(N.is_multiple_of(16) && N <= 64) };
         let mut acc: [__m512; 4] = [_mm512_setzero_ps(); 4];
         for (v, a) in acc.iter_mut().enumerate().take(N / 16) {
@@ -147,7 +154,7 @@ mod x86 {
             let w = slab[usize::from(row)].as_ptr();
             for (v, a) in acc.iter_mut().enumerate().take(N / 16) {
                 // SAFETY: as above, inside the row of N lanes.
-                *a = _mm512_add_ps(*a, unsafe { _mm512_loadu_ps(w.add(16 * v)) });
+                *a = _mm512_add_ps(*a, unsafe { W::load16(w.add(16 * v)) });
             }
         }
         for (v, a) in acc.iter().enumerate().take(N / 16) {
