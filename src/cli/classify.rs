@@ -156,7 +156,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
     if !jsonl {
-        super::classify_report::print(&args, &classes, session.decode(), &results, &failed, other.as_ref().map(|_| largest_difference))?;
+        super::classify_report::print(&args, &classes, session.decode(), &results, &failed, other.as_ref().map(|_| largest_difference), &session.spike_rates())?;
     }
     if let Some(dir) = &args.plot {
         super::classify_report::plot(dir, &classes, session.decode(), &results, &session.spike_rates())?;

@@ -4,7 +4,7 @@
 //! enough), average-pooled spikes (Winograd for 3×3 stride 1, else the dense kernel), event
 //! counts, several geometries, batches and channel counts that are no multiple of 8; every case
 //! also through the portable code; and the spike kernel's AVX-512 build against its AVX2 build
-//! on weights that round. `conv_rates` (ignored) times the kernels for the cost model.
+//! on weights that round; 16-bit weights against f32 ones of the same values. `conv_rates` (ignored) times the kernels for the cost model.
 
 use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
 use super::kernels::conv_scatter;
@@ -156,6 +156,42 @@ fn spike_kernel_avx512_equals_avx2_bit_for_bit() {
             for (m, got) in [Mode::Avx2, Mode::Portable].iter().zip(&outs[1..]) {
                 let bad = outs[0].iter().zip(got).position(|(a, b)| a.to_bits() != b.to_bits());
                 assert!(bad.is_none(), "{ci}→{co} k{k} s{stride} p{pad} {hw}×{hw} batch {batch} at {d}: AVX-512 differs from {m:?} at index {bad:?}");
+            }
+        }
+    }
+}
+
+/// Weights stored in bf16 or f16 ([`super::precision`]) give the bits of f32 weights of the same
+/// (rounded) values in every kernel and build: spikes (the spike kernel: AVX-512, AVX2 and
+/// portable), pooled spikes (Winograd and the dense kernel), event counts (the sparse kernel), on
+/// weights with 24-bit mantissas that the narrowing rounds; and the rounding changes them.
+#[test]
+fn half_weights_equal_f32_weights_of_the_same_values() {
+    use super::precision::{Precision, round};
+    let cases = [(64, 128, 12, 3, 1, 1, 2, Kind::Spikes(0.2)), (32, 20, 9, 3, 2, 1, 1, Kind::Spikes(0.3)), (64, 72, 10, 3, 1, 1, 2, Kind::Pooled(0.3)), (20, 24, 6, 3, 1, 1, 1, Kind::Pooled(0.5)), (2, 64, 16, 3, 1, 1, 2, Kind::Counts(0.1))];
+    for (ci, co, hw, k, stride, pad, batch, kind) in cases {
+        let mut rng = Rng(0x5851_f42d_4c95_7f2d ^ (ci * 7 + co) as u64);
+        let mut c = layer(&mut rng, ci, co, k, stride, pad);
+        let mut float = || ((rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5) * 0.37;
+        c.weight.iter_mut().chain(&mut c.bias).for_each(|v| *v = float());
+        let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
+        let so = Shape::new(co, o, o);
+        let x = input(&mut rng, batch * si.len(), kind);
+        let scale: Vec<f32> = (0..batch).map(|b| 0.5 + b as f32).collect();
+        for p in [Precision::Bf16, Precision::F16] {
+            let rounded = Conv { weight: round("w", &c.weight, p).unwrap(), ..c.clone() };
+            assert!(rounded.weight != c.weight, "{p:?}: the rounding changes some weights");
+            let (want, got) = (PackedConv::new(&rounded), PackedConv::with_precision(&c, p, "w").unwrap());
+            for m in [Mode::Auto, Mode::Winograd, Mode::NoWinograd, Mode::Avx2, Mode::Portable] {
+                let mut scratch = ConvScratch::default();
+                let mut run = |packed: &PackedConv| {
+                    let mut out = vec![f32::NAN; batch * so.len()];
+                    (conv_with(&x, &mut out, si, so, packed, &scale, &mut scratch, m), out)
+                };
+                let ((ran_want, want), (ran_got, got)) = (run(&want), run(&got));
+                assert_eq!(ran_want, ran_got);
+                let bad = want.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
+                assert!(bad.is_none(), "{p:?} {ci}→{co} k{k} s{stride} {kind:?} {m:?} ({ran_got:?}): differs from f32 at index {bad:?}");
             }
         }
     }
