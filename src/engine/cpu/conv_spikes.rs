@@ -15,11 +15,11 @@
 //! a weight row comes from L2 once per tile and chunk instead of once per output pixel.
 //! The row adds ([`add_rows`]) and the 3×3 row lists ([`emit`]) have AVX-512 builds in
 //! [`super::conv_spikes_avx512`], bit for bit the same. Weights stored in 16 bits
-//! ([`super::precision`]) are widened as each row is added ([`add_ymm`] on AVX2), so the sums
-//! are those of f32 weights of the same values, in the same order.
+//! ([`super::precision`]) are widened a chunk at a time into an L1 slab ([`blocks`]), so the
+//! sums are those of f32 weights of the same values, in the same order.
 
 use super::conv::{Geometry, Task};
-use super::precision::{Weight, dispatch};
+use super::precision::{Aligned, Weight, dispatch};
 use crate::model::graph::Shape;
 
 /// Input channels per chunk of weights (one mask byte).
@@ -205,81 +205,69 @@ pub fn task(t: &Task, r: &TileRows, g: &Geometry) {
     dispatch!(g.stored(), task_generic(t, r, g))
 }
 
-/// The AVX2 build: f32 weights by [`add_rows`] (which the compiler vectorises), 16-bit ones by
-/// [`add_ymm`].
+/// The AVX2 build: rows added by [`add_rows`] (which the compiler vectorises), 16-bit weights
+/// widened by [`widen_ymm`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,popcnt,f16c")]
 unsafe fn task_avx2(t: &Task, r: &TileRows, g: &Geometry) {
     #[target_feature(enable = "avx2,fma,popcnt,f16c")]
-    unsafe fn half<W: Weight>(t: &Task, r: &TileRows, g: &Geometry) {
-        // SAFETY (each closure): this function only runs with AVX2 and F16C.
+    unsafe fn of<W: Weight>(t: &Task, r: &TileRows, g: &Geometry) {
+        // SAFETY (the closure): this function only runs with AVX2 and F16C.
+        let widen = |s: &[W], d: &mut [f32]| unsafe { widen_ymm(s, d) };
         match g.nb() {
-            64 => blocks::<64, W>(t, r, g, |s, w, rows| unsafe { add_ymm(s, w, rows) }),
-            32 => blocks::<32, W>(t, r, g, |s, w, rows| unsafe { add_ymm(s, w, rows) }),
-            16 => blocks::<16, W>(t, r, g, |s, w, rows| unsafe { add_ymm(s, w, rows) }),
-            _ => blocks::<8, W>(t, r, g, |s, w, rows| unsafe { add_ymm(s, w, rows) }),
+            64 => blocks::<64, W>(t, r, g, add_rows, widen),
+            32 => blocks::<32, W>(t, r, g, add_rows, widen),
+            16 => blocks::<16, W>(t, r, g, add_rows, widen),
+            _ => blocks::<8, W>(t, r, g, add_rows, widen),
         }
     }
-    match g.stored().precision() {
-        super::precision::Precision::F32 => task_generic::<f32>(t, r, g),
-        // SAFETY: this function only runs with AVX2 and F16C.
-        _ => unsafe { dispatch!(g.stored(), half(t, r, g)) },
-    }
+    // SAFETY: the same features.
+    unsafe { dispatch!(g.stored(), of(t, r, g)) }
 }
 
 #[inline(always)]
 fn task_generic<W: Weight>(t: &Task, r: &TileRows, g: &Geometry) {
+    let widen = |s: &[W], d: &mut [f32]| d.iter_mut().zip(s).for_each(|(d, s)| *d = s.widen());
     match g.nb() {
-        64 => blocks::<64, W>(t, r, g, add_rows),
-        32 => blocks::<32, W>(t, r, g, add_rows),
-        16 => blocks::<16, W>(t, r, g, add_rows),
-        _ => blocks::<8, W>(t, r, g, add_rows),
+        64 => blocks::<64, W>(t, r, g, add_rows, widen),
+        32 => blocks::<32, W>(t, r, g, add_rows, widen),
+        16 => blocks::<16, W>(t, r, g, add_rows, widen),
+        _ => blocks::<8, W>(t, r, g, add_rows, widen),
     }
 }
 
-/// `sum += slab[row]` for every row of `rows`, in order (the AVX2 f32 and portable builds; every
+/// `sum += slab[row]` for every row of `rows`, in order (the AVX2 and portable builds; every
 /// build adds each lane's rows in this order, so all give the same bits).
 #[inline(always)]
-pub(super) fn add_rows<const N: usize, W: Weight>(sum: &mut [f32; N], slab: &[[W; N]], rows: &[u8]) {
+pub(super) fn add_rows<const N: usize>(sum: &mut [f32; N], slab: &[[f32; N]], rows: &[u8]) {
     let mut s = *sum;
     for &row in rows {
         let row = &slab[usize::from(row)];
         for j in 0..N {
-            s[j] += row[j].widen();
+            s[j] += row[j];
         }
     }
     *sum = s;
 }
 
-/// [`add_rows`] of 16-bit weights on AVX2: each row widened 8 lanes at a time ([`Weight::load8`]).
+/// `d = s` widened to f32, 8 values at a time ([`Weight::load8`]); `s.len()` a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,f16c")]
 #[inline]
-pub(super) unsafe fn add_ymm<const N: usize, W: Weight>(sum: &mut [f32; N], slab: &[[W; N]], rows: &[u8]) {
-    use std::arch::x86_64::{__m256, _mm256_add_ps, _mm256_loadu_ps, _mm256_setzero_ps, _mm256_storeu_ps};
-    const { assert!(N.is_multiple_of(8) && N <= 64) };
-    let mut acc: [__m256; 8] = [_mm256_setzero_ps(); 8];
-    for (v, a) in acc.iter_mut().enumerate().take(N / 8) {
-        // SAFETY: lanes 8v..8v + 8 lie inside `sum`.
-        *a = unsafe { _mm256_loadu_ps(sum.as_ptr().add(8 * v)) };
-    }
-    for &row in rows {
-        let w = slab[usize::from(row)].as_ptr();
-        for (v, a) in acc.iter_mut().enumerate().take(N / 8) {
-            // SAFETY: inside the row of N lanes; AVX2 and F16C are present.
-            *a = _mm256_add_ps(*a, unsafe { W::load8(w.add(8 * v)) });
-        }
-    }
-    for (v, a) in acc.iter().enumerate().take(N / 8) {
-        // SAFETY: as for the loads.
-        unsafe { _mm256_storeu_ps(sum.as_mut_ptr().add(8 * v), *a) };
+pub(super) unsafe fn widen_ymm<W: Weight>(s: &[W], d: &mut [f32]) {
+    assert!(s.len() == d.len() && s.len().is_multiple_of(8));
+    for (s, d) in s.chunks_exact(8).zip(d.chunks_exact_mut(8)) {
+        // SAFETY: 8 values each side; AVX2 and F16C are present.
+        unsafe { std::arch::x86_64::_mm256_storeu_ps(d.as_mut_ptr(), W::load8(s.as_ptr())) }
     }
 }
 
 /// One task with N-lane blocks of `W` weights; `add` is [`add_rows`] in the build of the
-/// caller's ISA and precision.
+/// caller's ISA. 16-bit weights are widened (`widen`) a chunk at a time into an f32 slab in L1,
+/// which the row adds then read as they read f32 weights: so a chunk's weights come from L2 or
+/// memory in half the bytes, at the cost of one widening per (block, chunk, tile).
 #[inline(always)]
-pub(super) fn blocks<const N: usize, W: Weight>(t: &Task, r: &TileRows, g: &Geometry, add: impl Fn(&mut [f32; N], &[[W; N]], &[u8])) {
+pub(super) fn blocks<const N: usize, W: Weight>(t: &Task, r: &TileRows, g: &Geometry, add: impl Fn(&mut [f32; N], &[[f32; N]], &[u8]), widen: impl Fn(&[W], &mut [f32])) {
     assert_eq!(N, g.nb());
     let (co, n) = (g.co(), t.pixels.len());
     let slab_len = g.k() * g.k() * CW;
@@ -294,13 +282,21 @@ pub(super) fn blocks<const N: usize, W: Weight>(t: &Task, r: &TileRows, g: &Geom
     // The chunks this tile adds rows from (silent inputs skip the others, and do not fetch them).
     let chunks = r.start.len() / n;
     let used: Vec<usize> = (0..chunks).filter(|&c| r.start[c * n] < r.start[(c + 1) * n]).collect();
+    let mut wide = Aligned::<f32>::zeroed(if W::as_f32(&[]).is_some() { 0 } else { slab_len * N });
     for blk in t.blocks.clone() {
         let (w, bias) = g.block::<W>(blk);
         let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
         acc.fill(*bias);
         let (slabs, _) = w.as_chunks::<N>();
         for (u, &c) in used.iter().enumerate() {
-            let slab = &slabs[c * slab_len..(c + 1) * slab_len];
+            let stored = slabs[c * slab_len..(c + 1) * slab_len].as_flattened();
+            let slab: &[[f32; N]] = match W::as_f32(stored) {
+                Some(f) => f.as_chunks::<N>().0,
+                None => {
+                    widen(stored, wide.as_mut_slice());
+                    wide.as_slice().as_chunks::<N>().0
+                }
+            };
             let start = &r.start[c * n..c * n + n + 1];
             // The chunk used `PREFETCH_AHEAD` chunks later, here or in the next block (the same
             // thread's next task often adds the same tile's rows from it).

@@ -51,16 +51,13 @@ pub trait Weight: Copy + Default + Send + Sync + 'static {
     fn narrow(w: f32) -> Option<Self>;
     /// The weights of this type in `s`, if `s` holds this type.
     fn of(s: &Stored) -> Option<&[Self]>;
+    /// `w` itself where `Self` is f32 (no widening needed), else `None`.
+    fn as_f32(w: &[Self]) -> Option<&[f32]>;
     /// Eight consecutive weights widened (AVX2, F16C).
     /// # Safety
     /// `p..p + 8` must be readable; AVX2 and F16C must be present.
     #[cfg(target_arch = "x86_64")]
     unsafe fn load8(p: *const Self) -> std::arch::x86_64::__m256;
-    /// Sixteen consecutive weights widened (AVX-512F).
-    /// # Safety
-    /// `p..p + 16` must be readable; AVX-512F must be present.
-    #[cfg(target_arch = "x86_64")]
-    unsafe fn load16(p: *const Self) -> std::arch::x86_64::__m512;
 }
 
 /// A bfloat16 value's bits.
@@ -87,17 +84,15 @@ impl Weight for f32 {
     fn of(s: &Stored) -> Option<&[Self]> {
         if let Stored::F32(a) = s { Some(a.as_slice()) } else { None }
     }
+    #[inline(always)]
+    fn as_f32(w: &[Self]) -> Option<&[f32]> {
+        Some(w)
+    }
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn load8(p: *const Self) -> __m256 {
         // SAFETY: the caller guarantees 8 readable floats and AVX.
         unsafe { _mm256_loadu_ps(p) }
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn load16(p: *const Self) -> __m512 {
-        // SAFETY: the caller guarantees 16 readable floats and AVX-512F.
-        unsafe { _mm512_loadu_ps(p) }
     }
 }
 
@@ -114,24 +109,27 @@ impl Weight for Bf16 {
     fn of(s: &Stored) -> Option<&[Self]> {
         if let Stored::Bf16(a) = s { Some(a.as_slice()) } else { None }
     }
+    #[inline(always)]
+    fn as_f32(_: &[Self]) -> Option<&[f32]> {
+        None
+    }
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn load8(p: *const Self) -> __m256 {
         // SAFETY: the caller guarantees 8 readable values (16 bytes) and AVX2.
         unsafe { _mm256_castsi256_ps(_mm256_slli_epi32::<16>(_mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast())))) }
     }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn load16(p: *const Self) -> __m512 {
-        // SAFETY: the caller guarantees 16 readable values (32 bytes) and AVX-512F.
-        unsafe { _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p.cast())))) }
-    }
 }
 
 impl Weight for F16 {
+    /// Exact for every finite value (subnormals included), branch-free so loops vectorise: the
+    /// exponent and significand bits, moved to f32's places, read as 2⁻¹¹² times the value, and
+    /// a power-of-two product is exact. Stored weights are finite ([`round`]).
     #[inline(always)]
     fn widen(self) -> f32 {
-        half::f16::from_bits(self.0).to_f32()
+        let h = u32::from(self.0);
+        let magnitude = f32::from_bits((h & 0x7fff) << 13) * f32::from_bits(0x7780_0000);
+        f32::from_bits(magnitude.to_bits() | (h & 0x8000) << 16)
     }
     fn narrow(w: f32) -> Option<Self> {
         let h = half::f16::from_f32(w);
@@ -140,17 +138,15 @@ impl Weight for F16 {
     fn of(s: &Stored) -> Option<&[Self]> {
         if let Stored::F16(a) = s { Some(a.as_slice()) } else { None }
     }
+    #[inline(always)]
+    fn as_f32(_: &[Self]) -> Option<&[f32]> {
+        None
+    }
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn load8(p: *const Self) -> __m256 {
         // SAFETY: the caller guarantees 8 readable values and F16C.
         unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
-    }
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    unsafe fn load16(p: *const Self) -> __m512 {
-        // SAFETY: the caller guarantees 16 readable values and AVX-512F.
-        unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
     }
 }
 
@@ -247,5 +243,34 @@ impl<T: Copy + Default> Aligned<T> {
     }
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         &mut self.buf[self.at..self.at + self.len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every finite f16 and every bf16 widens to the value `half` gives, bit for bit.
+    #[test]
+    fn widening_is_exact() {
+        for bits in 0..=u16::MAX {
+            let h = half::f16::from_bits(bits);
+            if h.is_finite() {
+                assert_eq!(F16(bits).widen().to_bits(), h.to_f32().to_bits(), "f16 {bits:#06x}");
+            }
+            let b = half::bf16::from_bits(bits);
+            assert!(b.is_nan() || Bf16(bits).widen().to_bits() == b.to_f32().to_bits(), "bf16 {bits:#06x}");
+        }
+    }
+
+    #[test]
+    fn rounding_is_to_nearest_even_and_overflow_is_an_error() {
+        // 1 + 2^-8 lies halfway between two bf16 values: to the even one, 1.
+        assert_eq!(round("t", &[1.0 + 1.0 / 256.0, 1.0 + 3.0 / 256.0], Precision::Bf16).unwrap(), [1.0, 1.0 + 4.0 / 256.0]);
+        assert_eq!(round("t", &[65504.0, -65519.0], Precision::F16).unwrap(), [65504.0, -65504.0]);
+        let e = round("layer.weight", &[0.0, 65520.0], Precision::F16).unwrap_err();
+        assert_eq!((e.tensor.as_str(), e.index, e.value), ("layer.weight", 1, 65520.0));
+        assert!(round("t", &[f32::INFINITY], Precision::Bf16).is_err() && round("t", &[f32::MAX], Precision::Bf16).is_err());
+        assert_eq!(round("t", &[f32::NAN, 1e30], Precision::F32).unwrap()[1], 1e30);
     }
 }
