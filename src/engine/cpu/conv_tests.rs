@@ -277,3 +277,42 @@ fn conv_rates() {
         println!("{line} (ms: spikes / Winograd)");
     }
 }
+
+/// Milliseconds per call of every conv layer of vgg11_48_legacy (full width, 15 % spikes, or
+/// their 2×2 average for the pooled layers) with f32, bf16 and f16 weights ([`super::precision`]),
+/// the three alternated call by call so a busy machine slows them alike; caches flushed between
+/// calls as in a whole network; min and median of 40 calls each:
+/// `RAYON_NUM_THREADS=1 taskset -c 1 cargo test --release --features train --lib precision_rates -- --ignored --nocapture`
+/// (`CONV_RATES_BATCH` sets the batch).
+#[test]
+#[ignore]
+fn precision_rates() {
+    use super::precision::Precision;
+    use std::time::Instant;
+    let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(1);
+    let mut junk = vec![0u8; 64 << 20];
+    let layers = [(2, 64, 48, Kind::Counts(0.1)), (64, 128, 48, Kind::Spikes(0.15)), (128, 256, 24, Kind::Pooled(0.15)), (256, 256, 24, Kind::Spikes(0.15)), (256, 512, 12, Kind::Pooled(0.15)), (512, 512, 12, Kind::Spikes(0.15)), (512, 512, 6, Kind::Pooled(0.15)), (512, 512, 6, Kind::Spikes(0.15))];
+    for (ci, co, hw, kind) in layers {
+        let mut rng = Rng(11);
+        let mut c = layer(&mut rng, ci, co, 3, 1, 1);
+        c.weight.iter_mut().for_each(|v| *v = (rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5);
+        let packed = [Precision::F32, Precision::Bf16, Precision::F16].map(|p| PackedConv::with_precision(&c, p, "w").unwrap());
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
+        let x = input(&mut rng, batch * si.len(), kind);
+        let (mut out, mut scratch, scale) = (vec![0.0; batch * so.len()], ConvScratch::default(), vec![1.0; batch]);
+        let mut ms = [(); 3].map(|_| Vec::new());
+        for i in 0..40 {
+            for (p, times) in packed.iter().zip(&mut ms) {
+                junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
+                let t = Instant::now();
+                conv_with(&x, &mut out, si, so, p, &scale, &mut scratch, Mode::Auto);
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let text: Vec<String> = ms.iter_mut().map(|t| {
+            t.sort_by(f64::total_cmp);
+            format!("{:.3} / {:.3}", t[0], t[t.len() / 2])
+        }).collect();
+        println!("{ci}→{co} {hw}×{hw} {kind:?} batch {batch}: f32 {} | bf16 {} | f16 {} (ms, min / median)", text[0], text[1], text[2]);
+    }
+}

@@ -52,7 +52,10 @@ pub trait Weight: Copy + Default + Send + Sync + 'static {
     /// The weights of this type in `s`, if `s` holds this type.
     fn of(s: &Stored) -> Option<&[Self]>;
     /// `w` itself where `Self` is f32 (no widening needed), else `None`.
-    fn as_f32(w: &[Self]) -> Option<&[f32]>;
+    #[inline(always)]
+    fn as_f32(_: &[Self]) -> Option<&[f32]> {
+        None
+    }
     /// Eight consecutive weights widened (AVX2, F16C).
     /// # Safety
     /// `p..p + 8` must be readable; AVX2 and F16C must be present.
@@ -96,23 +99,27 @@ impl Weight for f32 {
     }
 }
 
+/// The [`Weight`] methods the 16-bit formats share: rounding by `half`'s type `$h`, and the
+/// [`Stored`] variant `$v` that holds them.
+macro_rules! sixteen_bits {
+    ($h:ty, $v:ident) => {
+        fn narrow(w: f32) -> Option<Self> {
+            let h = <$h>::from_f32(w);
+            h.is_finite().then_some(Self(h.to_bits()))
+        }
+        fn of(s: &Stored) -> Option<&[Self]> {
+            if let Stored::$v(a) = s { Some(a.as_slice()) } else { None }
+        }
+    };
+}
+
 impl Weight for Bf16 {
     /// The bits are the top half of the f32: exact.
     #[inline(always)]
     fn widen(self) -> f32 {
         f32::from_bits(u32::from(self.0) << 16)
     }
-    fn narrow(w: f32) -> Option<Self> {
-        let h = half::bf16::from_f32(w);
-        h.is_finite().then_some(Self(h.to_bits()))
-    }
-    fn of(s: &Stored) -> Option<&[Self]> {
-        if let Stored::Bf16(a) = s { Some(a.as_slice()) } else { None }
-    }
-    #[inline(always)]
-    fn as_f32(_: &[Self]) -> Option<&[f32]> {
-        None
-    }
+    sixteen_bits!(half::bf16, Bf16);
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn load8(p: *const Self) -> __m256 {
@@ -131,17 +138,7 @@ impl Weight for F16 {
         let magnitude = f32::from_bits((h & 0x7fff) << 13) * f32::from_bits(0x7780_0000);
         f32::from_bits(magnitude.to_bits() | (h & 0x8000) << 16)
     }
-    fn narrow(w: f32) -> Option<Self> {
-        let h = half::f16::from_f32(w);
-        h.is_finite().then_some(Self(h.to_bits()))
-    }
-    fn of(s: &Stored) -> Option<&[Self]> {
-        if let Stored::F16(a) = s { Some(a.as_slice()) } else { None }
-    }
-    #[inline(always)]
-    fn as_f32(_: &[Self]) -> Option<&[f32]> {
-        None
-    }
+    sixteen_bits!(half::f16, F16);
     #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     unsafe fn load8(p: *const Self) -> __m256 {
