@@ -282,7 +282,8 @@ pub(super) fn blocks<const N: usize, W: Weight>(t: &Task, r: &TileRows, g: &Geom
     // The chunks this tile adds rows from (silent inputs skip the others, and do not fetch them).
     let chunks = r.start.len() / n;
     let used: Vec<usize> = (0..chunks).filter(|&c| r.start[c * n] < r.start[(c + 1) * n]).collect();
-    let mut wide = Aligned::<f32>::zeroed(if W::as_f32(&[]).is_some() { 0 } else { slab_len * N });
+    // The widened chunk of 16-bit weights (f32 ones are read in place).
+    let mut wide: Option<Aligned<f32>> = None;
     for blk in t.blocks.clone() {
         let (w, bias) = g.block::<W>(blk);
         let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
@@ -293,6 +294,7 @@ pub(super) fn blocks<const N: usize, W: Weight>(t: &Task, r: &TileRows, g: &Geom
             let slab: &[[f32; N]] = match W::as_f32(stored) {
                 Some(f) => f.as_chunks::<N>().0,
                 None => {
+                    let wide = wide.get_or_insert_with(|| Aligned::zeroed(slab_len * N));
                     widen(stored, wide.as_mut_slice());
                     wide.as_slice().as_chunks::<N>().0
                 }
