@@ -223,7 +223,7 @@ impl PyEngine {
             let mut online = lock(&self.online);
             if online.is_none() {
                 let graph = &lock(&self.engine).session.model().graph.clone();
-                let (b, _) = backend::open(choice(&self.backend)?, None, graph, 1, ConvMode::default()).map_err(to_py)?;
+                let (b, _) = backend::open(choice(&self.backend)?, None, graph, 1, ConvMode::default(), Default::default()).map_err(to_py)?;
                 *online = Some((b, Vec::new()));
             }
             let (engine, steps) = online.as_mut().expect("set above");

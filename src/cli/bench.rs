@@ -45,6 +45,8 @@ pub struct BenchArgs {
     /// or the one-pass-per-layer plans it replaced (`sparse`, `dense`), for comparison.
     #[arg(long, value_enum, default_value = "fused")]
     pub gpu_plan: GpuPlan,
+    #[command(flatten)]
+    pub precision: super::model_args::PrecisionArg,
     /// Fraction of input pixels with events in each frame.
     #[arg(long, default_value_t = 0.1)]
     pub spike_rate: f64,
@@ -113,7 +115,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         GpuPlan::Sparse => ConvMode::Sparse,
         GpuPlan::Dense => ConvMode::Dense,
     };
-    let mut backend = open_backend_on(args.backend, args.adapter.as_deref(), graph, batch, !args.json, mode)?;
+    let mut backend = open_backend_on(args.backend, args.adapter.as_deref(), graph, batch, !args.json, mode, args.precision.precision)?;
     let input = random_input(batch * graph.input.len(), args.spike_rate, 42);
     let options = BenchOptions { warmup: args.warmup, measured, profiled: args.profile_steps, trace: args.trace.is_some() };
     let (report, trace) = measure(&mut *backend, graph, &input, options).context("benchmark run")?;

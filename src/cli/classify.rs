@@ -42,8 +42,10 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub labels_from_dirs: bool,
     /// Run on both GPU and CPU and report the largest difference.
-    #[arg(long, conflicts_with_all = ["jsonl", "resume"])]
+    #[arg(long, conflicts_with_all = ["jsonl", "resume", "precision"])]
     pub compare: bool,
+    #[command(flatten)]
+    pub precision: super::model_args::PrecisionArg,
     /// Samples per engine batch.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
@@ -91,7 +93,7 @@ fn load(path: &Path, loader: &Loader, classes: &[String], args: &ClassifyArgs) -
 pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let batch = count(|| "--batch".into(), args.batch as u64, MAX_BATCH)?;
     let jsonl = args.jsonl || args.resume.is_some();
-    let options = SessionOptions { batch, decode: args.decode, top_k: args.top_k, ..SessionOptions::default() };
+    let options = SessionOptions { batch, decode: args.decode, top_k: args.top_k, precision: args.precision.precision, ..SessionOptions::default() };
     let mut session = args.model.open_session(options, !args.json && !jsonl)?;
     let mut files = collect_inputs(&args.inputs)?;
     if files.is_empty() {
@@ -154,7 +156,7 @@ pub fn run(args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     }
     bar.finish_and_clear();
     if !jsonl {
-        super::classify_report::print(&args, &classes, session.decode(), &results, &failed, other.as_ref().map(|_| largest_difference))?;
+        super::classify_report::print(&args, &classes, session.decode(), &results, &failed, other.as_ref().map(|_| largest_difference), &session.spike_rates())?;
     }
     if let Some(dir) = &args.plot {
         super::classify_report::plot(dir, &classes, session.decode(), &results, &session.spike_rates())?;

@@ -84,7 +84,9 @@ pub(super) fn plot(dir: &std::path::Path, classes: &[String], decode: Decode, re
     Ok(())
 }
 
-pub(super) fn print(args: &ClassifyArgs, classes: &[String], decode: Decode, results: &[Row], failed: &[(PathBuf, String)], compare: Option<f32>) -> anyhow::Result<()> {
+/// The summary on stdout: `--json` adds the per-layer spike rates (`spike_rates`: the fraction
+/// of each neuron layer's neurons that fired per timestep, over the inputs classified).
+pub(super) fn print(args: &ClassifyArgs, classes: &[String], decode: Decode, results: &[Row], failed: &[(PathBuf, String)], compare: Option<f32>, spike_rates: &[(String, f64)]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let (confusion, labelled, per_step_accuracy) = scores(classes, decode, results);
     let k = classes.len();
@@ -110,6 +112,7 @@ pub(super) fn print(args: &ClassifyArgs, classes: &[String], decode: Decode, res
         if let Some(d) = compare {
             doc["compare_max_abs_diff"] = serde_json::json!(d);
         }
+        doc["spike_rates"] = spike_rates.iter().map(|(layer, rate)| serde_json::json!({"layer": layer, "rate": rate})).collect();
         if !failed.is_empty() {
             doc["errors"] = failed.iter().map(|(f, e)| serde_json::json!({"file": f.display().to_string(), "error": e})).collect();
         }

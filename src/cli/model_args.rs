@@ -12,6 +12,16 @@ use spikestream::model::{Graph, MetaOverrides, Model};
 use spikestream::{Session, SessionOptions};
 
 pub use spikestream::BackendChoice;
+pub use spikestream::engine::cpu::Precision;
+
+/// `--precision`, for the commands that run the engine (classify, stream, bench).
+#[derive(Args, Debug, Clone, Copy)]
+pub struct PrecisionArg {
+    /// Weight precision of the CPU backend: f32 (bit-exact), or bf16/f16 (weights rounded to
+    /// nearest even and stored in 16 bits, sums in f32; CPU only, `auto` then runs on the CPU).
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: Precision,
+}
 
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
@@ -87,8 +97,8 @@ impl ModelArgs {
 
 /// [`backend::open`], printing its notice when `notice` (`auto` names the choice and why;
 /// `gpu` and `--adapter` fail when they cannot be met).
-pub fn open_backend_on(choice: BackendChoice, adapter: Option<&str>, graph: &Graph, batch: usize, notice: bool, mode: ConvMode) -> anyhow::Result<Box<dyn Backend>> {
-    let (backend, line) = backend::open(choice, adapter, graph, batch, mode)?;
+pub fn open_backend_on(choice: BackendChoice, adapter: Option<&str>, graph: &Graph, batch: usize, notice: bool, mode: ConvMode, precision: Precision) -> anyhow::Result<Box<dyn Backend>> {
+    let (backend, line) = backend::open(choice, adapter, graph, batch, mode, precision)?;
     if let (true, Some(line)) = (notice, line) {
         eprintln!("{line}");
     }

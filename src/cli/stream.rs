@@ -45,6 +45,8 @@ pub struct StreamArgs {
     pub source: SourceSpec,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub precision: super::model_args::PrecisionArg,
     /// Replay speed: 1 = real time, 4 = four times faster, max = as fast as possible.
     #[arg(long, default_value = "1", value_parser = parse_speed)]
     pub speed: Speed,
@@ -130,7 +132,7 @@ pub fn run(args: StreamArgs) -> anyhow::Result<ExitCode> {
         }
         refuse_existing(record, args.force, "data")?;
     }
-    let options = SessionOptions { batch: 1, decode: args.decode, hop: args.hop, ..SessionOptions::default() };
+    let options = SessionOptions { batch: 1, decode: args.decode, hop: args.hop, precision: args.precision.precision, ..SessionOptions::default() };
     let session = args.model.open_session(options, false)?;
     session.check_events("an event stream")?;
     let close = match (args.frame_us, args.frame_events, session.framing().slicing) {

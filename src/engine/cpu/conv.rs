@@ -32,6 +32,7 @@ use rayon::prelude::*;
 use super::conv_dense;
 use super::conv_sparse::{self, Nonzeros};
 use super::conv_spikes::{self, SpikeScratch, TileRows};
+use super::precision::{Precision, PrecisionError, Stored, Weight};
 use super::winograd::{self, Winograd, WinogradScratch};
 use crate::model::graph::{Conv, Shape};
 
@@ -53,8 +54,9 @@ pub struct PackedConv {
     blocks: usize,
     /// Input channels per chunk: 8 where `ci` is a multiple of 8, else `ci`.
     cw: usize,
-    /// `[blocks][ci/cw][k·k][cw][nb]`, zero past `co`, starting on a cache line.
-    weight: Aligned,
+    /// `[blocks][ci/cw][k·k][cw][nb]`, zero past `co`, starting on a cache line, in the
+    /// backend's precision.
+    weight: Stored,
     /// `[blocks·nb]`, zero past `co`.
     bias: Vec<f32>,
     /// The same weights for the Winograd kernel, where it applies.
@@ -66,16 +68,29 @@ impl PackedConv {
         self.blocks
     }
 
-    /// Packs PyTorch `[out, in, k, k]` weights.
+    /// Packs PyTorch `[out, in, k, k]` weights in f32.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn new(c: &Conv) -> Self {
+        Self::with_precision(c, Precision::F32, "conv").expect("f32 holds every f32 weight")
+    }
+
+    /// Packs PyTorch `[out, in, k, k]` weights rounded to `precision` ([`super::precision`]);
+    /// `tensor` names the weights in errors.
+    pub fn with_precision(c: &Conv, precision: Precision, tensor: &str) -> Result<Self, PrecisionError> {
+        let rounded;
+        let c = if precision == Precision::F32 {
+            c
+        } else {
+            rounded = Conv { weight: super::precision::round(tensor, &c.weight, precision)?, ..c.clone() };
+            &rounded
+        };
         let (ci, co, k) = (c.in_ch, c.out_ch, c.kernel);
         let kk = k * k;
         // 64 lanes (eight AVX2 registers) unless the layer is narrower.
         let nb = [64, 32, 16, 8].into_iter().find(|&nb| nb / 2 < co.div_ceil(8) * 8).unwrap_or(8);
         let blocks = co.div_ceil(nb);
         let cw = if ci.is_multiple_of(conv_spikes::CW) { conv_spikes::CW } else { ci };
-        let mut p = Self { ci, co, k, stride: c.stride, pad: c.padding, nb, blocks, cw, weight: Aligned::zeroed(blocks * kk * ci * nb), bias: vec![0.0; blocks * nb], winograd: Winograd::new(c) };
-        let w = p.weight.as_mut_slice();
+        let mut w = vec![0.0; blocks * kk * ci * nb];
         for o in 0..co {
             let (blk, lane) = (o / nb, o % nb);
             for i in 0..ci {
@@ -84,13 +99,14 @@ impl PackedConv {
                 }
             }
         }
-        p.bias[..co].copy_from_slice(&c.bias);
-        p
+        let mut bias = vec![0.0; blocks * nb];
+        bias[..co].copy_from_slice(&c.bias);
+        Ok(Self { ci, co, k, stride: c.stride, pad: c.padding, nb, blocks, cw, weight: Stored::new(&w, precision), bias, winograd: Winograd::new(c) })
     }
 
-    fn block(&self, blk: usize) -> (&[f32], &[f32]) {
+    fn block<W: Weight>(&self, blk: usize) -> (&[W], &[f32]) {
         let len = self.k * self.k * self.ci * self.nb;
-        (&self.weight.as_slice()[blk * len..(blk + 1) * len], &self.bias[blk * self.nb..(blk + 1) * self.nb])
+        (&self.weight.get::<W>()[blk * len..(blk + 1) * len], &self.bias[blk * self.nb..(blk + 1) * self.nb])
     }
 }
 
@@ -98,27 +114,6 @@ impl PackedConv {
 fn p_row(ci: usize, cw: usize, kk: usize, t: usize, i: usize) -> usize {
     debug_assert!(i < ci && t < kk);
     ((i / cw) * kk + t) * cw + i % cw
-}
-
-/// Floats starting on a 64-byte boundary, so every 64-lane weight row is four whole cache lines.
-struct Aligned {
-    buf: Vec<f32>,
-    at: usize,
-    len: usize,
-}
-
-impl Aligned {
-    fn zeroed(len: usize) -> Self {
-        let buf = vec![0.0; len + 16];
-        let at = buf.as_ptr().align_offset(64).min(16);
-        Self { buf, at, len }
-    }
-    fn as_slice(&self) -> &[f32] {
-        &self.buf[self.at..self.at + self.len]
-    }
-    fn as_mut_slice(&mut self) -> &mut [f32] {
-        &mut self.buf[self.at..self.at + self.len]
-    }
 }
 
 /// Per-timestep working memory, reused across layers and steps.
@@ -369,14 +364,18 @@ impl Geometry<'_> {
     pub fn stride(&self) -> usize {
         self.p.stride
     }
-    /// Block `blk`'s weights `[ci/cw][k·k][cw][nb]` and bias `[nb]`.
-    pub fn block(&self, blk: usize) -> (&[f32], &[f32]) {
+    /// Block `blk`'s weights `[ci/cw][k·k][cw][nb]` (stored as `W`) and bias `[nb]`.
+    pub fn block<W: Weight>(&self, blk: usize) -> (&[W], &[f32]) {
         self.p.block(blk)
     }
     /// The weights of blocks `blocks`, `[blocks][ci/cw][k·k][cw][nb]`, contiguous.
-    pub fn weights(&self, blocks: Range<usize>) -> &[f32] {
+    pub fn weights<W: Weight>(&self, blocks: Range<usize>) -> &[W] {
         let len = self.p.k * self.p.k * self.p.ci * self.p.nb;
-        &self.p.weight.as_slice()[blocks.start * len..blocks.end * len]
+        &self.p.weight.get::<W>()[blocks.start * len..blocks.end * len]
+    }
+    /// The precision the weights are stored in.
+    pub fn stored(&self) -> &Stored {
+        &self.p.weight
     }
     pub fn pad(&self) -> usize {
         self.p.pad

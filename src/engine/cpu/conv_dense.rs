@@ -4,19 +4,21 @@
 //! A direct convolution over the zero-padded input `[Hi + 2p, Wi + 2p, Ci]`: a tile of
 //! [`MR`] output pixels × 16 output channels lives in twelve AVX2 registers; for every tap and
 //! input channel it loads one 16-wide weight row (`[block][ci/cw][tap][cw][nb]`, read in order)
-//! and broadcasts each pixel's input value into a fused multiply-add. x86-64 with AVX2 and FMA
-//! only ([`available`]); elsewhere every input takes the sparse kernel.
+//! and broadcasts each pixel's input value into a fused multiply-add (16-bit weights
+//! ([`super::precision`]) widened as they are loaded). x86-64 with AVX2, FMA and F16C only
+//! ([`available`]); elsewhere every input takes the sparse kernel.
 
 use super::conv::{Geometry, Task};
+use super::precision::dispatch;
 
 /// Output pixels per tile.
 pub const MR: usize = 6;
 
-/// Whether this CPU runs the dense kernel (AVX2 and FMA; and POPCNT, which every such CPU has,
-/// for the spike kernel's row lists).
+/// Whether this CPU runs the dense kernel (AVX2 and FMA; and POPCNT and F16C, which every such
+/// CPU has, for the spike kernel's row lists and 16-bit weights).
 pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
-    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("popcnt");
+    return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("popcnt") && std::is_x86_feature_detected!("f16c");
     #[cfg(not(target_arch = "x86_64"))]
     false
 }
@@ -29,8 +31,8 @@ pub fn task(t: &Task, padded: &[f32], g: &Geometry) {
     #[cfg(target_arch = "x86_64")]
     {
         assert!(available(), "the dense conv kernel needs AVX2 and FMA");
-        // SAFETY: AVX2 and FMA are present (asserted); `tiles` keeps every access in bounds.
-        unsafe { x86::tiles(t, padded, g) }
+        // SAFETY: AVX2, FMA and F16C are present (asserted); `tiles` keeps every access in bounds.
+        unsafe { dispatch!(g.stored(), x86::tiles(t, padded, g)) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("the dense conv kernel runs on x86-64 only ({:?} {padded:p} {:?})", t.pixels, g.si)
@@ -55,11 +57,12 @@ pub fn gemm_tile16(a: &[f32], ci: usize, b: &[f32]) -> [[f32; 16]; MR] {
 mod x86 {
     use std::arch::x86_64::*;
 
+    use super::super::precision::Weight;
     use super::{Geometry, MR, Task};
 
     /// Every tile of the task, block by block so a block's weights stay in cache.
-    #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn tiles(t: &Task, padded: &[f32], g: &Geometry) {
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn tiles<W: Weight>(t: &Task, padded: &[f32], g: &Geometry) {
         // SAFETY: the caller guarantees the CPU features and the bounds documented above.
         unsafe {
             let (ci, co, k, s, wp, so) = (g.ci(), g.co(), g.k(), g.stride(), g.padded_w(), g.so);
@@ -74,7 +77,7 @@ mod x86 {
             let lanes_per_sub = if nb >= 16 { 16 } else { 8 };
             let mut tile = [[0f32; 16]; MR];
             for blk in t.blocks.clone() {
-                let (w, bias) = g.block(blk);
+                let (w, bias) = g.block::<W>(blk);
                 for sub in (0..nb).step_by(lanes_per_sub) {
                     let c0 = blk * nb + sub;
                     if c0 >= co {
@@ -101,18 +104,18 @@ mod x86 {
 
     /// A block's weight rows as the tiles read them: `[ci/cw][taps][cw]` rows of `nb` floats
     /// from `w`, the input of (tap, channel) at `taps[tap] + channel` from a window corner.
-    struct Rows<'a> {
+    struct Rows<'a, W> {
         taps: &'a [usize],
         ci: usize,
         cw: usize,
-        w: *const f32,
+        w: *const W,
         nb: usize,
     }
 
     /// `tile[i][0..16] = scale · (bias + Σ_{tap, c} a[i][tap + c] · w[c / cw][tap][c % cw][0..16])`;
     /// `a[i]`: window corners.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile16(a: &[*const f32; MR], r: &Rows, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn tile16<W: Weight>(a: &[*const f32; MR], r: &Rows<W>, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
         // SAFETY: the caller guarantees the CPU features and the bounds documented above.
         unsafe {
             let b0 = _mm256_loadu_ps(bias);
@@ -123,8 +126,8 @@ mod x86 {
                 for &off in r.taps {
                     let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off + c0));
                     for c in 0..r.cw {
-                        let w0 = _mm256_loadu_ps(wr);
-                        let w1 = _mm256_loadu_ps(wr.add(8));
+                        let w0 = W::load8(wr);
+                        let w1 = W::load8(wr.add(8));
                         for i in 0..MR {
                             let x = _mm256_broadcast_ss(&*base[i].add(c));
                             acc[i][0] = _mm256_fmadd_ps(x, w0, acc[i][0]);
@@ -170,8 +173,8 @@ mod x86 {
     }
 
     /// [`tile16`] for 8-wide blocks.
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn tile8(a: &[*const f32; MR], r: &Rows, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn tile8<W: Weight>(a: &[*const f32; MR], r: &Rows<W>, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
         // SAFETY: the caller guarantees the CPU features and the bounds documented above.
         unsafe {
             let mut acc = [_mm256_loadu_ps(bias); MR];
@@ -180,7 +183,7 @@ mod x86 {
                 for &off in r.taps {
                     let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off + c0));
                     for c in 0..r.cw {
-                        let w0 = _mm256_loadu_ps(wr);
+                        let w0 = W::load8(wr);
                         for i in 0..MR {
                             acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*base[i].add(c)), w0, acc[i]);
                         }

@@ -6,8 +6,11 @@
 //! output pixel of a block then adds the `nb`-wide weight row of every listed channel under every
 //! tap (times the value unless every value is 1), in registers, and is stored once with the TEBN
 //! scale applied. Rows come from wherever the block's weights are (L2 for wide layers).
+//! 16-bit weights ([`super::precision`]) are widened per row (scalar conversions: this kernel
+//! runs first layers and narrow ones, a small share of a network's work).
 
 use super::conv::{Geometry, Task};
+use super::precision::{Weight, dispatch};
 
 /// The non-zero channels of every pixel of one sample (compressed rows).
 #[derive(Default)]
@@ -52,37 +55,37 @@ impl Nonzeros {
 /// Output pixels `t.pixels` of blocks `t.blocks` by the general sparse kernel.
 pub fn task(t: &Task, nz: &Nonzeros, g: &Geometry) {
     assert!(nz.layout == (g.ci(), g.cw(), g.k() * g.k(), g.nb()) && nz.start.len() == g.si.h * g.si.w + 1);
-    assert!(t.blocks.clone().all(|blk| g.block(blk).0.len() == g.k() * g.k() * g.ci() * g.nb()));
+    assert!(t.blocks.end <= g.p.blocks());
     #[cfg(target_arch = "x86_64")]
     if g.simd {
         // SAFETY: `g.simd` is only set where AVX2 and FMA were detected.
-        return unsafe { task_avx2(t, nz, g) };
+        return unsafe { dispatch!(g.stored(), task_avx2(t, nz, g)) };
     }
-    task_generic(t, nz, g)
+    dispatch!(g.stored(), task_generic(t, nz, g))
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn task_avx2(t: &Task, nz: &Nonzeros, g: &Geometry) {
-    task_generic(t, nz, g)
+unsafe fn task_avx2<W: Weight>(t: &Task, nz: &Nonzeros, g: &Geometry) {
+    task_generic::<W>(t, nz, g)
 }
 
 #[inline(always)]
-fn task_generic(t: &Task, nz: &Nonzeros, g: &Geometry) {
+fn task_generic<W: Weight>(t: &Task, nz: &Nonzeros, g: &Geometry) {
     match (g.nb(), nz.binary) {
-        (64, true) => blocks::<64, true>(t, nz, g),
-        (64, false) => blocks::<64, false>(t, nz, g),
-        (32, true) => blocks::<32, true>(t, nz, g),
-        (32, false) => blocks::<32, false>(t, nz, g),
-        (16, true) => blocks::<16, true>(t, nz, g),
-        (16, false) => blocks::<16, false>(t, nz, g),
-        (_, true) => blocks::<8, true>(t, nz, g),
-        (_, false) => blocks::<8, false>(t, nz, g),
+        (64, true) => blocks::<64, true, W>(t, nz, g),
+        (64, false) => blocks::<64, false, W>(t, nz, g),
+        (32, true) => blocks::<32, true, W>(t, nz, g),
+        (32, false) => blocks::<32, false, W>(t, nz, g),
+        (16, true) => blocks::<16, true, W>(t, nz, g),
+        (16, false) => blocks::<16, false, W>(t, nz, g),
+        (_, true) => blocks::<8, true, W>(t, nz, g),
+        (_, false) => blocks::<8, false, W>(t, nz, g),
     }
 }
 
 #[inline(always)]
-fn blocks<const N: usize, const BINARY: bool>(t: &Task, nz: &Nonzeros, g: &Geometry) {
+fn blocks<const N: usize, const BINARY: bool, W: Weight>(t: &Task, nz: &Nonzeros, g: &Geometry) {
     let (si, so, k, co) = (g.si, g.so, g.k(), g.co());
     assert_eq!(N, g.nb());
     // Every pixel's taps whose input pixel has non-zeros, found once for all blocks:
@@ -105,12 +108,12 @@ fn blocks<const N: usize, const BINARY: bool>(t: &Task, nz: &Nonzeros, g: &Geome
     }
     first.push(taps.len());
     for blk in t.blocks.clone() {
-        let (w, bias) = g.block(blk);
+        let (w, bias) = g.block::<W>(blk);
         let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
         let c0 = blk * N;
         let lanes = N.min(co - c0);
         for (i, p) in t.pixels.clone().enumerate() {
-            let acc = gather::<N, BINARY>(&taps[first[i]..first[i + 1]], g.cw() * N, nz, w, bias).map(|a| a * g.scale);
+            let acc = gather::<N, BINARY, W>(&taps[first[i]..first[i + 1]], g.cw() * N, nz, w, bias).map(|a| a * g.scale);
             if lanes == N {
                 t.store_block(co, p, c0, &acc);
             } else {
@@ -124,7 +127,7 @@ fn blocks<const N: usize, const BINARY: bool>(t: &Task, nz: &Nonzeros, g: &Geome
 /// pixel of the `N`-wide weight rows (times the input value unless `BINARY`); a tap's rows start
 /// at `tap · tap_len` from the entry's offset.
 #[inline(always)]
-fn gather<const N: usize, const BINARY: bool>(taps: &[(usize, usize)], tap_len: usize, nz: &Nonzeros, w: &[f32], bias: &[f32; N]) -> [f32; N] {
+fn gather<const N: usize, const BINARY: bool, W: Weight>(taps: &[(usize, usize)], tap_len: usize, nz: &Nonzeros, w: &[W], bias: &[f32; N]) -> [f32; N] {
     let mut acc = *bias;
     for &(pixel, tap) in taps {
         let base = tap * tap_len;
@@ -136,14 +139,14 @@ fn gather<const N: usize, const BINARY: bool>(taps: &[(usize, usize)], tap_len: 
             // SAFETY: every offset is a row of tap 0 (below `cw · nb` into its chunk of
             // `k² · cw · nb` floats) and every tap base below `k² · cw · nb`, for this geometry
             // (checked in `task`), so the row lies inside the block `w`.
-            let row = unsafe { &*(w.as_ptr().add(at) as *const [f32; N]) };
+            let row = unsafe { &*(w.as_ptr().add(at) as *const [W; N]) };
             if BINARY {
                 for i in 0..N {
-                    acc[i] += row[i];
+                    acc[i] += row[i].widen();
                 }
             } else {
                 for i in 0..N {
-                    acc[i] += v * row[i];
+                    acc[i] += v * row[i].widen();
                 }
             }
         }

@@ -14,9 +14,12 @@
 //! layers stream their weights from memory). The last chunk stores them with the TEBN scale. So
 //! a weight row comes from L2 once per tile and chunk instead of once per output pixel.
 //! The row adds ([`add_rows`]) and the 3×3 row lists ([`emit`]) have AVX-512 builds in
-//! [`super::conv_spikes_avx512`], bit for bit the same.
+//! [`super::conv_spikes_avx512`], bit for bit the same. Weights stored in 16 bits
+//! ([`super::precision`]) are widened a chunk at a time into an L1 slab ([`blocks`]), so the
+//! sums are those of f32 weights of the same values, in the same order.
 
 use super::conv::{Geometry, Task};
+use super::precision::{Aligned, Weight, dispatch};
 use crate::model::graph::Shape;
 
 /// Input channels per chunk of weights (one mask byte).
@@ -199,22 +202,37 @@ pub fn task(t: &Task, r: &TileRows, g: &Geometry) {
         // SAFETY: `g.simd` is only set where AVX2, FMA and POPCNT were detected.
         return unsafe { task_avx2(t, r, g) };
     }
-    task_generic(t, r, g)
+    dispatch!(g.stored(), task_generic(t, r, g))
 }
 
+/// The AVX2 build: rows added by [`add_rows`] (which the compiler vectorises), 16-bit weights
+/// widened by [`widen_ymm`].
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,popcnt")]
+#[target_feature(enable = "avx2,fma,popcnt,f16c")]
 unsafe fn task_avx2(t: &Task, r: &TileRows, g: &Geometry) {
-    task_generic(t, r, g)
+    #[target_feature(enable = "avx2,fma,popcnt,f16c")]
+    unsafe fn of<W: Weight>(t: &Task, r: &TileRows, g: &Geometry) {
+        // SAFETY (the closure): this function only runs with AVX2 and F16C.
+        let widen = |s: &[W], d: &mut [f32]| unsafe { widen_ymm(s, d) };
+        match g.nb() {
+            64 => blocks::<64, W>(t, r, g, add_rows, widen),
+            32 => blocks::<32, W>(t, r, g, add_rows, widen),
+            16 => blocks::<16, W>(t, r, g, add_rows, widen),
+            _ => blocks::<8, W>(t, r, g, add_rows, widen),
+        }
+    }
+    // SAFETY: the same features.
+    unsafe { dispatch!(g.stored(), of(t, r, g)) }
 }
 
 #[inline(always)]
-fn task_generic(t: &Task, r: &TileRows, g: &Geometry) {
+fn task_generic<W: Weight>(t: &Task, r: &TileRows, g: &Geometry) {
+    let widen = |s: &[W], d: &mut [f32]| d.iter_mut().zip(s).for_each(|(d, s)| *d = s.widen());
     match g.nb() {
-        64 => blocks::<64>(t, r, g, add_rows),
-        32 => blocks::<32>(t, r, g, add_rows),
-        16 => blocks::<16>(t, r, g, add_rows),
-        _ => blocks::<8>(t, r, g, add_rows),
+        64 => blocks::<64, W>(t, r, g, add_rows, widen),
+        32 => blocks::<32, W>(t, r, g, add_rows, widen),
+        16 => blocks::<16, W>(t, r, g, add_rows, widen),
+        _ => blocks::<8, W>(t, r, g, add_rows, widen),
     }
 }
 
@@ -232,9 +250,24 @@ pub(super) fn add_rows<const N: usize>(sum: &mut [f32; N], slab: &[[f32; N]], ro
     *sum = s;
 }
 
-/// One task with N-lane blocks; `add` is [`add_rows`] in the build of the caller's ISA.
+/// `d = s` widened to f32, 8 values at a time ([`Weight::load8`]); `s.len()` a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,f16c")]
+#[inline]
+pub(super) unsafe fn widen_ymm<W: Weight>(s: &[W], d: &mut [f32]) {
+    assert!(s.len() == d.len() && s.len().is_multiple_of(8));
+    for (s, d) in s.chunks_exact(8).zip(d.chunks_exact_mut(8)) {
+        // SAFETY: 8 values each side; AVX2 and F16C are present.
+        unsafe { std::arch::x86_64::_mm256_storeu_ps(d.as_mut_ptr(), W::load8(s.as_ptr())) }
+    }
+}
+
+/// One task with N-lane blocks of `W` weights; `add` is [`add_rows`] in the build of the
+/// caller's ISA. 16-bit weights are widened (`widen`) a chunk at a time into an f32 slab in L1,
+/// which the row adds then read as they read f32 weights: so a chunk's weights come from L2 or
+/// memory in half the bytes, at the cost of one widening per (block, chunk, tile).
 #[inline(always)]
-pub(super) fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry, add: impl Fn(&mut [f32; N], &[[f32; N]], &[u8])) {
+pub(super) fn blocks<const N: usize, W: Weight>(t: &Task, r: &TileRows, g: &Geometry, add: impl Fn(&mut [f32; N], &[[f32; N]], &[u8]), widen: impl Fn(&[W], &mut [f32])) {
     assert_eq!(N, g.nb());
     let (co, n) = (g.co(), t.pixels.len());
     let slab_len = g.k() * g.k() * CW;
@@ -242,20 +275,30 @@ pub(super) fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry, add: 
     let acc = &mut acc.0[..n];
     // The layer's weights, in the order the tasks read them, and one chunk's cache lines; none
     // to prefetch where they all fit in half the L2 (they stay there from task to task).
-    let all = g.weights(0..g.p.blocks());
-    let all = if all.len() * 4 <= PREFETCH_ABOVE { &[] } else { all };
-    let slab_lines = slab_len * N / 16;
+    let all = g.weights::<W>(0..g.p.blocks());
+    let all = if size_of_val(all) <= PREFETCH_ABOVE { &[] } else { all };
+    let slab_lines = slab_len * N / line::<W>();
     let per_pixel = slab_lines.div_ceil(n);
     // The chunks this tile adds rows from (silent inputs skip the others, and do not fetch them).
     let chunks = r.start.len() / n;
     let used: Vec<usize> = (0..chunks).filter(|&c| r.start[c * n] < r.start[(c + 1) * n]).collect();
+    // The widened chunk of 16-bit weights (f32 ones are read in place).
+    let mut wide: Option<Aligned<f32>> = None;
     for blk in t.blocks.clone() {
-        let (w, bias) = g.block(blk);
+        let (w, bias) = g.block::<W>(blk);
         let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
         acc.fill(*bias);
         let (slabs, _) = w.as_chunks::<N>();
         for (u, &c) in used.iter().enumerate() {
-            let slab = &slabs[c * slab_len..(c + 1) * slab_len];
+            let stored = slabs[c * slab_len..(c + 1) * slab_len].as_flattened();
+            let slab: &[[f32; N]] = match W::as_f32(stored) {
+                Some(f) => f.as_chunks::<N>().0,
+                None => {
+                    let wide = wide.get_or_insert_with(|| Aligned::zeroed(slab_len * N));
+                    widen(stored, wide.as_mut_slice());
+                    wide.as_slice().as_chunks::<N>().0
+                }
+            };
             let start = &r.start[c * n..c * n + n + 1];
             // The chunk used `PREFETCH_AHEAD` chunks later, here or in the next block (the same
             // thread's next task often adds the same tile's rows from it).
@@ -284,13 +327,18 @@ pub(super) fn blocks<const N: usize>(t: &Task, r: &TileRows, g: &Geometry, add: 
     }
 }
 
-/// Asks for cache lines `lines` (of 16 floats) of `w` in L2, those that lie inside `w`.
+/// Weights per 64-byte cache line.
+const fn line<W>() -> usize {
+    64 / size_of::<W>()
+}
+
+/// Asks for cache lines `lines` (of [`line`] weights) of `w` in L2, those that lie inside `w`.
 #[inline(always)]
-fn prefetch(w: &[f32], lines: std::ops::Range<usize>) {
+fn prefetch<W>(w: &[W], lines: std::ops::Range<usize>) {
     #[cfg(target_arch = "x86_64")]
-    for line in lines.start..lines.end.min(w.len() / 16) {
+    for l in lines.start..lines.end.min(w.len() / line::<W>()) {
         // SAFETY: the address lies inside `w` (and a prefetch never faults anyway).
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(w.as_ptr().add(line * 16).cast()) }
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T1 }>(w.as_ptr().add(l * line::<W>()).cast()) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (w, lines);

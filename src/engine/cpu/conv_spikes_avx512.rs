@@ -4,7 +4,7 @@
 //! 512-bit op as two 256-bit halves: the gain is in instructions, not in adder width).
 //!
 //! Bit for bit the AVX2 result: every lane adds the same rows in the same order, only more
-//! lanes per instruction. `SPIKESTREAM_CPU_ISA=avx2` keeps the AVX2 build on an AVX-512 CPU
+//! lanes per instruction. 16-bit weights ([`super::precision`]) are widened per chunk as in AVX2. `SPIKESTREAM_CPU_ISA=avx2` keeps the AVX2 build on an AVX-512 CPU
 //! (for comparisons); [`enabled`] reads it once.
 
 use super::conv::{Geometry, Task};
@@ -78,7 +78,8 @@ mod x86 {
     use std::arch::x86_64::{__m512, __m512i, _mm512_add_ps, _mm512_loadu_ps, _mm512_maskz_compress_epi8, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_storeu_si512};
 
     use super::super::conv::{Geometry, Task};
-    use super::super::conv_spikes::{MOST, SET_BITS, TileRows, add_rows, blocks, tile_rows_generic};
+    use super::super::conv_spikes::{MOST, SET_BITS, TileRows, add_rows, blocks, tile_rows_generic, widen_ymm};
+    use super::super::precision::{Weight, dispatch};
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,avx2,fma,popcnt")]
     pub unsafe fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
@@ -121,15 +122,22 @@ mod x86 {
         k + ninth.count_ones() as usize
     }
 
-    #[target_feature(enable = "avx512f,avx2,fma,popcnt")]
+    #[target_feature(enable = "avx512f,avx2,fma,popcnt,f16c")]
     pub unsafe fn task(t: &Task, r: &TileRows, g: &Geometry) {
+        // SAFETY: the same features.
+        unsafe { dispatch!(g.stored(), task_of(t, r, g)) }
+    }
+
+    #[target_feature(enable = "avx512f,avx2,fma,popcnt,f16c")]
+    unsafe fn task_of<W: Weight>(t: &Task, r: &TileRows, g: &Geometry) {
+        // SAFETY (each closure): this function only runs with AVX-512F, AVX2 and F16C.
+        let widen = |s: &[W], d: &mut [f32]| unsafe { widen_ymm(s, d) };
         match g.nb() {
-            // SAFETY (each closure): this function only runs with AVX-512F.
-            64 => blocks::<64>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
-            32 => blocks::<32>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
-            16 => blocks::<16>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }),
+            64 => blocks::<64, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }, widen),
+            32 => blocks::<32, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }, widen),
+            16 => blocks::<16, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }, widen),
             // One `ymm` already holds the block.
-            _ => blocks::<8>(t, r, g, add_rows),
+            _ => blocks::<8, W>(t, r, g, add_rows, widen),
         }
     }
 

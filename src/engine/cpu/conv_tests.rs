@@ -4,7 +4,7 @@
 //! enough), average-pooled spikes (Winograd for 3×3 stride 1, else the dense kernel), event
 //! counts, several geometries, batches and channel counts that are no multiple of 8; every case
 //! also through the portable code; and the spike kernel's AVX-512 build against its AVX2 build
-//! on weights that round. `conv_rates` (ignored) times the kernels for the cost model.
+//! on weights that round; 16-bit weights against f32 ones of the same values. `conv_rates` (ignored) times the kernels for the cost model.
 
 use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
 use super::kernels::conv_scatter;
@@ -161,6 +161,42 @@ fn spike_kernel_avx512_equals_avx2_bit_for_bit() {
     }
 }
 
+/// Weights stored in bf16 or f16 ([`super::precision`]) give the bits of f32 weights of the same
+/// (rounded) values in every kernel and build: spikes (the spike kernel: AVX-512, AVX2 and
+/// portable), pooled spikes (Winograd and the dense kernel), event counts (the sparse kernel), on
+/// weights with 24-bit mantissas that the narrowing rounds; and the rounding changes them.
+#[test]
+fn half_weights_equal_f32_weights_of_the_same_values() {
+    use super::precision::{Precision, round};
+    let cases = [(64, 128, 12, 3, 1, 1, 2, Kind::Spikes(0.2)), (32, 20, 9, 3, 2, 1, 1, Kind::Spikes(0.3)), (64, 72, 10, 3, 1, 1, 2, Kind::Pooled(0.3)), (20, 24, 6, 3, 1, 1, 1, Kind::Pooled(0.5)), (2, 64, 16, 3, 1, 1, 2, Kind::Counts(0.1))];
+    for (ci, co, hw, k, stride, pad, batch, kind) in cases {
+        let mut rng = Rng(0x5851_f42d_4c95_7f2d ^ (ci * 7 + co) as u64);
+        let mut c = layer(&mut rng, ci, co, k, stride, pad);
+        let mut float = || ((rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5) * 0.37;
+        c.weight.iter_mut().chain(&mut c.bias).for_each(|v| *v = float());
+        let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
+        let so = Shape::new(co, o, o);
+        let x = input(&mut rng, batch * si.len(), kind);
+        let scale: Vec<f32> = (0..batch).map(|b| 0.5 + b as f32).collect();
+        for p in [Precision::Bf16, Precision::F16] {
+            let rounded = Conv { weight: round("w", &c.weight, p).unwrap(), ..c.clone() };
+            assert!(rounded.weight != c.weight, "{p:?}: the rounding changes some weights");
+            let (want, got) = (PackedConv::new(&rounded), PackedConv::with_precision(&c, p, "w").unwrap());
+            for m in [Mode::Auto, Mode::Winograd, Mode::NoWinograd, Mode::Avx2, Mode::Portable] {
+                let mut scratch = ConvScratch::default();
+                let mut run = |packed: &PackedConv| {
+                    let mut out = vec![f32::NAN; batch * so.len()];
+                    (conv_with(&x, &mut out, si, so, packed, &scale, &mut scratch, m), out)
+                };
+                let ((ran_want, want), (ran_got, got)) = (run(&want), run(&got));
+                assert_eq!(ran_want, ran_got);
+                let bad = want.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
+                assert!(bad.is_none(), "{p:?} {ci}→{co} k{k} s{stride} {kind:?} {m:?} ({ran_got:?}): differs from f32 at index {bad:?}");
+            }
+        }
+    }
+}
+
 /// Around the density where the cost model hands spikes to Winograd, both sides are exact and
 /// the choice moves the right way.
 #[test]
@@ -239,5 +275,44 @@ fn conv_rates() {
             line += &format!(" {d}: {s:.2} / {w:.2}");
         }
         println!("{line} (ms: spikes / Winograd)");
+    }
+}
+
+/// Milliseconds per call of every conv layer of vgg11_48_legacy (full width, 15 % spikes, or
+/// their 2×2 average for the pooled layers) with f32, bf16 and f16 weights ([`super::precision`]),
+/// the three alternated call by call so a busy machine slows them alike; caches flushed between
+/// calls as in a whole network; min and median of 40 calls each:
+/// `RAYON_NUM_THREADS=1 taskset -c 1 cargo test --release --features train --lib precision_rates -- --ignored --nocapture`
+/// (`CONV_RATES_BATCH` sets the batch).
+#[test]
+#[ignore]
+fn precision_rates() {
+    use super::precision::Precision;
+    use std::time::Instant;
+    let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(1);
+    let mut junk = vec![0u8; 64 << 20];
+    let layers = [(2, 64, 48, Kind::Counts(0.1)), (64, 128, 48, Kind::Spikes(0.15)), (128, 256, 24, Kind::Pooled(0.15)), (256, 256, 24, Kind::Spikes(0.15)), (256, 512, 12, Kind::Pooled(0.15)), (512, 512, 12, Kind::Spikes(0.15)), (512, 512, 6, Kind::Pooled(0.15)), (512, 512, 6, Kind::Spikes(0.15))];
+    for (ci, co, hw, kind) in layers {
+        let mut rng = Rng(11);
+        let mut c = layer(&mut rng, ci, co, 3, 1, 1);
+        c.weight.iter_mut().for_each(|v| *v = (rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5);
+        let packed = [Precision::F32, Precision::Bf16, Precision::F16].map(|p| PackedConv::with_precision(&c, p, "w").unwrap());
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
+        let x = input(&mut rng, batch * si.len(), kind);
+        let (mut out, mut scratch, scale) = (vec![0.0; batch * so.len()], ConvScratch::default(), vec![1.0; batch]);
+        let mut ms = [(); 3].map(|_| Vec::new());
+        for i in 0..40 {
+            for (p, times) in packed.iter().zip(&mut ms) {
+                junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
+                let t = Instant::now();
+                conv_with(&x, &mut out, si, so, p, &scale, &mut scratch, Mode::Auto);
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let text: Vec<String> = ms.iter_mut().map(|t| {
+            t.sort_by(f64::total_cmp);
+            format!("{:.3} / {:.3}", t[0], t[t.len() / 2])
+        }).collect();
+        println!("{ci}→{co} {hw}×{hw} {kind:?} batch {batch}: f32 {} | bf16 {} | f16 {} (ms, min / median)", text[0], text[1], text[2]);
     }
 }

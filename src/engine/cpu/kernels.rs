@@ -4,6 +4,7 @@
 
 use rayon::prelude::*;
 
+use super::precision::Weight;
 use crate::model::graph::{Pool, Shape};
 use crate::model::neuron::{Charge, F32, Fire, NeuronKind, Reset, Rule};
 
@@ -287,8 +288,9 @@ pub fn global_avg_pool(input: &[f32], out: &mut [f32], batch: usize, si: Shape) 
     }
 }
 
-/// `out[b, o] = bias[o] + Σ_i w[o, i] · in[b, i]`, scattering non-zero inputs; `weight_t`: `[in, out]`.
-pub fn linear_scatter(input: &[f32], out: &mut [f32], batch: usize, inputs: usize, outputs: usize, weight_t: &[f32], bias: &[f32]) {
+/// `out[b, o] = bias[o] + Σ_i w[o, i] · in[b, i]`, scattering non-zero inputs; `weight_t`: `[in, out]`
+/// (f32, or 16-bit values widened as they are added: [`super::precision`]).
+pub fn linear_scatter<W: Weight>(input: &[f32], out: &mut [f32], batch: usize, inputs: usize, outputs: usize, weight_t: &[W], bias: &[f32]) {
     for b in 0..batch {
         let dst = &mut out[b * outputs..(b + 1) * outputs];
         dst.copy_from_slice(bias);
@@ -296,9 +298,9 @@ pub fn linear_scatter(input: &[f32], out: &mut [f32], batch: usize, inputs: usiz
             if v != 0.0 {
                 let w = &weight_t[i * outputs..(i + 1) * outputs];
                 if v == 1.0 {
-                    dst.iter_mut().zip(w).for_each(|(d, s)| *d += s);
+                    dst.iter_mut().zip(w).for_each(|(d, s)| *d += s.widen());
                 } else {
-                    dst.iter_mut().zip(w).for_each(|(d, s)| *d += v * s);
+                    dst.iter_mut().zip(w).for_each(|(d, s)| *d += v * s.widen());
                 }
             }
         }

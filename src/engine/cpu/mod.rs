@@ -6,7 +6,8 @@
 //! `conv` (adds of L1-resident weight rows for binary spikes, Winograd for dense enough 3×3
 //! inputs such as pooled spikes, sparse row adds or an FMA tile otherwise), which equal it bit
 //! for bit on dyadic weights. Linear layers scatter only the
-//! non-zero inputs (a spike adds a weight row: no multiplication).
+//! non-zero inputs (a spike adds a weight row: no multiplication). Weights are stored in f32
+//! or, opt-in, in 16 bits ([`precision`]).
 
 mod conv;
 mod conv_dense;
@@ -17,6 +18,7 @@ mod conv_spikes_avx512;
 mod conv_tests;
 pub mod kernels;
 mod layout;
+pub mod precision;
 mod winograd;
 
 use std::time::Instant;
@@ -27,6 +29,8 @@ use super::trace::{Clock, DispatchTime, StepProfile};
 use super::{Backend, EngineError};
 use crate::model::graph::{Graph, Op};
 use layout::{Prepared, prepare};
+pub use precision::{Precision, PrecisionError};
+use precision::Stored;
 
 pub struct CpuBackend {
     graph: Graph,
@@ -43,18 +47,26 @@ pub struct CpuBackend {
     /// Working memory of the conv kernels and the per-lane TEBN scale, reused every step.
     scratch: conv::ConvScratch,
     lane_scale: Vec<f32>,
+    precision: Precision,
 }
 
 impl CpuBackend {
+    /// The backend with f32 weights, the model's values unchanged.
     pub fn new(graph: &Graph, batch: usize) -> Self {
-        let prepared: Vec<Prepared> = graph.nodes.iter().map(|n| prepare(graph, n)).collect();
+        Self::with_precision(graph, batch, Precision::F32).expect("f32 holds every f32 weight")
+    }
+
+    /// The backend with conv and linear weights stored in `precision` ([`precision`]); an error
+    /// names the first weight that format cannot hold.
+    pub fn with_precision(graph: &Graph, batch: usize, precision: Precision) -> Result<Self, PrecisionError> {
+        let prepared: Vec<Prepared> = graph.nodes.iter().map(|n| prepare(graph, n, precision)).collect::<Result<_, _>>()?;
         let mut values = vec![vec![0.0; batch * graph.input.len()]];
         values.extend(graph.nodes.iter().map(|n| vec![0.0; batch * n.shape.len()]));
         let membranes = graph.nodes.iter().map(|n| if matches!(n.op, Op::Neuron(_)) { vec![0.0; batch * n.shape.len()] } else { Vec::new() }).collect();
         let counts = graph.nodes.iter().map(|_| vec![0; batch]).collect();
-        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts, profile: None, scratch: Default::default(), lane_scale: vec![1.0; batch] };
+        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts, profile: None, scratch: Default::default(), lane_scale: vec![1.0; batch], precision };
         backend.reset_all();
-        backend
+        Ok(backend)
     }
 
     pub fn graph(&self) -> &Graph {
@@ -64,7 +76,8 @@ impl CpuBackend {
 
 impl Backend for CpuBackend {
     fn describe(&self) -> String {
-        format!("cpu ({} threads)", rayon::current_num_threads())
+        let weights = if self.precision == Precision::F32 { String::new() } else { format!(", {} weights", self.precision.name()) };
+        format!("cpu ({} threads{weights})", rayon::current_num_threads())
     }
 
     fn batch(&self) -> usize {
@@ -129,7 +142,11 @@ impl Backend for CpuBackend {
                 (Op::AvgPool(p), _) => kernels::avg_pool(input(0), out, b, in_shape, node.shape, p),
                 (Op::GlobalAvgPool, _) => kernels::global_avg_pool(input(0), out, b, in_shape),
                 (Op::Flatten, _) => out.copy_from_slice(input(0)),
-                (Op::Linear(l), Prepared::Linear { weight_t }) => kernels::linear_scatter(input(0), out, b, l.inputs, l.outputs, weight_t, &l.bias),
+                (Op::Linear(l), Prepared::Linear { weight_t }) => match weight_t {
+                    Stored::F32(w) => kernels::linear_scatter(input(0), out, b, l.inputs, l.outputs, w.as_slice(), &l.bias),
+                    Stored::Bf16(w) => kernels::linear_scatter(input(0), out, b, l.inputs, l.outputs, w.as_slice(), &l.bias),
+                    Stored::F16(w) => kernels::linear_scatter(input(0), out, b, l.inputs, l.outputs, w.as_slice(), &l.bias),
+                },
                 (Op::Add, _) => out.iter_mut().zip(input(0).iter().zip(input(1))).for_each(|(o, (a, c))| *o = a + c),
                 (op, _) => unreachable!("node {} ({}) was prepared for another op", node.name, op.kind()),
             }

@@ -23,6 +23,11 @@ pub enum SessionError {
     Gpu(#[from] GpuError),
     #[error("--adapter names a GPU adapter; it cannot be combined with --backend cpu")]
     AdapterOnCpu,
+    /// `--precision bf16|f16` with `--backend gpu` or `--adapter`: reduced precision is CPU-only.
+    #[error("--precision {0} runs on the CPU backend only (the GPU backend computes in f32); use --backend cpu, or --precision f32 on the GPU")]
+    PrecisionOnGpu(&'static str),
+    #[error(transparent)]
+    Precision(#[from] crate::engine::cpu::PrecisionError),
     #[error(transparent)]
     Engine(#[from] EngineError),
     /// A logit overflowed; the hint names the largest weight of the model.

@@ -60,11 +60,13 @@ pub struct SessionOptions {
     pub top_k: usize,
     /// For [`Session::step`]: a prediction every `hop` frames over the last T (`None`: T).
     pub hop: Option<usize>,
+    /// The CPU backend's weight precision (reduced ones are CPU-only: [`backend::open`]).
+    pub precision: crate::engine::cpu::Precision,
 }
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { backend: BackendChoice::Auto, adapter: None, batch: 16, decode: None, overrides: MetaOverrides::default(), top_k: 1, hop: None }
+        Self { backend: BackendChoice::Auto, adapter: None, batch: 16, decode: None, overrides: MetaOverrides::default(), top_k: 1, hop: None, precision: Default::default() }
     }
 }
 
@@ -109,13 +111,13 @@ impl Session {
         let split = if meta.input_kind.is_static() { static_input::split(&model.graph) } else { None };
         let (backend, static_runner, notice, frame_len) = match split {
             Some((prefix, suffix)) => {
-                let (mut backends, notice) = backend::open_many(choice, adapter, &[&suffix, &prefix], batch, mode)?;
+                let (mut backends, notice) = backend::open_many(choice, adapter, &[&suffix, &prefix], batch, mode, options.precision)?;
                 let prefix_backend = backends.pop().expect("two backends");
                 let runner = StaticRunner::new(Some((prefix_backend, prefix.nodes.len())));
                 (backends.pop().expect("two backends"), Some(runner), notice, suffix.input.len())
             }
             None => {
-                let (backend, notice) = backend::open(choice, adapter, &model.graph, batch, mode)?;
+                let (backend, notice) = backend::open(choice, adapter, &model.graph, batch, mode, options.precision)?;
                 let runner = meta.input_kind.is_static().then(|| StaticRunner::new(None));
                 (backend, runner, notice, model.graph.input.len())
             }
