@@ -10,7 +10,7 @@
 //! percentile and above full), so a pixel's colour says how much happened there lately.
 
 use super::RenderError;
-use super::fade::{Fade, NEVER};
+use super::fade::{Fade, NARROW_MAX, NEVER, NEVER32};
 use super::palette::{LEVELS, index};
 use crate::events::{Event, Resolution};
 
@@ -56,8 +56,13 @@ pub struct Canvas {
     width: u16,
     height: u16,
     /// The pixel's latest event as `t << 1 | on` (one word, so an event touches one cache
-    /// line); `NEVER` before its first.
+    /// line); `NEVER` before its first. Empty while [`Canvas::narrow`] holds the events.
     last: Vec<u64>,
+    /// The same narrow, `(t − base) << 1 | on` in 32 bits ([`NEVER32`] before the first),
+    /// with `base` 16 s before the first event: half the memory, and twice the pixels a
+    /// vector when painting. Used while every time fits (the first [`NARROW_MAX`] µs, 35
+    /// minutes, past the base) and the decay paints narrow; then widened into `last` for good.
+    narrow: Option<(Option<u64>, Vec<u32>)>,
     /// Events taken so far (for error messages).
     pushed: u64,
     /// With [`Decay::Cumulative`]: τ, and each pixel's signed sum at its latest event.
@@ -74,16 +79,25 @@ impl Canvas {
     /// A blank canvas; its size is checked against [`crate::limits`] before allocating.
     pub fn new(sensor: Resolution) -> Result<Self, RenderError> {
         let n = crate::limits::tensor(|| format!("the {}x{} canvas", sensor.width, sensor.height), &[usize::from(sensor.height), usize::from(sensor.width)], 9)?;
-        Ok(Self { width: sensor.width, height: sensor.height, last: vec![NEVER; n], pushed: 0, cumulative: None, scratch: Vec::new() })
+        Ok(Self { width: sensor.width, height: sensor.height, last: Vec::new(), narrow: Some((None, vec![NEVER32; n])), pushed: 0, cumulative: None, scratch: Vec::new() })
     }
 
     /// A blank canvas that paints with `decay` (a cumulative one keeps a sum per pixel).
     pub fn with_decay(sensor: Resolution, decay: Decay, tau: f64) -> Result<Self, RenderError> {
         let mut canvas = Self::new(sensor)?;
         if decay == Decay::Cumulative {
+            canvas.widen();
             canvas.cumulative = Some((tau, vec![0.0; canvas.last.len()]));
         }
         Ok(canvas)
+    }
+
+    /// Moves the events from the narrow words into `last` (for good).
+    fn widen(&mut self) {
+        if let Some((base, words)) = self.narrow.take() {
+            let base = base.unwrap_or(0);
+            self.last = words.iter().map(|&w| if w == NEVER32 { NEVER } else { (base + u64::from(w >> 1)) << 1 | u64::from(w & 1) }).collect();
+        }
     }
 
     pub fn width(&self) -> usize {
@@ -96,6 +110,34 @@ impl Canvas {
 
     /// Takes events in order; one outside the sensor is an error naming it.
     pub fn push(&mut self, events: &[Event]) -> Result<(), RenderError> {
+        let taken = self.push_narrow(events)?;
+        if taken == events.len() {
+            return Ok(());
+        }
+        // A time the narrow words cannot hold: the rest (and all later) wide.
+        self.widen();
+        self.push_wide(&events[taken..])
+    }
+
+    /// [`Canvas::push`] into the narrow words while each time fits; returns how many it took.
+    fn push_narrow(&mut self, events: &[Event]) -> Result<usize, RenderError> {
+        let Some((base, words)) = &mut self.narrow else { return Ok(0) };
+        let Some(first) = events.first() else { return Ok(0) };
+        let base = *base.get_or_insert(first.t.saturating_sub(16_000_000));
+        for (k, e) in events.iter().enumerate() {
+            let rel = e.t.wrapping_sub(base);
+            if e.x >= self.width || e.y >= self.height || rel > NARROW_MAX {
+                // Outside the sensor, or a time that does not fit: the wide path says which.
+                self.pushed += k as u64;
+                return Ok(k);
+            }
+            words[usize::from(e.y) * usize::from(self.width) + usize::from(e.x)] = (rel as u32) << 1 | u32::from(e.p);
+        }
+        self.pushed += events.len() as u64;
+        Ok(events.len())
+    }
+
+    fn push_wide(&mut self, events: &[Event]) -> Result<(), RenderError> {
         for (k, e) in events.iter().enumerate() {
             if e.x >= self.width || e.y >= self.height || e.t > MAX_T {
                 let index = self.pushed + k as u64;
@@ -121,6 +163,14 @@ impl Canvas {
         out.clear();
         if let Some((tau, sum)) = &self.cumulative {
             return paint_cumulative(&self.last, sum, *tau, render_t, &mut self.scratch, out);
+        }
+        if let Some((base, words)) = &self.narrow {
+            let base = base.unwrap_or(render_t);
+            if fade.paints_narrow() && render_t.saturating_sub(base) <= NARROW_MAX {
+                out.resize(words.len(), 0);
+                return fade.paint_narrow(words, base, render_t, out);
+            }
+            self.widen();
         }
         out.resize(self.last.len(), 0);
         fade.paint(&self.last, render_t, out);
@@ -215,6 +265,36 @@ mod tests {
         assert_eq!(big.len(), 24);
         assert_eq!(&big[0..6], &[0, 0, out[1], out[1], 0, 0]);
         assert_eq!(&big[6..12], &big[0..6]);
+    }
+
+    #[test]
+    fn times_the_narrow_words_cannot_hold_widen_the_canvas_and_paint_the_same() {
+        // A canvas that starts narrow paints as one that was wide from the start, when an
+        // event comes 16 s before the first (the base is then), when one comes beyond the
+        // narrow words (35 minutes past the base), and when a render time does (widened while
+        // pixels are lit: painted at every µs across the drops of their levels).
+        let fade = Fade::new(Decay::Exponential, 200_000.0);
+        let t0 = 20_000_000u64;
+        let base = t0 - 16_000_000;
+        for (late, widens) in [(t0 + 1_000_000, false), (100, true), (base + NARROW_MAX + 10, true), (base + NARROW_MAX - 3000, true)] {
+            let mut narrow = Canvas::new(Resolution::new(4, 1)).unwrap();
+            let mut wide = Canvas::new(Resolution::new(4, 1)).unwrap();
+            wide.widen();
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let mut lit = 0;
+            for (events, from) in [(vec![Event::new(t0, 0, 0, true), Event::new(t0 + 50_000, 1, 0, false)], t0 + 50_000), (vec![Event::new(late, 2, 0, true), Event::new(late + 10, 3, 0, false)], late + 10)] {
+                narrow.push(&events).unwrap();
+                wide.push(&events).unwrap();
+                for at in from..from + 8000 {
+                    narrow.paint(at, &fade, &mut a);
+                    wide.paint(at, &fade, &mut b);
+                    assert_eq!(a, b, "late {late} at {at}");
+                    lit += a.iter().filter(|&&i| i != 0).count();
+                }
+            }
+            assert_eq!(narrow.narrow.is_none(), widens, "late {late}");
+            assert!(lit > 0, "late {late}: nothing lit");
+        }
     }
 
     #[test]

@@ -1,8 +1,17 @@
 //! GIF's LZW compression, written for speed: the GIF writer's time went ~60 % into the `gif`
 //! crate's encoder (weezl). Extending the current string is a chain of dependent lookups, one
-//! per pixel, so the dictionary must stay in L1: it is an open-addressing hash table of 8,192
-//! 32-bit slots (32 KB, at most half full), each `key << 12 | code` with `key = prefix << 8 |
-//! symbol`; a clear zeroes it.
+//! per pixel, so the dictionary must stay in L1: it is an open-addressing hash table of up to
+//! 8,192 32-bit slots (32 KB, at most half full), each `key << 12 | code` with `key = prefix
+//! << 8 | symbol`; a clear zeroes the part in use.
+//!
+//! The dictionary's size depends on the frame: where at least half the pixels are background
+//! (index 0) it holds GIF's full 4,096 codes (long strings of background pay for 12-bit codes);
+//! on busier frames it is cleared at [`BUSY_CODES`] (512), so codes stay 9 bits (with 8-bit
+//! pixels) and the table 4 KB. On dense fading events strings rarely grow past two pixels, so
+//! the small dictionary compresses as well or better (the 10 s GIF of BENCHMARKS.md's render
+//! benchmark: 81.1 MB against 83.2 MB with 4,096 codes) and, with most look-ups missing, its
+//! branch is predictable: about a sixth less CPU for that GIF. Sparse frames keep 4,096 codes,
+//! which learn long runs of background (the README's demo GIF is byte for byte the same).
 //!
 //! On noise-like frames (dense fading events) LZW saves little (a 640×480 frame of 20 % noise
 //! compressed to 98 % of its pixels) and its per-pixel branch is unpredictable, so
@@ -26,7 +35,10 @@ pub struct Lzw {
 }
 
 const MAX_CODES: u32 = 4096;
-const SLOTS: usize = 8192;
+/// The dictionary's size on frames where fewer than half the pixels are background.
+const BUSY_CODES: u32 = 512;
+/// Slots of the hash table: twice the most codes, so it is at most half full.
+const SLOTS: usize = 2 * MAX_CODES as usize;
 /// LZW is kept while its output is at most this fraction of the literal coding's.
 const WORTH_IT: f64 = 0.85;
 /// Frames coded literally before LZW is tried again.
@@ -98,13 +110,30 @@ impl Lzw {
         (u32::from(max) + 1).next_power_of_two().trailing_zeros().max(2) as u8
     }
 
-    /// Appends `min_code_size` and the LZW codes of `pixels` to `out`.
+    /// Appends `min_code_size` and the LZW codes of `pixels` to `out`, with a dictionary of
+    /// 4,096 codes or, where fewer than half the pixels are background (index 0), of
+    /// [`BUSY_CODES`] (see the module doc).
     pub fn encode(&mut self, pixels: &[u8], out: &mut Vec<u8>) {
+        // Counted in byte lanes, 255 pixels at a time (vectorised; 4 % of a GIF's time counted
+        // one by one).
+        let background: usize = pixels.chunks(255).map(|c| usize::from(c.iter().map(|&p| u8::from(p == 0)).sum::<u8>())).sum();
+        let max_codes = if 2 * background >= pixels.len() { MAX_CODES } else { BUSY_CODES };
+        self.encode_with(pixels, max_codes, out);
+    }
+
+    /// [`Lzw::encode`] with a dictionary of `max_codes` codes (a power of two, 2^(min code
+    /// size + 1) at least, at most 4,096).
+    fn encode_with(&mut self, pixels: &[u8], max_codes: u32, out: &mut Vec<u8>) {
         let min_code_size = Self::min_code_size(pixels);
+        // Fewer codes than the first code width allows would need a clear before any code.
+        let max_codes = max_codes.max(2 << min_code_size);
+        // Slots in use: a power of two, twice the codes.
+        let slots = 2 * max_codes as usize;
+        let table = &mut self.slots[..slots];
         out.push(min_code_size);
         let clear = 1u32 << min_code_size;
         let end = clear + 1;
-        self.slots.fill(0);
+        table.fill(0);
         let mut bits = BitWriter { out, acc: 0, n: 0 };
         let first_size = u32::from(min_code_size) + 1;
         let (mut size, mut next) = (first_size, clear + 2);
@@ -117,9 +146,9 @@ impl Lzw {
         let mut prefix = u32::from(first);
         'pixels: for &symbol in rest {
             let key = prefix << 8 | u32::from(symbol);
-            let mut slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - SLOTS.trailing_zeros())) as usize;
+            let mut slot = (key.wrapping_mul(0x9E37_79B1) >> (32 - slots.trailing_zeros())) as usize;
             loop {
-                let entry = self.slots[slot];
+                let entry = table[slot];
                 if entry == 0 {
                     break;
                 }
@@ -127,11 +156,11 @@ impl Lzw {
                     prefix = entry & 0xFFF;
                     continue 'pixels;
                 }
-                slot = (slot + 1) & (SLOTS - 1);
+                slot = (slot + 1) & (slots - 1);
             }
             bits.push(prefix, size);
-            if next < MAX_CODES {
-                self.slots[slot] = key << 12 | next;
+            if next < max_codes {
+                table[slot] = key << 12 | next;
                 // The decoder learns this code one code later; it widens its reads once its
                 // next free code reaches 2^size, which is one step after ours does.
                 if next == 1 << size && size < 12 {
@@ -139,8 +168,10 @@ impl Lzw {
                 }
                 next += 1;
             } else {
-                bits.push(clear, size);
-                self.slots.fill(0);
+                // The decoder has just added the last code: where that made its next free code
+                // 2^size (a dictionary of fewer than 4,096 codes), it reads one bit more.
+                bits.push(clear, (size + 1).min(12));
+                table.fill(0);
                 size = first_size;
                 next = clear + 2;
             }
@@ -207,8 +238,9 @@ mod tests {
     #[test]
     fn decodes_back_across_code_widths_and_clears() {
         let mut rng = crate::rng::Rng::new(7);
-        // Noise over small and full alphabets (many codes: every width up to 12 and many
-        // clears), long runs (long strings), and a mix, as event frames are.
+        // Noise over small and full alphabets (many codes and clears; busy frames, so the
+        // small dictionary), long runs (long strings, the full one), and a mix, as event
+        // frames are.
         for (width, height, levels, run) in [(64u16, 48u16, 2u32, 1u32), (640, 480, 4, 1), (640, 480, 256, 1), (300, 200, 256, 40), (640, 480, 64, 8), (1, 1, 256, 1), (7, 3, 3, 2)] {
             let mut pixels = Vec::with_capacity(usize::from(width) * usize::from(height));
             while pixels.len() < pixels.capacity() {
@@ -217,6 +249,26 @@ mod tests {
                 pixels.extend(std::iter::repeat_n(value, len.min(pixels.capacity() - pixels.len())));
             }
             round_trip(width, height, &pixels);
+        }
+    }
+
+    #[test]
+    fn both_dictionary_sizes_decode_back_and_busy_frames_take_the_small_one() {
+        let mut rng = crate::rng::Rng::new(3);
+        // Busy (1 in 8 pixels background) and sparse (7 in 8), over 4 and 241 symbols: many
+        // clears of the small dictionary, from every first code width it meets.
+        for (levels, lit) in [(241u64, 7u64), (4, 7), (241, 1), (3, 1)] {
+            let pixels: Vec<u8> = (0..320 * 240).map(|_| if rng.next_u64() % 8 < lit { 1 + (rng.next_u64() % (levels - 1)) as u8 } else { 0 }).collect();
+            for max_codes in [BUSY_CODES, MAX_CODES] {
+                let mut out = Vec::new();
+                Lzw::new().encode_with(&pixels, max_codes, &mut out);
+                assert_eq!(decode(320, 240, &out), pixels, "{levels} levels, {lit}/8 lit, {max_codes} codes");
+            }
+            // `encode` picks the size by the share of background.
+            let (mut picked, mut small) = (Vec::new(), Vec::new());
+            Lzw::new().encode(&pixels, &mut picked);
+            Lzw::new().encode_with(&pixels, if lit == 7 { BUSY_CODES } else { MAX_CODES }, &mut small);
+            assert_eq!(picked, small, "{levels} levels, {lit}/8 lit");
         }
     }
 

@@ -1,6 +1,8 @@
 //! Writing rendered frames (palette indices) as video. Every output goes through
 //! [`AtomicOutput`] (a temporary renamed into place when complete), so an interrupted render
-//! leaves the old file as it was.
+//! leaves the old file as it was. A video is renamed into place without waiting for the disk
+//! ([`AtomicOutput::commit_unsynced`]): it can be rendered again from its recording, and the
+//! wait was 5 % of a 10 s GIF's render (an 80 MB file).
 //!
 //! - GIF (`gif` crate for the container, [`super::lzw`] for the compression): the palette is
 //!   the GIF's global colour table, so frames are stored as they are; delays are hundredths of a second, rounded so that their running sum follows
@@ -177,12 +179,12 @@ impl VideoWriter {
             Sink::Gif(enc, out, ..) => {
                 let mut file = enc.into_inner().map_err(|e| RenderError::Encoder(format!("{}: finishing the GIF: {e}", path.display())))?;
                 file.flush().map_err(io("writing"))?;
-                out.commit()?;
+                out.commit_unsynced()?;
             }
             Sink::Y4m(mut file, out, _) => {
                 file.flush().map_err(io("writing"))?;
                 drop(file);
-                out.commit()?;
+                out.commit_unsynced()?;
             }
             Sink::Ffmpeg(mut child, out, _) => {
                 drop(child.stdin.take());
@@ -191,7 +193,7 @@ impl VideoWriter {
                     let why = String::from_utf8_lossy(&result.stderr);
                     return Err(RenderError::Encoder(format!("{}: ffmpeg failed ({}): {}", self.path.display(), result.status, why.trim())));
                 }
-                out.commit()?;
+                out.commit_unsynced()?;
             }
             Sink::Png(last) => {
                 if self.format == VideoFormat::Png {
