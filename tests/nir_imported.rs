@@ -128,3 +128,14 @@ fn per_neuron_counting_neurons_agree_on_cpu_and_gpu() {
         }
     }
 }
+
+/// `info` names each neuron layer's rule, so a user sees what the semantics made of the file.
+#[test]
+fn info_prints_each_neuron_rule() {
+    let file = common::data("nir_imported/sinabs_from_nir.nir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_spikestream")).args(["info", file.to_str().unwrap(), "--nir-semantics", "sinabs", "--timesteps", "6"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("leaky beta=1.0 fire=multi reset=soft_floor v_th=0.5"), "{text}");
+    assert!(text.contains("exp_leak alpha="), "{text}");
+}

@@ -82,7 +82,21 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
     for (n, l) in g.nodes.iter().zip(&layers) {
         let imp = l.get("imp").map(|i| format!("  IMP mean {:.4} std {:.4} [{:.3}, {:.3}]", i["mean"].as_f64().unwrap_or(0.0), i["std"].as_f64().unwrap_or(0.0), i["min"].as_f64().unwrap_or(0.0), i["max"].as_f64().unwrap_or(0.0))).unwrap_or_default();
         let per: String = l.get("per_neuron").and_then(|p| p.as_object()).map_or(String::new(), |p| p.iter().map(|(k, a)| format!("  per-neuron {k} [{:.4}, {:.4}]", a["min"].as_f64().unwrap_or(0.0), a["max"].as_f64().unwrap_or(0.0))).collect());
-        outln!("  {:<28} {:<8} {}{imp}{per}", n.name, n.op.kind(), n.shape)?;
+        let rule = match &n.op {
+            Op::Neuron(nr) => format!("  {}", neuron_text(&nr.kind)),
+            _ => String::new(),
+        };
+        outln!("  {:<28} {:<8} {}{rule}{imp}{per}", n.name, n.op.kind(), n.shape)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A neuron rule in one line, from its `neuron` JSON: `leaky beta=1 v_th=0.5 fire=multi reset=soft_floor`.
+fn neuron_text(kind: &spikestream::model::NeuronKind) -> String {
+    let json = kind.to_json();
+    let fields = json.as_object().into_iter().flatten().filter(|(k, _)| k.as_str() != "kind").map(|(k, v)| match v {
+        serde_json::Value::String(s) => format!(" {k}={s}"),
+        other => format!(" {k}={other}"),
+    });
+    format!("{}{}", kind.name(), fields.collect::<String>())
 }
