@@ -13,7 +13,7 @@
 //! `w_scale = w_in·(dt/τ_syn)` when that is not 1 (NumPy's `allclose`), as its import does. It
 //! has no CubaLI; Sinabs and SpikingJelly import neither.
 
-use super::semantics::{Semantics, need_dt};
+use super::semantics::{Semantics, need_dt, norse_k, snntorch_decay};
 use crate::model::neuron::{Fire, NeuronKind, Reset};
 
 /// A CubaLIF / CubaLI node's values (one neuron's, or the layer's when uniform); `spike` is
@@ -46,9 +46,8 @@ fn norse(c: Cuba, dt: f32) -> Result<[NeuronKind; 2], String> {
     if c.r != 1.0 || c.w_in != 1.0 {
         return Err(format!("r = {}, w_in = {}: Norse's reading takes 1 only; fold them into the weights of the layer before it", c.r, c.w_in));
     }
-    // Norse, in f32: tau_*_inv = 1/τ, then dt·tau_*_inv.
-    let synapse = NeuronKind::Li { k: dt * (1.0 / c.tau_syn), v_leak: c.v_leak };
-    let k = dt * (1.0 / c.tau_mem);
+    let synapse = NeuronKind::Li { k: norse_k(dt, c.tau_syn), v_leak: c.v_leak };
+    let k = norse_k(dt, c.tau_mem);
     let membrane = match c.spike {
         Some((_, v_reset)) if v_reset != 0.0 => return Err(format!("v_reset = {v_reset}: Norse's import resets to 0 whatever the file says; export with v_reset = 0")),
         Some((v_th, _)) => NeuronKind::LifBox { k, v_leak: c.v_leak, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) },
@@ -71,8 +70,8 @@ fn snntorch(c: Cuba, dt: f32) -> Result<[NeuronKind; 2], String> {
     let w_scale = c.w_in * (dt / c.tau_syn);
     let v_th = if allclose(w_scale, 1.0) { v_th } else { v_th / w_scale };
     Ok([
-        NeuronKind::ExpLeak { alpha: 1.0 - dt / c.tau_syn },
-        NeuronKind::Leaky { beta: 1.0 - dt / c.tau_mem, v_th, fire: Fire::Above, reset: Reset::Hard(0.0) },
+        NeuronKind::ExpLeak { alpha: snntorch_decay(dt, c.tau_syn) },
+        NeuronKind::Leaky { beta: snntorch_decay(dt, c.tau_mem), v_th, fire: Fire::Above, reset: Reset::Hard(0.0) },
     ])
 }
 

@@ -55,24 +55,17 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
     let mut edges = Vec::new();
     let dims = |s: crate::model::Shape| if s.is_vector() { vec![s.c] } else { vec![s.c, s.h, s.w] };
     nodes.insert("input".into(), node("Input", vec![("shape", arr(&[dims(graph.input).len()], dims(graph.input).iter().map(|&d| d as f64).collect()))]));
-    let mut merged_into_previous = false;
+    // Synapse layers written, with the membrane after them, as one CubaLIF / CubaLI node.
+    let mut merged: Vec<usize> = Vec::new();
     for (i, n) in graph.nodes.iter().enumerate() {
-        if std::mem::take(&mut merged_into_previous) {
-            // The membrane of a current-based neuron, written with its synapse as one node.
+        if i > 0 && merged.last() == Some(&(i - 1)) {
+            // The membrane of that node: its value is the node's too.
             sources.push(sources[i].clone());
             continue;
         }
-        if let Some(mut nir) = super::cuba_export::merged(graph, i, dt) {
-            let name = graph.nodes[i + 1].name.replace('/', "_");
-            nir.metadata.insert("spikestream_layer".into(), Value::Text(vec![graph.nodes[i + 1].name.clone()]));
-            for from in n.inputs.iter().flat_map(|&v| sources[v].clone()) {
-                edges.push((from, name.clone()));
-            }
-            if nodes.insert(name.clone(), nir).is_some() || name == "input" || name == "output" {
-                return Err(format!("layer name '{}' is used twice (or is 'input'/'output')", graph.nodes[i + 1].name));
-            }
-            sources.push(vec![name]);
-            merged_into_previous = true;
+        if let Some(nir) = super::cuba_export::merged(graph, i, dt) {
+            add_node(&mut nodes, &mut edges, &mut sources, &graph.nodes[i + 1].name, &n.inputs, nir)?;
+            merged.push(i);
             continue;
         }
         let name = n.name.replace('/', "_");
@@ -85,7 +78,7 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
             ignored.push(format!("node '{name}': {what} (metadata '{key}')"));
             Ok(())
         };
-        let mut nir = match &n.op {
+        let nir = match &n.op {
             Op::Add => {
                 sources.push(n.inputs.iter().flat_map(|&v| sources[v].clone()).collect());
                 continue;
@@ -138,14 +131,7 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
                 x
             }
         };
-        nir.metadata.insert("spikestream_layer".into(), Value::Text(vec![n.name.clone()]));
-        for from in n.inputs.iter().flat_map(|&v| sources[v].clone()) {
-            edges.push((from, name.clone()));
-        }
-        if nodes.insert(name.clone(), nir).is_some() || name == "input" || name == "output" {
-            return Err(format!("layer name '{}' is used twice (or is 'input'/'output')", n.name));
-        }
-        sources.push(vec![name]);
+        add_node(&mut nodes, &mut edges, &mut sources, &n.name, &n.inputs, nir)?;
     }
     let last = sources.last().cloned().unwrap_or_default();
     if last.len() != 1 || last[0] == "input" {
@@ -163,7 +149,7 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
         .enumerate()
         .filter_map(|(i, n)| match &n.op {
             // A synapse merged into its CubaLIF: the membrane's family decides.
-            Op::Neuron(_) if super::cuba_export::merged(graph, i, dt).is_some() => None,
+            Op::Neuron(_) if merged.contains(&i) => None,
             Op::Neuron(x) => family(&x.kind),
             _ => None,
         })
@@ -180,6 +166,21 @@ pub fn export(graph: &Graph, dt: f64, lossy: bool) -> Result<Export, String> {
     };
     top.metadata.insert("nir_semantics".into(), Value::Text(vec![semantics.into()]));
     Ok(Export { top, ignored })
+}
+
+/// Adds `nir` as the node of engine layer `layer`, with edges from what `inputs` (value ids)
+/// hold; the layer's value is then that node. An error names a name used twice.
+fn add_node(nodes: &mut BTreeMap<String, RawNode>, edges: &mut Vec<(String, String)>, sources: &mut Vec<Vec<String>>, layer: &str, inputs: &[usize], mut nir: RawNode) -> Result<(), String> {
+    let name = layer.replace('/', "_");
+    nir.metadata.insert("spikestream_layer".into(), Value::Text(vec![layer.to_string()]));
+    for from in inputs.iter().flat_map(|&v| sources[v].clone()) {
+        edges.push((from, name.clone()));
+    }
+    if nodes.insert(name.clone(), nir).is_some() || name == "input" || name == "output" {
+        return Err(format!("layer name '{layer}' is used twice (or is 'input'/'output')"));
+    }
+    sources.push(vec![name]);
+    Ok(())
 }
 
 /// The NIR node of one neuron rule over `shape`, and whether its reset is subtractive (which

@@ -106,7 +106,7 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
             }
             let dt = need_dt(dt)? as f32;
             // Norse's LIBoxCell, in f32: tau_mem_inv = 1/τ, then dt·tau_mem_inv.
-            Some(NeuronKind::Li { k: dt * (1.0 / tau), v_leak })
+            Some(NeuronKind::Li { k: norse_k(dt, tau), v_leak })
         }
         _ => None,
     };
@@ -173,7 +173,7 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
                 return Err(format!("v_leak = {v_leak}, v_reset = {v_reset}: snnTorch's import takes v_leak = 0 and resets to 0"));
             }
             // snnTorch's import_nir, in f32 as NumPy computes it on the file's f32 arrays.
-            let beta = 1.0 - dt / tau;
+            let beta = snntorch_decay(dt, tau);
             let w_scale = r * dt / tau;
             NeuronKind::Leaky { beta, v_th: v_threshold / w_scale, fire: Fire::Above, reset: Reset::Hard(0.0) }
         }
@@ -194,11 +194,22 @@ pub fn discretise(neuron: NirNeuron, semantics: Option<Semantics>, dt: Option<f6
                 return Err(format!("v_reset = {v_reset}: Norse's import resets LIF to 0 whatever the file says; export with v_reset = 0"));
             }
             // Norse's LIFBoxCell, in f32: tau_mem_inv = 1/τ, then dt·tau_mem_inv.
-            NeuronKind::LifBox { k: dt * (1.0 / tau), v_leak, v_th: v_threshold, fire: Fire::Above, reset: Reset::Hard(0.0) }
+            NeuronKind::LifBox { k: norse_k(dt, tau), v_leak, v_th: v_threshold, fire: Fire::Above, reset: Reset::Hard(0.0) }
         }
         (NirNeuron::Threshold { .. } | NirNeuron::Li { .. } | NirNeuron::Integrator { .. }, _) => unreachable!("handled above"),
     };
     kind.check().map(|()| kind)
+}
+
+/// Norse's step `k = dt·(1/τ)` in f32: its cells' `dt · tau_*_inv` with `tau_*_inv = 1/τ`.
+pub(super) fn norse_k(dt: f32, tau: f32) -> f32 {
+    dt * (1.0 / tau)
+}
+
+/// snnTorch's decay `1 − dt/τ` in f32, as its `import_nir` computes β (and `Synaptic`'s α) on
+/// the file's f32 arrays.
+pub(super) fn snntorch_decay(dt: f32, tau: f32) -> f32 {
+    1.0 - dt / tau
 }
 
 /// Sinabs' decay for `tau_mem = τ` timesteps: `exp(−1/τ)` in f32, as torch computes it.
