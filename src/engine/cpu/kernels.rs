@@ -167,7 +167,9 @@ macro_rules! specialised {
             Fire::Above => specialised!(@reset $rule, $charge, Fire::Above, $r, $body),
             Fire::AtLeast => specialised!(@reset $rule, $charge, Fire::AtLeast, $r, $body),
             Fire::Never => specialised!(@reset $rule, $charge, Fire::Never, $r, $body),
-            Fire::Count => specialised!(@reset $rule, $charge, Fire::Count, $r, $body),
+            // Counting neurons take `count_one` before this; the arm is for exhaustiveness and
+            // is not multiplied out per reset.
+            Fire::Count => specialised!(@run $rule, $charge, Fire::Count, $rule.reset, $r, $body),
         }
     };
     (@reset $rule:ident, $charge:expr, $fire:expr, $r:ident, $body:expr) => {
@@ -191,12 +193,12 @@ macro_rules! specialised {
 /// built once): updates the membrane `mem`, writes spikes (0/1) to `out` (a non-spiking
 /// readout: the membrane; a counting neuron: its counts), returns how many spikes it emitted.
 pub fn neuron_step(kind: &NeuronKind, mem: &mut [f32], x: &[f32], out: &mut [f32]) -> u64 {
-    if kind.rule().fire == Fire::Count {
-        let rule = kind.rule();
+    let rule = kind.rule();
+    if rule.fire == Fire::Count {
         return mem.iter_mut().zip(x).zip(out.iter_mut()).map(|((m, &x), o)| count_one(&rule, m, x, o)).sum();
     }
     if !kind.spikes() {
-        specialised!(kind.rule(), |rule| {
+        specialised!(rule, |rule| {
             for ((m, &x), o) in mem.iter_mut().zip(x).zip(out.iter_mut()) {
                 *m = rule.step(&F32, *m, x).0;
                 *o = *m;
@@ -206,7 +208,7 @@ pub fn neuron_step(kind: &NeuronKind, mem: &mut [f32], x: &[f32], out: &mut [f32
     }
     // Spikes are counted in u32 (which vectorises twice as wide as u64) per chunk of 2³⁰.
     const CHUNK: usize = 1 << 30;
-    specialised!(kind.rule(), |rule| {
+    specialised!(rule, |rule| {
         let mut fired = 0u64;
         for ((mem, x), out) in mem.chunks_mut(CHUNK).zip(x.chunks(CHUNK)).zip(out.chunks_mut(CHUNK)) {
             let mut chunk = 0u32;
