@@ -101,7 +101,7 @@ impl PackedConv {
         }
         let mut bias = vec![0.0; blocks * nb];
         bias[..co].copy_from_slice(&c.bias);
-        Ok(Self { ci, co, k, stride: c.stride, pad: c.padding, nb, blocks, cw, weight: Stored::new(&w, precision), bias, winograd: Winograd::new(c) })
+        Ok(Self { ci, co, k, stride: c.stride, pad: c.padding, nb, blocks, cw, weight: Stored::new(&w, precision), bias, winograd: Winograd::new(c, precision == Precision::Bf16) })
     }
 
     fn block<W: Weight>(&self, blk: usize) -> (&[W], &[f32]) {

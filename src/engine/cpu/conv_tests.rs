@@ -190,10 +190,60 @@ fn half_weights_equal_f32_weights_of_the_same_values() {
                 };
                 let ((ran_want, want), (ran_got, got)) = (run(&want), run(&got));
                 assert_eq!(ran_want, ran_got);
+                if p == Precision::Bf16 && ran_got == Ran::Winograd && super::winograd_bf16::available() {
+                    // Its transformed weights are rounded once more (see `bf16_winograd_*`).
+                    bf16_close(&want, &got, &format!("{ci}→{co} {kind:?} {m:?}"));
+                    continue;
+                }
                 let bad = want.iter().zip(&got).position(|(a, b)| a.to_bits() != b.to_bits());
                 assert!(bad.is_none(), "{p:?} {ci}→{co} k{k} s{stride} {kind:?} {m:?} ({ran_got:?}): differs from f32 at index {bad:?}");
             }
         }
+    }
+}
+
+/// `got` (bf16 Winograd) within bf16's rounding of `want`, and not equal to it: the largest
+/// difference at most 2 % of the largest output.
+fn bf16_close(want: &[f32], got: &[f32], what: &str) {
+    let top = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = want.iter().zip(got).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(worst <= 0.02 * top && worst > 0.0, "{what}: bf16 Winograd differs by {worst} (largest output {top})");
+}
+
+/// The bf16 Winograd products ([`super::winograd_bf16`]) on pooled spikes with weights whose
+/// transformed values fit bf16 (multiples of 1/8 of magnitude ≤ 1: `G g Gᵀ` needs ≤ 8 bits)
+/// equal the specification bit for bit; on weights that round, they stay within bf16's rounding.
+#[test]
+fn bf16_winograd_is_exact_where_bf16_holds_the_values() {
+    use super::precision::{Precision, round};
+    if !super::winograd_bf16::available() {
+        eprintln!("skipped: no AVX512_BF16 on this CPU");
+        return;
+    }
+    for (ci, co, hw, batch) in [(64, 72, 10, 2), (128, 256, 12, 1), (512, 512, 6, 1)] {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (ci * 3 + co) as u64);
+        let mut c = layer(&mut rng, ci, co, 3, 1, 1);
+        c.weight.iter_mut().for_each(|w| *w = (*w * 8.0).round() / 8.0);
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
+        let x = input(&mut rng, batch * si.len(), Kind::Pooled(0.3));
+        let scale: Vec<f32> = (0..batch).map(|b| 1.0 + b as f32).collect();
+        let packed = PackedConv::with_precision(&c, Precision::Bf16, "w").unwrap();
+        let mut out = vec![f32::NAN; batch * so.len()];
+        assert_eq!(conv_with(&x, &mut out, si, so, &packed, &scale, &mut ConvScratch::default(), Mode::Winograd), Ran::Winograd);
+        let mut want = vec![0.0; batch * so.len()];
+        conv_scatter(&x, &mut want, batch, si, so, 3, 1, 1, &conv_weight_spec(&c), &c.bias);
+        for (b, w) in want.chunks_mut(so.len()).enumerate() {
+            w.iter_mut().for_each(|v| *v *= scale[b]);
+        }
+        let bad = want.iter().zip(&out).position(|(a, b)| a.to_bits() != b.to_bits());
+        assert!(bad.is_none(), "{ci}→{co}: differs at {bad:?}");
+        // Weights with 24-bit significands: rounded twice (weights, then transformed weights).
+        c.weight.iter_mut().for_each(|w| *w = (*w + 1e-3 * (rng.next() % 1000) as f32 / 999.0) * 0.913);
+        let rounded = Conv { weight: round("w", &c.weight, Precision::Bf16).unwrap(), ..c.clone() };
+        conv_with(&x, &mut want, si, so, &PackedConv::new(&rounded), &scale, &mut ConvScratch::default(), Mode::Winograd);
+        let packed = PackedConv::with_precision(&c, Precision::Bf16, "w").unwrap();
+        conv_with(&x, &mut out, si, so, &packed, &scale, &mut ConvScratch::default(), Mode::Winograd);
+        bf16_close(&want, &out, &format!("{ci}→{co} rounding weights"));
     }
 }
 

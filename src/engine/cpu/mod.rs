@@ -20,6 +20,7 @@ pub mod kernels;
 mod layout;
 pub mod precision;
 mod winograd;
+mod winograd_bf16;
 
 use std::time::Instant;
 

@@ -5,8 +5,11 @@
 //! round every conv and linear weight once, to nearest even, and store the 16-bit values; the
 //! kernels widen them to f32 (exactly: bf16 is the top half of an f32, f16 converts by F16C) and
 //! accumulate in f32. So a reduced-precision run equals an f32 run on the rounded weights bit for
-//! bit. Biases, TEBN scales and neuron parameters stay f32; the Winograd kernel's transformed
-//! weights are computed from the rounded weights and kept in f32 (see [`super::winograd`]).
+//! bit, except in Winograd layers under `bf16` on a CPU with AVX512_BF16: there the transformed
+//! weights and inputs are rounded to bf16 too and multiplied by `vdpbf16ps`
+//! ([`super::winograd_bf16`]); elsewhere (f16, or no AVX512_BF16) the transformed weights are
+//! computed from the rounded weights and kept in f32 (see [`super::winograd`]). Biases, TEBN
+//! scales and neuron parameters stay f32.
 //! A weight that is not finite in the target format (f16 above 65504, or NaN/∞ in the file) is an
 //! error naming its tensor, never saturated.
 

@@ -14,21 +14,30 @@
 use rayon::prelude::*;
 
 use super::conv_dense::{self, MR};
+use super::winograd_bf16::{self as bf16, to_bf16};
 use crate::model::graph::{Conv, Shape};
 
 /// Weights in the Winograd domain.
 pub struct Winograd {
     /// Output channel blocks of 16.
     cb: usize,
-    /// `[16][cb][ci][16]`, zero past `co`.
-    u: Vec<f32>,
+    u: Domain,
+}
+
+/// The transformed weights, zero past `co`.
+enum Domain {
+    /// `[16][cb][ci][16]`.
+    F32(Vec<f32>),
+    /// `[16][cb][ci/2][16]` bf16 pairs ([`super::winograd_bf16`]).
+    Bf16(Vec<u32>),
 }
 
 impl Winograd {
     /// Transformed weights, for 3×3 stride-1 pad-1 convolutions of 16 or more input channels (with
     /// fewer the transforms cost more than they save), a multiple of 8 (the panel's channel
-    /// blocks), on a CPU with the FMA tile.
-    pub fn new(c: &Conv) -> Option<Self> {
+    /// blocks), on a CPU with the FMA tile. With `bf16` (`--precision bf16`) and AVX512_BF16 the
+    /// transformed weights are rounded to bf16 for [`super::winograd_bf16`]'s products.
+    pub fn new(c: &Conv, bf16: bool) -> Option<Self> {
         if c.kernel != 3 || c.stride != 1 || c.padding != 1 || c.in_ch < 16 || !c.in_ch.is_multiple_of(8) || !conv_dense::available() {
             return None;
         }
@@ -51,8 +60,10 @@ impl Winograd {
                 }
             }
         }
+        let u = if bf16 && bf16::available() { Domain::Bf16(bf16::pack(&u, ci)) } else { Domain::F32(u) };
         Some(Self { cb, u })
     }
+
 }
 
 /// Working memory of [`conv`], reused.
@@ -60,6 +71,8 @@ impl Winograd {
 pub struct WinogradScratch {
     zero: Vec<f32>,
     v: Vec<f32>,
+    /// `V` in bf16 for [`Domain::Bf16`]: `[tile/MR][16][MR][ci]`.
+    vb: Vec<u16>,
     m: Vec<f32>,
 }
 
@@ -94,18 +107,48 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
             input_transform(&d, v, lane, ci);
         }
     });
-    // M[ξ] = V[ξ] · U[ξ], one task per (ξ, block of 16 output channels).
+    if let Domain::Bf16(_) = w.u {
+        // V rounded to bf16, `[16][ci/8][MR][8]` → `[16][MR][ci]` per group.
+        grow(&mut s.vb, groups * 16 * ci * MR);
+        s.vb[..groups * 16 * ci * MR].par_chunks_mut(ci * MR).zip(s.v.par_chunks(ci * MR)).for_each(|(dst, src)| {
+            for (c8, block) in src.chunks_exact(MR * 8).enumerate() {
+                for (lane, vals) in block.chunks_exact(8).enumerate() {
+                    for (d, &x) in dst[lane * ci + c8 * 8..][..8].iter_mut().zip(vals) {
+                        *d = to_bf16(x);
+                    }
+                }
+            }
+        });
+    }
+    // M[ξ] = V[ξ] · U[ξ], one task per (ξ, unit of output channel blocks: one block of 16 in f32,
+    // two in bf16, where they share each broadcast input pair).
     let m = SharedMut(s.m.as_mut_ptr(), s.m.len());
-    let v = &s.v;
-    (0..16 * w.cb).into_par_iter().for_each(|task| {
-        let (xi, blk) = (task / w.cb, task % w.cb);
-        let u = &w.u[(xi * w.cb + blk) * ci * 16..(xi * w.cb + blk + 1) * ci * 16];
+    let (v, vb) = (&s.v, &s.vb);
+    let per = if matches!(w.u, Domain::Bf16(_)) { 2 } else { 1 };
+    let units = w.cb.div_ceil(per);
+    (0..16 * units).into_par_iter().for_each(|task| {
+        let (xi, first) = (task / units, task % units * per);
         for g in 0..groups {
-            let tile = conv_dense::gemm_tile16(&v[(g * 16 + xi) * ci * MR..][..ci * MR], ci, u);
-            for (i, row) in tile.iter().take(tiles - g * MR).enumerate() {
-                let at = ((g * MR + i) * 16 + xi) * cp + blk * 16;
-                // SAFETY: tasks write disjoint (ξ, block) columns of `m`, which outlives them.
-                unsafe { m.write(at, row) };
+            let panel = (g * 16 + xi) * ci * MR..(g * 16 + xi + 1) * ci * MR;
+            let store = |blk: usize, tile: &[[f32; 16]; MR]| {
+                for (i, row) in tile.iter().take(tiles - g * MR).enumerate() {
+                    let at = ((g * MR + i) * 16 + xi) * cp + blk * 16;
+                    // SAFETY: tasks write disjoint (ξ, block) columns of `m`, which outlives them.
+                    unsafe { m.write(at, row) };
+                }
+            };
+            match &w.u {
+                Domain::F32(u) => store(first, &conv_dense::gemm_tile16(&v[panel], ci, &u[(xi * w.cb + first) * ci * 16..][..ci * 16])),
+                Domain::Bf16(u) => {
+                    let ub = |blk: usize| &u[(xi * w.cb + blk) * ci * 8..][..ci * 8];
+                    if first + 1 < w.cb {
+                        let [t0, t1] = bf16::gemm_tiles16::<2>(&vb[panel], ci, [ub(first), ub(first + 1)]);
+                        store(first, &t0);
+                        store(first + 1, &t1);
+                    } else {
+                        store(first, &bf16::gemm_tiles16::<1>(&vb[panel], ci, [ub(first)])[0]);
+                    }
+                }
             }
         }
     });
@@ -170,9 +213,9 @@ fn input_transform(d: &[[&[f32]; 4]; 4], v: &mut [f32], lane: usize, ci: usize) 
 
 /// Grows `v` to at least `len` (never shrinks: layers share the buffer, and shrinking would
 /// make the next larger layer zero-fill it again).
-fn grow(v: &mut Vec<f32>, len: usize) {
+fn grow<T: Default + Clone>(v: &mut Vec<T>, len: usize) {
     if v.len() < len {
-        v.resize(len, 0.0);
+        v.resize(len, T::default());
     }
 }
 
