@@ -73,8 +73,10 @@ impl Streams {
         // A part writes a code per miss, two where it clears (after 255 codes), and its last
         // code and a clear (or end).
         let cap = (len + tail) + (len + tail) / 128 + 4;
-        self.codes.clear();
-        self.codes.resize(STREAMS * cap, 0);
+        // Every code read back below is written for this frame first: grown, never cleared.
+        if self.codes.len() < STREAMS * cap {
+            self.codes.resize(STREAMS * cap, 0);
+        }
         let mut parts = [Part { prefix: 0, next: 0, at: 0 }; STREAMS];
         for (s, part) in parts.iter_mut().enumerate() {
             let generation = self.next_generation(s);
