@@ -8,13 +8,14 @@
 //! (index 0) it holds GIF's full 4,096 codes (long strings of background pay for 12-bit codes);
 //! on busier frames it is cleared at [`BUSY_CODES`] (512), so codes stay 9 bits (with 8-bit
 //! pixels) and the table 4 KB; busy frames with 8-bit pixels (the default palette's) go to
-//! [`super::lzw_streams`], which codes three parts of the frame side by side, 2.2× faster. On dense fading events strings rarely grow past two pixels, so
-//! the small dictionary compresses as well or better (the 10 s GIF of BENCHMARKS.md's render
-//! benchmark: 81.1 MB against 83.2 MB with 4,096 codes) and, with most look-ups missing, its
-//! branch is predictable: about a sixth less CPU for that GIF. Sparse frames keep 4,096 codes,
-//! which learn long runs of background (the README's demo GIF is byte for byte the same); the
-//! walk jumps along a run of background over the dictionary's known strings of zeros (same
-//! codes, a quarter less time on the README's demo GIF).
+//! [`super::lzw_streams`], which codes three parts of the frame side by side, 2.3× faster.
+//! On dense fading events strings rarely grow past two pixels, so the small dictionary
+//! compresses as well or better (the 10 s GIF of BENCHMARKS.md's render benchmark: 81.1 MB
+//! against 83.2 MB with 4,096 codes) and, with most look-ups missing, its branch is
+//! predictable: about a sixth less CPU for that GIF. Sparse frames keep 4,096 codes, which
+//! learn long runs of background (the README's demo GIF is byte for byte the same); the walk
+//! jumps along a run of background over the dictionary's known strings of zeros (the same
+//! codes, 29 % less LZW time on the README's demo GIF).
 //!
 //! On noise-like frames (dense fading events) LZW saves little (a 640×480 frame of 20 % noise
 //! compressed to 98 % of its pixels) and its per-pixel branch is unpredictable, so

@@ -18,7 +18,7 @@
 //! frames): a clear that follows a full dictionary is written 10 bits wide, as the decoder
 //! then reads it. Codes are gathered per part and packed after, eight 9-bit codes at a time
 //! (72 bits, nine whole bytes). On the 10 s GIF of BENCHMARKS.md's render benchmark this is
-//! 2.2× faster than the greedy hash walk at 0.2 % more bytes (lost matches), and decodes to
+//! 2.3× faster than the greedy hash walk at 0.2 % more bytes (lost matches), and decodes to
 //! the same pixels (the tests decode it back; ffmpeg and the `gif` crate on that file).
 
 use super::lzw::BitWriter;
