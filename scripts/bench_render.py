@@ -3,14 +3,15 @@
 interleaved rounds. Not a test: prints a table for BENCHMARKS.md.
 
     python3 -m venv /tmp/venv-faery && /tmp/venv-faery/bin/pip install faery==0.7.1 numpy
-    /tmp/venv-faery/bin/python scripts/bench_render.py [--seconds 10] [--rounds 3] [--input aedat4|evt2]
+    /tmp/venv-faery/bin/python scripts/bench_render.py [--seconds 10] [--rounds 3] [--input aedat4|evt2] [--bin PATH]
 
 The recording is synthetic, 640x480 (a bar sweeping across plus 20 % background noise, about
 1 M events/s), written as EVT2 and (by default, `--input aedat4`) converted to AEDAT4 (LZ4) by
 spikestream; both tools read the same file. Both render 30 fps with an exponential decay of 200 ms to GIF and to MP4 (faery's
 vendored x264, ffmpeg's libx264 for spikestream, at its default preset ultrafast and at
 veryfast); "x real time" is seconds of event time per second of wall time. The last rows time
-ffmpeg alone on the same frames, the bound of any MP4 row. The CPU seconds (user + system of the whole process tree, ffmpeg
+ffmpeg alone on the same frames, the bound of any MP4 row. `--bin` times another build of
+spikestream (e.g. a copy of the binary before a change) on the same machine and load. The CPU seconds (user + system of the whole process tree, ffmpeg
 included) are printed too: on a loaded machine they show the work when the wall time does not.
 """
 import argparse, os, resource, subprocess, sys, tempfile, time
@@ -60,12 +61,15 @@ def run_faery(src, out):
 
 
 def main():
+    global BIN
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--input", choices=["aedat4", "evt2"], default="aedat4",
                     help="the recording's format: AEDAT4 with LZ4 (16 bytes an event before compression) or Prophesee EVT2 (4 bytes an event)")
+    ap.add_argument("--bin", default=BIN, help="the spikestream binary to time (default: this checkout's target/release/spikestream)")
     a = ap.parse_args()
+    BIN = a.bin
     with tempfile.TemporaryDirectory() as d:
         raw = os.path.join(d, "in.raw")
         n = synth_evt2(raw, a.seconds)
@@ -73,6 +77,7 @@ def main():
         if a.input == "aedat4":
             src = os.path.join(d, "in.aedat4")
             subprocess.run([BIN, "convert", raw, src, "--compression", "lz4"], check=True, capture_output=True)
+        print(f"# {BIN}")
         print(f"# {n} events, {a.seconds} s, 640x480, read from {a.input} ({os.path.getsize(src) / 1e6:.0f} MB); load {os.getloadavg()[0]:.2f}; {time.strftime('%Y-%m-%d %H:%M')}")
         print("| output | spikestream s (CPU s) | faery s (CPU s) | spikestream x real time (CPU) | faery x real time (CPU) | faery / spikestream | spikestream MB |")
         print("|---|---:|---:|---:|---:|---:|---:|")
@@ -116,6 +121,15 @@ def main():
             e, ec = min(timed(enc) for _ in range(a.rounds))
             size = os.path.getsize(os.path.join(d, "enc.mp4")) / 1e6
             print(f"| ffmpeg alone ({preset}, from a 4:2:0 Y4M file) | {e:.2f} ({ec:.2f}) | - | {a.seconds / e:.1f} ({a.seconds / ec:.1f}) | - | - | {size:.1f} |")
+        # H.264 4:0:0 (High profile, luma only): what dropping chroma would save with the
+        # default grey palette; not used by render (many hardware and browser decoders play
+        # only 4:2:0).
+        ygray = os.path.join(d, "frames400.y4m")
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", os.path.join(d, "out-s.y4m"), "-pix_fmt", "gray", "-strict", "-1", "-f", "yuv4mpegpipe", ygray], check=True)
+        enc = lambda: subprocess.run(["taskset", "-c", "0", "ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", ygray, "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "gray", "-movflags", "+faststart", "-f", "mp4", os.path.join(d, "enc.mp4")], check=True)
+        e, ec = min(timed(enc) for _ in range(a.rounds))
+        size = os.path.getsize(os.path.join(d, "enc.mp4")) / 1e6
+        print(f"| ffmpeg alone (ultrafast, 4:0:0 grey from a Y4M file; not used) | {e:.2f} ({ec:.2f}) | - | {a.seconds / e:.1f} ({a.seconds / ec:.1f}) | - | - | {size:.1f} |")
         print(f"# load at the end {os.getloadavg()[0]:.2f}")
 
 if __name__ == "__main__":

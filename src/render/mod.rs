@@ -7,7 +7,7 @@
 //! - [`palette`] turns indices into colours (grey background, ON light, OFF dark by default,
 //!   or one of faery's scientific [`colormaps`]);
 //! - [`text`] draws labels with an embedded 8×8 bitmap font (no system font);
-//! - [`video`] writes the frames: GIF (its own fast [`lzw`] compression) and PNG through their crates, Y4M by hand (no codec),
+//! - [`video`] writes the frames: GIF (its own fast [`lzw`] compression, [`lzw_streams`] for busy frames) and PNG through their crates, Y4M by hand (no codec),
 //!   MP4 by piping raw frames to `ffmpeg` when it is on the PATH, both as [`yuv`] planes;
 //! - [`schedule`] walks a recording (read batch by batch, bounded memory) and cuts it into
 //!   frames of a fixed period.
@@ -20,6 +20,7 @@ pub mod colormaps;
 pub mod fade;
 pub mod live_thread;
 pub mod lzw;
+pub mod lzw_streams;
 pub mod overlay;
 pub mod palette;
 pub mod schedule;
