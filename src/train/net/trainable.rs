@@ -12,6 +12,7 @@ use super::params::ParamSet;
 use super::{Forward, Layers, scale_per_timestep, walk};
 use crate::model::graph::{Conv, Graph, Node, Op};
 use crate::model::{MetaOverrides, Model, ModelMeta};
+use crate::train::conv::spike_conv2d;
 use crate::train::neuron::{NeuronSpec, Surrogate};
 
 const BN_EPS: f64 = 1e-5;
@@ -26,11 +27,14 @@ pub struct TrainOptions {
     pub detach_reset: Option<bool>,
     /// Dropout before the classifier (the legacy VGG uses 0.25).
     pub dropout: f64,
+    /// Convolutions through burn's own `conv2d` instead of the trainer's op
+    /// ([`crate::train::conv`], the engine's kernels on Flex): the old path, for comparisons.
+    pub burn_conv: bool,
 }
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        Self { surrogate: None, detach_reset: None, dropout: 0.0 }
+        Self { surrogate: None, detach_reset: None, dropout: 0.0, burn_conv: false }
     }
 }
 
@@ -116,7 +120,7 @@ impl Layers for TrainNet {
         let w = self.params.get(weight_name).reshape([conv.out_ch, conv.in_ch, conv.kernel, conv.kernel]);
         let bias = src.bias.as_ref().map(|b| self.params.get(b));
         let options = ConvOptions::new([conv.stride; 2], [conv.padding; 2], [1, 1], 1);
-        let mut y = conv2d(x, w, bias, options);
+        let mut y = if self.options.burn_conv { conv2d(x, w, bias, options) } else { spike_conv2d(x, w, bias, options) };
         if let Some(bn) = &src.bn {
             let gamma = self.params.get(&format!("{bn}.weight"));
             let beta = self.params.get(&format!("{bn}.bias"));
