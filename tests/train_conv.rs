@@ -18,7 +18,7 @@ use spikestream::train::optim::{Optimizer, OptimizerKind};
 use spikestream::train::train_step;
 
 fn vec_of<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().to_vec::<f32>().unwrap()
+    t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
 }
 
 /// What the input holds.
@@ -132,41 +132,39 @@ fn conv_op_equals_burn_autodiff_conv2d_on_wgpu() {
     op_case(&Device::wgpu(burn::tensor::DeviceKind::DefaultDevice), "wgpu", false);
 }
 
-/// Two SGD steps of a narrow `vgg11_48_legacy` (binary, pooled and frame inputs to its
-/// convolutions) with the op and with burn's conv2d: the same losses and parameters within
-/// rounding (sums in another order).
+/// An SGD step of a narrow `vgg11_48_legacy` (binary, pooled and frame inputs to its
+/// convolutions) with the op and with burn's conv2d: the same loss, and the same update of every
+/// parameter within rounding (sums in another order). One step: after it, the rounding
+/// differences flip a few spikes of the next forward, and the spiking network amplifies those.
 #[test]
-fn training_steps_with_the_conv_op_equal_burn_conv2d() {
+fn a_training_step_with_the_conv_op_equals_burn_conv2d() {
     let spec = SynthSpec { arch: "vgg11_48_legacy".into(), num_classes: 10, timesteps: 3, input: [2, 48, 48], width_div: 8, imp: true, seed: 5 };
     let bytes = synth_model_bytes(&spec).unwrap();
     let device = Device::flex().autodiff();
     device.seed(3);
     let x = Tensor::<5>::random([3, 4, 2, 48, 48], Distribution::Uniform(0.0, 1.0), &device).lower_elem(0.25).float().mul_scalar(2.0);
     let labels = [1, 4, 7, 9];
-    let mut results = Vec::new();
+    let values = |net: &TrainNet| -> Vec<(String, Vec<f32>)> { net.params.params.iter().map(|p| (p.name.clone(), vec_of(p.value.clone().inner()))).collect() };
+    let mut runs = Vec::new();
     for burn_conv in [false, true] {
-        let options = TrainOptions { burn_conv, ..TrainOptions::default() };
-        let mut net = TrainNet::from_bytes(&bytes, "synth", &device, options).unwrap();
+        let mut net = TrainNet::from_bytes(&bytes, "synth", &device, TrainOptions { burn_conv, ..TrainOptions::default() }).unwrap();
         let mut optim = Optimizer::new(OptimizerKind::Sgd { momentum: 0.9 }, 5e-4, 0.0);
-        let mut losses = Vec::new();
-        let mut rates = Vec::new();
-        for _ in 0..2 {
-            let out = train_step(&mut net, &mut optim, Loss::parse("tet-s").unwrap(), x.clone(), &labels, 0.05).unwrap();
-            losses.push(out.loss);
-            rates.extend(out.spikes.into_iter().map(|(_, s, n)| vec_of(s).iter().sum::<f32>() / (3 * n) as f32));
-        }
-        let params: Vec<(String, Vec<f32>)> = net.params.params.iter().map(|p| (p.name.clone(), vec_of(p.value.clone().inner()))).collect();
-        results.push((losses, rates, params));
+        let before = values(&net);
+        let out = train_step(&mut net, &mut optim, Loss::parse("tet-s").unwrap(), x.clone(), &labels, 0.05).unwrap();
+        let rates: Vec<f32> = out.spikes.into_iter().map(|(_, s, n)| vec_of(s).iter().sum::<f32>() / (3 * n) as f32).collect();
+        let updates: Vec<(String, Vec<f32>)> = values(&net).into_iter().zip(before).map(|((name, a), (_, b))| (name, a.iter().zip(&b).map(|(a, b)| a - b).collect())).collect();
+        runs.push((out.loss, rates, updates));
     }
-    let (op, burn) = (&results[0], &results[1]);
+    let (op, burn) = (&runs[0], &runs[1]);
     // Spikes in every layer, so the binary-input kernels ran and the surrogate gradient flowed.
-    assert!(burn.1.iter().all(|&r| r > 0.0 && r < 1.0), "spike rates {:?}", burn.1);
-    for (a, b) in op.0.iter().zip(&burn.0) {
-        assert!((a - b).abs() <= 1e-4 * b.abs().max(1.0), "loss {a} (op) vs {b} (burn conv2d)");
-    }
+    assert!(burn.1.iter().all(|&r| r > 0.01 && r < 0.99), "spike rates {:?}", burn.1);
+    assert!((op.0 - burn.0).abs() <= 1e-6 * burn.0.abs().max(1.0), "loss {} (op) vs {} (burn conv2d)", op.0, burn.0);
     for ((name, a), (_, b)) in op.2.iter().zip(&burn.2) {
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        if name.ends_with("conv.module.weight") {
+            assert!(scale > 0.0, "{name}: not updated");
+        }
         let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-        assert!(worst <= 1e-3 * scale, "{name}: max difference {worst} (scale {scale}) after two steps");
+        assert!(worst <= 1e-3 * scale.max(1e-6), "{name}: update differs by {worst} (largest update {scale})");
     }
 }
