@@ -1,12 +1,13 @@
-//! [`super::SpikeConvBackend`] on Flex: the engine's CPU convolution forward, and the backward
-//! from the same kernels plus a weight-gradient scatter over the non-zero inputs.
+//! [`super::SpikeConvBackend`] on Flex: the engine's CPU convolution forward, and (stride 1;
+//! other strides take burn's backward) the backward from the same kernels plus a weight-gradient
+//! scatter over the non-zero inputs.
 //!
 //! burn's tensors are `[N, C, H, W]`, the engine's `[N, H, W, C]`: the input and the output
 //! gradient are transposed once per call (per sample, in parallel). The weight gradient
-//! `gW[o, c, ky, kx] = Σ_{n, y, x} x[n, c, y, x] · g[n, o, oy, ox]` (`oy·s = y + p − ky`) runs over
+//! `gW[o, c, ky, kx] = Σ_{n, y, x} x[n, c, y, x] · g[n, o, oy, ox]` (`oy = y + p − ky`) runs over
 //! the non-zero `x` only and adds whole output-gradient rows (`[Co]`, contiguous in the engine's
 //! layout); a value of 1 (a spike) adds the row without a multiply. Threads take input channels,
-//! each owning its `[k, k, Co]` slice of the result, and sum the samples in order, so the result
+//! each owning its `[k, k, Co]` slices of the result, and sum the samples in order, so the result
 //! does not depend on the thread count.
 
 use std::sync::{LazyLock, Mutex};
@@ -120,13 +121,12 @@ impl SpikeConvBackend for Flex {
         let Some(d) = Dims::of(&x, &weight, &options) else {
             return super::burn_backward::<Flex>(x, weight, bias, grad, options);
         };
+        if d.stride != 1 || d.pad >= d.k {
+            return super::burn_backward::<Flex>(x, weight, bias, grad, options);
+        }
         let g_hwc = transpose(&values(&grad), d.n, d.co, d.so.h * d.so.w);
-        let gx = if d.stride == 1 && d.pad < d.k {
-            let gx_hwc = engine_conv(&g_hwc, d.n, d.so, d.si, &flipped(&values(&weight), &d));
-            tensor(transpose(&gx_hwc, d.n, d.si.h * d.si.w, d.ci), [d.n, d.ci, d.si.h, d.si.w])
-        } else {
-            Flex::conv2d_x_backward(x.clone(), weight, grad, options)
-        };
+        let gx_hwc = engine_conv(&g_hwc, d.n, d.so, d.si, &flipped(&values(&weight), &d));
+        let gx = tensor(transpose(&gx_hwc, d.n, d.si.h * d.si.w, d.ci), [d.n, d.ci, d.si.h, d.si.w]);
         let gw = weight_grad(&values(&x), &g_hwc, &d);
         let gb = bias_grad(&g_hwc, d.co);
         (gx, tensor(gw, [d.co, d.ci, d.k, d.k]), FlexTensor::from_data(TensorData::new(gb, [d.co])))
@@ -149,29 +149,34 @@ fn flipped(w: &[f32], d: &Dims) -> Conv {
     Conv { in_ch: d.co, out_ch: d.ci, kernel: d.k, stride: 1, padding: d.k - 1 - d.pad, weight: wf, bias: vec![0.0; d.ci], time_scale: None }
 }
 
-/// `gW` `[Co, Ci, k, k]` from `x` `[N, Ci, H, W]` and the output gradient `g` `[N, Ho, Wo, Co]`
-/// (see the module doc). Tasks take groups of input channels and run sample by sample, so a
-/// sample's output gradient is read from cache by every channel of the group.
+/// `gW` `[Co, Ci, k, k]` of a stride-1 convolution from `x` `[N, Ci, H, W]` and the output
+/// gradient `g` `[N, Ho, Wo, Co]` (see the module doc). Tasks take groups of input channels and
+/// run sample by sample, so a sample's output gradient is read from cache by every channel of
+/// the group.
 #[inline(never)]
 fn weight_grad(x: &[f32], g: &[f32], d: &Dims) -> Vec<f32> {
-    let (co, kk) = (d.co, d.k * d.k);
+    let (co, k, kk) = (d.co, d.k, d.k * d.k);
     let per_task = d.ci.div_ceil(4 * rayon::current_num_threads()).max(1);
     let mut by_input = vec![0.0f32; d.ci * kk * co];
     by_input.par_chunks_mut(per_task * kk * co).enumerate().for_each(|(task, acc)| weight_grad_channels(x, g, d, task * per_task, acc));
+    // `by_input` is `[Ci, ky, k − 1 − kx, Co]`.
     let mut gw = vec![0.0f32; by_input.len()];
     for c in 0..d.ci {
-        for t in 0..kk {
-            for o in 0..co {
-                gw[(o * d.ci + c) * kk + t] = by_input[(c * kk + t) * co + o];
+        for ky in 0..k {
+            for kx in 0..k {
+                let src = &by_input[((c * k + ky) * k + k - 1 - kx) * co..][..co];
+                for (o, &v) in src.iter().enumerate() {
+                    gw[((o * d.ci + c) * k + ky) * k + kx] = v;
+                }
             }
         }
     }
     gw
 }
 
-/// `acc` `[c, k, k, Co]` = the weight gradients of input channels `first..` (as many as `acc`
-/// holds), with AVX2 where the CPU has it (the same operations in the same order: the same
-/// result).
+/// `acc` `[c, ky, k − 1 − kx, Co]` = the weight gradients of input channels `first..` (as many
+/// as `acc` holds), with AVX2 where the CPU has it (the same operations in the same order: the
+/// same result).
 fn weight_grad_channels(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
@@ -187,15 +192,28 @@ unsafe fn weight_grad_avx2(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &m
     weight_grad_generic(x, g, d, first, acc)
 }
 
+/// With the taps of a kernel row stored in reverse, the output-gradient rows one input value
+/// reaches under a kernel row (`ox = x + p − kx`, consecutive) and the weight rows they add to
+/// are each one contiguous run.
 #[inline(always)]
 fn weight_grad_generic(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &mut [f32]) {
     let (k, co) = (d.k, d.co);
     let (plane_in, plane_out) = (d.si.h * d.si.w, d.so.len());
-    // Per input row / column: the (tap, output index) pairs it reaches.
-    let reach = |len: usize, out_len: usize| -> Vec<Vec<(usize, usize)>> {
-        (0..len).map(|i| (0..k).filter_map(|t| out_index(i, t, d.pad, d.stride, out_len).map(|o| (t, o))).collect()).collect()
-    };
-    let (rows, cols) = (reach(d.si.h, d.so.h), reach(d.si.w, d.so.w));
+    // Per input row: the (ky, oy) pairs it reaches; per input column: the first reversed tap
+    // `k − 1 − kx`, the first output column and how many taps.
+    let rows: Vec<Vec<(usize, usize)>> = (0..d.si.h).map(|y| (0..k).filter_map(|ky| out_index(y, ky, d.pad, d.so.h).map(|oy| (ky, oy))).collect()).collect();
+    let cols: Vec<(usize, usize, usize)> = (0..d.si.w)
+        .map(|xx| {
+            let taps: Vec<(usize, usize)> = (0..k).filter_map(|kx| out_index(xx, kx, d.pad, d.so.w).map(|ox| (kx, ox))).collect();
+            match (taps.first(), taps.last()) {
+                (Some(&(_, ox_hi)), Some(&(kx_hi, ox_lo))) => {
+                    debug_assert_eq!(ox_hi - ox_lo + 1, taps.len());
+                    (k - 1 - kx_hi, ox_lo, taps.len())
+                }
+                _ => (0, 0, 0),
+            }
+        })
+        .collect();
     for n in 0..d.n {
         let gs = &g[n * plane_out..][..plane_out];
         for (j, acc) in acc.chunks_exact_mut(k * k * co).enumerate() {
@@ -204,15 +222,14 @@ fn weight_grad_generic(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &mut [
                 if v == 0.0 {
                     continue;
                 }
+                let (tap0, ox0, taps) = cols[i % d.si.w];
                 for &(ky, oy) in &rows[i / d.si.w] {
-                    for &(kx, ox) in &cols[i % d.si.w] {
-                        let row = &gs[(oy * d.so.w + ox) * co..][..co];
-                        let a = &mut acc[(ky * k + kx) * co..][..co];
-                        if v == 1.0 {
-                            a.iter_mut().zip(row).for_each(|(a, r)| *a += r);
-                        } else {
-                            a.iter_mut().zip(row).for_each(|(a, r)| *a += v * r);
-                        }
+                    let run = &gs[(oy * d.so.w + ox0) * co..][..taps * co];
+                    let a = &mut acc[(ky * k + tap0) * co..][..taps * co];
+                    if v == 1.0 {
+                        a.iter_mut().zip(run).for_each(|(a, r)| *a += r);
+                    } else {
+                        a.iter_mut().zip(run).for_each(|(a, r)| *a += v * r);
                     }
                 }
             }
@@ -220,10 +237,10 @@ fn weight_grad_generic(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &mut [
     }
 }
 
-/// The output position that input position `i` reaches under tap `t` (`o·s = i + p − t`), if any.
-fn out_index(i: usize, t: usize, pad: usize, stride: usize, len: usize) -> Option<usize> {
-    let shifted = (i + pad).checked_sub(t)?;
-    (shifted % stride == 0 && shifted / stride < len).then_some(shifted / stride)
+/// The output position that input position `i` reaches under tap `t` at stride 1
+/// (`o = i + p − t`), if any.
+fn out_index(i: usize, t: usize, pad: usize, len: usize) -> Option<usize> {
+    (i + pad).checked_sub(t).filter(|&o| o < len)
 }
 
 /// `gb[o] = Σ g[.., o]` over `g` `[rows, Co]`: fixed chunks of rows summed in parallel, then
