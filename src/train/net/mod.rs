@@ -7,6 +7,7 @@
 //! time-major as in the reference (stateless layers run on the merged `T·B` batch); neuron
 //! layers see `[T, B, C·H·W]`.
 
+mod bn;
 mod folded;
 mod params;
 mod trainable;
