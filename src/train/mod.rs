@@ -8,6 +8,7 @@ pub mod conv;
 pub mod data;
 pub mod drift;
 pub mod eval;
+mod flex;
 pub mod loss;
 pub mod net;
 pub mod neuron;

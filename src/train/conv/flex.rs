@@ -15,13 +15,13 @@ use std::sync::{LazyLock, Mutex};
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::{DType, Flex, TensorMetadata};
-use burn::tensor::TensorData;
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
 use super::SpikeConvBackend;
 use crate::engine::cpu::{ConvScratch, PackedConv, conv_hwc};
 use crate::model::graph::{Conv, Shape};
+use crate::train::flex::{f32_values, tensor};
 
 /// The engine kernels' working memory, shared by every layer and step.
 static SCRATCH: LazyLock<Mutex<ConvScratch>> = LazyLock::new(|| Mutex::new(ConvScratch::default()));
@@ -60,16 +60,9 @@ impl Dims {
     }
 }
 
-/// The f32 values of `t` in row-major order (a copy only where `t` is a strided view).
+/// The f32 values of `t` ([`Dims::of`] checked the dtype).
 fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("a contiguous f32 tensor").to_vec()),
-    }
-}
-
-fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
+    f32_values(t).expect("an f32 tensor (checked by Dims::of)")
 }
 
 /// `[N, rows, cols]` → `[N, cols, rows]`, samples in parallel.
@@ -129,7 +122,7 @@ impl SpikeConvBackend for Flex {
         let gx = tensor(transpose(&gx_hwc, d.n, d.si.h * d.si.w, d.ci), [d.n, d.ci, d.si.h, d.si.w]);
         let gw = weight_grad(&values(&x), &g_hwc, &d);
         let gb = bias_grad(&g_hwc, d.co);
-        (gx, tensor(gw, [d.co, d.ci, d.k, d.k]), FlexTensor::from_data(TensorData::new(gb, [d.co])))
+        (gx, tensor(gw, [d.co, d.ci, d.k, d.k]), tensor(gb, [d.co]))
     }
 }
 

@@ -15,9 +15,11 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::CubeBackend;
-use burn::backend::{Autodiff, AutodiffBackend, Backend, DType, Dispatch, Flex, TensorMetadata, backend_extension};
-use burn::tensor::{Tensor, TensorData};
+use burn::backend::{Autodiff, AutodiffBackend, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
+
+use crate::train::flex::{f32_values, tensor};
 
 #[backend_extension(Cube, Flex, Autodiff)]
 pub trait BatchNormBackend: Backend {
@@ -43,30 +45,19 @@ pub trait BatchNormBackend: Backend {
 
 impl BatchNormBackend for CubeBackend {}
 
-/// `[N, C, P]` sizes and the f32 values of a contiguous tensor, or `None` (another dtype, or
-/// fewer than two dimensions: burn's op runs).
+/// `[N, C, P]` sizes and the f32 values of `t`, or `None` (another dtype, or fewer than two
+/// dimensions: burn's op runs).
 fn view(t: &FlexTensor) -> Option<([usize; 3], std::borrow::Cow<'_, [f32]>)> {
     let shape = t.shape();
-    if t.dtype() != DType::F32 || shape.num_dims() < 2 || shape[0] * shape[1] == 0 {
+    if shape.num_dims() < 2 || shape[0] * shape[1] == 0 {
         return None;
     }
-    let dims = [shape[0], shape[1], shape.num_elements() / (shape[0] * shape[1])];
-    let values = match t.as_slice::<f32>() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>()?.to_vec()),
-    };
-    Some((dims, values))
+    Some(([shape[0], shape[1], shape.num_elements() / (shape[0] * shape[1])], f32_values(t)?))
 }
 
 /// The f32 values of a small tensor (γ, β, statistics).
 fn f32s(t: &FlexTensor) -> Option<Vec<f32>> {
-    if t.dtype() != DType::F32 {
-        return None;
-    }
-    match t.as_slice::<f32>() {
-        Some(s) => Some(s.to_vec()),
-        None => Some(t.to_contiguous().as_slice::<f32>()?.to_vec()),
-    }
+    Some(f32_values(t)?.into_owned())
 }
 
 /// Per channel: `f(channel, values of one sample, values of the same positions in `other`)`
@@ -102,12 +93,12 @@ fn affine(x: &[f32], y: &[f32], [_, c, p]: [usize; 3], coef: &[[f32; 3]]) -> Vec
 }
 
 fn tensor_like(values: Vec<f32>, like: &FlexTensor) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, like.shape()))
+    tensor(values, like.shape())
 }
 
 fn channels(values: Vec<f64>) -> FlexTensor {
     let len = values.len();
-    FlexTensor::from_data(TensorData::new(values.into_iter().map(|v| v as f32).collect::<Vec<f32>>(), [len]))
+    tensor(values.into_iter().map(|v| v as f32).collect(), [len])
 }
 
 fn fused_forward(x: &FlexTensor, gamma: &FlexTensor, beta: &FlexTensor, epsilon: f64) -> Option<(FlexTensor, FlexTensor, FlexTensor)> {

@@ -6,28 +6,16 @@
 //! order) with the surrogate and the reset rule chosen once per call, not per neuron.
 
 use burn::backend::flex::FlexTensor;
-use burn::backend::{DType, TensorMetadata};
-use burn::tensor::TensorData;
+use burn::backend::TensorMetadata;
 use rayon::prelude::*;
 
 use super::{NeuronSpec, Surrogate};
 use crate::engine::cpu::kernels::{neuron_recharge, neuron_step};
 use crate::model::neuron::Reset;
+use crate::train::flex::{f32_values, tensor};
 
 /// Neurons per task.
 const CHUNK: usize = 4096;
-
-/// The values of an f32 tensor in row-major order, or `None` (another dtype: the burn-op path
-/// runs).
-fn f32_values(t: &FlexTensor) -> Option<std::borrow::Cow<'_, [f32]>> {
-    if t.dtype() != DType::F32 {
-        return None;
-    }
-    Some(match t.as_slice::<f32>() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>()?.to_vec()),
-    })
-}
 
 /// Spikes (or a readout's membrane) `[T, B, N]` of `x` `[T, B, N]` from `v0` `[B, N]`; `None`
 /// where the tensors are not f32.
@@ -42,7 +30,7 @@ pub(crate) fn forward(spec: &NeuronSpec, x: &FlexTensor, v0: &FlexTensor) -> Opt
             neuron_step(&spec.kind, mem, x, out);
         });
     }
-    Some(FlexTensor::from_data(TensorData::new(out, [shape[0], shape[1], shape[2]])))
+    Some(tensor(out, [shape[0], shape[1], shape[2]]))
 }
 
 /// `(dL/dX [T, B, N], dL/dV0 [B, N])` from `dL/dS` (`grad`), as [`super::bptt::backward`];
@@ -96,7 +84,7 @@ pub(crate) fn backward(spec: &NeuronSpec, x: &FlexTensor, v0: &FlexTensor, spike
             ),
         }
     }
-    Some((FlexTensor::from_data(TensorData::new(gx, [shape[0], shape[1], shape[2]])), FlexTensor::from_data(TensorData::new(gv, [shape[1], shape[2]]))))
+    Some((tensor(gx, [shape[0], shape[1], shape[2]]), tensor(gv, [shape[1], shape[2]])))
 }
 
 /// One backward timestep's inputs: the trace `h`, the spikes `s` and `dL/dS` `g`, all `[T, M]`.

@@ -1,8 +1,9 @@
-//! The trainer's convolution op (`train::conv`): forward and gradients (input, weight, bias)
-//! against burn's autodiff of its own `conv2d` on Flex, for binary spike inputs, pooled-spike
-//! inputs and dense inputs at the geometries the networks use (and the fallbacks: stride 2,
-//! 1×1, channels no multiple of 8); the same on burn's wgpu backend (lavapipe in CI); and a
-//! training step of a whole network with the op against the same step through burn's `conv2d`.
+//! The trainer's custom ops against burn's own: the convolution (`train::conv`), forward and
+//! gradients (input, weight, bias) against burn's autodiff of `conv2d` on Flex, for binary spike
+//! inputs, pooled-spike inputs and dense inputs at the geometries the networks use (and the
+//! fallbacks: stride 2, 1×1, channels no multiple of 8), the same on burn's wgpu backend
+//! (lavapipe in CI); BatchNorm on batch statistics against burn's `batch_norm_train`; and a
+//! training step of a whole network with the ops against the same step through burn's.
 #![cfg(feature = "train")]
 
 mod common;
@@ -13,7 +14,7 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use spikestream::model::synth::{SynthSpec, synth_model_bytes};
 use spikestream::train::conv::spike_conv2d;
 use spikestream::train::loss::Loss;
-use spikestream::train::net::{TrainNet, TrainOptions};
+use spikestream::train::net::{TrainNet, TrainOptions, batch_norm_train};
 use spikestream::train::optim::{Optimizer, OptimizerKind};
 use spikestream::train::train_step;
 
@@ -150,12 +151,45 @@ fn conv_op_equals_burn_autodiff_conv2d_on_wgpu() {
     op_case(&Device::wgpu(burn::tensor::DeviceKind::DefaultDevice), "wgpu", false);
 }
 
+/// BatchNorm on batch statistics (the fused Flex op) against burn's `batch_norm_train`:
+/// output, statistics and the gradients of input, γ and β, within rounding (the op sums in f64).
+#[test]
+fn batch_norm_op_equals_burn_batch_norm_train_on_flex() {
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let (n, c, h, w) = (6, 5, 7, 3);
+    let x: Vec<f32> = rng.input(Input::Dense, n * c * h * w).iter().map(|v| v * 3.0 + 0.5).collect();
+    let gamma: Vec<f32> = (0..c).map(|_| rng.next() + 0.5).collect();
+    let beta = rng.dyadic(c);
+    let r = rng.input(Input::Dense, n * c * h * w);
+    let ad = Device::flex().autodiff();
+    let run = |op: bool| -> Vec<Vec<f32>> {
+        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [n, c, h, w]), &ad).require_grad();
+        let gt = Tensor::<1>::from_data(TensorData::new(gamma.clone(), [c]), &ad).require_grad();
+        let bt = Tensor::<1>::from_data(TensorData::new(beta.clone(), [c]), &ad).require_grad();
+        let (y, mean, var) = if op {
+            let o = batch_norm_train(xt.clone(), gt.clone(), bt.clone(), 1e-5);
+            (o.output, o.mean, o.variance)
+        } else {
+            let o = burn::tensor::module::batch_norm_train(xt.clone(), gt.clone(), bt.clone(), 1e-5);
+            (o.output, o.mean, o.variance)
+        };
+        let rt = Tensor::<4>::from_data(TensorData::new(r.clone(), [n, c, h, w]), &ad);
+        let grads = (y.clone() * rt).sum().backward();
+        vec![vec_of(y.inner()), vec_of(mean.inner()), vec_of(var.inner()), vec_of(xt.grad(&grads).unwrap()), vec_of(gt.grad(&grads).unwrap()), vec_of(bt.grad(&grads).unwrap())]
+    };
+    let (got, want) = (run(true), run(false));
+    for (part, (g, w)) in ["output", "mean", "variance", "dL/dx", "dL/dgamma", "dL/dbeta"].iter().zip(got.iter().zip(&want)) {
+        compare(&format!("batch norm: {part}"), g, w, false);
+    }
+}
+
 /// An SGD step of a narrow `vgg11_48_legacy` (binary, pooled and frame inputs to its
-/// convolutions) with the op and with burn's conv2d: the same loss, and the same update of every
+/// convolutions) with the ops and with burn's `conv2d` and `batch_norm_train`
+/// (`TrainOptions::burn_ops`): the same loss, and the same update of every
 /// parameter within rounding (sums in another order). One step: after it, the rounding
 /// differences flip a few spikes of the next forward, and the spiking network amplifies those.
 #[test]
-fn a_training_step_with_the_conv_op_equals_burn_conv2d() {
+fn a_training_step_with_the_ops_equals_one_with_burns() {
     let spec = SynthSpec { arch: "vgg11_48_legacy".into(), num_classes: 10, timesteps: 3, input: [2, 48, 48], width_div: 8, imp: true, seed: 5 };
     let bytes = synth_model_bytes(&spec).unwrap();
     let device = Device::flex().autodiff();
@@ -176,7 +210,7 @@ fn a_training_step_with_the_conv_op_equals_burn_conv2d() {
     let (op, burn) = (&runs[0], &runs[1]);
     // Spikes in every layer, so the binary-input kernels ran and the surrogate gradient flowed.
     assert!(burn.1.iter().all(|&r| r > 0.01 && r < 0.99), "spike rates {:?}", burn.1);
-    assert!((op.0 - burn.0).abs() <= 1e-6 * burn.0.abs().max(1.0), "loss {} (op) vs {} (burn conv2d)", op.0, burn.0);
+    assert!((op.0 - burn.0).abs() <= 1e-6 * burn.0.abs().max(1.0), "loss {} (ops) vs {} (burn's)", op.0, burn.0);
     for ((name, a), (_, b)) in op.2.iter().zip(&burn.2) {
         let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
         if name.ends_with("conv.module.weight") {
