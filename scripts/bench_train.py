@@ -33,10 +33,13 @@ CPU time counts idle-spinning worker threads too, so with 2 threads it favours n
 reliably; with 1 thread it is the cleaner number. Configurations run interleaved, `--rounds`
 times, and the best round of each quantity counts; the load average is printed with each.
 
+`--baseline OTHER_BINARY` runs a second spikestream build (e.g. main's) interleaved with the
+first, and adds its rates (`base`) and the speed-up `ss/base`.
+
 Run:
   .venv-reference/bin/python scripts/bench_train.py --spikestream /path/to/spikestream \\
       --width-div 8,4 --threads 1,2 --batch 16 --timesteps 8 --steps 20 --rounds 2 \\
-      --lif fused,reference
+      --lif fused,reference [--baseline /path/to/main/spikestream]
 """
 import argparse, csv, json, math, os, platform, re, resource, subprocess, sys, time
 from pathlib import Path
@@ -147,6 +150,7 @@ def dataset(binary, a):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--spikestream", required=True, help="a spikestream binary built with --features train")
+    p.add_argument("--baseline", help="a second spikestream binary (e.g. main's), run interleaved with the first as `base`")
     p.add_argument("--work", default=str(ROOT / "target/bench-train"), help="dataset, frames and model outputs")
     p.add_argument("--width-div", default="8,4", help="comma-separated width divisors")
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts")
@@ -177,12 +181,16 @@ def main():
     # Warm spikestream's frame cache once (it is outside the clock anyway; this keeps round 1 like the rest).
     spikestream_run(binary, sim_dir, out_dir, a, widths[0], threads[0], 1)
 
-    runs, keys = [], ["ss", "ss_e2e", "ss_cpu"] + [f"{l}{c}" for l in lifs for c in ("", "_cpu")]
+    base = Path(a.baseline).resolve() if a.baseline else None
+    base_keys = ["base", "base_e2e", "base_cpu"] if base else []
+    runs, keys = [], ["ss", "ss_e2e", "ss_cpu"] + base_keys + [f"{l}{c}" for l in lifs for c in ("", "_cpu")]
     for rnd in range(a.rounds):
         for wd in widths:
             for th in threads:
                 m = dict(round=rnd, width_div=wd, threads=th, load_before=load())
                 m["ss"], m["ss_e2e"], m["ss_cpu"] = spikestream_rate(binary, sim_dir, out_dir, a, wd, th)
+                if base:
+                    m["base"], m["base_e2e"], m["base_cpu"] = spikestream_rate(base, sim_dir, out_dir, a, wd, th)
                 for lif in lifs:
                     m[lif], m[f"{lif}_cpu"] = torch_rate(x, y, classes, a, wd, th, lif)
                 m["load_after"] = load()
@@ -192,6 +200,8 @@ def main():
 
     # Best round of each quantity; ratios = spikestream / PyTorch.
     cols = ["ss"] + lifs + [f"ratio {l}" for l in lifs] + ["ss_cpu"] + [f"{l}_cpu" for l in lifs] + [f"ratio {l}_cpu" for l in lifs] + ["ss_e2e"]
+    if base:
+        cols += ["base", "base_cpu", "ss/base", "ss/base_cpu"] + [f"ratio base/{l}_cpu" for l in lifs]
     print("\nsamples/s by wall clock (ss: spikestream CSV training loop; fused/reference: PyTorch LIF), samples per"
           "\nCPU-second of the steps after --skip (_cpu), ss_e2e: spikestream's summary line (incl. evaluation)")
     print("| width_div | threads | " + " | ".join(cols) + " |\n|---:|---:|" + "---:|" * len(cols))
@@ -202,8 +212,12 @@ def main():
             b = {k: max(r[k] for r in rs) for k in keys}
             for l in lifs:
                 b[f"ratio {l}"], b[f"ratio {l}_cpu"] = b["ss"] / b[l], b["ss_cpu"] / b[f"{l}_cpu"]
+                if base:
+                    b[f"ratio base/{l}_cpu"] = b["base_cpu"] / b[f"{l}_cpu"]
+            if base:
+                b["ss/base"], b["ss/base_cpu"] = b["ss"] / b["base"], b["ss_cpu"] / b["base_cpu"]
             best[f"w{wd}_t{th}"] = b
-            print(f"| {wd} | {th} | " + " | ".join(f"{b[c]:.2f}" + ("x" if c.startswith("ratio") else "") for c in cols) + " |")
+            print(f"| {wd} | {th} | " + " | ".join(f"{b[c]:.2f}" + ("x" if c.startswith("ratio") or "/" in c else "") for c in cols) + " |")
     print(f"\nload average at the end: {load()}")
     if a.json:
         Path(a.json).write_text(json.dumps(dict(args=vars(a), runs=runs, best=best), indent=1) + "\n")

@@ -52,7 +52,7 @@ fn run_case(device: &Device, case: &str, loss: &str, surrogate: &str) -> Vec<(us
     let settings: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{case}.json"))).unwrap()).unwrap();
     let init = std::fs::read(dir.join(format!("{case}.safetensors"))).unwrap();
     let ad = device.clone().autodiff();
-    let options = TrainOptions { surrogate: Some(Surrogate::parse(surrogate).unwrap()), detach_reset: None, dropout: 0.0 };
+    let options = TrainOptions { surrogate: Some(Surrogate::parse(surrogate).unwrap()), detach_reset: None, dropout: 0.0, ..TrainOptions::default() };
     let mut net = TrainNet::from_bytes(&init, case, &ad, options).unwrap();
     let names: Vec<String> = net.graph.nodes.iter().map(|n| n.name.clone()).collect();
     let momentum = settings["momentum"].as_f64().unwrap() as f32;

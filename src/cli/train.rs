@@ -192,7 +192,7 @@ mod with_train {
             },
             flips: FlipSpec { h_swap: parse_pairs("--flip-swap", &a.flip_swap)?, vflip: a.vflip, v_swap: parse_pairs("--vflip-swap", &a.vflip_swap)? },
             randaugment: a.randaugment.as_deref().map(|v| RandAugment::parse("--randaugment", v)).transpose()?,
-            options: TrainOptions { surrogate, detach_reset: None, dropout },
+            options: TrainOptions { surrogate, detach_reset: None, dropout, ..TrainOptions::default() },
             seed: a.seed,
             cache: a.cache,
             sensor: a.sensor.map(|r| (r.width, r.height)),

@@ -1,12 +1,14 @@
 //! Training IMP-SNN models in burn (cargo feature `train`): the engine's architectures as a
-//! differentiable network ([`net`]), the neuron forward from the engine's own WGSL on burn's wgpu
+//! differentiable network ([`net`]) whose convolutions run the engine's CPU kernels on Flex ([`conv`]), the neuron forward from the engine's own WGSL on burn's wgpu
 //! backend with a surrogate-gradient backward ([`neuron`]), the reference's losses ([`loss`]),
 //! optimisers and schedule ([`optim`]), datasets with a frame cache and loader ([`data`]), the
 //! loop ([`run`]), evaluation ([`eval`]) and the IMP drift report ([`drift`]). The output is the engine's model file.
 
+pub mod conv;
 pub mod data;
 pub mod drift;
 pub mod eval;
+mod flex;
 pub mod loss;
 pub mod net;
 pub mod neuron;

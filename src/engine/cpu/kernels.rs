@@ -224,6 +224,20 @@ pub fn neuron_step(kind: &NeuronKind, mem: &mut [f32], x: &[f32], out: &mut [f32
     })
 }
 
+/// One timestep of the membrane given the spikes `s` (0/1) that [`neuron_step`] emitted, for
+/// the trainer's backward pass (`train::neuron`), which recomputes the trace: `h` = the charge
+/// of `mem` and `x`, then `mem` = the reset of `h` by `s`. Same rule, same operations.
+#[cfg(feature = "train")]
+pub(crate) fn neuron_recharge(kind: &NeuronKind, mem: &mut [f32], x: &[f32], s: &[f32], h: &mut [f32]) {
+    specialised!(kind.rule(), |rule| {
+        for (((m, &x), &s), h) in mem.iter_mut().zip(x).zip(s).zip(h.iter_mut()) {
+            let v = rule.charge.apply(&F32, *m, x);
+            *h = v;
+            *m = rule.reset.apply(&F32, v, s != 0.0, rule.v_th);
+        }
+    })
+}
+
 /// [`neuron_step`] for a layer with per-neuron parameters: neuron `i` runs `rules[i]` (the same
 /// [`Rule::step`], other numbers). `spikes`: whether the layer spikes (else `out` is the membrane).
 pub fn neuron_step_each(rules: &[Rule], spikes: bool, mem: &mut [f32], x: &[f32], out: &mut [f32]) -> u64 {

@@ -32,6 +32,10 @@ use crate::model::graph::{Graph, Op};
 use layout::{Prepared, prepare};
 pub use precision::{Precision, PrecisionError};
 use precision::Stored;
+/// The fast convolution (`[B, H, W, C]` in and out, weights packed from a [`crate::model::graph::Conv`]),
+/// for the trainer's convolution op on burn's CPU backend (`train::conv`).
+#[cfg(feature = "train")]
+pub(crate) use conv::{ConvScratch, PackedConv, conv as conv_hwc};
 
 pub struct CpuBackend {
     graph: Graph,

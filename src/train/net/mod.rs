@@ -1,16 +1,19 @@
 //! The engine's layer graph as a differentiable burn network.
 //!
 //! One walk over [`Graph`] nodes ([`walk`]) serves two weight sources ([`Layers`]): the trainable
-//! parameters with batch-statistics BatchNorm and TEBN ([`TrainNet`], train mode), and the
+//! parameters with batch-statistics BatchNorm (a fused op on Flex, [`batch_norm_train`]) and
+//! TEBN ([`TrainNet`], train mode), and the
 //! engine's own folded weights ([`FoldedNet`], eval mode: BN folded exactly as the engine folds
 //! it, so an exported model gives the engine's spikes). Activations are `[T·B, C, H, W]`,
 //! time-major as in the reference (stateless layers run on the merged `T·B` batch); neuron
 //! layers see `[T, B, C·H·W]`.
 
+mod bn;
 mod folded;
 mod params;
 mod trainable;
 
+pub use bn::{BatchNormOut, batch_norm_train};
 pub use folded::FoldedNet;
 pub use params::{Param, ParamSet};
 pub use trainable::{TrainNet, TrainOptions};

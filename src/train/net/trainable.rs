@@ -12,6 +12,7 @@ use super::params::ParamSet;
 use super::{Forward, Layers, scale_per_timestep, walk};
 use crate::model::graph::{Conv, Graph, Node, Op};
 use crate::model::{MetaOverrides, Model, ModelMeta};
+use crate::train::conv::spike_conv2d;
 use crate::train::neuron::{NeuronSpec, Surrogate};
 
 const BN_EPS: f64 = 1e-5;
@@ -26,11 +27,15 @@ pub struct TrainOptions {
     pub detach_reset: Option<bool>,
     /// Dropout before the classifier (the legacy VGG uses 0.25).
     pub dropout: f64,
+    /// Convolutions and BatchNorm through burn's own `conv2d` and `batch_norm_train` instead of
+    /// the trainer's ops ([`crate::train::conv`], [`super::bn`]: fused kernels on Flex): the old
+    /// path, for comparisons.
+    pub burn_ops: bool,
 }
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        Self { surrogate: None, detach_reset: None, dropout: 0.0 }
+        Self { surrogate: None, detach_reset: None, dropout: 0.0, burn_ops: false }
     }
 }
 
@@ -116,14 +121,19 @@ impl Layers for TrainNet {
         let w = self.params.get(weight_name).reshape([conv.out_ch, conv.in_ch, conv.kernel, conv.kernel]);
         let bias = src.bias.as_ref().map(|b| self.params.get(b));
         let options = ConvOptions::new([conv.stride; 2], [conv.padding; 2], [1, 1], 1);
-        let mut y = conv2d(x, w, bias, options);
+        let mut y = if self.options.burn_ops { conv2d(x, w, bias, options) } else { spike_conv2d(x, w, bias, options) };
         if let Some(bn) = &src.bn {
             let gamma = self.params.get(&format!("{bn}.weight"));
             let beta = self.params.get(&format!("{bn}.bias"));
             let (mean_name, var_name) = (format!("{bn}.running_mean"), format!("{bn}.running_var"));
             if self.training {
                 let [n, _, h, w] = y.dims();
-                let out = batch_norm_train(y, gamma, beta, BN_EPS);
+                let out = if self.options.burn_ops {
+                    let o = batch_norm_train(y, gamma, beta, BN_EPS);
+                    super::bn::BatchNormOut { output: o.output, mean: o.mean, variance: o.variance }
+                } else {
+                    super::bn::batch_norm_train(y, gamma, beta, BN_EPS)
+                };
                 let count = (n * h * w) as f32;
                 // On the device, outside the autodiff graph: no read-back (and no sync) per step.
                 let unbiased = count / (count - 1.0).max(1.0);

@@ -8,6 +8,7 @@
 //! straight-through trick, differentiated by burn's autodiff.
 
 pub mod bptt;
+mod flex;
 pub mod op;
 pub mod reference;
 

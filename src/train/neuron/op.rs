@@ -3,9 +3,11 @@
 //! - burn's wgpu backend (`Cube`): the forward is the engine's `shaders/neuron.wgsl`, the very
 //!   text the inference engine compiles, launched once per timestep as a burn `SourceKernel` with
 //!   the parameter words of [`neuron_params`] (the one encoding both sides use);
-//! - Flex (burn's CPU backend): the same rule from burn ops ([`super::bptt::forward`]);
+//! - Flex (burn's CPU backend): the same rule on plain f32 slices, one pass per layer
+//!   ([`super::flex`]);
 //! - autodiff: the forward of the inner backend, and a custom backward (surrogate BPTT through the
-//!   membrane, gradient for the initial potential included, [`super::bptt::backward`]).
+//!   membrane, gradient for the initial potential included: [`super::bptt::backward`] from burn
+//!   ops, on Flex [`super::flex::backward`]).
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -21,7 +23,8 @@ use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::Tensor;
 
 use super::NeuronSpec;
-use super::bptt;
+use super::{bptt, flex};
+use burn::backend::flex::FlexTensor;
 use crate::gpu::kernel::{Kernel, neuron_params};
 
 #[backend_extension(Cube, Flex, Autodiff)]
@@ -31,9 +34,29 @@ pub trait SpikingBackend: Backend {
     fn neuron_forward(x: FloatTensor<Self>, v0: FloatTensor<Self>, spec: NeuronSpec) -> FloatTensor<Self> {
         bptt::forward::<Self>(&spec, x, v0)
     }
+
+    /// `(dL/dX [T, B, N], dL/dV0 [B, N])` from `dL/dS` (`grad`, `[T, B, N]`) and the forward's
+    /// input, initial membrane and spikes.
+    fn neuron_backward(
+        x: FloatTensor<Self>,
+        v0: FloatTensor<Self>,
+        spikes: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        spec: NeuronSpec,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        bptt::backward::<Self>(&spec, x, v0, spikes, grad)
+    }
 }
 
-impl SpikingBackend for burn::backend::Flex {}
+impl SpikingBackend for burn::backend::Flex {
+    fn neuron_forward(x: FlexTensor, v0: FlexTensor, spec: NeuronSpec) -> FlexTensor {
+        flex::forward(&spec, &x, &v0).unwrap_or_else(|| bptt::forward::<Self>(&spec, x, v0))
+    }
+
+    fn neuron_backward(x: FlexTensor, v0: FlexTensor, spikes: FlexTensor, grad: FlexTensor, spec: NeuronSpec) -> (FlexTensor, FlexTensor) {
+        flex::backward(&spec, &x, &v0, &spikes, &grad).unwrap_or_else(|| bptt::backward::<Self>(&spec, x, v0, spikes, grad))
+    }
+}
 
 /// `shaders/neuron.wgsl` as a burn template kernel (no placeholders: the file is used as is).
 struct NeuronWgsl;
@@ -95,7 +118,7 @@ struct NeuronBackward {
     spec: NeuronSpec,
 }
 
-impl<B: Backend> Backward<B, 2> for NeuronBackward {
+impl<B: Backend + SpikingBackend> Backward<B, 2> for NeuronBackward {
     /// The forward's input currents, initial membrane and spikes.
     type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
 
@@ -103,7 +126,7 @@ impl<B: Backend> Backward<B, 2> for NeuronBackward {
         let [node_x, node_v0] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (x, v0, spikes) = ops.state;
-        let (gx, gv0) = bptt::backward::<B>(&self.spec, x, v0, spikes, grad);
+        let (gx, gv0) = B::neuron_backward(x, v0, spikes, grad, self.spec);
         if let Some(node) = node_x {
             grads.register::<B>(node.id, gx);
         }

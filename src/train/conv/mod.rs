@@ -1,0 +1,104 @@
+//! The trainer's 2-D convolution as a burn custom op ([`spike_conv2d`]).
+//!
+//! - Flex (burn's CPU backend): the forward is the inference engine's CPU convolution
+//!   (`engine::cpu::conv`: adds of weight rows for binary spike inputs, Winograd for pooled
+//!   spikes, a register-blocked FMA tile for dense inputs; the kernel is picked by the input's
+//!   density as at inference); the backward is [`flex`]: the input gradient as the engine's
+//!   convolution of the output gradient with the flipped, transposed weights, and the weight
+//!   gradient as a scatter over the non-zero inputs only (a spike adds output-gradient rows: no
+//!   multiply), threads over input channels;
+//! - burn's wgpu backend (`Cube`) and any geometry the fast path does not take (not f32, groups,
+//!   dilation, unequal strides or paddings): burn's own `conv2d` and its backward;
+//! - autodiff: the forward of the inner backend, and a custom backward ([`ConvBackward`]) that
+//!   keeps the forward's input and weights.
+
+mod flex;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::backend::wgpu::CubeBackend;
+use burn::backend::{Autodiff, Backend, Dispatch, backend_extension};
+use burn::tensor::Tensor;
+use burn::tensor::ops::ConvOptions;
+
+#[backend_extension(Cube, Flex, Autodiff)]
+pub trait SpikeConvBackend: Backend {
+    /// `conv2d(x, weight) + bias`: `x` `[N, Ci, H, W]`, `weight` `[Co, Ci, k, k]`, `bias` `[Co]`.
+    fn spike_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, Some(bias), options)
+    }
+
+    /// Gradients (input, weight, bias) of [`SpikeConvBackend::spike_conv2d`] for the output
+    /// gradient `grad` `[N, Co, Ho, Wo]`.
+    fn spike_conv2d_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        burn_backward::<Self>(x, weight, bias, grad, options)
+    }
+}
+
+/// burn's own gradients of `conv2d` (the oracle, and the path of every other backend).
+pub(crate) fn burn_backward<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    options: ConvOptions<2>,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let gx = B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
+    let gw = B::conv2d_weight_backward(x.clone(), weight, grad.clone(), options);
+    let gb = B::conv2d_bias_backward(x, bias, grad);
+    (gx, gw, gb)
+}
+
+impl SpikeConvBackend for CubeBackend {}
+
+#[derive(Debug)]
+struct ConvBackward {
+    options: ConvOptions<2>,
+}
+
+impl<B: Backend + SpikeConvBackend> Backward<B, 3> for ConvBackward {
+    /// The forward's input, weights and bias.
+    type State = (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, w, b) = ops.state;
+        let (gx, gw, gb) = B::spike_conv2d_backward(x, w, b, grad, self.options);
+        for (node, g) in [(node_x, gx), (node_w, gw), (node_b, gb)] {
+            if let Some(node) = node {
+                grads.register::<B>(node.id, g);
+            }
+        }
+    }
+}
+
+impl<B: Backend + SpikeConvBackend, C: CheckpointStrategy> SpikeConvBackend for Autodiff<B, C> {
+    fn spike_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+        let backward = ConvBackward { options: options.clone() };
+        match backward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => {
+                let (xp, wp, bp) = (x.primitive().clone(), weight.primitive().clone(), bias.primitive().clone());
+                let y = B::spike_conv2d(xp.clone(), wp.clone(), bp.clone(), options);
+                prep.finish((xp, wp, bp), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::spike_conv2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), options)),
+        }
+    }
+}
+
+/// `conv2d(x, weight) + bias` on whatever backend the tensors live on (see the module doc);
+/// no bias is a zero bias.
+pub fn spike_conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));
+    Tensor::from_dispatch(<Dispatch as SpikeConvBackend>::spike_conv2d(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), options))
+}
