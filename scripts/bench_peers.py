@@ -91,7 +91,7 @@ def prepare(arch, args, tmp, cache, doc):
         for th in args.threads:
             for rt in rts:
                 t0 = time.perf_counter()
-                if rt == "spikestream":
+                if rt.startswith("spikestream"):
                     r = None
                 elif rt == "torch_eager":
                     r = R.TorchRunner(net, probe_net, x, T, mems0, th)
@@ -142,12 +142,13 @@ def check(arch, batch, x, T, path, net, mems0, runners, args):
 def measure(rt, r, arch, batch, th, path, args):
     T = BT.PRESETS[arch][0]
     steps = -(-args.steps // T) * T
-    if rt == "spikestream":
+    if rt.startswith("spikestream"):
+        precision = ("--precision", "bf16") if rt == "spikestream_bf16" else ()
         ss, err = BT.run_spikestream(args.bin, path, batch, "cpu", steps, args.warmup, args.spike_rate, th, args.timeout,
-                                     extra=("--profile-steps", "0"))  # no per-layer profile after the timed steps
+                                     extra=("--profile-steps", "0", *precision))  # no per-layer profile after the timed steps
         if ss is None:
             sys.exit(f"spikestream bench failed on {arch} batch {batch}: {err}")
-        return ss["p50_ms_per_timestep"], dict(ss["spike_rates"])
+        return ss["p50_ms_per_timestep"], dict(ss["spike_rates"]) if rt == "spikestream" else None
     r.begin()
     for i in range(args.warmup):
         r.step(i)
@@ -175,7 +176,7 @@ def main():
     ap.add_argument("--steps", type=int, default=100, help="timed timesteps per cell and round (rounded up to whole sequences)")
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--configs", default="vgg11_48_legacy", help="archs, comma-separated: " + ", ".join(BT.PRESETS))
-    ap.add_argument("--runtimes", default=",".join(R.RUNTIMES), help="subset of " + ",".join(R.RUNTIMES))
+    ap.add_argument("--runtimes", default=",".join(R.RUNTIMES), help="subset of " + ",".join(R.RUNTIMES + R.OPTIONAL))
     ap.add_argument("--width-div", type=int, default=1, help="divide the channel widths (quick checks only)")
     ap.add_argument("--spike-rate", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=7)
@@ -192,7 +193,7 @@ def main():
     args.batches = [int(v) for v in args.batches.split(",")]
     args.runtimes = args.runtimes.split(",")
     configs = args.configs.split(",")
-    for name, got, known in (("--configs", configs, BT.PRESETS), ("--runtimes", args.runtimes, R.RUNTIMES)):
+    for name, got, known in (("--configs", configs, BT.PRESETS), ("--runtimes", args.runtimes, R.RUNTIMES + R.OPTIONAL)):
         bad = [v for v in got if v not in known]
         if bad:
             sys.exit(f"{name}: unknown {', '.join(bad)} (known: {', '.join(known)})")

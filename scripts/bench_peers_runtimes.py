@@ -24,7 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_peers_step import io_names, step_sequence  # noqa: E402
 
 RUNTIMES = ["spikestream", "openvino_f32", "openvino_default", "torch_compile", "onnxruntime", "torch_eager"]
-LABELS = {"spikestream": "spikestream", "openvino_f32": "OpenVINO f32", "openvino_default": "OpenVINO default",
+# Opt-in (--runtimes …,spikestream_bf16): spikestream with --precision bf16 (not bit-exact; its
+# ratio column reads "spikestream f32 ÷ bf16" like any peer's).
+OPTIONAL = ["spikestream_bf16"]
+LABELS = {"spikestream": "spikestream", "spikestream_bf16": "spikestream --precision bf16", "openvino_f32": "OpenVINO f32", "openvino_default": "OpenVINO default",
           "torch_compile": "torch.compile (freeze)", "onnxruntime": "ONNX Runtime", "torch_eager": "PyTorch eager"}
 
 
