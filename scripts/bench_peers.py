@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """spikestream against the CPU inference runtimes a user could pick for the same IMP-SNN (issue 17):
 PyTorch eager, torch.compile (inductor, freezing), ONNX Runtime, OpenVINO f32 and OpenVINO at its
-default precision (bf16 on an AVX512_BF16 CPU), in one interleaved run.
+default precision (bf16 on an AVX512_BF16 CPU), in one interleaved run; `--runtimes
+…,spikestream_bf16` adds spikestream with `--precision bf16` (opt-in, not bit-exact) as a column.
 
 The model is built, seeded, calibrated to --target-rate spikes per layer and written as a spikestream
 model file exactly as scripts/bench_torch.py does (its `get_model`; full width unless --width-div),
