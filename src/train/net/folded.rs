@@ -5,13 +5,13 @@
 
 use std::collections::HashMap;
 
-use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::trainable::{TrainOptions, neuron_specs};
 use super::{Forward, Layers, scale_per_timestep, walk};
 use crate::model::graph::{Conv, Graph, Node, Op};
+use crate::train::conv::spike_conv2d;
 use crate::model::Model;
 use crate::train::neuron::NeuronSpec;
 
@@ -69,7 +69,8 @@ impl Layers for FoldedNet {
     fn conv(&mut self, index: usize, _node: &Node, conv: &Conv, x: Tensor<4>, timesteps: usize) -> Tensor<4> {
         let (w, b, scale) = self.convs[&index].clone();
         let options = ConvOptions::new([conv.stride; 2], [conv.padding; 2], [1, 1], 1);
-        let y = conv2d(x, w, Some(b), options);
+        // The engine's own kernels on Flex (`train::conv`), so evaluation runs what inference runs.
+        let y = spike_conv2d(x, w, Some(b), options);
         match scale {
             Some(scale) => scale_per_timestep(y, scale, timesteps),
             None => y,
