@@ -9,7 +9,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::TensorMetadata;
 use rayon::prelude::*;
 
-use super::{NeuronSpec, Surrogate};
+use super::{NeuronSpec, Surrogate, atan_derivative, sigmoid_derivative, triangle_derivative};
 use crate::engine::cpu::kernels::{neuron_recharge, neuron_step};
 use crate::model::neuron::Reset;
 use crate::train::flex::{f32_values, tensor};
@@ -61,27 +61,9 @@ pub(crate) fn backward(spec: &NeuronSpec, x: &FlexTensor, v0: &FlexTensor, spike
             continue;
         }
         match spec.surrogate {
-            Surrogate::Triangle { gamma } => step.resets(t, gx_t, &mut gv, |u: f32| (-u.abs() + gamma).max(0.0) / (gamma * gamma), th),
-            Surrogate::Sigmoid { alpha } => step.resets(
-                t,
-                gx_t,
-                &mut gv,
-                |u: f32| {
-                    let s = 1.0 / (1.0 + (-(u * alpha)).exp());
-                    s * (-s + 1.0) * alpha
-                },
-                th,
-            ),
-            Surrogate::Atan { alpha } => step.resets(
-                t,
-                gx_t,
-                &mut gv,
-                |u: f32| {
-                    let k = u * (std::f32::consts::FRAC_PI_2 * alpha);
-                    (1.0 / (k * k + 1.0)) * (alpha / 2.0)
-                },
-                th,
-            ),
+            Surrogate::Triangle { gamma } => step.resets(t, gx_t, &mut gv, |u| triangle_derivative(gamma, u), th),
+            Surrogate::Sigmoid { alpha } => step.resets(t, gx_t, &mut gv, |u| sigmoid_derivative(alpha, u), th),
+            Surrogate::Atan { alpha } => step.resets(t, gx_t, &mut gv, |u| atan_derivative(alpha, u), th),
         }
     }
     Some((tensor(gx, [shape[0], shape[1], shape[2]]), tensor(gv, [shape[1], shape[2]])))

@@ -41,20 +41,34 @@ impl Surrogate {
         }
     }
 
-    /// The derivative at `u`, in f32 (for tests and documentation).
+    /// The derivative at `u`, in f32.
     pub fn derivative(&self, u: f32) -> f32 {
         match *self {
-            Surrogate::Triangle { gamma } => (gamma - u.abs()).max(0.0) / (gamma * gamma),
-            Surrogate::Sigmoid { alpha } => {
-                let s = 1.0 / (1.0 + (-alpha * u).exp());
-                alpha * s * (1.0 - s)
-            }
-            Surrogate::Atan { alpha } => {
-                let k = std::f32::consts::FRAC_PI_2 * alpha * u;
-                alpha / 2.0 / (1.0 + k * k)
-            }
+            Surrogate::Triangle { gamma } => triangle_derivative(gamma, u),
+            Surrogate::Sigmoid { alpha } => sigmoid_derivative(alpha, u),
+            Surrogate::Atan { alpha } => atan_derivative(alpha, u),
         }
     }
+}
+
+// The surrogate derivatives on one f32, in the operation order of the burn ops of
+// [`bptt::surrogate`], so the Flex kernel ([`flex`]) gives their bits.
+
+#[inline(always)]
+pub(crate) fn triangle_derivative(gamma: f32, u: f32) -> f32 {
+    (-u.abs() + gamma).max(0.0) / (gamma * gamma)
+}
+
+#[inline(always)]
+pub(crate) fn sigmoid_derivative(alpha: f32, u: f32) -> f32 {
+    let s = 1.0 / (1.0 + (-(u * alpha)).exp());
+    s * (-s + 1.0) * alpha
+}
+
+#[inline(always)]
+pub(crate) fn atan_derivative(alpha: f32, u: f32) -> f32 {
+    let k = u * (std::f32::consts::FRAC_PI_2 * alpha);
+    (1.0 / (k * k + 1.0)) * (alpha / 2.0)
 }
 
 /// One neuron layer's rule for training.
