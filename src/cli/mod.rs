@@ -19,6 +19,8 @@ mod classify_report;
 mod convert;
 mod devices;
 mod frames;
+#[cfg(feature = "train")]
+mod heap;
 mod info;
 mod inspect;
 mod nir;

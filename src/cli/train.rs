@@ -163,6 +163,7 @@ mod with_train {
     }
 
     pub fn run_train(a: TrainArgs) -> Result<ExitCode> {
+        crate::cli::heap::keep_freed_memory();
         let surrogate = a.surrogate.as_deref().map(Surrogate::parse).transpose().map_err(anyhow::Error::msg)?;
         let dropout = a.dropout.unwrap_or(if a.arch == "vgg11_48_legacy" { 0.25 } else { 0.0 });
         let cfg = TrainConfig {
@@ -223,6 +224,7 @@ mod with_train {
     }
 
     pub fn run_eval(a: EvalArgs) -> Result<ExitCode> {
+        crate::cli::heap::keep_freed_memory();
         let model = Model::load(&a.model, &MetaOverrides::default())?;
         let mut opened = spikestream::train::data::open(&a.data)?;
         let dataset = opened.dataset.clone();
