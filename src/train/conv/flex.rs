@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use super::SpikeConvBackend;
 use crate::engine::cpu::{ConvScratch, PackedConv, conv_hwc};
 use crate::model::graph::{Conv, Shape};
+use super::transpose::transpose;
 use crate::train::flex::{f32_values, tensor};
 
 /// The engine kernels' working memory, shared by every layer and step.
@@ -65,30 +66,6 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     f32_values(t).expect("an f32 tensor (checked by Dims::of)")
 }
 
-/// `[N, rows, cols]` → `[N, cols, rows]`, samples in parallel.
-#[inline(never)]
-fn transpose(src: &[f32], n: usize, rows: usize, cols: usize) -> Vec<f32> {
-    let plane = (rows * cols).max(1);
-    let mut dst = vec![0.0f32; n * rows * cols];
-    dst.par_chunks_mut(plane).zip(src.par_chunks(plane)).for_each(|(d, s)| transpose_plane(s, d, rows, cols));
-    dst
-}
-
-/// One `[rows, cols]` plane into `[cols, rows]`, in 8×8 tiles written a row at a time.
-#[inline(never)]
-fn transpose_plane(s: &[f32], d: &mut [f32], rows: usize, cols: usize) {
-    const TILE: usize = 8;
-    for r0 in (0..rows).step_by(TILE) {
-        let r1 = (r0 + TILE).min(rows);
-        for c0 in (0..cols).step_by(TILE) {
-            for c in c0..(c0 + TILE).min(cols) {
-                let src = &s[r0 * cols + c..];
-                d[c * rows + r0..c * rows + r1].iter_mut().enumerate().for_each(|(k, v)| *v = src[k * cols]);
-            }
-        }
-    }
-}
-
 /// `out [N, Ho, Wo, Co]` = the engine's convolution of `input` `[N, Hi, Wi, Ci]`.
 #[inline(never)]
 fn engine_conv(input: &[f32], n: usize, si: Shape, so: Shape, c: &Conv) -> Vec<f32> {
@@ -110,16 +87,18 @@ impl SpikeConvBackend for Flex {
         tensor(transpose(&y_hwc, d.n, d.so.h * d.so.w, d.co), [d.n, d.co, d.so.h, d.so.w])
     }
 
-    fn spike_conv2d_backward(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, grad: FlexTensor, options: ConvOptions<2>) -> (FlexTensor, FlexTensor, FlexTensor) {
+    fn spike_conv2d_backward(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, grad: FlexTensor, options: ConvOptions<2>, want_x: bool) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
         let Some(d) = Dims::of(&x, &weight, &options) else {
-            return super::burn_backward::<Flex>(x, weight, bias, grad, options);
+            return super::burn_backward::<Flex>(x, weight, bias, grad, options, want_x);
         };
         if d.stride != 1 || d.pad >= d.k {
-            return super::burn_backward::<Flex>(x, weight, bias, grad, options);
+            return super::burn_backward::<Flex>(x, weight, bias, grad, options, want_x);
         }
         let g_hwc = transpose(&values(&grad), d.n, d.co, d.so.h * d.so.w);
-        let gx_hwc = engine_conv(&g_hwc, d.n, d.so, d.si, &flipped(&values(&weight), &d));
-        let gx = tensor(transpose(&gx_hwc, d.n, d.si.h * d.si.w, d.ci), [d.n, d.ci, d.si.h, d.si.w]);
+        let gx = want_x.then(|| {
+            let gx_hwc = engine_conv(&g_hwc, d.n, d.so, d.si, &flipped(&values(&weight), &d));
+            tensor(transpose(&gx_hwc, d.n, d.si.h * d.si.w, d.ci), [d.n, d.ci, d.si.h, d.si.w])
+        });
         let gw = weight_grad(&values(&x), &g_hwc, &d);
         let gb = bias_grad(&g_hwc, d.co);
         (gx, tensor(gw, [d.co, d.ci, d.k, d.k]), tensor(gb, [d.co]))
@@ -192,6 +171,9 @@ unsafe fn weight_grad_avx2(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &m
 fn weight_grad_generic(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &mut [f32]) {
     let (k, co) = (d.k, d.co);
     let (plane_in, plane_out) = (d.si.h * d.si.w, d.so.len());
+    if plane_in == 0 {
+        return;
+    }
     // Per input row: the (ky, oy) pairs it reaches; per input column: the first reversed tap
     // `k − 1 − kx`, the first output column and how many taps.
     let rows: Vec<Vec<(usize, usize)>> = (0..d.si.h).map(|y| (0..k).filter_map(|ky| out_index(y, ky, d.pad, d.so.h).map(|oy| (ky, oy))).collect()).collect();
@@ -211,18 +193,25 @@ fn weight_grad_generic(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &mut [
         let gs = &g[n * plane_out..][..plane_out];
         for (j, acc) in acc.chunks_exact_mut(k * k * co).enumerate() {
             let xs = &x[(n * d.ci + first + j) * plane_in..][..plane_in];
-            for (i, &v) in xs.iter().enumerate() {
-                if v == 0.0 {
-                    continue;
-                }
-                let (tap0, ox0, taps) = cols[i % d.si.w];
-                for &(ky, oy) in &rows[i / d.si.w] {
-                    let run = &gs[(oy * d.so.w + ox0) * co..][..taps * co];
-                    let a = &mut acc[(ky * k + tap0) * co..][..taps * co];
-                    if v == 1.0 {
-                        a.iter_mut().zip(run).for_each(|(a, r)| *a += r);
-                    } else {
-                        a.iter_mut().zip(run).for_each(|(a, r)| *a += v * r);
+            for (y, row) in xs.chunks_exact(d.si.w).enumerate() {
+                let reach = &rows[y];
+                for (word, part) in row.chunks(64).enumerate() {
+                    // The non-zero columns of 64 as bits (branch-free), then one step per set bit.
+                    let mut bits = part.iter().enumerate().fold(0u64, |m, (b, &v)| m | (u64::from(v != 0.0) << b));
+                    while bits != 0 {
+                        let xx = word * 64 + bits.trailing_zeros() as usize;
+                        bits &= bits - 1;
+                        let v = row[xx];
+                        let (tap0, ox0, taps) = cols[xx];
+                        for &(ky, oy) in reach {
+                            let run = &gs[(oy * d.so.w + ox0) * co..][..taps * co];
+                            let a = &mut acc[(ky * k + tap0) * co..][..taps * co];
+                            if v == 1.0 {
+                                a.iter_mut().zip(run).for_each(|(a, r)| *a += r);
+                            } else {
+                                a.iter_mut().zip(run).for_each(|(a, r)| *a += v * r);
+                            }
+                        }
                     }
                 }
             }

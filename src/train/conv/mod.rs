@@ -13,6 +13,7 @@
 //!   keeps the forward's input and weights.
 
 mod flex;
+mod transpose;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -32,15 +33,17 @@ pub trait SpikeConvBackend: Backend {
     }
 
     /// Gradients (input, weight, bias) of [`SpikeConvBackend::spike_conv2d`] for the output
-    /// gradient `grad` `[N, Co, Ho, Wo]`.
+    /// gradient `grad` `[N, Co, Ho, Wo]`; the input's only if `want_x` (a network's first layer
+    /// reads data, which needs none).
     fn spike_conv2d_backward(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         options: ConvOptions<2>,
-    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        burn_backward::<Self>(x, weight, bias, grad, options)
+        want_x: bool,
+    ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>, FloatTensor<Self>) {
+        burn_backward::<Self>(x, weight, bias, grad, options, want_x)
     }
 }
 
@@ -51,8 +54,9 @@ pub(crate) fn burn_backward<B: Backend>(
     bias: FloatTensor<B>,
     grad: FloatTensor<B>,
     options: ConvOptions<2>,
-) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
-    let gx = B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
+    want_x: bool,
+) -> (Option<FloatTensor<B>>, FloatTensor<B>, FloatTensor<B>) {
+    let gx = want_x.then(|| B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone()));
     let gw = B::conv2d_weight_backward(x.clone(), weight, grad.clone(), options);
     let gb = B::conv2d_bias_backward(x, bias, grad);
     (gx, gw, gb)
@@ -73,9 +77,9 @@ impl<B: Backend + SpikeConvBackend> Backward<B, 3> for ConvBackward {
         let [node_x, node_w, node_b] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (x, w, b) = ops.state;
-        let (gx, gw, gb) = B::spike_conv2d_backward(x, w, b, grad, self.options);
-        for (node, g) in [(node_x, gx), (node_w, gw), (node_b, gb)] {
-            if let Some(node) = node {
+        let (gx, gw, gb) = B::spike_conv2d_backward(x, w, b, grad, self.options, node_x.is_some());
+        for (node, g) in [(node_x, gx), (node_w, Some(gw)), (node_b, Some(gb))] {
+            if let (Some(node), Some(g)) = (node, g) {
                 grads.register::<B>(node.id, g);
             }
         }
