@@ -22,6 +22,7 @@ use super::SpikeConvBackend;
 use crate::engine::cpu::{ConvScratch, PackedConv, conv_hwc};
 use crate::model::graph::{Conv, Shape};
 use super::transpose::transpose;
+use super::weight_grad::weight_grad;
 use crate::train::flex::{f32_values, tensor};
 
 /// The engine kernels' working memory, shared by every layer and step.
@@ -29,15 +30,15 @@ static SCRATCH: LazyLock<Mutex<ConvScratch>> = LazyLock::new(|| Mutex::new(ConvS
 
 /// The sizes of one convolution the fast path takes.
 #[derive(Clone, Copy, Debug)]
-struct Dims {
-    n: usize,
-    ci: usize,
-    co: usize,
-    k: usize,
-    stride: usize,
-    pad: usize,
-    si: Shape,
-    so: Shape,
+pub(super) struct Dims {
+    pub n: usize,
+    pub ci: usize,
+    pub co: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub si: Shape,
+    pub so: Shape,
 }
 
 impl Dims {
@@ -119,132 +120,6 @@ fn flipped(w: &[f32], d: &Dims) -> Conv {
         }
     }
     Conv { in_ch: d.co, out_ch: d.ci, kernel: d.k, stride: 1, padding: d.k - 1 - d.pad, weight: wf, bias: vec![0.0; d.ci], time_scale: None }
-}
-
-/// `gW` `[Co, Ci, k, k]` of a stride-1 convolution from `x` `[N, Ci, H, W]` and the output
-/// gradient `g` `[N, Ho, Wo, Co]` (see the module doc). Tasks take groups of input channels and
-/// run sample by sample, so a sample's output gradient is read from cache by every channel of
-/// the group.
-#[inline(never)]
-fn weight_grad(x: &[f32], g: &[f32], d: &Dims) -> Vec<f32> {
-    let (co, k, kk) = (d.co, d.k, d.k * d.k);
-    let per_task = d.ci.div_ceil(4 * rayon::current_num_threads()).max(1);
-    let mut by_input = vec![0.0f32; d.ci * kk * co];
-    by_input.par_chunks_mut(per_task * kk * co).enumerate().for_each(|(task, acc)| weight_grad_channels(x, g, d, task * per_task, acc));
-    // `by_input` is `[Ci, ky, k − 1 − kx, Co]`.
-    let mut gw = vec![0.0f32; by_input.len()];
-    for c in 0..d.ci {
-        for ky in 0..k {
-            for kx in 0..k {
-                let src = &by_input[((c * k + ky) * k + k - 1 - kx) * co..][..co];
-                for (o, &v) in src.iter().enumerate() {
-                    gw[((o * d.ci + c) * k + ky) * k + kx] = v;
-                }
-            }
-        }
-    }
-    gw
-}
-
-/// `acc` `[c, ky, k − 1 − kx, Co]` = the weight gradients of input channels `first..` (as many
-/// as `acc` holds), with AVX2 where the CPU has it (the same operations in the same order: the
-/// same result).
-fn weight_grad_channels(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 was detected.
-        return unsafe { weight_grad_avx2(x, g, d, first, acc) };
-    }
-    weight_grad_generic(x, g, d, first, acc)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn weight_grad_avx2(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &mut [f32]) {
-    weight_grad_generic(x, g, d, first, acc)
-}
-
-/// With the taps of a kernel row stored in reverse, the output-gradient rows one input value
-/// reaches under a kernel row (`ox = x + p − kx`, consecutive) and the weight rows they add to
-/// are each one contiguous run.
-#[inline(always)]
-fn weight_grad_generic(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &mut [f32]) {
-    let (k, co) = (d.k, d.co);
-    let (plane_in, plane_out) = (d.si.h * d.si.w, d.so.len());
-    if plane_in == 0 {
-        return;
-    }
-    // Per input row: the (ky, oy) pairs it reaches; per input column: the first reversed tap
-    // `k − 1 − kx`, the first output column and how many taps.
-    let rows: Vec<Vec<(usize, usize)>> = (0..d.si.h).map(|y| (0..k).filter_map(|ky| out_index(y, ky, d.pad, d.so.h).map(|oy| (ky, oy))).collect()).collect();
-    let cols: Vec<(usize, usize, usize)> = (0..d.si.w)
-        .map(|xx| {
-            let taps: Vec<(usize, usize)> = (0..k).filter_map(|kx| out_index(xx, kx, d.pad, d.so.w).map(|ox| (kx, ox))).collect();
-            match (taps.first(), taps.last()) {
-                (Some(&(_, ox_hi)), Some(&(kx_hi, ox_lo))) => {
-                    debug_assert_eq!(ox_hi - ox_lo + 1, taps.len());
-                    (k - 1 - kx_hi, ox_lo, taps.len())
-                }
-                _ => (0, 0, 0),
-            }
-        })
-        .collect();
-    for n in 0..d.n {
-        let gs = &g[n * plane_out..][..plane_out];
-        for (j, acc) in acc.chunks_exact_mut(k * k * co).enumerate() {
-            let xs = &x[(n * d.ci + first + j) * plane_in..][..plane_in];
-            for (y, row) in xs.chunks_exact(d.si.w).enumerate() {
-                let reach = &rows[y];
-                for (word, part) in row.chunks(64).enumerate() {
-                    // The non-zero columns of 64 as bits (branch-free), then one step per set bit.
-                    let mut bits = part.iter().enumerate().fold(0u64, |m, (b, &v)| m | (u64::from(v != 0.0) << b));
-                    while bits != 0 {
-                        let xx = word * 64 + bits.trailing_zeros() as usize;
-                        bits &= bits - 1;
-                        let v = row[xx];
-                        let (tap0, ox0, taps) = cols[xx];
-                        for &(ky, oy) in reach {
-                            let run = &gs[(oy * d.so.w + ox0) * co..][..taps * co];
-                            add_run(&mut acc[(ky * k + tap0) * co..][..taps * co], run, v);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// `a += r` (`v` = 1, a spike: no multiply) or `a += v·r`, eight lanes at a time: runs are as
-/// short as 3 taps × 8 channels, too short for the compiler's unrolled loop, which would leave
-/// them all to its scalar remainder.
-#[inline(always)]
-fn add_run(a: &mut [f32], r: &[f32], v: f32) {
-    let ((a8, a_rest), (r8, r_rest)) = (a.as_chunks_mut::<8>(), r.as_chunks::<8>());
-    if v == 1.0 {
-        for (a, r) in a8.iter_mut().zip(r8) {
-            for k in 0..8 {
-                a[k] += r[k];
-            }
-        }
-        for (a, r) in a_rest.iter_mut().zip(r_rest) {
-            *a += r;
-        }
-    } else {
-        for (a, r) in a8.iter_mut().zip(r8) {
-            for k in 0..8 {
-                a[k] += v * r[k];
-            }
-        }
-        for (a, r) in a_rest.iter_mut().zip(r_rest) {
-            *a += v * r;
-        }
-    }
-}
-
-/// The output position that input position `i` reaches under tap `t` at stride 1
-/// (`o = i + p − t`), if any.
-fn out_index(i: usize, t: usize, pad: usize, len: usize) -> Option<usize> {
-    (i + pad).checked_sub(t).filter(|&o| o < len)
 }
 
 /// `gb[o] = Σ g[.., o]` over `g` `[rows, Co]`: fixed chunks of rows summed in parallel, then

@@ -14,6 +14,7 @@
 
 mod flex;
 mod transpose;
+mod weight_grad;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
