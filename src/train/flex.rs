@@ -13,13 +13,43 @@ pub(crate) fn f32_values(t: &FlexTensor) -> Option<Cow<'_, [f32]>> {
     if t.dtype() != DType::F32 {
         return None;
     }
-    match t.as_slice::<f32>() {
-        Some(s) => Some(Cow::Borrowed(s)),
-        None => Some(Cow::Owned(t.to_contiguous().as_slice::<f32>()?.to_vec())),
+    if let Some(s) = t.as_slice::<f32>() {
+        return Some(Cow::Borrowed(s));
     }
+    // A view whose innermost dimensions are still contiguous (an expanded initial membrane, a
+    // narrowed batch): one copy run by run. Anything else: burn's own copy.
+    let blocks = t.layout().strided_blocks();
+    let run = blocks.block_len();
+    if run >= 8 {
+        let storage = t.storage::<f32>();
+        let mut values = Vec::with_capacity(t.layout().num_elements());
+        for start in blocks.block_starts() {
+            values.extend_from_slice(storage.get(start..start + run)?);
+        }
+        return Some(Cow::Owned(values));
+    }
+    Some(Cow::Owned(t.to_contiguous().as_slice::<f32>()?.to_vec()))
 }
 
 /// A contiguous f32 tensor of `values`.
 pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strided_views_read_in_row_major_order() {
+        let t = tensor((0..48).map(|v| v as f32).collect(), [3, 16]);
+        // Runs of 8 contiguous values (the run-by-run copy).
+        let narrowed = t.narrow(1, 4, 8);
+        let want: Vec<f32> = (0..3).flat_map(|r| (4..12).map(move |c| (r * 16 + c) as f32)).collect();
+        assert_eq!(f32_values(&narrowed).unwrap().as_ref(), want.as_slice());
+        // No contiguous run (burn's copy).
+        let transposed = t.transpose(0, 1);
+        let want: Vec<f32> = (0..16).flat_map(|c| (0..3).map(move |r| (r * 16 + c) as f32)).collect();
+        assert_eq!(f32_values(&transposed).unwrap().as_ref(), want.as_slice());
+    }
 }

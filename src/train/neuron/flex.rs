@@ -5,6 +5,8 @@
 //! [`neuron_recharge`] and runs the BPTT of [`super::bptt`] (same equations, same operation
 //! order) with the surrogate and the reset rule chosen once per call, not per neuron.
 
+use std::mem::MaybeUninit;
+
 use burn::backend::flex::FlexTensor;
 use burn::backend::TensorMetadata;
 use rayon::prelude::*;
@@ -52,10 +54,11 @@ pub(crate) fn backward(spec: &NeuronSpec, x: &FlexTensor, v0: &FlexTensor, spike
     }
     let th = spec.v_th();
     let step = Step { spec, m, h: &h, s: &ss, g: &gs };
-    let mut gx = vec![0.0f32; t_len * m];
+    // Written timestep by timestep below (every value once), so not zeroed first.
+    let mut gx: Vec<f32> = Vec::with_capacity(t_len * m);
     let mut gv = vec![0.0f32; m];
     for t in (0..t_len).rev() {
-        let gx_t = &mut gx[t * m..(t + 1) * m];
+        let gx_t = &mut gx.spare_capacity_mut()[t * m..(t + 1) * m];
         if !spec.kind.spikes() {
             step.run(t, gx_t, &mut gv, |_| 0.0, |gv, _, _, _| gv, true);
             continue;
@@ -66,6 +69,8 @@ pub(crate) fn backward(spec: &NeuronSpec, x: &FlexTensor, v0: &FlexTensor, spike
             Surrogate::Atan { alpha } => step.resets(t, gx_t, &mut gv, |u| atan_derivative(alpha, u), th),
         }
     }
+    // SAFETY: every timestep's `m` values were written (`Step::run` writes each once).
+    unsafe { gx.set_len(t_len * m) };
     Some((tensor(gx, [shape[0], shape[1], shape[2]]), tensor(gv, [shape[1], shape[2]])))
 }
 
@@ -81,7 +86,7 @@ struct Step<'a> {
 impl Step<'_> {
     /// [`Step::run`] with the reset's `∂V_t/∂H_t` term of the rule (see [`super::bptt`]).
     #[inline(always)]
-    fn resets(&self, t: usize, gx: &mut [f32], gv: &mut [f32], sg: impl Fn(f32) -> f32 + Sync, th: f32) {
+    fn resets(&self, t: usize, gx: &mut [MaybeUninit<f32>], gv: &mut [f32], sg: impl Fn(f32) -> f32 + Sync, th: f32) {
         match (self.spec.rule().reset, self.spec.detach_reset) {
             (Reset::None, _) | (Reset::Soft | Reset::SoftSnntorch | Reset::SoftFloor, true) => self.run(t, gx, gv, sg, |gv, _, _, _| gv, false),
             (Reset::Soft | Reset::SoftSnntorch | Reset::SoftFloor, false) => self.run(t, gx, gv, sg, |gv, sg, _, _| gv * (-(sg * th) + 1.0), false),
@@ -93,7 +98,7 @@ impl Step<'_> {
     /// Timestep `t`: `gH = gS·σ'(H − θ) + carry(gV, σ', S, H)` (a readout: `gS + gV`), then
     /// `gX_t = cx·gH`, `gV = cv·gH`; chunks of neurons in parallel.
     #[inline(always)]
-    fn run(&self, t: usize, gx: &mut [f32], gv: &mut [f32], sg: impl Fn(f32) -> f32 + Sync, carry: impl Fn(f32, f32, f32, f32) -> f32 + Sync, readout: bool) {
+    fn run(&self, t: usize, gx: &mut [MaybeUninit<f32>], gv: &mut [f32], sg: impl Fn(f32) -> f32 + Sync, carry: impl Fn(f32, f32, f32, f32) -> f32 + Sync, readout: bool) {
         let (cv, cx) = self.spec.charge_partials();
         let th = self.spec.v_th();
         let row = t * self.m;
@@ -116,7 +121,7 @@ struct Lanes<'a> {
     h: &'a [f32],
     s: &'a [f32],
     g: &'a [f32],
-    gx: &'a mut [f32],
+    gx: &'a mut [MaybeUninit<f32>],
     gv: &'a mut [f32],
 }
 
@@ -139,7 +144,7 @@ impl Lanes<'_> {
                 let d = sg(h - th);
                 g * d + carry(*gv, d, s, h)
             };
-            *gx = if cx == 1.0 { gh } else { gh * cx };
+            gx.write(if cx == 1.0 { gh } else { gh * cx });
             *gv = if cv == 1.0 { gh } else { gh * cv };
         }
     }
