@@ -2,8 +2,10 @@
 //! gradients (input, weight, bias) against burn's autodiff of `conv2d` on Flex, for binary spike
 //! inputs, pooled-spike inputs and dense inputs at the geometries the networks use (and the
 //! fallbacks: stride 2, 1×1, channels no multiple of 8), the same on burn's wgpu backend
-//! (lavapipe in CI); BatchNorm on batch statistics against burn's `batch_norm_train`; and a
-//! training step of a whole network with the ops against the same step through burn's.
+//! (lavapipe in CI); BatchNorm on batch statistics against burn's `batch_norm_train`; BatchNorm
+//! with TEBN's scale in one op against the two ops; average pooling against burn's
+//! `avg_pool2d`; and a training step of a whole network with the ops against the same step
+//! through burn's.
 #![cfg(feature = "train")]
 
 mod common;
@@ -11,10 +13,11 @@ mod common;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
+use spikestream::model::graph::Pool;
 use spikestream::model::synth::{SynthSpec, synth_model_bytes};
 use spikestream::train::conv::spike_conv2d;
 use spikestream::train::loss::Loss;
-use spikestream::train::net::{TrainNet, TrainOptions, batch_norm_train};
+use spikestream::train::net::{TrainNet, TrainOptions, avg_pool, batch_norm_tebn_train, batch_norm_train};
 use spikestream::train::optim::{Optimizer, OptimizerKind};
 use spikestream::train::train_step;
 
@@ -143,12 +146,8 @@ fn conv_op_equals_burn_autodiff_conv2d_on_flex() {
 /// On burn's wgpu backend the op is burn's own conv2d (within rounding of the GPU's sums).
 #[test]
 fn conv_op_equals_burn_autodiff_conv2d_on_wgpu() {
-    if spikestream::engine::gpu::GpuContext::adapters().is_empty() {
-        assert!(!common::in_ci(), "no wgpu adapter in CI (scripts/setup-lavapipe.sh installs lavapipe)");
-        eprintln!("SKIPPED: no wgpu adapter; the conv op was not tested on wgpu here");
-        return;
-    }
-    op_case(&Device::wgpu(burn::tensor::DeviceKind::DefaultDevice), "wgpu", false);
+    let Some(device) = wgpu_device("the conv op") else { return };
+    op_case(&device, "wgpu", false);
 }
 
 /// BatchNorm on batch statistics (the fused Flex op) against burn's `batch_norm_train`:
@@ -181,6 +180,104 @@ fn batch_norm_op_equals_burn_batch_norm_train_on_flex() {
     for (part, (g, w)) in ["output", "mean", "variance", "dL/dx", "dL/dgamma", "dL/dbeta"].iter().zip(got.iter().zip(&want)) {
         compare(&format!("batch norm: {part}"), g, w, false);
     }
+}
+
+/// (output, then the gradients of each of `inputs`) of `L = Σ y · r`, `y = op(inputs)`; the
+/// inputs are flat, `op` shapes them.
+fn grads_of<const D: usize>(device: &Device, inputs: &[Vec<f32>], r: &[f32], op: impl Fn(&[Tensor<1>]) -> Tensor<D>) -> Vec<Vec<f32>> {
+    let ad = device.clone().autodiff();
+    let ts: Vec<Tensor<1>> = inputs.iter().map(|v| Tensor::<1>::from_data(TensorData::new(v.clone(), [v.len()]), &ad).require_grad()).collect();
+    let y = op(&ts);
+    let rt = Tensor::<1>::from_data(TensorData::new(r.to_vec(), [r.len()]), &ad).reshape(y.dims());
+    let grads = (y.clone() * rt).sum().backward();
+    let mut out = vec![vec_of(y.inner())];
+    out.extend(ts.iter().map(|t| vec_of(t.grad(&grads).expect("a gradient for every input"))));
+    out
+}
+
+/// BatchNorm followed by TEBN's per-timestep scale as one op, against the trainer's BN op then a
+/// broadcast multiply (`scale_per_timestep`) and against burn's `batch_norm_train` then the
+/// multiply: output and the gradients of x, γ, β and the scale, within rounding (the fused op
+/// sums the scale's gradient per channel in f64). On wgpu the op is burn's ops composed.
+fn tebn_case(device: &Device, backend: &str) {
+    let mut rng = Rng(0x0f1e_2d3c_4b5a_6978);
+    let (t, b, c, h, w) = (4, 3, 5, 6, 7);
+    let n = t * b;
+    let x: Vec<f32> = rng.input(Input::Dense, n * c * h * w).iter().map(|v| v * 2.0 - 0.25).collect();
+    let gamma: Vec<f32> = (0..c).map(|_| rng.next() + 0.5).collect();
+    let beta = rng.dyadic(c);
+    let scale: Vec<f32> = (0..t).map(|_| rng.next() * 1.5 + 0.25).collect();
+    let r = rng.input(Input::Dense, n * c * h * w);
+    let inputs = [x, gamma, beta, scale];
+    let scaled = |y: Tensor<4>, s: &Tensor<1>| (y.reshape([t, b * c * h * w]) * s.clone().reshape([t, 1])).reshape([n, c, h, w]);
+    let x4 = |v: &[Tensor<1>]| v[0].clone().reshape([n, c, h, w]);
+    let unfused = |v: &[Tensor<1>]| scaled(batch_norm_train(x4(v), v[1].clone(), v[2].clone(), 1e-5).output, &v[3]);
+    let burns = |v: &[Tensor<1>]| scaled(burn::tensor::module::batch_norm_train(x4(v), v[1].clone(), v[2].clone(), 1e-5).output, &v[3]);
+    let fused = |v: &[Tensor<1>]| batch_norm_tebn_train(x4(v), v[1].clone(), v[2].clone(), v[3].clone(), 1e-5).output;
+    let got = grads_of(device, &inputs, &r, fused);
+    for (oracle, want) in [("the BN op then the scale", grads_of(&Device::flex(), &inputs, &r, unfused)), ("burn's batch_norm_train then the scale", grads_of(&Device::flex(), &inputs, &r, burns))] {
+        for (part, (g, w)) in ["output", "dL/dx", "dL/dgamma", "dL/dbeta", "dL/dscale"].iter().zip(got.iter().zip(&want)) {
+            compare(&format!("BN + TEBN [{backend}] vs {oracle}: {part}"), g, w, false);
+        }
+    }
+}
+
+#[test]
+fn batch_norm_with_tebn_scale_equals_the_two_ops_on_flex() {
+    tebn_case(&Device::flex(), "flex");
+}
+
+#[test]
+fn batch_norm_with_tebn_scale_equals_the_two_ops_on_wgpu() {
+    let Some(device) = wgpu_device("the BN + TEBN op") else { return };
+    tebn_case(&device, "wgpu");
+}
+
+/// burn's wgpu device, or `None` (a skip, outside CI) where there is no adapter.
+fn wgpu_device(what: &str) -> Option<Device> {
+    if spikestream::engine::gpu::GpuContext::adapters().is_empty() {
+        assert!(!common::in_ci(), "no wgpu adapter in CI (scripts/setup-lavapipe.sh installs lavapipe)");
+        eprintln!("SKIPPED: no wgpu adapter; {what} was not tested on wgpu here");
+        return None;
+    }
+    Some(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice))
+}
+
+/// The pool op against burn's `avg_pool2d` and its backward, for the pools the networks use:
+/// 2×2 tiles (even and odd sizes: uncovered rows and columns get no gradient), 3×3 tiles, and
+/// the overlapping, padded pool of the SEW stem (burn's op on every backend). On Flex the tiled
+/// pools sum in burn's order: equal bit for bit (`exact`), on spikes and on dense values.
+fn pool_case(device: &Device, backend: &str, exact: bool) {
+    let mut rng = Rng(0x5eed_f00d_9001);
+    let pools = [(2, 2, 0, [12, 10]), (2, 2, 0, [9, 7]), (3, 3, 0, [9, 11]), (3, 2, 1, [9, 8])];
+    for (kernel, stride, padding, [h, w]) in pools {
+        let pool = Pool { kernel, stride, padding, count_include_pad: true };
+        let options = burn::tensor::ops::AvgPoolOptions::new([kernel; 2]).with_stride([stride; 2]).with_padding([padding; 2]).with_count_include_pad(true);
+        for kind in [Input::Spikes, Input::Dense] {
+            let (n, c) = (3, 4);
+            let x = rng.input(kind, n * c * h * w);
+            let [ho, wo] = [h, w].map(|s| (s + 2 * padding - kernel) / stride + 1);
+            let r = rng.input(Input::Dense, n * c * ho * wo);
+            let inputs = [x];
+            let x4 = |v: &[Tensor<1>]| v[0].clone().reshape([n, c, h, w]);
+            let got = grads_of(device, &inputs, &r, |v| avg_pool(x4(v), pool));
+            let want = grads_of(&Device::flex(), &inputs, &r, |v| burn::tensor::module::avg_pool2d(x4(v), options.clone()));
+            for (part, (g, wa)) in ["output", "dL/dx"].iter().zip(got.iter().zip(&want)) {
+                compare(&format!("avg pool {kernel}/{stride}/{padding} of {h}x{w}, {kind:?} input [{backend}]: {part}"), g, wa, exact);
+            }
+        }
+    }
+}
+
+#[test]
+fn pool_op_equals_burn_avg_pool2d_on_flex() {
+    pool_case(&Device::flex(), "flex", true);
+}
+
+#[test]
+fn pool_op_equals_burn_avg_pool2d_on_wgpu() {
+    let Some(device) = wgpu_device("the pool op") else { return };
+    pool_case(&device, "wgpu", false);
 }
 
 /// An SGD step of a narrow `vgg11_48_legacy` (binary, pooled and frame inputs to its

@@ -1,21 +1,26 @@
 //! The engine's layer graph as a differentiable burn network.
 //!
 //! One walk over [`Graph`] nodes ([`walk`]) serves two weight sources ([`Layers`]): the trainable
-//! parameters with batch-statistics BatchNorm (a fused op on Flex, [`batch_norm_train`]) and
-//! TEBN ([`TrainNet`], train mode), and the
+//! parameters with batch-statistics BatchNorm and TEBN (one fused op on Flex,
+//! [`batch_norm_tebn_train`]; [`TrainNet`], train mode), and the
 //! engine's own folded weights ([`FoldedNet`], eval mode: BN folded exactly as the engine folds
 //! it, so an exported model gives the engine's spikes). Activations are `[T·B, C, H, W]`,
 //! time-major as in the reference (stateless layers run on the merged `T·B` batch); neuron
-//! layers see `[T, B, C·H·W]`.
+//! layers see `[T, B, C·H·W]`. Average pools run the trainer's op ([`avg_pool`]: one pass each
+//! way on Flex) unless [`Layers::burn_ops`] asks for burn's.
 
 mod bn;
+mod bn_flex;
+mod cpu;
 mod folded;
 mod params;
+mod pool;
 mod trainable;
 
-pub use bn::{BatchNormOut, batch_norm_train};
+pub use bn::{BatchNormOut, batch_norm_tebn_train, batch_norm_train};
 pub use folded::FoldedNet;
 pub use params::{Param, ParamSet};
+pub use pool::avg_pool;
 pub use trainable::{TrainNet, TrainOptions};
 
 use burn::tensor::Tensor;
@@ -36,6 +41,10 @@ pub(crate) trait Layers {
     /// Dropout probability before the classifier (train mode only).
     fn dropout(&self) -> f64 {
         0.0
+    }
+    /// burn's own ops instead of the trainer's (for comparisons; [`TrainOptions::burn_ops`]).
+    fn burn_ops(&self) -> bool {
+        false
     }
 }
 
@@ -73,13 +82,14 @@ pub(crate) fn walk(graph: &Graph, specs: &[Option<NeuronSpec>], x: Tensor<5>, la
                 }
                 out.reshape([t_len * b, s.c, s.h, s.w])
             }
-            Op::AvgPool(p) => {
+            Op::AvgPool(p) if layers.burn_ops() => {
                 let options = AvgPoolOptions::new([p.kernel, p.kernel])
                     .with_stride([p.stride, p.stride])
                     .with_padding([p.padding, p.padding])
                     .with_count_include_pad(p.count_include_pad);
                 avg_pool2d(input(0, &mut values), options)
             }
+            Op::AvgPool(p) => avg_pool(input(0, &mut values), *p),
             Op::GlobalAvgPool => {
                 let x = input(0, &mut values);
                 let [n, ch, hh, ww] = x.dims();

@@ -27,9 +27,10 @@ pub struct TrainOptions {
     pub detach_reset: Option<bool>,
     /// Dropout before the classifier (the legacy VGG uses 0.25).
     pub dropout: f64,
-    /// Convolutions and BatchNorm through burn's own `conv2d` and `batch_norm_train` instead of
-    /// the trainer's ops ([`crate::train::conv`], [`super::bn`]: fused kernels on Flex): the old
-    /// path, for comparisons.
+    /// Convolutions, BatchNorm (+ TEBN scale) and average pools through burn's own `conv2d`,
+    /// `batch_norm_train` (then a broadcast multiply) and `avg_pool2d` instead of the trainer's
+    /// ops ([`crate::train::conv`], [`super::bn`], [`super::pool`]: fused kernels on Flex): the
+    /// old path, for comparisons.
     pub burn_ops: bool,
 }
 
@@ -122,15 +123,19 @@ impl Layers for TrainNet {
         let bias = src.bias.as_ref().map(|b| self.params.get(b));
         let options = ConvOptions::new([conv.stride; 2], [conv.padding; 2], [1, 1], 1);
         let mut y = if self.options.burn_ops { conv2d(x, w, bias, options) } else { spike_conv2d(x, w, bias, options) };
+        let mut scale = src.time_scale.as_ref().map(|te| self.params.get(te));
         if let Some(bn) = &src.bn {
             let gamma = self.params.get(&format!("{bn}.weight"));
             let beta = self.params.get(&format!("{bn}.bias"));
             let (mean_name, var_name) = (format!("{bn}.running_mean"), format!("{bn}.running_var"));
             if self.training {
                 let [n, _, h, w] = y.dims();
+                // TEBN's scale goes into the BN op (one op on Flex) unless burn's ops are asked for.
                 let out = if self.options.burn_ops {
                     let o = batch_norm_train(y, gamma, beta, BN_EPS);
                     super::bn::BatchNormOut { output: o.output, mean: o.mean, variance: o.variance }
+                } else if let Some(s) = scale.take() {
+                    super::bn::batch_norm_tebn_train(y, gamma, beta, s, BN_EPS)
                 } else {
                     super::bn::batch_norm_train(y, gamma, beta, BN_EPS)
                 };
@@ -149,8 +154,8 @@ impl Layers for TrainNet {
                 y = batch_norm(y, gamma, beta, mean, var, BN_EPS);
             }
         }
-        match &src.time_scale {
-            Some(te) => scale_per_timestep(y, self.params.get(te), timesteps),
+        match scale {
+            Some(s) => scale_per_timestep(y, s, timesteps),
             None => y,
         }
     }
@@ -175,5 +180,9 @@ impl Layers for TrainNet {
 
     fn dropout(&self) -> f64 {
         if self.training { self.options.dropout } else { 0.0 }
+    }
+
+    fn burn_ops(&self) -> bool {
+        self.options.burn_ops
     }
 }
