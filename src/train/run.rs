@@ -91,6 +91,11 @@ pub struct StepOutput {
 /// in train mode, `loss`, backward, and `optim`'s update at `lr`. The loop of [`train`] and the
 /// step-by-step comparison with PyTorch (`tests/train_reference.rs`) both call it.
 pub fn train_step(net: &mut TrainNet, optim: &mut Optimizer, loss: Loss, x: Tensor<5>, labels: &[usize], lr: f64) -> Result<StepOutput> {
+    // On a thread of rayon's pool, the ops' parallel loops start where they are called; from
+    // outside it, each one hands its work to the pool and parks the caller until it is done.
+    if rayon::current_thread_index().is_none() {
+        return rayon::scope(|_| train_step(net, optim, loss, x, labels, lr));
+    }
     net.training = true;
     let out = net.forward(x);
     let value = loss.compute(out.logits.clone(), labels);
