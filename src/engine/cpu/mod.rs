@@ -108,6 +108,11 @@ impl Backend for CpuBackend {
     }
 
     fn step(&mut self, input: &[f32], steps: &[usize], logits: bool) -> Result<Option<Vec<f32>>, EngineError> {
+        // On a thread of rayon's pool, each layer's parallel loops start where they are called;
+        // from outside it, each one hands its work to the pool and parks the caller.
+        if rayon::current_thread_index().is_none() {
+            return rayon::scope(|_| self.step(input, steps, logits));
+        }
         let g = &self.graph;
         let (b, s) = (self.batch, g.input);
         super::check_step(g, b, input, steps)?;

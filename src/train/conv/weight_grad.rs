@@ -11,7 +11,11 @@
 //!
 //! Measured and not kept: 3×3 kernels register-tiled per 8 output channels (the 9 tap sums in
 //! registers while a plane's non-zeros add their output-gradient vectors): no change in a width/8
-//! training run (perf stat task-clock within noise, 2026-12-07 00:15 UTC).
+//! training run (perf stat task-clock within noise, 2026-12-07 00:15 UTC). Nor did (01:26–01:31
+//! UTC, same result bits): one input row's interior non-zeros added into `[3, 3, 8]` register
+//! sums per channel block (loaded and stored once per row, perf: the loop went from 19 % to
+//! 12 % of the step, but collecting the non-zeros and the edge columns took the rest back),
+//! and that with rows outer and channels inner (the output-gradient rows kept in L1).
 
 use rayon::prelude::*;
 
