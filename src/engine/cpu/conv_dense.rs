@@ -42,20 +42,53 @@ pub fn task(t: &Task, padded: &[f32], g: &Geometry) {
 /// (`a`: a packed `[ci/8, MR, 8]` panel, `b`: `[ci, 16]`, `ci` a multiple of 8). Callers check
 /// [`available`].
 pub fn gemm_tile16(a: &[f32], ci: usize, b: &[f32]) -> [[f32; 16]; MR] {
+    gemm_tile16_isa(a, ci, b, super::conv_spikes_avx512::enabled())
+}
+
+/// [`gemm_tile16`] with its AVX-512 build (`avx512`, where [`super::conv_spikes_avx512::enabled`])
+/// or its AVX2 one: the same bits.
+pub fn gemm_tile16_isa(a: &[f32], ci: usize, b: &[f32], avx512: bool) -> [[f32; 16]; MR] {
+    assert!(!avx512 || super::conv_spikes_avx512::enabled(), "the AVX-512 tile needs AVX-512F");
     assert!(a.len() >= ci * MR && b.len() >= ci * 16 && ci.is_multiple_of(8));
     let mut tile = [[0f32; 16]; MR];
     #[cfg(target_arch = "x86_64")]
     {
         assert!(available(), "the FMA tile needs AVX2 and FMA");
-        // SAFETY: AVX2 and FMA are present; every read is in bounds (asserted above).
-        unsafe { x86::panel16(a.as_ptr(), ci, b.as_ptr(), &mut tile) }
+        // SAFETY: AVX2 and FMA are present (and AVX-512F where `enabled` says so); every read
+        // is in bounds (asserted above).
+        unsafe {
+            if avx512 {
+                x86_512::panel16(a.as_ptr(), ci, b.as_ptr(), &mut tile)
+            } else {
+                x86::panel16(a.as_ptr(), ci, b.as_ptr(), &mut tile)
+            }
+        }
     }
     tile
+}
+
+/// [`gemm_tile16`] of two 16-column weight panels `b` against the same `a`: with AVX-512
+/// ([`super::conv_spikes_avx512::enabled`]) in one pass (twelve accumulators, so the FMAs do not
+/// wait on each other), else two AVX2 tiles. The same bits either way.
+pub fn gemm_tile16_pair(a: &[f32], ci: usize, b: [&[f32]; 2]) -> [[[f32; 16]; MR]; 2] {
+    let avx512 = super::conv_spikes_avx512::enabled();
+    if !avx512 {
+        return b.map(|b| gemm_tile16_isa(a, ci, b, false));
+    }
+    assert!(a.len() >= ci * MR && b.iter().all(|b| b.len() >= ci * 16) && ci.is_multiple_of(8));
+    let mut tiles = [[[0f32; 16]; MR]; 2];
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F, AVX2 and FMA are present (`enabled`); every read is in bounds (asserted).
+    unsafe {
+        x86_512::panel16_pair(a.as_ptr(), ci, [b[0].as_ptr(), b[1].as_ptr()], &mut tiles)
+    }
+    tiles
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;
+
 
     use super::super::precision::Weight;
     use super::{Geometry, MR, Task};
@@ -75,6 +108,7 @@ mod x86 {
             // Every input read is at corner + tap offset + channel < padded.len().
             assert!(max_corner + taps.last().copied().unwrap_or(0) + ci <= padded.len());
             let lanes_per_sub = if nb >= 16 { 16 } else { 8 };
+            let avx512 = g.avx512 && std::is_x86_feature_detected!("avx512dq");
             let mut tile = [[0f32; 16]; MR];
             for blk in t.blocks.clone() {
                 let (w, bias) = g.block::<W>(blk);
@@ -88,7 +122,9 @@ mod x86 {
                         let a: [*const f32; MR] = std::array::from_fn(|i| padded.as_ptr().add(chunk[i.min(chunk.len() - 1)]));
                         let wsub = w.as_ptr().add(sub);
                         let rows = Rows { taps: &taps, ci, cw: g.cw(), w: wsub, nb };
-                        if lanes_per_sub == 16 {
+                        if lanes_per_sub == 16 && avx512 {
+                            super::x86_512::tile16(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
+                        } else if lanes_per_sub == 16 {
                             tile16(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
                         } else {
                             tile8(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
@@ -104,12 +140,12 @@ mod x86 {
 
     /// A block's weight rows as the tiles read them: `[ci/cw][taps][cw]` rows of `nb` floats
     /// from `w`, the input of (tap, channel) at `taps[tap] + channel` from a window corner.
-    struct Rows<'a, W> {
-        taps: &'a [usize],
-        ci: usize,
-        cw: usize,
-        w: *const W,
-        nb: usize,
+    pub(super) struct Rows<'a, W> {
+        pub(super) taps: &'a [usize],
+        pub(super) ci: usize,
+        pub(super) cw: usize,
+        pub(super) w: *const W,
+        pub(super) nb: usize,
     }
 
     /// `tile[i][0..16] = scale · (bias + Σ_{tap, c} a[i][tap + c] · w[c / cw][tap][c % cw][0..16])`;
@@ -198,3 +234,7 @@ mod x86 {
         }
     }
 }
+
+#[cfg(target_arch = "x86_64")]
+#[path = "conv_dense_avx512.rs"]
+mod x86_512;

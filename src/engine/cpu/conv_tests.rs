@@ -161,6 +161,48 @@ fn spike_kernel_avx512_equals_avx2_bit_for_bit() {
     }
 }
 
+/// The dense kernel's AVX-512 build (direct tiles on pooled inputs; the Winograd products'
+/// tile) against its AVX2 build, on weights and values that round: the same bits.
+#[test]
+fn dense_kernels_avx512_equal_avx2_bit_for_bit() {
+    if !super::conv_spikes_avx512::enabled() {
+        eprintln!("dense_kernels_avx512_equal_avx2_bit_for_bit: skipped, this CPU has no AVX-512F (or SPIKESTREAM_CPU_ISA=avx2)");
+        return;
+    }
+    for (ci, co, hw, k, stride, pad, batch) in [(64, 72, 10, 3, 1, 1, 2), (20, 24, 6, 3, 1, 1, 1), (16, 8, 9, 3, 2, 1, 2), (32, 40, 7, 1, 1, 0, 1)] {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (ci * 31 + co) as u64);
+        let mut c = layer(&mut rng, ci, co, k, stride, pad);
+        let mut float = || ((rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5) * 0.37;
+        c.weight.iter_mut().chain(&mut c.bias).for_each(|v| *v = float());
+        let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
+        let so = Shape::new(co, o, o);
+        let (packed, scale) = (PackedConv::new(&c), vec![0.75; batch]);
+        let x = input(&mut rng, batch * si.len(), Kind::Pooled(0.8));
+        let outs: Vec<Vec<f32>> = [Mode::NoWinograd, Mode::Avx2]
+            .into_iter()
+            .map(|m| {
+                let mut got = vec![f32::NAN; batch * so.len()];
+                assert_eq!(conv_with(&x, &mut got, si, so, &packed, &scale, &mut ConvScratch::default(), m), Ran::SparseOrDense, "{ci}→{co} {m:?}");
+                got
+            })
+            .collect();
+        let bad = outs[0].iter().zip(&outs[1]).position(|(a, b)| a.to_bits() != b.to_bits());
+        assert!(bad.is_none(), "{ci}→{co} k{k} s{stride} {hw}×{hw}: the AVX-512 dense tiles differ from AVX2 at {bad:?}");
+    }
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    for ci in [8, 64, 256] {
+        let mut float = || ((rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5) * 1.7;
+        let (a, b): (Vec<f32>, Vec<f32>) = ((0..ci * super::conv_dense::MR).map(|_| float()).collect(), (0..ci * 16).map(|_| float()).collect());
+        let [wide, narrow] = [true, false].map(|avx512| super::conv_dense::gemm_tile16_isa(&a, ci, &b, avx512));
+        assert!(wide.iter().flatten().zip(narrow.iter().flatten()).all(|(p, q)| p.to_bits() == q.to_bits()), "Winograd tile, ci {ci}: AVX-512 differs from AVX2");
+        let b2: Vec<f32> = (0..ci * 16).map(|_| float()).collect();
+        let pair = super::conv_dense::gemm_tile16_pair(&a, ci, [&b, &b2]);
+        let second = super::conv_dense::gemm_tile16_isa(&a, ci, &b2, false);
+        let same = |x: &[[f32; 16]; super::conv_dense::MR], y: &[[f32; 16]; super::conv_dense::MR]| x.iter().flatten().zip(y.iter().flatten()).all(|(p, q)| p.to_bits() == q.to_bits());
+        assert!(same(&pair[0], &narrow) && same(&pair[1], &second), "Winograd tile pair, ci {ci}: AVX-512 differs from AVX2");
+    }
+}
+
 /// Weights stored in bf16 or f16 ([`super::precision`]) give the bits of f32 weights of the same
 /// (rounded) values in every kernel and build: spikes (the spike kernel: AVX-512, AVX2 and
 /// portable), pooled spikes (Winograd and the dense kernel), event counts (the sparse kernel), on

@@ -126,12 +126,13 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
         });
     }
     // M[ξ] = V[ξ] · U[ξ], one task per (ξ, run of tile groups): each task reads its part of V
-    // once (a run fits L2), and for every unit of output channel blocks (one block of 16 in f32,
-    // two in bf16, where they share each broadcast input pair) goes over the run's groups with
-    // that unit's weights in L1.
+    // once (a run fits L2), and for every unit of output channel blocks (one block of 16 in f32
+    // with AVX2; two with AVX-512 and in bf16, where they share each broadcast input) goes over
+    // the run's groups with that unit's weights in L1.
     let m = SharedMut(s.m.as_mut_ptr(), s.m.len());
     let (v, vb) = (&s.v, &s.vb);
-    let per = if matches!(w.u, Domain::Bf16(_)) { 2 } else { 1 };
+    // Two blocks per pass in bf16, and in f32 with AVX-512 (twelve accumulators).
+    let per = if matches!(w.u, Domain::Bf16(_)) || super::conv_spikes_avx512::enabled() { 2 } else { 1 };
     let run = (RUN_BYTES / (ci * MR * 4)).clamp(1, groups);
     let runs = groups.div_ceil(run);
     (0..16 * runs).into_par_iter().for_each(|task| {
@@ -147,7 +148,18 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
                     }
                 };
                 match &w.u {
-                    Domain::F32(u) => store(first, &conv_dense::gemm_tile16(&v[panel], ci, &u[(xi * w.cb + first) * ci * 16..][..ci * 16])),
+                    Domain::F32(u) => {
+                        let uf = |blk: usize| &u[(xi * w.cb + blk) * ci * 16..][..ci * 16];
+                        if per == 2 && first + 1 < w.cb {
+                            let [t0, t1] = conv_dense::gemm_tile16_pair(&v[panel], ci, [uf(first), uf(first + 1)]);
+                            store(first, &t0);
+                            store(first + 1, &t1);
+                        } else {
+                            for blk in first..(first + per).min(w.cb) {
+                                store(blk, &conv_dense::gemm_tile16(&v[panel.clone()], ci, uf(blk)));
+                            }
+                        }
+                    }
                     Domain::Bf16(u) => {
                         let ub = |blk: usize| &u[(xi * w.cb + blk) * ci * 8..][..ci * 8];
                         if first + 1 < w.cb {
