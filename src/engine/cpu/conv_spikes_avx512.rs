@@ -6,6 +6,10 @@
 //! Bit for bit the AVX2 result: every lane adds the same rows in the same order, only more
 //! lanes per instruction. 16-bit weights ([`super::precision`]) are widened per chunk as in AVX2. `SPIKESTREAM_CPU_ISA=avx2` keeps the AVX2 build on an AVX-512 CPU
 //! (for comparisons); [`enabled`] reads it once.
+//!
+//! Measured and dropped (2026-12-07, Zen 5): two pixels' row lists added interleaved, eight
+//! accumulators instead of four (the same bits), to hide the adds' latency: the spike layers got
+//! 25–60 % slower (`bench --profile-steps 20`, e.g. 512→512 at 12×12: 1.20 → 1.56 ms).
 
 use super::conv::{Geometry, Task};
 use super::conv_spikes::TileRows;
