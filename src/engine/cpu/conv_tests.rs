@@ -3,8 +3,10 @@
 //! order so both must agree bit for bit: spikes (the spike kernel, or Winograd where dense
 //! enough), average-pooled spikes (Winograd for 3×3 stride 1, else the dense kernel), event
 //! counts, several geometries, batches and channel counts that are no multiple of 8; every case
-//! also through the portable code; and the spike kernel's AVX-512 build against its AVX2 build
-//! on weights that round; 16-bit weights against f32 ones of the same values. `conv_rates` (ignored) times the kernels for the cost model.
+//! also through the portable code; 16-bit weights against f32 ones of the same values; and, in
+//! [`isa`], the AVX-512 builds against the AVX2 ones on weights that round. `conv_rates` (ignored) times the kernels for the cost model.
+
+mod isa;
 
 use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
 use super::kernels::conv_scatter;
@@ -25,6 +27,10 @@ impl Rng {
     }
     fn below(&mut self, p: f64) -> bool {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+    /// A value with a random 24-bit mantissa in [−s/2, s/2): sums of these round.
+    fn rounding(&mut self, s: f32) -> f32 {
+        ((self.next() >> 40) as f32 / (1 << 24) as f32 - 0.5) * s
     }
 }
 
@@ -57,6 +63,14 @@ fn layer(rng: &mut Rng, ci: usize, co: usize, k: usize, stride: usize, pad: usiz
         bias: (0..co).map(|_| rng.dyadic()).collect(),
         time_scale: None,
     }
+}
+
+/// [`layer`] with weights and bias that round ([`Rng::rounding`], within ±0.185), so that any
+/// change in the order of the sums shows.
+fn rounding_layer(rng: &mut Rng, ci: usize, co: usize, k: usize, stride: usize, pad: usize) -> Conv {
+    let mut c = layer(rng, ci, co, k, stride, pad);
+    c.weight.iter_mut().chain(&mut c.bias).for_each(|v| *v = rng.rounding(0.37));
+    c
 }
 
 /// Runs one layer through `mode` and through the portable code, checks both against the
@@ -122,87 +136,6 @@ fn spike_kernel_equals_the_specification() {
     }
 }
 
-/// The spike kernel's AVX-512 build against its AVX2 build and the portable code on weights
-/// that round (24-bit random mantissas, so any change in the order of the adds shows): all three
-/// must give the same bits. Shapes: several tiles and samples, partial 64-lane blocks, 32-, 16-
-/// and 8-lane blocks, 1×1, 5×5 and strided kernels, no padding.
-#[test]
-fn spike_kernel_avx512_equals_avx2_bit_for_bit() {
-    if !super::conv_spikes_avx512::enabled() {
-        eprintln!("spike_kernel_avx512_equals_avx2_bit_for_bit: skipped, this CPU has no AVX-512F (or SPIKESTREAM_CPU_ISA=avx2)");
-        return;
-    }
-    let cases = [(64, 128, 48, 3, 1, 1, 1), (256, 100, 24, 3, 1, 1, 2), (512, 72, 12, 3, 1, 1, 1), (32, 20, 17, 3, 1, 1, 2), (16, 10, 9, 3, 2, 1, 2), (24, 5, 13, 3, 2, 0, 1), (32, 40, 11, 1, 1, 0, 2), (8, 16, 9, 5, 2, 2, 1)];
-    for (ci, co, hw, k, stride, pad, batch) in cases {
-        let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (ci * 131 + co * 17 + k) as u64);
-        let mut c = layer(&mut rng, ci, co, k, stride, pad);
-        let mut float = || ((rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5) * 0.37;
-        c.weight.iter_mut().chain(&mut c.bias).for_each(|v| *v = float());
-        let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
-        let so = Shape::new(co, o, o);
-        let packed = PackedConv::new(&c);
-        let scale: Vec<f32> = (0..batch).map(|b| 0.3 + b as f32 * 0.7).collect();
-        for d in [0.05, 0.2, 0.5] {
-            let x = input(&mut rng, batch * si.len(), Kind::Spikes(d));
-            let mut scratch = ConvScratch::default();
-            let outs: Vec<Vec<f32>> = [Mode::NoWinograd, Mode::Avx2, Mode::Portable]
-                .into_iter()
-                .map(|m| {
-                    let mut got = vec![f32::NAN; batch * so.len()];
-                    assert_eq!(conv_with(&x, &mut got, si, so, &packed, &scale, &mut scratch, m), Ran::Spikes, "{ci}→{co} k{k} s{stride} at {d}, {m:?}");
-                    got
-                })
-                .collect();
-            for (m, got) in [Mode::Avx2, Mode::Portable].iter().zip(&outs[1..]) {
-                let bad = outs[0].iter().zip(got).position(|(a, b)| a.to_bits() != b.to_bits());
-                assert!(bad.is_none(), "{ci}→{co} k{k} s{stride} p{pad} {hw}×{hw} batch {batch} at {d}: AVX-512 differs from {m:?} at index {bad:?}");
-            }
-        }
-    }
-}
-
-/// The dense kernel's AVX-512 build (direct tiles on pooled inputs; the Winograd products'
-/// tile) against its AVX2 build, on weights and values that round: the same bits.
-#[test]
-fn dense_kernels_avx512_equal_avx2_bit_for_bit() {
-    if !super::conv_spikes_avx512::enabled() {
-        eprintln!("dense_kernels_avx512_equal_avx2_bit_for_bit: skipped, this CPU has no AVX-512F (or SPIKESTREAM_CPU_ISA=avx2)");
-        return;
-    }
-    for (ci, co, hw, k, stride, pad, batch) in [(64, 72, 10, 3, 1, 1, 2), (20, 24, 6, 3, 1, 1, 1), (16, 8, 9, 3, 2, 1, 2), (32, 40, 7, 1, 1, 0, 1)] {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (ci * 31 + co) as u64);
-        let mut c = layer(&mut rng, ci, co, k, stride, pad);
-        let mut float = || ((rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5) * 0.37;
-        c.weight.iter_mut().chain(&mut c.bias).for_each(|v| *v = float());
-        let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
-        let so = Shape::new(co, o, o);
-        let (packed, scale) = (PackedConv::new(&c), vec![0.75; batch]);
-        let x = input(&mut rng, batch * si.len(), Kind::Pooled(0.8));
-        let outs: Vec<Vec<f32>> = [Mode::NoWinograd, Mode::Avx2]
-            .into_iter()
-            .map(|m| {
-                let mut got = vec![f32::NAN; batch * so.len()];
-                assert_eq!(conv_with(&x, &mut got, si, so, &packed, &scale, &mut ConvScratch::default(), m), Ran::SparseOrDense, "{ci}→{co} {m:?}");
-                got
-            })
-            .collect();
-        let bad = outs[0].iter().zip(&outs[1]).position(|(a, b)| a.to_bits() != b.to_bits());
-        assert!(bad.is_none(), "{ci}→{co} k{k} s{stride} {hw}×{hw}: the AVX-512 dense tiles differ from AVX2 at {bad:?}");
-    }
-    let mut rng = Rng(0x0123_4567_89ab_cdef);
-    for ci in [8, 64, 256] {
-        let mut float = || ((rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5) * 1.7;
-        let (a, b): (Vec<f32>, Vec<f32>) = ((0..ci * super::conv_dense::MR).map(|_| float()).collect(), (0..ci * 16).map(|_| float()).collect());
-        let [wide, narrow] = [true, false].map(|avx512| super::conv_dense::gemm_tile16_isa(&a, ci, &b, avx512));
-        assert!(wide.iter().flatten().zip(narrow.iter().flatten()).all(|(p, q)| p.to_bits() == q.to_bits()), "Winograd tile, ci {ci}: AVX-512 differs from AVX2");
-        let b2: Vec<f32> = (0..ci * 16).map(|_| float()).collect();
-        let pair = super::conv_dense::gemm_tile16_pair(&a, ci, [&b, &b2]);
-        let second = super::conv_dense::gemm_tile16_isa(&a, ci, &b2, false);
-        let same = |x: &[[f32; 16]; super::conv_dense::MR], y: &[[f32; 16]; super::conv_dense::MR]| x.iter().flatten().zip(y.iter().flatten()).all(|(p, q)| p.to_bits() == q.to_bits());
-        assert!(same(&pair[0], &narrow) && same(&pair[1], &second), "Winograd tile pair, ci {ci}: AVX-512 differs from AVX2");
-    }
-}
-
 /// Weights stored in bf16 or f16 ([`super::precision`]) give the bits of f32 weights of the same
 /// (rounded) values in every kernel and build: spikes (the spike kernel: AVX-512, AVX2 and
 /// portable), pooled spikes (Winograd and the dense kernel), event counts (the sparse kernel), on
@@ -213,9 +146,7 @@ fn half_weights_equal_f32_weights_of_the_same_values() {
     let cases = [(64, 128, 12, 3, 1, 1, 2, Kind::Spikes(0.2)), (32, 20, 9, 3, 2, 1, 1, Kind::Spikes(0.3)), (64, 72, 10, 3, 1, 1, 2, Kind::Pooled(0.3)), (20, 24, 6, 3, 1, 1, 1, Kind::Pooled(0.5)), (2, 64, 16, 3, 1, 1, 2, Kind::Counts(0.1))];
     for (ci, co, hw, k, stride, pad, batch, kind) in cases {
         let mut rng = Rng(0x5851_f42d_4c95_7f2d ^ (ci * 7 + co) as u64);
-        let mut c = layer(&mut rng, ci, co, k, stride, pad);
-        let mut float = || ((rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5) * 0.37;
-        c.weight.iter_mut().chain(&mut c.bias).for_each(|v| *v = float());
+        let c = rounding_layer(&mut rng, ci, co, k, stride, pad);
         let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
         let so = Shape::new(co, o, o);
         let x = input(&mut rng, batch * si.len(), kind);
