@@ -1,0 +1,85 @@
+//! The AVX-512 builds of the CPU kernels against their AVX2 builds (and the portable code) on
+//! weights that round, where only the same operations in the same order give the same bits: the
+//! spike kernel's row adds, the dense kernel's tiles and the Winograd products' tiles. Skipped on
+//! a CPU without AVX-512F (or with `SPIKESTREAM_CPU_ISA=avx2`).
+
+use super::super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
+use super::super::conv_dense::{MR, gemm_tile16_isa, gemm_tile16_pair};
+use super::{Kind, Rng, input, rounding_layer};
+use crate::model::graph::Shape;
+
+/// The spike kernel's AVX-512 build against its AVX2 build and the portable code on weights
+/// that round (24-bit random mantissas, so any change in the order of the adds shows): all three
+/// must give the same bits. Shapes: several tiles and samples, partial 64-lane blocks, 32-, 16-
+/// and 8-lane blocks, 1×1, 5×5 and strided kernels, no padding.
+#[test]
+fn spike_kernel_avx512_equals_avx2_bit_for_bit() {
+    if !super::super::conv_spikes_avx512::enabled() {
+        eprintln!("spike_kernel_avx512_equals_avx2_bit_for_bit: skipped, this CPU has no AVX-512F (or SPIKESTREAM_CPU_ISA=avx2)");
+        return;
+    }
+    let cases = [(64, 128, 48, 3, 1, 1, 1), (256, 100, 24, 3, 1, 1, 2), (512, 72, 12, 3, 1, 1, 1), (32, 20, 17, 3, 1, 1, 2), (16, 10, 9, 3, 2, 1, 2), (24, 5, 13, 3, 2, 0, 1), (32, 40, 11, 1, 1, 0, 2), (8, 16, 9, 5, 2, 2, 1)];
+    for (ci, co, hw, k, stride, pad, batch) in cases {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (ci * 131 + co * 17 + k) as u64);
+        let c = rounding_layer(&mut rng, ci, co, k, stride, pad);
+        let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
+        let so = Shape::new(co, o, o);
+        let packed = PackedConv::new(&c);
+        let scale: Vec<f32> = (0..batch).map(|b| 0.3 + b as f32 * 0.7).collect();
+        for d in [0.05, 0.2, 0.5] {
+            let x = input(&mut rng, batch * si.len(), Kind::Spikes(d));
+            let mut scratch = ConvScratch::default();
+            let outs: Vec<Vec<f32>> = [Mode::NoWinograd, Mode::Avx2, Mode::Portable]
+                .into_iter()
+                .map(|m| {
+                    let mut got = vec![f32::NAN; batch * so.len()];
+                    assert_eq!(conv_with(&x, &mut got, si, so, &packed, &scale, &mut scratch, m), Ran::Spikes, "{ci}→{co} k{k} s{stride} at {d}, {m:?}");
+                    got
+                })
+                .collect();
+            for (m, got) in [Mode::Avx2, Mode::Portable].iter().zip(&outs[1..]) {
+                let bad = outs[0].iter().zip(got).position(|(a, b)| a.to_bits() != b.to_bits());
+                assert!(bad.is_none(), "{ci}→{co} k{k} s{stride} p{pad} {hw}×{hw} batch {batch} at {d}: AVX-512 differs from {m:?} at index {bad:?}");
+            }
+        }
+    }
+}
+
+/// The dense kernel's AVX-512 build (direct tiles on pooled inputs; the Winograd products'
+/// tile) against its AVX2 build, on weights and values that round: the same bits.
+#[test]
+fn dense_kernels_avx512_equal_avx2_bit_for_bit() {
+    if !super::super::conv_spikes_avx512::enabled() {
+        eprintln!("dense_kernels_avx512_equal_avx2_bit_for_bit: skipped, this CPU has no AVX-512F (or SPIKESTREAM_CPU_ISA=avx2)");
+        return;
+    }
+    for (ci, co, hw, k, stride, pad, batch) in [(64, 72, 10, 3, 1, 1, 2), (20, 24, 6, 3, 1, 1, 1), (16, 8, 9, 3, 2, 1, 2), (32, 40, 7, 1, 1, 0, 1)] {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (ci * 31 + co) as u64);
+        let c = rounding_layer(&mut rng, ci, co, k, stride, pad);
+        let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
+        let so = Shape::new(co, o, o);
+        let (packed, scale) = (PackedConv::new(&c), vec![0.75; batch]);
+        let x = input(&mut rng, batch * si.len(), Kind::Pooled(0.8));
+        let outs: Vec<Vec<f32>> = [Mode::NoWinograd, Mode::Avx2]
+            .into_iter()
+            .map(|m| {
+                let mut got = vec![f32::NAN; batch * so.len()];
+                assert_eq!(conv_with(&x, &mut got, si, so, &packed, &scale, &mut ConvScratch::default(), m), Ran::SparseOrDense, "{ci}→{co} {m:?}");
+                got
+            })
+            .collect();
+        let bad = outs[0].iter().zip(&outs[1]).position(|(a, b)| a.to_bits() != b.to_bits());
+        assert!(bad.is_none(), "{ci}→{co} k{k} s{stride} {hw}×{hw}: the AVX-512 dense tiles differ from AVX2 at {bad:?}");
+    }
+    let same = |x: &[[f32; 16]; MR], y: &[[f32; 16]; MR]| x.iter().flatten().zip(y.iter().flatten()).all(|(p, q)| p.to_bits() == q.to_bits());
+    let mut rng = Rng(0x0123_4567_89ab_cdef);
+    for ci in [8, 64, 256] {
+        let mut float = || rng.rounding(1.7);
+        let (a, b): (Vec<f32>, Vec<f32>) = ((0..ci * MR).map(|_| float()).collect(), (0..ci * 16).map(|_| float()).collect());
+        let b2: Vec<f32> = (0..ci * 16).map(|_| float()).collect();
+        let [wide, narrow] = [true, false].map(|avx512| gemm_tile16_isa(&a, ci, &b, avx512));
+        assert!(same(&wide, &narrow), "Winograd tile, ci {ci}: AVX-512 differs from AVX2");
+        let pair = gemm_tile16_pair(&a, ci, [&b, &b2]);
+        assert!(same(&pair[0], &narrow) && same(&pair[1], &gemm_tile16_isa(&a, ci, &b2, false)), "Winograd tile pair, ci {ci}: AVX-512 differs from AVX2");
+    }
+}
