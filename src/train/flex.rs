@@ -2,10 +2,12 @@
 //! ([`super::conv`], [`super::neuron`], the BatchNorm of [`super::net`]).
 
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::{DType, Shape};
 use burn::tensor::TensorData;
+use rayon::prelude::*;
 
 /// The values of an f32 tensor in row-major order (a copy only where it is a strided view), or
 /// `None` for another dtype (the caller then runs burn's own op).
@@ -36,6 +38,27 @@ pub(crate) fn tensor(values: Vec<f32>, shape: impl Into<Shape>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape.into()))
 }
 
+/// `chunk` of fresh memory, zeroed and handed out as values (kernels that take `&mut [f32]`
+/// zero their output in the thread and cache that fills it, not in a serial pass first).
+pub(crate) fn zeroed(chunk: &mut [MaybeUninit<f32>]) -> &mut [f32] {
+    chunk.iter_mut().for_each(|v| {
+        v.write(0.0);
+    });
+    // SAFETY: every value was just written; `MaybeUninit<f32>` and `f32` share their layout.
+    unsafe { &mut *(std::ptr::from_mut(chunk) as *mut [f32]) }
+}
+
+/// `len` zeros, written in parallel (`vec![0.0; len]` zeroes reused memory in one thread).
+pub(crate) fn par_zeros(len: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(len);
+    v.spare_capacity_mut()[..len].par_chunks_mut(1 << 14).for_each(|c| {
+        zeroed(c);
+    });
+    // SAFETY: every one of the `len` values was written.
+    unsafe { v.set_len(len) };
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +74,14 @@ mod tests {
         let transposed = t.transpose(0, 1);
         let want: Vec<f32> = (0..16).flat_map(|c| (0..3).map(move |r| (r * 16 + c) as f32)).collect();
         assert_eq!(f32_values(&transposed).unwrap().as_ref(), want.as_slice());
+    }
+
+    #[test]
+    fn par_zeros_are_zeros() {
+        for len in [0, 1, (1 << 14) + 3, 100_000] {
+            let v = par_zeros(len);
+            assert_eq!(v.len(), len);
+            assert!(v.iter().all(|&x| x.to_bits() == 0), "len {len}");
+        }
     }
 }

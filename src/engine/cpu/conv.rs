@@ -166,7 +166,7 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     let batch = scale.len();
     let input = &input[..batch * si.len()];
     // One pass counts each sample's non-zeros and ones (inputs are large next to this; read them once).
-    let counts: Vec<(usize, usize)> = input.chunks_exact(si.len()).map(count).collect();
+    let counts: Vec<(usize, usize)> = input.par_chunks_exact(si.len()).map(count).collect();
     let nonzeros: usize = counts.iter().map(|c| c.0).sum();
     let binary = counts.iter().all(|&(nz, ones)| nz == ones);
     let density = nonzeros as f32 / input.len() as f32;
@@ -200,15 +200,15 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     }
     scratch.nonzeros.resize_with(batch, Nonzeros::default);
     scratch.padded.resize_with(batch, Vec::new);
-    let mut dense = vec![false; batch];
-    for (b, x) in input.chunks_exact(si.len()).enumerate() {
-        dense[b] = simd && counts[b].0 as f32 > DENSE_ABOVE * x.len() as f32;
+    let dense: Vec<bool> = counts.iter().map(|c| simd && c.0 as f32 > DENSE_ABOVE * si.len() as f32).collect();
+    // Per sample in parallel (a training batch has T·B of them).
+    scratch.nonzeros[..batch].par_iter_mut().zip(scratch.padded[..batch].par_iter_mut()).zip(input.par_chunks_exact(si.len())).enumerate().for_each(|(b, ((nz, padded), x))| {
         if dense[b] {
-            pad_input(x, si, p.pad, &mut scratch.padded[b]);
+            pad_input(x, si, p.pad, padded);
         } else {
-            scratch.nonzeros[b].fill(x, &geometry(b));
+            nz.fill(x, &geometry(b));
         }
-    }
+    });
     // Pixel chunks of up to 96 pixels (whole dense tiles) so a block's weights are reused from
     // cache, and enough block groups for about eight tasks per sample, so small late layers
     // still split and read each block once.

@@ -23,7 +23,7 @@ use crate::engine::cpu::{ConvScratch, PackedConv, conv_hwc};
 use crate::model::graph::{Conv, Shape};
 use super::transpose::transpose;
 use super::weight_grad::weight_grad;
-use crate::train::flex::{f32_values, tensor};
+use crate::train::flex::{f32_values, par_zeros, tensor};
 
 /// The engine kernels' working memory, shared by every layer and step.
 static SCRATCH: LazyLock<Mutex<ConvScratch>> = LazyLock::new(|| Mutex::new(ConvScratch::default()));
@@ -71,7 +71,7 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
 #[inline(never)]
 fn engine_conv(input: &[f32], n: usize, si: Shape, so: Shape, c: &Conv) -> Vec<f32> {
     let packed = PackedConv::new(c);
-    let mut out = vec![0.0f32; n * so.len()];
+    let mut out = par_zeros(n * so.len());
     let mut scratch = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
     conv_hwc(input, &mut out, si, so, &packed, &vec![1.0; n], &mut scratch);
     out

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use super::{NeuronSpec, Surrogate, atan_derivative, sigmoid_derivative, triangle_derivative};
 use crate::engine::cpu::kernels::{neuron_recharge, neuron_step};
 use crate::model::neuron::Reset;
-use crate::train::flex::{f32_values, tensor};
+use crate::train::flex::{f32_values, tensor, zeroed};
 
 /// Neurons per task.
 const CHUNK: usize = 4096;
@@ -26,12 +26,14 @@ pub(crate) fn forward(spec: &NeuronSpec, x: &FlexTensor, v0: &FlexTensor) -> Opt
     let (t_len, m) = (shape[0], shape[1] * shape[2]);
     let xs = f32_values(x)?;
     let mut mem = f32_values(v0)?.into_owned();
-    let mut out = vec![0.0f32; t_len * m];
-    for (x_t, out_t) in xs.chunks_exact(m).zip(out.chunks_exact_mut(m)) {
+    let mut out: Vec<f32> = Vec::with_capacity(t_len * m);
+    for (x_t, out_t) in xs.chunks_exact(m).zip(out.spare_capacity_mut()[..t_len * m].chunks_exact_mut(m)) {
         mem.par_chunks_mut(CHUNK).zip(x_t.par_chunks(CHUNK)).zip(out_t.par_chunks_mut(CHUNK)).for_each(|((mem, x), out)| {
-            neuron_step(&spec.kind, mem, x, out);
+            neuron_step(&spec.kind, mem, x, zeroed(out));
         });
     }
+    // SAFETY: every timestep's `m` values were written (each chunk zeroed, then stepped).
+    unsafe { out.set_len(t_len * m) };
     Some(tensor(out, [shape[0], shape[1], shape[2]]))
 }
 
@@ -43,15 +45,17 @@ pub(crate) fn backward(spec: &NeuronSpec, x: &FlexTensor, v0: &FlexTensor, spike
     let (xs, ss, gs) = (f32_values(x)?, f32_values(spikes)?, f32_values(grad)?);
     let mut mem = f32_values(v0)?.into_owned();
     // The membrane before each reset, `[T, M]`.
-    let mut h = vec![0.0f32; t_len * m];
+    let mut h: Vec<f32> = Vec::with_capacity(t_len * m);
     for t in 0..t_len {
         let row = t * m..(t + 1) * m;
         let (x_t, s_t) = (&xs[row.clone()], &ss[row.clone()]);
-        mem.par_chunks_mut(CHUNK).zip(h[row].par_chunks_mut(CHUNK)).enumerate().for_each(|(c, (mem, h))| {
+        mem.par_chunks_mut(CHUNK).zip(h.spare_capacity_mut()[row].par_chunks_mut(CHUNK)).enumerate().for_each(|(c, (mem, h))| {
             let j = c * CHUNK..c * CHUNK + mem.len();
-            neuron_recharge(&spec.kind, mem, &x_t[j.clone()], &s_t[j], h);
+            neuron_recharge(&spec.kind, mem, &x_t[j.clone()], &s_t[j], zeroed(h));
         });
     }
+    // SAFETY: every timestep's `m` values were written (each chunk zeroed, then recharged).
+    unsafe { h.set_len(t_len * m) };
     let th = spec.v_th();
     let step = Step { spec, m, h: &h, s: &ss, g: &gs };
     // Written timestep by timestep below (every value once), so not zeroed first.
