@@ -36,7 +36,9 @@ impl Nonzeros {
         value.clear();
         start.push(0);
         let mut binary = true;
-        // Each channel's row under tap 0, computed once rather than per value.
+        // Each channel's row under tap 0, computed once rather than per value. (A branch-free
+        // compaction, every value written and the slot advanced past non-zeros only, measured
+        // slower: sew_resnet18's layer1.0.conv1 1.06–1.09 → 1.17–1.21 ms, 2026-12-07.)
         let offsets: Vec<u32> = (0..ci).map(|c| (((c / cw) * kk * cw + c % cw) * nb) as u32).collect();
         for px in sample.chunks_exact(ci) {
             for (&v, &o) in px.iter().zip(&offsets) {

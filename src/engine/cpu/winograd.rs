@@ -10,6 +10,11 @@
 //! Layouts: `U` `[16][co/16][ci][16]`, `V` `[tile/MR][16][ci/8][MR][8]` (packed panels: the
 //! product streams one), `M` `[tile][16][co/16·16]`; tiles over the whole batch (`b`, `ty`, `tx`) so
 //! batches make taller matrices.
+//!
+//! Measured and not kept (2026-12-07 03:35 UTC, Zen 5): the input and output transforms built
+//! for AVX2 (they run as baseline SSE code inside rayon's closures): `bench --arch
+//! vgg11_48_legacy` at 1 thread moved by less than its noise (batch 1 6.9–7.7 ms both ways,
+//! batch 16 107–112 ms), as did training; the transforms wait on memory, not on arithmetic.
 
 use rayon::prelude::*;
 
