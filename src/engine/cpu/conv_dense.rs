@@ -110,9 +110,12 @@ mod x86 {
             let lanes_per_sub = if nb >= 16 { 16 } else { 8 };
             let avx512 = g.avx512 && std::is_x86_feature_detected!("avx512dq");
             let mut tile = [[0f32; 16]; MR];
+            let mut pair = [[[0f32; 16]; MR]; 2];
+            // With AVX-512, two 16-lane sub-blocks at a time where the block has them.
+            let step = if avx512 && nb >= 32 { 32 } else { lanes_per_sub };
             for blk in t.blocks.clone() {
                 let (w, bias) = g.block::<W>(blk);
-                for sub in (0..nb).step_by(lanes_per_sub) {
+                for sub in (0..nb).step_by(step) {
                     let c0 = blk * nb + sub;
                     if c0 >= co {
                         break;
@@ -122,6 +125,17 @@ mod x86 {
                         let a: [*const f32; MR] = std::array::from_fn(|i| padded.as_ptr().add(chunk[i.min(chunk.len() - 1)]));
                         let wsub = w.as_ptr().add(sub);
                         let rows = Rows { taps: &taps, ci, cw: g.cw(), w: wsub, nb };
+                        if step == 32 {
+                            // The second sub-block's lanes past `co` hold zero weights (computed, not stored).
+                            super::x86_512::tile16_pair(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut pair);
+                            for (half, tile) in pair.iter().enumerate() {
+                                let (c, n) = (c0 + 16 * half, (co.saturating_sub(c0 + 16 * half)).min(16));
+                                for (i, row) in tile.iter().take(chunk.len()).enumerate().filter(|_| n > 0) {
+                                    t.store(co, t.pixels.start + t0 * MR + i, c, &row[..n]);
+                                }
+                            }
+                            continue;
+                        }
                         if lanes_per_sub == 16 && avx512 {
                             super::x86_512::tile16(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
                         } else if lanes_per_sub == 16 {

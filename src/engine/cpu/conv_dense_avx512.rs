@@ -2,7 +2,9 @@
 //! chosen at run time next to AVX2 where the spike kernel takes its AVX-512 build (the same
 //! switch, `SPIKESTREAM_CPU_ISA`; the direct tiles also need AVX-512DQ): an output pixel's 16 channels are one `zmm`
 //! register instead of two `ymm`, so each (tap, input channel) is six 512-bit FMAs instead of
-//! twelve 256-bit ones. Zen 5 runs them at full width; Zen 4 splits them in two.
+//! twelve 256-bit ones. Zen 5 runs them at full width; Zen 4 splits them in two. Where a block
+//! has 32 or more lanes, two 16-lane sub-blocks run together ([`tile16_pair`]: twelve
+//! accumulators, one broadcast for both).
 //!
 //! Bit for bit the AVX2 result: every lane starts from the same value and takes the same FMAs
 //! in the same order, then the same scale.
@@ -49,6 +51,38 @@ pub(super) unsafe fn tile16<W: Weight>(a: &[*const f32; MR], r: &Rows<W>, bias: 
         let sc = _mm512_set1_ps(scale);
         for i in 0..MR {
             _mm512_storeu_ps(tile[i].as_mut_ptr(), _mm512_mul_ps(acc[i], sc));
+        }
+    }
+}
+
+/// Two `tile16`s side by side (output channels `sub..sub + 16` and `sub + 16..sub + 32` of the
+/// weight rows at `r.w`): twelve accumulators, so both FMA pipes stay fed, and each input value
+/// is broadcast once for both. Each lane takes the same FMAs in the same order as in `tile16`.
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma,f16c")]
+pub(super) unsafe fn tile16_pair<W: Weight>(a: &[*const f32; MR], r: &Rows<W>, bias: *const f32, scale: f32, tiles: &mut [[[f32; 16]; MR]; 2]) {
+    // SAFETY: the caller guarantees the CPU features, the bounds of the AVX2 build, and 32
+    // lanes of weights and bias from `r.w` and `bias`.
+    unsafe {
+        let mut acc = [[_mm512_loadu_ps(bias), _mm512_loadu_ps(bias.add(16))]; MR];
+        let mut wr = r.w;
+        for c0 in (0..r.ci).step_by(r.cw) {
+            for &off in r.taps {
+                let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off + c0));
+                for c in 0..r.cw {
+                    let (w0, w1) = (load16(wr), load16(wr.add(16)));
+                    for i in 0..MR {
+                        let x = _mm512_set1_ps(*base[i].add(c));
+                        acc[i][0] = _mm512_fmadd_ps(x, w0, acc[i][0]);
+                        acc[i][1] = _mm512_fmadd_ps(x, w1, acc[i][1]);
+                    }
+                    wr = wr.add(r.nb);
+                }
+            }
+        }
+        let sc = _mm512_set1_ps(scale);
+        for i in 0..MR {
+            _mm512_storeu_ps(tiles[0][i].as_mut_ptr(), _mm512_mul_ps(acc[i][0], sc));
+            _mm512_storeu_ps(tiles[1][i].as_mut_ptr(), _mm512_mul_ps(acc[i][1], sc));
         }
     }
 }

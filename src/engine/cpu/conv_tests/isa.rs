@@ -53,7 +53,10 @@ fn dense_kernels_avx512_equal_avx2_bit_for_bit() {
         eprintln!("dense_kernels_avx512_equal_avx2_bit_for_bit: skipped, this CPU has no AVX-512F (or SPIKESTREAM_CPU_ISA=avx2)");
         return;
     }
-    for (ci, co, hw, k, stride, pad, batch) in [(64, 72, 10, 3, 1, 1, 2), (20, 24, 6, 3, 1, 1, 1), (16, 8, 9, 3, 2, 1, 2), (32, 40, 7, 1, 1, 0, 1)] {
+    // Blocks of 64 and 32 lanes (the paired tiles, with partial and empty second halves), 8 lanes,
+    // and an ImageNet-style stem (3 channels, 7×7, stride 2).
+    let cases = [(64, 72, 10, 3, 1, 1, 2), (20, 24, 6, 3, 1, 1, 1), (16, 8, 9, 3, 2, 1, 2), (32, 40, 7, 1, 1, 0, 1), (8, 48, 8, 3, 2, 1, 1), (3, 64, 15, 7, 2, 3, 1)];
+    for (ci, co, hw, k, stride, pad, batch) in cases {
         let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (ci * 31 + co) as u64);
         let c = rounding_layer(&mut rng, ci, co, k, stride, pad);
         let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
