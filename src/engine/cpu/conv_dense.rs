@@ -69,20 +69,21 @@ pub fn gemm_tile16_isa(a: &[f32], ci: usize, b: &[f32], avx512: bool) -> [[f32; 
 
 /// [`gemm_tile16`] of two 16-column weight panels `b` against the same `a`: with AVX-512
 /// ([`super::conv_spikes_avx512::enabled`]) in one pass (twelve accumulators, so the FMAs do not
-/// wait on each other), else two AVX2 tiles. The same bits either way.
-pub fn gemm_tile16_pair(a: &[f32], ci: usize, b: [&[f32]; 2]) -> [[[f32; 16]; MR]; 2] {
+/// wait on each other), else two AVX2 tiles. The same bits either way. Written into `tiles`
+/// (every value), which the caller keeps across calls: 768 bytes neither zeroed nor copied out
+/// per call.
+pub fn gemm_tile16_pair(a: &[f32], ci: usize, b: [&[f32]; 2], tiles: &mut [[[f32; 16]; MR]; 2]) {
     let avx512 = super::conv_spikes_avx512::enabled();
     if !avx512 {
-        return b.map(|b| gemm_tile16_isa(a, ci, b, false));
+        *tiles = b.map(|b| gemm_tile16_isa(a, ci, b, false));
+        return;
     }
     assert!(a.len() >= ci * MR && b.iter().all(|b| b.len() >= ci * 16) && ci.is_multiple_of(8));
-    let mut tiles = [[[0f32; 16]; MR]; 2];
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AVX-512F, AVX2 and FMA are present (`enabled`); every read is in bounds (asserted).
     unsafe {
-        x86_512::panel16_pair(a.as_ptr(), ci, [b[0].as_ptr(), b[1].as_ptr()], &mut tiles)
+        x86_512::panel16_pair(a.as_ptr(), ci, [b[0].as_ptr(), b[1].as_ptr()], tiles)
     }
-    tiles
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -142,6 +142,8 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
     let runs = groups.div_ceil(run);
     (0..16 * runs).into_par_iter().for_each(|task| {
         let (xi, r) = (task / runs, task % runs);
+        // The products' tiles, written in full by each call (kept here, not returned by value).
+        let (mut pair, mut one) = ([[[0f32; 16]; MR]; 2], [[[0f32; 16]; MR]; 1]);
         for first in (0..w.cb).step_by(per) {
             for g in r * run..((r + 1) * run).min(groups) {
                 let panel = (g * 16 + xi) * ci * MR..(g * 16 + xi + 1) * ci * MR;
@@ -156,9 +158,9 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
                     Domain::F32(u) => {
                         let uf = |blk: usize| &u[(xi * w.cb + blk) * ci * 16..][..ci * 16];
                         if per == 2 && first + 1 < w.cb {
-                            let [t0, t1] = conv_dense::gemm_tile16_pair(&v[panel], ci, [uf(first), uf(first + 1)]);
-                            store(first, &t0);
-                            store(first + 1, &t1);
+                            conv_dense::gemm_tile16_pair(&v[panel], ci, [uf(first), uf(first + 1)], &mut pair);
+                            store(first, &pair[0]);
+                            store(first + 1, &pair[1]);
                         } else {
                             for blk in first..(first + per).min(w.cb) {
                                 store(blk, &conv_dense::gemm_tile16(&v[panel.clone()], ci, uf(blk)));
@@ -168,11 +170,12 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
                     Domain::Bf16(u) => {
                         let ub = |blk: usize| &u[(xi * w.cb + blk) * ci * 8..][..ci * 8];
                         if first + 1 < w.cb {
-                            let [t0, t1] = bf16::gemm_tiles16::<2>(&vb[panel], ci, [ub(first), ub(first + 1)]);
-                            store(first, &t0);
-                            store(first + 1, &t1);
+                            bf16::gemm_tiles16::<2>(&vb[panel], ci, [ub(first), ub(first + 1)], &mut pair);
+                            store(first, &pair[0]);
+                            store(first + 1, &pair[1]);
                         } else {
-                            store(first, &bf16::gemm_tiles16::<1>(&vb[panel], ci, [ub(first)])[0]);
+                            bf16::gemm_tiles16::<1>(&vb[panel], ci, [ub(first)], &mut one);
+                            store(first, &one[0]);
                         }
                     }
                 }

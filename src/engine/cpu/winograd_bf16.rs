@@ -51,19 +51,16 @@ pub fn pack(u: &[f32], ci: usize) -> Vec<u32> {
 /// `N` [`MR`] × 16 tiles: `tile[j][i][o] = Σ_c a[i][c] · b[j][c / 2][o]` (the pair's half
 /// `c % 2`), `a` a `[MR][ci]` bf16 panel, each `b[j]` `[ci/2][16]` pairs (`N` = 1 or 2 blocks of
 /// output channels: two share each broadcast input pair). Callers check [`available`].
-pub fn gemm_tiles16<const N: usize>(a: &[u16], ci: usize, b: [&[u32]; N]) -> [[[f32; 16]; MR]; N] {
+pub fn gemm_tiles16<const N: usize>(a: &[u16], ci: usize, b: [&[u32]; N], tile: &mut [[[f32; 16]; MR]; N]) {
     assert!(a.len() >= ci * MR && b.iter().all(|b| b.len() >= ci / 2 * 16) && ci.is_multiple_of(2) && (1..=2).contains(&N));
-    let mut tile = [[[0f32; 16]; MR]; N];
     #[cfg(target_arch = "x86_64")]
     {
         assert!(available(), "the bf16 Winograd product needs AVX512_BF16");
         // SAFETY: the features are present (asserted); every read is in bounds (asserted above).
-        unsafe { x86::panel16::<N>(a.as_ptr(), ci, b.map(|b| b.as_ptr()), &mut tile) }
+        unsafe { x86::panel16::<N>(a.as_ptr(), ci, b.map(|b| b.as_ptr()), tile) }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    unreachable!("the bf16 Winograd product runs on x86-64 only ({} {ci} {})", a.len(), b.len());
-    #[allow(unreachable_code)]
-    tile
+    unreachable!("the bf16 Winograd product runs on x86-64 only ({} {ci} {} {})", a.len(), b.len(), tile.len());
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -122,9 +119,13 @@ mod tests {
         let b: Vec<f32> = (0..ci * 16).map(|k| ((k * 5 % 13) as f32 - 6.0) * 0.5).collect();
         let ab: Vec<u16> = a.iter().map(|&v| to_bf16(v)).collect();
         let bb = pack(&b, ci);
-        let [tile, twice] = gemm_tiles16::<2>(&ab, ci, [&bb, &bb]);
+        let mut pair = [[[f32::NAN; 16]; MR]; 2];
+        gemm_tiles16::<2>(&ab, ci, [&bb, &bb], &mut pair);
+        let [tile, twice] = pair;
         assert_eq!(tile, twice);
-        assert_eq!(gemm_tiles16::<1>(&ab, ci, [&bb])[0], tile);
+        let mut one = [[[f32::NAN; 16]; MR]; 1];
+        gemm_tiles16::<1>(&ab, ci, [&bb], &mut one);
+        assert_eq!(one[0], tile);
         for (i, row) in tile.iter().enumerate() {
             for (o, &got) in row.iter().enumerate() {
                 let want: f32 = (0..ci).map(|c| a[i * ci + c] * b[c * 16 + o]).sum();

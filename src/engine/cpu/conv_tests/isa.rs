@@ -82,7 +82,8 @@ fn dense_kernels_avx512_equal_avx2_bit_for_bit() {
         let b2: Vec<f32> = (0..ci * 16).map(|_| float()).collect();
         let [wide, narrow] = [true, false].map(|avx512| gemm_tile16_isa(&a, ci, &b, avx512));
         assert!(same(&wide, &narrow), "Winograd tile, ci {ci}: AVX-512 differs from AVX2");
-        let pair = gemm_tile16_pair(&a, ci, [&b, &b2]);
+        let mut pair = [[[f32::NAN; 16]; MR]; 2];
+        gemm_tile16_pair(&a, ci, [&b, &b2], &mut pair);
         assert!(same(&pair[0], &narrow) && same(&pair[1], &gemm_tile16_isa(&a, ci, &b2, false)), "Winograd tile pair, ci {ci}: AVX-512 differs from AVX2");
     }
 }
