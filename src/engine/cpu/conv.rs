@@ -51,7 +51,7 @@ const SPARSE_PER_PIXEL: f32 = 2.5;
 /// Whether an input of `ci` channels with `nonzeros` of its `len` values non-zero takes the
 /// dense kernel: sparse costs `SPARSE_PER_PIXEL + density · ci` per (pixel, tap), dense
 /// `DENSE_ABOVE · ci`.
-fn dense_pays(nonzeros: usize, len: usize, ci: usize) -> bool {
+pub(super) fn dense_pays(nonzeros: usize, len: usize, ci: usize) -> bool {
     nonzeros as f32 > (DENSE_ABOVE - SPARSE_PER_PIXEL / ci as f32) * len as f32
 }
 

@@ -2,7 +2,8 @@
 //! (average-pooled spikes), skipping zeros costs more than multiplying by them.
 //!
 //! A direct convolution over the zero-padded input `[Hi + 2p, Wi + 2p, Ci]`: a tile of
-//! [`MR`] output pixels × 16 output channels lives in twelve AVX2 registers; for every tap and
+//! [`MR`] output pixels × 16 output channels (blocks of 8 channels: `2·MR` pixels × 8) lives in
+//! twelve AVX2 registers; for every tap and
 //! input channel it loads one 16-wide weight row (`[block][ci/cw][tap][cw][nb]`, read in order)
 //! and broadcasts each pixel's input value into a fused multiply-add (16-bit weights
 //! ([`super::precision`]) widened as they are loaded). x86-64 with AVX2, FMA and F16C only
@@ -122,6 +123,22 @@ mod x86 {
                         break;
                     }
                     let lanes = lanes_per_sub.min(co - c0);
+                    if lanes_per_sub == 8 {
+                        // Eight lanes: twelve pixels at a time (twelve accumulators).
+                        let rows = Rows { taps: &taps, ci, cw: g.cw(), w: w.as_ptr().add(sub), nb };
+                        for (t0, chunk) in corners.chunks(2 * MR).enumerate() {
+                            let a: [*const f32; 2 * MR] = std::array::from_fn(|i| padded.as_ptr().add(chunk[i.min(chunk.len() - 1)]));
+                            if avx512 && std::is_x86_feature_detected!("avx512vl") {
+                                tile8x2_512(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut pair);
+                            } else {
+                                tile8x2(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut pair);
+                            }
+                            for i in 0..chunk.len() {
+                                t.store(co, t.pixels.start + t0 * 2 * MR + i, c0, &pair[i / MR][i % MR][..lanes]);
+                            }
+                        }
+                        continue;
+                    }
                     for (t0, chunk) in corners.chunks(MR).enumerate() {
                         let a: [*const f32; MR] = std::array::from_fn(|i| padded.as_ptr().add(chunk[i.min(chunk.len() - 1)]));
                         let wsub = w.as_ptr().add(sub);
@@ -139,10 +156,8 @@ mod x86 {
                         }
                         if lanes_per_sub == 16 && avx512 {
                             super::x86_512::tile16(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
-                        } else if lanes_per_sub == 16 {
-                            tile16(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
                         } else {
-                            tile8(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
+                            tile16(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
                         }
                         for (i, row) in tile.iter().take(chunk.len()).enumerate() {
                             t.store(co, t.pixels.start + t0 * MR + i, c0, &row[..lanes]);
@@ -223,19 +238,34 @@ mod x86 {
         }
     }
 
-    /// [`tile16`] for 8-wide blocks.
+    /// [`tile16`] for 8-wide blocks, twelve pixels (`a`) at a time: twelve accumulators, so the
+    /// FMAs do not wait on each other's results. Pixel `i` goes to `tiles[i / MR][i % MR][0..8]`.
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn tile8<W: Weight>(a: &[*const f32; MR], r: &Rows<W>, bias: *const f32, scale: f32, tile: &mut [[f32; 16]; MR]) {
+    unsafe fn tile8x2<W: Weight>(a: &[*const f32; 2 * MR], r: &Rows<W>, bias: *const f32, scale: f32, tiles: &mut [[[f32; 16]; MR]; 2]) {
+        // SAFETY: as `tile16`'s.
+        unsafe { tile8x2_body(a, r, bias, scale, tiles) }
+    }
+
+    /// [`tile8x2`] built with AVX-512VL: 32 vector registers, and the broadcasts folded into the
+    /// FMAs. The same operations, so the same bits.
+    #[target_feature(enable = "avx512f,avx512vl,avx2,fma,f16c")]
+    unsafe fn tile8x2_512<W: Weight>(a: &[*const f32; 2 * MR], r: &Rows<W>, bias: *const f32, scale: f32, tiles: &mut [[[f32; 16]; MR]; 2]) {
+        // SAFETY: as `tile16`'s; the caller checked AVX-512VL.
+        unsafe { tile8x2_body(a, r, bias, scale, tiles) }
+    }
+
+    #[inline(always)]
+    unsafe fn tile8x2_body<W: Weight>(a: &[*const f32; 2 * MR], r: &Rows<W>, bias: *const f32, scale: f32, tiles: &mut [[[f32; 16]; MR]; 2]) {
         // SAFETY: the caller guarantees the CPU features and the bounds documented above.
         unsafe {
-            let mut acc = [_mm256_loadu_ps(bias); MR];
+            let mut acc = [_mm256_loadu_ps(bias); 2 * MR];
             let mut wr = r.w;
             for c0 in (0..r.ci).step_by(r.cw) {
                 for &off in r.taps {
-                    let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off + c0));
+                    let base: [*const f32; 2 * MR] = std::array::from_fn(|i| a[i].add(off + c0));
                     for c in 0..r.cw {
                         let w0 = W::load8(wr);
-                        for i in 0..MR {
+                        for i in 0..2 * MR {
                             acc[i] = _mm256_fmadd_ps(_mm256_broadcast_ss(&*base[i].add(c)), w0, acc[i]);
                         }
                         wr = wr.add(r.nb);
@@ -243,11 +273,12 @@ mod x86 {
                 }
             }
             let sc = _mm256_set1_ps(scale);
-            for i in 0..MR {
-                _mm256_storeu_ps(tile[i].as_mut_ptr(), _mm256_mul_ps(acc[i], sc));
+            for i in 0..2 * MR {
+                _mm256_storeu_ps(tiles[i / MR][i % MR].as_mut_ptr(), _mm256_mul_ps(acc[i], sc));
             }
         }
     }
+
 }
 
 #[cfg(target_arch = "x86_64")]

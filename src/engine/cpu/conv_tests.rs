@@ -8,7 +8,7 @@
 
 mod isa;
 
-use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
+use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with, dense_pays};
 use super::kernels::conv_scatter;
 use super::layout::conv_weight_spec;
 use crate::model::graph::{Conv, Shape};
@@ -259,8 +259,23 @@ fn dense_kernel_equals_the_specification_on_pooled_spikes() {
 
 #[test]
 fn both_kernels_equal_the_specification_on_event_counts() {
+    // Few channels take the dense kernel at any density (`dense_pays`), many the sparse one
+    // below 36–40 %.
     check(2, 64, 16, 3, 1, 1, 2, Kind::Counts(0.1));
     check(3, 16, 20, 7, 2, 3, 1, Kind::Counts(0.9));
+    check(64, 32, 12, 3, 2, 1, 2, Kind::Counts(0.1));
+    check(64, 8, 13, 3, 2, 1, 1, Kind::Counts(0.6));
+}
+
+#[test]
+fn dense_kernel_for_few_channels_sparse_for_many_at_low_density() {
+    let len = 1000;
+    assert!(dense_pays(100, len, 3), "a 3-channel stem at 10 %");
+    assert!(dense_pays(100, len, 2), "2-channel event counts at 10 %");
+    assert!(!dense_pays(100, len, 64), "64 channels at 10 %");
+    assert!(!dense_pays(200, len, 16) && dense_pays(300, len, 16), "16 channels switch near 24 %");
+    assert!(dense_pays(500, len, 64), "64 channels at 50 %");
+    assert!(dense_pays(450, len, 512) && !dense_pays(350, len, 512), "512 channels switch near 40 %");
 }
 
 /// Milliseconds per call of each kernel on vgg11_48_legacy's spike layers at several
