@@ -6,7 +6,7 @@
 //! worth; layers whose width is no multiple of 8 have one chunk). Each timestep the input's
 //! density picks the kernel:
 //! - **Winograd** F(2×2, 3×3) ([`super::winograd`]) for 3×3 stride-1 layers where it beats the
-//!   sparse kernels ([`winograd_pays`]): average-pooled spikes;
+//!   sparse kernels ([`super::conv_choice`]): average-pooled spikes;
 //! - **spikes** ([`super::conv_spikes`], binary input, a multiple of 8 channels): adds of weight
 //!   rows listed per (chunk, pixel) from a bit mask, chunk by chunk over a tile of pixels so the
 //!   rows come from L1;
@@ -29,31 +29,13 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+use super::conv_choice::{SPIKES_DENSE_ABOVE, dense_pays, winograd_pays};
 use super::conv_dense;
 use super::conv_sparse::{self, Nonzeros};
 use super::conv_spikes::{self, SpikeScratch, TileRows};
 use super::precision::{Precision, PrecisionError, Stored, Weight};
 use super::winograd::{self, Winograd, WinogradScratch};
 use crate::model::graph::{Conv, Shape};
-
-/// Inputs with more than this fraction of non-zero values take the dense kernel, binary ones
-/// above [`SPIKES_DENSE_ABOVE`] (the spike kernel beats the dense one up to 70–90 % on the
-/// machine of BENCHMARKS.md: stride-2 layers of 64–256 channels).
-const DENSE_ABOVE: f32 = 0.4;
-const SPIKES_DENSE_ABOVE: f32 = 0.8;
-
-/// The sparse kernel's cost per (output pixel, tap) that does not depend on the non-zeros (the
-/// window's lists), in non-zero values: it decides for layers with few input channels. An
-/// ImageNet stem (3 channels, 7×7, stride 2) at 10 % non-zeros took 3.1 ms sparse and 1.3 ms
-/// dense (Zen 5, 2026-12-07), so a few channels always take the dense kernel.
-const SPARSE_PER_PIXEL: f32 = 2.5;
-
-/// Whether an input of `ci` channels with `nonzeros` of its `len` values non-zero takes the
-/// dense kernel: sparse costs `SPARSE_PER_PIXEL + density · ci` per (pixel, tap), dense
-/// `DENSE_ABOVE · ci`.
-pub(super) fn dense_pays(nonzeros: usize, len: usize, ci: usize) -> bool {
-    nonzeros as f32 > (DENSE_ABOVE - SPARSE_PER_PIXEL / ci as f32) * len as f32
-}
 
 /// One conv layer's weights in the kernels' layout.
 pub struct PackedConv {
@@ -314,35 +296,6 @@ impl Task<'_> {
         // SAFETY: in bounds (asserted); no other task writes these elements (see `OutPlanes`).
         unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.out.ptr.add(at), values.len()) }
     }
-}
-
-/// Whether the Winograd kernel beats the sparse ones on `pixels` output pixels (the whole
-/// batch) at this input density. Costs in ns, fitted on the 2-core Zen 4 of BENCHMARKS.md
-/// (`conv_tests::conv_rates`: vgg11_48_legacy's spike layers at 5–40 % non-zero, one thread,
-/// caches flushed as in a whole network, whose weights do not fit in the L3), each plus the
-/// time to stream its weights from memory at 20 GB/s:
-/// - spike kernel (binary input): per pixel `d·9·ci·co` lane adds at 45 per ns, and
-///   `ci/8 · (36 + 7·co/64)` for the row lists and each chunk's accumulator round trip;
-///   weights `36·ci·co` bytes;
-/// - general sparse kernel (other inputs): per pixel `d·9·ci·co` lane adds at 11 per ns (18
-///   where a 64-channel block's weights fit in half the L2); the same weights;
-/// - Winograd: per pixel `4·ci·co` multiply-adds at `42·ci/(ci + 16)` per ns (short sums pay
-///   more for the tile stores) and `1.8·(ci + co)` for the transforms; weights `64·ci·co` bytes.
-///
-/// So spikes take the spike kernel up to about 40–60 % non-zero at batch 1 (always, at the
-/// ~15 % of a trained network), average-pooled spikes (≥ 40 %, not binary) Winograd.
-fn winograd_pays(density: f32, binary: bool, ci: usize, co: usize, pixels: usize) -> bool {
-    let (ci, co, pixels) = (ci as f32, co as f32, pixels as f32);
-    let adds = density * 9.0 * ci * co;
-    let stream = |bytes: f32| bytes / 20.0;
-    let sparse_ns = if binary {
-        pixels * (adds / 45.0 + ci / 8.0 * (36.0 + 7.0 * co / 64.0)) + stream(36.0 * ci * co)
-    } else {
-        let rate = if ci * 9.0 * 64.0 * 4.0 <= 512.0 * 1024.0 { 18.0 } else { 11.0 };
-        pixels * adds / rate + stream(36.0 * ci * co)
-    };
-    let winograd_ns = pixels * (4.0 * ci * co / (42.0 * ci / (ci + 16.0)) + 1.8 * (ci + co)) + stream(64.0 * ci * co);
-    sparse_ns > winograd_ns
 }
 
 /// What a task needs besides its input and output.

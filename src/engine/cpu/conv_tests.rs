@@ -8,7 +8,8 @@
 
 mod isa;
 
-use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with, dense_pays};
+use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
+use super::conv_choice::dense_pays;
 use super::kernels::conv_scatter;
 use super::layout::conv_weight_spec;
 use crate::model::graph::{Conv, Shape};

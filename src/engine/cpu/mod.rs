@@ -10,6 +10,7 @@
 //! or, opt-in, in 16 bits ([`precision`]).
 
 mod conv;
+mod conv_choice;
 mod conv_dense;
 mod conv_sparse;
 mod conv_spikes;

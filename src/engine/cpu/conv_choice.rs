@@ -1,0 +1,51 @@
+//! Which kernel a convolution of [`super::conv`] takes: the cost models behind the choice
+//! between the spike, general sparse, dense and Winograd kernels, by the input's density, its
+//! channels and the layer's size.
+
+/// Inputs with more than this fraction of non-zero values take the dense kernel, binary ones
+/// above [`SPIKES_DENSE_ABOVE`] (the spike kernel beats the dense one up to 70–90 % on the
+/// machine of BENCHMARKS.md: stride-2 layers of 64–256 channels).
+const DENSE_ABOVE: f32 = 0.4;
+pub(super) const SPIKES_DENSE_ABOVE: f32 = 0.8;
+
+/// The sparse kernel's cost per (output pixel, tap) that does not depend on the non-zeros (the
+/// window's lists), in non-zero values: it decides for layers with few input channels. An
+/// ImageNet stem (3 channels, 7×7, stride 2) at 10 % non-zeros took 3.1 ms sparse and 1.3 ms
+/// dense (Zen 5, 2026-12-07), so a few channels always take the dense kernel.
+const SPARSE_PER_PIXEL: f32 = 2.5;
+
+/// Whether an input of `ci` channels with `nonzeros` of its `len` values non-zero takes the
+/// dense kernel: sparse costs `SPARSE_PER_PIXEL + density · ci` per (pixel, tap), dense
+/// `DENSE_ABOVE · ci`.
+pub(super) fn dense_pays(nonzeros: usize, len: usize, ci: usize) -> bool {
+    nonzeros as f32 > (DENSE_ABOVE - SPARSE_PER_PIXEL / ci as f32) * len as f32
+}
+
+/// Whether the Winograd kernel beats the sparse ones on `pixels` output pixels (the whole
+/// batch) at this input density. Costs in ns, fitted on the 2-core Zen 4 of BENCHMARKS.md
+/// (`conv_tests::conv_rates`: vgg11_48_legacy's spike layers at 5–40 % non-zero, one thread,
+/// caches flushed as in a whole network, whose weights do not fit in the L3), each plus the
+/// time to stream its weights from memory at 20 GB/s:
+/// - spike kernel (binary input): per pixel `d·9·ci·co` lane adds at 45 per ns, and
+///   `ci/8 · (36 + 7·co/64)` for the row lists and each chunk's accumulator round trip;
+///   weights `36·ci·co` bytes;
+/// - general sparse kernel (other inputs): per pixel `d·9·ci·co` lane adds at 11 per ns (18
+///   where a 64-channel block's weights fit in half the L2); the same weights;
+/// - Winograd: per pixel `4·ci·co` multiply-adds at `42·ci/(ci + 16)` per ns (short sums pay
+///   more for the tile stores) and `1.8·(ci + co)` for the transforms; weights `64·ci·co` bytes.
+///
+/// So spikes take the spike kernel up to about 40–60 % non-zero at batch 1 (always, at the
+/// ~15 % of a trained network), average-pooled spikes (≥ 40 %, not binary) Winograd.
+pub(super) fn winograd_pays(density: f32, binary: bool, ci: usize, co: usize, pixels: usize) -> bool {
+    let (ci, co, pixels) = (ci as f32, co as f32, pixels as f32);
+    let adds = density * 9.0 * ci * co;
+    let stream = |bytes: f32| bytes / 20.0;
+    let sparse_ns = if binary {
+        pixels * (adds / 45.0 + ci / 8.0 * (36.0 + 7.0 * co / 64.0)) + stream(36.0 * ci * co)
+    } else {
+        let rate = if ci * 9.0 * 64.0 * 4.0 <= 512.0 * 1024.0 { 18.0 } else { 11.0 };
+        pixels * adds / rate + stream(36.0 * ci * co)
+    };
+    let winograd_ns = pixels * (4.0 * ci * co / (42.0 * ci / (ci + 16.0)) + 1.8 * (ci + co)) + stream(64.0 * ci * co);
+    sparse_ns > winograd_ns
+}
