@@ -21,7 +21,9 @@
 //! 12 % of the step, but collecting the non-zeros and the edge columns took the rest back),
 //! and that with rows outer and channels inner (the output-gradient rows kept in L1). Nor an
 //! AVX-512 build adding 16 lanes at a time where `Co` is a multiple of 16 (02:47 UTC, Zen 5,
-//! same bits): a width/8 training run went from 65–66 to 44–45 samples/s.
+//! same bits): a width/8 training run went from 65–66 to 44–45 samples/s. Nor fewer channel
+//! groups per thread (1 or 2 instead of 4, each group reads the whole output gradient once):
+//! width/8 and width/4 runs at 1 and 2 threads within ±3 % (2026-12-07 05:00 UTC).
 
 use rayon::prelude::*;
 
