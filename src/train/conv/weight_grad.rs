@@ -23,7 +23,9 @@
 //! AVX-512 build adding 16 lanes at a time where `Co` is a multiple of 16 (02:47 UTC, Zen 5,
 //! same bits): a width/8 training run went from 65–66 to 44–45 samples/s. Nor fewer channel
 //! groups per thread (1 or 2 instead of 4, each group reads the whole output gradient once):
-//! width/8 and width/4 runs at 1 and 2 threads within ±3 % (2026-12-07 05:00 UTC).
+//! width/8 and width/4 runs at 1 and 2 threads within ±3 % (2026-12-07 04:52 UTC). Nor rows
+//! outer and channels inner with the plain row adds (same bits; width/4 31.6–32.1 → 30.4–30.8
+//! samples/s, 04:57 UTC).
 
 use rayon::prelude::*;
 
