@@ -14,6 +14,14 @@ pub(super) const SPIKES_DENSE_ABOVE: f32 = 0.8;
 /// dense (Zen 5, 2026-12-07), so a few channels always take the dense kernel.
 const SPARSE_PER_PIXEL: f32 = 2.5;
 
+// Measured and not kept (2026-12-07 05:04–05:08 UTC, Zen 5, sew_resnet18 at batch 1, one
+// thread): inputs of values in {0, 1, 2} (SEW ADD outputs) through the spike kernel, a 2's
+// weight rows listed twice. `layer4.1.conv1` (7×7 pixels, 512 channels, where Winograd streams
+// 16 MB of transformed weights per step) went from 1.12–1.25 to 0.69–0.73 ms, but every larger
+// layer was slower than Winograd (`layer2.1.conv1` 0.61 → 0.89 ms) and, limited to 128 output
+// pixels, the whole step did not move (12.37 ms both; the unaffected layers measured 2–9 %
+// slower in that build, unexplained).
+
 /// Whether an input of `ci` channels with `nonzeros` of its `len` values non-zero takes the
 /// dense kernel: sparse costs `SPARSE_PER_PIXEL + density · ci` per (pixel, tap), dense
 /// `DENSE_ABOVE · ci`.
