@@ -7,7 +7,6 @@ use std::mem::MaybeUninit;
 use burn::backend::flex::FlexTensor;
 use burn::backend::{DType, Shape};
 use burn::tensor::TensorData;
-use rayon::prelude::*;
 
 /// The values of an f32 tensor in row-major order (a copy only where it is a strided view), or
 /// `None` for another dtype (the caller then runs burn's own op).
@@ -48,15 +47,10 @@ pub(crate) fn zeroed(chunk: &mut [MaybeUninit<f32>]) -> &mut [f32] {
     unsafe { &mut *(std::ptr::from_mut(chunk) as *mut [f32]) }
 }
 
-/// `len` zeros, written in parallel (`vec![0.0; len]` zeroes reused memory in one thread).
+/// `len` zeros, written in parallel by [`super::net::par_collect`] (`vec![0.0; len]` zeroes
+/// reused memory in one thread).
 pub(crate) fn par_zeros(len: usize) -> Vec<f32> {
-    let mut v = Vec::with_capacity(len);
-    v.spare_capacity_mut()[..len].par_chunks_mut(1 << 14).for_each(|c| {
-        zeroed(c);
-    });
-    // SAFETY: every one of the `len` values was written.
-    unsafe { v.set_len(len) };
-    v
+    super::net::par_collect(len, 1 << 14, |_| std::iter::repeat(0.0f32))
 }
 
 #[cfg(test)]

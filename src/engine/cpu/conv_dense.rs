@@ -91,7 +91,6 @@ pub fn gemm_tile16_pair(a: &[f32], ci: usize, b: [&[f32]; 2], tiles: &mut [[[f32
 mod x86 {
     use std::arch::x86_64::*;
 
-
     use super::super::precision::Weight;
     use super::{Geometry, MR, Task};
 
@@ -111,6 +110,7 @@ mod x86 {
             assert!(max_corner + taps.last().copied().unwrap_or(0) + ci <= padded.len());
             let lanes_per_sub = if nb >= 16 { 16 } else { 8 };
             let avx512 = g.avx512 && std::is_x86_feature_detected!("avx512dq");
+            let avx512vl = avx512 && std::is_x86_feature_detected!("avx512vl");
             let mut tile = [[0f32; 16]; MR];
             let mut pair = [[[0f32; 16]; MR]; 2];
             // With AVX-512, two 16-lane sub-blocks at a time where the block has them.
@@ -128,7 +128,7 @@ mod x86 {
                         let rows = Rows { taps: &taps, ci, cw: g.cw(), w: w.as_ptr().add(sub), nb };
                         for (t0, chunk) in corners.chunks(2 * MR).enumerate() {
                             let a: [*const f32; 2 * MR] = std::array::from_fn(|i| padded.as_ptr().add(chunk[i.min(chunk.len() - 1)]));
-                            if avx512 && std::is_x86_feature_detected!("avx512vl") {
+                            if avx512vl {
                                 tile8x2_512(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut pair);
                             } else {
                                 tile8x2(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut pair);
@@ -278,7 +278,6 @@ mod x86 {
             }
         }
     }
-
 }
 
 #[cfg(target_arch = "x86_64")]

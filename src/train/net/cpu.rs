@@ -32,7 +32,7 @@ unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
 /// `len` values, `chunk` at a time in parallel: chunk `i` holds what `values(i)` yields (exactly
 /// as many values as the chunk has; the last chunk may be shorter), written into the vector's
 /// fresh memory (no zeroing pass first) by a loop compiled for AVX2 where the CPU has it.
-pub(super) fn par_collect<T: Send, I: Iterator<Item = T>>(len: usize, chunk: usize, values: impl Fn(usize) -> I + Sync) -> Vec<T> {
+pub(crate) fn par_collect<T: Send, I: Iterator<Item = T>>(len: usize, chunk: usize, values: impl Fn(usize) -> I + Sync) -> Vec<T> {
     let mut out = Vec::with_capacity(len);
     if len > 0 {
         out.spare_capacity_mut()[..len].par_chunks_mut(chunk.max(1)).enumerate().for_each(|(i, dst)| {

@@ -18,6 +18,7 @@ mod pool;
 mod trainable;
 
 pub use bn::{BatchNormOut, batch_norm_tebn_train, batch_norm_train};
+pub(crate) use cpu::par_collect;
 pub use folded::FoldedNet;
 pub use params::{Param, ParamSet};
 pub use pool::avg_pool;
