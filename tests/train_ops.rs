@@ -113,6 +113,11 @@ fn cases() -> Vec<(&'static str, Case)> {
         ("3x3 s1 p1, 3 -> 8 channels", Case { n: 4, ci: 3, co: 8, hw: [9, 9], k: 3, stride: 1, pad: 1 }),
         ("3x3 s2 p1, 8 -> 16 channels", Case { n: 4, ci: 8, co: 16, hw: [11, 12], k: 3, stride: 2, pad: 1 }),
         ("1x1 s1 p0, 8 -> 8 channels", Case { n: 3, ci: 8, co: 8, hw: [7, 5], k: 1, stride: 1, pad: 0 }),
+        // Output-channel blocks of 32 + 8 and a 4-channel rest (the weight gradient's register
+        // kernels and its plain loops), a kernel those kernels do not take, a 2-pixel plane.
+        ("3x3 s1 p1, 5 -> 44 channels", Case { n: 2, ci: 5, co: 44, hw: [6, 7], k: 3, stride: 1, pad: 1 }),
+        ("5x5 s1 p2, 4 -> 12 channels", Case { n: 2, ci: 4, co: 12, hw: [6, 5], k: 5, stride: 1, pad: 2 }),
+        ("3x3 s1 p1, 6 -> 16 channels, 1×2 plane", Case { n: 3, ci: 6, co: 16, hw: [1, 2], k: 3, stride: 1, pad: 1 }),
     ]
 }
 

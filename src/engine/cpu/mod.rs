@@ -37,6 +37,9 @@ use precision::Stored;
 /// for the trainer's convolution op on burn's CPU backend (`train::conv`).
 #[cfg(feature = "train")]
 pub(crate) use conv::{ConvScratch, PackedConv, conv as conv_hwc};
+/// Whether the AVX-512 builds run (the CPU has them and `SPIKESTREAM_CPU_ISA` allows them).
+#[cfg(all(feature = "train", target_arch = "x86_64"))]
+pub(crate) use conv_spikes_avx512::enabled as avx512_enabled;
 
 pub struct CpuBackend {
     graph: Graph,

@@ -92,7 +92,7 @@ impl SpikeConvBackend for Flex {
         let Some(d) = Dims::of(&x, &weight, &options) else {
             return super::burn_backward::<Flex>(x, weight, bias, grad, options, want_x);
         };
-        if d.stride != 1 || d.pad >= d.k {
+        if d.stride != 1 || d.pad >= d.k || d.k > usize::from(u8::MAX) {
             return super::burn_backward::<Flex>(x, weight, bias, grad, options, want_x);
         }
         let g_hwc = transpose(&values(&grad), d.n, d.co, d.so.h * d.so.w);

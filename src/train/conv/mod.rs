@@ -15,6 +15,8 @@
 mod flex;
 mod transpose;
 mod weight_grad;
+#[cfg(target_arch = "x86_64")]
+mod weight_grad_x86;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
