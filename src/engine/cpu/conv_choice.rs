@@ -29,31 +29,43 @@ pub(super) fn dense_pays(nonzeros: usize, len: usize, ci: usize) -> bool {
     nonzeros as f32 > (DENSE_ABOVE - SPARSE_PER_PIXEL / ci as f32) * len as f32
 }
 
-/// Whether the Winograd kernel beats the sparse ones on `pixels` output pixels (the whole
-/// batch) at this input density. Costs in ns, fitted on the 2-core Zen 4 of BENCHMARKS.md
-/// (`conv_tests::conv_rates`: vgg11_48_legacy's spike layers at 5–40 % non-zero, one thread,
-/// caches flushed as in a whole network, whose weights do not fit in the L3), each plus the
-/// time to stream its weights from memory at 20 GB/s:
+/// Whether the Winograd kernel beats the kernel the input would take otherwise (`dense`: the
+/// dense one, else a sparse one) on `pixels` output pixels (the whole batch) at this input
+/// density. Costs in ns, each plus the time to stream the weights from memory at 20 GB/s:
 /// - spike kernel (binary input): per pixel `d·9·ci·co` lane adds at 45 per ns, and
 ///   `ci/8 · (36 + 7·co/64)` for the row lists and each chunk's accumulator round trip;
 ///   weights `36·ci·co` bytes;
 /// - general sparse kernel (other inputs): per pixel `d·9·ci·co` lane adds at 11 per ns (18
 ///   where a 64-channel block's weights fit in half the L2); the same weights;
+/// - dense kernel: per pixel `9·ci·co` multiply-adds at [`DENSE_RATE`] per ns; the same weights;
 /// - Winograd: per pixel `4·ci·co` multiply-adds at `42·ci/(ci + 16)` per ns (short sums pay
 ///   more for the tile stores) and `1.8·(ci + co)` for the transforms; weights `64·ci·co` bytes.
 ///
-/// So spikes take the spike kernel up to about 40–60 % non-zero at batch 1 (always, at the
-/// ~15 % of a trained network), average-pooled spikes (≥ 40 %, not binary) Winograd.
-pub(super) fn winograd_pays(density: f32, binary: bool, ci: usize, co: usize, pixels: usize) -> bool {
+/// The sparse and Winograd costs were fitted on the 2-core Zen 4 of BENCHMARKS.md
+/// (`conv_tests::conv_rates`: vgg11_48_legacy's spike layers at 5–40 % non-zero, one thread,
+/// caches flushed as in a whole network, whose weights do not fit in the L3). So spikes take the
+/// spike kernel up to about 40–60 % non-zero at batch 1 (always, at the ~15 % of a trained
+/// network), average-pooled spikes (≥ 40 %, not binary) Winograd.
+pub(super) fn winograd_pays(density: f32, binary: bool, dense: bool, ci: usize, co: usize, pixels: usize) -> bool {
     let (ci, co, pixels) = (ci as f32, co as f32, pixels as f32);
     let adds = density * 9.0 * ci * co;
     let stream = |bytes: f32| bytes / 20.0;
-    let sparse_ns = if binary {
+    let other_ns = if dense && !binary {
+        pixels * 9.0 * ci * co / DENSE_RATE + stream(36.0 * ci * co)
+    } else if binary {
         pixels * (adds / 45.0 + ci / 8.0 * (36.0 + 7.0 * co / 64.0)) + stream(36.0 * ci * co)
     } else {
         let rate = if ci * 9.0 * 64.0 * 4.0 <= 512.0 * 1024.0 { 18.0 } else { 11.0 };
         pixels * adds / rate + stream(36.0 * ci * co)
     };
     let winograd_ns = pixels * (4.0 * ci * co / (42.0 * ci / (ci + 16.0)) + 1.8 * (ci + co)) + stream(64.0 * ci * co);
-    sparse_ns > winograd_ns
+    other_ns > winograd_ns
 }
+
+/// The dense kernel's multiply-adds per ns in [`winograd_pays`]: between the 51 and 66 at
+/// which the model's Winograd costs break even with it on 64 → 64 and 128 → 128 channels,
+/// where the trainer's input-gradient convolutions (dense output gradients) ran faster dense
+/// and with Winograd respectively (Zen 5, width/4 vgg11_48_legacy training at one thread,
+/// 2026-12-07: every one of them dense 36.9 samples/s, those of up to 64 channels 38.2,
+/// Winograd as the sparse cost model chose it 33.2).
+const DENSE_RATE: f32 = 56.0;
