@@ -22,6 +22,14 @@ const SPARSE_PER_PIXEL: f32 = 2.5;
 // pixels, the whole step did not move (12.37 ms both; the unaffected layers measured 2–9 %
 // slower in that build, unexplained).
 
+// Measured and not kept (2026-12-07 07:05–07:30 UTC, Zen 5): binary inputs of up to 16
+// channels by table lookup (per tap and 8-channel group, the summed weight rows of all 256 spike
+// patterns; an output pixel adds one table row per tap and group, four pixels at a time). A
+// width/8 vgg11_48_legacy's 8 → 16 layer at batch 128 went from 7.9 to 4.2 ms, but it is the
+// only binary layer that narrow in that network (its 16 → 32 layer reads pooled spikes), so
+// width/8 training moved 94.0 → 95.4 samples/s at one thread and 159.6 → 156.7 at two, width/4
+// not at all (its tables exceed half the L2).
+
 /// Whether an input of `ci` channels with `nonzeros` of its `len` values non-zero takes the
 /// dense kernel: sparse costs `SPARSE_PER_PIXEL + density · ci` per (pixel, tap), dense
 /// `DENSE_ABOVE · ci`.

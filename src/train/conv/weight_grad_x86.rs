@@ -5,6 +5,9 @@
 //! sums), AVX2 blocks of 8 (nine `ymm`); each lane takes the terms of the plain loops in the same
 //! order, so every build gives the same bits. `SPIKESTREAM_CPU_ISA=avx2` keeps AVX2.
 
+// The sums are arrays of registers indexed by tap and block in fully unrolled loops.
+#![allow(clippy::needless_range_loop)]
+
 use std::arch::x86_64::*;
 
 use super::flex::Dims;
