@@ -15,7 +15,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use spikestream::model::graph::Pool;
 use spikestream::model::synth::{SynthSpec, synth_model_bytes};
-use spikestream::train::conv::spike_conv2d;
+use spikestream::train::conv::{spike_conv2d, spike_conv2d_hwc};
 use spikestream::train::loss::Loss;
 use spikestream::train::net::{TrainNet, TrainOptions, avg_pool, batch_norm_tebn_train, batch_norm_train};
 use spikestream::train::optim::{Optimizer, OptimizerKind};
@@ -78,14 +78,27 @@ impl Rng {
     }
 }
 
-/// (output, dL/dx, dL/dw, dL/db) of `L = Σ y · r` through the op (`op`) or burn's `conv2d`.
-fn run(device: &Device, op: bool, c: &Case, x: &[f32], w: &[f32], b: &[f32], r: &[f32]) -> [Vec<f32>; 4] {
+/// Which convolution [`run`] takes.
+#[derive(Clone, Copy, PartialEq)]
+enum Conv2d {
+    Burn,
+    Op,
+    /// The op on channel-last activations (`x` and `y` permuted to and from `[N, H, W, C]`).
+    OpHwc,
+}
+
+/// (output, dL/dx, dL/dw, dL/db) of `L = Σ y · r` through the op or burn's `conv2d`.
+fn run(device: &Device, which: Conv2d, c: &Case, x: &[f32], w: &[f32], b: &[f32], r: &[f32]) -> [Vec<f32>; 4] {
     let ad = device.clone().autodiff();
     let x = Tensor::<4>::from_data(TensorData::new(x.to_vec(), [c.n, c.ci, c.hw[0], c.hw[1]]), &ad).require_grad();
     let w = Tensor::<4>::from_data(TensorData::new(w.to_vec(), [c.co, c.ci, c.k, c.k]), &ad).require_grad();
     let b = Tensor::<1>::from_data(TensorData::new(b.to_vec(), [c.co]), &ad).require_grad();
     let options = ConvOptions::new([c.stride; 2], [c.pad; 2], [1, 1], 1);
-    let y = if op { spike_conv2d(x.clone(), w.clone(), Some(b.clone()), options) } else { conv2d(x.clone(), w.clone(), Some(b.clone()), options) };
+    let y = match which {
+        Conv2d::Op => spike_conv2d(x.clone(), w.clone(), Some(b.clone()), options),
+        Conv2d::OpHwc => spike_conv2d_hwc(x.clone().permute([0, 2, 3, 1]), w.clone(), Some(b.clone()), options).permute([0, 3, 1, 2]),
+        Conv2d::Burn => conv2d(x.clone(), w.clone(), Some(b.clone()), options),
+    };
     let shape = y.dims();
     let r = Tensor::<4>::from_data(TensorData::new(r.to_vec(), shape), &ad);
     let grads = (y.clone() * r).sum().backward();
@@ -131,11 +144,13 @@ fn op_case(device: &Device, backend: &str, exact_where_dyadic: bool) {
             let b = rng.dyadic(c.co);
             let [ho, wo] = c.hw.map(|s| (s + 2 * c.pad - c.k) / c.stride + 1);
             let r = rng.dyadic(c.n * c.co * ho * wo);
-            let got = run(device, true, &c, &x, &w, &b, &r);
-            let want = run(&flex, false, &c, &x, &w, &b, &r);
+            let want = run(&flex, Conv2d::Burn, &c, &x, &w, &b, &r);
             let exact = exact_where_dyadic && !matches!(kind, Input::Dense);
-            for (part, (g, w)) in ["output", "dL/dx", "dL/dw", "dL/db"].iter().zip(got.iter().zip(&want)) {
-                compare(&format!("{name}, {kind:?} input [{backend}]: {part}"), g, w, exact);
+            for (which, layout) in [(Conv2d::Op, "NCHW"), (Conv2d::OpHwc, "NHWC")] {
+                let got = run(device, which, &c, &x, &w, &b, &r);
+                for (part, (g, w)) in ["output", "dL/dx", "dL/dw", "dL/db"].iter().zip(got.iter().zip(&want)) {
+                    compare(&format!("{name}, {kind:?} input, {layout} [{backend}]: {part}"), g, w, exact);
+                }
             }
         }
     }
@@ -171,7 +186,7 @@ fn batch_norm_op_equals_burn_batch_norm_train_on_flex() {
         let gt = Tensor::<1>::from_data(TensorData::new(gamma.clone(), [c]), &ad).require_grad();
         let bt = Tensor::<1>::from_data(TensorData::new(beta.clone(), [c]), &ad).require_grad();
         let (y, mean, var) = if op {
-            let o = batch_norm_train(xt.clone(), gt.clone(), bt.clone(), 1e-5);
+            let o = batch_norm_train(xt.clone(), gt.clone(), bt.clone(), 1e-5, false);
             (o.output, o.mean, o.variance)
         } else {
             let o = burn::tensor::module::batch_norm_train(xt.clone(), gt.clone(), bt.clone(), 1e-5);
@@ -216,13 +231,17 @@ fn tebn_case(device: &Device, backend: &str) {
     let inputs = [x, gamma, beta, scale];
     let scaled = |y: Tensor<4>, s: &Tensor<1>| (y.reshape([t, b * c * h * w]) * s.clone().reshape([t, 1])).reshape([n, c, h, w]);
     let x4 = |v: &[Tensor<1>]| v[0].clone().reshape([n, c, h, w]);
-    let unfused = |v: &[Tensor<1>]| scaled(batch_norm_train(x4(v), v[1].clone(), v[2].clone(), 1e-5).output, &v[3]);
+    let unfused = |v: &[Tensor<1>]| scaled(batch_norm_train(x4(v), v[1].clone(), v[2].clone(), 1e-5, false).output, &v[3]);
     let burns = |v: &[Tensor<1>]| scaled(burn::tensor::module::batch_norm_train(x4(v), v[1].clone(), v[2].clone(), 1e-5).output, &v[3]);
-    let fused = |v: &[Tensor<1>]| batch_norm_tebn_train(x4(v), v[1].clone(), v[2].clone(), v[3].clone(), 1e-5).output;
-    let got = grads_of(device, &inputs, &r, fused);
-    for (oracle, want) in [("the BN op then the scale", grads_of(&Device::flex(), &inputs, &r, unfused)), ("burn's batch_norm_train then the scale", grads_of(&Device::flex(), &inputs, &r, burns))] {
-        for (part, (g, w)) in ["output", "dL/dx", "dL/dgamma", "dL/dbeta", "dL/dscale"].iter().zip(got.iter().zip(&want)) {
-            compare(&format!("BN + TEBN [{backend}] vs {oracle}: {part}"), g, w, false);
+    let fused = |v: &[Tensor<1>]| batch_norm_tebn_train(x4(v), v[1].clone(), v[2].clone(), v[3].clone(), 1e-5, false).output;
+    // Channel-last activations: permuted in and out.
+    let fused_last = |v: &[Tensor<1>]| batch_norm_tebn_train(x4(v).permute([0, 2, 3, 1]), v[1].clone(), v[2].clone(), v[3].clone(), 1e-5, true).output.permute([0, 3, 1, 2]);
+    let unscaled_last = |v: &[Tensor<1>]| scaled(batch_norm_train(x4(v).permute([0, 2, 3, 1]), v[1].clone(), v[2].clone(), 1e-5, true).output.permute([0, 3, 1, 2]), &v[3]);
+    for (layout, got) in [("NCHW", grads_of(device, &inputs, &r, fused)), ("NHWC", grads_of(device, &inputs, &r, fused_last)), ("NHWC, unscaled op", grads_of(device, &inputs, &r, unscaled_last))] {
+        for (oracle, want) in [("the BN op then the scale", grads_of(&Device::flex(), &inputs, &r, unfused)), ("burn's batch_norm_train then the scale", grads_of(&Device::flex(), &inputs, &r, burns))] {
+            for (part, (g, w)) in ["output", "dL/dx", "dL/dgamma", "dL/dbeta", "dL/dscale"].iter().zip(got.iter().zip(&want)) {
+                compare(&format!("BN + TEBN, {layout} [{backend}] vs {oracle}: {part}"), g, w, false);
+            }
         }
     }
 }
@@ -265,10 +284,14 @@ fn pool_case(device: &Device, backend: &str, exact: bool) {
             let r = rng.input(Input::Dense, n * c * ho * wo);
             let inputs = [x];
             let x4 = |v: &[Tensor<1>]| v[0].clone().reshape([n, c, h, w]);
-            let got = grads_of(device, &inputs, &r, |v| avg_pool(x4(v), pool));
             let want = grads_of(&Device::flex(), &inputs, &r, |v| burn::tensor::module::avg_pool2d(x4(v), options.clone()));
-            for (part, (g, wa)) in ["output", "dL/dx"].iter().zip(got.iter().zip(&want)) {
-                compare(&format!("avg pool {kernel}/{stride}/{padding} of {h}x{w}, {kind:?} input [{backend}]: {part}"), g, wa, exact);
+            let first = grads_of(device, &inputs, &r, |v| avg_pool(x4(v), pool, false));
+            // Channel-last: permuted in and out.
+            let last = grads_of(device, &inputs, &r, |v| avg_pool(x4(v).permute([0, 2, 3, 1]), pool, true).permute([0, 3, 1, 2]));
+            for (layout, got) in [("NCHW", first), ("NHWC", last)] {
+                for (part, (g, wa)) in ["output", "dL/dx"].iter().zip(got.iter().zip(&want)) {
+                    compare(&format!("avg pool {kernel}/{stride}/{padding} of {h}x{w}, {kind:?} input, {layout} [{backend}]: {part}"), g, wa, exact);
+                }
             }
         }
     }
@@ -286,18 +309,46 @@ fn pool_op_equals_burn_avg_pool2d_on_wgpu() {
 }
 
 /// An SGD step of a narrow `vgg11_48_legacy` (binary, pooled and frame inputs to its
-/// convolutions) with the ops and with burn's `conv2d` and `batch_norm_train`
-/// (`TrainOptions::burn_ops`): the same loss, and the same update of every
-/// parameter within rounding (sums in another order). One step: after it, the rounding
-/// differences flip a few spikes of the next forward, and the spiking network amplifies those.
+/// convolutions) with the ops (channel-last activations on Flex) and with burn's `conv2d` and
+/// `batch_norm_train` (`TrainOptions::burn_ops`, channel-first): the same loss, and the same
+/// update of every parameter within rounding (sums in another order). One step: after it, the
+/// rounding differences flip a few spikes of the next forward, and the spiking network
+/// amplifies those.
 #[test]
 fn a_training_step_with_the_ops_equals_one_with_burns() {
     let spec = SynthSpec { arch: "vgg11_48_legacy".into(), num_classes: 10, timesteps: 3, input: [2, 48, 48], width_div: 8, imp: true, seed: 5 };
-    let bytes = synth_model_bytes(&spec).unwrap();
+    let (rates, updates) = step_with_and_without_the_ops(&spec, 4);
+    // Spikes in every layer, so the binary-input kernels ran and the surrogate gradient flowed.
+    assert!(rates.iter().all(|&r| r > 0.01 && r < 0.99), "spike rates {rates:?}");
+    for (name, scale) in updates {
+        if name.ends_with("conv.module.weight") {
+            assert!(scale > 0.0, "{name}: not updated");
+        }
+    }
+}
+
+/// The same for the other two reference architectures, narrow: the global average pool and the
+/// classifier's flatten (vgg11_dvs), the residual adds and strided convolutions (sew_resnet18)
+/// on channel-last activations.
+#[test]
+fn a_training_step_with_the_ops_equals_one_with_burns_vgg11_dvs_and_sew() {
+    for (arch, input, width_div) in [("vgg11_dvs", [2, 32, 32], 16), ("sew_resnet18", [3, 32, 32], 16)] {
+        let spec = SynthSpec { arch: arch.into(), num_classes: 10, timesteps: 2, input, width_div, imp: true, seed: 5 };
+        let (_, updates) = step_with_and_without_the_ops(&spec, 3);
+        assert!(updates.iter().any(|(name, scale)| name.contains("conv") && *scale > 0.0), "{arch}: no convolution updated");
+    }
+}
+
+/// One SGD step of `spec`'s model on `batch` random frames with the ops and with burn's; asserts
+/// equal losses and updates (see [`a_training_step_with_the_ops_equals_one_with_burns`]);
+/// returns the spike rates per layer and each parameter's largest update (burn's ops).
+fn step_with_and_without_the_ops(spec: &SynthSpec, batch: usize) -> (Vec<f32>, Vec<(String, f32)>) {
+    let bytes = synth_model_bytes(spec).unwrap();
     let device = Device::flex().autodiff();
     device.seed(3);
-    let x = Tensor::<5>::random([3, 4, 2, 48, 48], Distribution::Uniform(0.0, 1.0), &device).lower_elem(0.25).float().mul_scalar(2.0);
-    let labels = [1, 4, 7, 9];
+    let (t, [c, h, w]) = (spec.timesteps, spec.input);
+    let x = Tensor::<5>::random([t, batch, c, h, w], Distribution::Uniform(0.0, 1.0), &device).lower_elem(0.25).float().mul_scalar(2.0);
+    let labels: Vec<usize> = (0..batch).map(|i| (i * 3 + 1) % spec.num_classes).collect();
     let values = |net: &TrainNet| -> Vec<(String, Vec<f32>)> { net.params.params.iter().map(|p| (p.name.clone(), vec_of(p.value.clone().inner()))).collect() };
     let mut runs = Vec::new();
     for burn_ops in [false, true] {
@@ -305,20 +356,19 @@ fn a_training_step_with_the_ops_equals_one_with_burns() {
         let mut optim = Optimizer::new(OptimizerKind::Sgd { momentum: 0.9 }, 5e-4, 0.0);
         let before = values(&net);
         let out = train_step(&mut net, &mut optim, Loss::parse("tet-s").unwrap(), x.clone(), &labels, 0.05).unwrap();
-        let rates: Vec<f32> = out.spikes.into_iter().map(|(_, s, n)| vec_of(s).iter().sum::<f32>() / (3 * n) as f32).collect();
+        let rates: Vec<f32> = out.spikes.into_iter().map(|(_, s, n)| vec_of(s).iter().sum::<f32>() / (t * n) as f32).collect();
         let updates: Vec<(String, Vec<f32>)> = values(&net).into_iter().zip(before).map(|((name, a), (_, b))| (name, a.iter().zip(&b).map(|(a, b)| a - b).collect())).collect();
         runs.push((out.loss, rates, updates));
     }
     let (op, burn) = (&runs[0], &runs[1]);
-    // Spikes in every layer, so the binary-input kernels ran and the surrogate gradient flowed.
-    assert!(burn.1.iter().all(|&r| r > 0.01 && r < 0.99), "spike rates {:?}", burn.1);
-    assert!((op.0 - burn.0).abs() <= 1e-6 * burn.0.abs().max(1.0), "loss {} (ops) vs {} (burn's)", op.0, burn.0);
+    let arch = &spec.arch;
+    assert!((op.0 - burn.0).abs() <= 1e-6 * burn.0.abs().max(1.0), "{arch}: loss {} (ops) vs {} (burn's)", op.0, burn.0);
+    let mut largest = Vec::new();
     for ((name, a), (_, b)) in op.2.iter().zip(&burn.2) {
         let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-        if name.ends_with("conv.module.weight") {
-            assert!(scale > 0.0, "{name}: not updated");
-        }
         let worst = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-        assert!(worst <= 1e-3 * scale.max(1e-6), "{name}: update differs by {worst} (largest update {scale})");
+        assert!(worst <= 1e-3 * scale.max(1e-6), "{arch}: {name}: update differs by {worst} (largest update {scale})");
+        largest.push((name.clone(), scale));
     }
+    (burn.1.clone(), largest)
 }

@@ -2,18 +2,20 @@
 //! other strides take burn's backward) the backward from the same kernels plus a weight-gradient
 //! scatter over the non-zero inputs.
 //!
-//! burn's tensors are `[N, C, H, W]`, the engine's `[N, H, W, C]`: the input and the output
-//! gradient are transposed once per call (per sample, in parallel). The weight gradient
+//! The engine's layout is `[N, H, W, C]`: channel-last activations
+//! ([`super::spike_conv2d_hwc`]) go to it as they are; `[N, C, H, W]` ones are transposed in
+//! and out ([`super::transpose`]: the input and the output gradient on the way in, the output
+//! and the input gradient on the way out, per sample in parallel). The weight gradient
 //! `gW[o, c, ky, kx] = Σ_{n, y, x} x[n, c, y, x] · g[n, o, oy, ox]` (`oy = y + p − ky`) runs over
 //! the non-zero `x` only and adds whole output-gradient rows (`[Co]`, contiguous in the engine's
 //! layout); a value of 1 (a spike) adds the row without a multiply. Threads take input channels,
 //! each owning its `[k, k, Co]` slices of the result, and sum the samples in order, so the result
 //! does not depend on the thread count.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::ModuleOps;
+use burn::backend::ops::{FloatTensorOps, ModuleOps};
 use burn::backend::{DType, Flex, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
@@ -22,11 +24,13 @@ use super::SpikeConvBackend;
 use crate::engine::cpu::{ConvScratch, PackedConv, conv_hwc};
 use crate::model::graph::{Conv, Shape};
 use super::transpose::transpose;
-use super::weight_grad::weight_grad;
+use super::weight_grad::{weight_grad, weight_grad_hwc};
 use crate::train::flex::{f32_values, par_zeros, tensor};
 
-/// The engine kernels' working memory, shared by every layer and step.
-static SCRATCH: LazyLock<Mutex<ConvScratch>> = LazyLock::new(|| Mutex::new(ConvScratch::default()));
+/// The engine kernels' working memory, reused by every layer and step: a call takes one out for
+/// its duration. No lock is held while a convolution runs, since a rayon thread waiting inside
+/// one may pick up another training step's convolution (two nets trained from two threads).
+static SCRATCH: Mutex<Vec<ConvScratch>> = Mutex::new(Vec::new());
 
 /// The sizes of one convolution the fast path takes.
 #[derive(Clone, Copy, Debug)]
@@ -43,8 +47,8 @@ pub(super) struct Dims {
 
 impl Dims {
     /// `None` where burn's own kernels must run: not f32, groups, dilation, non-square kernels,
-    /// unequal strides or paddings.
-    fn of(x: &FlexTensor, w: &FlexTensor, options: &ConvOptions<2>) -> Option<Self> {
+    /// unequal strides or paddings. `x` is `[N, C, H, W]`, or `[N, H, W, C]` where `hwc`.
+    fn of(x: &FlexTensor, w: &FlexTensor, options: &ConvOptions<2>, hwc: bool) -> Option<Self> {
         let (xs, ws) = (x.shape(), w.shape());
         let [s0, s1] = options.stride;
         let [(p0, p1), (p2, p3)] = options.padding;
@@ -53,12 +57,15 @@ impl Dims {
             return None;
         }
         let (k, stride, pad) = (ws[2], s0, p0);
-        let (h, w) = (xs[2], xs[3]);
+        let (ci, h, w) = if hwc { (xs[3], xs[1], xs[2]) } else { (xs[1], xs[2], xs[3]) };
+        if ci != ws[1] {
+            return None;
+        }
         if h + 2 * pad < k || w + 2 * pad < k {
             return None;
         }
         let so = Shape::new(ws[0], (h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
-        Some(Self { n: xs[0], ci: xs[1], co: ws[0], k, stride, pad, si: Shape::new(xs[1], h, w), so })
+        Some(Self { n: xs[0], ci, co: ws[0], k, stride, pad, si: Shape::new(ci, h, w), so })
     }
 }
 
@@ -72,14 +79,15 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
 fn engine_conv(input: &[f32], n: usize, si: Shape, so: Shape, c: &Conv) -> Vec<f32> {
     let packed = PackedConv::new(c);
     let mut out = par_zeros(n * so.len());
-    let mut scratch = SCRATCH.lock().unwrap_or_else(|e| e.into_inner());
+    let mut scratch = SCRATCH.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
     conv_hwc(input, &mut out, si, so, &packed, &vec![1.0; n], &mut scratch);
+    SCRATCH.lock().unwrap_or_else(|e| e.into_inner()).push(scratch);
     out
 }
 
 impl SpikeConvBackend for Flex {
     fn spike_conv2d(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
-        let Some(d) = Dims::of(&x, &weight, &options) else {
+        let Some(d) = Dims::of(&x, &weight, &options, false) else {
             return Flex::conv2d(x, weight, Some(bias), options);
         };
         let conv = Conv { in_ch: d.ci, out_ch: d.co, kernel: d.k, stride: d.stride, padding: d.pad, weight: values(&weight).into_owned(), bias: values(&bias).into_owned(), time_scale: None };
@@ -89,7 +97,7 @@ impl SpikeConvBackend for Flex {
     }
 
     fn spike_conv2d_backward(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, grad: FlexTensor, options: ConvOptions<2>, want_x: bool) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
-        let Some(d) = Dims::of(&x, &weight, &options) else {
+        let Some(d) = Dims::of(&x, &weight, &options, false) else {
             return super::burn_backward::<Flex>(x, weight, bias, grad, options, want_x);
         };
         if d.stride != 1 || d.pad >= d.k || d.k > usize::from(u8::MAX) {
@@ -102,6 +110,29 @@ impl SpikeConvBackend for Flex {
         });
         let gw = weight_grad(&values(&x), &g_hwc, &d);
         let gb = bias_grad(&g_hwc, d.co);
+        (gx, tensor(gw, [d.co, d.ci, d.k, d.k]), tensor(gb, [d.co]))
+    }
+
+    fn spike_conv2d_hwc(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+        let Some(d) = Dims::of(&x, &weight, &options, true) else {
+            let y = Flex::conv2d(Flex::float_permute(x, &[0, 3, 1, 2]), weight, Some(bias), options);
+            return Flex::float_permute(y, &[0, 2, 3, 1]);
+        };
+        let conv = Conv { in_ch: d.ci, out_ch: d.co, kernel: d.k, stride: d.stride, padding: d.pad, weight: values(&weight).into_owned(), bias: values(&bias).into_owned(), time_scale: None };
+        tensor(engine_conv(&values(&x), d.n, d.si, d.so, &conv), [d.n, d.so.h, d.so.w, d.co])
+    }
+
+    fn spike_conv2d_hwc_backward(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, grad: FlexTensor, options: ConvOptions<2>, want_x: bool) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
+        let fast = Dims::of(&x, &weight, &options, true).filter(|d| d.stride == 1 && d.pad < d.k && d.k <= usize::from(u8::MAX));
+        let Some(d) = fast else {
+            let (x, grad) = (Flex::float_permute(x, &[0, 3, 1, 2]), Flex::float_permute(grad, &[0, 3, 1, 2]));
+            let (gx, gw, gb) = super::burn_backward::<Flex>(x, weight, bias, grad, options, want_x);
+            return (gx.map(|g| Flex::float_permute(g, &[0, 2, 3, 1])), gw, gb);
+        };
+        let g = values(&grad);
+        let gx = want_x.then(|| tensor(engine_conv(&g, d.n, d.so, d.si, &flipped(&values(&weight), &d)), [d.n, d.si.h, d.si.w, d.ci]));
+        let gw = weight_grad_hwc(&values(&x), &g, &d);
+        let gb = bias_grad(&g, d.co);
         (gx, tensor(gw, [d.co, d.ci, d.k, d.k]), tensor(gb, [d.co]))
     }
 }

@@ -1,4 +1,5 @@
-//! The trainer's 2-D convolution as a burn custom op ([`spike_conv2d`]).
+//! The trainer's 2-D convolution as a burn custom op ([`spike_conv2d`]; [`spike_conv2d_hwc`] for
+//! channel-last activations `[N, H, W, C]`, which the Flex kernels take without transposes).
 //!
 //! - Flex (burn's CPU backend): the forward is the inference engine's CPU convolution
 //!   (`engine::cpu::conv`: adds of weight rows for binary spike inputs, Winograd for pooled
@@ -8,7 +9,8 @@
 //!   gradient as a scatter over the non-zero inputs only (a spike adds output-gradient rows: no
 //!   multiply), threads over input channels;
 //! - burn's wgpu backend (`Cube`) and any geometry the fast path does not take (not f32, groups,
-//!   dilation, unequal strides or paddings): burn's own `conv2d` and its backward;
+//!   dilation, unequal strides or paddings): burn's own `conv2d` and its backward (channel-last
+//!   activations permuted to and from `[N, C, H, W]` around them);
 //! - autodiff: the forward of the inner backend, and a custom backward ([`ConvBackward`]) that
 //!   keeps the forward's input and weights.
 
@@ -48,7 +50,33 @@ pub trait SpikeConvBackend: Backend {
     ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>, FloatTensor<Self>) {
         burn_backward::<Self>(x, weight, bias, grad, options, want_x)
     }
+
+    /// [`SpikeConvBackend::spike_conv2d`] of channel-last activations: `x` `[N, H, W, Ci]`, the
+    /// output `[N, Ho, Wo, Co]` (the weights as before).
+    fn spike_conv2d_hwc(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+        let y = Self::spike_conv2d(Self::float_permute(x, &TO_NCHW), weight, bias, options);
+        Self::float_permute(y, &TO_NHWC)
+    }
+
+    /// [`SpikeConvBackend::spike_conv2d_backward`] of [`SpikeConvBackend::spike_conv2d_hwc`]:
+    /// `grad` and the input gradient channel-last.
+    fn spike_conv2d_hwc_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        want_x: bool,
+    ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (x, grad) = (Self::float_permute(x, &TO_NCHW), Self::float_permute(grad, &TO_NCHW));
+        let (gx, gw, gb) = Self::spike_conv2d_backward(x, weight, bias, grad, options, want_x);
+        (gx.map(|g| Self::float_permute(g, &TO_NHWC)), gw, gb)
+    }
 }
+
+/// `[N, H, W, C]` → `[N, C, H, W]` and back.
+const TO_NCHW: [usize; 4] = [0, 3, 1, 2];
+const TO_NHWC: [usize; 4] = [0, 2, 3, 1];
 
 /// burn's own gradients of `conv2d` (the oracle, and the path of every other backend).
 pub(crate) fn burn_backward<B: Backend>(
@@ -70,6 +98,8 @@ impl SpikeConvBackend for CubeBackend {}
 #[derive(Debug)]
 struct ConvBackward {
     options: ConvOptions<2>,
+    /// Channel-last activations ([`SpikeConvBackend::spike_conv2d_hwc`]).
+    hwc: bool,
 }
 
 impl<B: Backend + SpikeConvBackend> Backward<B, 3> for ConvBackward {
@@ -80,7 +110,8 @@ impl<B: Backend + SpikeConvBackend> Backward<B, 3> for ConvBackward {
         let [node_x, node_w, node_b] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let (x, w, b) = ops.state;
-        let (gx, gw, gb) = B::spike_conv2d_backward(x, w, b, grad, self.options, node_x.is_some());
+        let (gx, gw, gb) =
+            if self.hwc { B::spike_conv2d_hwc_backward(x, w, b, grad, self.options, node_x.is_some()) } else { B::spike_conv2d_backward(x, w, b, grad, self.options, node_x.is_some()) };
         for (node, g) in [(node_x, gx), (node_w, Some(gw)), (node_b, Some(gb))] {
             if let (Some(node), Some(g)) = (node, g) {
                 grads.register::<B>(node.id, g);
@@ -91,15 +122,31 @@ impl<B: Backend + SpikeConvBackend> Backward<B, 3> for ConvBackward {
 
 impl<B: Backend + SpikeConvBackend, C: CheckpointStrategy> SpikeConvBackend for Autodiff<B, C> {
     fn spike_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
-        let backward = ConvBackward { options: options.clone() };
-        match backward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => {
-                let (xp, wp, bp) = (x.primitive().clone(), weight.primitive().clone(), bias.primitive().clone());
-                let y = B::spike_conv2d(xp.clone(), wp.clone(), bp.clone(), options);
-                prep.finish((xp, wp, bp), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::spike_conv2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), options)),
+        tracked::<B, C>(x, weight, bias, options, false)
+    }
+
+    fn spike_conv2d_hwc(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
+        tracked::<B, C>(x, weight, bias, options, true)
+    }
+}
+
+/// The inner backend's forward (`hwc`: channel-last), with [`ConvBackward`] where tracked.
+fn tracked<B: Backend + SpikeConvBackend, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    bias: FloatTensor<Autodiff<B, C>>,
+    options: ConvOptions<2>,
+    hwc: bool,
+) -> FloatTensor<Autodiff<B, C>> {
+    let forward = |x, w, b, options| if hwc { B::spike_conv2d_hwc(x, w, b, options) } else { B::spike_conv2d(x, w, b, options) };
+    let backward = ConvBackward { options: options.clone(), hwc };
+    match backward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let (xp, wp, bp) = (x.primitive().clone(), weight.primitive().clone(), bias.primitive().clone());
+            let y = forward(xp.clone(), wp.clone(), bp.clone(), options);
+            prep.finish((xp, wp, bp), y)
         }
+        OpsKind::UnTracked(prep) => prep.finish(forward(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), options)),
     }
 }
 
@@ -108,4 +155,10 @@ impl<B: Backend + SpikeConvBackend, C: CheckpointStrategy> SpikeConvBackend for 
 pub fn spike_conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
     let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));
     Tensor::from_dispatch(<Dispatch as SpikeConvBackend>::spike_conv2d(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), options))
+}
+
+/// [`spike_conv2d`] of channel-last activations: `x` `[N, H, W, Ci]` → `[N, Ho, Wo, Co]`.
+pub fn spike_conv2d_hwc(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([weight.dims()[0]], &weight.device()));
+    Tensor::from_dispatch(<Dispatch as SpikeConvBackend>::spike_conv2d_hwc(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), options))
 }

@@ -1,6 +1,7 @@
-//! `[N, rows, cols]` → `[N, cols, rows]`: the trainer's layout changes between burn's `[N, C,
-//! H·W]` and the engine's `[N, H·W, C]`, four per convolution and step (forward input and output,
-//! backward output gradient and input gradient).
+//! `[N, rows, cols]` → `[N, cols, rows]`: the layout changes between burn's `[N, C, H·W]` and
+//! the engine's `[N, H·W, C]` for convolutions of channel-first activations (evaluation's
+//! folded network; training keeps its activations channel-last), four per convolution and step
+//! (forward input and output, backward output gradient and input gradient).
 //!
 //! Samples run in parallel. Within a plane, 8×8 blocks are transposed in registers with AVX2
 //! (eight row loads, three shuffle stages, eight row stores), the edges value by value; without

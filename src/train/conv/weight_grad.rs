@@ -41,11 +41,115 @@ pub(super) struct Hit {
 /// take groups of input channels and run sample by sample.
 #[inline(never)]
 pub(super) fn weight_grad(x: &[f32], g: &[f32], d: &Dims) -> Vec<f32> {
+    let (rows, cols) = (tap_rows(d), tap_cols(d));
+    run(g, d, &Source::Planes { x, rows: &rows, cols: &cols })
+}
+
+/// [`weight_grad`] of channel-last input `x` `[N, H, W, Ci]`: each sample's non-zeros are listed
+/// by channel first (one pass per sample, samples in parallel), in the same row order.
+#[inline(never)]
+pub(super) fn weight_grad_hwc(x: &[f32], g: &[f32], d: &Dims) -> Vec<f32> {
+    let plane_in = d.si.h * d.si.w * d.ci;
+    let (rows, cols) = (tap_rows(d), tap_cols(d));
+    let lists: Vec<ByChannel> = (0..d.n).into_par_iter().map(|n| by_channel(&x[n * plane_in..][..plane_in], d, &rows, &cols)).collect();
+    run(g, d, &Source::Lists(&lists))
+}
+
+/// Where a task finds the non-zeros of (sample, input channel).
+enum Source<'a> {
+    /// Channel-first input `[N, Ci, H, W]`: listed plane by plane when needed ([`collect`]).
+    Planes { x: &'a [f32], rows: &'a [[u8; 2]], cols: &'a [[u8; 2]] },
+    /// Listed per sample beforehand ([`by_channel`]).
+    Lists(&'a [ByChannel]),
+}
+
+/// One sample's non-zeros as [`Hit`]s by channel: channel `c`'s are `hits[start[c]..start[c +
+/// 1]]`, in row order; `spikes[c]`: all of them are 1.
+pub(super) struct ByChannel {
+    start: Vec<usize>,
+    hits: Vec<Hit>,
+    spikes: Vec<bool>,
+}
+
+/// [`ByChannel`] of one channel-last plane `xs` `[H, W, Ci]`.
+fn by_channel(xs: &[f32], d: &Dims, rows: &[[u8; 2]], cols: &[[u8; 2]]) -> ByChannel {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 detected.
+        return unsafe { super::weight_grad_x86::by_channel_avx2(xs, d, rows, cols) };
+    }
+    by_channel_with(xs, d, rows, cols, |part| part.iter().enumerate().fold(0, |m, (b, &v)| m | (u64::from(v != 0.0) << b)))
+}
+
+/// [`by_channel`] with `bits(part)`: bit `b` set where `part[b]` (at most 64 values) is not
+/// zero. The non-zero channels of each pixel as bits (64 channels a word), counted, then placed.
+#[inline(always)]
+pub(super) fn by_channel_with(xs: &[f32], d: &Dims, rows: &[[u8; 2]], cols: &[[u8; 2]], nonzero_bits: impl Fn(&[f32]) -> u64) -> ByChannel {
+    let ci = d.ci;
+    let mut count = vec![0usize; ci];
+    for px in xs.chunks_exact(ci) {
+        for (word, part) in px.chunks(64).enumerate() {
+            let mut bits = nonzero_bits(part);
+            while bits != 0 {
+                count[word * 64 + bits.trailing_zeros() as usize] += 1;
+                bits &= bits - 1;
+            }
+        }
+    }
+    let mut start = Vec::with_capacity(ci + 1);
+    start.push(0);
+    for &n in &count {
+        start.push(start.last().copied().unwrap_or(0) + n);
+    }
+    let mut hits = vec![Hit { hi: 0, v: 0.0, ky: [0; 2], kx: [0; 2] }; start[ci]];
+    let mut next = start[..ci].to_vec();
+    for (y, row) in xs.chunks_exact(d.si.w * ci).enumerate() {
+        let out_row = (y + d.pad) * d.so.w + d.pad;
+        for (xx, px) in row.chunks_exact(ci).enumerate() {
+            let hit = Hit { hi: (out_row + xx) * d.co, v: 0.0, ky: rows[y], kx: cols[xx] };
+            for (word, part) in px.chunks(64).enumerate() {
+                let mut bits = nonzero_bits(part);
+                while bits != 0 {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    let c = word * 64 + b;
+                    hits[next[c]] = Hit { v: part[b], ..hit };
+                    next[c] += 1;
+                }
+            }
+        }
+    }
+    let spikes = (0..ci).map(|c| hits[start[c]..start[c + 1]].iter().all(|h| h.v == 1.0)).collect();
+    ByChannel { start, hits, spikes }
+}
+
+/// Per input row: the taps whose output row lies inside the plane.
+fn tap_rows(d: &Dims) -> Vec<[u8; 2]> {
+    (0..d.si.h).map(|y| tap_range(y, d.so.h, d)).collect()
+}
+
+/// Per input column: the taps whose output column lies inside the plane.
+fn tap_cols(d: &Dims) -> Vec<[u8; 2]> {
+    (0..d.si.w).map(|x| tap_range(x, d.so.w, d)).collect()
+}
+
+/// The taps `t` (of `k`) at which input position `i` reaches output `i + p − t` in `0..len`.
+fn tap_range(i: usize, len: usize, d: &Dims) -> [u8; 2] {
+    let lo = (i + d.pad + 1).saturating_sub(len);
+    let hi = (i + d.pad).min(d.k - 1);
+    // `lo > hi` (no tap) gives an empty `lo..=hi`.
+    [lo as u8, hi as u8]
+}
+
+/// `gW` `[Co, Ci, k, k]` from the hits of every (sample, input channel). Tasks take groups of
+/// input channels and run sample by sample, so a sample's output gradient is read from cache
+/// by every channel of the group.
+fn run(g: &[f32], d: &Dims, source: &Source) -> Vec<f32> {
     let (co, kk) = (d.co, d.k * d.k);
     assert!(d.k <= usize::from(u8::MAX) && d.pad < d.k && d.stride == 1, "weight_grad: k {} p {} s {}", d.k, d.pad, d.stride);
     let per_task = d.ci.div_ceil(4 * rayon::current_num_threads()).max(1);
     let mut by_input = vec![0.0f32; d.ci * kk * co];
-    by_input.par_chunks_mut(per_task * kk * co).enumerate().for_each(|(task, acc)| channels(x, g, d, task * per_task, acc));
+    by_input.par_chunks_mut(per_task * kk * co).enumerate().for_each(|(task, acc)| channels(g, d, task * per_task, acc, source));
     // `by_input` is `[Ci, k·k, Co]`.
     let mut gw = vec![0.0f32; by_input.len()];
     for (c, taps) in by_input.chunks_exact(kk * co).enumerate() {
@@ -61,30 +165,27 @@ pub(super) fn weight_grad(x: &[f32], g: &[f32], d: &Dims) -> Vec<f32> {
 /// `acc` `[c, k·k, Co]` = the weight gradients of input channels `first..` (as many as `acc`
 /// holds).
 #[inline(never)]
-fn channels(x: &[f32], g: &[f32], d: &Dims, first: usize, acc: &mut [f32]) {
+fn channels(g: &[f32], d: &Dims, first: usize, acc: &mut [f32], source: &Source) {
     let (k, co, kk) = (d.k, d.co, d.k * d.k);
-    let (plane_in, plane_out) = (d.si.h * d.si.w, d.so.len());
-    if plane_in == 0 || plane_out == 0 {
+    let plane_out = d.so.len();
+    if d.si.h * d.si.w == 0 || plane_out == 0 {
         return;
     }
-    // Per input row and column: the taps whose output lies inside the plane.
-    let range = |i: usize, len: usize| -> [u8; 2] {
-        let lo = (i + d.pad + 1).saturating_sub(len);
-        let hi = (i + d.pad).min(k - 1);
-        // `lo > hi` (no tap) gives an empty `lo..=hi`.
-        [lo as u8, hi as u8]
-    };
-    let rows: Vec<[u8; 2]> = (0..d.si.h).map(|y| range(y, d.so.h)).collect();
-    let cols: Vec<[u8; 2]> = (0..d.si.w).map(|x| range(x, d.so.w)).collect();
     let taps: Vec<usize> = (0..kk).map(|t| (t / k * d.so.w + t % k) * co).collect();
-    let mut hits = Vec::with_capacity(plane_in);
+    let (plane_in, mut buffer) = (d.si.h * d.si.w, Vec::new());
     for n in 0..d.n {
         let gs = &g[n * plane_out..][..plane_out];
         for (j, acc) in acc.chunks_exact_mut(kk * co).enumerate() {
-            let xs = &x[(n * d.ci + first + j) * plane_in..][..plane_in];
-            let spikes = collect(xs, d, &rows, &cols, &mut hits);
+            let c = first + j;
+            let (hits, spikes) = match source {
+                Source::Planes { x, rows, cols } => {
+                    let spikes = collect(&x[(n * d.ci + c) * plane_in..][..plane_in], d, rows, cols, &mut buffer);
+                    (&buffer[..], spikes)
+                }
+                Source::Lists(lists) => (&lists[n].hits[lists[n].start[c]..lists[n].start[c + 1]], lists[n].spikes[c]),
+            };
             if !hits.is_empty() {
-                add_hits(acc, co, k, &hits, gs, &taps, spikes);
+                add_hits(acc, co, k, hits, gs, &taps, spikes);
             }
         }
     }

@@ -11,7 +11,7 @@
 use std::arch::x86_64::*;
 
 use super::flex::Dims;
-use super::weight_grad::{Hit, collect_with};
+use super::weight_grad::{ByChannel, Hit, by_channel_with, collect_with};
 
 /// Adds the hits' terms to `acc` `[k·k, Co]` (`k` 1 or 3) for the leading output channels the
 /// register kernels take; returns how many (the rest is left to the plain loops).
@@ -55,6 +55,13 @@ pub(super) fn add_hits(acc: &mut [f32], co: usize, k: usize, hits: &[Hit], g: &[
 pub(super) unsafe fn collect_avx2(xs: &[f32], d: &Dims, rows: &[[u8; 2]], cols: &[[u8; 2]], hits: &mut Vec<Hit>) -> bool {
     // SAFETY: AVX2 is enabled here.
     collect_with(xs, d, rows, cols, hits, |part| unsafe { nonzero_bits_avx2(part) })
+}
+
+/// `weight_grad::by_channel` with eight compares at a time.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn by_channel_avx2(xs: &[f32], d: &Dims, rows: &[[u8; 2]], cols: &[[u8; 2]]) -> ByChannel {
+    // SAFETY: AVX2 is enabled here.
+    by_channel_with(xs, d, rows, cols, |part| unsafe { nonzero_bits_avx2(part) })
 }
 
 /// Bit `b` set where `part[b]` (at most 64 values) is not zero.

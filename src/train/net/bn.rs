@@ -1,4 +1,5 @@
-//! BatchNorm on batch statistics as burn custom ops: [`batch_norm_train`], and
+//! BatchNorm on batch statistics as burn custom ops (channel-first `[N, C, …]` or channel-last
+//! `[N, H, W, C]` activations): [`batch_norm_train`], and
 //! [`batch_norm_tebn_train`], the same followed by TEBN's per-timestep scale in one op. On Flex
 //! (burn's CPU backend, [`super::bn_flex`]) the statistics, the normalisation and the backward
 //! are each one pass over the `[N, C, …]` activations, where burn's generic `batch_norm_train`
@@ -23,9 +24,11 @@ use burn::tensor::Tensor;
 
 #[backend_extension(Cube, Flex, Autodiff)]
 pub trait BatchNormBackend: Backend {
-    /// (output, batch mean `[C]`, biased batch variance `[C]`) of `x` `[N, C, …]`.
-    fn bn_train(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f64) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        burn_bn_train::<Self>(x, gamma, beta, epsilon)
+    /// (output, batch mean `[C]`, biased batch variance `[C]`) of `x` `[N, C, …]`, or `[N, H,
+    /// W, C]` where `last` (channel-last).
+    fn bn_train(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f64, last: bool) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (y, mean, var) = burn_bn_train::<Self>(nchw::<Self>(x, last), gamma, beta, epsilon);
+        (nhwc::<Self>(y, last), mean, var)
     }
 
     /// (dL/dx, dL/dγ, dL/dβ) from the output gradient `grad`.
@@ -36,8 +39,10 @@ pub trait BatchNormBackend: Backend {
         variance: FloatTensor<Self>,
         epsilon: f64,
         grad: FloatTensor<Self>,
+        last: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        burn_bn_train_backward::<Self>(x, gamma, mean, variance, epsilon, grad)
+        let (gx, gg, gb) = burn_bn_train_backward::<Self>(nchw::<Self>(x, last), gamma, mean, variance, epsilon, nchw::<Self>(grad, last));
+        (nhwc::<Self>(gx, last), gg, gb)
     }
 
     /// [`BatchNormBackend::bn_train`] with the rows of timestep `t` (of `timesteps`) times
@@ -49,8 +54,10 @@ pub trait BatchNormBackend: Backend {
         scale: FloatTensor<Self>,
         timesteps: usize,
         epsilon: f64,
+        last: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        burn_tebn_train::<Self>(x, gamma, beta, scale, timesteps, epsilon)
+        let (y, mean, var) = burn_tebn_train::<Self>(nchw::<Self>(x, last), gamma, beta, scale, timesteps, epsilon);
+        (nhwc::<Self>(y, last), mean, var)
     }
 
     /// (dL/dx, dL/dγ, dL/dβ, dL/dscale) of [`BatchNormBackend::bn_tebn_train`].
@@ -65,12 +72,25 @@ pub trait BatchNormBackend: Backend {
         timesteps: usize,
         epsilon: f64,
         grad: FloatTensor<Self>,
+        last: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        burn_tebn_train_backward::<Self>(x, gamma, beta, mean, variance, scale, timesteps, epsilon, grad)
+        let (x, grad) = (nchw::<Self>(x, last), nchw::<Self>(grad, last));
+        let (gx, gg, gb, gs) = burn_tebn_train_backward::<Self>(x, gamma, beta, mean, variance, scale, timesteps, epsilon, grad);
+        (nhwc::<Self>(gx, last), gg, gb, gs)
     }
 }
 
 impl BatchNormBackend for CubeBackend {}
+
+/// A channel-last `[N, H, W, C]` tensor as `[N, C, H, W]` for burn's ops (`last`), else itself.
+pub(super) fn nchw<B: Backend>(x: FloatTensor<B>, last: bool) -> FloatTensor<B> {
+    if last { B::float_permute(x, &[0, 3, 1, 2]) } else { x }
+}
+
+/// [`nchw`]'s inverse.
+pub(super) fn nhwc<B: Backend>(x: FloatTensor<B>, last: bool) -> FloatTensor<B> {
+    if last { B::float_permute(x, &[0, 2, 3, 1]) } else { x }
+}
 
 /// burn's `batch_norm_train` (the path of every backend but Flex).
 pub(super) fn burn_bn_train<B: Backend>(x: FloatTensor<B>, gamma: FloatTensor<B>, beta: FloatTensor<B>, epsilon: f64) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
@@ -145,6 +165,7 @@ fn register<B: Backend, const N: usize>(grads: &mut Gradients, parents: [Option<
 #[derive(Debug)]
 struct BnBackward {
     epsilon: f64,
+    last: bool,
 }
 
 impl<B: Backend + BatchNormBackend> Backward<B, 3> for BnBackward {
@@ -154,7 +175,7 @@ impl<B: Backend + BatchNormBackend> Backward<B, 3> for BnBackward {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
         let (x, gamma, mean, var) = ops.state;
-        let (gx, gg, gb) = B::bn_train_backward(x, gamma, mean, var, self.epsilon, grad);
+        let (gx, gg, gb) = B::bn_train_backward(x, gamma, mean, var, self.epsilon, grad, self.last);
         register::<B, 3>(grads, ops.parents.map(|p| p.map(|n| n.id)), [gx, gg, gb]);
     }
 }
@@ -163,6 +184,7 @@ impl<B: Backend + BatchNormBackend> Backward<B, 3> for BnBackward {
 struct TebnBackward {
     epsilon: f64,
     timesteps: usize,
+    last: bool,
 }
 
 impl<B: Backend + BatchNormBackend> Backward<B, 4> for TebnBackward {
@@ -172,16 +194,16 @@ impl<B: Backend + BatchNormBackend> Backward<B, 4> for TebnBackward {
     fn backward(self, ops: Ops<Self::State, 4>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
         let (x, gamma, beta, mean, var, scale) = ops.state;
-        let (gx, gg, gb, gs) = B::bn_tebn_train_backward(x, gamma, beta, mean, var, scale, self.timesteps, self.epsilon, grad);
+        let (gx, gg, gb, gs) = B::bn_tebn_train_backward(x, gamma, beta, mean, var, scale, self.timesteps, self.epsilon, grad, self.last);
         register::<B, 4>(grads, ops.parents.map(|p| p.map(|n| n.id)), [gx, gg, gb, gs]);
     }
 }
 
 impl<B: Backend + BatchNormBackend, C: CheckpointStrategy> BatchNormBackend for Autodiff<B, C> {
-    fn bn_train(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f64) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let node = BnBackward { epsilon };
+    fn bn_train(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f64, last: bool) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let node = BnBackward { epsilon, last };
         let (xp, gp) = (x.primitive().clone(), gamma.primitive().clone());
-        let (out, mean, var) = B::bn_train(xp.clone(), gp.clone(), beta.primitive().clone(), epsilon);
+        let (out, mean, var) = B::bn_train(xp.clone(), gp.clone(), beta.primitive().clone(), epsilon, last);
         let stats = (Self::from_inner(mean.clone()), Self::from_inner(var.clone()));
         match node.prepare::<C>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => (prep.finish((xp, gp, mean, var), out), stats.0, stats.1),
@@ -196,10 +218,11 @@ impl<B: Backend + BatchNormBackend, C: CheckpointStrategy> BatchNormBackend for 
         scale: FloatTensor<Self>,
         timesteps: usize,
         epsilon: f64,
+        last: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
-        let node = TebnBackward { epsilon, timesteps };
+        let node = TebnBackward { epsilon, timesteps, last };
         let (xp, gp, bp, sp) = (x.primitive().clone(), gamma.primitive().clone(), beta.primitive().clone(), scale.primitive().clone());
-        let (out, mean, var) = B::bn_tebn_train(xp.clone(), gp.clone(), bp.clone(), sp.clone(), timesteps, epsilon);
+        let (out, mean, var) = B::bn_tebn_train(xp.clone(), gp.clone(), bp.clone(), sp.clone(), timesteps, epsilon, last);
         let stats = (Self::from_inner(mean.clone()), Self::from_inner(var.clone()));
         match node.prepare::<C>([x.node(), gamma.node(), beta.node(), scale.node()]).compute_bound().stateful() {
             OpsKind::Tracked(prep) => (prep.finish((xp, gp, bp, mean, var, sp), out), stats.0, stats.1),
@@ -223,17 +246,18 @@ impl<const D: usize> BatchNormOut<D> {
     }
 }
 
-/// `batch_norm_train` of `x` `[N, C, …]` on whatever backend the tensors live on (module doc).
-pub fn batch_norm_train<const D: usize>(x: Tensor<D>, gamma: Tensor<1>, beta: Tensor<1>, epsilon: f64) -> BatchNormOut<D> {
-    let (output, mean, variance) = <Dispatch as BatchNormBackend>::bn_train(x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch(), epsilon);
+/// `batch_norm_train` of `x` `[N, C, …]` (`[N, H, W, C]` where `last`) on whatever backend the
+/// tensors live on (module doc).
+pub fn batch_norm_train<const D: usize>(x: Tensor<D>, gamma: Tensor<1>, beta: Tensor<1>, epsilon: f64, last: bool) -> BatchNormOut<D> {
+    let (output, mean, variance) = <Dispatch as BatchNormBackend>::bn_train(x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch(), epsilon, last);
     BatchNormOut::of(output, mean, variance)
 }
 
 /// [`batch_norm_train`] with the rows of timestep `t` times `scale[t]`: `x` is `[T·B, C, …]`,
 /// timestep-major, `scale` `[T]` (TEBN); the statistics are BN's, over all `T·B` rows.
-pub fn batch_norm_tebn_train<const D: usize>(x: Tensor<D>, gamma: Tensor<1>, beta: Tensor<1>, scale: Tensor<1>, epsilon: f64) -> BatchNormOut<D> {
+pub fn batch_norm_tebn_train<const D: usize>(x: Tensor<D>, gamma: Tensor<1>, beta: Tensor<1>, scale: Tensor<1>, epsilon: f64, last: bool) -> BatchNormOut<D> {
     let timesteps = scale.dims()[0];
     let (output, mean, variance) =
-        <Dispatch as BatchNormBackend>::bn_tebn_train(x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch(), scale.into_dispatch(), timesteps, epsilon);
+        <Dispatch as BatchNormBackend>::bn_tebn_train(x.into_dispatch(), gamma.into_dispatch(), beta.into_dispatch(), scale.into_dispatch(), timesteps, epsilon, last);
     BatchNormOut::of(output, mean, variance)
 }

@@ -1,6 +1,7 @@
 //! Average pooling as a burn custom op ([`avg_pool`]). On Flex (burn's CPU backend), pools
 //! whose windows tile the input (kernel = stride, no padding: the VGGs' 2×2 pools) run as one
-//! pass each way over `[N, C, H, W]`, output rows in parallel, under [`with_avx2`]: the forward
+//! pass each way over `[N, C, H, W]` or channel-last `[N, H, W, C]` (all channels of a pixel at
+//! a time), output rows in parallel, under [`with_avx2`]: the forward
 //! sums each window in burn's order (rows, then columns, from 0) and divides by `k²` as burn
 //! does, so it equals burn's `avg_pool2d` bit for bit; the backward spreads `g/k²` over each
 //! window (zero for the rows and columns no window covers), equal to burn's
@@ -16,20 +17,22 @@ use burn::backend::wgpu::CubeBackend;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::tensor::Tensor;
 
-use super::cpu::par_collect;
+use super::bn::{nchw, nhwc};
+use super::cpu::{par_collect, with_avx2};
+use rayon::prelude::*;
 use crate::model::graph::Pool;
 use crate::train::flex::{f32_values, tensor};
 
 #[backend_extension(Cube, Flex, Autodiff)]
 pub trait AvgPoolBackend: Backend {
-    /// The average pool `pool` of `x` `[N, C, H, W]`.
-    fn avg_pool(x: FloatTensor<Self>, pool: Pool) -> FloatTensor<Self> {
-        burn_avg_pool::<Self>(x, pool)
+    /// The average pool `pool` of `x` `[N, C, H, W]` (`[N, H, W, C]` where `last`).
+    fn avg_pool(x: FloatTensor<Self>, pool: Pool, last: bool) -> FloatTensor<Self> {
+        nhwc::<Self>(burn_avg_pool::<Self>(nchw::<Self>(x, last), pool), last)
     }
 
     /// dL/dx of [`AvgPoolBackend::avg_pool`] from the output gradient `grad`.
-    fn avg_pool_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>, pool: Pool) -> FloatTensor<Self> {
-        burn_avg_pool_backward::<Self>(x, grad, pool)
+    fn avg_pool_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>, pool: Pool, last: bool) -> FloatTensor<Self> {
+        nhwc::<Self>(burn_avg_pool_backward::<Self>(nchw::<Self>(x, last), nchw::<Self>(grad, last), pool), last)
     }
 }
 
@@ -43,10 +46,12 @@ fn burn_avg_pool_backward<B: Backend>(x: FloatTensor<B>, grad: FloatTensor<B>, p
     B::avg_pool2d_backward(x, grad, [p.kernel; 2], [p.stride; 2], [p.padding; 2], p.count_include_pad, false)
 }
 
-/// The sizes of a pool the fast path takes: `[N·C, H, W]` in, `[Ho, Wo]` out, kernel `k`.
+/// The sizes of a pool the fast path takes: `[N·C, H, W]` in, `[Ho, Wo]` out, kernel `k`; or,
+/// channel-last (`c` > 0), `[N, H, W, c]`.
 #[derive(Clone, Copy, Debug)]
 struct Tiles {
     planes: usize,
+    c: usize,
     h: usize,
     w: usize,
     ho: usize,
@@ -57,13 +62,13 @@ struct Tiles {
 impl Tiles {
     /// `None` where burn's op runs: windows that overlap, leave gaps or cover padding, not four
     /// dimensions, or an empty output.
-    fn of(x: &FlexTensor, p: Pool) -> Option<Self> {
+    fn of(x: &FlexTensor, p: Pool, last: bool) -> Option<Self> {
         let s = x.shape();
         if p.kernel != p.stride || p.padding != 0 || p.kernel == 0 || s.num_dims() != 4 {
             return None;
         }
-        let (k, h, w) = (p.kernel, s[2], s[3]);
-        let t = Self { planes: s[0] * s[1], h, w, ho: h / k, wo: w / k, k };
+        let (k, planes, c, h, w) = if last { (p.kernel, s[0], s[3], s[1], s[2]) } else { (p.kernel, s[0] * s[1], 0, s[2], s[3]) };
+        let t = Self { planes, c, h, w, ho: h / k, wo: w / k, k };
         (t.planes * t.ho * t.wo > 0).then_some(t)
     }
 
@@ -126,36 +131,96 @@ fn backward2(gs: &[f32], t: Tiles) -> Vec<f32> {
     .into_flattened()
 }
 
+/// Channel-last [`forward`]: output rows in parallel, each value's window summed in the same
+/// order, all channels of a pixel at a time.
+fn forward_last(xs: &[f32], t: Tiles) -> Vec<f32> {
+    let (c, k) = (t.c, t.k);
+    let mut out = vec![0.0f32; t.planes * t.ho * t.wo * c];
+    out.par_chunks_mut(t.wo * c).enumerate().for_each(|(r, row)| {
+        with_avx2(
+            #[inline(always)]
+            || {
+                let (plane, oh) = (r / t.ho, r % t.ho);
+                for (ow, px) in row.chunks_exact_mut(c).enumerate() {
+                    for kh in 0..k {
+                        for kw in 0..k {
+                            let src = &xs[((plane * t.h + oh * k + kh) * t.w + ow * k + kw) * c..][..c];
+                            px.iter_mut().zip(src).for_each(|(s, v)| *s += v);
+                        }
+                    }
+                    px.iter_mut().for_each(|s| *s /= (k * k) as f32);
+                }
+            },
+        )
+    });
+    out
+}
+
+/// Channel-last [`backward`]: input rows in parallel.
+fn backward_last(gs: &[f32], t: Tiles) -> Vec<f32> {
+    let (c, k) = (t.c, t.k);
+    let mut dx = vec![0.0f32; t.planes * t.h * t.w * c];
+    dx.par_chunks_mut(t.w * c).enumerate().for_each(|(r, row)| {
+        let (plane, y) = (r / t.h, r % t.h);
+        if y >= t.ho * k {
+            return;
+        }
+        with_avx2(
+            #[inline(always)]
+            || {
+                for (x, px) in row.chunks_exact_mut(c).enumerate().take(t.wo * k) {
+                    let g = &gs[((plane * t.ho + y / k) * t.wo + x / k) * c..][..c];
+                    px.iter_mut().zip(g).for_each(|(d, &g)| *d = 0.0 + g / (k * k) as f32);
+                }
+            },
+        )
+    });
+    dx
+}
+
 fn pool_forward(x: &FlexTensor, t: Tiles) -> Option<FlexTensor> {
     let xs = f32_values(x)?;
-    let out = if t.k == 2 { forward2(&xs, t) } else { forward(&xs, t) };
     let s = x.shape();
+    if t.c > 0 {
+        return Some(tensor(forward_last(&xs, t), [s[0], t.ho, t.wo, t.c]));
+    }
+    let out = if t.k == 2 { forward2(&xs, t) } else { forward(&xs, t) };
     Some(tensor(out, [s[0], s[1], t.ho, t.wo]))
 }
 
 fn pool_backward(grad: &FlexTensor, x_shape: burn::backend::Shape, t: Tiles) -> Option<FlexTensor> {
     let gs = f32_values(grad)?;
     let g = grad.shape();
-    if g.num_dims() != 4 || g[0] * g[1] != t.planes || g[2] != t.ho || g[3] != t.wo {
+    if g.num_dims() != 4 {
         return None;
+    }
+    let (planes, ho, wo) = if t.c > 0 { (g[0], g[1], g[2]) } else { (g[0] * g[1], g[2], g[3]) };
+    if planes != t.planes || ho != t.ho || wo != t.wo || (t.c > 0 && g[3] != t.c) {
+        return None;
+    }
+    if t.c > 0 {
+        return Some(tensor(backward_last(&gs, t), x_shape));
     }
     let dx = if t.k == 2 && t.h == 2 * t.ho && t.w == 2 * t.wo { backward2(&gs, t) } else { backward(&gs, t) };
     Some(tensor(dx, x_shape))
 }
 
 impl AvgPoolBackend for Flex {
-    fn avg_pool(x: FlexTensor, pool: Pool) -> FlexTensor {
-        Tiles::of(&x, pool).and_then(|t| pool_forward(&x, t)).unwrap_or_else(|| burn_avg_pool::<Flex>(x, pool))
+    fn avg_pool(x: FlexTensor, pool: Pool, last: bool) -> FlexTensor {
+        Tiles::of(&x, pool, last).and_then(|t| pool_forward(&x, t)).unwrap_or_else(|| nhwc::<Flex>(burn_avg_pool::<Flex>(nchw::<Flex>(x, last), pool), last))
     }
 
-    fn avg_pool_backward(x: FlexTensor, grad: FlexTensor, pool: Pool) -> FlexTensor {
-        Tiles::of(&x, pool).and_then(|t| pool_backward(&grad, x.shape(), t)).unwrap_or_else(|| burn_avg_pool_backward::<Flex>(x, grad, pool))
+    fn avg_pool_backward(x: FlexTensor, grad: FlexTensor, pool: Pool, last: bool) -> FlexTensor {
+        Tiles::of(&x, pool, last)
+            .and_then(|t| pool_backward(&grad, x.shape(), t))
+            .unwrap_or_else(|| nhwc::<Flex>(burn_avg_pool_backward::<Flex>(nchw::<Flex>(x, last), nchw::<Flex>(grad, last), pool), last))
     }
 }
 
 #[derive(Debug)]
 struct PoolBackward {
     pool: Pool,
+    last: bool,
 }
 
 impl<B: Backend + AvgPoolBackend> Backward<B, 1> for PoolBackward {
@@ -166,22 +231,23 @@ impl<B: Backend + AvgPoolBackend> Backward<B, 1> for PoolBackward {
         let [node_x] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         if let Some(node) = node_x {
-            grads.register::<B>(node.id, B::avg_pool_backward(ops.state, grad, self.pool));
+            grads.register::<B>(node.id, B::avg_pool_backward(ops.state, grad, self.pool, self.last));
         }
     }
 }
 
 impl<B: Backend + AvgPoolBackend, C: CheckpointStrategy> AvgPoolBackend for Autodiff<B, C> {
-    fn avg_pool(x: FloatTensor<Self>, pool: Pool) -> FloatTensor<Self> {
+    fn avg_pool(x: FloatTensor<Self>, pool: Pool, last: bool) -> FloatTensor<Self> {
         let xp = x.primitive().clone();
-        match (PoolBackward { pool }).prepare::<C>([x.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish(xp.clone(), B::avg_pool(xp, pool)),
-            OpsKind::UnTracked(prep) => prep.finish(B::avg_pool(xp, pool)),
+        match (PoolBackward { pool, last }).prepare::<C>([x.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish(xp.clone(), B::avg_pool(xp, pool, last)),
+            OpsKind::UnTracked(prep) => prep.finish(B::avg_pool(xp, pool, last)),
         }
     }
 }
 
-/// The average pool `pool` of `x` `[N, C, H, W]` on whatever backend it lives on (module doc).
-pub fn avg_pool(x: Tensor<4>, pool: Pool) -> Tensor<4> {
-    Tensor::from_dispatch(<Dispatch as AvgPoolBackend>::avg_pool(x.into_dispatch(), pool))
+/// The average pool `pool` of `x` `[N, C, H, W]` (`[N, H, W, C]` where `last`) on whatever
+/// backend it lives on (module doc).
+pub fn avg_pool(x: Tensor<4>, pool: Pool, last: bool) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as AvgPoolBackend>::avg_pool(x.into_dispatch(), pool, last))
 }

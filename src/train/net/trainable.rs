@@ -12,7 +12,7 @@ use super::params::ParamSet;
 use super::{Forward, Layers, scale_per_timestep, walk};
 use crate::model::graph::{Conv, Graph, Node, Op};
 use crate::model::{MetaOverrides, Model, ModelMeta};
-use crate::train::conv::spike_conv2d;
+use crate::train::conv::{spike_conv2d, spike_conv2d_hwc};
 use crate::train::neuron::{NeuronSpec, Surrogate};
 
 const BN_EPS: f64 = 1e-5;
@@ -122,22 +122,29 @@ impl Layers for TrainNet {
         let w = self.params.get(weight_name).reshape([conv.out_ch, conv.in_ch, conv.kernel, conv.kernel]);
         let bias = src.bias.as_ref().map(|b| self.params.get(b));
         let options = ConvOptions::new([conv.stride; 2], [conv.padding; 2], [1, 1], 1);
-        let mut y = if self.options.burn_ops { conv2d(x, w, bias, options) } else { spike_conv2d(x, w, bias, options) };
+        let last = self.channels_last();
+        let mut y = if self.options.burn_ops {
+            conv2d(x, w, bias, options)
+        } else if last {
+            spike_conv2d_hwc(x, w, bias, options)
+        } else {
+            spike_conv2d(x, w, bias, options)
+        };
         let mut scale = src.time_scale.as_ref().map(|te| self.params.get(te));
         if let Some(bn) = &src.bn {
             let gamma = self.params.get(&format!("{bn}.weight"));
             let beta = self.params.get(&format!("{bn}.bias"));
             let (mean_name, var_name) = (format!("{bn}.running_mean"), format!("{bn}.running_var"));
             if self.training {
-                let [n, _, h, w] = y.dims();
+                let [n, h, w] = if last { let [n, h, w, _] = y.dims(); [n, h, w] } else { let [n, _, h, w] = y.dims(); [n, h, w] };
                 // TEBN's scale goes into the BN op (one op on Flex) unless burn's ops are asked for.
                 let out = if self.options.burn_ops {
                     let o = batch_norm_train(y, gamma, beta, BN_EPS);
                     super::bn::BatchNormOut { output: o.output, mean: o.mean, variance: o.variance }
                 } else if let Some(s) = scale.take() {
-                    super::bn::batch_norm_tebn_train(y, gamma, beta, s, BN_EPS)
+                    super::bn::batch_norm_tebn_train(y, gamma, beta, s, BN_EPS, last)
                 } else {
-                    super::bn::batch_norm_train(y, gamma, beta, BN_EPS)
+                    super::bn::batch_norm_train(y, gamma, beta, BN_EPS, last)
                 };
                 let count = (n * h * w) as f32;
                 // On the device, outside the autodiff graph: no read-back (and no sync) per step.
@@ -161,8 +168,9 @@ impl Layers for TrainNet {
     }
 
     fn initial_membrane(&self, _index: usize, node: &Node, spec: &NeuronSpec, batch: usize) -> Tensor<2> {
-        let n = node.shape.len();
+        let (n, s) = (node.shape.len(), node.shape);
         match node.sources.imp.as_deref().filter(|name| self.params.contains(name)) {
+            Some(name) if self.channels_last() => self.params.get(name).reshape([s.c, s.h, s.w]).permute([1, 2, 0]).reshape([1, n]).expand([batch, n]),
             Some(name) => self.params.get(name).reshape([1, n]).expand([batch, n]),
             None => Tensor::<2>::full([batch, n], spec.kind.rest(), &self.device),
         }
@@ -184,5 +192,10 @@ impl Layers for TrainNet {
 
     fn burn_ops(&self) -> bool {
         self.options.burn_ops
+    }
+
+    /// In training on Flex with the trainer's ops (its CPU kernels are channel-last).
+    fn channels_last(&self) -> bool {
+        self.training && !self.options.burn_ops && (self.device == Device::flex() || self.device == Device::flex().autodiff())
     }
 }
