@@ -9,6 +9,7 @@ pub mod data;
 pub mod drift;
 pub mod eval;
 mod flex;
+mod layout;
 pub mod loss;
 pub mod net;
 pub mod neuron;

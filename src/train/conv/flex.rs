@@ -15,7 +15,7 @@
 use std::sync::Mutex;
 
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::{FloatTensorOps, ModuleOps};
+use burn::backend::ops::ModuleOps;
 use burn::backend::{DType, Flex, TensorMetadata};
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
@@ -26,6 +26,7 @@ use crate::model::graph::{Conv, Shape};
 use super::transpose::transpose;
 use super::weight_grad::{weight_grad, weight_grad_hwc};
 use crate::train::flex::{f32_values, par_zeros, tensor};
+use crate::train::layout::{nchw, nhwc};
 
 /// The engine kernels' working memory, reused by every layer and step: a call takes one out for
 /// its duration. No lock is held while a convolution runs, since a rayon thread waiting inside
@@ -115,8 +116,7 @@ impl SpikeConvBackend for Flex {
 
     fn spike_conv2d_hwc(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
         let Some(d) = Dims::of(&x, &weight, &options, true) else {
-            let y = Flex::conv2d(Flex::float_permute(x, &[0, 3, 1, 2]), weight, Some(bias), options);
-            return Flex::float_permute(y, &[0, 2, 3, 1]);
+            return nhwc::<Flex>(Flex::conv2d(nchw::<Flex>(x, true), weight, Some(bias), options), true);
         };
         let conv = Conv { in_ch: d.ci, out_ch: d.co, kernel: d.k, stride: d.stride, padding: d.pad, weight: values(&weight).into_owned(), bias: values(&bias).into_owned(), time_scale: None };
         tensor(engine_conv(&values(&x), d.n, d.si, d.so, &conv), [d.n, d.so.h, d.so.w, d.co])
@@ -125,9 +125,8 @@ impl SpikeConvBackend for Flex {
     fn spike_conv2d_hwc_backward(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, grad: FlexTensor, options: ConvOptions<2>, want_x: bool) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
         let fast = Dims::of(&x, &weight, &options, true).filter(|d| d.stride == 1 && d.pad < d.k && d.k <= usize::from(u8::MAX));
         let Some(d) = fast else {
-            let (x, grad) = (Flex::float_permute(x, &[0, 3, 1, 2]), Flex::float_permute(grad, &[0, 3, 1, 2]));
-            let (gx, gw, gb) = super::burn_backward::<Flex>(x, weight, bias, grad, options, want_x);
-            return (gx.map(|g| Flex::float_permute(g, &[0, 2, 3, 1])), gw, gb);
+            let (gx, gw, gb) = super::burn_backward::<Flex>(nchw::<Flex>(x, true), weight, bias, nchw::<Flex>(grad, true), options, want_x);
+            return (gx.map(|g| nhwc::<Flex>(g, true)), gw, gb);
         };
         let g = values(&grad);
         let gx = want_x.then(|| tensor(engine_conv(&g, d.n, d.so, d.si, &flipped(&values(&weight), &d)), [d.n, d.si.h, d.si.w, d.ci]));

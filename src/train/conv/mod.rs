@@ -30,6 +30,8 @@ use burn::backend::{Autodiff, Backend, Dispatch, backend_extension};
 use burn::tensor::Tensor;
 use burn::tensor::ops::ConvOptions;
 
+use crate::train::layout::{nchw, nhwc};
+
 #[backend_extension(Cube, Flex, Autodiff)]
 pub trait SpikeConvBackend: Backend {
     /// `conv2d(x, weight) + bias`: `x` `[N, Ci, H, W]`, `weight` `[Co, Ci, k, k]`, `bias` `[Co]`.
@@ -54,8 +56,7 @@ pub trait SpikeConvBackend: Backend {
     /// [`SpikeConvBackend::spike_conv2d`] of channel-last activations: `x` `[N, H, W, Ci]`, the
     /// output `[N, Ho, Wo, Co]` (the weights as before).
     fn spike_conv2d_hwc(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
-        let y = Self::spike_conv2d(Self::float_permute(x, &TO_NCHW), weight, bias, options);
-        Self::float_permute(y, &TO_NHWC)
+        nhwc::<Self>(Self::spike_conv2d(nchw::<Self>(x, true), weight, bias, options), true)
     }
 
     /// [`SpikeConvBackend::spike_conv2d_backward`] of [`SpikeConvBackend::spike_conv2d_hwc`]:
@@ -68,15 +69,11 @@ pub trait SpikeConvBackend: Backend {
         options: ConvOptions<2>,
         want_x: bool,
     ) -> (Option<FloatTensor<Self>>, FloatTensor<Self>, FloatTensor<Self>) {
-        let (x, grad) = (Self::float_permute(x, &TO_NCHW), Self::float_permute(grad, &TO_NCHW));
-        let (gx, gw, gb) = Self::spike_conv2d_backward(x, weight, bias, grad, options, want_x);
-        (gx.map(|g| Self::float_permute(g, &TO_NHWC)), gw, gb)
+        let (gx, gw, gb) = Self::spike_conv2d_backward(nchw::<Self>(x, true), weight, bias, nchw::<Self>(grad, true), options, want_x);
+        (gx.map(|g| nhwc::<Self>(g, true)), gw, gb)
     }
 }
 
-/// `[N, H, W, C]` → `[N, C, H, W]` and back.
-const TO_NCHW: [usize; 4] = [0, 3, 1, 2];
-const TO_NHWC: [usize; 4] = [0, 2, 3, 1];
 
 /// burn's own gradients of `conv2d` (the oracle, and the path of every other backend).
 pub(crate) fn burn_backward<B: Backend>(

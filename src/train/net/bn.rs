@@ -22,6 +22,8 @@ use burn::backend::wgpu::CubeBackend;
 use burn::backend::{Autodiff, AutodiffBackend, Backend, Dispatch, Shape, TensorMetadata, backend_extension};
 use burn::tensor::Tensor;
 
+use crate::train::layout::{nchw, nhwc};
+
 #[backend_extension(Cube, Flex, Autodiff)]
 pub trait BatchNormBackend: Backend {
     /// (output, batch mean `[C]`, biased batch variance `[C]`) of `x` `[N, C, …]`, or `[N, H,
@@ -81,16 +83,6 @@ pub trait BatchNormBackend: Backend {
 }
 
 impl BatchNormBackend for CubeBackend {}
-
-/// A channel-last `[N, H, W, C]` tensor as `[N, C, H, W]` for burn's ops (`last`), else itself.
-pub(super) fn nchw<B: Backend>(x: FloatTensor<B>, last: bool) -> FloatTensor<B> {
-    if last { B::float_permute(x, &[0, 3, 1, 2]) } else { x }
-}
-
-/// [`nchw`]'s inverse.
-pub(super) fn nhwc<B: Backend>(x: FloatTensor<B>, last: bool) -> FloatTensor<B> {
-    if last { B::float_permute(x, &[0, 2, 3, 1]) } else { x }
-}
 
 /// burn's `batch_norm_train` (the path of every backend but Flex).
 pub(super) fn burn_bn_train<B: Backend>(x: FloatTensor<B>, gamma: FloatTensor<B>, beta: FloatTensor<B>, epsilon: f64) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {

@@ -12,7 +12,8 @@ use burn::backend::TensorMetadata;
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
-use super::bn::{BatchNormBackend, burn_bn_train, burn_bn_train_backward, burn_tebn_train, burn_tebn_train_backward, nchw, nhwc};
+use super::bn::{BatchNormBackend, burn_bn_train, burn_bn_train_backward, burn_tebn_train, burn_tebn_train_backward};
+use crate::train::layout::{nchw, nhwc};
 use super::cpu::{lanes, par_collect, with_avx2};
 use crate::train::flex::{f32_values, tensor};
 

@@ -17,7 +17,7 @@ use burn::backend::wgpu::CubeBackend;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::tensor::Tensor;
 
-use super::bn::{nchw, nhwc};
+use crate::train::layout::{nchw, nhwc};
 use super::cpu::{par_collect, with_avx2};
 use rayon::prelude::*;
 use crate::model::graph::Pool;
