@@ -86,20 +86,18 @@ fn by_channel(xs: &[f32], d: &Dims, rows: &[[u8; 2]], cols: &[[u8; 2]]) -> ByCha
 #[inline(always)]
 pub(super) fn by_channel_with(xs: &[f32], d: &Dims, rows: &[[u8; 2]], cols: &[[u8; 2]], nonzero_bits: impl Fn(&[f32]) -> u64) -> ByChannel {
     let ci = d.ci;
-    let mut count = vec![0usize; ci];
+    // Counted lane by lane (vectorised) in u32.
+    assert!(d.si.h * d.si.w <= u32::MAX as usize, "weight_grad: a {}×{} plane", d.si.h, d.si.w);
+    let mut count = vec![0u32; ci];
     for px in xs.chunks_exact(ci) {
-        for (word, part) in px.chunks(64).enumerate() {
-            let mut bits = nonzero_bits(part);
-            while bits != 0 {
-                count[word * 64 + bits.trailing_zeros() as usize] += 1;
-                bits &= bits - 1;
-            }
+        for (n, &v) in count.iter_mut().zip(px) {
+            *n += u32::from(v != 0.0);
         }
     }
     let mut start = Vec::with_capacity(ci + 1);
     start.push(0);
     for &n in &count {
-        start.push(start.last().copied().unwrap_or(0) + n);
+        start.push(start.last().copied().unwrap_or(0) + n as usize);
     }
     let mut hits = vec![Hit { hi: 0, v: 0.0, ky: [0; 2], kx: [0; 2] }; start[ci]];
     let mut next = start[..ci].to_vec();
