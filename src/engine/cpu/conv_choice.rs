@@ -70,10 +70,11 @@ pub(super) fn winograd_pays(density: f32, binary: bool, dense: bool, ci: usize, 
     other_ns > winograd_ns
 }
 
-/// The dense kernel's multiply-adds per ns in [`winograd_pays`]: between the 51 and 66 at
-/// which the model's Winograd costs break even with it on 64 → 64 and 128 → 128 channels,
-/// where the trainer's input-gradient convolutions (dense output gradients) ran faster dense
-/// and with Winograd respectively (Zen 5, width/4 vgg11_48_legacy training at one thread,
-/// 2026-12-07: every one of them dense 36.9 samples/s, those of up to 64 channels 38.2,
-/// Winograd as the sparse cost model chose it 33.2).
-const DENSE_RATE: f32 = 56.0;
+/// The dense kernel's multiply-adds per ns in [`winograd_pays`]: between the 51.3 and 55.8 at
+/// which the model's Winograd costs break even with it on 64 → 64 and 64 → 128 channels.
+/// The trainer's input-gradient convolutions (dense output gradients) of 64 → 64 channels ran
+/// faster dense (Zen 5, width/4 vgg11_48_legacy training at one thread, 2026-12-07: those of up
+/// to 64 channels dense 38.2 samples/s, every one dense 36.9, Winograd as the sparse cost model
+/// chose it 33.2); vgg11_dvs's pooled 64 → 128 layer at batch 1 ran 2.1 ms with Winograd and
+/// 2.5 ms dense (a first fit of 56 took it dense).
+const DENSE_RATE: f32 = 53.0;
