@@ -3,7 +3,9 @@
 //! `ox = x + p − kx`), summed over the non-zero inputs only.
 //!
 //! Per sample and input channel, the plane's non-zero inputs are listed first ([`Hit`]: where
-//! its taps read the output gradient, which taps stay inside the output, its value); then, for
+//! its taps read the output gradient, which taps stay inside the output, its value; from a
+//! channel-first input plane by plane as tasks need them, from a channel-last one
+//! ([`weight_grad_hwc`]) per sample for all channels at once, in the same row order); then, for
 //! one block of output channels at a time, the `k × k` tap sums of the block are held in
 //! registers ([`super::weight_grad_x86`]: 3×3 taps × two 16-lane `zmm`, or × one 8-lane `ymm`)
 //! while every non-zero adds its output-gradient vectors: a spike (1) adds them, any other value
