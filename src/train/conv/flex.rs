@@ -68,6 +68,17 @@ impl Dims {
         let so = Shape::new(ws[0], (h + 2 * pad - k) / stride + 1, (w + 2 * pad - k) / stride + 1);
         Some(Self { n: xs[0], ci, co: ws[0], k, stride, pad, si: Shape::new(ci, h, w), so })
     }
+
+    /// Whether the backward takes the engine's kernels and the weight-gradient scatter (stride
+    /// 1, padding below the kernel, a kernel the scatter's tap ranges hold); else burn's.
+    fn backward_fast(&self) -> bool {
+        self.stride == 1 && self.pad < self.k && self.k <= usize::from(u8::MAX)
+    }
+
+    /// The layer of `weight` `[Co, Ci, k, k]` and `bias` `[Co]` in these sizes.
+    fn conv(&self, weight: &FlexTensor, bias: &FlexTensor) -> Conv {
+        Conv { in_ch: self.ci, out_ch: self.co, kernel: self.k, stride: self.stride, padding: self.pad, weight: values(weight).into_owned(), bias: values(bias).into_owned(), time_scale: None }
+    }
 }
 
 /// The f32 values of `t` ([`Dims::of`] checked the dtype).
@@ -91,7 +102,7 @@ impl SpikeConvBackend for Flex {
         let Some(d) = Dims::of(&x, &weight, &options, false) else {
             return Flex::conv2d(x, weight, Some(bias), options);
         };
-        let conv = Conv { in_ch: d.ci, out_ch: d.co, kernel: d.k, stride: d.stride, padding: d.pad, weight: values(&weight).into_owned(), bias: values(&bias).into_owned(), time_scale: None };
+        let conv = d.conv(&weight, &bias);
         let x_hwc = transpose(&values(&x), d.n, d.ci, d.si.h * d.si.w);
         let y_hwc = engine_conv(&x_hwc, d.n, d.si, d.so, &conv);
         tensor(transpose(&y_hwc, d.n, d.so.h * d.so.w, d.co), [d.n, d.co, d.so.h, d.so.w])
@@ -101,7 +112,7 @@ impl SpikeConvBackend for Flex {
         let Some(d) = Dims::of(&x, &weight, &options, false) else {
             return super::burn_backward::<Flex>(x, weight, bias, grad, options, want_x);
         };
-        if d.stride != 1 || d.pad >= d.k || d.k > usize::from(u8::MAX) {
+        if !d.backward_fast() {
             return super::burn_backward::<Flex>(x, weight, bias, grad, options, want_x);
         }
         let g_hwc = transpose(&values(&grad), d.n, d.co, d.so.h * d.so.w);
@@ -118,12 +129,12 @@ impl SpikeConvBackend for Flex {
         let Some(d) = Dims::of(&x, &weight, &options, true) else {
             return nhwc::<Flex>(Flex::conv2d(nchw::<Flex>(x, true), weight, Some(bias), options), true);
         };
-        let conv = Conv { in_ch: d.ci, out_ch: d.co, kernel: d.k, stride: d.stride, padding: d.pad, weight: values(&weight).into_owned(), bias: values(&bias).into_owned(), time_scale: None };
+        let conv = d.conv(&weight, &bias);
         tensor(engine_conv(&values(&x), d.n, d.si, d.so, &conv), [d.n, d.so.h, d.so.w, d.co])
     }
 
     fn spike_conv2d_hwc_backward(x: FlexTensor, weight: FlexTensor, bias: FlexTensor, grad: FlexTensor, options: ConvOptions<2>, want_x: bool) -> (Option<FlexTensor>, FlexTensor, FlexTensor) {
-        let fast = Dims::of(&x, &weight, &options, true).filter(|d| d.stride == 1 && d.pad < d.k && d.k <= usize::from(u8::MAX));
+        let fast = Dims::of(&x, &weight, &options, true).filter(Dims::backward_fast);
         let Some(d) = fast else {
             let (gx, gw, gb) = super::burn_backward::<Flex>(nchw::<Flex>(x, true), weight, bias, nchw::<Flex>(grad, true), options, want_x);
             return (gx.map(|g| nhwc::<Flex>(g, true)), gw, gb);
