@@ -73,7 +73,10 @@ pub fn gemm_tile16_isa(a: &[f32], ci: usize, b: &[f32], avx512: bool) -> [[f32; 
 /// wait on each other), else two AVX2 tiles. The same bits either way. Written into `tiles`
 /// (every value), which the caller keeps across calls: 768 bytes neither zeroed nor copied out
 /// per call.
-pub fn gemm_tile16_pair(a: &[f32], ci: usize, b: [&[f32]; 2], tiles: &mut [[[f32; 16]; MR]; 2]) {
+///
+/// `ahead`: weights a later call reads, whose cache lines are asked for in L2 while this one
+/// runs (AVX-512 build only; it changes no value).
+pub fn gemm_tile16_pair(a: &[f32], ci: usize, b: [&[f32]; 2], tiles: &mut [[[f32; 16]; MR]; 2], ahead: &[f32]) {
     let avx512 = super::conv_spikes_avx512::enabled();
     if !avx512 {
         *tiles = b.map(|b| gemm_tile16_isa(a, ci, b, false));
@@ -83,7 +86,7 @@ pub fn gemm_tile16_pair(a: &[f32], ci: usize, b: [&[f32]; 2], tiles: &mut [[[f32
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AVX-512F, AVX2 and FMA are present (`enabled`); every read is in bounds (asserted).
     unsafe {
-        x86_512::panel16_pair(a.as_ptr(), ci, [b[0].as_ptr(), b[1].as_ptr()], tiles)
+        x86_512::panel16_pair(a.as_ptr(), ci, [b[0].as_ptr(), b[1].as_ptr()], tiles, ahead.as_ptr(), ahead.len() / 16)
     }
 }
 

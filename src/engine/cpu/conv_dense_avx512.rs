@@ -111,14 +111,23 @@ pub(super) unsafe fn panel16(a: *const f32, ci: usize, b: *const f32, tile: &mut
 }
 
 /// Two [`panel16`]s sharing `a`'s broadcasts: twelve accumulators, so two FMA pipes with four
-/// cycles of latency each stay fed (six wait on their own results).
+/// cycles of latency each stay fed (six wait on their own results). Meanwhile the `ahead` cache
+/// lines from `pf` are asked for in L2, a few per eight input channels (the weights of a later
+/// call, which would otherwise arrive at memory latency while the FMAs wait).
 #[target_feature(enable = "avx512f,avx2,fma")]
-pub(super) unsafe fn panel16_pair(a: *const f32, ci: usize, b: [*const f32; 2], tiles: &mut [[[f32; 16]; MR]; 2]) {
-    // SAFETY: the caller guarantees the CPU features, `ci` rows of each `b` and `ci · MR` floats of `a`.
+pub(super) unsafe fn panel16_pair(a: *const f32, ci: usize, b: [*const f32; 2], tiles: &mut [[[f32; 16]; MR]; 2], pf: *const f32, ahead: usize) {
+    // SAFETY: the caller guarantees the CPU features, `ci` rows of each `b` and `ci · MR` floats
+    // of `a` (a prefetch reads nothing and never faults).
     unsafe {
         let mut acc = [[_mm512_setzero_ps(); 2]; MR];
         let (mut ar, mut br) = (a, b);
+        let per_step = ahead.div_ceil(ci / 8);
+        let mut line = 0;
         for _ in 0..ci / 8 {
+            for _ in 0..per_step.min(ahead - line) {
+                _mm_prefetch::<_MM_HINT_T1>(pf.wrapping_add(16 * line).cast());
+                line += 1;
+            }
             for cc in 0..8 {
                 let w = br.map(|p| _mm512_loadu_ps(p));
                 for (i, acc) in acc.iter_mut().enumerate() {

@@ -4,7 +4,7 @@
 //! enough), average-pooled spikes (Winograd for 3×3 stride 1, else the dense kernel), event
 //! counts, several geometries, batches and channel counts that are no multiple of 8; every case
 //! also through the portable code; 16-bit weights against f32 ones of the same values; and, in
-//! [`isa`], the AVX-512 builds against the AVX2 ones on weights that round. `conv_rates` (ignored) times the kernels for the cost model.
+//! [`isa`], the AVX-512 builds against the AVX2 ones on weights that round. `conv_rates` (ignored) times the kernels for the cost model, `flush_rates` (ignored) what each layer loses to memory.
 
 mod isa;
 
@@ -353,5 +353,45 @@ fn precision_rates() {
             format!("{:.3} / {:.3}", t[0], t[t.len() / 2])
         }).collect();
         println!("{ci}→{co} {hw}×{hw} {kind:?} batch {batch}: f32 {} | bf16 {} | f16 {} (ms, min / median)", text[0], text[1], text[2]);
+    }
+}
+
+/// Milliseconds per call of vgg11_48_legacy's 3×3 layers at batch 1 (full width, 15 % spikes or
+/// their 2×2 average) in each kernel choice, with the caches flushed between calls (`cold`, as
+/// in a whole network, whose weights exceed the L3) and without (`hot`): what a layer loses to
+/// memory. Min / median of 30 calls:
+/// `RAYON_NUM_THREADS=1 taskset -c 1 cargo test --release --features train --lib flush_rates -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn flush_rates() {
+    use std::time::Instant;
+    let mut junk = vec![0u8; 64 << 20];
+    let layers = [(64, 128, 48, Kind::Spikes(0.15)), (128, 256, 24, Kind::Pooled(0.15)), (256, 256, 24, Kind::Spikes(0.15)), (256, 512, 12, Kind::Pooled(0.15)), (512, 512, 12, Kind::Spikes(0.15)), (512, 512, 6, Kind::Pooled(0.15)), (512, 512, 6, Kind::Spikes(0.15))];
+    for (ci, co, hw, kind) in layers {
+        let mut rng = Rng(11);
+        let mut c = layer(&mut rng, ci, co, 3, 1, 1);
+        c.weight.iter_mut().for_each(|v| *v = (rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5);
+        let p = PackedConv::new(&c);
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
+        let x = input(&mut rng, si.len(), kind);
+        let (mut out, mut scratch, scale) = (vec![0.0; so.len()], ConvScratch::default(), vec![1.0; 1]);
+        let mut line = format!("{ci}→{co} {hw}×{hw} {kind:?}:");
+        for mode in [Mode::Auto, Mode::Winograd, Mode::NoWinograd] {
+            for cold in [true, false] {
+                let mut ms: Vec<f64> = (0..30)
+                    .map(|i| {
+                        if cold {
+                            junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
+                        }
+                        let t = Instant::now();
+                        conv_with(&x, &mut out, si, so, &p, &scale, &mut scratch, mode);
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect();
+                ms.sort_by(f64::total_cmp);
+                line += &format!(" {mode:?} {}: {:.3} / {:.3}", if cold { "cold" } else { "hot" }, ms[0], ms[15]);
+            }
+        }
+        println!("{line}");
     }
 }

@@ -83,7 +83,7 @@ fn dense_kernels_avx512_equal_avx2_bit_for_bit() {
         let [wide, narrow] = [true, false].map(|avx512| gemm_tile16_isa(&a, ci, &b, avx512));
         assert!(same(&wide, &narrow), "Winograd tile, ci {ci}: AVX-512 differs from AVX2");
         let mut pair = [[[f32::NAN; 16]; MR]; 2];
-        gemm_tile16_pair(&a, ci, [&b, &b2], &mut pair);
+        gemm_tile16_pair(&a, ci, [&b, &b2], &mut pair, &b2);
         assert!(same(&pair[0], &narrow) && same(&pair[1], &gemm_tile16_isa(&a, ci, &b2, false)), "Winograd tile pair, ci {ci}: AVX-512 differs from AVX2");
     }
 }
