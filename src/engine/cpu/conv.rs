@@ -249,10 +249,12 @@ fn spikes<'a>(input: &[f32], out: &OutPlanes, batch: usize, plane: usize, geomet
     let masks = &s.masks;
     s.tiles[..batch * tiles].par_iter_mut().enumerate().for_each(|(i, rows)| conv_spikes::tile_rows(tile(i % tiles), &masks[i / tiles], &g, rows));
     let rows = &s.tiles;
-    (0..blocks * batch * tiles).into_par_iter().for_each(|task| {
-        let (blk, i) = (task / (batch * tiles), task % (batch * tiles));
+    // The AVX-512 build adds two blocks' rows per pass over the lists (see `conv_spikes_avx512`).
+    let per = if g.avx512 && g.nb() >= 16 { 2 } else { 1 };
+    (0..blocks.div_ceil(per) * batch * tiles).into_par_iter().for_each(|task| {
+        let (grp, i) = (task / (batch * tiles), task % (batch * tiles));
         let b = i / tiles;
-        let t = Task { out, sample: b, pixels: tile(i % tiles), blocks: blk..blk + 1 };
+        let t = Task { out, sample: b, pixels: tile(i % tiles), blocks: grp * per..(grp * per + per).min(blocks) };
         conv_spikes::task(&t, &rows[i], &geometry(b));
     });
 }

@@ -215,10 +215,10 @@ unsafe fn task_avx2(t: &Task, r: &TileRows, g: &Geometry) {
         // SAFETY (the closure): this function only runs with AVX2 and F16C.
         let widen = |s: &[W], d: &mut [f32]| unsafe { widen_ymm(s, d) };
         match g.nb() {
-            64 => blocks::<64, W>(t, r, g, add_rows, widen),
-            32 => blocks::<32, W>(t, r, g, add_rows, widen),
-            16 => blocks::<16, W>(t, r, g, add_rows, widen),
-            _ => blocks::<8, W>(t, r, g, add_rows, widen),
+            64 => blocks::<64, 1, W>(t, r, g, add_rows, widen),
+            32 => blocks::<32, 1, W>(t, r, g, add_rows, widen),
+            16 => blocks::<16, 1, W>(t, r, g, add_rows, widen),
+            _ => blocks::<8, 1, W>(t, r, g, add_rows, widen),
         }
     }
     // SAFETY: the same features.
@@ -229,25 +229,25 @@ unsafe fn task_avx2(t: &Task, r: &TileRows, g: &Geometry) {
 fn task_generic<W: Weight>(t: &Task, r: &TileRows, g: &Geometry) {
     let widen = |s: &[W], d: &mut [f32]| d.iter_mut().zip(s).for_each(|(d, s)| *d = s.widen());
     match g.nb() {
-        64 => blocks::<64, W>(t, r, g, add_rows, widen),
-        32 => blocks::<32, W>(t, r, g, add_rows, widen),
-        16 => blocks::<16, W>(t, r, g, add_rows, widen),
-        _ => blocks::<8, W>(t, r, g, add_rows, widen),
+        64 => blocks::<64, 1, W>(t, r, g, add_rows, widen),
+        32 => blocks::<32, 1, W>(t, r, g, add_rows, widen),
+        16 => blocks::<16, 1, W>(t, r, g, add_rows, widen),
+        _ => blocks::<8, 1, W>(t, r, g, add_rows, widen),
     }
 }
 
 /// `sum += slab[row]` for every row of `rows`, in order (the AVX2 and portable builds; every
 /// build adds each lane's rows in this order, so all give the same bits).
 #[inline(always)]
-pub(super) fn add_rows<const N: usize>(sum: &mut [f32; N], slab: &[[f32; N]], rows: &[u8]) {
-    let mut s = *sum;
+pub(super) fn add_rows<const N: usize>(sum: &mut [[f32; N]; 1], slab: [&[[f32; N]]; 1], rows: &[u8]) {
+    let mut s = sum[0];
     for &row in rows {
-        let row = &slab[usize::from(row)];
+        let row = &slab[0][usize::from(row)];
         for j in 0..N {
             s[j] += row[j];
         }
     }
-    *sum = s;
+    sum[0] = s;
 }
 
 /// `d = s` widened to f32, 8 values at a time ([`Weight::load8`]); `s.len()` a multiple of 8.
@@ -262,16 +262,19 @@ pub(super) unsafe fn widen_ymm<W: Weight>(s: &[W], d: &mut [f32]) {
     }
 }
 
-/// One task with N-lane blocks of `W` weights; `add` is [`add_rows`] in the build of the
-/// caller's ISA. 16-bit weights are widened (`widen`) a chunk at a time into an f32 slab in L1,
-/// which the row adds then read as they read f32 weights: so a chunk's weights come from L2 or
-/// memory in half the bytes, at the cost of one widening per (block, chunk, tile).
+/// One task with N-lane blocks of `W` weights, `P` blocks at once (every block of the task
+/// when `P` > 1: the task has exactly `P`); `add` is [`add_rows`] in the build of the caller's
+/// ISA, for `P` blocks' accumulators and slabs. 16-bit weights are widened (`widen`) a chunk at
+/// a time into an f32 slab in L1, which the row adds then read as they read f32 weights: so a
+/// chunk's weights come from L2 or memory in half the bytes, at the cost of one widening per
+/// (block, chunk, tile).
 #[inline(always)]
-pub(super) fn blocks<const N: usize, W: Weight>(t: &Task, r: &TileRows, g: &Geometry, add: impl Fn(&mut [f32; N], &[[f32; N]], &[u8]), widen: impl Fn(&[W], &mut [f32])) {
+pub(super) fn blocks<const N: usize, const P: usize, W: Weight>(t: &Task, r: &TileRows, g: &Geometry, add: impl Fn(&mut [[f32; N]; P], [&[[f32; N]]; P], &[u8]), widen: impl Fn(&[W], &mut [f32])) {
     assert_eq!(N, g.nb());
+    assert!(P == 1 || t.blocks.len() == P);
     let (co, n) = (g.co(), t.pixels.len());
     let slab_len = g.k() * g.k() * CW;
-    let mut acc = Lines([[0f32; N]; TILE]);
+    let mut acc = Lines([[[0f32; N]; P]; TILE]);
     let acc = &mut acc.0[..n];
     // The layer's weights, in the order the tasks read them, and one chunk's cache lines; none
     // to prefetch where they all fit in half the L2 (they stay there from task to task).
@@ -282,46 +285,56 @@ pub(super) fn blocks<const N: usize, W: Weight>(t: &Task, r: &TileRows, g: &Geom
     // The chunks this tile adds rows from (silent inputs skip the others, and do not fetch them).
     let chunks = r.start.len() / n;
     let used: Vec<usize> = (0..chunks).filter(|&c| r.start[c * n] < r.start[(c + 1) * n]).collect();
-    // The widened chunk of 16-bit weights (f32 ones are read in place).
-    let mut wide: Option<Aligned<f32>> = None;
-    for blk in t.blocks.clone() {
-        let (w, bias) = g.block::<W>(blk);
-        let bias: &[f32; N] = bias.first_chunk().expect("bias block of N lanes");
-        acc.fill(*bias);
-        let (slabs, _) = w.as_chunks::<N>();
+    // The widened chunks of 16-bit weights (f32 ones are read in place).
+    let mut wide: [Option<Aligned<f32>>; P] = std::array::from_fn(|_| None);
+    for first in t.blocks.clone().step_by(P) {
+        let blks: [usize; P] = std::array::from_fn(|p| first + p);
+        let parts = blks.map(|blk| g.block::<W>(blk));
+        for a in acc.iter_mut() {
+            for (a, (_, bias)) in a.iter_mut().zip(&parts) {
+                *a = *bias.first_chunk().expect("bias block of N lanes");
+            }
+        }
         for (u, &c) in used.iter().enumerate() {
-            let stored = slabs[c * slab_len..(c + 1) * slab_len].as_flattened();
-            let slab: &[[f32; N]] = match W::as_f32(stored) {
-                Some(f) => f.as_chunks::<N>().0,
-                None => {
-                    let wide = wide.get_or_insert_with(|| Aligned::zeroed(slab_len * N));
-                    widen(stored, wide.as_mut_slice());
-                    wide.as_slice().as_chunks::<N>().0
+            let stored = |p: usize| parts[p].0.as_chunks::<N>().0[c * slab_len..(c + 1) * slab_len].as_flattened();
+            if W::as_f32(stored(0)).is_none() {
+                for (p, wide) in wide.iter_mut().enumerate() {
+                    widen(stored(p), wide.get_or_insert_with(|| Aligned::zeroed(slab_len * N)).as_mut_slice());
                 }
-            };
+            }
+            let slabs: [&[[f32; N]]; P] = std::array::from_fn(|p| match W::as_f32(stored(p)) {
+                Some(f) => f.as_chunks::<N>().0,
+                None => wide[p].as_ref().expect("widened above").as_slice().as_chunks::<N>().0,
+            });
             let start = &r.start[c * n..c * n + n + 1];
-            // The chunk used `PREFETCH_AHEAD` chunks later, here or in the next block (the same
-            // thread's next task often adds the same tile's rows from it).
+            // The chunk used `PREFETCH_AHEAD` chunks later, here or in the next blocks (the same
+            // thread's next task often adds the same tile's rows from them).
             let later = u + PREFETCH_AHEAD;
-            let ahead = ((blk + later / used.len()) * chunks + used[later % used.len()]) * slab_lines;
+            let ahead = ((first + P * (later / used.len())) * chunks + used[later % used.len()]) * slab_lines;
             for (i, a) in acc.iter_mut().enumerate() {
-                let from = ahead + (i * per_pixel).min(slab_lines);
-                prefetch(all, from..from + per_pixel.min(ahead + slab_lines - from));
+                let from = (i * per_pixel).min(slab_lines);
+                let len = per_pixel.min(slab_lines - from);
+                for p in 0..P {
+                    let at = ahead + p * chunks * slab_lines + from;
+                    prefetch(all, at..at + len);
+                }
                 let rows = &r.rows[start[i] as usize..start[i + 1] as usize];
                 if rows.is_empty() {
                     continue;
                 }
-                add(a, slab, rows);
+                add(a, slabs, rows);
             }
         }
-        let c0 = blk * N;
-        let lanes = N.min(co - c0);
-        for (a, p) in acc.iter().zip(t.pixels.clone()) {
-            let out = a.map(|v| v * g.scale);
-            if lanes == N {
-                t.store_block(co, p, c0, &out);
-            } else {
-                t.store(co, p, c0, &out[..lanes]);
+        for (a, px) in acc.iter().zip(t.pixels.clone()) {
+            for (a, blk) in a.iter().zip(blks) {
+                let c0 = blk * N;
+                let lanes = N.min(co - c0);
+                let out = a.map(|v| v * g.scale);
+                if lanes == N {
+                    t.store_block(co, px, c0, &out);
+                } else {
+                    t.store(co, px, c0, &out[..lanes]);
+                }
             }
         }
     }
