@@ -14,7 +14,12 @@
 //! lanes per instruction. 16-bit weights ([`super::precision`]) are widened per chunk as in AVX2. `SPIKESTREAM_CPU_ISA=avx2` keeps the AVX2 build on an AVX-512 CPU
 //! (for comparisons); [`enabled`] reads it once.
 //!
-//! Measured and dropped (2026-12-07, Zen 5): two pixels' row lists added interleaved, eight
+//! Measured and dropped (2026-12-07, Zen 5): the pixels of each chunk taken in the order of
+//! their lists' lengths (a counting sort per tile and chunk, so the loop's exit would repeat and
+//! be predicted), with or without the next accumulators prefetched: vgg11_48_legacy's spike
+//! layers 5–15 % slower (features.2 0.58 → 0.67 ms, features.7 0.97 → 1.04 ms at batch 1);
+//! the accumulators' sweep in pixel order, which the L2 prefetcher follows, matters more.
+//! Two pixels' row lists added interleaved, eight
 //! accumulators instead of four (the same bits), to hide the adds' latency: the spike layers got
 //! 25–60 % slower (`bench --profile-steps 20`, e.g. 512→512 at 12×12: 1.20 → 1.56 ms).
 
