@@ -11,6 +11,11 @@
 //! product streams one), `M` `[tile][16][co/16·16]`; tiles over the whole batch (`b`, `ty`, `tx`) so
 //! batches make taller matrices.
 //!
+//! Measured and not kept (2026-12-07 09:00 UTC, Zen 5): panels of nine tiles instead of six
+//! on AVX-512 (eighteen accumulators; 6×6 and 12×12 images fill them exactly, where 512 → 512 at
+//! 6×6 computes twelve rows for nine tiles): vgg11_48_legacy at batch 1 5.07–5.22 → 5.15–5.77
+//! ms (features.15 0.54–0.60 → 0.65–0.76: it streams its weights from memory, so the spared
+//! rows do not show), batch 16 the same.
 //! Measured and not kept (2026-12-07 03:35 UTC, Zen 5): the input and output transforms built
 //! for AVX2 (they run as baseline SSE code inside rayon's closures): `bench --arch
 //! vgg11_48_legacy` at 1 thread moved by less than its noise (batch 1 6.9–7.7 ms both ways,
