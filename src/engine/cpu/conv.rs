@@ -161,7 +161,10 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     let batch = scale.len();
     let input = &input[..batch * si.len()];
     // One pass counts each sample's non-zeros and ones (inputs are large next to this; read them once).
-    let counts: Vec<(usize, usize)> = input.par_chunks_exact(si.len()).map(count).collect();
+    // In batches smaller than the thread count, pieces of a sample in parallel too (at batch 1
+    // it is all the work there is).
+    let piece = if batch < rayon::current_num_threads() { 1 << 14 } else { si.len() };
+    let counts: Vec<(usize, usize)> = input.par_chunks_exact(si.len()).map(|x| x.par_chunks(piece).map(count).reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))).collect();
     let nonzeros: usize = counts.iter().map(|c| c.0).sum();
     let binary = counts.iter().all(|&(nz, ones)| nz == ones);
     let density = nonzeros as f32 / input.len() as f32;
@@ -245,7 +248,7 @@ fn spikes<'a>(input: &[f32], out: &OutPlanes, batch: usize, plane: usize, geomet
     if s.tiles.len() < batch * tiles {
         s.tiles.resize_with(batch * tiles, TileRows::default);
     }
-    s.masks[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(m, x)| conv_spikes::masks(x, si, g.pad(), m, g.simd));
+    s.masks[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(m, x)| conv_spikes::masks(x, si, g.pad(), m, g.simd, batch < rayon::current_num_threads()));
     let masks = &s.masks;
     s.tiles[..batch * tiles].par_iter_mut().enumerate().for_each(|(i, rows)| conv_spikes::tile_rows(tile(i % tiles), &masks[i / tiles], &g, rows));
     let rows = &s.tiles;

@@ -18,6 +18,8 @@
 //! ([`super::precision`]) are widened a chunk at a time into an L1 slab ([`blocks`]), so the
 //! sums are those of f32 weights of the same values, in the same order.
 
+use rayon::prelude::*;
+
 use super::conv::{Geometry, Task};
 use super::precision::{Aligned, Weight, dispatch};
 use crate::model::graph::Shape;
@@ -66,33 +68,51 @@ pub fn applies(g: &Geometry) -> bool {
 /// `dst` = the spike mask of one sample `x` (`[H·W, ci]`), with a border of `pad` zero pixels:
 /// bit `j` of byte `c·Hp·Wp + (y + pad)·Wp + x + pad` says whether channel `8c + j` of pixel
 /// (y, x) is non-zero (`Hp`, `Wp` = H, W + 2·pad), so every tap of every window lies inside.
-pub fn masks(x: &[f32], si: Shape, pad: usize, dst: &mut Vec<u8>, simd: bool) {
+/// With `split`, groups of image rows in parallel (for batches smaller than the thread count:
+/// at batch 1 the sample is all the work there is).
+pub fn masks(x: &[f32], si: Shape, pad: usize, dst: &mut Vec<u8>, simd: bool, split: bool) {
     dst.clear();
     dst.resize((si.h + 2 * pad) * (si.w + 2 * pad) * si.c / CW, 0);
-    #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is only set where AVX2, FMA and POPCNT were detected.
-        return unsafe { masks_avx2(x, si, pad, dst) };
+    let wp = si.w + 2 * pad;
+    let parts = if split { rayon::current_num_threads().min(si.h.div_ceil(MASK_ROWS)).max(1) } else { 1 };
+    let per = si.h.div_ceil(parts);
+    // Group g's rows of every chunk's plane.
+    let mut groups: Vec<Vec<&mut [u8]>> = (0..parts).map(|_| Vec::with_capacity(si.c / CW)).collect();
+    for plane in dst.chunks_exact_mut((si.h + 2 * pad) * wp) {
+        for (g, rows) in plane[pad * wp..(pad + si.h) * wp].chunks_mut(per * wp).enumerate() {
+            groups[g].push(rows);
+        }
     }
-    let _ = simd;
-    masks_generic(x, si, pad, dst)
+    groups.into_par_iter().enumerate().for_each(|(g, mut planes)| {
+        let x = &x[(g * per * si.w * si.c).min(x.len())..((g + 1) * per * si.w * si.c).min(x.len())];
+        #[cfg(target_arch = "x86_64")]
+        if simd {
+            // SAFETY: `simd` is only set where AVX2, FMA and POPCNT were detected.
+            return unsafe { masks_avx2(x, si, pad, &mut planes) };
+        }
+        let _ = simd;
+        masks_generic(x, si, pad, &mut planes)
+    });
 }
+
+/// Image rows per group of [`masks`] at least.
+const MASK_ROWS: usize = 4;
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn masks_avx2(x: &[f32], si: Shape, pad: usize, dst: &mut [u8]) {
-    masks_generic(x, si, pad, dst)
+unsafe fn masks_avx2(x: &[f32], si: Shape, pad: usize, planes: &mut [&mut [u8]]) {
+    masks_generic(x, si, pad, planes)
 }
 
+/// The mask bytes of the image rows `x` into `planes` (each chunk's bytes of those rows).
 #[inline(always)]
-fn masks_generic(x: &[f32], si: Shape, pad: usize, dst: &mut [u8]) {
+fn masks_generic(x: &[f32], si: Shape, pad: usize, planes: &mut [&mut [u8]]) {
     let wp = si.w + 2 * pad;
-    let plane = (si.h + 2 * pad) * wp;
     for (y, row) in x.chunks_exact(si.w * si.c).enumerate() {
         for (xx, px) in row.chunks_exact(si.c).enumerate() {
-            let q = (y + pad) * wp + xx + pad;
-            for (c, v) in px.chunks_exact(CW).enumerate() {
-                dst[c * plane + q] = v.iter().enumerate().fold(0u8, |m, (j, &v)| m | (u8::from(v != 0.0) << j));
+            let q = y * wp + xx + pad;
+            for (plane, v) in planes.iter_mut().zip(px.chunks_exact(CW)) {
+                plane[q] = v.iter().enumerate().fold(0u8, |m, (j, &v)| m | (u8::from(v != 0.0) << j));
             }
         }
     }

@@ -41,6 +41,9 @@ pub(crate) use conv::{ConvScratch, PackedConv, conv as conv_hwc};
 #[cfg(all(feature = "train", target_arch = "x86_64"))]
 pub(crate) use conv_spikes_avx512::enabled as avx512_enabled;
 
+/// Neurons per parallel piece of a neuron layer's sample.
+const NEURON_PIECE: usize = 1 << 15;
+
 pub struct CpuBackend {
     graph: Graph,
     prepared: Vec<Prepared>,
@@ -142,13 +145,19 @@ impl Backend for CpuBackend {
                 (Op::Neuron(n), Prepared::Neuron { rules, .. }) => {
                     let len = node.shape.len();
                     let spikes = n.kind.spikes();
+                    // Per sample, in batches smaller than the thread count in pieces of
+                    // NEURON_PIECE neurons (at batch 1 a layer's neurons are all the work).
+                    let piece = if b < rayon::current_num_threads() { NEURON_PIECE } else { len };
                     let counts: Vec<u64> = self.membranes[i]
                         .par_chunks_mut(len)
                         .zip(out.par_chunks_mut(len))
                         .zip(input(0).par_chunks(len))
-                        .map(|((m, o), x)| match rules {
-                            None => kernels::neuron_step(&n.kind, m, x, o),
-                            Some(rules) => kernels::neuron_step_each(rules, spikes, m, x, o),
+                        .map(|((m, o), x)| {
+                            let pieces = m.par_chunks_mut(piece).zip(o.par_chunks_mut(piece)).zip(x.par_chunks(piece));
+                            match rules {
+                                None => pieces.map(|((m, o), x)| kernels::neuron_step(&n.kind, m, x, o)).sum(),
+                                Some(rules) => pieces.zip(rules.par_chunks(piece)).map(|(((m, o), x), r)| kernels::neuron_step_each(r, spikes, m, x, o)).sum(),
+                            }
                         })
                         .collect();
                     self.counts[i].iter_mut().zip(counts).for_each(|(c, n)| *c += n);
