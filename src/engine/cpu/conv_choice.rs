@@ -50,7 +50,7 @@ pub(super) fn dense_pays(nonzeros: usize, len: usize, ci: usize) -> bool {
 ///   more for the tile stores) and `1.8·(ci + co)` for the transforms; weights `64·ci·co` bytes.
 ///
 /// The sparse and Winograd costs were fitted on the 2-core Zen 4 of BENCHMARKS.md
-/// (`conv_tests::conv_rates`: vgg11_48_legacy's spike layers at 5–40 % non-zero, one thread,
+/// (`conv_tests::rates::conv_rates`: vgg11_48_legacy's spike layers at 5–40 % non-zero, one thread,
 /// caches flushed as in a whole network, whose weights do not fit in the L3). So spikes take the
 /// spike kernel up to about 40–60 % non-zero at batch 1 (always, at the ~15 % of a trained
 /// network), average-pooled spikes (≥ 40 %, not binary) Winograd.

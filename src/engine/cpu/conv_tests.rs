@@ -4,9 +4,10 @@
 //! enough), average-pooled spikes (Winograd for 3×3 stride 1, else the dense kernel), event
 //! counts, several geometries, batches and channel counts that are no multiple of 8; every case
 //! also through the portable code; 16-bit weights against f32 ones of the same values; and, in
-//! [`isa`], the AVX-512 builds against the AVX2 ones on weights that round. `conv_rates` (ignored) times the kernels for the cost model, `flush_rates` (ignored) what each layer loses to memory.
+//! [`isa`], the AVX-512 builds against the AVX2 ones on weights that round. [`rates`] holds the timings run by hand.
 
 mod isa;
+mod rates;
 
 use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
 use super::conv_choice::dense_pays;
@@ -134,6 +135,22 @@ fn spike_kernel_equals_the_specification() {
         for batch in [1, 2] {
             assert_eq!(check_with(ci, co, hw, k, stride, pad, batch, Kind::Spikes(0.2), Mode::NoWinograd), Ran::Spikes, "{ci}→{co} k{k} s{stride}");
         }
+    }
+}
+
+/// The spike masks built in parallel groups of image rows (three threads, uneven groups) equal
+/// those built in one piece, portable against SIMD.
+#[test]
+fn spike_masks_in_row_groups_equal_one_piece() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().expect("a pool of 3 threads");
+    for (c, h, w, pad) in [(64, 17, 5, 1), (8, 7, 9, 0), (16, 48, 48, 2), (8, 1, 3, 1), (24, 13, 2, 1)] {
+        let x = input(&mut Rng(5 + h as u64), c * h * w, Kind::Spikes(0.3));
+        let si = Shape::new(c, h, w);
+        let (mut one, mut split) = (Vec::new(), Vec::new());
+        super::conv_spikes::masks(&x, si, pad, &mut one, false, false);
+        pool.install(|| super::conv_spikes::masks(&x, si, pad, &mut split, super::conv_dense::available(), true));
+        assert_eq!(one, split, "{c}×{h}×{w} pad {pad}");
+        assert!(one.iter().any(|&m| m != 0));
     }
 }
 
@@ -277,121 +294,4 @@ fn dense_kernel_for_few_channels_sparse_for_many_at_low_density() {
     assert!(!dense_pays(200, len, 16) && dense_pays(300, len, 16), "16 channels switch near 24 %");
     assert!(dense_pays(500, len, 64), "64 channels at 50 %");
     assert!(dense_pays(450, len, 512) && !dense_pays(350, len, 512), "512 channels switch near 40 %");
-}
-
-/// Milliseconds per call of each kernel on vgg11_48_legacy's spike layers at several
-/// densities (best of 100 calls, or of 100 / batch, at least 8; caches flushed between calls as in a whole network whose
-/// weights exceed the L3), for the cost model in `winograd_pays`:
-/// `RAYON_NUM_THREADS=1 taskset -c 0 cargo test --release --lib conv_rates -- --ignored --nocapture`
-/// (`CONV_RATES_BATCH` sets the batch).
-#[test]
-#[ignore]
-fn conv_rates() {
-    use std::time::Instant;
-    let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(1);
-    let mut junk = vec![0u8; 64 << 20];
-    for (ci, co, hw) in [(64, 128, 48), (256, 256, 24), (512, 512, 12), (512, 512, 6)] {
-        let mut rng = Rng(7);
-        let c = layer(&mut rng, ci, co, 3, 1, 1);
-        let p = PackedConv::new(&c);
-        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
-        let mut out = vec![0.0; batch * so.len()];
-        let mut scratch = ConvScratch::default();
-        let mut line = format!("{ci}→{co} {hw}×{hw} batch {batch}:");
-        for d in [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4] {
-            let x = input(&mut rng, batch * si.len(), Kind::Spikes(d));
-            let mut time = |mode| {
-                (0..(100 / batch).max(8))
-                    .map(|i| {
-                        junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
-                        let t = Instant::now();
-                        conv_with(&x, &mut out, si, so, &p, &vec![1.0; batch], &mut scratch, mode);
-                        t.elapsed().as_secs_f64() * 1e3
-                    })
-                    .fold(f64::MAX, f64::min)
-            };
-            let (s, w) = (time(Mode::NoWinograd), time(Mode::Winograd));
-            line += &format!(" {d}: {s:.2} / {w:.2}");
-        }
-        println!("{line} (ms: spikes / Winograd)");
-    }
-}
-
-/// Milliseconds per call of every conv layer of vgg11_48_legacy (full width, 15 % spikes, or
-/// their 2×2 average for the pooled layers) with f32, bf16 and f16 weights ([`super::precision`]),
-/// the three alternated call by call so a busy machine slows them alike; caches flushed between
-/// calls as in a whole network; min and median of 40 calls each:
-/// `RAYON_NUM_THREADS=1 taskset -c 1 cargo test --release --features train --lib precision_rates -- --ignored --nocapture`
-/// (`CONV_RATES_BATCH` sets the batch).
-#[test]
-#[ignore]
-fn precision_rates() {
-    use super::precision::Precision;
-    use std::time::Instant;
-    let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(1);
-    let mut junk = vec![0u8; 64 << 20];
-    let layers = [(2, 64, 48, Kind::Counts(0.1)), (64, 128, 48, Kind::Spikes(0.15)), (128, 256, 24, Kind::Pooled(0.15)), (256, 256, 24, Kind::Spikes(0.15)), (256, 512, 12, Kind::Pooled(0.15)), (512, 512, 12, Kind::Spikes(0.15)), (512, 512, 6, Kind::Pooled(0.15)), (512, 512, 6, Kind::Spikes(0.15))];
-    for (ci, co, hw, kind) in layers {
-        let mut rng = Rng(11);
-        let mut c = layer(&mut rng, ci, co, 3, 1, 1);
-        c.weight.iter_mut().for_each(|v| *v = (rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5);
-        let packed = [Precision::F32, Precision::Bf16, Precision::F16].map(|p| PackedConv::with_precision(&c, p, "w").unwrap());
-        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
-        let x = input(&mut rng, batch * si.len(), kind);
-        let (mut out, mut scratch, scale) = (vec![0.0; batch * so.len()], ConvScratch::default(), vec![1.0; batch]);
-        let mut ms = [(); 3].map(|_| Vec::new());
-        for i in 0..40 {
-            for (p, times) in packed.iter().zip(&mut ms) {
-                junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
-                let t = Instant::now();
-                conv_with(&x, &mut out, si, so, p, &scale, &mut scratch, Mode::Auto);
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-            }
-        }
-        let text: Vec<String> = ms.iter_mut().map(|t| {
-            t.sort_by(f64::total_cmp);
-            format!("{:.3} / {:.3}", t[0], t[t.len() / 2])
-        }).collect();
-        println!("{ci}→{co} {hw}×{hw} {kind:?} batch {batch}: f32 {} | bf16 {} | f16 {} (ms, min / median)", text[0], text[1], text[2]);
-    }
-}
-
-/// Milliseconds per call of vgg11_48_legacy's 3×3 layers at batch 1 (full width, 15 % spikes or
-/// their 2×2 average) in each kernel choice, with the caches flushed between calls (`cold`, as
-/// in a whole network, whose weights exceed the L3) and without (`hot`): what a layer loses to
-/// memory. Min / median of 30 calls:
-/// `RAYON_NUM_THREADS=1 taskset -c 1 cargo test --release --features train --lib flush_rates -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn flush_rates() {
-    use std::time::Instant;
-    let mut junk = vec![0u8; 64 << 20];
-    let layers = [(64, 128, 48, Kind::Spikes(0.15)), (128, 256, 24, Kind::Pooled(0.15)), (256, 256, 24, Kind::Spikes(0.15)), (256, 512, 12, Kind::Pooled(0.15)), (512, 512, 12, Kind::Spikes(0.15)), (512, 512, 6, Kind::Pooled(0.15)), (512, 512, 6, Kind::Spikes(0.15))];
-    for (ci, co, hw, kind) in layers {
-        let mut rng = Rng(11);
-        let mut c = layer(&mut rng, ci, co, 3, 1, 1);
-        c.weight.iter_mut().for_each(|v| *v = (rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5);
-        let p = PackedConv::new(&c);
-        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
-        let x = input(&mut rng, si.len(), kind);
-        let (mut out, mut scratch, scale) = (vec![0.0; so.len()], ConvScratch::default(), vec![1.0; 1]);
-        let mut line = format!("{ci}→{co} {hw}×{hw} {kind:?}:");
-        for mode in [Mode::Auto, Mode::Winograd, Mode::NoWinograd] {
-            for cold in [true, false] {
-                let mut ms: Vec<f64> = (0..30)
-                    .map(|i| {
-                        if cold {
-                            junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
-                        }
-                        let t = Instant::now();
-                        conv_with(&x, &mut out, si, so, &p, &scale, &mut scratch, mode);
-                        t.elapsed().as_secs_f64() * 1e3
-                    })
-                    .collect();
-                ms.sort_by(f64::total_cmp);
-                line += &format!(" {mode:?} {}: {:.3} / {:.3}", if cold { "cold" } else { "hot" }, ms[0], ms[15]);
-            }
-        }
-        println!("{line}");
-    }
 }

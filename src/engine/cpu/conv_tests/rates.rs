@@ -1,0 +1,124 @@
+//! Timings of the CPU kernels, run by hand (every test here is ignored): the rates behind the
+//! kernel choice's cost model (`conv_rates`), the weight formats side by side (`precision_rates`)
+//! and what each layer loses to memory (`flush_rates`).
+
+use super::super::conv::{ConvScratch, Mode, PackedConv, conv_with};
+use super::{Kind, Rng, input, layer};
+use crate::model::graph::Shape;
+
+/// Milliseconds per call of each kernel on vgg11_48_legacy's spike layers at several
+/// densities (best of 100 calls, or of 100 / batch, at least 8; caches flushed between calls as in a whole network whose
+/// weights exceed the L3), for the cost model in `winograd_pays`:
+/// `RAYON_NUM_THREADS=1 taskset -c 0 cargo test --release --lib conv_rates -- --ignored --nocapture`
+/// (`CONV_RATES_BATCH` sets the batch).
+#[test]
+#[ignore]
+fn conv_rates() {
+    use std::time::Instant;
+    let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(1);
+    let mut junk = vec![0u8; 64 << 20];
+    for (ci, co, hw) in [(64, 128, 48), (256, 256, 24), (512, 512, 12), (512, 512, 6)] {
+        let mut rng = Rng(7);
+        let c = layer(&mut rng, ci, co, 3, 1, 1);
+        let p = PackedConv::new(&c);
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
+        let mut out = vec![0.0; batch * so.len()];
+        let mut scratch = ConvScratch::default();
+        let mut line = format!("{ci}→{co} {hw}×{hw} batch {batch}:");
+        for d in [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4] {
+            let x = input(&mut rng, batch * si.len(), Kind::Spikes(d));
+            let mut time = |mode| {
+                (0..(100 / batch).max(8))
+                    .map(|i| {
+                        junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
+                        let t = Instant::now();
+                        conv_with(&x, &mut out, si, so, &p, &vec![1.0; batch], &mut scratch, mode);
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .fold(f64::MAX, f64::min)
+            };
+            let (s, w) = (time(Mode::NoWinograd), time(Mode::Winograd));
+            line += &format!(" {d}: {s:.2} / {w:.2}");
+        }
+        println!("{line} (ms: spikes / Winograd)");
+    }
+}
+
+/// Milliseconds per call of every conv layer of vgg11_48_legacy (full width, 15 % spikes, or
+/// their 2×2 average for the pooled layers) with f32, bf16 and f16 weights ([`super::super::precision`]),
+/// the three alternated call by call so a busy machine slows them alike; caches flushed between
+/// calls as in a whole network; min and median of 40 calls each:
+/// `RAYON_NUM_THREADS=1 taskset -c 1 cargo test --release --features train --lib precision_rates -- --ignored --nocapture`
+/// (`CONV_RATES_BATCH` sets the batch).
+#[test]
+#[ignore]
+fn precision_rates() {
+    use super::super::precision::Precision;
+    use std::time::Instant;
+    let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(1);
+    let mut junk = vec![0u8; 64 << 20];
+    let layers = [(2, 64, 48, Kind::Counts(0.1)), (64, 128, 48, Kind::Spikes(0.15)), (128, 256, 24, Kind::Pooled(0.15)), (256, 256, 24, Kind::Spikes(0.15)), (256, 512, 12, Kind::Pooled(0.15)), (512, 512, 12, Kind::Spikes(0.15)), (512, 512, 6, Kind::Pooled(0.15)), (512, 512, 6, Kind::Spikes(0.15))];
+    for (ci, co, hw, kind) in layers {
+        let mut rng = Rng(11);
+        let mut c = layer(&mut rng, ci, co, 3, 1, 1);
+        c.weight.iter_mut().for_each(|v| *v = (rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5);
+        let packed = [Precision::F32, Precision::Bf16, Precision::F16].map(|p| PackedConv::with_precision(&c, p, "w").unwrap());
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
+        let x = input(&mut rng, batch * si.len(), kind);
+        let (mut out, mut scratch, scale) = (vec![0.0; batch * so.len()], ConvScratch::default(), vec![1.0; batch]);
+        let mut ms = [(); 3].map(|_| Vec::new());
+        for i in 0..40 {
+            for (p, times) in packed.iter().zip(&mut ms) {
+                junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
+                let t = Instant::now();
+                conv_with(&x, &mut out, si, so, p, &scale, &mut scratch, Mode::Auto);
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let text: Vec<String> = ms.iter_mut().map(|t| {
+            t.sort_by(f64::total_cmp);
+            format!("{:.3} / {:.3}", t[0], t[t.len() / 2])
+        }).collect();
+        println!("{ci}→{co} {hw}×{hw} {kind:?} batch {batch}: f32 {} | bf16 {} | f16 {} (ms, min / median)", text[0], text[1], text[2]);
+    }
+}
+
+/// Milliseconds per call of vgg11_48_legacy's 3×3 layers at batch 1 (full width, 15 % spikes or
+/// their 2×2 average) in each kernel choice, with the caches flushed between calls (`cold`, as
+/// in a whole network, whose weights exceed the L3) and without (`hot`): what a layer loses to
+/// memory. Min / median of 30 calls:
+/// `RAYON_NUM_THREADS=1 taskset -c 1 cargo test --release --features train --lib flush_rates -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn flush_rates() {
+    use std::time::Instant;
+    let mut junk = vec![0u8; 64 << 20];
+    let layers = [(64, 128, 48, Kind::Spikes(0.15)), (128, 256, 24, Kind::Pooled(0.15)), (256, 256, 24, Kind::Spikes(0.15)), (256, 512, 12, Kind::Pooled(0.15)), (512, 512, 12, Kind::Spikes(0.15)), (512, 512, 6, Kind::Pooled(0.15)), (512, 512, 6, Kind::Spikes(0.15))];
+    for (ci, co, hw, kind) in layers {
+        let mut rng = Rng(11);
+        let mut c = layer(&mut rng, ci, co, 3, 1, 1);
+        c.weight.iter_mut().for_each(|v| *v = (rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5);
+        let p = PackedConv::new(&c);
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
+        let x = input(&mut rng, si.len(), kind);
+        let (mut out, mut scratch, scale) = (vec![0.0; so.len()], ConvScratch::default(), vec![1.0; 1]);
+        let mut line = format!("{ci}→{co} {hw}×{hw} {kind:?}:");
+        for mode in [Mode::Auto, Mode::Winograd, Mode::NoWinograd] {
+            for cold in [true, false] {
+                let mut ms: Vec<f64> = (0..30)
+                    .map(|i| {
+                        if cold {
+                            junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
+                        }
+                        let t = Instant::now();
+                        conv_with(&x, &mut out, si, so, &p, &scale, &mut scratch, mode);
+                        t.elapsed().as_secs_f64() * 1e3
+                    })
+                    .collect();
+                ms.sort_by(f64::total_cmp);
+                line += &format!(" {mode:?} {}: {:.3} / {:.3}", if cold { "cold" } else { "hot" }, ms[0], ms[15]);
+            }
+        }
+        println!("{line}");
+    }
+}
