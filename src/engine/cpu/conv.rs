@@ -32,6 +32,7 @@ use rayon::prelude::*;
 use super::conv_choice::{SPIKES_DENSE_ABOVE, dense_pays, winograd_pays};
 use super::conv_dense;
 use super::conv_sparse::{self, Nonzeros};
+use super::conv_strip::{self, Rows};
 use super::conv_spikes::{self, SpikeScratch, TileRows};
 use super::precision::{Precision, PrecisionError, Stored, Weight};
 use super::winograd::{self, Winograd, WinogradScratch};
@@ -115,6 +116,7 @@ fn p_row(ci: usize, cw: usize, kk: usize, t: usize, i: usize) -> usize {
 #[derive(Default)]
 pub struct ConvScratch {
     nonzeros: Vec<Nonzeros>,
+    rows: Vec<Rows>,
     padded: Vec<Vec<f32>>,
     spikes: SpikeScratch,
     winograd: WinogradScratch,
@@ -150,6 +152,8 @@ pub(super) enum Ran {
     Silent,
     Winograd,
     Spikes,
+    /// The strip kernel (sparse inputs of few channels).
+    Strip,
     /// The general sparse kernel or the dense one, per sample.
     SparseOrDense,
 }
@@ -195,6 +199,20 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     if binary && conv_spikes::applies(&geometry(0)) && (!simd || density <= SPIKES_DENSE_ABOVE) {
         spikes(input, &out, batch, plane, &geometry, &mut scratch.spikes);
         return Ran::Spikes;
+    }
+    if counts.iter().all(|c| conv_strip::pays(c.0, si.len(), &geometry(0))) {
+        scratch.rows.resize_with(batch, Rows::default);
+        scratch.rows[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(r, x)| r.fill(x, si));
+        let rows = &scratch.rows;
+        // One task per (sample, group of output rows, block).
+        let (groups, blocks) = (so.h.div_ceil(conv_strip::ROWS), p.blocks);
+        (0..batch * groups * blocks).into_par_iter().for_each(|task| {
+            let (b, grp, blk) = (task / (groups * blocks), task / blocks % groups, task % blocks);
+            let ys = grp * conv_strip::ROWS..((grp + 1) * conv_strip::ROWS).min(so.h);
+            let t = Task { out: &out, sample: b, pixels: ys.start * so.w..ys.end * so.w, blocks: blk..blk + 1 };
+            conv_strip::task(&t, &rows[b], &geometry(b));
+        });
+        return Ran::Strip;
     }
     scratch.nonzeros.resize_with(batch, Nonzeros::default);
     scratch.padded.resize_with(batch, Vec::new);

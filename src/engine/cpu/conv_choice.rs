@@ -30,15 +30,8 @@ const SPARSE_PER_PIXEL: f32 = 2.5;
 // width/8 training moved 94.0 → 95.4 samples/s at one thread and 159.6 → 156.7 at two, width/4
 // not at all (its tables exceed half the L2).
 
-// Measured and not kept (2026-12-07 09:10–09:40 UTC, Zen 5, batch 1, one thread): a "stamp"
-// kernel for sparse inputs of fewer than 8 channels, each non-zero value adding its weight rows
-// (times the value, FMAs) onto the output pixels whose windows hold it, a band of output rows
-// (and in a second version a 4 × 16-pixel tile, from per-row lists of the non-zeros) at a time.
-// vgg11_dvs's first layer (2 → 64 channels, 128×128, 10 % non-zero) went 0.75–0.80 → 0.61–0.68
-// ms, but sew_resnet18's ImageNet stem (3 → 64, 7×7 stride 2) 1.23–1.30 → 1.44–1.72 ms against the
-// dense kernel: its ~184 k row updates per step ran at ~20 cycles each, read-modify-writes of
-// the same accumulators in close succession (a pixel's channels, neighbouring columns) waiting
-// on each other through memory.
+// Sparse inputs of fewer than 8 channels take neither kernel but `super::conv_strip` (see
+// `conv_strip::pays` and its module doc for what it was measured against).
 
 /// Whether an input of `ci` channels with `nonzeros` of its `len` values non-zero takes the
 /// dense kernel: sparse costs `SPARSE_PER_PIXEL + density · ci` per (pixel, tap), dense

@@ -277,12 +277,25 @@ fn dense_kernel_equals_the_specification_on_pooled_spikes() {
 
 #[test]
 fn both_kernels_equal_the_specification_on_event_counts() {
-    // Few channels take the dense kernel at any density (`dense_pays`), many the sparse one
-    // below 36–40 %.
-    check(2, 64, 16, 3, 1, 1, 2, Kind::Counts(0.1));
+    // Few channels take the strip kernel when sparse, else the dense kernel at any density
+    // (`dense_pays`); many channels the sparse one below 36–40 %.
+    assert_eq!(check(2, 64, 16, 3, 1, 1, 2, Kind::Counts(0.1)), Ran::Strip);
     check(3, 16, 20, 7, 2, 3, 1, Kind::Counts(0.9));
     check(64, 32, 12, 3, 2, 1, 2, Kind::Counts(0.1));
     check(64, 8, 13, 3, 2, 1, 1, Kind::Counts(0.6));
+}
+
+/// The strip kernel (sparse inputs of fewer than 8 channels) in first-layer geometries: 3×3, an
+/// ImageNet-style 7×7 stride-2 stem, 5×5 stride 2 without padding, 1×1, output rows that end in a
+/// partial strip, partial and narrow blocks, batches; denser inputs take the dense kernel.
+#[test]
+fn strip_kernel_equals_the_specification() {
+    for (ci, co, hw, k, stride, pad, batch) in [(2, 64, 16, 3, 1, 1, 2), (3, 64, 23, 7, 2, 3, 1), (1, 20, 9, 5, 2, 0, 2), (4, 8, 10, 1, 1, 0, 1), (2, 100, 13, 3, 1, 1, 1), (6, 16, 7, 3, 2, 1, 3)] {
+        for d in [0.02, 0.1] {
+            assert_eq!(check_with(ci, co, hw, k, stride, pad, batch, Kind::Counts(d), Mode::NoWinograd), Ran::Strip, "{ci}→{co} k{k} s{stride} at {d}");
+        }
+    }
+    assert_eq!(check_with(2, 64, 16, 3, 1, 1, 1, Kind::Counts(0.6), Mode::NoWinograd), Ran::SparseOrDense);
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod conv;
 mod conv_choice;
 mod conv_dense;
 mod conv_sparse;
+mod conv_strip;
 mod conv_spikes;
 mod conv_spikes_avx512;
 #[cfg(test)]

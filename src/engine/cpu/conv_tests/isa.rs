@@ -1,6 +1,7 @@
 //! The AVX-512 builds of the CPU kernels against their AVX2 builds (and the portable code) on
 //! weights that round, where only the same operations in the same order give the same bits: the
-//! spike kernel's row adds, the dense kernel's tiles and the Winograd products' tiles. Skipped on
+//! spike kernel's row adds, the dense kernel's tiles, the strip kernel and the Winograd
+//! products' tiles. Skipped on
 //! a CPU without AVX-512F (or with `SPIKESTREAM_CPU_ISA=avx2`).
 
 use super::super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
@@ -73,6 +74,19 @@ fn dense_kernels_avx512_equal_avx2_bit_for_bit() {
             .collect();
         let bad = outs[0].iter().zip(&outs[1]).position(|(a, b)| a.to_bits() != b.to_bits());
         assert!(bad.is_none(), "{ci}→{co} k{k} s{stride} {hw}×{hw}: the AVX-512 dense tiles differ from AVX2 at {bad:?}");
+        // The same layer on sparse counts takes the strip kernel where it has fewer than 8
+        // channels: its AVX-512 build against its AVX2 build.
+        if ci < 8 {
+            let x = input(&mut rng, batch * si.len(), Kind::Counts(0.1));
+            let run = |m: Mode, x: &[f32]| {
+                let mut got = vec![f32::NAN; batch * so.len()];
+                let ran = conv_with(x, &mut got, si, so, &packed, &scale, &mut ConvScratch::default(), m);
+                (ran, got)
+            };
+            let ((r512, wide), (r2, narrow)) = (run(Mode::NoWinograd, &x), run(Mode::Avx2, &x));
+            assert!(r512 == Ran::Strip && r2 == Ran::Strip, "{ci}→{co}: {r512:?} {r2:?}");
+            assert!(wide.iter().zip(&narrow).all(|(a, b)| a.to_bits() == b.to_bits()), "{ci}→{co} k{k}: the AVX-512 strip kernel differs from AVX2");
+        }
     }
     let same = |x: &[[f32; 16]; MR], y: &[[f32; 16]; MR]| x.iter().flatten().zip(y.iter().flatten()).all(|(p, q)| p.to_bits() == q.to_bits());
     let mut rng = Rng(0x0123_4567_89ab_cdef);
