@@ -275,6 +275,26 @@ fn dense_kernel_equals_the_specification_on_pooled_spikes() {
     check_with(64, 64, 9, 3, 2, 1, 2, Kind::Spikes(0.9), Mode::NoWinograd);
 }
 
+/// The dense kernel's padded copy of the input is reused across layers: a layer after a larger
+/// one (the buffer holding its values) still equals the specification. (Zeroing only the
+/// border, measured 2026-12-07, did not move training's step; this guards any such change.)
+#[test]
+fn dense_kernel_after_a_larger_layer_in_the_same_scratch() {
+    let mut scratch = ConvScratch::default();
+    for (ci, co, hw, k, pad) in [(16, 16, 14, 3, 1), (16, 8, 9, 5, 2), (16, 8, 7, 3, 1)] {
+        let mut rng = Rng(0x5eed ^ (hw * 7 + k) as u64);
+        let c = layer(&mut rng, ci, co, k, 1, pad);
+        let (si, o) = (Shape::new(ci, hw, hw), hw + 2 * pad - k + 1);
+        let so = Shape::new(co, o, o);
+        let x = input(&mut rng, si.len(), Kind::Pooled(0.9));
+        let mut want = vec![0.0; so.len()];
+        conv_scatter(&x, &mut want, 1, si, so, k, 1, pad, &conv_weight_spec(&c), &c.bias);
+        let mut got = vec![f32::NAN; so.len()];
+        assert_eq!(conv_with(&x, &mut got, si, so, &PackedConv::new(&c), &[1.0], &mut scratch, Mode::NoWinograd), Ran::SparseOrDense);
+        assert!(want.iter().zip(&got).all(|(w, g)| w.to_bits() == g.to_bits() || (*w == 0.0 && *g == 0.0)), "{ci}→{co} k{k} {hw}×{hw}");
+    }
+}
+
 #[test]
 fn both_kernels_equal_the_specification_on_event_counts() {
     // Few channels take the strip kernel when sparse, else the dense kernel at any density
