@@ -202,7 +202,7 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     }
     if counts.iter().all(|c| conv_strip::pays(c.0, si.len(), &geometry(0))) {
         scratch.rows.resize_with(batch, Rows::default);
-        scratch.rows[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(r, x)| r.fill(x, si));
+        scratch.rows[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(r, x)| r.fill(x, si, batch < rayon::current_num_threads()));
         let rows = &scratch.rows;
         // One task per (sample, group of output rows, block).
         let (groups, blocks) = (so.h.div_ceil(conv_strip::ROWS), p.blocks);
