@@ -140,6 +140,8 @@ pub(super) enum Mode {
     NoWinograd,
     /// Never Winograd, and the AVX2 builds even where AVX-512 is present.
     Avx2,
+    /// Never Winograd or the strip kernel (the dense or sparse kernels for few channels).
+    NoStrip,
     /// The portable code only (the sparse kernels built without AVX2, no Winograd or dense
     /// kernel), as on a CPU without AVX2 and FMA.
     Portable,
@@ -185,7 +187,7 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
         && match mode {
             Mode::Auto => winograd_pays(density, binary, dense_pays(nonzeros, input.len(), si.c), si.c, so.c, batch * so.h * so.w),
             Mode::Winograd => true,
-            Mode::NoWinograd | Mode::Avx2 | Mode::Portable => false,
+            Mode::NoWinograd | Mode::Avx2 | Mode::NoStrip | Mode::Portable => false,
         }
     {
         winograd::conv(input, out, si, so, w, &p.bias[..p.co], scale, &mut scratch.winograd);
@@ -200,7 +202,7 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
         spikes(input, &out, batch, plane, &geometry, &mut scratch.spikes);
         return Ran::Spikes;
     }
-    if counts.iter().all(|c| conv_strip::pays(c.0, si.len(), &geometry(0))) {
+    if mode != Mode::NoStrip && counts.iter().all(|c| conv_strip::pays(c.0, si.len(), &geometry(0))) {
         scratch.rows.resize_with(batch, Rows::default);
         scratch.rows[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(r, x)| r.fill(x, si, batch < rayon::current_num_threads()));
         let rows = &scratch.rows;

@@ -33,19 +33,27 @@ const STRIP: usize = 4;
 /// general sparse kernels, which list rows per chunk of 8 channels).
 const MAX_CI: usize = 8;
 
-/// Below this fraction of non-zero input values the strip kernel runs. Not fitted: it was
-/// measured faster than the dense kernel at 10 % (the module doc); the strip kernel's work
-/// grows with the non-zeros and the dense kernel's does not, so somewhere above 10 % dense wins.
-/// Where exactly is still to be measured (`conv_tests::rates` has the harness).
-const STRIP_BELOW: f32 = 0.25;
+/// The density below which the strip kernel beats the dense kernel falls as the dense kernel
+/// gets more work per output pixel (`k²·ci` weight rows, over which it amortises its tile setup):
+/// `STRIP_A / (k²·ci)^0.6`, at most [`STRIP_MOST`]. Fitted to the two crossovers measured with
+/// `conv_tests::rates::strip_rates` (caches flushed between calls, batch 1, one thread, Zen 5,
+/// 2026-12-07): 2 → 64 channels 3×3 at 128×128 (18 rows) strip 0.37–0.75 ms against dense
+/// 0.87–0.95 ms from 5 to 30 % non-zero, so past 30 %; the 3 → 64 7×7 stride-2 stem at 224×224
+/// (147 rows) 0.94 against 1.24–1.29 ms at 5 %, level at 10 %, 1.48 against 1.23 at 15 %; in the
+/// whole network at 10 % the strip kernel was ahead (1.17–1.32 against 1.21–1.37 ms), so the
+/// stem's threshold is put at 12 %.
+const STRIP_A: f32 = 2.4;
+const STRIP_MOST: f32 = 0.35;
 
 /// Output rows per task.
 pub const ROWS: usize = 4;
 
 /// Whether an input of `nonzeros` non-zero values out of `len` takes the strip kernel for the
-/// layer of `g`: fewer than [`MAX_CI`] channels, the AVX2 build available, sparse enough.
+/// layer of `g`: fewer than [`MAX_CI`] channels, the AVX2 build available, sparse enough (see
+/// [`STRIP_A`]).
 pub fn pays(nonzeros: usize, len: usize, g: &Geometry) -> bool {
-    g.simd && g.ci() < MAX_CI && (nonzeros as f32) < STRIP_BELOW * len as f32
+    let rows = (g.k() * g.k() * g.ci()) as f32;
+    g.simd && g.ci() < MAX_CI && (nonzeros as f32) < (STRIP_A / rows.powf(0.6)).min(STRIP_MOST) * len as f32
 }
 
 /// The non-zero values of one sample, row by row: `(column, channel, value)` in (column,

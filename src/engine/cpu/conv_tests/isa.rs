@@ -77,7 +77,7 @@ fn dense_kernels_avx512_equal_avx2_bit_for_bit() {
         // The same layer on sparse counts takes the strip kernel where it has fewer than 8
         // channels: its AVX-512 build against its AVX2 build.
         if ci < 8 {
-            let x = input(&mut rng, batch * si.len(), Kind::Counts(0.1));
+            let x = input(&mut rng, batch * si.len(), Kind::Counts(0.05));
             let run = |m: Mode, x: &[f32]| {
                 let mut got = vec![f32::NAN; batch * so.len()];
                 let ran = conv_with(x, &mut got, si, so, &packed, &scale, &mut ConvScratch::default(), m);

@@ -1,6 +1,7 @@
 //! Timings of the CPU kernels, run by hand (every test here is ignored): the rates behind the
-//! kernel choice's cost model (`conv_rates`), the weight formats side by side (`precision_rates`)
-//! and what each layer loses to memory (`flush_rates`).
+//! kernel choice's cost model (`conv_rates`), the weight formats side by side (`precision_rates`),
+//! what each layer loses to memory (`flush_rates`) and where the strip kernel stops paying
+//! (`strip_rates`).
 
 use super::super::conv::{ConvScratch, Mode, PackedConv, conv_with};
 use super::{Kind, Rng, input, layer};
@@ -120,5 +121,44 @@ fn flush_rates() {
             }
         }
         println!("{line}");
+    }
+}
+
+/// Milliseconds per call of the strip kernel against the dense kernel on first layers (event
+/// counts of 2 channels at 48×48 and 128×128, 3×3; an ImageNet stem of 3 channels, 7×7 stride 2
+/// at 224×224) at several densities, batch 1, alternated call by call, caches flushed between calls as in a
+/// whole network; min / median of 20:
+/// `RAYON_NUM_THREADS=1 taskset -c 1 cargo test --release --features train --lib strip_rates -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn strip_rates() {
+    use std::time::Instant;
+    let mut junk = vec![0u8; 64 << 20];
+    for (ci, co, hw, k, stride, pad) in [(2, 64, 48, 3, 1, 1), (2, 64, 128, 3, 1, 1), (3, 64, 224, 7, 2, 3)] {
+        let mut rng = Rng(3);
+        let c = layer(&mut rng, ci, co, k, stride, pad);
+        let p = PackedConv::new(&c);
+        let o = (hw + 2 * pad - k) / stride + 1;
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, o, o));
+        let (mut out, mut scratch) = (vec![0.0; so.len()], ConvScratch::default());
+        let mut line = format!("{ci}→{co} {hw}×{hw} k{k} s{stride}:");
+        for d in [0.05, 0.1, 0.15, 0.2, 0.25, 0.3] {
+            let x = input(&mut rng, si.len(), Kind::Counts(d));
+            let mut ms = [Vec::new(), Vec::new()];
+            for i in 0..20 {
+                for (mode, times) in [Mode::NoWinograd, Mode::NoStrip].into_iter().zip(&mut ms) {
+                    junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
+                    let t = Instant::now();
+                    conv_with(&x, &mut out, si, so, &p, &[1.0], &mut scratch, mode);
+                    times.push(t.elapsed().as_secs_f64() * 1e3);
+                }
+            }
+            let [s, dn] = ms.map(|mut t| {
+                t.sort_by(f64::total_cmp);
+                (t[0], t[t.len() / 2])
+            });
+            line += &format!(" {d}: {:.3}/{:.3} vs {:.3}/{:.3}", s.0, s.1, dn.0, dn.1);
+        }
+        println!("{line} (ms, strip (below its threshold) vs dense)");
     }
 }
