@@ -167,9 +167,10 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     let batch = scale.len();
     let input = &input[..batch * si.len()];
     // One pass counts each sample's non-zeros and ones (inputs are large next to this; read them once).
-    // In batches smaller than the thread count, pieces of a sample in parallel too (at batch 1
-    // it is all the work there is).
-    let piece = if batch < rayon::current_num_threads() { 1 << 14 } else { si.len() };
+    // In batches smaller than the thread count, each sample's passes (this count, the spike
+    // masks, the strip kernel's lists) run in parallel pieces too: at batch 1 it is all the work.
+    let split = batch < rayon::current_num_threads();
+    let piece = if split { 1 << 14 } else { si.len() };
     let counts: Vec<(usize, usize)> = input.par_chunks_exact(si.len()).map(|x| x.par_chunks(piece).map(count).reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))).collect();
     let nonzeros: usize = counts.iter().map(|c| c.0).sum();
     let binary = counts.iter().all(|&(nz, ones)| nz == ones);
@@ -199,12 +200,12 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     let avx512 = simd && mode != Mode::Avx2 && super::conv_spikes_avx512::enabled();
     let geometry = |b: usize| Geometry { si, so, p, scale: scale[b], simd, avx512 };
     if binary && conv_spikes::applies(&geometry(0)) && (!simd || density <= SPIKES_DENSE_ABOVE) {
-        spikes(input, &out, batch, plane, &geometry, &mut scratch.spikes);
+        spikes(input, &out, batch, plane, &geometry, &mut scratch.spikes, split);
         return Ran::Spikes;
     }
     if mode != Mode::NoStrip && counts.iter().all(|c| conv_strip::pays(c.0, si.len(), &geometry(0))) {
         scratch.rows.resize_with(batch, Rows::default);
-        scratch.rows[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(r, x)| r.fill(x, si, batch < rayon::current_num_threads()));
+        scratch.rows[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(r, x)| r.fill(x, si, split));
         let rows = &scratch.rows;
         // One task per (sample, group of output rows, block).
         let (groups, blocks) = (so.h.div_ceil(conv_strip::ROWS), p.blocks);
@@ -255,7 +256,7 @@ fn count(x: &[f32]) -> (usize, usize) {
 /// Binary inputs by [`conv_spikes`]: masks per sample, row lists per (sample, tile), then one
 /// task per (block, sample, tile), block-major so each thread's consecutive tasks share a block's
 /// weights (across tiles and samples).
-fn spikes<'a>(input: &[f32], out: &OutPlanes, batch: usize, plane: usize, geometry: &(dyn Fn(usize) -> Geometry<'a> + Sync), s: &mut SpikeScratch) {
+fn spikes<'a>(input: &[f32], out: &OutPlanes, batch: usize, plane: usize, geometry: &(dyn Fn(usize) -> Geometry<'a> + Sync), s: &mut SpikeScratch, split: bool) {
     let g = geometry(0);
     let (si, blocks) = (g.si, g.p.blocks);
     let tiles = plane.div_ceil(conv_spikes::TILE);
@@ -268,7 +269,7 @@ fn spikes<'a>(input: &[f32], out: &OutPlanes, batch: usize, plane: usize, geomet
     if s.tiles.len() < batch * tiles {
         s.tiles.resize_with(batch * tiles, TileRows::default);
     }
-    s.masks[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(m, x)| conv_spikes::masks(x, si, g.pad(), m, g.simd, batch < rayon::current_num_threads()));
+    s.masks[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(m, x)| conv_spikes::masks(x, si, g.pad(), m, g.simd, split));
     let masks = &s.masks;
     s.tiles[..batch * tiles].par_iter_mut().enumerate().for_each(|(i, rows)| conv_spikes::tile_rows(tile(i % tiles), &masks[i / tiles], &g, rows));
     let rows = &s.tiles;

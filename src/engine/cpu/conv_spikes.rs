@@ -310,11 +310,7 @@ pub(super) fn blocks<const N: usize, const P: usize, W: Weight>(t: &Task, r: &Ti
     for first in t.blocks.clone().step_by(P) {
         let blks: [usize; P] = std::array::from_fn(|p| first + p);
         let parts = blks.map(|blk| g.block::<W>(blk));
-        for a in acc.iter_mut() {
-            for (a, (_, bias)) in a.iter_mut().zip(&parts) {
-                *a = *bias.first_chunk().expect("bias block of N lanes");
-            }
-        }
+        acc.fill(parts.map(|(_, bias)| *bias.first_chunk().expect("bias block of N lanes")));
         for (u, &c) in used.iter().enumerate() {
             let stored = |p: usize| parts[p].0.as_chunks::<N>().0[c * slab_len..(c + 1) * slab_len].as_flattened();
             if W::as_f32(stored(0)).is_none() {

@@ -56,11 +56,14 @@ pub fn pays(nonzeros: usize, len: usize, g: &Geometry) -> bool {
     g.simd && g.ci() < MAX_CI && (nonzeros as f32) < (STRIP_A / rows.powf(0.6)).min(STRIP_MOST) * len as f32
 }
 
+/// One listed non-zero: (column, channel, value).
+type Entry = (u32, u32, f32);
+
 /// The non-zero values of one sample, row by row: `(column, channel, value)` in (column,
 /// channel) order, row `y`'s at `entries[row_at[y]..row_at[y + 1]]`.
 #[derive(Default)]
 pub struct Rows {
-    entries: Vec<(u32, u32, f32)>,
+    entries: Vec<Entry>,
     row_at: Vec<usize>,
     shape: (usize, usize, usize),
 }
@@ -74,7 +77,7 @@ impl Rows {
         let per = si.h.div_ceil(parts).max(1);
         let row = si.w * si.c;
         // Each group's entries and where each of its rows starts in them.
-        let groups: Vec<(Vec<(u32, u32, f32)>, Vec<usize>)> = x
+        let groups: Vec<(Vec<Entry>, Vec<usize>)> = x
             .par_chunks(per * row)
             .map(|rows| {
                 let (mut entries, mut at) = (Vec::new(), Vec::with_capacity(per));
@@ -99,7 +102,7 @@ impl Rows {
 
 /// Appends the non-zeros of one input row (`[W, ci]`) to `entries`, skipping all-zero runs of
 /// 16 values with one vector test each.
-fn list_row(row: &[f32], ci: usize, entries: &mut Vec<(u32, u32, f32)>) {
+fn list_row(row: &[f32], ci: usize, entries: &mut Vec<Entry>) {
     const RUN: usize = 16;
     for (r, run) in row.chunks(RUN).enumerate() {
         if run.iter().fold(false, |any, &v| any | (v != 0.0)) {
