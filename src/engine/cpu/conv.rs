@@ -5,8 +5,8 @@
 //! input channels, `[block][ci/8][tap][8][nb]` (one chunk of a 3×3 kernel is 18 KB, an L1's
 //! worth; layers whose width is no multiple of 8 have one chunk). Each timestep the input's
 //! density picks the kernel:
-//! - **Winograd** F(2×2, 3×3) ([`super::winograd`]) for 3×3 stride-1 layers where it beats the
-//!   sparse kernels ([`super::conv_choice`]): average-pooled spikes;
+//! - **Winograd** F(2×2, 3×3) or F(4×4, 3×3) ([`super::winograd`]) for 3×3 stride-1 layers where
+//!   it beats the sparse kernels ([`super::conv_choice`]): average-pooled spikes;
 //! - **spikes** ([`super::conv_spikes`], binary input, a multiple of 8 channels): adds of weight
 //!   rows listed per (chunk, pixel) from a bit mask, chunk by chunk over a tile of pixels so the
 //!   rows come from L1;
@@ -29,7 +29,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::conv_choice::{SPIKES_DENSE_ABOVE, dense_pays, winograd_pays};
+use super::conv_choice::{SPIKES_DENSE_ABOVE, dense_pays, winograd_pays, winograd_tile};
 use super::conv_dense;
 use super::conv_sparse::{self, Nonzeros};
 use super::conv_strip::{self, Rows};
@@ -64,15 +64,27 @@ impl PackedConv {
         self.blocks
     }
 
-    /// Packs PyTorch `[out, in, k, k]` weights in f32.
+    /// Packs PyTorch `[out, in, k, k]` weights in f32 for calls of any size.
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn new(c: &Conv) -> Self {
-        Self::with_precision(c, Precision::F32, "conv").expect("f32 holds every f32 weight")
+        Self::with_precision(c, Precision::F32, "conv", (0, 0, 0)).expect("f32 holds every f32 weight")
     }
 
-    /// Packs PyTorch `[out, in, k, k]` weights rounded to `precision` ([`super::precision`]);
-    /// `tensor` names the weights in errors.
-    pub fn with_precision(c: &Conv, precision: Precision, tensor: &str) -> Result<Self, PrecisionError> {
+    /// Packs PyTorch `[out, in, k, k]` weights rounded to `precision` ([`super::precision`]) for
+    /// calls of `calls` = (batch, output height, output width) (zeros: unknown), which pick the
+    /// Winograd tile ([`winograd_tile`]); `tensor` names the weights in errors.
+    pub fn with_precision(c: &Conv, precision: Precision, tensor: &str, calls: (usize, usize, usize)) -> Result<Self, PrecisionError> {
+        Self::packed(c, precision, tensor, winograd_tile(c, precision, calls))
+    }
+
+    /// Packs f32 weights with Winograd output tiles of `tile` × `tile` (2 or 4) wherever the
+    /// layer takes Winograd at all, whatever [`winograd_tile`] would choose.
+    #[cfg(test)]
+    pub fn with_winograd_tile(c: &Conv, tile: usize) -> Self {
+        Self::packed(c, Precision::F32, "conv", tile).expect("f32 holds every f32 weight")
+    }
+
+    fn packed(c: &Conv, precision: Precision, tensor: &str, tile: usize) -> Result<Self, PrecisionError> {
         let rounded;
         let c = if precision == Precision::F32 {
             c
@@ -97,7 +109,13 @@ impl PackedConv {
         }
         let mut bias = vec![0.0; blocks * nb];
         bias[..co].copy_from_slice(&c.bias);
-        Ok(Self { ci, co, k, stride: c.stride, pad: c.padding, nb, blocks, cw, weight: Stored::new(&w, precision), bias, winograd: Winograd::new(c, precision == Precision::Bf16) })
+        Ok(Self { ci, co, k, stride: c.stride, pad: c.padding, nb, blocks, cw, weight: Stored::new(&w, precision), bias, winograd: Winograd::new(c, precision == Precision::Bf16, tile) })
+    }
+
+    /// The Winograd output tile its weights were packed for, if the layer takes Winograd at all.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub fn winograd_tile(&self) -> Option<usize> {
+        self.winograd.as_ref().map(Winograd::tile)
     }
 
     fn block<W: Weight>(&self, blk: usize) -> (&[W], &[f32]) {

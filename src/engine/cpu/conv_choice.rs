@@ -2,6 +2,9 @@
 //! between the spike, general sparse, dense and Winograd kernels, by the input's density, its
 //! channels and the layer's size.
 
+use super::precision::Precision;
+use crate::model::graph::Conv;
+
 /// Inputs with more than this fraction of non-zero values take the dense kernel, binary ones
 /// above [`SPIKES_DENSE_ABOVE`] (the spike kernel beats the dense one up to 70–90 % on the
 /// machine of BENCHMARKS.md: stride-2 layers of 64–256 channels).
@@ -81,3 +84,48 @@ pub(super) fn winograd_pays(density: f32, binary: bool, dense: bool, ci: usize, 
 /// chose it 33.2); vgg11_dvs's pooled 64 → 128 layer at batch 1 ran 2.1 ms with Winograd and
 /// 2.5 ms dense (a first fit of 56 took it dense).
 const DENSE_RATE: f32 = 53.0;
+
+/// Multiply-adds per ns of the Winograd products and bytes per ns of their weight stream in
+/// [`winograd_tile`], with the transforms' cost, 1.48 ns per pixel and channel (in and out),
+/// fitted to `conv_tests::rates::tile_rates` (both tiles on six layers of 64–512 channels at
+/// 6×6 to 56×56, batch 1 and 16, caches flushed; Zen 5, 2026-12-07): within 27 % of every
+/// time, and the faster tile chosen on all twelve pairs.
+const TILE_RATE: f64 = 126.0;
+const TILE_STREAM: f64 = 25.0;
+
+/// The Winograd output tile, 2 (F(2×2, 3×3)) or 4 (F(4×4, 3×3), [`super::winograd_f4`]), for a
+/// layer packed for calls of `calls` = (batch, output height, output width); zeros (unknown)
+/// take 2. F(4×4) is for f32 layers whose weights round in every summation anyway (they span
+/// more than f32's 24 bits, [`weight_bits`]; on fewer its intermediates could round where the
+/// direct sums do not), and where it costs less: the products' multiply-adds (tiles ·
+/// (m + 2)² · ci · co) at [`TILE_RATE`] plus streaming their (m + 2)² · ci · co · 4 bytes of
+/// weights at [`TILE_STREAM`] (the transforms cost both tiles about the same). So batch 1 takes
+/// F(4×4) on 128 channels at 24×24 or 28×28 and 64 at 56×56, F(2×2) from 256 channels at 12×12
+/// or 14×14 (where its weights, 2.25 times F(2×2)'s, come from memory); batch 16 takes it
+/// everywhere but 6×6, where four 4×4 tiles cost what nine 2×2 tiles do.
+pub(super) fn winograd_tile(c: &Conv, precision: Precision, (batch, h, w): (usize, usize, usize)) -> usize {
+    if precision != Precision::F32 || batch == 0 || weight_bits(&c.weight) <= 24 {
+        return 2;
+    }
+    let cost = |m: usize| {
+        let tiles = (batch * h.div_ceil(m) * w.div_ceil(m)) as f64;
+        let per_pair = ((m + 2) * (m + 2) * c.in_ch * c.out_ch) as f64;
+        tiles * per_pair / TILE_RATE + per_pair * 4.0 / TILE_STREAM
+    };
+    if cost(4) < cost(2) { 4 } else { 2 }
+}
+
+/// The bits from the highest to the lowest set bit over all of `w`'s non-zero finite values:
+/// `w` are integers times one power of two, of this many bits at most. Where it exceeds 24 some
+/// sums of two of them already round in f32.
+pub(super) fn weight_bits(w: &[f32]) -> i32 {
+    let (mut hi, mut lo) = (i32::MIN, i32::MAX);
+    for v in w.iter().filter(|v| **v != 0.0 && v.is_finite()) {
+        let (exp, man) = (((v.to_bits() >> 23) & 0xff) as i32, v.to_bits() & 0x7f_ffff);
+        // |v| = man · 2^e, man < 2²⁴.
+        let (e, man) = if exp == 0 { (-149, man) } else { (exp - 150, man | 0x80_0000) };
+        hi = hi.max(e + 31 - man.leading_zeros() as i32);
+        lo = lo.min(e + man.trailing_zeros() as i32);
+    }
+    if hi < lo { 0 } else { hi - lo + 1 }
+}

@@ -8,6 +8,7 @@
 
 mod isa;
 mod rates;
+mod tiles;
 
 use super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
 use super::conv_choice::dense_pays;
@@ -172,7 +173,7 @@ fn half_weights_equal_f32_weights_of_the_same_values() {
         for p in [Precision::Bf16, Precision::F16] {
             let rounded = Conv { weight: round("w", &c.weight, p).unwrap(), ..c.clone() };
             assert!(rounded.weight != c.weight, "{p:?}: the rounding changes some weights");
-            let (want, got) = (PackedConv::new(&rounded), PackedConv::with_precision(&c, p, "w").unwrap());
+            let (want, got) = (PackedConv::new(&rounded), PackedConv::with_precision(&c, p, "w", (0, 0, 0)).unwrap());
             for m in [Mode::Auto, Mode::Winograd, Mode::NoWinograd, Mode::Avx2, Mode::Portable] {
                 let mut scratch = ConvScratch::default();
                 let mut run = |packed: &PackedConv| {
@@ -218,7 +219,7 @@ fn bf16_winograd_is_exact_where_bf16_holds_the_values() {
         let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
         let x = input(&mut rng, batch * si.len(), Kind::Pooled(0.3));
         let scale: Vec<f32> = (0..batch).map(|b| 1.0 + b as f32).collect();
-        let packed = PackedConv::with_precision(&c, Precision::Bf16, "w").unwrap();
+        let packed = PackedConv::with_precision(&c, Precision::Bf16, "w", (0, 0, 0)).unwrap();
         let mut out = vec![f32::NAN; batch * so.len()];
         assert_eq!(conv_with(&x, &mut out, si, so, &packed, &scale, &mut ConvScratch::default(), Mode::Winograd), Ran::Winograd);
         let mut want = vec![0.0; batch * so.len()];
@@ -232,7 +233,7 @@ fn bf16_winograd_is_exact_where_bf16_holds_the_values() {
         c.weight.iter_mut().for_each(|w| *w = (*w + 1e-3 * (rng.next() % 1000) as f32 / 999.0) * 0.913);
         let rounded = Conv { weight: round("w", &c.weight, Precision::Bf16).unwrap(), ..c.clone() };
         conv_with(&x, &mut want, si, so, &PackedConv::new(&rounded), &scale, &mut ConvScratch::default(), Mode::Winograd);
-        let packed = PackedConv::with_precision(&c, Precision::Bf16, "w").unwrap();
+        let packed = PackedConv::with_precision(&c, Precision::Bf16, "w", (0, 0, 0)).unwrap();
         conv_with(&x, &mut out, si, so, &packed, &scale, &mut ConvScratch::default(), Mode::Winograd);
         bf16_close(&want, &out, &format!("{ci}→{co} rounding weights"));
     }

@@ -20,11 +20,11 @@ pub enum Prepared {
 }
 
 /// The node's data with its conv and linear weights rounded to `p` (an error names the first
-/// weight that format cannot hold, as `NODE.weight`).
-pub fn prepare(graph: &Graph, node: &Node, p: Precision) -> Result<Prepared, PrecisionError> {
+/// weight that format cannot hold, as `NODE.weight`), for steps of `batch` samples.
+pub fn prepare(graph: &Graph, node: &Node, p: Precision, batch: usize) -> Result<Prepared, PrecisionError> {
     let tensor = format!("{}.weight", node.name);
     Ok(match &node.op {
-        Op::Conv(c) => Prepared::Conv(PackedConv::with_precision(c, p, &tensor)?),
+        Op::Conv(c) => Prepared::Conv(PackedConv::with_precision(c, p, &tensor, (batch, node.shape.h, node.shape.w))?),
         Op::Neuron(n) => {
             let s = node.shape;
             let rules: Option<Vec<Rule>> = layout::neuron_kinds_hwc(n, s).map(|kinds| kinds.iter().map(NeuronKind::rule).collect());

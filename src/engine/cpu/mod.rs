@@ -23,6 +23,7 @@ mod layout;
 pub mod precision;
 mod winograd;
 mod winograd_bf16;
+mod winograd_f4;
 
 use std::time::Instant;
 
@@ -72,7 +73,7 @@ impl CpuBackend {
     /// The backend with conv and linear weights stored in `precision` ([`precision`]); an error
     /// names the first weight that format cannot hold.
     pub fn with_precision(graph: &Graph, batch: usize, precision: Precision) -> Result<Self, PrecisionError> {
-        let prepared: Vec<Prepared> = graph.nodes.iter().map(|n| prepare(graph, n, precision)).collect::<Result<_, _>>()?;
+        let prepared: Vec<Prepared> = graph.nodes.iter().map(|n| prepare(graph, n, precision, batch)).collect::<Result<_, _>>()?;
         let mut values = vec![vec![0.0; batch * graph.input.len()]];
         values.extend(graph.nodes.iter().map(|n| vec![0.0; batch * n.shape.len()]));
         let membranes = graph.nodes.iter().map(|n| if matches!(n.op, Op::Neuron(_)) { vec![0.0; batch * n.shape.len()] } else { Vec::new() }).collect();

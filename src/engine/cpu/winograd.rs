@@ -1,5 +1,7 @@
 //! Winograd F(2×2, 3×3) for 3×3 stride-1 pad-1 convolutions with a dense enough input: each
 //! 2×2 output tile costs 16 multiply-adds per input channel and output channel instead of 36.
+//! Layers whose weights round anyway may take F(4×4, 3×3) instead ([`super::winograd_f4`], its
+//! transforms; 36 per 4×4 tile), where [`super::conv_choice::winograd_tile`] finds it faster.
 //!
 //! `U = G g Gᵀ` (weights, packed once), `V = Bᵀ d B` (each 4×4 input window), `M[ξ] = V[ξ] · U[ξ]`
 //! (16 matrix products over the input channels, [`super::conv_dense`]'s FMA tile), `Y = Aᵀ M A`.
@@ -7,9 +9,10 @@
 //! fixtures: sums need ≤ 17 of float32's 24 bits, Winograd's intermediates a few more) every
 //! value is exact and the output equals the direct convolution bit for bit; otherwise it
 //! differs by rounding, as any other summation order would.
-//! Layouts: `U` `[16][co/16][ci][16]`, `V` `[tile/MR][16][ci/8][MR][8]` (packed panels: the
-//! product streams one), `M` `[tile][16][co/16·16]`; tiles over the whole batch (`b`, `ty`, `tx`) so
-//! batches make taller matrices.
+//! Layouts, with `ξ` over the 16 (F(2×2)) or 36 (F(4×4)) points of the transformed tile: `U`
+//! `[ξ][co/16][ci][16]`, `V` `[tile/MR][ξ][ci/8][MR][8]` (packed panels: the product streams
+//! one), `M` `[tile][ξ][co/16·16]`; tiles over the whole batch (`b`, `ty`, `tx`) so batches make
+//! taller matrices.
 //!
 //! Measured and not kept (2026-12-07 09:00 UTC, Zen 5): panels of nine tiles instead of six
 //! on AVX-512 (eighteen accumulators; 6×6 and 12×12 images fill them exactly, where 512 → 512 at
@@ -25,6 +28,7 @@ use rayon::prelude::*;
 
 use super::conv_dense::{self, MR};
 use super::winograd_bf16::{self as bf16, to_bf16};
+use super::winograd_f4 as f4;
 use crate::model::graph::{Conv, Shape};
 
 /// Bytes of (f32) V panels one product task reads: a run of tile groups that stays in L2 (half
@@ -39,6 +43,8 @@ const PAIRS_AHEAD: usize = 2;
 
 /// Weights in the Winograd domain.
 pub struct Winograd {
+    /// Output tile side: 2 (F(2×2, 3×3)) or 4 (F(4×4, 3×3)).
+    m: usize,
     /// Output channel blocks of 16.
     cb: usize,
     u: Domain,
@@ -46,27 +52,36 @@ pub struct Winograd {
 
 /// The transformed weights, zero past `co`.
 enum Domain {
-    /// `[16][cb][ci][16]`.
+    /// `[ξ][cb][ci][16]`.
     F32(Vec<f32>),
-    /// `[16][cb][ci/2][16]` bf16 pairs ([`super::winograd_bf16`]).
+    /// `[16][cb][ci/2][16]` bf16 pairs (F(2×2) only) ([`super::winograd_bf16`]).
     Bf16(Vec<u32>),
 }
 
 impl Winograd {
     /// Transformed weights, for 3×3 stride-1 pad-1 convolutions of 16 or more input channels (with
     /// fewer the transforms cost more than they save), a multiple of 8 (the panel's channel
-    /// blocks), on a CPU with the FMA tile. With `bf16` (`--precision bf16`) and AVX512_BF16 the
-    /// transformed weights are rounded to bf16 for [`super::winograd_bf16`]'s products.
-    pub fn new(c: &Conv, bf16: bool) -> Option<Self> {
+    /// blocks), on a CPU with the FMA tile, for output tiles of `m` × `m` (2, or 4 in f32). With
+    /// `bf16` (`--precision bf16`) and AVX512_BF16 the transformed weights are rounded to bf16 for
+    /// [`super::winograd_bf16`]'s products.
+    pub fn new(c: &Conv, bf16: bool, m: usize) -> Option<Self> {
         if c.kernel != 3 || c.stride != 1 || c.padding != 1 || c.in_ch < 16 || !c.in_ch.is_multiple_of(8) || !conv_dense::available() {
             return None;
         }
+        assert!(m == 2 || (m == 4 && !bf16), "F(2×2), or F(4×4) in f32");
         let (ci, co) = (c.in_ch, c.out_ch);
         let cb = co.div_ceil(16);
-        let mut u = vec![0.0; 16 * cb * ci * 16];
+        let xis = (m + 2) * (m + 2);
+        let mut u = vec![0.0; xis * cb * ci * 16];
         for o in 0..co {
             for i in 0..ci {
                 let g: Vec<f64> = c.weight[(o * ci + i) * 9..(o * ci + i + 1) * 9].iter().map(|&v| f64::from(v)).collect();
+                if m == 4 {
+                    for (xi, v) in f4::weights(&g).into_iter().enumerate() {
+                        u[((xi * cb + o / 16) * ci + i) * 16 + o % 16] = v as f32;
+                    }
+                    continue;
+                }
                 // G g: rows g0, (g0+g1+g2)/2, (g0−g1+g2)/2, g2 of the 3×3 kernel's rows.
                 let t: [[f64; 3]; 4] = std::array::from_fn(|r| std::array::from_fn(|x| {
                     let (a, b, d) = (g[x], g[3 + x], g[6 + x]);
@@ -81,7 +96,12 @@ impl Winograd {
             }
         }
         let u = if bf16 && bf16::available() { Domain::Bf16(bf16::pack(&u, ci)) } else { Domain::F32(u) };
-        Some(Self { cb, u })
+        Some(Self { m, cb, u })
+    }
+
+    /// The output tile's side (2 or 4).
+    pub fn tile(&self) -> usize {
+        self.m
     }
 
 }
@@ -99,17 +119,19 @@ pub struct WinogradScratch {
 /// `out[b] = scale[b] · (bias + conv3x3(input[b]))`; `input` `[B, H, W, Ci]`, `out` `[B, H, W, Co]`.
 #[allow(clippy::too_many_arguments)]
 pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, bias: &[f32], scale: &[f32], s: &mut WinogradScratch) {
-    let (batch, ci, co, cp) = (scale.len(), si.c, so.c, w.cb * 16);
-    let (th, tw) = (so.h.div_ceil(2), so.w.div_ceil(2));
+    let (batch, ci, co, cp, tm) = (scale.len(), si.c, so.c, w.cb * 16, w.m);
+    let (th, tw) = (so.h.div_ceil(tm), so.w.div_ceil(tm));
     let tiles = batch * th * tw;
     let groups = tiles.div_ceil(MR);
+    // Points of the transformed tile.
+    let xis = (tm + 2) * (tm + 2);
     assert!(so.h == si.h && so.w == si.w && input.len() >= batch * si.len() && out.len() >= batch * so.len());
-    grow(&mut s.v, groups * 16 * ci * MR);
-    grow(&mut s.m, tiles * 16 * cp);
+    grow(&mut s.v, groups * xis * ci * MR);
+    grow(&mut s.m, tiles * xis * cp);
     grow(&mut s.zero, ci);
     let zero = &s.zero[..ci];
     // V = Bᵀ d B for every tile, vectorised over input channels.
-    s.v[..groups * 16 * ci * MR].par_chunks_mut(16 * ci * MR).enumerate().for_each(|(group, v)| {
+    s.v[..groups * xis * ci * MR].par_chunks_mut(xis * ci * MR).enumerate().for_each(|(group, v)| {
         for lane in 0..MR {
             let tile = group * MR + lane;
             if tile >= tiles {
@@ -119,18 +141,24 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
             let (b, ty, tx) = (tile / (th * tw), tile / tw % th, tile % tw);
             let sample = &input[b * si.len()..(b + 1) * si.len()];
             // d[r][x]: the window's pixels, zero outside the input.
-            let px = |r: usize, x: usize| -> Option<&[f32]> {
-                let (y, xx) = ((2 * ty + r).checked_sub(1)?, (2 * tx + x).checked_sub(1)?);
-                (y < si.h && xx < si.w).then(|| &sample[(y * si.w + xx) * ci..(y * si.w + xx + 1) * ci])
+            let px = |r: usize, x: usize| -> &[f32] {
+                let at = (|| {
+                    let (y, xx) = ((tm * ty + r).checked_sub(1)?, (tm * tx + x).checked_sub(1)?);
+                    (y < si.h && xx < si.w).then(|| &sample[(y * si.w + xx) * ci..(y * si.w + xx + 1) * ci])
+                })();
+                &at.unwrap_or(zero)[..ci]
             };
-            let d: [[&[f32]; 4]; 4] = std::array::from_fn(|r| std::array::from_fn(|x| &px(r, x).unwrap_or(zero)[..ci]));
-            input_transform(&d, v, lane, ci);
+            if tm == 4 {
+                f4::input(&std::array::from_fn(|r| std::array::from_fn(|x| px(r, x))), v, lane, ci);
+            } else {
+                input_transform(&std::array::from_fn(|r| std::array::from_fn(|x| px(r, x))), v, lane, ci);
+            }
         }
     });
     if let Domain::Bf16(_) = w.u {
         // V rounded to bf16, `[16][ci/8][MR][8]` → `[16][MR][ci]` per group.
-        grow(&mut s.vb, groups * 16 * ci * MR);
-        s.vb[..groups * 16 * ci * MR].par_chunks_mut(ci * MR).zip(s.v.par_chunks(ci * MR)).for_each(|(dst, src)| {
+        grow(&mut s.vb, groups * xis * ci * MR);
+        s.vb[..groups * xis * ci * MR].par_chunks_mut(ci * MR).zip(s.v.par_chunks(ci * MR)).for_each(|(dst, src)| {
             for (c8, block) in src.chunks_exact(MR * 8).enumerate() {
                 for (lane, vals) in block.chunks_exact(8).enumerate() {
                     for (d, &x) in dst[lane * ci + c8 * 8..][..8].iter_mut().zip(vals) {
@@ -150,17 +178,17 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
     let per = if matches!(w.u, Domain::Bf16(_)) || super::conv_spikes_avx512::enabled() { 2 } else { 1 };
     let run = (RUN_BYTES / (ci * MR * 4)).clamp(1, groups);
     let runs = groups.div_ceil(run);
-    (0..16 * runs).into_par_iter().for_each(|task| {
+    (0..xis * runs).into_par_iter().for_each(|task| {
         let (xi, r) = (task / runs, task % runs);
         // The products' tiles, written in full by each call (kept here, not returned by value).
         let (mut pair, mut one) = ([[[0f32; 16]; MR]; 2], [[[0f32; 16]; MR]; 1]);
         let run_groups = r * run..((r + 1) * run).min(groups);
         for first in (0..w.cb).step_by(per) {
             for g in run_groups.clone() {
-                let panel = (g * 16 + xi) * ci * MR..(g * 16 + xi + 1) * ci * MR;
+                let panel = (g * xis + xi) * ci * MR..(g * xis + xi + 1) * ci * MR;
                 let store = |blk: usize, tile: &[[f32; 16]; MR]| {
                     for (i, row) in tile.iter().take(tiles - g * MR).enumerate() {
-                        let at = ((g * MR + i) * 16 + xi) * cp + blk * 16;
+                        let at = ((g * MR + i) * xis + xi) * cp + blk * 16;
                         // SAFETY: tasks write disjoint (ξ, tile) rows of `m`, which outlives them.
                         unsafe { m.write(at, row) };
                     }
@@ -196,6 +224,19 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
     });
     // Y = Aᵀ M A, plus bias, times the lane's scale, into the output pixels inside the image.
     let mm = &s.m;
+    if tm == 4 {
+        // Per sample, per row of tiles: all of a tile's rows at once, so M is read once.
+        out[..batch * so.len()].par_chunks_mut(so.len()).enumerate().for_each(|(b, sample)| {
+            sample.par_chunks_mut(4 * so.w * co).enumerate().for_each(|(ty, rows)| {
+                for tx in 0..tw {
+                    let mt = &mm[((b * th + ty) * tw + tx) * 36 * cp..][..36 * cp];
+                    let m: [&[f32]; 36] = std::array::from_fn(|xi| &mt[xi * cp..][..cp]);
+                    f4::output(&m, rows, so.w * co, tx * 4 * co, &bias[..co], scale[b]);
+                }
+            });
+        });
+        return;
+    }
     out.par_chunks_mut(so.w * co).take(batch * so.h).enumerate().for_each(|(r, row)| {
         let (b, y) = (r / so.h, r % so.h);
         let (ty, dy) = (y / 2, y % 2);

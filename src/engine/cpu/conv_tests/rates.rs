@@ -63,7 +63,7 @@ fn precision_rates() {
         let mut rng = Rng(11);
         let mut c = layer(&mut rng, ci, co, 3, 1, 1);
         c.weight.iter_mut().for_each(|v| *v = (rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5);
-        let packed = [Precision::F32, Precision::Bf16, Precision::F16].map(|p| PackedConv::with_precision(&c, p, "w").unwrap());
+        let packed = [Precision::F32, Precision::Bf16, Precision::F16].map(|p| PackedConv::with_precision(&c, p, "w", (0, 0, 0)).unwrap());
         let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
         let x = input(&mut rng, batch * si.len(), kind);
         let (mut out, mut scratch, scale) = (vec![0.0; batch * so.len()], ConvScratch::default(), vec![1.0; batch]);
@@ -160,5 +160,43 @@ fn strip_rates() {
             line += &format!(" {d}: {:.3}/{:.3} vs {:.3}/{:.3}", s.0, s.1, dn.0, dn.1);
         }
         println!("{line} (ms, strip (below its threshold) vs dense)");
+    }
+}
+
+/// Milliseconds per call of Winograd F(2×2) against F(4×4) ([`super::super::winograd_f4`]) on
+/// the pooled layers of vgg11_48_legacy and sew_resnet18's wide ones (weights that round, 15 %
+/// spikes averaged 2×2, or {0, 1, 2} sums), the two alternated call by call, caches flushed
+/// before every call as in a whole network; min / median of 20, at the batch of
+/// `CONV_RATES_BATCH` (1):
+/// `RAYON_NUM_THREADS=1 taskset -c 1 cargo test --release --features train --lib tile_rates -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn tile_rates() {
+    use super::rounding_layer;
+    use std::time::Instant;
+    let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(1);
+    let mut junk = vec![0u8; 64 << 20];
+    let layers = [(128, 256, 24, Kind::Pooled(0.15)), (256, 512, 12, Kind::Pooled(0.15)), (512, 512, 6, Kind::Pooled(0.15)), (64, 64, 56, Kind::Counts(0.3)), (128, 128, 28, Kind::Counts(0.3)), (256, 256, 14, Kind::Counts(0.3))];
+    for (ci, co, hw, kind) in layers {
+        let mut rng = Rng(13);
+        let c = rounding_layer(&mut rng, ci, co, 3, 1, 1);
+        let packed = [2, 4].map(|t| PackedConv::with_winograd_tile(&c, t));
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
+        let x = input(&mut rng, batch * si.len(), kind);
+        let (mut out, mut scratch, scale) = (vec![0.0; batch * so.len()], ConvScratch::default(), vec![1.0; batch]);
+        let mut ms = [Vec::new(), Vec::new()];
+        for i in 0..20 {
+            for (p, times) in packed.iter().zip(&mut ms) {
+                junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
+                let t = Instant::now();
+                conv_with(&x, &mut out, si, so, p, &scale, &mut scratch, Mode::Winograd);
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+        }
+        let [a, b] = ms.map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            (t[0], t[t.len() / 2])
+        });
+        println!("{ci}→{co} {hw}×{hw} batch {batch}: F(2×2) {:.3} / {:.3}, F(4×4) {:.3} / {:.3} ms", a.0, a.1, b.0, b.1);
     }
 }
