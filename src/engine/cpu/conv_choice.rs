@@ -52,15 +52,16 @@ pub(super) fn dense_pays(nonzeros: usize, len: usize, ci: usize) -> bool {
 /// - general sparse kernel (other inputs): per pixel `d·9·ci·co` lane adds at 11 per ns (18
 ///   where a 64-channel block's weights fit in half the L2); the same weights;
 /// - dense kernel: per pixel `9·ci·co` multiply-adds at [`DENSE_RATE`] per ns; the same weights;
-/// - Winograd: per pixel `4·ci·co` multiply-adds at `42·ci/(ci + 16)` per ns (short sums pay
-///   more for the tile stores) and `1.8·(ci + co)` for the transforms; weights `64·ci·co` bytes.
+/// - Winograd with output tiles of `tile` × `tile` ([`winograd_tile`]): per pixel `4·ci·co`
+///   multiply-adds (F(4×4): 2.25) at `42·ci/(ci + 16)` per ns (short sums pay more for the tile
+///   stores) and `1.8·(ci + co)` for the transforms; weights `64·ci·co` bytes (F(4×4): 144).
 ///
 /// The sparse and Winograd costs were fitted on the 2-core Zen 4 of BENCHMARKS.md
 /// (`conv_tests::rates::conv_rates`: vgg11_48_legacy's spike layers at 5–40 % non-zero, one thread,
 /// caches flushed as in a whole network, whose weights do not fit in the L3). So spikes take the
 /// spike kernel up to about 40–60 % non-zero at batch 1 (always, at the ~15 % of a trained
 /// network), average-pooled spikes (≥ 40 %, not binary) Winograd.
-pub(super) fn winograd_pays(density: f32, binary: bool, dense: bool, ci: usize, co: usize, pixels: usize) -> bool {
+pub(super) fn winograd_pays(density: f32, binary: bool, dense: bool, ci: usize, co: usize, pixels: usize, tile: usize) -> bool {
     let (ci, co, pixels) = (ci as f32, co as f32, pixels as f32);
     let adds = density * 9.0 * ci * co;
     let stream = |bytes: f32| bytes / 20.0;
@@ -72,7 +73,9 @@ pub(super) fn winograd_pays(density: f32, binary: bool, dense: bool, ci: usize, 
         let rate = if ci * 9.0 * 64.0 * 4.0 <= 512.0 * 1024.0 { 18.0 } else { 11.0 };
         pixels * adds / rate + stream(36.0 * ci * co)
     };
-    let winograd_ns = pixels * (4.0 * ci * co / (42.0 * ci / (ci + 16.0)) + 1.8 * (ci + co)) + stream(64.0 * ci * co);
+    // Per pixel (m + 2)² / m² multiply-adds per channel pair; (m + 2)² · 4 bytes of weights per pair.
+    let points = ((tile + 2) * (tile + 2)) as f32;
+    let winograd_ns = pixels * (points / (tile * tile) as f32 * ci * co / (42.0 * ci / (ci + 16.0)) + 1.8 * (ci + co)) + stream(4.0 * points * ci * co);
     other_ns > winograd_ns
 }
 
