@@ -150,24 +150,26 @@ mod x86 {
         let widen = |s: &[W], d: &mut [f32]| unsafe { widen_ymm(s, d) };
         let pair = t.blocks.len() == 2;
         match (g.nb(), pair) {
-            (64, true) => blocks::<64, 2, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }, widen),
-            (32, true) => blocks::<32, 2, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }, widen),
-            (16, true) => blocks::<16, 2, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }, widen),
-            (64, false) => blocks::<64, 1, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }, widen),
-            (32, false) => blocks::<32, 1, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }, widen),
-            (16, false) => blocks::<16, 1, W>(t, r, g, |sum, slab, rows| unsafe { add_zmm(sum, slab, rows) }, widen),
+            (64, true) => blocks::<64, 2, W>(t, r, g, |sum, from, slab, rows| unsafe { add_zmm(sum, from, slab, rows) }, widen),
+            (32, true) => blocks::<32, 2, W>(t, r, g, |sum, from, slab, rows| unsafe { add_zmm(sum, from, slab, rows) }, widen),
+            (16, true) => blocks::<16, 2, W>(t, r, g, |sum, from, slab, rows| unsafe { add_zmm(sum, from, slab, rows) }, widen),
+            (64, false) => blocks::<64, 1, W>(t, r, g, |sum, from, slab, rows| unsafe { add_zmm(sum, from, slab, rows) }, widen),
+            (32, false) => blocks::<32, 1, W>(t, r, g, |sum, from, slab, rows| unsafe { add_zmm(sum, from, slab, rows) }, widen),
+            (16, false) => blocks::<16, 1, W>(t, r, g, |sum, from, slab, rows| unsafe { add_zmm(sum, from, slab, rows) }, widen),
             // One `ymm` already holds the block.
             _ => blocks::<8, 1, W>(t, r, g, add_rows, widen),
         }
     }
 
-    /// `sum[p] += slab[p][row]` for every row of `rows`, in order, in `P · N / 16` registers.
+    /// `sum[p] = from[p] + slab[p][row]` summed over `rows`, in order, in `P · N / 16` registers
+    /// (`from`: `sum` itself where `None`).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    unsafe fn add_zmm<const N: usize, const P: usize>(sum: &mut [[f32; N]; P], slab: [&[[f32; N]]; P], rows: &[u8]) {
+    unsafe fn add_zmm<const N: usize, const P: usize>(sum: &mut [[f32; N]; P], from: Option<&[[f32; N]; P]>, slab: [&[[f32; N]]; P], rows: &[u8]) {
         const { assert!(N.is_multiple_of(16) && N * P <= 128) };
         let mut acc: [[__m512; 4]; P] = [[_mm512_setzero_ps(); 4]; P];
-        for (acc, sum) in acc.iter_mut().zip(sum.iter()) {
+        let start: &[[f32; N]; P] = from.unwrap_or(sum);
+        for (acc, sum) in acc.iter_mut().zip(start.iter()) {
             for (v, a) in acc.iter_mut().enumerate().take(N / 16) {
                 // SAFETY: lanes 16v..16v + 16 lie inside `sum` (N / 16 registers).
                 *a = unsafe { _mm512_loadu_ps(sum.as_ptr().add(16 * v)) };
