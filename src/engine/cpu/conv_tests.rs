@@ -263,6 +263,8 @@ fn winograd_kernel_equals_the_specification() {
     check(24, 40, 9, 3, 1, 1, 3, Kind::Pooled(0.25));
     check(512, 20, 3, 3, 1, 1, 1, Kind::Pooled(0.3));
     check(3, 16, 7, 3, 1, 1, 1, Kind::Counts(0.9));
+    // 1.2 MB of V and M per sample: a batch of 7 goes in parts of 5 and 2 (`SUB_BYTES`).
+    check_with(16, 16, 48, 3, 1, 1, 7, Kind::Pooled(0.3), Mode::Winograd);
 }
 
 #[test]
