@@ -21,7 +21,7 @@ use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
 use super::SpikeConvBackend;
-use crate::engine::cpu::{ConvScratch, PackedConv, conv_hwc};
+use crate::engine::cpu::{ConvScratch, PackedConv, Precision, conv_hwc};
 use crate::model::graph::{Conv, Shape};
 use super::transpose::transpose;
 use super::weight_grad::{weight_grad, weight_grad_hwc};
@@ -89,7 +89,8 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
 /// `out [N, Ho, Wo, Co]` = the engine's convolution of `input` `[N, Hi, Wi, Ci]`.
 #[inline(never)]
 fn engine_conv(input: &[f32], n: usize, si: Shape, so: Shape, c: &Conv) -> Vec<f32> {
-    let packed = PackedConv::new(c);
+    // Packed for this call's size, which picks the Winograd tile.
+    let packed = PackedConv::with_precision(c, Precision::F32, "conv", (n, so.h, so.w)).expect("f32 holds every f32 weight");
     let mut out = par_zeros(n * so.len());
     let mut scratch = SCRATCH.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
     conv_hwc(input, &mut out, si, so, &packed, &vec![1.0; n], &mut scratch);
