@@ -22,6 +22,9 @@
 //! Two pixels' row lists added interleaved, eight
 //! accumulators instead of four (the same bits), to hide the adds' latency: the spike layers got
 //! 25–60 % slower (`bench --profile-steps 20`, e.g. 512→512 at 12×12: 1.20 → 1.56 ms).
+//! The row loop unrolled by two (two indices loaded, then sixteen adds; the same order):
+//! 8–12 % slower (2026-12-07 12:20 UTC, batch 1: features.2 0.60–0.61 → 0.68–0.69 ms,
+//! features.7 1.01–1.04 → 1.13–1.14 ms).
 
 use super::conv::{Geometry, Task};
 use super::conv_spikes::TileRows;
