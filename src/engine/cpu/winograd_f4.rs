@@ -67,6 +67,7 @@ pub fn input(d: &[[&[f32]; 6]; 6], v: &mut [f32], lane: usize, ci: usize) {
 }
 
 /// [`input`] built for AVX2 (the same operations as portable code: no contraction into FMAs).
+#[allow(clippy::needless_range_loop)] // r indexes the inner arrays of six arrays at once
 #[target_feature(enable = "avx2,fma")]
 unsafe fn input_avx2(d: &[[&[f32]; 6]; 6], v: &mut [f32], lane: usize, ci: usize) {
     let c8 = ci / 8;
@@ -85,7 +86,7 @@ unsafe fn input_avx2(d: &[[&[f32]; 6]; 6], v: &mut [f32], lane: usize, ci: usize
 
 /// One tile's outputs: `rows` holds up to four output rows of `stride` values, the tile's
 /// pixels start at `at` in each, `co` values each, up to four inside the image (the rest of the
-/// tile is not written); `(Aᵀ M A)[dy][j] / 576 + bias) · scale` there, `m[ξ]` the tile's
+/// tile is not written); `((Aᵀ M A)[dy][j] / 576 + bias) · scale` there, `m[ξ]` the tile's
 /// `M[ξ]` (`co` rounded up to 16 values each, as the products write them).
 pub fn output(m: &[&[f32]; 36], rows: &mut [f32], stride: usize, at: usize, bias: &[f32], scale: f32) {
     let co = bias.len();
