@@ -74,17 +74,18 @@ impl PackedConv {
     /// calls of `calls` = (batch, output height, output width) (zeros: unknown), which pick the
     /// Winograd tile ([`winograd_tile`]); `tensor` names the weights in errors.
     pub fn with_precision(c: &Conv, precision: Precision, tensor: &str, calls: (usize, usize, usize)) -> Result<Self, PrecisionError> {
-        Self::packed(c, precision, tensor, winograd_tile(c, precision, calls))
+        Self::packed(c, precision, tensor, Err(calls))
     }
 
     /// Packs f32 weights with Winograd output tiles of `tile` × `tile` (2 or 4) wherever the
     /// layer takes Winograd at all, whatever [`winograd_tile`] would choose.
     #[cfg(test)]
     pub fn with_winograd_tile(c: &Conv, tile: usize) -> Self {
-        Self::packed(c, Precision::F32, "conv", tile).expect("f32 holds every f32 weight")
+        Self::packed(c, Precision::F32, "conv", Ok(tile)).expect("f32 holds every f32 weight")
     }
 
-    fn packed(c: &Conv, precision: Precision, tensor: &str, tile: usize) -> Result<Self, PrecisionError> {
+    /// `tile`: the Winograd tile, or the calls to choose it for from the (rounded) weights.
+    fn packed(c: &Conv, precision: Precision, tensor: &str, tile: Result<usize, (usize, usize, usize)>) -> Result<Self, PrecisionError> {
         let rounded;
         let c = if precision == Precision::F32 {
             c
@@ -92,6 +93,8 @@ impl PackedConv {
             rounded = Conv { weight: super::precision::round(tensor, &c.weight, precision)?, ..c.clone() };
             &rounded
         };
+        // Chosen on the rounded weights, as an f32 run of the same values would.
+        let tile = tile.unwrap_or_else(|calls| winograd_tile(c, precision, calls));
         let (ci, co, k) = (c.in_ch, c.out_ch, c.kernel);
         let kk = k * k;
         // 64 lanes (eight AVX2 registers) unless the layer is narrower.

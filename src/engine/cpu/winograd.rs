@@ -73,7 +73,8 @@ impl Winograd {
         if c.kernel != 3 || c.stride != 1 || c.padding != 1 || c.in_ch < 16 || !c.in_ch.is_multiple_of(8) || !conv_dense::available() {
             return None;
         }
-        assert!(m == 2 || (m == 4 && !bf16), "F(2×2), or F(4×4) in f32");
+        let bf16 = bf16 && bf16::available();
+        assert!(m == 2 || (m == 4 && !bf16), "F(2×2), or F(4×4) with f32 products");
         let (ci, co) = (c.in_ch, c.out_ch);
         let cb = co.div_ceil(16);
         let xis = (m + 2) * (m + 2);
@@ -100,7 +101,7 @@ impl Winograd {
                 }
             }
         }
-        let u = if bf16 && bf16::available() { Domain::Bf16(bf16::pack(&u, ci)) } else { Domain::F32(u) };
+        let u = if bf16 { Domain::Bf16(bf16::pack(&u, ci)) } else { Domain::F32(u) };
         Some(Self { m, cb, u })
     }
 

@@ -103,8 +103,8 @@ fn weight_bits_span_the_highest_to_the_lowest_set_bit() {
     assert_eq!(weight_bits(&[f32::NAN, f32::INFINITY, 4.0]), 1);
 }
 
-/// F(4×4) goes to f32 layers with weights that round, at sizes where it saves multiply-adds
-/// more than its larger weights cost; dyadic weights (the exact fixtures), other precisions and
+/// F(4×4) goes to layers with weights that round, at sizes where it saves multiply-adds more
+/// than its larger weights cost; dyadic weights (the exact fixtures), bf16's own products and
 /// calls of unknown size keep F(2×2).
 #[test]
 fn f4_goes_only_to_layers_that_round() {
@@ -116,7 +116,15 @@ fn f4_goes_only_to_layers_that_round() {
     assert_eq!(winograd_tile(&rounding, Precision::F32, (16, 24, 24)), 4);
     assert_eq!(winograd_tile(&dyadic, Precision::F32, (16, 56, 56)), 2);
     assert_eq!(winograd_tile(&rounding, Precision::F32, (0, 0, 0)), 2);
-    assert_eq!(winograd_tile(&rounding, Precision::Bf16, (16, 56, 56)), 2);
+    // bf16's own products are F(2×2) only; without them bf16 and f16 weights are judged rounded,
+    // so a run with them packs what an f32 run of the rounded values packs (tests/precision.rs).
+    let bf16_products = super::super::winograd_bf16::available();
+    assert_eq!(winograd_tile(&rounding, Precision::Bf16, (16, 56, 56)), if bf16_products { 2 } else { 4 });
+    for p in [Precision::F16, Precision::Bf16] {
+        let rounded = Conv { weight: super::super::precision::round("w", &rounding.weight, p).unwrap(), ..rounding.clone() };
+        let want = if p == Precision::Bf16 && bf16_products { Some(2) } else { PackedConv::with_precision(&rounded, Precision::F32, "w", (16, 56, 56)).unwrap().winograd_tile() };
+        assert_eq!(PackedConv::with_precision(&rounding, p, "w", (16, 56, 56)).unwrap().winograd_tile(), want, "{p:?}");
+    }
     // 6×6: F(4×4)'s four tiles cover 8×8, as many multiply-adds as nine F(2×2) tiles.
     assert_eq!(winograd_tile(&rounding, Precision::F32, (1, 6, 6)), 2);
     assert_eq!(PackedConv::with_precision(&rounding, Precision::F32, "w", (1, 56, 56)).unwrap().winograd_tile(), Some(4));
