@@ -244,7 +244,7 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     // Per sample in parallel (a training batch has T·B of them).
     scratch.nonzeros[..batch].par_iter_mut().zip(scratch.padded[..batch].par_iter_mut()).zip(input.par_chunks_exact(si.len())).enumerate().for_each(|(b, ((nz, padded), x))| {
         if dense[b] {
-            pad_input(x, si, p.pad, padded);
+            conv_dense::pad_input(x, si, p.pad, padded);
         } else {
             nz.fill(x, &geometry(b));
         }
@@ -396,16 +396,5 @@ impl Geometry<'_> {
     /// Width of the zero-padded input.
     pub fn padded_w(&self) -> usize {
         self.si.w + 2 * self.p.pad
-    }
-}
-
-/// `[Hi + 2p, Wi + 2p, Ci]`, zero around the sample.
-fn pad_input(x: &[f32], si: Shape, pad: usize, dst: &mut Vec<f32>) {
-    let (wp, c) = (si.w + 2 * pad, si.c);
-    dst.clear();
-    dst.resize((si.h + 2 * pad) * wp * c, 0.0);
-    for (y, row) in x.chunks_exact(si.w * c).enumerate() {
-        let at = ((y + pad) * wp + pad) * c;
-        dst[at..at + row.len()].copy_from_slice(row);
     }
 }

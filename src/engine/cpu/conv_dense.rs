@@ -11,6 +11,7 @@
 
 use super::conv::{Geometry, Task};
 use super::precision::dispatch;
+use crate::model::graph::Shape;
 
 /// Output pixels per tile.
 pub const MR: usize = 6;
@@ -22,6 +23,17 @@ pub fn available() -> bool {
     return std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") && std::is_x86_feature_detected!("popcnt") && std::is_x86_feature_detected!("f16c");
     #[cfg(not(target_arch = "x86_64"))]
     false
+}
+
+/// The dense kernel's input: `[Hi + 2p, Wi + 2p, Ci]`, zero around the sample.
+pub fn pad_input(x: &[f32], si: Shape, pad: usize, dst: &mut Vec<f32>) {
+    let (wp, c) = (si.w + 2 * pad, si.c);
+    dst.clear();
+    dst.resize((si.h + 2 * pad) * wp * c, 0.0);
+    for (y, row) in x.chunks_exact(si.w * c).enumerate() {
+        let at = ((y + pad) * wp + pad) * c;
+        dst[at..at + row.len()].copy_from_slice(row);
+    }
 }
 
 /// Output pixels `pixels` (`out`: `[pixels, Co]`) of one sample from its padded input.
