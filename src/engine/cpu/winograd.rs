@@ -206,7 +206,10 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
                 let panel = (g * xis + xi) * ci * MR..(g * xis + xi + 1) * ci * MR;
                 let store = |blk: usize, tile: &[[f32; 16]; MR]| {
                     for (i, row) in tile.iter().take(tiles - g * MR).enumerate() {
-                        let at = ((g * MR + i) * xis + xi) * cp + blk * 16;
+                        // F(2×2): `[tile][ξ][cp]`; F(4×4): `[tile][cb][ξ][16]`, so that its output
+                        // transform reads each block of 16 channels of a tile in one run.
+                        let t = g * MR + i;
+                        let at = if tm == 4 { ((t * w.cb + blk) * xis + xi) * 16 } else { (t * xis + xi) * cp + blk * 16 };
                         // SAFETY: tasks write disjoint (ξ, tile) rows of `m`, which outlives them.
                         unsafe { m.write(at, row) };
                     }
@@ -248,8 +251,7 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
             sample.par_chunks_mut(4 * so.w * co).enumerate().for_each(|(ty, rows)| {
                 for tx in 0..tw {
                     let mt = &mm[((b * th + ty) * tw + tx) * 36 * cp..][..36 * cp];
-                    let m: [&[f32]; 36] = std::array::from_fn(|xi| &mt[xi * cp..][..cp]);
-                    f4::output(&m, rows, so.w * co, tx * 4 * co, &bias[..co], scale[b]);
+                    f4::output(mt, rows, so.w * co, tx * 4 * co, &bias[..co], scale[b]);
                 }
             });
         });

@@ -86,12 +86,12 @@ unsafe fn input_avx2(d: &[[&[f32]; 6]; 6], v: &mut [f32], lane: usize, ci: usize
 
 /// One tile's outputs: `rows` holds up to four output rows of `stride` values, the tile's
 /// pixels start at `at` in each, `co` values each, up to four inside the image (the rest of the
-/// tile is not written); `((Aᵀ M A)[dy][j] / 576 + bias) · scale` there, `m[ξ]` the tile's
-/// `M[ξ]` (`co` rounded up to 16 values each, as the products write them).
-pub fn output(m: &[&[f32]; 36], rows: &mut [f32], stride: usize, at: usize, bias: &[f32], scale: f32) {
+/// tile is not written); `((Aᵀ M A)[dy][j] / 576 + bias) · scale` there, `m` the tile's `M`
+/// `[co/16][ξ][16]` (`co` rounded up to 16, as the products write it).
+pub fn output(m: &[f32], rows: &mut [f32], stride: usize, at: usize, bias: &[f32], scale: f32) {
     let co = bias.len();
     let (h, w) = (rows.len() / stride, ((stride - at) / co).min(4));
-    assert!(h <= 4 && rows.len() == h * stride && at + w * co <= stride && m.iter().all(|m| m.len() >= co.div_ceil(16) * 16));
+    assert!(h <= 4 && rows.len() == h * stride && at + w * co <= stride && m.len() >= co.div_ceil(16) * 36 * 16);
     assert!(super::conv_dense::available(), "Winograd runs on CPUs with AVX2 and FMA only");
     // SAFETY: AVX2 and FMA are present (checked above); the slices' lengths were checked.
     unsafe { tile(m, rows, stride, at, (h, w), bias, scale) }
@@ -116,14 +116,15 @@ fn at<const K: usize>(v: &[V16; 6]) -> V16 {
 /// [`output`]'s `h` × `w` pixels, 16 channels at a time in AVX2 registers (the same operations
 /// as portable code: no contraction into FMAs).
 #[target_feature(enable = "avx2,fma")]
-unsafe fn tile(m: &[&[f32]; 36], rows: &mut [f32], stride: usize, at: usize, (h, w): (usize, usize), bias: &[f32], scale: f32) {
+unsafe fn tile(m: &[f32], rows: &mut [f32], stride: usize, at: usize, (h, w): (usize, usize), bias: &[f32], scale: f32) {
     let co = bias.len();
     for c0 in (0..co).step_by(16) {
         let n = (co - c0).min(16);
+        let blk = &m[c0 / 16 * 36 * 16..][..36 * 16];
         // T = Aᵀ M (4 × 6), then each row of T times A.
         let mut t = [[[0.0; 16]; 6]; 4];
         for x in 0..6 {
-            let col = all(&std::array::from_fn(|k| *m[6 * k + x][c0..].first_chunk::<16>().expect("16 values")));
+            let col = all(&std::array::from_fn(|k| *blk[(6 * k + x) * 16..].first_chunk::<16>().expect("16 values")));
             for r in 0..4 {
                 t[r][x] = col[r];
             }
