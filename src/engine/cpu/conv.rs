@@ -207,7 +207,7 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     if simd
         && let Some(w) = &p.winograd
         && match mode {
-            Mode::Auto => winograd_pays(density, binary, dense_pays(nonzeros, input.len(), si.c), si.c, so.c, batch * so.h * so.w, w.tile()),
+            Mode::Auto => winograd_pays(density, binary, dense_pays(nonzeros, input.len(), si.c), si.c, so.c, batch * so.h * so.w, w.tile(), mode != Mode::Avx2 && super::conv_spikes_avx512::enabled()),
             Mode::Winograd => true,
             Mode::NoWinograd | Mode::Avx2 | Mode::NoStrip | Mode::Portable => false,
         }

@@ -50,7 +50,8 @@ pub(super) fn dense_pays(nonzeros: usize, len: usize, ci: usize) -> bool {
 ///   `ci/8 · (36 + 7·co/64)` for the row lists and each chunk's accumulator round trip;
 ///   weights `36·ci·co` bytes;
 /// - general sparse kernel (other inputs): per pixel `d·9·ci·co` lane adds at 11 per ns (18
-///   where a 64-channel block's weights fit in half the L2); the same weights;
+///   where a 64-channel block's weights fit in half the L2; half that where the other kernels
+///   run their AVX-512 builds, `avx512`); the same weights;
 /// - dense kernel: per pixel `9·ci·co` multiply-adds at [`DENSE_RATE`] per ns; the same weights;
 /// - Winograd with output tiles of `tile` × `tile` ([`winograd_tile`]): per pixel `4·ci·co`
 ///   multiply-adds (F(4×4): 2.25) at `42·ci/(ci + 16)` per ns (short sums pay more for the tile
@@ -61,7 +62,8 @@ pub(super) fn dense_pays(nonzeros: usize, len: usize, ci: usize) -> bool {
 /// caches flushed as in a whole network, whose weights do not fit in the L3). So spikes take the
 /// spike kernel up to about 40–60 % non-zero at batch 1 (always, at the ~15 % of a trained
 /// network), average-pooled spikes (≥ 40 %, not binary) Winograd.
-pub(super) fn winograd_pays(density: f32, binary: bool, dense: bool, ci: usize, co: usize, pixels: usize, tile: usize) -> bool {
+#[allow(clippy::too_many_arguments)]
+pub(super) fn winograd_pays(density: f32, binary: bool, dense: bool, ci: usize, co: usize, pixels: usize, tile: usize, avx512: bool) -> bool {
     let (ci, co, pixels) = (ci as f32, co as f32, pixels as f32);
     let adds = density * 9.0 * ci * co;
     let stream = |bytes: f32| bytes / 20.0;
@@ -71,6 +73,11 @@ pub(super) fn winograd_pays(density: f32, binary: bool, dense: bool, ci: usize, 
         pixels * (adds / 45.0 + ci / 8.0 * (36.0 + 7.0 * co / 64.0)) + stream(36.0 * ci * co)
     } else {
         let rate = if ci * 9.0 * 64.0 * 4.0 <= 512.0 * 1024.0 { 18.0 } else { 11.0 };
+        // The other kernels have AVX-512 builds (about twice as fast), the general sparse kernel
+        // not: 512 → 512 at 6×6 on pooled spikes at 16 % took 1.6 ms sparse and ~0.8 ms in
+        // Winograd at batch 1 (Zen 5, vgg11_48_legacy's first timestep), where the rates
+        // above (fitted with AVX2) chose the sparse kernel.
+        let rate = if avx512 { rate / 2.0 } else { rate };
         pixels * adds / rate + stream(36.0 * ci * co)
     };
     // Per pixel (m + 2)² / m² multiply-adds per channel pair; (m + 2)² · 4 bytes of weights per pair.
