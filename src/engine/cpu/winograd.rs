@@ -44,6 +44,9 @@ const PAIRS_AHEAD: usize = 2;
 /// Bytes of V and M (f32) one pass of [`conv`] holds at most, where the weights are smaller:
 /// vgg11_48_legacy's 128 → 256 layer at 24×24, batch 16 (31.6 MB of V and M, F(4×4)), one
 /// thread: 10.6–11.5 ms whole against 9.4–10.2 in parts of 4 or 8 MB (Zen 5, 2026-12-07).
+/// The 256 → 512 layer at 12×12 (18.9 MB of F(4×4) weights, 16 MB of V and M) in parts all the
+/// same, each streaming the weights again: 7.7–8.0 → 8.3–9.4 ms, so parts stay at least twice
+/// the weights.
 const SUB_BYTES: usize = 6 << 20;
 
 /// Weights in the Winograd domain.
