@@ -30,7 +30,9 @@ pub const CW: usize = 8;
 /// once per chunk, which the L2 prefetcher follows, while the chunk's weights (18 KB, read at
 /// random) stay in L1; a 12×12 layer is one tile, so each block's weights are streamed once.
 /// Measured on vgg11_48_legacy: 5 % faster than tiles of 48 (accumulators in L1 too) in the
-/// 24×24 and 12×12 layers, the same in the others.
+/// 24×24 and 12×12 layers, the same in the others. Rechecked with the accumulators in a
+/// per-thread buffer (2026-12-07 13:31 UTC, batch 1): tiles of 48 and 96 slower (features.7
+/// 1.05–1.10 → 1.18–1.23 and 1.09–1.10 ms).
 pub const TILE: usize = 144;
 /// Chunks of weights ahead of the current one that are prefetched, for layers of more than
 /// `PREFETCH_ABOVE` bytes of weights.
