@@ -204,10 +204,11 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
         }
         return Ran::Silent;
     }
+    let avx512 = simd && mode != Mode::Avx2 && super::conv_spikes_avx512::enabled();
     if simd
         && let Some(w) = &p.winograd
         && match mode {
-            Mode::Auto => winograd_pays(density, binary, dense_pays(nonzeros, input.len(), si.c), si.c, so.c, batch * so.h * so.w, w.tile(), mode != Mode::Avx2 && super::conv_spikes_avx512::enabled()),
+            Mode::Auto => winograd_pays(density, binary, dense_pays(nonzeros, input.len(), si.c), si.c, so.c, batch * so.h * so.w, w.tile(), avx512),
             Mode::Winograd => true,
             Mode::NoWinograd | Mode::Avx2 | Mode::NoStrip | Mode::Portable => false,
         }
@@ -218,7 +219,6 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     let plane = so.h * so.w;
     assert!(out.len() >= batch * plane * so.c);
     let out = OutPlanes { ptr: out.as_mut_ptr(), len: batch * plane * so.c, plane: plane * so.c };
-    let avx512 = simd && mode != Mode::Avx2 && super::conv_spikes_avx512::enabled();
     let geometry = |b: usize| Geometry { si, so, p, scale: scale[b], simd, avx512 };
     if binary && conv_spikes::applies(&geometry(0)) && (!simd || density <= SPIKES_DENSE_ABOVE) {
         spikes(input, &out, batch, plane, &geometry, &mut scratch.spikes, split);

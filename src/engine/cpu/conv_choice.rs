@@ -108,9 +108,10 @@ const TILE_STREAM: f64 = 25.0;
 /// take 2. F(4×4) is for layers whose weights round in every summation anyway (they span more
 /// than f32's 24 bits, [`weight_bits`]; on fewer its intermediates could round where the direct
 /// sums do not; bf16 and f16 weights are judged rounded, as an f32 run of their values would be;
-/// bf16's own products, [`super::winograd_bf16`], are F(2×2) only), and where it costs less: the products' multiply-adds (tiles ·
-/// (m + 2)² · ci · co) at [`TILE_RATE`] plus streaming their (m + 2)² · ci · co · 4 bytes of
-/// weights at [`TILE_STREAM`] (the transforms cost both tiles about the same). So batch 1 takes
+/// bf16's own products, [`super::winograd_bf16`], are F(2×2) only), and where it costs less:
+/// the products' multiply-adds (tiles · (m + 2)² · ci · co) at [`TILE_RATE`] plus streaming
+/// their (m + 2)² · ci · co · 4 bytes of weights at [`TILE_STREAM`] (the transforms cost both
+/// tiles about the same). So batch 1 takes
 /// F(4×4) on 128 channels at 24×24 or 28×28 and 64 at 56×56, F(2×2) from 256 channels at 12×12
 /// or 14×14 (where its weights, 2.25 times F(2×2)'s, come from memory); batch 16 takes it
 /// everywhere but 6×6, where four 4×4 tiles cost what nine 2×2 tiles do.

@@ -162,12 +162,10 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
             let (b, ty, tx) = (tile / (th * tw), tile / tw % th, tile % tw);
             let sample = &input[b * si.len()..(b + 1) * si.len()];
             // d[r][x]: the window's pixels, zero outside the input.
+            // (Row or column −1, the padding, wraps to usize::MAX, outside too.)
             let px = |r: usize, x: usize| -> &[f32] {
-                let at = (|| {
-                    let (y, xx) = ((tm * ty + r).checked_sub(1)?, (tm * tx + x).checked_sub(1)?);
-                    (y < si.h && xx < si.w).then(|| &sample[(y * si.w + xx) * ci..(y * si.w + xx + 1) * ci])
-                })();
-                &at.unwrap_or(zero)[..ci]
+                let (y, xx) = ((tm * ty + r).wrapping_sub(1), (tm * tx + x).wrapping_sub(1));
+                if y < si.h && xx < si.w { &sample[(y * si.w + xx) * ci..(y * si.w + xx + 1) * ci] } else { zero }
             };
             if tm == 4 {
                 f4::input(&std::array::from_fn(|r| std::array::from_fn(|x| px(r, x))), v, lane, ci);

@@ -132,7 +132,6 @@ fn flush_rates() {
 #[test]
 #[ignore]
 fn strip_rates() {
-    use std::time::Instant;
     let mut junk = vec![0u8; 64 << 20];
     for (ci, co, hw, k, stride, pad) in [(2, 64, 48, 3, 1, 1), (2, 64, 128, 3, 1, 1), (3, 64, 224, 7, 2, 3)] {
         let mut rng = Rng(3);
@@ -144,18 +143,9 @@ fn strip_rates() {
         let mut line = format!("{ci}→{co} {hw}×{hw} k{k} s{stride}:");
         for d in [0.05, 0.1, 0.15, 0.2, 0.25, 0.3] {
             let x = input(&mut rng, si.len(), Kind::Counts(d));
-            let mut ms = [Vec::new(), Vec::new()];
-            for i in 0..20 {
-                for (mode, times) in [Mode::NoWinograd, Mode::NoStrip].into_iter().zip(&mut ms) {
-                    junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
-                    let t = Instant::now();
-                    conv_with(&x, &mut out, si, so, &p, &[1.0], &mut scratch, mode);
-                    times.push(t.elapsed().as_secs_f64() * 1e3);
-                }
-            }
-            let [s, dn] = ms.map(|mut t| {
-                t.sort_by(f64::total_cmp);
-                (t[0], t[t.len() / 2])
+            let modes = [Mode::NoWinograd, Mode::NoStrip];
+            let [s, dn] = alternated::<2>(&mut junk, 20, |k| {
+                conv_with(&x, &mut out, si, so, &p, &[1.0], &mut scratch, modes[k]);
             });
             line += &format!(" {d}: {:.3}/{:.3} vs {:.3}/{:.3}", s.0, s.1, dn.0, dn.1);
         }
@@ -173,7 +163,6 @@ fn strip_rates() {
 #[ignore]
 fn tile_rates() {
     use super::rounding_layer;
-    use std::time::Instant;
     let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(1);
     let mut junk = vec![0u8; 64 << 20];
     let layers = [(128, 256, 24, Kind::Pooled(0.15)), (256, 512, 12, Kind::Pooled(0.15)), (512, 512, 6, Kind::Pooled(0.15)), (64, 64, 56, Kind::Counts(0.3)), (128, 128, 28, Kind::Counts(0.3)), (256, 256, 14, Kind::Counts(0.3))];
@@ -184,19 +173,29 @@ fn tile_rates() {
         let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw, hw));
         let x = input(&mut rng, batch * si.len(), kind);
         let (mut out, mut scratch, scale) = (vec![0.0; batch * so.len()], ConvScratch::default(), vec![1.0; batch]);
-        let mut ms = [Vec::new(), Vec::new()];
-        for i in 0..20 {
-            for (p, times) in packed.iter().zip(&mut ms) {
-                junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
-                let t = Instant::now();
-                conv_with(&x, &mut out, si, so, p, &scale, &mut scratch, Mode::Winograd);
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-            }
-        }
-        let [a, b] = ms.map(|mut t| {
-            t.sort_by(f64::total_cmp);
-            (t[0], t[t.len() / 2])
+        let [a, b] = alternated::<2>(&mut junk, 20, |k| {
+            conv_with(&x, &mut out, si, so, &packed[k], &scale, &mut scratch, Mode::Winograd);
         });
         println!("{ci}→{co} {hw}×{hw} batch {batch}: F(2×2) {:.3} / {:.3}, F(4×4) {:.3} / {:.3} ms", a.0, a.1, b.0, b.1);
     }
+}
+
+/// (min, median) milliseconds of `call(k)` for each `k < N`, `rounds` calls each, alternated call
+/// by call so a busy machine slows them alike, the caches flushed (by writing `junk`) before
+/// every call as in a whole network whose weights exceed the L3.
+fn alternated<const N: usize>(junk: &mut [u8], rounds: usize, mut call: impl FnMut(usize)) -> [(f64, f64); N] {
+    use std::time::Instant;
+    let mut ms: [Vec<f64>; N] = std::array::from_fn(|_| Vec::new());
+    for i in 0..rounds {
+        for (k, times) in ms.iter_mut().enumerate() {
+            junk.iter_mut().step_by(64).for_each(|j| *j = j.wrapping_add(i as u8));
+            let t = Instant::now();
+            call(k);
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    ms.map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        (t[0], t[t.len() / 2])
+    })
 }
