@@ -34,6 +34,8 @@ use super::conv_dense;
 use super::conv_sparse::{self, Nonzeros};
 use super::conv_strip::{self, Rows};
 use super::conv_spikes::{self, SpikeScratch, TileRows};
+use super::conv_store::OutPlanes;
+pub use super::conv_store::{Fused, Task};
 use super::precision::{Precision, PrecisionError, Stored, Weight};
 use super::winograd::{self, Winograd, WinogradScratch};
 use crate::model::graph::{Conv, Shape};
@@ -149,6 +151,13 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p: &PackedConv
     conv_with(input, out, si, so, p, scale, scratch, Mode::Auto);
 }
 
+/// [`conv`], then the neuron layer `fused` (if any) on its output in place ([`Fused`]): `out`
+/// gets the neurons' outputs.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_fused(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p: &PackedConv, scale: &[f32], scratch: &mut ConvScratch, fused: Option<&Fused>) {
+    conv_mode(input, out, si, so, p, scale, scratch, Mode::Auto, fused);
+}
+
 /// Which kernels [`conv_with`] may choose from (tests and measurements pin them).
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(not(test), allow(dead_code))]
@@ -184,6 +193,12 @@ pub(super) enum Ran {
 /// [`conv`] with the kernels `mode` allows; returns the kernel that ran.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p: &PackedConv, scale: &[f32], scratch: &mut ConvScratch, mode: Mode) -> Ran {
+    conv_mode(input, out, si, so, p, scale, scratch, mode, None)
+}
+
+/// [`conv_with`], then the neurons of `fused` (as [`conv_fused`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conv_mode(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p: &PackedConv, scale: &[f32], scratch: &mut ConvScratch, mode: Mode, fused: Option<&Fused>) -> Ran {
     let simd = mode != Mode::Portable && conv_dense::available();
     let batch = scale.len();
     let input = &input[..batch * si.len()];
@@ -201,6 +216,10 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
         for (b, o) in out.chunks_exact_mut(so.len()).take(batch).enumerate() {
             let bias: Vec<f32> = p.bias[..p.co].iter().map(|v| v * scale[b]).collect();
             o.chunks_exact_mut(so.c).for_each(|px| px.copy_from_slice(&bias));
+            if let Some(f) = fused {
+                // SAFETY: this thread alone runs the layer's neurons here.
+                unsafe { f.slice(b, 0, o) };
+            }
         }
         return Ran::Silent;
     }
@@ -213,15 +232,18 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
             Mode::NoWinograd | Mode::Avx2 | Mode::NoStrip | Mode::Portable => false,
         }
     {
-        winograd::conv(input, out, si, so, w, &p.bias[..p.co], scale, &mut scratch.winograd);
+        winograd::conv(input, out, si, so, w, &p.bias[..p.co], scale, &mut scratch.winograd, fused);
         return Ran::Winograd;
     }
     let plane = so.h * so.w;
     assert!(out.len() >= batch * plane * so.c);
-    let out = OutPlanes { ptr: out.as_mut_ptr(), len: batch * plane * so.c, plane: plane * so.c };
+    let planes = OutPlanes::new(out, batch, plane * so.c);
     let geometry = |b: usize| Geometry { si, so, p, scale: scale[b], simd, avx512 };
     if binary && conv_spikes::applies(&geometry(0)) && (!simd || density <= SPIKES_DENSE_ABOVE) {
-        spikes(input, &out, batch, plane, &geometry, &mut scratch.spikes, split);
+        spikes(input, &planes, batch, plane, &geometry, &mut scratch.spikes, split);
+        if let Some(f) = fused {
+            f.pass(out);
+        }
         return Ran::Spikes;
     }
     if mode != Mode::NoStrip && counts.iter().all(|c| conv_strip::pays(c.0, si.len(), &geometry(0))) {
@@ -233,9 +255,12 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
         (0..batch * groups * blocks).into_par_iter().for_each(|task| {
             let (b, grp, blk) = (task / (groups * blocks), task / blocks % groups, task % blocks);
             let ys = grp * conv_strip::ROWS..((grp + 1) * conv_strip::ROWS).min(so.h);
-            let t = Task { out: &out, sample: b, pixels: ys.start * so.w..ys.end * so.w, blocks: blk..blk + 1 };
+            let t = Task { out: &planes, sample: b, pixels: ys.start * so.w..ys.end * so.w, blocks: blk..blk + 1 };
             conv_strip::task(&t, &rows[b], &geometry(b));
         });
+        if let Some(f) = fused {
+            f.pass(out);
+        }
         return Ran::Strip;
     }
     scratch.nonzeros.resize_with(batch, Nonzeros::default);
@@ -259,13 +284,16 @@ pub(super) fn conv_with(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     let (nonzeros, padded) = (&scratch.nonzeros, &scratch.padded);
     (0..batch * chunks * groups).into_par_iter().for_each(|task| {
         let (b, n, grp) = (task / (chunks * groups), task / groups % chunks, task % groups);
-        let t = Task { out: &out, sample: b, pixels: n * chunk..((n + 1) * chunk).min(plane), blocks: grp * per_group..((grp + 1) * per_group).min(p.blocks) };
+        let t = Task { out: &planes, sample: b, pixels: n * chunk..((n + 1) * chunk).min(plane), blocks: grp * per_group..((grp + 1) * per_group).min(p.blocks) };
         if dense[b] {
             conv_dense::task(&t, &padded[b], &geometry(b));
         } else {
             conv_sparse::task(&t, &nonzeros[b], &geometry(b));
         }
     });
+    if let Some(f) = fused {
+        f.pass(out);
+    }
     Ran::SparseOrDense
 }
 
@@ -302,47 +330,6 @@ fn spikes<'a>(input: &[f32], out: &OutPlanes, batch: usize, plane: usize, geomet
         let t = Task { out, sample: b, pixels: tile(i % tiles), blocks: grp * per..(grp * per + per).min(blocks) };
         conv_spikes::task(&t, &rows[i], &geometry(b));
     });
-}
-
-/// The output of every sample, `[B, Ho·Wo·Co]`, written by concurrent tasks.
-pub struct OutPlanes {
-    ptr: *mut f32,
-    len: usize,
-    plane: usize,
-}
-
-// SAFETY: tasks write disjoint (sample, pixel range, block range) rectangles (see `conv`), and
-// `conv` holds the `&mut` output slice for as long as they run.
-unsafe impl Sync for OutPlanes {}
-
-/// One task's share of the output: pixels × blocks of output channels of one sample.
-pub struct Task<'a> {
-    out: &'a OutPlanes,
-    pub sample: usize,
-    pub pixels: Range<usize>,
-    pub blocks: Range<usize>,
-}
-
-impl Task<'_> {
-    /// [`Task::store`] of a whole block (a fixed-size copy, no `memcpy` call).
-    #[inline(always)]
-    pub fn store_block<const N: usize>(&self, co: usize, pixel: usize, c0: usize, values: &[f32; N]) {
-        debug_assert!(self.pixels.contains(&pixel));
-        let at = self.sample * self.out.plane + pixel * co + c0;
-        assert!(c0 + N <= co && at + N <= self.out.len);
-        // SAFETY: in bounds (asserted); no other task writes these elements (see `OutPlanes`).
-        unsafe { (self.out.ptr.add(at) as *mut [f32; N]).write_unaligned(*values) }
-    }
-
-    /// Writes `values` to channels `c0..` of output pixel `pixel`, which must lie in this
-    /// task's pixels and blocks.
-    pub fn store(&self, co: usize, pixel: usize, c0: usize, values: &[f32]) {
-        debug_assert!(self.pixels.contains(&pixel));
-        let at = self.sample * self.out.plane + pixel * co + c0;
-        assert!(c0 + values.len() <= co && at + values.len() <= self.out.len);
-        // SAFETY: in bounds (asserted); no other task writes these elements (see `OutPlanes`).
-        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.out.ptr.add(at), values.len()) }
-    }
 }
 
 /// What a task needs besides its input and output.

@@ -6,6 +6,7 @@
 //! also through the portable code; 16-bit weights against f32 ones of the same values; and, in
 //! [`isa`], the AVX-512 builds against the AVX2 ones on weights that round. [`rates`] holds the timings run by hand.
 
+mod fused;
 mod isa;
 mod rates;
 mod tiles;

@@ -192,7 +192,8 @@ macro_rules! specialised {
 // Measured and not kept (2026-12-07 12:15 UTC, Zen 5): `neuron_step` and `avg_pool` built for
 // AVX-512 and AVX2 (run-time dispatch) instead of the baseline's 4-lane SSE: vgg11_48_legacy's
 // neuron and pooling layers 0.31–0.33 → 0.28–0.31 ms at batch 1 and 6.2–6.5 → 6.7–6.9 ms at
-// batch 16, one thread. They wait on memory; fusing them into the conv stores is what is left.
+// batch 16, one thread. They wait on memory: the neuron layers after convs now run in place
+// on the conv's output (`conv_store::Fused`).
 /// One timestep of one sample's neurons ([`NeuronKind::step`] per element, the kind's rule
 /// built once): updates the membrane `mem`, writes spikes (0/1) to `out` (a non-spiking
 /// readout: the membrane; a counting neuron: its counts), returns how many spikes it emitted.
@@ -245,18 +246,67 @@ pub(crate) fn neuron_recharge(kind: &NeuronKind, mem: &mut [f32], x: &[f32], s: 
 /// [`neuron_step`] for a layer with per-neuron parameters: neuron `i` runs `rules[i]` (the same
 /// [`Rule::step`], other numbers). `spikes`: whether the layer spikes (else `out` is the membrane).
 pub fn neuron_step_each(rules: &[Rule], spikes: bool, mem: &mut [f32], x: &[f32], out: &mut [f32]) -> u64 {
-    let mut fired = 0u64;
-    for (((m, &x), o), rule) in mem.iter_mut().zip(x).zip(out.iter_mut()).zip(rules) {
-        if rule.fire == Fire::Count {
-            fired += count_one(rule, m, x, o);
-            continue;
-        }
-        let (v, s) = rule.step(&F32, *m, x);
-        *m = v;
-        *o = if spikes { f32::from(u8::from(s)) } else { v };
-        fired += u64::from(s);
+    mem.iter_mut().zip(x).zip(out.iter_mut()).zip(rules).map(|(((m, &x), o), rule)| each_one(rule, spikes, m, x, o)).sum()
+}
+
+/// One step of one neuron with its own rule ([`neuron_step_each`]).
+#[inline(always)]
+fn each_one(rule: &Rule, spikes: bool, m: &mut f32, x: f32, out: &mut f32) -> u64 {
+    if rule.fire == Fire::Count {
+        return count_one(rule, m, x, out);
     }
-    fired
+    let (v, s) = rule.step(&F32, *m, x);
+    *m = v;
+    *out = if spikes { f32::from(u8::from(s)) } else { v };
+    u64::from(s)
+}
+
+/// [`neuron_step`] in place, over runs of neurons: each run's `xo` holds the neurons' inputs
+/// and gets their outputs, `mem` their membranes; with per-neuron `rules` (`[H, W, C]` of one
+/// sample), [`neuron_step_each`], the run starting at the neuron its `usize` names. The form a
+/// convolution's tasks fuse into their stores (`super::conv_store`): every neuron takes the same
+/// [`Rule::step`] as in the separate pass, so the same bits. Returns the spikes emitted.
+pub fn neuron_in_place<'a>(kind: &NeuronKind, rules: Option<&[Rule]>, runs: impl Iterator<Item = (usize, &'a mut [f32], &'a mut [f32])>) -> u64 {
+    let spikes = kind.spikes();
+    if let Some(rules) = rules {
+        let run = |(at, mem, xo): (usize, &mut [f32], &mut [f32])| -> u64 {
+            mem.iter_mut().zip(xo.iter_mut()).zip(&rules[at..]).map(|((m, o), rule)| each_one(rule, spikes, m, *o, o)).sum()
+        };
+        return runs.map(run).sum();
+    }
+    let rule = kind.rule();
+    if rule.fire == Fire::Count {
+        return runs.map(|(_, mem, xo)| mem.iter_mut().zip(xo.iter_mut()).map(|(m, o)| count_one(&rule, m, *o, o)).sum::<u64>()).sum();
+    }
+    if !spikes {
+        specialised!(rule, |rule| {
+            for (_, mem, xo) in runs {
+                for (m, o) in mem.iter_mut().zip(xo.iter_mut()) {
+                    *m = rule.step(&F32, *m, *o).0;
+                    *o = *m;
+                }
+            }
+        });
+        return 0;
+    }
+    // Counted in u32 per piece of 2³⁰, as in `neuron_step`.
+    const CHUNK: usize = 1 << 30;
+    specialised!(rule, |rule| {
+        let mut fired = 0u64;
+        for (_, mem, xo) in runs {
+            for (mem, xo) in mem.chunks_mut(CHUNK).zip(xo.chunks_mut(CHUNK)) {
+                let mut piece = 0u32;
+                for (m, o) in mem.iter_mut().zip(xo.iter_mut()) {
+                    let (v, s) = rule.step(&F32, *m, *o);
+                    *m = v;
+                    *o = if s { 1.0 } else { 0.0 };
+                    piece += u32::from(s);
+                }
+                fired += u64::from(piece);
+            }
+        }
+        fired
+    })
 }
 
 /// One step of one counting neuron ([`Rule::count_step`]): the count goes to `out`.

@@ -7,7 +7,8 @@
 //! inputs such as pooled spikes, sparse row adds or an FMA tile otherwise), which equal it bit
 //! for bit on dyadic weights. Linear layers scatter only the
 //! non-zero inputs (a spike adds a weight row: no multiplication). Weights are stored in f32
-//! or, opt-in, in 16 bits ([`precision`]).
+//! or, opt-in, in 16 bits ([`precision`]). A neuron layer whose only input is a conv runs in
+//! place on the conv's output (`conv_store`), its time counted in the conv's.
 
 mod conv;
 mod conv_choice;
@@ -16,6 +17,7 @@ mod conv_sparse;
 mod conv_strip;
 mod conv_spikes;
 mod conv_spikes_avx512;
+mod conv_store;
 #[cfg(test)]
 mod conv_tests;
 pub mod kernels;
@@ -25,6 +27,7 @@ mod winograd;
 mod winograd_bf16;
 mod winograd_f4;
 
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -43,8 +46,7 @@ pub(crate) use conv::{ConvScratch, PackedConv, conv as conv_hwc};
 #[cfg(all(feature = "train", target_arch = "x86_64"))]
 pub(crate) use conv_spikes_avx512::enabled as avx512_enabled;
 
-/// Neurons per parallel piece of a neuron layer's sample.
-const NEURON_PIECE: usize = 1 << 15;
+use conv_store::NEURON_PIECE;
 
 pub struct CpuBackend {
     graph: Graph,
@@ -62,6 +64,8 @@ pub struct CpuBackend {
     scratch: conv::ConvScratch,
     lane_scale: Vec<f32>,
     precision: Precision,
+    /// Per node: a conv that runs the neuron layer after it in its stores ([`fusable`]).
+    fuse: Vec<bool>,
 }
 
 impl CpuBackend {
@@ -78,7 +82,8 @@ impl CpuBackend {
         values.extend(graph.nodes.iter().map(|n| vec![0.0; batch * n.shape.len()]));
         let membranes = graph.nodes.iter().map(|n| if matches!(n.op, Op::Neuron(_)) { vec![0.0; batch * n.shape.len()] } else { Vec::new() }).collect();
         let counts = graph.nodes.iter().map(|_| vec![0; batch]).collect();
-        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts, profile: None, scratch: Default::default(), lane_scale: vec![1.0; batch], precision };
+        let fuse = (0..graph.nodes.len()).map(|i| fusable(graph, i)).collect();
+        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts, profile: None, scratch: Default::default(), lane_scale: vec![1.0; batch], precision, fuse };
         backend.reset_all();
         Ok(backend)
     }
@@ -127,6 +132,8 @@ impl Backend for CpuBackend {
         super::check_step(g, b, input, steps)?;
         crate::model::layout::nchw_to_nhwc(input, &mut self.values[0], b, s.c, s.h * s.w);
         let epoch = self.profile.is_some().then(Instant::now);
+        // The conv before this neuron layer ran it (`fusable`).
+        let mut ran = false;
         for i in 0..g.nodes.len() {
             let node = &g.nodes[i];
             if node.head && !logits {
@@ -134,7 +141,7 @@ impl Backend for CpuBackend {
             }
             let started = epoch.map(|_| Instant::now());
             let (before, after) = self.values.split_at_mut(i + 1);
-            let out = &mut after[0];
+            let (out, next) = after.split_first_mut().expect("a value per node");
             let input = |k: usize| before[node.inputs[k]].as_slice();
             let in_shape = g.value_shape(node.inputs[0]);
             match (&node.op, &self.prepared[i]) {
@@ -142,8 +149,21 @@ impl Backend for CpuBackend {
                     // Multiplying by 1 is exact, so a conv without TEBN takes scale 1.
                     let scale = &mut self.lane_scale;
                     scale.iter_mut().zip(steps).for_each(|(s, &t)| *s = c.time_scale.as_ref().map_or(1.0, |ts| ts[t]));
-                    conv::conv(input(0), out, in_shape, node.shape, packed, scale, &mut self.scratch);
+                    if self.fuse[i] {
+                        // The neuron layer after it, on this conv's output in place, into that
+                        // layer's value (this conv's own is not written).
+                        let (Op::Neuron(n), Prepared::Neuron { rules, .. }) = (&g.nodes[i + 1].op, &self.prepared[i + 1]) else { unreachable!("fusable checked node {}", i + 1) };
+                        let counts: Vec<AtomicU64> = (0..b).map(|_| AtomicU64::new(0)).collect();
+                        let fused = conv::Fused::new(&n.kind, rules.as_deref(), &mut self.membranes[i + 1], node.shape.len(), &counts);
+                        conv::conv_fused(input(0), &mut next[0], in_shape, node.shape, packed, scale, &mut self.scratch, Some(&fused));
+                        self.counts[i + 1].iter_mut().zip(counts).for_each(|(c, n)| *c += n.into_inner());
+                        ran = true;
+                    } else {
+                        conv::conv(input(0), out, in_shape, node.shape, packed, scale, &mut self.scratch);
+                    }
                 }
+                // Run by the conv before it (its time is that conv's).
+                (Op::Neuron(_), _) if std::mem::take(&mut ran) => {}
                 (Op::Neuron(n), Prepared::Neuron { rules, .. }) => {
                     let len = node.shape.len();
                     let spikes = n.kind.spikes();
@@ -193,6 +213,9 @@ impl Backend for CpuBackend {
     }
 
     fn last_spikes(&mut self, node: usize) -> Result<Vec<f32>, EngineError> {
+        if self.fuse.get(node).copied().unwrap_or(false) {
+            return Err(EngineError::NoValue { node: self.graph.nodes[node].name.clone() });
+        }
         let s = self.graph.nodes[node].shape;
         let mut out = vec![0.0; self.batch * s.len()];
         crate::model::layout::nhwc_to_nchw(&self.values[node + 1], &mut out, self.batch, s.c, s.h * s.w);
@@ -205,4 +228,19 @@ impl Backend for CpuBackend {
         let dispatches = self.profile.take().unwrap_or_default();
         result.map(|_| Some(StepProfile { clock: Clock::CpuWall, dispatches }))
     }
+}
+
+/// Whether conv node `i` runs the neuron layer after it in its tasks' stores
+/// ([`conv::Fused`]): that layer is its only reader, and neither is in the head (which may be
+/// skipped alone).
+fn fusable(g: &Graph, i: usize) -> bool {
+    let (Some(node), Some(next)) = (g.nodes.get(i), g.nodes.get(i + 1)) else { return false };
+    matches!(node.op, Op::Conv(_))
+        && matches!(next.op, Op::Neuron(_))
+        && next.inputs == [i + 1]
+        && next.shape == node.shape
+        && !node.head
+        && !next.head
+        && g.output() != i + 1
+        && g.nodes.iter().enumerate().all(|(j, n)| j == i + 1 || !n.inputs.contains(&(i + 1)))
 }

@@ -27,6 +27,7 @@
 use rayon::prelude::*;
 
 use super::conv_dense::{self, MR};
+use super::conv_store::Fused;
 use super::winograd_bf16::{self as bf16, to_bf16};
 use super::winograd_f4 as f4;
 use crate::model::graph::{Conv, Shape};
@@ -125,9 +126,11 @@ pub struct WinogradScratch {
     m: Vec<f32>,
 }
 
-/// `out[b] = scale[b] · (bias + conv3x3(input[b]))`; `input` `[B, H, W, Ci]`, `out` `[B, H, W, Co]`.
+/// `out[b] = scale[b] · (bias + conv3x3(input[b]))`; `input` `[B, H, W, Ci]`, `out` `[B, H, W, Co]`;
+/// then the neurons of `fused` (if any) over each band of output rows as it is written
+/// ([`Fused`]: the output transform's rows are still in cache).
 #[allow(clippy::too_many_arguments)]
-pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, bias: &[f32], scale: &[f32], s: &mut WinogradScratch) {
+pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, bias: &[f32], scale: &[f32], s: &mut WinogradScratch, fused: Option<&Fused>) {
     let (batch, ci, co, cp, tm) = (scale.len(), si.c, so.c, w.cb * 16, w.m);
     let (th, tw) = (so.h.div_ceil(tm), so.w.div_ceil(tm));
     let tiles = batch * th * tw;
@@ -143,7 +146,7 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
     if samples < batch {
         for b in (0..batch).step_by(samples) {
             let e = (b + samples).min(batch);
-            conv(&input[b * si.len()..e * si.len()], &mut out[b * so.len()..e * so.len()], si, so, w, bias, &scale[b..e], s);
+            conv(&input[b * si.len()..e * si.len()], &mut out[b * so.len()..e * so.len()], si, so, w, bias, &scale[b..e], s, fused.map(|f| f.samples_from(b)).as_ref());
         }
         return;
     }
@@ -254,6 +257,10 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
                     let mt = &mm[((b * th + ty) * tw + tx) * 36 * cp..][..36 * cp];
                     f4::output(mt, rows, so.w * co, tx * 4 * co, &bias[..co], scale[b]);
                 }
+                if let Some(f) = fused {
+                    // SAFETY: this band of rows is this closure's alone.
+                    unsafe { f.slice(b, ty * 4 * so.w * co, rows) };
+                }
             });
         });
         return;
@@ -285,6 +292,10 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
                     }
                 }
             }
+        }
+        if let Some(f) = fused {
+            // SAFETY: this row is this closure's alone.
+            unsafe { f.slice(b, y * so.w * co, row) };
         }
     });
 }

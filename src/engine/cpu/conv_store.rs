@@ -1,0 +1,138 @@
+//! Where the conv kernels' tasks put their results: the output of every sample
+//! ([`OutPlanes`]), each task's rectangle of it ([`Task`]), and the neuron layer a conv runs in
+//! its tasks ([`Fused`]).
+//!
+//! Where a conv's only reader is the neuron layer after it (conv, folded BN, LIF: every
+//! spiking block), the backend hands the conv that layer, and the conv's output buffer is the
+//! layer's: its values (the neurons' inputs) become the neurons' outputs in place, so there is
+//! no separate tensor for the conv to write and the neurons to read back. Winograd runs the
+//! neurons of each band of output rows as its output transform writes it (still in cache); the
+//! other kernels, in one pass over the output after their tasks ([`Fused::pass`]). Every neuron
+//! takes the same rule on the same value as in the separate pass
+//! ([`super::kernels::neuron_in_place`]): the same bits, the same spike counts.
+//!
+//! vgg11_48_legacy, batch 16, one thread (Zen 5, 2026-12-07 14:20 UTC, interleaved): the step
+//! 76.8–79.1 → 72.2–76.3 ms; features.5 (Winograd) and its neurons 10.4–10.8 → 9.1–9.4 ms.
+//! Measured and dropped: the spike, strip, sparse and dense kernels running each task's
+//! neurons right after its stores (features.7 and its neurons 17.4–18.0 → 19.2–20.0 ms at
+//! batch 16: the rectangle's membranes, streamed through L2, evict the block's weights that
+//! the next task reuses).
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use super::kernels::neuron_in_place;
+use crate::model::neuron::{NeuronKind, Rule};
+
+/// Neurons per parallel piece of a neuron layer's sample.
+pub const NEURON_PIECE: usize = 1 << 15;
+
+/// The output of every sample, `[B, Ho·Wo·Co]`, written by concurrent tasks.
+pub struct OutPlanes {
+    ptr: *mut f32,
+    len: usize,
+    /// Values per sample.
+    plane: usize,
+}
+
+// SAFETY: tasks write disjoint (sample, pixel range, block range) rectangles (see `conv`), and
+// `conv` holds the `&mut` output slice for as long as they run.
+unsafe impl Sync for OutPlanes {}
+
+impl OutPlanes {
+    /// The first `batch` samples of `out`, `plane` values each.
+    pub fn new(out: &mut [f32], batch: usize, plane: usize) -> Self {
+        assert!(out.len() >= batch * plane);
+        Self { ptr: out.as_mut_ptr(), len: batch * plane, plane }
+    }
+}
+
+/// One task's share of the output: pixels × blocks of output channels of one sample.
+pub struct Task<'a> {
+    pub out: &'a OutPlanes,
+    pub sample: usize,
+    pub pixels: Range<usize>,
+    pub blocks: Range<usize>,
+}
+
+impl Task<'_> {
+    /// [`Task::store`] of a whole block (a fixed-size copy, no `memcpy` call).
+    #[inline(always)]
+    pub fn store_block<const N: usize>(&self, co: usize, pixel: usize, c0: usize, values: &[f32; N]) {
+        debug_assert!(self.pixels.contains(&pixel));
+        let at = self.sample * self.out.plane + pixel * co + c0;
+        assert!(c0 + N <= co && at + N <= self.out.len);
+        // SAFETY: in bounds (asserted); no other task writes these elements (see `OutPlanes`).
+        unsafe { (self.out.ptr.add(at) as *mut [f32; N]).write_unaligned(*values) }
+    }
+
+    /// Writes `values` to channels `c0..` of output pixel `pixel`, which must lie in this
+    /// task's pixels and blocks.
+    pub fn store(&self, co: usize, pixel: usize, c0: usize, values: &[f32]) {
+        debug_assert!(self.pixels.contains(&pixel));
+        let at = self.sample * self.out.plane + pixel * co + c0;
+        assert!(c0 + values.len() <= co && at + values.len() <= self.out.len);
+        // SAFETY: in bounds (asserted); no other task writes these elements (see `OutPlanes`).
+        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), self.out.ptr.add(at), values.len()) }
+    }
+}
+
+/// A neuron layer run by the conv that feeds it (see the module doc): its kind or per-neuron
+/// rules, the membranes of every sample, and the spikes each sample emitted.
+#[derive(Clone, Copy)]
+pub struct Fused<'a> {
+    kind: &'a NeuronKind,
+    /// Each neuron's rule `[H, W, C]` for a layer with per-neuron arrays.
+    rules: Option<&'a [Rule]>,
+    /// `[B, plane]`.
+    mem: *mut f32,
+    /// Neurons per sample.
+    plane: usize,
+    /// Spikes per sample, added to by every task.
+    counts: &'a [AtomicU64],
+}
+
+// SAFETY: the threads that share a `Fused` run the neurons of disjoint ranges of each sample
+// (`slice`'s contract), so each membrane is read and written by one thread; `new` holds the
+// `&mut` for as long as the `Fused` lives.
+unsafe impl Sync for Fused<'_> {}
+
+impl<'a> Fused<'a> {
+    /// The layer `kind` (each neuron's `rules` where it has per-neuron arrays) with membranes
+    /// `mem`, `plane` per sample, for as many samples as `counts` has entries.
+    pub fn new(kind: &'a NeuronKind, rules: Option<&'a [Rule]>, mem: &'a mut [f32], plane: usize, counts: &'a [AtomicU64]) -> Self {
+        assert!(mem.len() >= counts.len() * plane && rules.is_none_or(|r| r.len() == plane));
+        Self { kind, rules, mem: mem.as_mut_ptr(), plane, counts }
+    }
+
+    /// The same layer for samples `first..` only, numbered from 0 (a part of the batch).
+    pub fn samples_from(&self, first: usize) -> Self {
+        assert!(first <= self.counts.len());
+        Self { mem: self.mem.wrapping_add(first * self.plane), counts: &self.counts[first..], ..*self }
+    }
+
+    /// Runs the neurons of sample `b` over `xo`, its values `at..at + xo.len()` (in place).
+    ///
+    /// # Safety
+    /// No other thread runs these neurons of sample `b` meanwhile.
+    pub unsafe fn slice(&self, b: usize, at: usize, xo: &mut [f32]) {
+        assert!(b < self.counts.len() && at + xo.len() <= self.plane);
+        // SAFETY: in bounds of the sample's membranes (asserted), which the caller leaves to us.
+        let mem = unsafe { std::slice::from_raw_parts_mut(self.mem.add(b * self.plane + at), xo.len()) };
+        let fired = neuron_in_place(self.kind, self.rules, std::iter::once((at, mem, xo)));
+        self.counts[b].fetch_add(fired, Ordering::Relaxed);
+    }
+
+    /// Runs the layer over `out`, every sample's values `[B, plane]`, in place, once the conv
+    /// has written all of it: per sample in parallel, in pieces of [`NEURON_PIECE`] where the
+    /// batch is smaller than the thread count (at batch 1 a layer's neurons are all the work).
+    pub fn pass(&self, out: &mut [f32]) {
+        let piece = if self.counts.len() < rayon::current_num_threads() { NEURON_PIECE } else { self.plane.max(1) };
+        out[..self.counts.len() * self.plane].par_chunks_mut(self.plane.max(1)).enumerate().for_each(|(b, o)| {
+            // SAFETY: each piece of each sample is one closure's.
+            o.par_chunks_mut(piece).enumerate().for_each(|(k, xo)| unsafe { self.slice(b, k * piece, xo) });
+        });
+    }
+}
