@@ -82,7 +82,7 @@ impl Winograd {
         let (ci, co) = (c.in_ch, c.out_ch);
         let cb = co.div_ceil(16);
         let xis = (m + 2) * (m + 2);
-        let mut u = vec![0.0; xis * cb * ci * 16];
+        let mut u = super::precision::zeroed(xis * cb * ci * 16);
         for o in 0..co {
             for i in 0..ci {
                 let g: Vec<f64> = c.weight[(o * ci + i) * 9..(o * ci + i + 1) * 9].iter().map(|&v| f64::from(v)).collect();

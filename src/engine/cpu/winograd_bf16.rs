@@ -36,7 +36,7 @@ pub fn to_bf16(x: f32) -> u16 {
 /// per block; `ci` even.
 pub fn pack(u: &[f32], ci: usize) -> Vec<u32> {
     assert!(ci.is_multiple_of(2) && u.len().is_multiple_of(ci * 16));
-    let mut out = vec![0u32; u.len() / 2];
+    let mut out = super::precision::zeroed(u.len() / 2);
     for (src, dst) in u.chunks_exact(ci * 16).zip(out.chunks_exact_mut(ci / 2 * 16)) {
         for p in 0..ci / 2 {
             for lane in 0..16 {
