@@ -207,7 +207,7 @@ pub(super) fn conv_mode(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     // masks, the strip kernel's lists) run in parallel pieces too: at batch 1 it is all the work.
     let split = batch < rayon::current_num_threads();
     let piece = if split { 1 << 14 } else { si.len() };
-    let counts: Vec<(usize, usize)> = input.par_chunks_exact(si.len()).map(|x| x.par_chunks(piece).map(count).reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))).collect();
+    let counts: Vec<(usize, usize)> = input.par_chunks_exact(si.len()).map(|x| x.par_chunks(piece).map(|x| count(x, simd)).reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))).collect();
     let nonzeros: usize = counts.iter().map(|c| c.0).sum();
     let binary = counts.iter().all(|&(nz, ones)| nz == ones);
     let density = nonzeros as f32 / input.len() as f32;
@@ -297,9 +297,31 @@ pub(super) fn conv_mode(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     Ran::SparseOrDense
 }
 
-/// (non-zero values, values equal to 1) of one sample.
-fn count(x: &[f32]) -> (usize, usize) {
-    x.iter().fold((0, 0), |(nz, ones), &v| (nz + usize::from(v != 0.0), ones + usize::from(v == 1.0)))
+/// (non-zero values, values equal to 1) of `x`, in the AVX2 build where `simd`.
+fn count(x: &[f32], simd: bool) -> (usize, usize) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is only set where AVX2 and FMA were detected.
+        return unsafe { count_avx2(x) };
+    }
+    let _ = simd;
+    count_generic(x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn count_avx2(x: &[f32]) -> (usize, usize) {
+    count_generic(x)
+}
+
+/// [`count`], summed in u32 lanes per piece of 2³⁰ values (which vectorise; usize sums took
+/// 2.7 % of vgg11_48_legacy's step at batch 1 in baseline SSE2).
+#[inline(always)]
+fn count_generic(x: &[f32]) -> (usize, usize) {
+    x.chunks(1 << 30).fold((0, 0), |(nz, ones), x| {
+        let (n, o) = x.iter().fold((0u32, 0u32), |(n, o), &v| (n + u32::from(v != 0.0), o + u32::from(v == 1.0)));
+        (nz + n as usize, ones + o as usize)
+    })
 }
 
 /// Binary inputs by [`conv_spikes`]: masks per sample, row lists per (sample, tile), then one
