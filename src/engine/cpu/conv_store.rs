@@ -92,6 +92,31 @@ pub struct Fused<'a> {
     plane: usize,
     /// Spikes per sample, added to by every task.
     counts: &'a [AtomicU64],
+    /// The build of the neuron loop that runs.
+    isa: Isa,
+}
+
+/// The builds of [`neuron_in_place`]: at batch 1 the fused neurons find their inputs in cache,
+/// where wider vectors pay.
+#[derive(Clone, Copy)]
+enum Isa {
+    Base,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx2,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    Avx512,
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn in_place_avx2<'a>(kind: &NeuronKind, rules: Option<&[Rule]>, runs: impl Iterator<Item = (usize, &'a mut [f32], &'a mut [f32])>) -> u64 {
+    neuron_in_place(kind, rules, runs)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+unsafe fn in_place_avx512<'a>(kind: &NeuronKind, rules: Option<&[Rule]>, runs: impl Iterator<Item = (usize, &'a mut [f32], &'a mut [f32])>) -> u64 {
+    neuron_in_place(kind, rules, runs)
 }
 
 // SAFETY: the threads that share a `Fused` run the neurons of disjoint ranges of each sample
@@ -104,7 +129,14 @@ impl<'a> Fused<'a> {
     /// `mem`, `plane` per sample, for as many samples as `counts` has entries.
     pub fn new(kind: &'a NeuronKind, rules: Option<&'a [Rule]>, mem: &'a mut [f32], plane: usize, counts: &'a [AtomicU64]) -> Self {
         assert!(mem.len() >= counts.len() * plane && rules.is_none_or(|r| r.len() == plane));
-        Self { kind, rules, mem: mem.as_mut_ptr(), plane, counts }
+        let isa = if super::conv_spikes_avx512::enabled() && is_x86_feature_detected_all() {
+            Isa::Avx512
+        } else if super::conv_dense::available() {
+            Isa::Avx2
+        } else {
+            Isa::Base
+        };
+        Self { kind, rules, mem: mem.as_mut_ptr(), plane, counts, isa }
     }
 
     /// The same layer for samples `first..` only, numbered from 0 (a part of the batch).
@@ -121,7 +153,16 @@ impl<'a> Fused<'a> {
         assert!(b < self.counts.len() && at + xo.len() <= self.plane);
         // SAFETY: in bounds of the sample's membranes (asserted), which the caller leaves to us.
         let mem = unsafe { std::slice::from_raw_parts_mut(self.mem.add(b * self.plane + at), xo.len()) };
-        let fired = neuron_in_place(self.kind, self.rules, std::iter::once((at, mem, xo)));
+        let runs = std::iter::once((at, mem, xo));
+        #[cfg(target_arch = "x86_64")]
+        let fired = match self.isa {
+            // SAFETY: `isa` names features `new` detected.
+            Isa::Avx512 => unsafe { in_place_avx512(self.kind, self.rules, runs) },
+            Isa::Avx2 => unsafe { in_place_avx2(self.kind, self.rules, runs) },
+            Isa::Base => neuron_in_place(self.kind, self.rules, runs),
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let fired = neuron_in_place(self.kind, self.rules, runs);
         self.counts[b].fetch_add(fired, Ordering::Relaxed);
     }
 
@@ -135,4 +176,12 @@ impl<'a> Fused<'a> {
             o.par_chunks_mut(piece).enumerate().for_each(|(k, xo)| unsafe { self.slice(b, k * piece, xo) });
         });
     }
+}
+
+/// Whether the AVX-512 subsets the neuron loop's build uses beyond AVX-512F are present.
+fn is_x86_feature_detected_all() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vl") && std::is_x86_feature_detected!("avx512dq");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }

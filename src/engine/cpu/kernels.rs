@@ -266,6 +266,7 @@ fn each_one(rule: &Rule, spikes: bool, m: &mut f32, x: f32, out: &mut f32) -> u6
 /// sample), [`neuron_step_each`], the run starting at the neuron its `usize` names. The form a
 /// convolution's tasks fuse into their stores (`super::conv_store`): every neuron takes the same
 /// [`Rule::step`] as in the separate pass, so the same bits. Returns the spikes emitted.
+#[inline(always)] // into the AVX2 and AVX-512 builds of `conv_store`
 pub fn neuron_in_place<'a>(kind: &NeuronKind, rules: Option<&[Rule]>, runs: impl Iterator<Item = (usize, &'a mut [f32], &'a mut [f32])>) -> u64 {
     let spikes = kind.spikes();
     if let Some(rules) = rules {
