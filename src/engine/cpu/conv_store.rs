@@ -16,7 +16,9 @@
 //! Measured and dropped: the spike, strip, sparse and dense kernels running each task's
 //! neurons right after its stores (features.7 and its neurons 17.4–18.0 → 19.2–20.0 ms at
 //! batch 16: the rectangle's membranes, streamed through L2, evict the block's weights that
-//! the next task reuses).
+//! the next task reuses); at batch 1 on two threads, no gain (2.83–3.11 → 2.91–3.12 ms).
+//! The neuron loop has AVX2 and AVX-512 builds here (at batch 1 its inputs are in cache):
+//! batch 1, one thread 5.05–5.13 → 4.91–5.06 ms.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
