@@ -27,7 +27,7 @@ pub enum EngineError {
     Gpu(#[from] crate::gpu::GpuError),
     #[error("the logits of sample {lane} became {value} at timestep {step}: the model's weights overflow float32 on this input")]
     NonFinite { lane: usize, step: usize, value: f32 },
-    #[error("node {node}: the CPU backend runs the neuron layer after this conv in the conv's stores, so the conv keeps no output of its own; read that layer's")]
+    #[error("node {node}: the CPU backend runs the neuron layer after this conv in place on the conv's output, so the conv keeps no output of its own; read that layer's")]
     NoValue { node: String },
 }
 

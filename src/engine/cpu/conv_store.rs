@@ -1,6 +1,6 @@
 //! Where the conv kernels' tasks put their results: the output of every sample
-//! ([`OutPlanes`]), each task's rectangle of it ([`Task`]), and the neuron layer a conv runs in
-//! its tasks ([`Fused`]).
+//! ([`OutPlanes`]), each task's rectangle of it ([`Task`]), and the neuron layer a conv runs on
+//! its output in place ([`Fused`]).
 //!
 //! Where a conv's only reader is the neuron layer after it (conv, folded BN, LIF: every
 //! spiking block), the backend hands the conv that layer, and the conv's output buffer is the
