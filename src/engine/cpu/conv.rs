@@ -269,7 +269,7 @@ pub(super) fn conv_mode(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     // Per sample in parallel (a training batch has T·B of them).
     scratch.nonzeros[..batch].par_iter_mut().zip(scratch.padded[..batch].par_iter_mut()).zip(input.par_chunks_exact(si.len())).enumerate().for_each(|(b, ((nz, padded), x))| {
         if dense[b] {
-            conv_dense::pad_input(x, si, p.pad, padded);
+            conv_dense::pad_input(x, si, p.pad, padded, split);
         } else {
             nz.fill(x, &geometry(b));
         }
