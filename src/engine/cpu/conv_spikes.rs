@@ -356,12 +356,10 @@ pub(super) fn blocks<const N: usize, const P: usize, W: Weight>(t: &Task, r: &Ti
             for (a, px) in acc.iter().zip(t.pixels.clone()) {
                 for (a, blk) in a.iter().zip(blks) {
                     let c0 = blk * N;
-                    let lanes = N.min(co - c0);
-                    let out = a.map(|v| v * g.scale);
-                    if lanes == N {
-                        t.store_block(co, px, c0, &out);
+                    if N <= co - c0 {
+                        t.store_scaled(co, px, c0, a, g.scale);
                     } else {
-                        t.store(co, px, c0, &out[..lanes]);
+                        t.store(co, px, c0, &a.map(|v| v * g.scale)[..co - c0]);
                     }
                 }
             }

@@ -70,6 +70,20 @@ impl Task<'_> {
         unsafe { (self.out.ptr.add(at) as *mut [f32; N]).write_unaligned(*values) }
     }
 
+    /// [`Task::store_block`] of `values · scale`, multiplied straight into the output (the
+    /// spike kernel's stores had built the products in a temporary and copied it, through a
+    /// `memcpy` call for blocks of 8 lanes).
+    #[inline(always)]
+    pub fn store_scaled<const N: usize>(&self, co: usize, pixel: usize, c0: usize, values: &[f32; N], scale: f32) {
+        debug_assert!(self.pixels.contains(&pixel));
+        let at = self.sample * self.out.plane + pixel * co + c0;
+        assert!(c0 + N <= co && at + N <= self.out.len);
+        // SAFETY: in bounds (asserted) of the output, an f32 slice (so aligned for f32); no other
+        // task touches these elements (see `OutPlanes`).
+        let dst = unsafe { &mut *(self.out.ptr.add(at) as *mut [f32; N]) };
+        dst.iter_mut().zip(values).for_each(|(d, v)| *d = v * scale);
+    }
+
     /// Writes `values` to channels `c0..` of output pixel `pixel`, which must lie in this
     /// task's pixels and blocks.
     pub fn store(&self, co: usize, pixel: usize, c0: usize, values: &[f32]) {
