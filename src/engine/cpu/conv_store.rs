@@ -7,9 +7,13 @@
 //! layer's: its values (the neurons' inputs) become the neurons' outputs in place, so there is
 //! no separate tensor for the conv to write and the neurons to read back. Winograd runs the
 //! neurons of each band of output rows as its output transform writes it (still in cache); the
-//! other kernels, in one pass over the output after their tasks ([`Fused::pass`]). Every neuron
-//! takes the same rule on the same value as in the separate pass
-//! ([`super::kernels::neuron_in_place`]): the same bits, the same spike counts.
+//! other kernels, in one pass over the output after their tasks ([`Fused::pass`]), which also
+//! runs an average pool of non-overlapping windows after the layer on each piece of rows it has
+//! just updated ([`PoolInto`]). Every neuron takes the same rule on the same value as in the
+//! separate pass ([`super::kernels::neuron_in_place`]), every pooled value the same sum
+//! ([`super::kernels::pool_row`]): the same bits, the same spike counts. The pool fused so
+//! (2026-12-07 15:55 UTC, batch 16, one thread): features.2 with its neurons and pool 11.8–12.1
+//! → 11.3–11.9 ms; the step within noise (73.7–75.3 against 73.6–74.3 ms).
 //!
 //! vgg11_48_legacy, batch 16, one thread (Zen 5, 2026-12-07 14:20 UTC, interleaved): the step
 //! 76.8–79.1 → 72.2–76.3 ms; features.5 (Winograd) and its neurons 10.4–10.8 → 9.1–9.4 ms.
@@ -21,11 +25,12 @@
 //! batch 1, one thread 5.05–5.13 → 4.91–5.06 ms.
 
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::kernels::neuron_in_place;
+use super::kernels::{neuron_in_place, pool_row};
+use crate::model::graph::{Pool, Shape};
 use crate::model::neuron::{NeuronKind, Rule};
 
 /// Neurons per parallel piece of a neuron layer's sample.
@@ -110,6 +115,23 @@ pub struct Fused<'a> {
     counts: &'a [AtomicU64],
     /// The build of the neuron loop that runs.
     isa: Isa,
+    /// The average pool after the layer, run by [`Fused::pass`] on each piece it updates.
+    pool: Option<PoolInto<'a>>,
+}
+
+/// An average pool of non-overlapping windows (kernel = stride, no padding) that reads a fused
+/// neuron layer's output and nothing else does first: the layer's pass pools each piece of rows
+/// right after updating it, while the spikes are in cache, instead of a pass that reads them back.
+#[derive(Clone, Copy)]
+pub struct PoolInto<'a> {
+    p: &'a Pool,
+    /// The neuron layer's shape and the pool's.
+    si: Shape,
+    so: Shape,
+    /// `[B, so.len()]`.
+    out: *mut f32,
+    /// Set once [`Fused::pass`] has pooled (the other paths leave the pool to the caller).
+    done: &'a AtomicBool,
 }
 
 /// The builds of [`neuron_in_place`]: at batch 1 the fused neurons find their inputs in cache,
@@ -152,13 +174,22 @@ impl<'a> Fused<'a> {
         } else {
             Isa::Base
         };
-        Self { kind, rules, mem: mem.as_mut_ptr(), plane, counts, isa }
+        Self { kind, rules, mem: mem.as_mut_ptr(), plane, counts, isa, pool: None }
+    }
+
+    /// The same layer, whose [`Fused::pass`] also runs the average pool `p` (kernel = stride, no
+    /// padding) of its output `si` into `out` (`so`, for as many samples), setting `done`.
+    pub fn with_pool(self, p: &'a Pool, si: Shape, so: Shape, out: &'a mut [f32], done: &'a AtomicBool) -> Self {
+        assert!(p.kernel == p.stride && p.padding == 0 && p.kernel > 0 && si.len() == self.plane && out.len() >= self.counts.len() * so.len());
+        assert!(so.h * p.kernel <= si.h && so.w * p.kernel <= si.w && so.c == si.c);
+        Self { pool: Some(PoolInto { p, si, so, out: out.as_mut_ptr(), done }), ..self }
     }
 
     /// The same layer for samples `first..` only, numbered from 0 (a part of the batch).
     pub fn samples_from(&self, first: usize) -> Self {
         assert!(first <= self.counts.len());
-        Self { mem: self.mem.wrapping_add(first * self.plane), counts: &self.counts[first..], ..*self }
+        let pool = self.pool.map(|q| PoolInto { out: q.out.wrapping_add(first * q.so.len()), ..q });
+        Self { mem: self.mem.wrapping_add(first * self.plane), counts: &self.counts[first..], pool, ..*self }
     }
 
     /// Runs the neurons of sample `b` over `xo`, its values `at..at + xo.len()` (in place).
@@ -183,14 +214,41 @@ impl<'a> Fused<'a> {
     }
 
     /// Runs the layer over `out`, every sample's values `[B, plane]`, in place, once the conv
-    /// has written all of it: per sample in parallel, in pieces of [`NEURON_PIECE`] where the
-    /// batch is smaller than the thread count (at batch 1 a layer's neurons are all the work).
+    /// has written all of it, and the pool ([`Fused::with_pool`]) on each piece as it is done:
+    /// per sample in parallel, in pieces of about [`NEURON_PIECE`] where the batch is smaller
+    /// than the thread count (at batch 1 a layer's neurons are all the work), whole rows of
+    /// pooling windows where there is a pool.
     pub fn pass(&self, out: &mut [f32]) {
-        let piece = if self.counts.len() < rayon::current_num_threads() { NEURON_PIECE } else { self.plane.max(1) };
-        out[..self.counts.len() * self.plane].par_chunks_mut(self.plane.max(1)).enumerate().for_each(|(b, o)| {
-            // SAFETY: each piece of each sample is one closure's.
-            o.par_chunks_mut(piece).enumerate().for_each(|(k, xo)| unsafe { self.slice(b, k * piece, xo) });
+        let plane = self.plane.max(1);
+        let split = self.counts.len() < rayon::current_num_threads();
+        let piece = match self.pool {
+            None if split => NEURON_PIECE,
+            Some(q) if split => {
+                let band = q.p.kernel * q.si.w * q.si.c;
+                band * (NEURON_PIECE / band.max(1)).max(1)
+            }
+            _ => plane,
+        };
+        out[..self.counts.len() * self.plane].par_chunks_mut(plane).enumerate().for_each(|(b, o)| {
+            o.par_chunks_mut(piece.max(1)).enumerate().for_each(|(k, xo)| {
+                // SAFETY: each piece of each sample is one closure's.
+                unsafe { self.slice(b, k * piece, xo) };
+                if let Some(q) = self.pool {
+                    let width = q.si.w * q.si.c;
+                    let first = k * piece / width.max(1);
+                    let rows = first / q.p.kernel..((first + xo.len() / width.max(1)) / q.p.kernel).min(q.so.h);
+                    for oy in rows {
+                        // SAFETY: row `oy` of sample `b`'s pool output, inside it (`with_pool`
+                        // checked the sizes); its windows' rows lie in this piece alone.
+                        let row = unsafe { std::slice::from_raw_parts_mut(q.out.add(b * q.so.len() + oy * q.so.w * q.so.c), q.so.w * q.so.c) };
+                        pool_row(xo, first, oy, row, q.si, q.so, q.p);
+                    }
+                }
+            });
         });
+        if let Some(q) = self.pool {
+            q.done.store(true, Ordering::Relaxed);
+        }
     }
 }
 

@@ -322,27 +322,32 @@ fn count_one(rule: &Rule, m: &mut f32, x: f32, out: &mut f32) -> u64 {
 /// `out[b, oy, ox, c] = (Σ_{ky,kx} in[b, oy·s + ky − p, ox·s + kx − p, c]) / divisor`, the sum
 /// in window order; the divisor is `k²` with `count_include_pad`, else the valid taps.
 pub fn avg_pool(input: &[f32], out: &mut [f32], batch: usize, si: Shape, so: Shape, p: &Pool) {
-    let c = si.c;
-    out.par_chunks_mut(so.w * c).enumerate().take(batch * so.h).for_each(|(r, row)| {
+    out.par_chunks_mut(so.w * si.c).enumerate().take(batch * so.h).for_each(|(r, row)| {
         let (b, oy) = (r / so.h, r % so.h);
-        let sample = &input[b * si.len()..(b + 1) * si.len()];
-        for ox in 0..so.w {
-            let dst = &mut row[ox * c..(ox + 1) * c];
-            dst.fill(0.0);
-            let mut valid = 0;
-            for ky in 0..p.kernel {
-                let Some(iy) = (oy * p.stride + ky).checked_sub(p.padding).filter(|&y| y < si.h) else { continue };
-                for kx in 0..p.kernel {
-                    let Some(ix) = (ox * p.stride + kx).checked_sub(p.padding).filter(|&x| x < si.w) else { continue };
-                    valid += 1;
-                    let src = &sample[(iy * si.w + ix) * c..(iy * si.w + ix + 1) * c];
-                    dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
-                }
-            }
-            let divisor = if p.count_include_pad { (p.kernel * p.kernel) as f32 } else { valid.max(1) as f32 };
-            dst.iter_mut().for_each(|d| *d /= divisor);
-        }
+        pool_row(&input[b * si.len()..(b + 1) * si.len()], 0, oy, row, si, so, p);
     });
+}
+
+/// Output row `oy` of one sample's [`avg_pool`] into `row` (`[Wo, C]`), from `rows`: the sample's
+/// input rows from image row `first` on, which must hold every row the windows read.
+pub fn pool_row(rows: &[f32], first: usize, oy: usize, row: &mut [f32], si: Shape, so: Shape, p: &Pool) {
+    let c = si.c;
+    for ox in 0..so.w {
+        let dst = &mut row[ox * c..(ox + 1) * c];
+        dst.fill(0.0);
+        let mut valid = 0;
+        for ky in 0..p.kernel {
+            let Some(iy) = (oy * p.stride + ky).checked_sub(p.padding).filter(|&y| y < si.h) else { continue };
+            for kx in 0..p.kernel {
+                let Some(ix) = (ox * p.stride + kx).checked_sub(p.padding).filter(|&x| x < si.w) else { continue };
+                valid += 1;
+                let at = ((iy - first) * si.w + ix) * c;
+                dst.iter_mut().zip(&rows[at..at + c]).for_each(|(d, s)| *d += s);
+            }
+        }
+        let divisor = if p.count_include_pad { (p.kernel * p.kernel) as f32 } else { valid.max(1) as f32 };
+        dst.iter_mut().for_each(|d| *d /= divisor);
+    }
 }
 
 /// `out[b, c] = (Σ_{y,x} in[b, y, x, c]) / (H·W)`, summed in row-major order.

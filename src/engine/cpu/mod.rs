@@ -27,7 +27,7 @@ mod winograd;
 mod winograd_bf16;
 mod winograd_f4;
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use rayon::prelude::*;
@@ -64,8 +64,10 @@ pub struct CpuBackend {
     scratch: conv::ConvScratch,
     lane_scale: Vec<f32>,
     precision: Precision,
-    /// Per node: a conv that runs the neuron layer after it on its output ([`fusable`]).
+    /// Per node: a conv that runs the neuron layer after it on its output ([`fusable`]), and
+    /// the average pool after that too ([`poolable`]).
     fuse: Vec<bool>,
+    pool: Vec<bool>,
 }
 
 impl CpuBackend {
@@ -82,8 +84,9 @@ impl CpuBackend {
         values.extend(graph.nodes.iter().map(|n| vec![0.0; batch * n.shape.len()]));
         let membranes = graph.nodes.iter().map(|n| if matches!(n.op, Op::Neuron(_)) { vec![0.0; batch * n.shape.len()] } else { Vec::new() }).collect();
         let counts = graph.nodes.iter().map(|_| vec![0; batch]).collect();
-        let fuse = (0..graph.nodes.len()).map(|i| fusable(graph, i)).collect();
-        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts, profile: None, scratch: Default::default(), lane_scale: vec![1.0; batch], precision, fuse };
+        let fuse: Vec<bool> = (0..graph.nodes.len()).map(|i| fusable(graph, i)).collect();
+        let pool = (0..graph.nodes.len()).map(|i| fuse[i] && poolable(graph, i + 2)).collect();
+        let mut backend = Self { graph: graph.clone(), prepared, batch, values, membranes, counts, profile: None, scratch: Default::default(), lane_scale: vec![1.0; batch], precision, fuse, pool };
         backend.reset_all();
         Ok(backend)
     }
@@ -132,8 +135,9 @@ impl Backend for CpuBackend {
         super::check_step(g, b, input, steps)?;
         crate::model::layout::nchw_to_nhwc(input, &mut self.values[0], b, s.c, s.h * s.w);
         let epoch = self.profile.is_some().then(Instant::now);
-        // The conv before this neuron layer ran it (`fusable`).
-        let mut ran = false;
+        // The conv before this neuron layer ran it (`fusable`), and the pool after it
+        // (`poolable`).
+        let (mut ran, mut pooled) = (false, false);
         for i in 0..g.nodes.len() {
             let node = &g.nodes[i];
             if node.head && !logits {
@@ -155,7 +159,20 @@ impl Backend for CpuBackend {
                         let (Op::Neuron(n), Prepared::Neuron { rules, .. }) = (&g.nodes[i + 1].op, &self.prepared[i + 1]) else { unreachable!("fusable checked node {}", i + 1) };
                         let counts: Vec<AtomicU64> = (0..b).map(|_| AtomicU64::new(0)).collect();
                         let fused = conv::Fused::new(&n.kind, rules.as_deref(), &mut self.membranes[i + 1], node.shape.len(), &counts);
-                        conv::conv_fused(input(0), &mut next[0], in_shape, node.shape, packed, scale, &mut self.scratch, Some(&fused));
+                        let (spikes, after) = next.split_first_mut().expect("the neuron layer's value");
+                        let done = AtomicBool::new(false);
+                        match (self.pool[i], &g.nodes.get(i + 2).map(|n| (&n.op, n.shape))) {
+                            (true, Some((Op::AvgPool(p), so))) => {
+                                let fused = fused.with_pool(p, node.shape, *so, &mut after[0], &done);
+                                conv::conv_fused(input(0), spikes, in_shape, node.shape, packed, scale, &mut self.scratch, Some(&fused));
+                                // The kernels that leave the layer to Winograd's bands pool here.
+                                if !done.load(Ordering::Relaxed) {
+                                    kernels::avg_pool(spikes, &mut after[0], b, node.shape, *so, p);
+                                }
+                                pooled = true;
+                            }
+                            _ => conv::conv_fused(input(0), spikes, in_shape, node.shape, packed, scale, &mut self.scratch, Some(&fused)),
+                        }
                         self.counts[i + 1].iter_mut().zip(counts).for_each(|(c, n)| *c += n.into_inner());
                         ran = true;
                     } else {
@@ -184,6 +201,8 @@ impl Backend for CpuBackend {
                         .collect();
                     self.counts[i].iter_mut().zip(counts).for_each(|(c, n)| *c += n);
                 }
+                // Run with the neuron layer before it (its time is the conv's).
+                (Op::AvgPool(_), _) if std::mem::take(&mut pooled) => {}
                 (Op::AvgPool(p), _) => kernels::avg_pool(input(0), out, b, in_shape, node.shape, p),
                 (Op::GlobalAvgPool, _) => kernels::global_avg_pool(input(0), out, b, in_shape),
                 (Op::Flatten, _) => out.copy_from_slice(input(0)),
@@ -247,4 +266,12 @@ fn fusable(g: &Graph, i: usize) -> bool {
         && !next.head
         && g.output() != i + 1
         && g.nodes.iter().enumerate().all(|(j, n)| j == i + 1 || !n.inputs.contains(&(i + 1)))
+}
+
+/// Whether node `j` is an average pool that the neuron layer before it (run by a conv,
+/// [`fusable`]) can run on its pieces ([`conv::Fused::with_pool`]): it reads that layer and
+/// nothing else, its windows do not overlap (kernel = stride, no padding), and it is no head.
+fn poolable(g: &Graph, j: usize) -> bool {
+    let Some(node) = g.nodes.get(j) else { return false };
+    matches!(&node.op, Op::AvgPool(p) if p.kernel == p.stride && p.padding == 0 && p.kernel > 0) && node.inputs == [j] && !node.head && node.shape.c == g.nodes[j - 1].shape.c
 }

@@ -5,12 +5,12 @@
 //! whole and in parts of the batch, the spike kernel, the strip kernel, the sparse and dense
 //! ones, the portable code), for spiking, counting and non-spiking kinds and per-neuron rules.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::super::conv::{ConvScratch, Fused, Mode, PackedConv, Ran, conv_mode, conv_with};
-use super::super::kernels::{neuron_step, neuron_step_each};
+use super::super::kernels::{avg_pool, neuron_step, neuron_step_each};
 use super::{Kind, Rng, input, layer};
-use crate::model::graph::Shape;
+use crate::model::graph::{Pool, Shape};
 use crate::model::neuron::{Fire, NeuronKind, Reset, Rule};
 
 /// The neuron layers tried after every conv: kind, and per-neuron kinds (cycled) or none.
@@ -25,7 +25,7 @@ fn layers() -> Vec<(NeuronKind, Option<Vec<NeuronKind>>)> {
 /// One conv geometry through `mode` (Winograd tile `tile` where it takes Winograd), then each
 /// neuron layer of [`layers`] fused and separate; returns the kernel that ran.
 #[allow(clippy::too_many_arguments)]
-fn check(ci: usize, co: usize, hw: usize, k: usize, pad: usize, batch: usize, kind: Kind, mode: Mode, tile: usize) -> Ran {
+fn check(ci: usize, co: usize, hw: usize, k: usize, pad: usize, batch: usize, kind: Kind, mode: Mode, tile: usize) -> (Ran, bool) {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ (ci * 131 + co * 17 + hw) as u64);
     let c = layer(&mut rng, ci, co, k, 1, pad);
     let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, hw + 2 * pad + 1 - k, hw + 2 * pad + 1 - k));
@@ -36,9 +36,11 @@ fn check(ci: usize, co: usize, hw: usize, k: usize, pad: usize, batch: usize, ki
     let mut conv_out = vec![f32::NAN; batch * so.len()];
     let ran = conv_with(&x, &mut conv_out, si, so, &packed, &scale, &mut scratch, mode);
     let plane = so.len();
+    let mut pooled = false;
     for (n, (nk, each)) in layers().into_iter().enumerate() {
         let rules: Option<Vec<Rule>> = each.map(|kinds| (0..plane).map(|i| kinds[i % kinds.len()].rule()).collect());
         let mem0: Vec<f32> = (0..batch * plane).map(|_| rng.dyadic() * 1.5).collect();
+        let mem_start = mem0.clone();
         // The separate pass.
         let (mut want_mem, mut want) = (mem0.clone(), vec![f32::NAN; batch * plane]);
         let want_counts: Vec<u64> = (0..batch)
@@ -61,9 +63,27 @@ fn check(ci: usize, co: usize, hw: usize, k: usize, pad: usize, batch: usize, ki
         }
         let counts: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
         assert_eq!(counts, want_counts, "{what}: spike counts");
+        // The same with a 2×2 average pool after the layer (run by the pass where the kernel
+        // takes one, else by the caller, as the backend does).
+        let pool = Pool { kernel: 2, stride: 2, padding: 0, count_include_pad: true };
+        let sp = Shape::new(co, so.h / 2, so.w / 2);
+        let mut want_pool = vec![f32::NAN; batch * sp.len()];
+        avg_pool(&want, &mut want_pool, batch, so, sp, &pool);
+        let (mut mem, mut got, mut got_pool) = (mem_start.clone(), vec![f32::NAN; batch * plane], vec![f32::NAN; batch * sp.len()]);
+        let (counts, done) = ((0..batch).map(|_| AtomicU64::new(0)).collect::<Vec<_>>(), AtomicBool::new(false));
+        let fused = Fused::new(&nk, rules.as_deref(), &mut mem, plane, &counts).with_pool(&pool, so, sp, &mut got_pool, &done);
+        conv_mode(&x, &mut got, si, so, &packed, &scale, &mut scratch, mode, Some(&fused));
+        if !done.load(Ordering::Relaxed) {
+            avg_pool(&got, &mut got_pool, batch, so, sp, &pool);
+        }
+        pooled |= done.load(Ordering::Relaxed);
+        assert!(want.iter().zip(&got).all(|(w, g)| w.to_bits() == g.to_bits()), "{what}, pooled: outputs");
+        for (i, (w, g)) in want_pool.iter().zip(&got_pool).enumerate() {
+            assert_eq!(w.to_bits(), g.to_bits(), "{what}: pooled value {i}: {w} / {g}");
+        }
         assert!(want_counts.iter().any(|&n| n > 0) || !nk.spikes() || ran == Ran::Silent, "{what}: no spikes to compare");
     }
-    ran
+    (ran, pooled)
 }
 
 #[test]
@@ -82,6 +102,11 @@ fn fused_neurons_equal_the_separate_pass() {
         check(24, 40, 9, 3, 1, 2, Kind::Pooled(0.05), Mode::NoStrip, 2),
         check(17, 10, 7, 3, 1, 3, Kind::Spikes(0.3), Mode::Portable, 2),
     ];
+    // The pass pooled after every kernel but Winograd and the silent input's bias.
+    for (kernel, pooled) in &ran {
+        assert_eq!(*pooled, !matches!(kernel, Ran::Winograd | Ran::Silent), "{kernel:?}");
+    }
+    let mut ran: Vec<Ran> = ran.into_iter().map(|r| r.0).collect();
     ran.dedup();
     for kernel in [Ran::Silent, Ran::Spikes, Ran::Winograd, Ran::Strip, Ran::SparseOrDense] {
         assert!(ran.contains(&kernel), "no case ran {kernel:?}: {ran:?}");
