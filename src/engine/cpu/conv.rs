@@ -29,7 +29,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::conv_choice::{SPIKES_DENSE_ABOVE, dense_pays, winograd_pays, winograd_tile};
+use super::conv_choice::{SPIKES_DENSE_ABOVE, count, dense_pays, winograd_pays, winograd_tile};
 use super::conv_dense;
 use super::conv_sparse::{self, Nonzeros};
 use super::conv_strip::{self, Rows};
@@ -295,33 +295,6 @@ pub(super) fn conv_mode(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
         f.pass(out);
     }
     Ran::SparseOrDense
-}
-
-/// (non-zero values, values equal to 1) of `x`, in the AVX2 build where `simd`.
-fn count(x: &[f32], simd: bool) -> (usize, usize) {
-    #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is only set where AVX2 and FMA were detected.
-        return unsafe { count_avx2(x) };
-    }
-    let _ = simd;
-    count_generic(x)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn count_avx2(x: &[f32]) -> (usize, usize) {
-    count_generic(x)
-}
-
-/// [`count`], summed in u32 lanes per piece of 2³⁰ values (which vectorise; usize sums took
-/// 2.7 % of vgg11_48_legacy's step at batch 1 in baseline SSE2).
-#[inline(always)]
-fn count_generic(x: &[f32]) -> (usize, usize) {
-    x.chunks(1 << 30).fold((0, 0), |(nz, ones), x| {
-        let (n, o) = x.iter().fold((0u32, 0u32), |(n, o), &v| (n + u32::from(v != 0.0), o + u32::from(v == 1.0)));
-        (nz + n as usize, ones + o as usize)
-    })
 }
 
 /// Binary inputs by [`conv_spikes`]: masks per sample, row lists per (sample, tile), then one

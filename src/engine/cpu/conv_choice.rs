@@ -1,6 +1,6 @@
 //! Which kernel a convolution of [`super::conv`] takes: the cost models behind the choice
-//! between the spike, general sparse, dense and Winograd kernels, by the input's density, its
-//! channels and the layer's size.
+//! between the spike, general sparse, dense and Winograd kernels, by the input's density (its
+//! [`count`]), its channels and the layer's size.
 
 use super::precision::Precision;
 use crate::model::graph::Conv;
@@ -140,4 +140,31 @@ pub(super) fn weight_bits(w: &[f32]) -> i32 {
         lo = lo.min(e + man.trailing_zeros() as i32);
     }
     if hi < lo { 0 } else { hi - lo + 1 }
+}
+
+/// (non-zero values, values equal to 1) of `x`, in the AVX2 build where `simd`.
+pub(super) fn count(x: &[f32], simd: bool) -> (usize, usize) {
+    #[cfg(target_arch = "x86_64")]
+    if simd {
+        // SAFETY: `simd` is only set where AVX2 and FMA were detected.
+        return unsafe { count_avx2(x) };
+    }
+    let _ = simd;
+    count_generic(x)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn count_avx2(x: &[f32]) -> (usize, usize) {
+    count_generic(x)
+}
+
+/// [`count`], summed in u32 lanes per piece of 2³⁰ values (which vectorise; usize sums took
+/// 2.7 % of vgg11_48_legacy's step at batch 1 in baseline SSE2).
+#[inline(always)]
+fn count_generic(x: &[f32]) -> (usize, usize) {
+    x.chunks(1 << 30).fold((0, 0), |(nz, ones), x| {
+        let (n, o) = x.iter().fold((0u32, 0u32), |(n, o), &v| (n + u32::from(v != 0.0), o + u32::from(v == 1.0)));
+        (nz + n as usize, ones + o as usize)
+    })
 }
