@@ -324,12 +324,26 @@ fn count_one(rule: &Rule, m: &mut f32, x: f32, out: &mut f32) -> u64 {
 pub fn avg_pool(input: &[f32], out: &mut [f32], batch: usize, si: Shape, so: Shape, p: &Pool) {
     out.par_chunks_mut(so.w * si.c).enumerate().take(batch * so.h).for_each(|(r, row)| {
         let (b, oy) = (r / so.h, r % so.h);
-        pool_row(&input[b * si.len()..(b + 1) * si.len()], 0, oy, row, si, so, p);
+        let sample = &input[b * si.len()..(b + 1) * si.len()];
+        #[cfg(target_arch = "x86_64")]
+        if super::conv_spikes_avx512::enabled() {
+            // SAFETY: AVX-512F (and AVX2, FMA) detected.
+            return unsafe { pool_row_avx512(sample, 0, oy, row, si, so, p) };
+        }
+        pool_row(sample, 0, oy, row, si, so, p);
     });
+}
+
+/// [`pool_row`] built for AVX-512.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn pool_row_avx512(rows: &[f32], first: usize, oy: usize, row: &mut [f32], si: Shape, so: Shape, p: &Pool) {
+    pool_row(rows, first, oy, row, si, so, p)
 }
 
 /// Output row `oy` of one sample's [`avg_pool`] into `row` (`[Wo, C]`), from `rows`: the sample's
 /// input rows from image row `first` on, which must hold every row the windows read.
+#[inline(always)]
 pub fn pool_row(rows: &[f32], first: usize, oy: usize, row: &mut [f32], si: Shape, so: Shape, p: &Pool) {
     let c = si.c;
     for ox in 0..so.w {
