@@ -34,7 +34,7 @@ use rayon::prelude::*;
 
 use super::trace::{Clock, DispatchTime, StepProfile};
 use super::{Backend, EngineError};
-use crate::model::graph::{Graph, Op};
+use crate::model::graph::{Graph, Node, Op};
 use layout::{Prepared, prepare};
 pub use precision::{Precision, PrecisionError};
 use precision::Stored;
@@ -135,9 +135,6 @@ impl Backend for CpuBackend {
         super::check_step(g, b, input, steps)?;
         crate::model::layout::nchw_to_nhwc(input, &mut self.values[0], b, s.c, s.h * s.w);
         let epoch = self.profile.is_some().then(Instant::now);
-        // The conv before this neuron layer ran it (`fusable`), and the pool after it
-        // (`poolable`).
-        let (mut ran, mut pooled) = (false, false);
         for i in 0..g.nodes.len() {
             let node = &g.nodes[i];
             if node.head && !logits {
@@ -160,27 +157,28 @@ impl Backend for CpuBackend {
                         let counts: Vec<AtomicU64> = (0..b).map(|_| AtomicU64::new(0)).collect();
                         let fused = conv::Fused::new(&n.kind, rules.as_deref(), &mut self.membranes[i + 1], node.shape.len(), &counts);
                         let (spikes, after) = next.split_first_mut().expect("the neuron layer's value");
+                        // And the pool after it (`poolable`).
+                        let pool = match (self.pool[i], g.nodes.get(i + 2)) {
+                            (true, Some(Node { op: Op::AvgPool(p), shape, .. })) => Some((p, *shape)),
+                            _ => None,
+                        };
                         let done = AtomicBool::new(false);
-                        match (self.pool[i], &g.nodes.get(i + 2).map(|n| (&n.op, n.shape))) {
-                            (true, Some((Op::AvgPool(p), so))) => {
-                                let fused = fused.with_pool(p, node.shape, *so, &mut after[0], &done);
-                                conv::conv_fused(input(0), spikes, in_shape, node.shape, packed, scale, &mut self.scratch, Some(&fused));
-                                // The kernels that leave the layer to Winograd's bands pool here.
-                                if !done.load(Ordering::Relaxed) {
-                                    kernels::avg_pool(spikes, &mut after[0], b, node.shape, *so, p);
-                                }
-                                pooled = true;
-                            }
-                            _ => conv::conv_fused(input(0), spikes, in_shape, node.shape, packed, scale, &mut self.scratch, Some(&fused)),
+                        let fused = match pool {
+                            Some((p, so)) => fused.with_pool(p, node.shape, so, &mut after[0], &done),
+                            None => fused,
+                        };
+                        conv::conv_fused(input(0), spikes, in_shape, node.shape, packed, scale, &mut self.scratch, Some(&fused));
+                        // The kernels that leave the layer to Winograd's bands pool here.
+                        if let Some((p, so)) = pool.filter(|_| !done.load(Ordering::Relaxed)) {
+                            kernels::avg_pool(spikes, &mut after[0], b, node.shape, so, p);
                         }
                         self.counts[i + 1].iter_mut().zip(counts).for_each(|(c, n)| *c += n.into_inner());
-                        ran = true;
                     } else {
                         conv::conv(input(0), out, in_shape, node.shape, packed, scale, &mut self.scratch);
                     }
                 }
                 // Run by the conv before it (its time is that conv's).
-                (Op::Neuron(_), _) if std::mem::take(&mut ran) => {}
+                (Op::Neuron(_), _) if i > 0 && self.fuse[i - 1] => {}
                 (Op::Neuron(n), Prepared::Neuron { rules, .. }) => {
                     let len = node.shape.len();
                     let spikes = n.kind.spikes();
@@ -202,7 +200,7 @@ impl Backend for CpuBackend {
                     self.counts[i].iter_mut().zip(counts).for_each(|(c, n)| *c += n);
                 }
                 // Run with the neuron layer before it (its time is the conv's).
-                (Op::AvgPool(_), _) if std::mem::take(&mut pooled) => {}
+                (Op::AvgPool(_), _) if i > 1 && self.pool[i - 2] => {}
                 (Op::AvgPool(p), _) => kernels::avg_pool(input(0), out, b, in_shape, node.shape, p),
                 (Op::GlobalAvgPool, _) => kernels::global_avg_pool(input(0), out, b, in_shape),
                 (Op::Flatten, _) => out.copy_from_slice(input(0)),
