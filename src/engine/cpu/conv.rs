@@ -33,6 +33,7 @@ use super::conv_choice::{SPIKES_DENSE_ABOVE, count, dense_pays, winograd_pays, w
 use super::conv_dense;
 use super::conv_sparse::{self, Nonzeros};
 use super::conv_strip::{self, Rows};
+use super::conv_strip_avx512;
 use super::conv_spikes::{self, SpikeScratch, TileRows};
 use super::conv_store::OutPlanes;
 pub use super::conv_store::{Fused, Task};
@@ -248,7 +249,9 @@ pub(super) fn conv_mode(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
     }
     if mode != Mode::NoStrip && counts.iter().all(|c| conv_strip::pays(c.0, si.len(), &geometry(0))) {
         scratch.rows.resize_with(batch, Rows::default);
-        scratch.rows[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(r, x)| r.fill(x, si, split));
+        // The AVX-512 build reads window masks, the portable one lists of non-zeros.
+        let masks = conv_strip_avx512::applies(&geometry(0));
+        scratch.rows[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(r, x)| if masks { r.fill_bits(x, si, p.pad) } else { r.fill(x, si, split) });
         let rows = &scratch.rows;
         // One task per (sample, group of output rows, block).
         let (groups, blocks) = (so.h.div_ceil(conv_strip::ROWS), p.blocks);
@@ -256,7 +259,11 @@ pub(super) fn conv_mode(input: &[f32], out: &mut [f32], si: Shape, so: Shape, p:
             let (b, grp, blk) = (task / (groups * blocks), task / blocks % groups, task % blocks);
             let ys = grp * conv_strip::ROWS..((grp + 1) * conv_strip::ROWS).min(so.h);
             let t = Task { out: &planes, sample: b, pixels: ys.start * so.w..ys.end * so.w, blocks: blk..blk + 1 };
-            conv_strip::task(&t, &rows[b], &geometry(b));
+            if masks {
+                conv_strip_avx512::task(&t, &rows[b], &input[b * si.len()..][..si.len()], &geometry(b));
+            } else {
+                conv_strip::task(&t, &rows[b], &geometry(b));
+            }
         });
         if let Some(f) = fused {
             f.pass(out);

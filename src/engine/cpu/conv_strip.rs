@@ -10,7 +10,9 @@
 //! pixels whose windows hold them. Each output pixel receives its terms in window order (tap
 //! row, tap column, input channel), zeros skipped, one rounding per term (FMA); on dyadic values
 //! every sum is exact and it equals the specification bit for bit. The AVX-512 and AVX2 builds
-//! are the same code compiled for each, so they give the same bits.
+//! are the same code compiled for each, so they give the same bits. Where AVX-512 VBMI2 is
+//! present (and the weights are f32), [`super::conv_strip_avx512`] computes the same sums in the
+//! same order from window masks instead, about twice as fast.
 //!
 //! Measured (2026-12-07, Zen 5, batch 1, one thread, 10 % of the input values non-zero):
 //! vgg11_dvs's first layer (2 → 64 channels at 128×128) 0.80–0.88 → 0.48–0.50 ms, sew_resnet18's
@@ -50,11 +52,30 @@ pub const ROWS: usize = 4;
 
 /// Whether an input of `nonzeros` non-zero values out of `len` takes the strip kernel for the
 /// layer of `g`: fewer than [`MAX_CI`] channels, the AVX2 build available, sparse enough (see
-/// [`STRIP_A`]).
+/// [`STRIP_A`], and [`MASKS_FIXED`] for the AVX-512 build).
 pub fn pays(nonzeros: usize, len: usize, g: &Geometry) -> bool {
     let rows = (g.k() * g.k() * g.ci()) as f32;
-    g.simd && g.ci() < MAX_CI && (nonzeros as f32) < (STRIP_A / rows.powf(0.6)).min(STRIP_MOST) * len as f32
+    let density = nonzeros as f32 / len as f32;
+    let sparse_enough = if super::conv_strip_avx512::applies(g) {
+        MASKS_FIXED * g.k() as f32 + MASKS_PER_ROW * density * rows < DENSE_FIXED + DENSE_PER_ROW * rows
+    } else {
+        density < (STRIP_A / rows.powf(0.6)).min(STRIP_MOST)
+    };
+    g.simd && g.ci() < MAX_CI && sparse_enough
 }
+
+/// The AVX-512 build ([`super::conv_strip_avx512`]) against the dense kernel, ns per output pixel
+/// of 64 channels: `MASKS_FIXED · k + MASKS_PER_ROW · density · k²·ci` (its tap rows' masks, its
+/// store; each listed row) against `DENSE_FIXED + DENSE_PER_ROW · k²·ci`. Fitted with
+/// `conv_tests::rates::strip_rates` (caches flushed between calls, batch 1, one thread, Zen 5,
+/// 2026-12-07 18:10 UTC), every density taking the strip kernel: 2 → 64 channels 3×3 at 128×128
+/// 0.23–0.44 ms from 5 to 50 % non-zero against dense 0.82–0.90 (always pays); the 3 → 64 7×7
+/// stride-2 stem at 224×224 0.48, 0.57, 0.78, 0.98, 1.20, 1.39 ms at 5, 10, 20, 30, 40, 50 %
+/// against dense 1.19–1.23 ms (level at 40 %).
+const MASKS_FIXED: f32 = 4.3;
+const MASKS_PER_ROW: f32 = 1.2;
+const DENSE_FIXED: f32 = 46.0;
+const DENSE_PER_ROW: f32 = 0.34;
 
 /// One listed non-zero: (column, channel, value).
 type Entry = (u32, u32, f32);
@@ -66,9 +87,19 @@ pub struct Rows {
     entries: Vec<Entry>,
     row_at: Vec<usize>,
     shape: (usize, usize, usize),
+    /// Or one bit per value, for the AVX-512 build ([`super::conv_strip_avx512`]).
+    pub(super) bits: Vec<u64>,
 }
 
 impl Rows {
+    /// (channels, height, width) of the sample listed last.
+    pub fn shape(&self) -> (usize, usize, usize) {
+        self.shape
+    }
+    pub(super) fn set_shape(&mut self, si: Shape) {
+        self.shape = (si.c, si.h, si.w);
+    }
+
     /// Lists the non-zeros of `x` (`[H·W, ci]`); with `split`, groups of rows in parallel (for
     /// batches smaller than the thread count: at batch 1 the sample is all the work there is).
     pub fn fill(&mut self, x: &[f32], si: Shape, split: bool) {

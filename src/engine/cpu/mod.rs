@@ -15,6 +15,7 @@ mod conv_choice;
 mod conv_dense;
 mod conv_sparse;
 mod conv_strip;
+mod conv_strip_avx512;
 mod conv_spikes;
 mod conv_spikes_avx512;
 mod conv_store;

@@ -46,6 +46,46 @@ fn spike_kernel_avx512_equals_avx2_bit_for_bit() {
     }
 }
 
+/// The strip kernel's AVX-512 build by window masks (`conv_strip_avx512`) against its AVX2 build
+/// (lists of non-zeros), on weights and input values that round (negative ones and −0 among
+/// them): the same bits. Shapes: an ImageNet stem, 3×3 on 2 channels, 5×5 stride 2 without
+/// padding into 20 lanes, a partial second block, 11×11 stride 4, batches; and two that the
+/// masks do not take (8-lane blocks, a 9×9 row of 63 values), which must still run.
+#[test]
+fn strip_masks_equal_the_strip_lists_bit_for_bit() {
+    if !(super::super::conv_spikes_avx512::enabled() && super::super::conv_spikes_avx512::vbmi2()) {
+        eprintln!("strip_masks_equal_the_strip_lists_bit_for_bit: skipped, this CPU has no AVX-512 VBMI2 (or SPIKESTREAM_CPU_ISA=avx2)");
+        return;
+    }
+    let cases = [(3, 64, 23, 7, 2, 3, 1), (2, 64, 16, 3, 1, 1, 2), (1, 20, 9, 5, 2, 0, 2), (2, 100, 13, 3, 1, 1, 1), (6, 16, 7, 3, 2, 1, 3), (1, 64, 30, 11, 4, 2, 1), (4, 8, 10, 1, 1, 0, 1), (7, 40, 12, 9, 1, 4, 1)];
+    for (ci, co, hw, k, stride, pad, batch) in cases {
+        let mut rng = Rng(0x51ed_2701_a5c3_96b1 ^ (ci * 97 + co * 13 + k) as u64);
+        let c = rounding_layer(&mut rng, ci, co, k, stride, pad);
+        let (si, o) = (Shape::new(ci, hw, hw), (hw + 2 * pad - k) / stride + 1);
+        let so = Shape::new(co, o, o);
+        let packed = PackedConv::new(&c);
+        let scale: Vec<f32> = (0..batch).map(|b| 0.6 + b as f32 * 0.3).collect();
+        for d in [0.02, 0.06] {
+            let mut x = input(&mut rng, batch * si.len(), Kind::Counts(d));
+            for (i, v) in x.iter_mut().enumerate() {
+                if *v != 0.0 {
+                    *v = if i % 11 == 0 { -0.0 } else { rng.rounding(2.0) - 1.0 };
+                }
+            }
+            let outs: Vec<Vec<f32>> = [Mode::NoWinograd, Mode::Avx2]
+                .into_iter()
+                .map(|m| {
+                    let mut got = vec![f32::NAN; batch * so.len()];
+                    assert_eq!(conv_with(&x, &mut got, si, so, &packed, &scale, &mut ConvScratch::default(), m), Ran::Strip, "{ci}→{co} k{k} s{stride} at {d}, {m:?}");
+                    got
+                })
+                .collect();
+            let bad = outs[0].iter().zip(&outs[1]).position(|(a, b)| a.to_bits() != b.to_bits());
+            assert!(bad.is_none(), "{ci}→{co} k{k} s{stride} p{pad} {hw}×{hw} batch {batch} at {d}: the masks differ from the lists at index {bad:?}");
+        }
+    }
+}
+
 /// The dense kernel's AVX-512 build (direct tiles on pooled inputs; the Winograd products'
 /// tile) against its AVX2 build, on weights and values that round: the same bits.
 #[test]

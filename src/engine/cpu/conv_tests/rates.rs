@@ -141,7 +141,7 @@ fn strip_rates() {
         let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, o, o));
         let (mut out, mut scratch) = (vec![0.0; so.len()], ConvScratch::default());
         let mut line = format!("{ci}→{co} {hw}×{hw} k{k} s{stride}:");
-        for d in [0.05, 0.1, 0.15, 0.2, 0.25, 0.3] {
+        for d in [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5] {
             let x = input(&mut rng, si.len(), Kind::Counts(d));
             let modes = [Mode::NoWinograd, Mode::NoStrip];
             let [s, dn] = alternated::<2>(&mut junk, 20, |k| {
