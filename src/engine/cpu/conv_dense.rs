@@ -165,7 +165,11 @@ mod x86 {
                                 tile8x2(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut pair);
                             }
                             for i in 0..chunk.len() {
-                                t.store(co, t.pixels.start + t0 * 2 * MR + i, c0, &pair[i / MR][i % MR][..lanes]);
+                                let row = &pair[i / MR][i % MR];
+                                match row.first_chunk::<8>().filter(|_| lanes == 8) {
+                                    Some(row) => t.store_block(co, t.pixels.start + t0 * 2 * MR + i, c0, row),
+                                    None => t.store(co, t.pixels.start + t0 * 2 * MR + i, c0, &row[..lanes]),
+                                }
                             }
                         }
                         continue;
@@ -180,7 +184,12 @@ mod x86 {
                             for (half, tile) in pair.iter().enumerate() {
                                 let (c, n) = (c0 + 16 * half, (co.saturating_sub(c0 + 16 * half)).min(16));
                                 for (i, row) in tile.iter().take(chunk.len()).enumerate().filter(|_| n > 0) {
-                                    t.store(co, t.pixels.start + t0 * MR + i, c, &row[..n]);
+                                    if n == 16 {
+                                        // A fixed-size copy (`store` calls `memcpy`).
+                                        t.store_block(co, t.pixels.start + t0 * MR + i, c, row);
+                                    } else {
+                                        t.store(co, t.pixels.start + t0 * MR + i, c, &row[..n]);
+                                    }
                                 }
                             }
                             continue;
@@ -191,7 +200,11 @@ mod x86 {
                             tile16(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
                         }
                         for (i, row) in tile.iter().take(chunk.len()).enumerate() {
-                            t.store(co, t.pixels.start + t0 * MR + i, c0, &row[..lanes]);
+                            if lanes == 16 {
+                                t.store_block(co, t.pixels.start + t0 * MR + i, c0, row);
+                            } else {
+                                t.store(co, t.pixels.start + t0 * MR + i, c0, &row[..lanes]);
+                            }
                         }
                     }
                 }

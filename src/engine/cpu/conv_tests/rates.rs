@@ -199,3 +199,28 @@ fn alternated<const N: usize>(junk: &mut [u8], rounds: usize, mut call: impl FnM
         (t[0], t[t.len() / 2])
     })
 }
+
+#[test]
+#[ignore]
+fn tmp_dense() {
+    use std::time::Instant;
+    let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(16);
+    for (ci, co, hw, k, s, pad) in [(64, 128, 56, 3, 2, 1), (128, 256, 28, 3, 2, 1), (256, 512, 14, 3, 2, 1), (64, 128, 56, 1, 2, 0)] {
+        let mut rng = Rng(5);
+        let c = layer(&mut rng, ci, co, k, s, pad);
+        let p = PackedConv::new(&c);
+        let o = (hw + 2 * pad - k) / s + 1;
+        let (si, so) = (Shape::new(ci, hw, hw), Shape::new(co, o, o));
+        let x = input(&mut rng, batch * si.len(), Kind::Pooled(0.5));
+        let mut out = vec![0.0; batch * so.len()];
+        let mut scratch = ConvScratch::default();
+        let mut best = f64::MAX;
+        for _ in 0..10 {
+            let t = Instant::now();
+            conv_with(&x, &mut out, si, so, &p, &vec![1.0; batch], &mut scratch, Mode::NoWinograd);
+            best = best.min(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let macs = (batch * so.h * so.w * co * ci * k * k) as f64;
+        println!("{ci}->{co} {hw} k{k} s{s} b{batch}: {best:.3} ms, {:.1} GMAC/s", macs / best / 1e6);
+    }
+}
