@@ -1,7 +1,7 @@
 //! Timings of the CPU kernels, run by hand (every test here is ignored): the rates behind the
 //! kernel choice's cost model (`conv_rates`), the weight formats side by side (`precision_rates`),
-//! what each layer loses to memory (`flush_rates`) and where the strip kernel stops paying
-//! (`strip_rates`).
+//! what each layer loses to memory (`flush_rates`), where the strip kernel stops paying
+//! (`strip_rates`) and the dense kernel's multiply-adds per second (`dense_rates`).
 
 use super::super::conv::{ConvScratch, Mode, PackedConv, conv_with};
 use super::{Kind, Rng, input, layer};
@@ -200,9 +200,13 @@ fn alternated<const N: usize>(junk: &mut [u8], rounds: usize, mut call: impl FnM
     })
 }
 
+/// Milliseconds per call and multiply-adds per second of the dense kernel on sew_resnet18's
+/// stride-2 layers (3×3 and the 1×1 downsample; inputs mostly non-zero, as its SEW sums are),
+/// best of 10 calls, caches not flushed, at the batch of `CONV_RATES_BATCH` (16):
+/// `RAYON_NUM_THREADS=1 taskset -c 1 cargo test --release --features train --lib dense_rates -- --ignored --nocapture`
 #[test]
 #[ignore]
-fn tmp_dense() {
+fn dense_rates() {
     use std::time::Instant;
     let batch: usize = std::env::var("CONV_RATES_BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(16);
     for (ci, co, hw, k, s, pad) in [(64, 128, 56, 3, 2, 1), (128, 256, 28, 3, 2, 1), (256, 512, 14, 3, 2, 1), (64, 128, 56, 1, 2, 0)] {
