@@ -144,8 +144,15 @@ mod x86 {
             let avx512vl = avx512 && std::is_x86_feature_detected!("avx512vl");
             let mut tile = [[0f32; 16]; MR];
             let mut pair = [[[0f32; 16]; MR]; 2];
-            // With AVX-512, two 16-lane sub-blocks at a time where the block has them.
-            let step = if avx512 && nb >= 32 { 32 } else { lanes_per_sub };
+            let mut quad = [[[0f32; 16]; MR]; 4];
+            // With AVX-512, four or two 16-lane sub-blocks at a time where the block has them.
+            let step = if avx512 && nb >= 64 {
+                64
+            } else if avx512 && nb >= 32 {
+                32
+            } else {
+                lanes_per_sub
+            };
             for blk in t.blocks.clone() {
                 let (w, bias) = g.block::<W>(blk);
                 for sub in (0..nb).step_by(step) {
@@ -178,10 +185,16 @@ mod x86 {
                         let a: [*const f32; MR] = std::array::from_fn(|i| padded.as_ptr().add(chunk[i.min(chunk.len() - 1)]));
                         let wsub = w.as_ptr().add(sub);
                         let rows = Rows { taps: &taps, ci, cw: g.cw(), w: wsub, nb };
-                        if step == 32 {
-                            // The second sub-block's lanes past `co` hold zero weights (computed, not stored).
-                            super::x86_512::tile16_pair(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut pair);
-                            for (half, tile) in pair.iter().enumerate() {
+                        if step >= 32 {
+                            // Sub-blocks' lanes past `co` hold zero weights (computed, not stored).
+                            let tiles: &[[[f32; 16]; MR]] = if step == 64 {
+                                super::x86_512::tile16_quad(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut quad);
+                                &quad
+                            } else {
+                                super::x86_512::tile16_pair(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut pair);
+                                &pair
+                            };
+                            for (half, tile) in tiles.iter().enumerate() {
                                 let (c, n) = (c0 + 16 * half, (co.saturating_sub(c0 + 16 * half)).min(16));
                                 for (i, row) in tile.iter().take(chunk.len()).enumerate().filter(|_| n > 0) {
                                     if n == 16 {

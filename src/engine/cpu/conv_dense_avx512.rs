@@ -87,6 +87,42 @@ pub(super) unsafe fn tile16_pair<W: Weight>(a: &[*const f32; MR], r: &Rows<W>, b
     }
 }
 
+/// Four `tile16`s side by side (a whole 64-lane block from `r.w`): twenty-four accumulators, so
+/// each (tap, channel) loads four weight vectors and broadcasts six input values for 24 FMAs
+/// (the pair: two and six for 12). Each lane takes the same FMAs in the same order as in
+/// `tile16`, so the same bits.
+#[target_feature(enable = "avx512f,avx512dq,avx2,fma,f16c")]
+pub(super) unsafe fn tile16_quad<W: Weight>(a: &[*const f32; MR], r: &Rows<W>, bias: *const f32, scale: f32, tiles: &mut [[[f32; 16]; MR]; 4]) {
+    // SAFETY: the caller guarantees the CPU features, the bounds of the AVX2 build, and 64
+    // lanes of weights and bias from `r.w` and `bias`.
+    unsafe {
+        let b: [__m512; 4] = std::array::from_fn(|q| _mm512_loadu_ps(bias.add(16 * q)));
+        let mut acc = [b; MR];
+        let mut wr = r.w;
+        for c0 in (0..r.ci).step_by(r.cw) {
+            for &off in r.taps {
+                let base: [*const f32; MR] = std::array::from_fn(|i| a[i].add(off + c0));
+                for c in 0..r.cw {
+                    let w: [__m512; 4] = std::array::from_fn(|q| load16(wr.add(16 * q)));
+                    for i in 0..MR {
+                        let x = _mm512_set1_ps(*base[i].add(c));
+                        for q in 0..4 {
+                            acc[i][q] = _mm512_fmadd_ps(x, w[q], acc[i][q]);
+                        }
+                    }
+                    wr = wr.add(r.nb);
+                }
+            }
+        }
+        let sc = _mm512_set1_ps(scale);
+        for i in 0..MR {
+            for q in 0..4 {
+                _mm512_storeu_ps(tiles[q][i].as_mut_ptr(), _mm512_mul_ps(acc[i][q], sc));
+            }
+        }
+    }
+}
+
 /// `panel16` of the AVX2 build (the Winograd products) with one `zmm` per row.
 #[target_feature(enable = "avx512f,avx2,fma")]
 pub(super) unsafe fn panel16(a: *const f32, ci: usize, b: *const f32, tile: &mut [[f32; 16]; MR]) {
