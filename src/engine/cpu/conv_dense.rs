@@ -118,6 +118,19 @@ pub fn gemm_tile16_pair(a: &[f32], ci: usize, b: [&[f32]; 2], tiles: &mut [[[f32
     }
 }
 
+/// [`gemm_tile16_pair`] of four weight panels (AVX-512 only: callers check
+/// [`super::conv_spikes_avx512::enabled`]): 24 accumulators, the same bits.
+pub fn gemm_tile16_quad(a: &[f32], ci: usize, b: [&[f32]; 4], tiles: &mut [[[f32; 16]; MR]; 4], ahead: &[f32]) {
+    assert!(super::conv_spikes_avx512::enabled(), "the quad tile needs AVX-512F");
+    assert!(a.len() >= ci * MR && b.iter().all(|b| b.len() >= ci * 16) && ci.is_multiple_of(8));
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512F, AVX2 and FMA are present (`enabled`, asserted); every read is in bounds
+    // (asserted).
+    unsafe {
+        x86_512::panel16_quad(a.as_ptr(), ci, b.map(|b| b.as_ptr()), tiles, ahead.as_ptr(), ahead.len() / 16)
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use std::arch::x86_64::*;

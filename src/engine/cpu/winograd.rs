@@ -41,6 +41,8 @@ const RUN_BYTES: usize = 512 * 1024;
 /// in L2 ([`ahead`]): 512 → 512 channels at 6×6, batch 1, caches flushed: 0.97–1.03 ms without,
 /// 0.75–0.81 one pair ahead, 0.59–0.66 two, the same at three and four (Zen 5, 2026-12-07).
 const PAIRS_AHEAD: usize = 2;
+/// The same for quads of blocks (AVX-512, f32): the same distance in blocks.
+const QUADS_AHEAD: usize = 1;
 
 /// Bytes of V and M (f32) one pass of [`conv`] holds at most, where the weights are smaller:
 /// vgg11_48_legacy's 128 → 256 layer at 24×24, batch 16 (31.6 MB of V and M, F(4×4)), one
@@ -197,13 +199,14 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
     let m = SharedMut(s.m.as_mut_ptr(), s.m.len());
     let (v, vb) = (&s.v, &s.vb);
     // Two blocks per pass in bf16, and in f32 with AVX-512 (twelve accumulators).
-    let per = if matches!(w.u, Domain::Bf16(_)) || super::conv_spikes_avx512::enabled() { 2 } else { 1 };
+    let f32_avx512 = matches!(w.u, Domain::F32(_)) && super::conv_spikes_avx512::enabled();
+    let per = if f32_avx512 { 4 } else if matches!(w.u, Domain::Bf16(_)) { 2 } else { 1 };
     let run = (RUN_BYTES / (ci * MR * 4)).clamp(1, groups);
     let runs = groups.div_ceil(run);
     (0..xis * runs).into_par_iter().for_each(|task| {
         let (xi, r) = (task / runs, task % runs);
         // The products' tiles, written in full by each call (kept here, not returned by value).
-        let (mut pair, mut one) = ([[[0f32; 16]; MR]; 2], [[[0f32; 16]; MR]; 1]);
+        let (mut quad, mut pair, mut one) = ([[[0f32; 16]; MR]; 4], [[[0f32; 16]; MR]; 2], [[[0f32; 16]; MR]; 1]);
         let run_groups = r * run..((r + 1) * run).min(groups);
         for first in (0..w.cb).step_by(per) {
             for g in run_groups.clone() {
@@ -221,15 +224,25 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
                 match &w.u {
                     Domain::F32(u) => {
                         let uf = |blk: usize| &u[(xi * w.cb + blk) * ci * 16..][..ci * 16];
-                        if per == 2 && first + 1 < w.cb {
-                            let ahead = ahead(u, (xi * w.cb + first + 2 * PAIRS_AHEAD) * ci * 16, 2 * ci, g - run_groups.start, run_groups.len());
-                            conv_dense::gemm_tile16_pair(&v[panel], ci, [uf(first), uf(first + 1)], &mut pair, ahead);
-                            store(first, &pair[0]);
-                            store(first + 1, &pair[1]);
-                        } else {
-                            for blk in first..(first + per).min(w.cb) {
-                                store(blk, &conv_dense::gemm_tile16(&v[panel.clone()], ci, uf(blk)));
+                        // Blocks first..end: a quad (AVX-512), then pairs, then one.
+                        let (end, mut blk) = ((first + per).min(w.cb), first);
+                        if end - blk == 4 {
+                            let ahead = ahead(u, (xi * w.cb + first + 4 * QUADS_AHEAD) * ci * 16, 4 * ci, g - run_groups.start, run_groups.len());
+                            conv_dense::gemm_tile16_quad(&v[panel.clone()], ci, [uf(blk), uf(blk + 1), uf(blk + 2), uf(blk + 3)], &mut quad, ahead);
+                            for (q, tile) in quad.iter().enumerate() {
+                                store(blk + q, tile);
                             }
+                            blk += 4;
+                        }
+                        while per > 1 && end - blk >= 2 {
+                            let ahead = ahead(u, (xi * w.cb + blk + 2 * PAIRS_AHEAD) * ci * 16, 2 * ci, g - run_groups.start, run_groups.len());
+                            conv_dense::gemm_tile16_pair(&v[panel.clone()], ci, [uf(blk), uf(blk + 1)], &mut pair, ahead);
+                            store(blk, &pair[0]);
+                            store(blk + 1, &pair[1]);
+                            blk += 2;
+                        }
+                        for blk in blk..end {
+                            store(blk, &conv_dense::gemm_tile16(&v[panel.clone()], ci, uf(blk)));
                         }
                     }
                     Domain::Bf16(u) => {
