@@ -96,15 +96,15 @@ pub fn gemm_tile16_isa(a: &[f32], ci: usize, b: &[f32], avx512: bool) -> [[f32; 
     tile
 }
 
-/// [`gemm_tile16`] of two 16-column weight panels `b` against the same `a`: with AVX-512
-/// ([`super::conv_spikes_avx512::enabled`]) in one pass (twelve accumulators, so the FMAs do not
-/// wait on each other), else two AVX2 tiles. The same bits either way. Written into `tiles`
-/// (every value), which the caller keeps across calls: 768 bytes neither zeroed nor copied out
-/// per call.
+/// [`gemm_tile16`] of `P` 16-column weight panels `b` against the same `a`: with AVX-512
+/// ([`super::conv_spikes_avx512::enabled`]) in one pass (`6·P` accumulators, so the FMAs do not
+/// wait on each other, and each value of `a` broadcast once), else `P` AVX2 tiles. The same bits
+/// either way. Written into `tiles` (every value), which the caller keeps across calls: neither
+/// zeroed nor copied out per call.
 ///
 /// `ahead`: weights a later call reads, whose cache lines are asked for in L2 while this one
 /// runs (AVX-512 build only; it changes no value).
-pub fn gemm_tile16_pair(a: &[f32], ci: usize, b: [&[f32]; 2], tiles: &mut [[[f32; 16]; MR]; 2], ahead: &[f32]) {
+pub fn gemm_tiles16<const P: usize>(a: &[f32], ci: usize, b: [&[f32]; P], tiles: &mut [[[f32; 16]; MR]; P], ahead: &[f32]) {
     let avx512 = super::conv_spikes_avx512::enabled();
     if !avx512 {
         *tiles = b.map(|b| gemm_tile16_isa(a, ci, b, false));
@@ -114,20 +114,7 @@ pub fn gemm_tile16_pair(a: &[f32], ci: usize, b: [&[f32]; 2], tiles: &mut [[[f32
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AVX-512F, AVX2 and FMA are present (`enabled`); every read is in bounds (asserted).
     unsafe {
-        x86_512::panel16_pair(a.as_ptr(), ci, [b[0].as_ptr(), b[1].as_ptr()], tiles, ahead.as_ptr(), ahead.len() / 16)
-    }
-}
-
-/// [`gemm_tile16_pair`] of four weight panels (AVX-512 only: callers check
-/// [`super::conv_spikes_avx512::enabled`]): 24 accumulators, the same bits.
-pub fn gemm_tile16_quad(a: &[f32], ci: usize, b: [&[f32]; 4], tiles: &mut [[[f32; 16]; MR]; 4], ahead: &[f32]) {
-    assert!(super::conv_spikes_avx512::enabled(), "the quad tile needs AVX-512F");
-    assert!(a.len() >= ci * MR && b.iter().all(|b| b.len() >= ci * 16) && ci.is_multiple_of(8));
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: AVX-512F, AVX2 and FMA are present (`enabled`, asserted); every read is in bounds
-    // (asserted).
-    unsafe {
-        x86_512::panel16_quad(a.as_ptr(), ci, b.map(|b| b.as_ptr()), tiles, ahead.as_ptr(), ahead.len() / 16)
+        x86_512::panel16_blocks(a.as_ptr(), ci, b.map(|b| b.as_ptr()), tiles, ahead.as_ptr(), ahead.len() / 16)
     }
 }
 
@@ -201,10 +188,10 @@ mod x86 {
                         if step >= 32 {
                             // Sub-blocks' lanes past `co` hold zero weights (computed, not stored).
                             let tiles: &[[[f32; 16]; MR]] = if step == 64 {
-                                super::x86_512::tile16_quad(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut quad);
+                                super::x86_512::tile16_blocks(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut quad);
                                 &quad
                             } else {
-                                super::x86_512::tile16_pair(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut pair);
+                                super::x86_512::tile16_blocks(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut pair);
                                 &pair
                             };
                             for (half, tile) in tiles.iter().enumerate() {

@@ -21,8 +21,11 @@
 //! 0.93–0.97 → 0.71–0.73 ms. The portable loop's cost was not its adds but its bookkeeping per
 //! listed value (~30 cycles each, whatever the number of lanes); the masks cost ~4 ns per tap
 //! row and output pixel plus ~1.2 ns per listed row ([`super::conv_strip::pays`]).
-//! Tried first and dropped: the portable loop with one masked multiply-add per (listed value,
-//! pixel of the strip) instead of the test: no faster (1.17 → 1.19 ms).
+//! Tried and dropped: the portable loop with one masked multiply-add per (listed value, pixel of
+//! the strip) instead of the test: no faster (1.17 → 1.19 ms); tasks of whole rows (every block)
+//! that ran the fused neurons on their rows right away (as Winograd does) instead of the pass
+//! after all tasks: no faster (`conv1` with its neurons 0.65–0.68 → 0.67–0.70 ms, vgg11_dvs's
+//! first layer 0.67 → 0.70–0.75 ms).
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;

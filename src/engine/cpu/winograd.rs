@@ -228,7 +228,7 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
                         let (end, mut blk) = ((first + per).min(w.cb), first);
                         if end - blk == 4 {
                             let ahead = ahead(u, (xi * w.cb + first + 4 * QUADS_AHEAD) * ci * 16, 4 * ci, g - run_groups.start, run_groups.len());
-                            conv_dense::gemm_tile16_quad(&v[panel.clone()], ci, [uf(blk), uf(blk + 1), uf(blk + 2), uf(blk + 3)], &mut quad, ahead);
+                            conv_dense::gemm_tiles16(&v[panel.clone()], ci, [uf(blk), uf(blk + 1), uf(blk + 2), uf(blk + 3)], &mut quad, ahead);
                             for (q, tile) in quad.iter().enumerate() {
                                 store(blk + q, tile);
                             }
@@ -236,7 +236,7 @@ pub fn conv(input: &[f32], out: &mut [f32], si: Shape, so: Shape, w: &Winograd, 
                         }
                         while per > 1 && end - blk >= 2 {
                             let ahead = ahead(u, (xi * w.cb + blk + 2 * PAIRS_AHEAD) * ci * 16, 2 * ci, g - run_groups.start, run_groups.len());
-                            conv_dense::gemm_tile16_pair(&v[panel.clone()], ci, [uf(blk), uf(blk + 1)], &mut pair, ahead);
+                            conv_dense::gemm_tiles16(&v[panel.clone()], ci, [uf(blk), uf(blk + 1)], &mut pair, ahead);
                             store(blk, &pair[0]);
                             store(blk + 1, &pair[1]);
                             blk += 2;

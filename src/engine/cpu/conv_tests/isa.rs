@@ -5,7 +5,7 @@
 //! a CPU without AVX-512F (or with `SPIKESTREAM_CPU_ISA=avx2`).
 
 use super::super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
-use super::super::conv_dense::{MR, gemm_tile16_isa, gemm_tile16_pair, gemm_tile16_quad};
+use super::super::conv_dense::{MR, gemm_tile16_isa, gemm_tiles16};
 use super::{Kind, Rng, input, rounding_layer};
 use crate::model::graph::Shape;
 
@@ -137,11 +137,11 @@ fn dense_kernels_avx512_equal_avx2_bit_for_bit() {
         let [wide, narrow] = [true, false].map(|avx512| gemm_tile16_isa(&a, ci, &b, avx512));
         assert!(same(&wide, &narrow), "Winograd tile, ci {ci}: AVX-512 differs from AVX2");
         let mut pair = [[[f32::NAN; 16]; MR]; 2];
-        gemm_tile16_pair(&a, ci, [&b, &b2], &mut pair, &b2);
+        gemm_tiles16(&a, ci, [&b, &b2], &mut pair, &b2);
         assert!(same(&pair[0], &narrow) && same(&pair[1], &gemm_tile16_isa(&a, ci, &b2, false)), "Winograd tile pair, ci {ci}: AVX-512 differs from AVX2");
         let bs: Vec<Vec<f32>> = (0..2).map(|_| (0..ci * 16).map(|_| float()).collect()).collect();
         let mut quad = [[[f32::NAN; 16]; MR]; 4];
-        gemm_tile16_quad(&a, ci, [&b, &b2, &bs[0], &bs[1]], &mut quad, &b2);
+        gemm_tiles16(&a, ci, [&b, &b2, &bs[0], &bs[1]], &mut quad, &b2);
         for (q, bq) in [&b, &b2, &bs[0], &bs[1]].into_iter().enumerate() {
             assert!(same(&quad[q], &gemm_tile16_isa(&a, ci, bq, false)), "Winograd tile quad, ci {ci}, panel {q}: AVX-512 differs from AVX2");
         }
