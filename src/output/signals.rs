@@ -106,9 +106,7 @@ fn abandon_all() {
     let live = lock();
     for e in live.iter() {
         match &e.on_signal {
-            OnSignal::Remove if e.dir => {
-                let _ = std::fs::remove_dir_all(&e.temp);
-            }
+            OnSignal::Remove if e.dir => remove_dir_racing(&e.temp),
             OnSignal::Remove => {
                 let _ = std::fs::remove_file(&e.temp);
             }
@@ -122,4 +120,59 @@ fn abandon_all() {
         }
     }
     std::mem::forget(live);
+}
+
+/// Removes the folder `dir` and everything in it while other threads may still be creating
+/// files in its subfolders (a dataset's writers keep running until the process exits): one
+/// `remove_dir_all` fails where a file appears after it listed that folder (its `rmdir` finds it
+/// not empty), so it is tried again until the folder is gone (at most 100 times, 1 ms apart;
+/// the writers create folders only before they start, so once it is gone it stays gone).
+fn remove_dir_racing(dir: &std::path::Path) {
+    for _ in 0..100 {
+        match std::fs::remove_dir_all(dir) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(1)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer creating files in a subfolder every 50 µs while the folder is removed:
+    /// the folder is gone afterwards (a single `remove_dir_all` lost this race now and then,
+    /// leaving a dataset's `.partial` folder behind after SIGTERM).
+    #[test]
+    fn a_folder_is_removed_while_a_writer_fills_it() {
+        for round in 0..20 {
+            let root = tempfile::tempdir().unwrap();
+            let dir = root.path().join("set.partial");
+            std::fs::create_dir_all(dir.join("class")).unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let writer = {
+                let (dir, stop) = (dir.clone(), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let mut n = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        // Fails once the folder is gone; it never recreates it. A file every
+                        // 50 µs: faster than simulate's writers (a recording takes milliseconds).
+                        let _ = std::fs::File::create(dir.join("class").join(format!("{n}.aedat4")));
+                        n += 1;
+                        std::thread::sleep(std::time::Duration::from_micros(50));
+                    }
+                })
+            };
+            // Let the writer fill the folder first.
+            while std::fs::read_dir(dir.join("class")).map(|d| d.count()).unwrap_or(0) < 200 {
+                std::thread::yield_now();
+            }
+            remove_dir_racing(&dir);
+            let gone = !dir.exists();
+            stop.store(true, Ordering::Relaxed);
+            writer.join().unwrap();
+            assert!(gone, "round {round}: {} is still there", dir.display());
+        }
+    }
 }
