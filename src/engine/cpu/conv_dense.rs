@@ -173,10 +173,8 @@ mod x86 {
                             }
                             for i in 0..chunk.len() {
                                 let row = &pair[i / MR][i % MR];
-                                match row.first_chunk::<8>().filter(|_| lanes == 8) {
-                                    Some(row) => t.store_block(co, t.pixels.start + t0 * 2 * MR + i, c0, row),
-                                    None => t.store(co, t.pixels.start + t0 * 2 * MR + i, c0, &row[..lanes]),
-                                }
+                                let row = row.first_chunk::<8>().expect("eight lanes of sixteen");
+                                t.store_lanes(co, t.pixels.start + t0 * 2 * MR + i, c0, row, lanes);
                             }
                         }
                         continue;
@@ -197,12 +195,7 @@ mod x86 {
                             for (half, tile) in tiles.iter().enumerate() {
                                 let (c, n) = (c0 + 16 * half, (co.saturating_sub(c0 + 16 * half)).min(16));
                                 for (i, row) in tile.iter().take(chunk.len()).enumerate().filter(|_| n > 0) {
-                                    if n == 16 {
-                                        // A fixed-size copy (`store` calls `memcpy`).
-                                        t.store_block(co, t.pixels.start + t0 * MR + i, c, row);
-                                    } else {
-                                        t.store(co, t.pixels.start + t0 * MR + i, c, &row[..n]);
-                                    }
+                                    t.store_lanes(co, t.pixels.start + t0 * MR + i, c, row, n);
                                 }
                             }
                             continue;
@@ -213,11 +206,7 @@ mod x86 {
                             tile16(&a, &rows, bias.as_ptr().add(sub), g.scale, &mut tile);
                         }
                         for (i, row) in tile.iter().take(chunk.len()).enumerate() {
-                            if lanes == 16 {
-                                t.store_block(co, t.pixels.start + t0 * MR + i, c0, row);
-                            } else {
-                                t.store(co, t.pixels.start + t0 * MR + i, c0, &row[..lanes]);
-                            }
+                            t.store_lanes(co, t.pixels.start + t0 * MR + i, c0, row, lanes);
                         }
                     }
                 }

@@ -116,11 +116,7 @@ fn blocks<const N: usize, const BINARY: bool, W: Weight>(t: &Task, nz: &Nonzeros
         let lanes = N.min(co - c0);
         for (i, p) in t.pixels.clone().enumerate() {
             let acc = gather::<N, BINARY, W>(&taps[first[i]..first[i + 1]], g.cw() * N, nz, w, bias).map(|a| a * g.scale);
-            if lanes == N {
-                t.store_block(co, p, c0, &acc);
-            } else {
-                t.store(co, p, c0, &acc[..lanes]);
-            }
+            t.store_lanes(co, p, c0, &acc, lanes);
         }
     }
 }

@@ -236,11 +236,7 @@ fn blocks<const N: usize, W: Weight>(t: &Task, x: &Rows, g: &Geometry) {
                 }
                 for (j, a) in acc.iter().enumerate().take(n) {
                     let out = a.map(|v| v * g.scale);
-                    if lanes == N {
-                        t.store_block(co, p + ox0 + j, c0, &out);
-                    } else {
-                        t.store(co, p + ox0 + j, c0, &out[..lanes]);
-                    }
+                    t.store_lanes(co, p + ox0 + j, c0, &out, lanes);
                 }
             }
         }

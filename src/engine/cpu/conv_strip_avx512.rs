@@ -153,11 +153,7 @@ unsafe fn blocks<const L: usize, const N: usize>(t: &Task, bits: &[u64], x: &[f3
                     // SAFETY: `out` holds N = 16·L values.
                     unsafe { _mm512_storeu_ps(out.as_mut_ptr().add(16 * l), _mm512_mul_ps(*a, scale)) };
                 }
-                if lanes == N {
-                    t.store_block(co, p, c0, &out);
-                } else {
-                    t.store(co, p, c0, &out[..lanes]);
-                }
+                t.store_lanes(co, p, c0, &out, lanes);
             }
         }
     }
