@@ -37,7 +37,7 @@ use super::conv_strip_avx512;
 use super::conv_spikes::{self, SpikeScratch, TileRows};
 use super::conv_store::OutPlanes;
 pub use super::conv_store::{Fused, Task};
-use super::precision::{Precision, PrecisionError, Stored, Weight};
+use super::precision::{Aligned, Precision, PrecisionError, Stored, Weight};
 use super::winograd::{self, Winograd, WinogradScratch};
 use crate::model::graph::{Conv, Shape};
 
@@ -104,18 +104,22 @@ impl PackedConv {
         let nb = [64, 32, 16, 8].into_iter().find(|&nb| nb / 2 < co.div_ceil(8) * 8).unwrap_or(8);
         let blocks = co.div_ceil(nb);
         let cw = if ci.is_multiple_of(conv_spikes::CW) { conv_spikes::CW } else { ci };
-        let mut w = vec![0.0; blocks * kk * ci * nb];
-        for o in 0..co {
-            let (blk, lane) = (o / nb, o % nb);
-            for i in 0..ci {
-                for t in 0..kk {
-                    w[((blk * kk * ci) + p_row(ci, cw, kk, t, i)) * nb + lane] = c.weight[(o * ci + i) * kk + t];
+        let mut w = Aligned::zeroed(blocks * kk * ci * nb);
+        // Blocks in parallel (the trainer packs every layer twice per step).
+        w.as_mut_slice().par_chunks_mut(kk * ci * nb).enumerate().for_each(|(blk, w)| {
+            for o in blk * nb..co.min((blk + 1) * nb) {
+                for i in 0..ci {
+                    let first = p_row(ci, cw, kk, 0, i);
+                    for (t, &v) in c.weight[(o * ci + i) * kk..][..kk].iter().enumerate() {
+                        // p_row(ci, cw, kk, t, i): tap t's row lies t·cw rows further.
+                        w[(first + t * cw) * nb + o % nb] = v;
+                    }
                 }
             }
-        }
+        });
         let mut bias = vec![0.0; blocks * nb];
         bias[..co].copy_from_slice(&c.bias);
-        Ok(Self { ci, co, k, stride: c.stride, pad: c.padding, nb, blocks, cw, weight: Stored::new(&w, precision), bias, winograd: Winograd::new(c, precision == Precision::Bf16, tile) })
+        Ok(Self { ci, co, k, stride: c.stride, pad: c.padding, nb, blocks, cw, weight: Stored::from_aligned(w, precision), bias, winograd: Winograd::new(c, precision == Precision::Bf16, tile) })
     }
 
     /// The Winograd output tile its weights were packed for, if the layer takes Winograd at all.

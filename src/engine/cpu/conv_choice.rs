@@ -116,7 +116,7 @@ const TILE_STREAM: f64 = 25.0;
 /// or 14×14 (where its weights, 2.25 times F(2×2)'s, come from memory); batch 16 takes it
 /// everywhere but 6×6, where four 4×4 tiles cost what nine 2×2 tiles do.
 pub(super) fn winograd_tile(c: &Conv, precision: Precision, (batch, h, w): (usize, usize, usize)) -> usize {
-    if (precision == Precision::Bf16 && super::winograd_bf16::available()) || batch == 0 || weight_bits(&c.weight) <= 24 {
+    if (precision == Precision::Bf16 && super::winograd_bf16::available()) || batch == 0 {
         return 2;
     }
     let cost = |m: usize| {
@@ -124,13 +124,41 @@ pub(super) fn winograd_tile(c: &Conv, precision: Precision, (batch, h, w): (usiz
         let per_pair = ((m + 2) * (m + 2) * c.in_ch * c.out_ch) as f64;
         tiles * per_pair / TILE_RATE + per_pair * 4.0 / TILE_STREAM
     };
-    if cost(4) < cost(2) { 4 } else { 2 }
+    // The weights are scanned last, only where F(4×4) would pay (the trainer packs every layer
+    // twice per step).
+    if cost(4) < cost(2) && weight_bits(&c.weight) > 24 { 4 } else { 2 }
 }
 
 /// The bits from the highest to the lowest set bit over all of `w`'s non-zero finite values:
 /// `w` are integers times one power of two, of this many bits at most. Where it exceeds 24 some
 /// sums of two of them already round in f32.
 pub(super) fn weight_bits(w: &[f32]) -> i32 {
+    // Normal values branch-free, so that the scan vectorises (it ran serially in every packing
+    // of a trainer's layers): the highest set bit from the exponent field, the lowest from the
+    // significand's lowest set bit, isolated and read off the exponent of its value as a float.
+    // Subnormal values take the general loop.
+    let (mut hi, mut lo, mut subnormal) = (i32::MIN, i32::MAX, false);
+    for &v in w {
+        let bits = v.to_bits() & 0x7fff_ffff;
+        let exp = (bits >> 23) as i32;
+        subnormal |= exp == 0 && bits != 0;
+        let normal = exp != 0 && exp != 0xff;
+        let man = (bits & 0x7f_ffff) | 0x80_0000;
+        // A power of two below 2²⁴: exact as an i32 and as an f32.
+        let low = ((man & man.wrapping_neg()) as i32) as f32;
+        let tz = ((low.to_bits() >> 23) as i32) - 127;
+        // |v| = man · 2^(exp − 150), man's highest bit 23.
+        hi = hi.max(if normal { exp - 127 } else { i32::MIN });
+        lo = lo.min(if normal { exp - 150 + tz } else { i32::MAX });
+    }
+    if subnormal {
+        return weight_bits_general(w);
+    }
+    if hi < lo { 0 } else { hi - lo + 1 }
+}
+
+/// [`weight_bits`] value by value, subnormal values included.
+pub(super) fn weight_bits_general(w: &[f32]) -> i32 {
     let (mut hi, mut lo) = (i32::MIN, i32::MAX);
     for v in w.iter().filter(|v| **v != 0.0 && v.is_finite()) {
         let (exp, man) = (((v.to_bits() >> 23) & 0xff) as i32, v.to_bits() & 0x7f_ffff);

@@ -88,7 +88,7 @@ fn check(ci: usize, co: usize, hw: usize, k: usize, pad: usize, batch: usize, ki
 
 #[test]
 fn fused_neurons_equal_the_separate_pass() {
-    let mut ran = vec![
+    let ran = vec![
         check(16, 24, 9, 3, 1, 2, Kind::Spikes(0.0), Mode::Auto, 2),
         check(64, 72, 10, 3, 1, 2, Kind::Spikes(0.2), Mode::Auto, 2),
         // One sample of 147 456 neurons: in pieces (`NEURON_PIECE`) where there are threads to spare.

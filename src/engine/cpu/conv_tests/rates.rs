@@ -1,7 +1,8 @@
 //! Timings of the CPU kernels, run by hand (every test here is ignored): the rates behind the
 //! kernel choice's cost model (`conv_rates`), the weight formats side by side (`precision_rates`),
 //! what each layer loses to memory (`flush_rates`), where the strip kernel stops paying
-//! (`strip_rates`) and the dense kernel's multiply-adds per second (`dense_rates`).
+//! (`strip_rates`), the dense kernel's multiply-adds per second (`dense_rates`) and the cost of
+//! packing a trainer's layers (`pack_rates`).
 
 use super::super::conv::{ConvScratch, Mode, PackedConv, conv_with};
 use super::{Kind, Rng, input, layer};
@@ -227,4 +228,29 @@ fn dense_rates() {
         let macs = (batch * so.h * so.w * co * ci * k * k) as f64;
         println!("{ci}->{co} {hw} k{k} s{s} b{batch}: {best:.3} ms, {:.1} GMAC/s", macs / best / 1e6);
     }
+}
+
+/// Milliseconds to pack the weights of a width/8 vgg11_48_legacy's 3×3 layers as the trainer
+/// does twice per step (the forward layers and their flipped input-gradient layers, for calls
+/// of T·B = 128 samples, so the Winograd layers pack their transformed weights too), best of
+/// 20 (`PACK_ROUNDS`): `RAYON_NUM_THREADS=2 cargo test --release --features train --lib pack_rates -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn pack_rates() {
+    use super::super::precision::Precision;
+    use std::time::Instant;
+    let layers = [(2, 8, 48), (8, 16, 48), (16, 32, 24), (32, 32, 24), (32, 64, 12), (64, 64, 12), (64, 64, 6), (64, 64, 6)];
+    let mut rng = Rng(3);
+    // Each layer and its flipped twin (channels swapped), as in a training step.
+    let convs: Vec<_> = layers.iter().flat_map(|&(ci, co, hw)| [(layer(&mut rng, ci, co, 3, 1, 1), hw), (layer(&mut rng, co, ci, 3, 1, 1), hw)]).collect();
+    let mut best = f64::MAX;
+    let rounds = std::env::var("PACK_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for (c, hw) in &convs {
+            std::hint::black_box(PackedConv::with_precision(c, Precision::F32, "w", (128, *hw, *hw)).expect("f32"));
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e3);
+    }
+    println!("packing {} layers: {best:.3} ms", convs.len());
 }

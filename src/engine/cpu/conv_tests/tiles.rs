@@ -3,7 +3,7 @@
 //! rounding bound on weights that round; and which layers [`winograd_tile`] gives it.
 
 use super::super::conv::{ConvScratch, Mode, PackedConv, Ran, conv_with};
-use super::super::conv_choice::{weight_bits, winograd_tile};
+use super::super::conv_choice::{weight_bits, weight_bits_general, winograd_tile};
 use super::super::kernels::conv_scatter;
 use super::super::layout::conv_weight_spec;
 use super::super::precision::Precision;
@@ -101,6 +101,34 @@ fn weight_bits_span_the_highest_to_the_lowest_set_bit() {
     assert_eq!(weight_bits(&[0.1]), 24);
     assert_eq!(weight_bits(&[f32::from_bits(1), 1.0]), 150);
     assert_eq!(weight_bits(&[f32::NAN, f32::INFINITY, 4.0]), 1);
+}
+
+/// The branch-free scan of normal values gives what the value-by-value loop gives: random bit
+/// patterns of every exponent (zeros, infinities and NaNs among them), with and without
+/// subnormal values, and short runs of a few exponents (as trained weights are).
+#[test]
+fn weight_bits_scan_equals_the_general_loop() {
+    let mut rng = Rng(9);
+    for round in 0..400 {
+        let len = 1 + (rng.next() % 300) as usize;
+        let w: Vec<f32> = (0..len)
+            .map(|_| {
+                let bits = rng.next() as u32;
+                match round % 4 {
+                    // Any pattern: subnormals, zeros, infinities and NaNs included.
+                    0 => f32::from_bits(bits),
+                    // Normal or zero, no subnormal: the branch-free path alone.
+                    1 => f32::from_bits(if bits & 0x7f80_0000 == 0 { bits & 0x8000_0000 } else { bits }),
+                    // Exponents 120..=130 with short significands.
+                    2 => f32::from_bits((bits & 0x8000_0000) | ((120 + bits % 11) << 23) | (bits >> 8 & 0x7f_ff00)),
+                    // A few special values among ordinary weights.
+                    _ if bits % 8 == 0 => [0.0, -0.0, f32::NEG_INFINITY, f32::NAN][(bits >> 3) as usize % 4],
+                    _ => f32::from_bits((bits & 0x8000_0000) | (0x3c00_0000 + bits % 0x0800_0000)),
+                }
+            })
+            .collect();
+        assert_eq!(weight_bits(&w), weight_bits_general(&w), "round {round}: {w:?}");
+    }
 }
 
 /// F(4×4) goes to layers with weights that round, at sizes where it saves multiply-adds more
