@@ -21,7 +21,7 @@ use crate::train::layout::{nchw, nhwc};
 use super::cpu::{par_collect, with_avx2};
 use rayon::prelude::*;
 use crate::model::graph::Pool;
-use crate::train::flex::{f32_values, tensor};
+use crate::train::flex::{f32_values, par_zeros, tensor};
 
 #[backend_extension(Cube, Flex, Autodiff)]
 pub trait AvgPoolBackend: Backend {
@@ -135,7 +135,8 @@ fn backward2(gs: &[f32], t: Tiles) -> Vec<f32> {
 /// order, all channels of a pixel at a time.
 fn forward_last(xs: &[f32], t: Tiles) -> Vec<f32> {
     let (c, k) = (t.c, t.k);
-    let mut out = vec![0.0f32; t.planes * t.ho * t.wo * c];
+    // Zeroed in parallel (`vec!` zeroes on the calling thread while the other waits).
+    let mut out = par_zeros(t.planes * t.ho * t.wo * c);
     out.par_chunks_mut(t.wo * c).enumerate().for_each(|(r, row)| {
         with_avx2(
             #[inline(always)]
@@ -159,7 +160,7 @@ fn forward_last(xs: &[f32], t: Tiles) -> Vec<f32> {
 /// Channel-last [`backward`]: input rows in parallel.
 fn backward_last(gs: &[f32], t: Tiles) -> Vec<f32> {
     let (c, k) = (t.c, t.k);
-    let mut dx = vec![0.0f32; t.planes * t.h * t.w * c];
+    let mut dx = par_zeros(t.planes * t.h * t.w * c);
     dx.par_chunks_mut(t.w * c).enumerate().for_each(|(r, row)| {
         let (plane, y) = (r / t.h, r % t.h);
         if y >= t.ho * k {
