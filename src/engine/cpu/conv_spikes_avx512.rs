@@ -33,7 +33,9 @@
 //! predicted) took 0.52, 0.92 and 1.18 ms against 0.93 ms for the data's own lengths (10.8 rows
 //! on average at 15 %), so the mispredicted exit costs nothing measurable; every pixel's
 //! accumulators aliased to one slot that stays in L1: 0.97 → 0.93 ms, so their round trip
-//! through L2 neither. A plain C loop of the same eight load-adds from random rows of a written
+//! through L2 neither; nor starting every pass from the bias instead of loading the accumulators
+//! (0.97 → 0.98 ms), nor every chunk reading the first chunk's slab, which then never leaves L1
+//! (0.98 → 0.97 ms). A plain C loop of the same eight load-adds from random rows of a written
 //! 36 KB slab, with no lists around it, ran 5.5 cycles per row (at most two 512-bit loads per
 //! cycle, and the index's load): the rows run within ~15 % of that, the rest is per pass.
 
