@@ -26,18 +26,20 @@
 //! 8–12 % slower (2026-12-07 12:20 UTC, batch 1: features.2 0.60–0.61 → 0.68–0.69 ms,
 //! features.7 1.01–1.04 → 1.13–1.14 ms).
 //!
-//! Where the time goes (2026-12-07 20:00 UTC, Zen 5, `conv_rates` at batch 1 with the kernel
-//! changed by hand for each measurement, results not kept): 256 → 256 at 24×24 costs about 35
-//! cycles per pass of a (chunk, pixel) list for a pair of blocks plus 6.4 per listed row (eight
-//! `zmm` load-adds). Lists cut or padded to a fixed 4, 11 or 16 rows (every loop exit
-//! predicted) took 0.52, 0.92 and 1.18 ms against 0.93 ms for the data's own lengths (10.8 rows
-//! on average at 15 %), so the mispredicted exit costs nothing measurable; every pixel's
-//! accumulators aliased to one slot that stays in L1: 0.97 → 0.93 ms, so their round trip
-//! through L2 neither; nor starting every pass from the bias instead of loading the accumulators
-//! (0.97 → 0.98 ms), nor every chunk reading the first chunk's slab, which then never leaves L1
-//! (0.98 → 0.97 ms). A plain C loop of the same eight load-adds from random rows of a written
-//! 36 KB slab, with no lists around it, ran 5.5 cycles per row (at most two 512-bit loads per
-//! cycle, and the index's load): the rows run within ~15 % of that, the rest is per pass.
+//! Where the time goes (2026-12-07 20:00–21:10 UTC, Zen 5, `conv_rates` at batch 1 with the
+//! kernel changed by hand for each measurement, none kept): 256 → 256 at 24×24 at 15 % costs
+//! about 35 cycles per pass of a (chunk, pixel) list for a pair of blocks, its share of the list
+//! building included, plus 6.4 per listed row (eight `zmm` load-adds): lists cut or padded to a
+//! fixed 4, 11 or 16 rows took 0.52, 0.92 and 1.18 ms against 0.93 ms for the data's own lengths
+//! (10.8 rows on average). No part of the pass explains it alone: with every pixel's
+//! accumulators in one slot that stays in L1, 0.97 → 0.93 ms; every pass starting from the bias
+//! instead of loading them, 0.97 → 0.98; every chunk reading the first chunk's slab (never
+//! leaving L1), 0.98 → 0.97; the pass without its prefetches, bounds checks and first-chunk
+//! branch, 0.95–0.99 → 0.91–0.93. A C loop of the same passes (eight accumulators loaded, the
+//! listed rows of a written 36 KB slab added, stored; no list building) ran 6.4 cycles per row
+//! too and 84–89 per pass of 11 rows of varying length (78 where every length is 11: the
+//! mispredicted exit), so the kernel's passes run within ~20 % of that loop, about half of it
+//! the list building ([`tile_rows`]).
 
 use super::conv::{Geometry, Task};
 use super::conv_spikes::TileRows;
