@@ -242,7 +242,13 @@ fn pack_rates() {
     let layers = [(2, 8, 48), (8, 16, 48), (16, 32, 24), (32, 32, 24), (32, 64, 12), (64, 64, 12), (64, 64, 6), (64, 64, 6)];
     let mut rng = Rng(3);
     // Each layer and its flipped twin (channels swapped), as in a training step.
-    let convs: Vec<_> = layers.iter().flat_map(|&(ci, co, hw)| [(layer(&mut rng, ci, co, 3, 1, 1), hw), (layer(&mut rng, co, ci, 3, 1, 1), hw)]).collect();
+    // Weights that round (as trained ones do), so that layers take F(4×4) where it pays.
+    let mut rounding = |ci, co| {
+        let mut c = layer(&mut rng, ci, co, 3, 1, 1);
+        c.weight.iter_mut().for_each(|v| *v = (rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5);
+        c
+    };
+    let convs: Vec<_> = layers.iter().flat_map(|&(ci, co, hw)| [(rounding(ci, co), hw), (rounding(co, ci), hw)]).collect();
     let mut best = f64::MAX;
     let rounds = std::env::var("PACK_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
     for _ in 0..rounds {
