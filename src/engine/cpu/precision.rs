@@ -181,13 +181,19 @@ pub enum Stored {
 impl Stored {
     /// `w` in precision `p`; every value must already be representable there ([`round`]).
     pub fn new(w: &[f32], p: Precision) -> Self {
+        fn narrow<W: Weight>(w: &[f32]) -> Aligned<W> {
+            let mut a = Aligned::zeroed(w.len());
+            a.as_mut_slice().iter_mut().zip(w).for_each(|(d, &v)| *d = W::narrow(v).expect("a weight rounded to this format"));
+            a
+        }
         match p {
             Precision::F32 => {
                 let mut a = Aligned::zeroed(w.len());
                 a.as_mut_slice().copy_from_slice(w);
                 Self::F32(a)
             }
-            _ => Self::narrow(w, p),
+            Precision::Bf16 => Self::Bf16(narrow(w)),
+            Precision::F16 => Self::F16(narrow(w)),
         }
     }
 
@@ -195,21 +201,7 @@ impl Stored {
     pub fn from_aligned(w: Aligned<f32>, p: Precision) -> Self {
         match p {
             Precision::F32 => Self::F32(w),
-            _ => Self::narrow(w.as_slice(), p),
-        }
-    }
-
-    /// `w` narrowed to `p` (bf16 or f16).
-    fn narrow(w: &[f32], p: Precision) -> Self {
-        fn narrow<W: Weight>(w: &[f32]) -> Aligned<W> {
-            let mut a = Aligned::zeroed(w.len());
-            a.as_mut_slice().iter_mut().zip(w).for_each(|(d, &v)| *d = W::narrow(v).expect("a weight rounded to this format"));
-            a
-        }
-        match p {
-            Precision::Bf16 => Self::Bf16(narrow(w)),
-            Precision::F16 => Self::F16(narrow(w)),
-            Precision::F32 => unreachable!("f32 weights are not narrowed"),
+            _ => Self::new(w.as_slice(), p),
         }
     }
 

@@ -5,7 +5,7 @@
 //! packing a trainer's layers (`pack_rates`).
 
 use super::super::conv::{ConvScratch, Mode, PackedConv, conv_with};
-use super::{Kind, Rng, input, layer};
+use super::{Kind, Rng, input, layer, rounding_layer};
 use crate::model::graph::Shape;
 
 /// Milliseconds per call of each kernel on vgg11_48_legacy's spike layers at several
@@ -243,12 +243,7 @@ fn pack_rates() {
     let mut rng = Rng(3);
     // Each layer and its flipped twin (channels swapped), as in a training step.
     // Weights that round (as trained ones do), so that layers take F(4×4) where it pays.
-    let mut rounding = |ci, co| {
-        let mut c = layer(&mut rng, ci, co, 3, 1, 1);
-        c.weight.iter_mut().for_each(|v| *v = (rng.next() >> 40) as f32 / (1 << 24) as f32 - 0.5);
-        c
-    };
-    let convs: Vec<_> = layers.iter().flat_map(|&(ci, co, hw)| [(rounding(ci, co), hw), (rounding(co, ci), hw)]).collect();
+    let convs: Vec<_> = layers.iter().flat_map(|&(ci, co, hw)| [(rounding_layer(&mut rng, ci, co, 3, 1, 1), hw), (rounding_layer(&mut rng, co, ci, 3, 1, 1), hw)]).collect();
     let mut best = f64::MAX;
     let rounds = std::env::var("PACK_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
     for _ in 0..rounds {
