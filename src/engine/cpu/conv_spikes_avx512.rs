@@ -35,8 +35,9 @@
 //! accumulators in one slot that stays in L1, 0.97 → 0.93 ms; every pass starting from the bias
 //! instead of loading them, 0.97 → 0.98; every chunk reading the first chunk's slab (never
 //! leaving L1), 0.98 → 0.97; the pass without its prefetches, bounds checks and first-chunk
-//! branch, 0.95–0.99 → 0.91–0.93. A C loop of the same passes (eight accumulators loaded, the
-//! listed rows of a written 36 KB slab added, stored; no list building) ran 6.4 cycles per row
+//! branch, 0.95–0.99 → 0.91–0.93. A C loop of the same passes
+//! (`scripts/microbench/spike_rows_loop.c`: eight accumulators loaded, the listed rows of a
+//! written 36 KB slab added, stored; no list building) ran 6.4 cycles per row
 //! too and 84–89 per pass of 11 rows of varying length (78 where every length is 11: the
 //! mispredicted exit), so the kernel's passes run within ~20 % of that loop, about half of it
 //! the list building ([`tile_rows`]).
