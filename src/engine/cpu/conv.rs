@@ -326,7 +326,12 @@ fn spikes<'a>(input: &[f32], out: &OutPlanes, batch: usize, plane: usize, geomet
     }
     s.masks[..batch].par_iter_mut().zip(input.par_chunks_exact(si.len())).for_each(|(m, x)| conv_spikes::masks(x, si, g.pad(), m, g.simd, split));
     let masks = &s.masks;
-    s.tiles[..batch * tiles].par_iter_mut().enumerate().for_each(|(i, rows)| conv_spikes::tile_rows(tile(i % tiles), &masks[i / tiles], &g, rows));
+    // With fewer (sample, tile) lists than threads (a late layer at batch 1 is one tile), each
+    // tile's lists are built in parts of its chunks in parallel.
+    let (chunks, threads) = (si.c / conv_spikes::CW, rayon::current_num_threads());
+    let parts = if batch * tiles < threads { threads.div_ceil(batch * tiles) } else { 1 };
+    let lists: Vec<_> = s.tiles[..batch * tiles].iter_mut().enumerate().flat_map(|(i, r)| r.split(chunks, parts).map(move |(c, l)| (i, c, l))).collect();
+    lists.into_par_iter().for_each(|(i, c, l)| conv_spikes::tile_rows(tile(i % tiles), c, &masks[i / tiles], &g, l));
     let rows = &s.tiles;
     // The AVX-512 build adds two blocks' rows per pass over the lists (see `conv_spikes_avx512`).
     let per = if g.avx512 && g.nb() >= 16 { 2 } else { 1 };

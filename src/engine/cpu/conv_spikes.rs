@@ -49,13 +49,46 @@ pub struct SpikeScratch {
     pub tiles: Vec<TileRows>,
 }
 
-/// The weight rows every (chunk, pixel) of one tile adds.
+/// The weight rows every (chunk, pixel) of one tile adds, in parts of consecutive chunks: a
+/// batch with fewer tiles than threads builds each tile's parts in parallel ([`TileRows::split`]).
 #[derive(Default)]
 pub struct TileRows {
+    parts: Vec<Lists>,
+    /// Chunks per part (the last may have fewer).
+    per: usize,
+    /// Chunks listed.
+    chunks: usize,
+}
+
+/// The row lists of one part of a tile's chunks.
+#[derive(Default)]
+pub struct Lists {
     /// `tap · 8 + channel` of each row, then at least 8 bytes of slack.
     rows: Vec<u8>,
-    /// Chunk `c`, pixel `i`: `rows[start[c·P + i]..start[c·P + i + 1]]` (P pixels in the tile).
+    /// The part's chunk `c`, pixel `i`: `rows[start[c·P + i]..start[c·P + i + 1]]` (P pixels
+    /// in the tile).
     start: Vec<u32>,
+}
+
+impl TileRows {
+    /// The parts that lists of `chunks` chunks in `parts` parts are built into, with the chunks
+    /// of each (buffers are kept from earlier layers and steps).
+    pub fn split(&mut self, chunks: usize, parts: usize) -> impl Iterator<Item = (std::ops::Range<usize>, &mut Lists)> {
+        let per = chunks.div_ceil(parts.clamp(1, chunks.max(1))).max(1);
+        (self.per, self.chunks) = (per, chunks);
+        let parts = chunks.div_ceil(per);
+        if self.parts.len() < parts {
+            self.parts.resize_with(parts, Lists::default);
+        }
+        self.parts[..parts].iter_mut().enumerate().map(move |(j, l)| (j * per..((j + 1) * per).min(chunks), l))
+    }
+
+    /// Chunk `c`'s lists for `n` pixels: each pixel's start in the rows (n + 1 values) and the rows.
+    fn chunk(&self, c: usize, n: usize) -> (&[u32], &[u8]) {
+        let part = &self.parts[c / self.per];
+        let at = (c % self.per) * n;
+        (&part.start[at..at + n + 1], &part.rows)
+    }
 }
 
 thread_local! {
@@ -142,8 +175,11 @@ pub(super) static SET_BITS: [u64; 256] = {
 };
 
 /// The row lists of output pixels `pixels` from the sample's padded spike mask ([`masks`]).
-pub fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
-    assert!(applies(g) && mask.len() == g.ci() / CW * (g.si.h + 2 * g.pad()) * g.padded_w());
+/// Only chunks `chunks` are listed (one part of the tile's lists, [`TileRows::split`]).
+pub fn tile_rows(pixels: std::ops::Range<usize>, chunks: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut Lists) {
+    assert!(applies(g) && mask.len() == g.ci() / CW * (g.si.h + 2 * g.pad()) * g.padded_w() && chunks.end <= g.ci() / CW);
+    let plane = mask.len() / (g.ci() / CW);
+    let mask = &mask[chunks.start * plane..chunks.end * plane];
     if g.avx512 && g.k() == 3 && super::conv_spikes_avx512::vbmi2() {
         return super::conv_spikes_avx512::tile_rows(pixels, mask, g, dst);
     }
@@ -157,7 +193,7 @@ pub fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst:
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,popcnt")]
-unsafe fn tile_rows_avx2(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
+unsafe fn tile_rows_avx2(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut Lists) {
     tile_rows_generic(pixels, mask, g, dst, emit)
 }
 
@@ -165,11 +201,12 @@ unsafe fn tile_rows_avx2(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geomet
 /// last write needs 8 more bytes.
 pub(super) const MOST: usize = 256 + 8;
 
-/// The row lists of a tile; `emit9` is [`emit`] for a 3×3 kernel in the build of the caller's ISA.
+/// The row lists of a tile for the chunks whose mask planes are `mask`; `emit9` is [`emit`] for
+/// a 3×3 kernel in the build of the caller's ISA.
 #[inline(always)]
-pub(super) fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows, emit9: impl Fn(&[u8], &[usize], &[u64], &mut [u8; MOST]) -> usize) {
+pub(super) fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut Lists, emit9: impl Fn(&[u8], &[usize], &[u64], &mut [u8; MOST]) -> usize) {
     let (k, s, wp, so) = (g.k(), g.stride(), g.padded_w(), g.so);
-    let (chunks, n, kk) = (g.ci() / CW, pixels.len(), k * k);
+    let (chunks, n, kk) = (mask.len() / ((g.si.h + 2 * g.pad()) * wp), pixels.len(), k * k);
     // Each tap's offset from its window's corner in the padded mask, and its rows' first index
     // (tap · 8) in every byte.
     let mut offset = [0usize; 32];
@@ -183,7 +220,7 @@ pub(super) fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: 
     start.clear();
     start.reserve(chunks * n + 1);
     let mut at = 0;
-    for bits in mask.chunks_exact(mask.len() / chunks) {
+    for bits in mask.chunks_exact(mask.len() / chunks.max(1)) {
         for &corner in &corners {
             start.push(at as u32);
             if rows.len() < at + MOST {
@@ -217,7 +254,7 @@ pub(super) fn emit(window: &[u8], offset: &[usize], base: &[u64], out: &mut [u8;
 
 /// Output pixels `t.pixels` of blocks `t.blocks` from the tile's row lists `r`.
 pub fn task(t: &Task, r: &TileRows, g: &Geometry) {
-    assert!(r.start.len() == g.ci() / CW * t.pixels.len() + 1 && t.pixels.len() <= TILE);
+    assert!(r.chunks == g.ci() / CW && t.pixels.len() <= TILE);
     if g.avx512 {
         return super::conv_spikes_avx512::task(t, r, g);
     }
@@ -311,8 +348,8 @@ pub(super) fn blocks<const N: usize, const P: usize, W: Weight>(t: &Task, r: &Ti
         let slab_lines = slab_len * N / line::<W>();
         let per_pixel = slab_lines.div_ceil(n);
         // The chunks this tile adds rows from (silent inputs skip the others, and do not fetch them).
-        let chunks = r.start.len() / n;
-        let used: Vec<usize> = (0..chunks).filter(|&c| r.start[c * n] < r.start[(c + 1) * n]).collect();
+        let chunks = r.chunks;
+        let used: Vec<usize> = (0..chunks).filter(|&c| r.chunk(c, n).0.first() < r.chunk(c, n).0.last()).collect();
         // The widened chunks of 16-bit weights (f32 ones are read in place).
         let mut wide: [Option<Aligned<f32>>; P] = std::array::from_fn(|_| None);
         for first in t.blocks.clone().step_by(P) {
@@ -333,7 +370,7 @@ pub(super) fn blocks<const N: usize, const P: usize, W: Weight>(t: &Task, r: &Ti
                     Some(f) => f.as_chunks::<N>().0,
                     None => wide[p].as_ref().expect("widened above").as_slice().as_chunks::<N>().0,
                 });
-                let start = &r.start[c * n..c * n + n + 1];
+                let (start, listed) = r.chunk(c, n);
                 // The chunk used `PREFETCH_AHEAD` chunks later, here or in the next blocks (the same
                 // thread's next task often adds the same tile's rows from them).
                 let later = u + PREFETCH_AHEAD;
@@ -345,7 +382,7 @@ pub(super) fn blocks<const N: usize, const P: usize, W: Weight>(t: &Task, r: &Ti
                         let at = ahead + p * chunks * slab_lines + from;
                         prefetch(all, at..at + len);
                     }
-                    let rows = &r.rows[start[i] as usize..start[i + 1] as usize];
+                    let rows = &listed[start[i] as usize..start[i + 1] as usize];
                     if u == 0 {
                         add(a, Some(&bias), slabs, rows);
                     } else if !rows.is_empty() {

@@ -43,7 +43,7 @@
 //! the list building ([`tile_rows`]).
 
 use super::conv::{Geometry, Task};
-use super::conv_spikes::TileRows;
+use super::conv_spikes::{Lists, TileRows};
 
 /// Whether the spike kernel runs its AVX-512 build: AVX-512F (and the AVX2 set the rest of the
 /// kernel uses) detected, and `SPIKESTREAM_CPU_ISA` is not `avx2` (`auto`, `avx512` or unset:
@@ -85,7 +85,7 @@ pub fn vbmi2() -> bool {
 /// rows of a (chunk, pixel) are one byte compress of the indices 0..64 under its 64 mask bits
 /// (bit `8·tap + channel` is row `8·tap + channel`, and the compress keeps their order), the
 /// ninth tap's through the table. The same lists as the other builds. Callers check [`vbmi2`].
-pub fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
+pub fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut Lists) {
     #[cfg(target_arch = "x86_64")]
     {
         assert!(vbmi2() && g.k() == 3, "the AVX-512 row lists need AVX-512 VBMI2 and a 3×3 kernel");
@@ -113,11 +113,11 @@ mod x86 {
     use std::arch::x86_64::{__m512, __m512i, _mm512_add_ps, _mm512_loadu_ps, _mm512_maskz_compress_epi8, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_storeu_si512};
 
     use super::super::conv::{Geometry, Task};
-    use super::super::conv_spikes::{MOST, SET_BITS, TileRows, add_rows, blocks, tile_rows_generic, widen_ymm};
+    use super::super::conv_spikes::{Lists, MOST, SET_BITS, TileRows, add_rows, blocks, tile_rows_generic, widen_ymm};
     use super::super::precision::{Weight, dispatch};
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,avx2,fma,popcnt")]
-    pub unsafe fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut TileRows) {
+    pub unsafe fn tile_rows(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut Lists) {
         // SAFETY (the closure): this function only runs with AVX-512 VBMI2.
         tile_rows_generic(pixels, mask, g, dst, |window, offset, base, out| unsafe { emit9(window, offset, base, out) })
     }

@@ -140,6 +140,20 @@ fn spike_kernel_equals_the_specification() {
     }
 }
 
+/// The row lists of tiles built in parts of their chunks in parallel (batches with fewer tiles
+/// than threads: 1, 2, 3 and 7 threads; parts of one chunk, uneven parts, more threads than
+/// chunks) give the specification's bits.
+#[test]
+fn spike_lists_built_in_parts_equal_the_specification() {
+    for threads in [1, 2, 3, 7] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a thread pool");
+        for (ci, co, hw, batch) in [(512, 64, 6, 1), (40, 32, 12, 1), (24, 16, 9, 2), (8, 16, 5, 1), (64, 128, 13, 3)] {
+            let ran = pool.install(|| check_with(ci, co, hw, 3, 1, 1, batch, Kind::Spikes(0.2), Mode::NoWinograd));
+            assert_eq!(ran, Ran::Spikes, "{ci}→{co} {hw}×{hw} batch {batch}, {threads} threads");
+        }
+    }
+}
+
 /// The spike masks built in parallel groups of image rows (three threads, uneven groups) equal
 /// those built in one piece, portable against SIMD.
 #[test]
