@@ -34,7 +34,8 @@ use super::conv_dense;
 use super::conv_sparse::{self, Nonzeros};
 use super::conv_strip::{self, Rows};
 use super::conv_strip_avx512;
-use super::conv_spikes::{self, SpikeScratch, TileRows};
+use super::conv_lists::{self, TileRows};
+use super::conv_spikes::{self, SpikeScratch};
 use super::conv_store::OutPlanes;
 pub use super::conv_store::{Fused, Task};
 use super::precision::{Aligned, Precision, PrecisionError, Stored, Weight};
@@ -331,7 +332,7 @@ fn spikes<'a>(input: &[f32], out: &OutPlanes, batch: usize, plane: usize, geomet
     let (chunks, threads) = (si.c / conv_spikes::CW, rayon::current_num_threads());
     let parts = if batch * tiles < threads { threads.div_ceil(batch * tiles) } else { 1 };
     let lists: Vec<_> = s.tiles[..batch * tiles].iter_mut().enumerate().flat_map(|(i, r)| r.split(chunks, parts).map(move |(c, l)| (i, c, l))).collect();
-    lists.into_par_iter().for_each(|(i, c, l)| conv_spikes::tile_rows(tile(i % tiles), c, &masks[i / tiles], &g, l));
+    lists.into_par_iter().for_each(|(i, c, l)| conv_lists::tile_rows(tile(i % tiles), c, &masks[i / tiles], &g, l));
     let rows = &s.tiles;
     // The AVX-512 build adds two blocks' rows per pass over the lists (see `conv_spikes_avx512`).
     let per = if g.avx512 && g.nb() >= 16 { 2 } else { 1 };

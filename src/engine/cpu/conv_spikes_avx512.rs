@@ -43,7 +43,7 @@
 //! the list building ([`tile_rows`]).
 
 use super::conv::{Geometry, Task};
-use super::conv_spikes::{Lists, TileRows};
+use super::conv_lists::{Lists, TileRows};
 
 /// Whether the spike kernel runs its AVX-512 build: AVX-512F (and the AVX2 set the rest of the
 /// kernel uses) detected, and `SPIKESTREAM_CPU_ISA` is not `avx2` (`auto`, `avx512` or unset:
@@ -81,7 +81,7 @@ pub fn vbmi2() -> bool {
     *VBMI2.get_or_init(|| false)
 }
 
-/// [`super::conv_spikes::tile_rows`] of a 3×3 kernel with AVX-512 VBMI2: the first eight taps'
+/// [`super::conv_lists::tile_rows`] of a 3×3 kernel with AVX-512 VBMI2: the first eight taps'
 /// rows of a (chunk, pixel) are one byte compress of the indices 0..64 under its 64 mask bits
 /// (bit `8·tap + channel` is row `8·tap + channel`, and the compress keeps their order), the
 /// ninth tap's through the table. The same lists as the other builds. Callers check [`vbmi2`].
@@ -113,7 +113,8 @@ mod x86 {
     use std::arch::x86_64::{__m512, __m512i, _mm512_add_ps, _mm512_loadu_ps, _mm512_maskz_compress_epi8, _mm512_setzero_ps, _mm512_storeu_ps, _mm512_storeu_si512};
 
     use super::super::conv::{Geometry, Task};
-    use super::super::conv_spikes::{Lists, MOST, SET_BITS, TileRows, add_rows, blocks, tile_rows_generic, widen_ymm};
+    use super::super::conv_lists::{Lists, MOST, SET_BITS, TileRows, tile_rows_generic};
+    use super::super::conv_spikes::{add_rows, blocks, widen_ymm};
     use super::super::precision::{Weight, dispatch};
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,avx2,fma,popcnt")]
@@ -133,7 +134,7 @@ mod x86 {
         v
     };
 
-    /// [`super::super::conv_spikes::emit`] of the nine taps of a 3×3 window (`offset`: each
+    /// [`super::super::conv_lists::emit`] of the nine taps of a 3×3 window (`offset`: each
     /// tap's offset, rows of three at `offset[0]`, `offset[3]`, `offset[6]`).
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt")]
     #[inline]

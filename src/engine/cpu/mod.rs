@@ -13,6 +13,7 @@
 mod conv;
 mod conv_choice;
 mod conv_dense;
+mod conv_lists;
 mod conv_sparse;
 mod conv_strip;
 mod conv_strip_avx512;
