@@ -41,6 +41,14 @@
 //! too and 84–89 per pass of 11 rows of varying length (78 where every length is 11: the
 //! mispredicted exit), so the kernel's passes run within ~20 % of that loop, about half of it
 //! the list building ([`tile_rows`]).
+//!
+//! Measured and dropped (2026-12-07 23:00 UTC, session 18): a list's indices read as 64-bit
+//! words, each word one ahead of its rows, so that no weight load waits on its index's own
+//! load. The C loop's passes take 12 % fewer cycles so (`spike_rows_loop 6 11 4.25 ahead`: 88
+//! → 78 per pass), but the kernel built that way (inlined, the same bits) was slower at batch
+//! 1 on one thread, three interleaved pairs each: features.2 0.59 → 0.61–0.63 ms, features.7
+//! 0.95–0.96 → 0.99–1.01, features.12 0.84–0.85 → 0.88–0.89 (features.17 0.28–0.29 →
+//! 0.27–0.28), the step 4.39–4.43 → 4.48–4.52 ms.
 
 use super::conv::{Geometry, Task};
 use super::conv_lists::{Lists, TileRows};
