@@ -75,7 +75,8 @@ pub(super) static SET_BITS: [u64; 256] = {
     table
 };
 
-/// The row lists of output pixels `pixels` from the sample's padded spike mask ([`masks`]).
+/// The row lists of output pixels `pixels` from the sample's padded spike mask
+/// ([`super::conv_spikes::masks`]).
 /// Only chunks `chunks` are listed (one part of the tile's lists, [`TileRows::split`]).
 pub fn tile_rows(pixels: std::ops::Range<usize>, chunks: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut Lists) {
     assert!(applies(g) && mask.len() == g.ci() / CW * (g.si.h + 2 * g.pad()) * g.padded_w() && chunks.end <= g.ci() / CW);
