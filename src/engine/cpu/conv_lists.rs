@@ -80,7 +80,7 @@ pub(super) static SET_BITS: [u64; 256] = {
 /// Only chunks `chunks` are listed (one part of the tile's lists, [`TileRows::split`]).
 pub fn tile_rows(pixels: std::ops::Range<usize>, chunks: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut Lists) {
     assert!(applies(g) && mask.len() == g.ci() / CW * (g.si.h + 2 * g.pad()) * g.padded_w() && chunks.end <= g.ci() / CW);
-    let plane = mask.len() / (g.ci() / CW);
+    let plane = (g.si.h + 2 * g.pad()) * g.padded_w();
     let mask = &mask[chunks.start * plane..chunks.end * plane];
     if g.avx512 && g.k() == 3 && super::conv_spikes_avx512::vbmi2() {
         return super::conv_spikes_avx512::tile_rows(pixels, mask, g, dst);
@@ -108,7 +108,9 @@ pub(super) const MOST: usize = 256 + 8;
 #[inline(always)]
 pub(super) fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut Lists, emit9: impl Fn(&[u8], &[usize], &[u64], &mut [u8; MOST]) -> usize) {
     let (k, s, wp, so) = (g.k(), g.stride(), g.padded_w(), g.so);
-    let (chunks, n, kk) = (mask.len() / ((g.si.h + 2 * g.pad()) * wp), pixels.len(), k * k);
+    // `mask` holds whole chunk planes ([`tile_rows`]).
+    let plane = (g.si.h + 2 * g.pad()) * wp;
+    let (chunks, n, kk) = (mask.len() / plane, pixels.len(), k * k);
     // Each tap's offset from its window's corner in the padded mask, and its rows' first index
     // (tap · 8) in every byte.
     let mut offset = [0usize; 32];
@@ -122,7 +124,7 @@ pub(super) fn tile_rows_generic(pixels: std::ops::Range<usize>, mask: &[u8], g: 
     start.clear();
     start.reserve(chunks * n + 1);
     let mut at = 0;
-    for bits in mask.chunks_exact(mask.len() / chunks.max(1)) {
+    for bits in mask.chunks_exact(plane) {
         for &corner in &corners {
             start.push(at as u32);
             if rows.len() < at + MOST {

@@ -86,9 +86,10 @@ impl Winograd {
         let xis = (m + 2) * (m + 2);
         let mut u = super::precision::zeroed(xis * cb * ci * 16);
         // Each block of 16 output channels owns its `[ci][16]` slice of every ξ: blocks in
-        // parallel, each ξ's lanes written a line at a time (the trainer packs its layers twice
-        // per step: a width/8 vgg11_48_legacy's packing took 2.8 ms per step with a scattered
-        // store per value and pair, 0.73 ms so (`pack_rates`, two threads, Zen 5, 2026-12-07)).
+        // parallel, each ξ's lanes written a line at a time. The trainer packs its layers twice
+        // per step; this, instead of a scattered store per value and a `Vec` per pair, with the
+        // other packing changes of 54cf50b took a width/8 vgg11_48_legacy's packing from 2.71 to
+        // 0.88 ms per step (`pack_rates`, two threads, Zen 5, 2026-12-07).
         let mut by_block: Vec<Vec<&mut [f32]>> = (0..cb).map(|_| Vec::with_capacity(xis)).collect();
         for (at, slice) in u.chunks_exact_mut(ci * 16).enumerate() {
             by_block[at % cb].push(slice);
