@@ -211,7 +211,12 @@ pub(super) fn blocks<const N: usize, const P: usize, W: Weight>(t: &Task, r: &Ti
         let per_pixel = slab_lines.div_ceil(n);
         // The chunks this tile adds rows from (silent inputs skip the others, and do not fetch them).
         let chunks = r.chunks();
-        let used: Vec<usize> = (0..chunks).filter(|&c| r.chunk(c, n).0[0] < r.chunk(c, n).0[n]).collect();
+        let used: Vec<usize> = (0..chunks)
+            .filter(|&c| {
+                let (start, _) = r.chunk(c, n);
+                start[0] < start[n]
+            })
+            .collect();
         // The widened chunks of 16-bit weights (f32 ones are read in place).
         let mut wide: [Option<Aligned<f32>>; P] = std::array::from_fn(|_| None);
         for first in t.blocks.clone().step_by(P) {
