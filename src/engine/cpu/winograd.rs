@@ -19,7 +19,7 @@
 //! 6×6 computes twelve rows for nine tiles): vgg11_48_legacy at batch 1 5.07–5.22 → 5.15–5.77
 //! ms (features.15 0.54–0.60 → 0.65–0.76: it streams its weights from memory, so the spared
 //! rows do not show), batch 16 the same.
-//! Measured and not kept (2026-12-08 01:20 UTC, Zen 5): the last two groups of a product whose
+//! Measured and not kept (2026-12-08 00:30 UTC, Zen 5): the last two groups of a product whose
 //! last group has at most three tiles (6×6: six and three) in one pass of nine rows and three
 //! blocks (27 accumulators, each block's weights read once, no padded rows; the same bits). On
 //! 512 → 512 at 6×6 alone it was faster (min of 40 calls, weights in cache 0.49 → 0.39 ms,
