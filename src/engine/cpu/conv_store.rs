@@ -11,7 +11,7 @@
 //! runs an average pool of non-overlapping windows after the layer on each piece of rows it has
 //! just updated ([`PoolInto`]). Every neuron takes the same rule on the same value as in the
 //! separate pass ([`super::kernels::neuron_in_place`]), every pooled value the same sum
-//! ([`super::kernels::pool_row`]): the same bits, the same spike counts. The pool fused so
+//! ([`super::pool::pool_row`]): the same bits, the same spike counts. The pool fused so
 //! (2026-12-07 15:55 UTC, batch 16, one thread): features.2 with its neurons and pool 11.8–12.1
 //! → 11.3–11.9 ms; the step within noise (73.7–75.3 against 73.6–74.3 ms).
 //!
@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
-use super::kernels::{neuron_in_place, pool_row};
+use super::kernels::neuron_in_place;
+use super::pool::pool_row;
 use crate::model::graph::{Pool, Shape};
 use crate::model::neuron::{NeuronKind, Rule};
 

@@ -1,11 +1,11 @@
-//! The CPU kernels: the specification of every operation, on channel-last buffers. The backend
-//! runs these except for convolutions, where `conv` runs faster kernels checked against
-//! [`conv_scatter`] (`conv_tests`).
+//! The CPU kernels: the specification of every operation but pooling ([`super::pool`]), on
+//! channel-last buffers. The backend runs these except for convolutions, where `conv` runs
+//! faster kernels checked against [`conv_scatter`] (`conv_tests`).
 
 use rayon::prelude::*;
 
 use super::precision::Weight;
-use crate::model::graph::{Pool, Shape};
+use crate::model::graph::Shape;
 use crate::model::neuron::{Charge, F32, Fire, NeuronKind, Reset, Rule};
 
 /// `out[b, oy, ox, o] = bias[o] + Σ_{i,ky,kx} w[o, i, ky, kx] · in[b, oy·s + ky − p, ox·s + kx − p, i]`
@@ -319,65 +319,6 @@ fn count_one(rule: &Rule, m: &mut f32, x: f32, out: &mut f32) -> u64 {
     *m = v;
     *out = n;
     n as u64
-}
-
-/// `out[b, oy, ox, c] = (Σ_{ky,kx} in[b, oy·s + ky − p, ox·s + kx − p, c]) / divisor`, the sum
-/// in window order; the divisor is `k²` with `count_include_pad`, else the valid taps.
-pub fn avg_pool(input: &[f32], out: &mut [f32], batch: usize, si: Shape, so: Shape, p: &Pool) {
-    out.par_chunks_mut(so.w * si.c).enumerate().take(batch * so.h).for_each(|(r, row)| {
-        let (b, oy) = (r / so.h, r % so.h);
-        let sample = &input[b * si.len()..(b + 1) * si.len()];
-        #[cfg(target_arch = "x86_64")]
-        if super::conv_spikes_avx512::enabled() {
-            // SAFETY: AVX-512F (and AVX2, FMA) detected.
-            return unsafe { pool_row_avx512(sample, 0, oy, row, si, so, p) };
-        }
-        pool_row(sample, 0, oy, row, si, so, p);
-    });
-}
-
-/// [`pool_row`] built for AVX-512.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn pool_row_avx512(rows: &[f32], first: usize, oy: usize, row: &mut [f32], si: Shape, so: Shape, p: &Pool) {
-    pool_row(rows, first, oy, row, si, so, p)
-}
-
-/// Output row `oy` of one sample's [`avg_pool`] into `row` (`[Wo, C]`), from `rows`: the sample's
-/// input rows from image row `first` on, which must hold every row the windows read.
-#[inline(always)]
-pub fn pool_row(rows: &[f32], first: usize, oy: usize, row: &mut [f32], si: Shape, so: Shape, p: &Pool) {
-    let c = si.c;
-    for ox in 0..so.w {
-        let dst = &mut row[ox * c..(ox + 1) * c];
-        dst.fill(0.0);
-        let mut valid = 0;
-        for ky in 0..p.kernel {
-            let Some(iy) = (oy * p.stride + ky).checked_sub(p.padding).filter(|&y| y < si.h) else { continue };
-            for kx in 0..p.kernel {
-                let Some(ix) = (ox * p.stride + kx).checked_sub(p.padding).filter(|&x| x < si.w) else { continue };
-                valid += 1;
-                let at = ((iy - first) * si.w + ix) * c;
-                dst.iter_mut().zip(&rows[at..at + c]).for_each(|(d, s)| *d += s);
-            }
-        }
-        let divisor = if p.count_include_pad { (p.kernel * p.kernel) as f32 } else { valid.max(1) as f32 };
-        dst.iter_mut().for_each(|d| *d /= divisor);
-    }
-}
-
-/// `out[b, c] = (Σ_{y,x} in[b, y, x, c]) / (H·W)`, summed in row-major order.
-pub fn global_avg_pool(input: &[f32], out: &mut [f32], batch: usize, si: Shape) {
-    let c = si.c;
-    for b in 0..batch {
-        let dst = &mut out[b * c..(b + 1) * c];
-        dst.fill(0.0);
-        for px in input[b * si.len()..(b + 1) * si.len()].chunks_exact(c) {
-            dst.iter_mut().zip(px).for_each(|(d, s)| *d += s);
-        }
-        let n = (si.h * si.w) as f32;
-        dst.iter_mut().for_each(|d| *d /= n);
-    }
 }
 
 /// `out[b, o] = bias[o] + Σ_i w[o, i] · in[b, i]`, scattering non-zero inputs; `weight_t`: `[in, out]`

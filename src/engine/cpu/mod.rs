@@ -23,6 +23,7 @@ mod conv_store;
 #[cfg(test)]
 mod conv_tests;
 pub mod kernels;
+mod pool;
 mod layout;
 pub mod precision;
 mod winograd;
@@ -172,7 +173,7 @@ impl Backend for CpuBackend {
                         conv::conv_fused(input(0), spikes, in_shape, node.shape, packed, scale, &mut self.scratch, Some(&fused));
                         // The kernels that leave the layer to Winograd's bands pool here.
                         if let Some((p, so)) = pool.filter(|_| !done.load(Ordering::Relaxed)) {
-                            kernels::avg_pool(spikes, &mut after[0], b, node.shape, so, p);
+                            pool::avg_pool(spikes, &mut after[0], b, node.shape, so, p);
                         }
                         self.counts[i + 1].iter_mut().zip(counts).for_each(|(c, n)| *c += n.into_inner());
                     } else {
@@ -203,8 +204,8 @@ impl Backend for CpuBackend {
                 }
                 // Run with the neuron layer before it (its time is the conv's).
                 (Op::AvgPool(_), _) if i > 1 && self.pool[i - 2] => {}
-                (Op::AvgPool(p), _) => kernels::avg_pool(input(0), out, b, in_shape, node.shape, p),
-                (Op::GlobalAvgPool, _) => kernels::global_avg_pool(input(0), out, b, in_shape),
+                (Op::AvgPool(p), _) => pool::avg_pool(input(0), out, b, in_shape, node.shape, p),
+                (Op::GlobalAvgPool, _) => pool::global_avg_pool(input(0), out, b, in_shape),
                 (Op::Flatten, _) => out.copy_from_slice(input(0)),
                 (Op::Linear(l), Prepared::Linear { weight_t }) => match weight_t {
                     Stored::F32(w) => kernels::linear_scatter(input(0), out, b, l.inputs, l.outputs, w.as_slice(), &l.bias),

@@ -8,7 +8,8 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::super::conv::{ConvScratch, Fused, Mode, PackedConv, Ran, conv_mode, conv_with};
-use super::super::kernels::{avg_pool, neuron_step, neuron_step_each};
+use super::super::kernels::{neuron_step, neuron_step_each};
+use super::super::pool::avg_pool;
 use super::{Kind, Rng, input, layer};
 use crate::model::graph::{Pool, Shape};
 use crate::model::neuron::{Fire, NeuronKind, Reset, Rule};
