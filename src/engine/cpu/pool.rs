@@ -41,29 +41,31 @@ unsafe fn pool_row_avx512(rows: &[f32], first: usize, oy: usize, row: &mut [f32]
 /// its input, 3.2 MB of the stem's spikes.
 #[inline(always)]
 pub fn pool_row(rows: &[f32], first: usize, oy: usize, row: &mut [f32], si: Shape, so: Shape, p: &Pool) {
-    /// Windows of up to this many taps list them on the stack (larger ones take `pool_pixel_taps`).
+    /// Windows of up to this many taps list them on the stack, larger ones in a `Vec` per row.
     const TAPS: usize = 64;
-    let c = si.c;
-    let mut taps = [0usize; TAPS];
+    let (c, window) = (si.c, p.kernel * p.kernel);
+    let (mut stack, mut heap) = ([0usize; TAPS], Vec::new());
+    let listed: &mut [usize] = if window <= TAPS {
+        &mut stack[..window]
+    } else {
+        heap.resize(window, 0);
+        &mut heap
+    };
     for ox in 0..so.w {
         let dst = &mut row[ox * c..(ox + 1) * c];
-        if p.kernel * p.kernel > TAPS {
-            pool_pixel_taps(rows, first, oy, ox, dst, si, p);
-            continue;
-        }
         let mut valid = 0;
         for ky in 0..p.kernel {
             let Some(iy) = (oy * p.stride + ky).checked_sub(p.padding).filter(|&y| y < si.h) else { continue };
             for kx in 0..p.kernel {
                 let Some(ix) = (ox * p.stride + kx).checked_sub(p.padding).filter(|&x| x < si.w) else { continue };
-                taps[valid] = ((iy - first) * si.w + ix) * c;
+                listed[valid] = ((iy - first) * si.w + ix) * c;
                 valid += 1;
             }
         }
-        let taps = &taps[..valid];
+        let taps = &listed[..valid];
         // Every tap's run of `c` values lies inside `rows` (checked once, not per lane block).
         assert!(taps.iter().all(|&at| at + c <= rows.len()), "pool window outside the rows given");
-        let divisor = if p.count_include_pad { (p.kernel * p.kernel) as f32 } else { valid.max(1) as f32 };
+        let divisor = if p.count_include_pad { window as f32 } else { valid.max(1) as f32 };
         let (blocks, rest) = dst.as_chunks_mut::<16>();
         for (j, d) in blocks.iter_mut().enumerate() {
             let mut acc = [0f32; 16];
@@ -78,24 +80,6 @@ pub fn pool_row(rows: &[f32], first: usize, oy: usize, row: &mut [f32], si: Shap
             *d = taps.iter().fold(0.0, |a, &at| a + rows[at + done + k]) / divisor;
         }
     }
-}
-
-/// One output pixel of [`pool_row`] for windows of more taps than it lists, summed in memory.
-fn pool_pixel_taps(rows: &[f32], first: usize, oy: usize, ox: usize, dst: &mut [f32], si: Shape, p: &Pool) {
-    let c = si.c;
-    dst.fill(0.0);
-    let mut valid = 0;
-    for ky in 0..p.kernel {
-        let Some(iy) = (oy * p.stride + ky).checked_sub(p.padding).filter(|&y| y < si.h) else { continue };
-        for kx in 0..p.kernel {
-            let Some(ix) = (ox * p.stride + kx).checked_sub(p.padding).filter(|&x| x < si.w) else { continue };
-            valid += 1;
-            let at = ((iy - first) * si.w + ix) * c;
-            dst.iter_mut().zip(&rows[at..at + c]).for_each(|(d, s)| *d += s);
-        }
-    }
-    let divisor = if p.count_include_pad { (p.kernel * p.kernel) as f32 } else { valid.max(1) as f32 };
-    dst.iter_mut().for_each(|d| *d /= divisor);
 }
 
 /// `out[b, c] = (Σ_{y,x} in[b, y, x, c]) / (H·W)`, summed in row-major order.
@@ -143,7 +127,7 @@ mod tests {
     }
 
     /// The pool's rows (16-lane blocks in registers, a remainder of lanes, windows of more taps
-    /// than it lists on the stack) equal the specification bit for bit on values whose sums
+    /// than fit its stack list) equal the specification bit for bit on values whose sums
     /// round, with and without padding counted, on overlapping and non-overlapping windows.
     #[test]
     fn avg_pool_equals_the_specification() {
