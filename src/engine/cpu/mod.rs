@@ -1,8 +1,9 @@
 //! The CPU reference backend: plain loops over channel-last (`[B, H, W, C]`) buffers, threads
 //! over output rows with rayon. It is the specification the GPU kernels must match (each kernel
-//! in [`kernels`] documents its equation) and the fallback where no GPU adapter exists.
+//! in [`kernels`] and `pool` documents its equation) and the fallback where no GPU adapter exists.
 //!
-//! The plain loops in [`kernels`] are the specification; convolutions run the fast kernels of
+//! The plain loops in [`kernels`] are the specification (average pools: `pool`, which sums each
+//! window sixteen channels at a time, tested against the sum element by element); convolutions run the fast kernels of
 //! `conv` (adds of L1-resident weight rows for binary spikes, Winograd for dense enough 3×3
 //! inputs such as pooled spikes, sparse row adds or an FMA tile otherwise), which equal it bit
 //! for bit on dyadic weights. Linear layers scatter only the
@@ -23,8 +24,8 @@ mod conv_store;
 #[cfg(test)]
 mod conv_tests;
 pub mod kernels;
-mod pool;
 mod layout;
+mod pool;
 pub mod precision;
 mod winograd;
 mod winograd_bf16;

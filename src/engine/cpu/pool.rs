@@ -34,11 +34,11 @@ unsafe fn pool_row_avx512(rows: &[f32], first: usize, oy: usize, row: &mut [f32]
 ///
 /// Each output pixel's window taps are listed once, then summed sixteen channels at a time in a
 /// local array the compiler keeps in registers (each lane from 0, its taps in window order, then
-/// divided: the bits of a sum in memory). Summing into the output row in memory, a tap at a
-/// time, sew_resnet18's stem pool (64 channels, 112×112 → 56×56, 3×3 stride 2) at batch 1 took
-/// 0.26–0.28 ms on one thread; so 0.17–0.19 (0.13–0.14 → 0.07–0.10 on two threads; `bench
-/// --profile-steps 60`, three interleaved rounds, Zen 5, 2026-12-08). What is left waits on
-/// its input, 3.2 MB of the stem's spikes.
+/// divided: the bits of a sum in memory). Summed into the output row in memory a tap at a time,
+/// sew_resnet18's stem pool (64 channels, 112×112 → 56×56, 3×3 stride 2) at batch 1 took
+/// 0.26–0.28 ms on one thread, summed so 0.17–0.19 ms (two threads: 0.13–0.14 → 0.07–0.10;
+/// `bench --profile-steps 60`, three interleaved rounds, Zen 5, 2026-12-08). What is left waits
+/// on its input, the stem's 3.2 MB of spikes.
 #[inline(always)]
 pub fn pool_row(rows: &[f32], first: usize, oy: usize, row: &mut [f32], si: Shape, so: Shape, p: &Pool) {
     /// Windows of up to this many taps list them on the stack, larger ones in a `Vec` per row.
