@@ -1,4 +1,4 @@
-//! The CPU kernels: the specification of every operation but pooling ([`super::pool`]), on
+//! The CPU kernels: the specification of every operation but pooling (`pool.rs`), on
 //! channel-last buffers. The backend runs these except for convolutions, where `conv` runs
 //! faster kernels checked against [`conv_scatter`] (`conv_tests`).
 
