@@ -32,7 +32,7 @@ unsafe fn pool_row_avx512(rows: &[f32], first: usize, oy: usize, row: &mut [f32]
 /// Output row `oy` of one sample's [`avg_pool`] into `row` (`[Wo, C]`), from `rows`: the sample's
 /// input rows from image row `first` on, which must hold every row the windows read.
 ///
-/// Each output pixel's window taps are listed once, then summed sixteen channels at a time in a
+/// Each output pixel's window taps are listed (up to [`TAPS`] at a time), then summed sixteen channels at a time in a
 /// local array the compiler keeps in registers (each lane from 0, its taps in window order, then
 /// divided: the bits of a sum in memory). Summed into the output row in memory a tap at a time,
 /// sew_resnet18's stem pool (64 channels, 112×112 → 56×56, 3×3 stride 2) at batch 1 took
