@@ -34,7 +34,8 @@ impl TileRows {
     /// The parts that lists of `chunks` chunks in `parts` parts are built into, with the chunks
     /// of each (buffers are kept from earlier layers and steps).
     pub fn split(&mut self, chunks: usize, parts: usize) -> impl Iterator<Item = (std::ops::Range<usize>, &mut Lists)> {
-        let per = chunks.div_ceil(parts.clamp(1, chunks.max(1))).max(1);
+        // At least one chunk per part (more parts than chunks give parts of one chunk).
+        let per = chunks.div_ceil(parts.max(1)).max(1);
         (self.per, self.chunks) = (per, chunks);
         let parts = chunks.div_ceil(per);
         if self.parts.len() < parts {
@@ -79,8 +80,8 @@ pub(super) static SET_BITS: [u64; 256] = {
 /// ([`super::conv_spikes::masks`]).
 /// Only chunks `chunks` are listed (one part of the tile's lists, [`TileRows::split`]).
 pub fn tile_rows(pixels: std::ops::Range<usize>, chunks: std::ops::Range<usize>, mask: &[u8], g: &Geometry, dst: &mut Lists) {
-    assert!(applies(g) && mask.len() == g.ci() / CW * (g.si.h + 2 * g.pad()) * g.padded_w() && chunks.end <= g.ci() / CW);
     let plane = (g.si.h + 2 * g.pad()) * g.padded_w();
+    assert!(applies(g) && mask.len() == g.ci() / CW * plane && chunks.end <= g.ci() / CW);
     let mask = &mask[chunks.start * plane..chunks.end * plane];
     if g.avx512 && g.k() == 3 && super::conv_spikes_avx512::vbmi2() {
         return super::conv_spikes_avx512::tile_rows(pixels, mask, g, dst);

@@ -3,10 +3,10 @@
 //! in [`kernels`] and `pool` documents its equation) and the fallback where no GPU adapter exists.
 //!
 //! The plain loops in [`kernels`] are the specification (average pools: `pool`, which sums each
-//! window sixteen channels at a time, tested against the sum element by element); convolutions run the fast kernels of
-//! `conv` (adds of L1-resident weight rows for binary spikes, Winograd for dense enough 3×3
-//! inputs such as pooled spikes, sparse row adds or an FMA tile otherwise), which equal it bit
-//! for bit on dyadic weights. Linear layers scatter only the
+//! window sixteen channels at a time, tested against the sum element by element); convolutions
+//! run the fast kernels of `conv` (adds of L1-resident weight rows for binary spikes, Winograd
+//! for dense enough 3×3 inputs such as pooled spikes, sparse row adds or an FMA tile
+//! otherwise), which equal it bit for bit on dyadic weights. Linear layers scatter only the
 //! non-zero inputs (a spike adds a weight row: no multiplication). Weights are stored in f32
 //! or, opt-in, in 16 bits ([`precision`]). A neuron layer whose only input is a conv runs in
 //! place on the conv's output (`conv_store`), its time counted in the conv's.
